@@ -1,0 +1,18 @@
+import { resolve } from 'node:path';
+import { destroyRig, rigNames } from '../../engine/down.js';
+import { ExitCode, RigError } from '../../errors.js';
+import { loadRigFile } from '../../rigfile/load.js';
+import { createEngine } from '../engine.js';
+
+export async function down(rigFile: string | undefined, flags: { name?: string; all?: boolean; json?: boolean }): Promise<void> {
+  if ([rigFile, flags.name, flags.all].filter(Boolean).length !== 1) {
+    throw new RigError('Say which rig to remove.', 'rig down RIGFILE, rig down --name NAME, or rig down --all', ExitCode.badInput);
+  }
+  const name = flags.name ?? (rigFile ? loadRigFile(resolve(rigFile)).name : undefined);
+  const engine = await createEngine();
+  const rigs = flags.all ? await rigNames(engine.docker) : [name!];
+  const results = await Promise.all(rigs.map((rig) => destroyRig(engine, rig)));
+  if (flags.json) console.log(JSON.stringify(results, null, 2));
+  else if (!results.length) console.log('No rig to remove.');
+  else for (const r of results) console.log(`rig ${r.rig}: removed ${r.containers} containers, its network and ${r.links.length} symlinks`);
+}

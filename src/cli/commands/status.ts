@@ -1,0 +1,23 @@
+import { rigStatus, type RigStatus } from '../../engine/status.js';
+import { createEngine } from '../engine.js';
+import { colourState, table } from '../table.js';
+
+export async function status(flags: { name?: string; json?: boolean }): Promise<void> {
+  const engine = await createEngine();
+  printStatus(await rigStatus(engine, flags.name), !!flags.json);
+}
+
+export function printStatus(rigs: RigStatus[], json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(rigs, null, 2));
+    return;
+  }
+  if (!rigs.length) {
+    console.log('No rig is up.');
+    return;
+  }
+  for (const rig of rigs) {
+    console.log(`rig ${rig.rig}  subnet ${rig.subnet}  dns ${rig.dns}  etcd ${rig.etcd}`);
+    console.log(table(['NODE', 'ADDRESS', 'MIRRORS', 'STATE'], rig.nodes.map((n) => [n.node, n.address, n.mirrors, colourState(n.state)])));
+  }
+}

@@ -1,0 +1,25 @@
+import { CommanderError } from 'commander';
+import { ExitCode, RigError } from '../errors.js';
+import { program } from './program.js';
+
+/** The one error boundary: user errors print their message and hint; anything else is a bug to report. */
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+    }
+    const chalk = (await import('chalk')).chalkStderr;
+    if (err instanceof RigError) {
+      process.stderr.write(`${chalk.red('rig:')} ${err.message}\n`);
+      if (err.hint) process.stderr.write(`${chalk.yellow('fix:')} ${err.hint}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`${chalk.red('rig: internal error:')} ${(err as Error)?.stack ?? err}\nThis is a bug in rig; please report it with the command you ran.\n`);
+    return ExitCode.internal;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Commands load their modules when they run, so `rig --version` and `rig --help` start fast. */
+export function program(): Command {
+  const rig = new Command('rig')
+    .description('Throwaway multi-machine test rigs out of containers, each node mirroring a live node\'s configuration.')
+    .version(version)
+    .showHelpAfterError()
+    .configureOutput({ outputError: (text, write) => write(text) });
+  rig.exitOverride();
+
+  rig
+    .command('up')
+    .description('bring a rig up: link live configs, start dnsmasq and etcd, start every node, wait until each is ready')
+    .argument('<rigfile>', 'the rig file (YAML)')
+    .option('--name <name>', 'rig name (default: name: in the file, else the file name)')
+    .option('--timeout <duration>', 'how long every node has to become ready (e.g. 90s, 2m)', '120s')
+    .option('--keep-on-failure', 'keep what was made when up fails, to look at it')
+    .option('--dry-run', 'print the plan and make nothing')
+    .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')
+    .action(async (file, flags) => (await import('./commands/up.js')).up(file, flags));
+
+  rig
+    .command('down')
+    .description('remove a rig: every container, network, lease, etcd key and symlink it made, and nothing else')
+    .argument('[rigfile]', 'the rig file the rig came from')
+    .option('--name <name>', 'the rig\'s name')
+    .option('--all', 'remove every rig')
+    .option('--json', 'print what was removed as JSON')
+    .action(async (file, flags) => (await import('./commands/down.js')).down(file, flags));
+
+  rig
+    .command('status')
+    .description('the rigs that are up: each node with its address, the live node it mirrors and its stage')
+    .option('--name <name>', 'only this rig')
+    .option('--json', 'print as JSON')
+    .action(async (flags) => (await import('./commands/status.js')).status(flags));
+
+  rig
+    .command('facts')
+    .description('a node\'s facts, as it published them to etcd')
+    .argument('<node>', 'the node (FQDN or short name)')
+    .argument('[fact]', 'print only this fact\'s value')
+    .option('--name <name>', 'the rig, when several are up')
+    .option('--json', 'print as JSON')
+    .option('--yaml', 'print as YAML')
+    .action(async (node, fact, flags) => (await import('./commands/facts.js')).facts(node, fact, flags));
+
+  rig
+    .command('logs')
+    .description('a node\'s log (its agent: DHCP, facts, stages)')
+    .argument('<node>', 'the node (FQDN or short name)')
+    .option('--name <name>', 'the rig, when several are up')
+    .action(async (node, flags) => (await import('./commands/node.js')).logs(node, flags));
+
+  rig
+    .command('exec')
+    .description('run a command inside a node')
+    .argument('<node>', 'the node (FQDN or short name)')
+    .argument('<command...>', 'the command, after --')
+    .option('--name <name>', 'the rig, when several are up')
+    .action(async (node, command, flags) => (await import('./commands/node.js')).exec(node, command, flags));
+
+  const images = rig.command('images').description('rig\'s locally built images (no registry needed)');
+  images
+    .command('build')
+    .description('build the images that are missing or out of date')
+    .option('--force', 'rebuild all of them')
+    .option('--json', 'progress as JSON lines on stderr')
+    .action(async (flags) => (await import('./commands/images.js')).buildImages(flags));
+
+  return rig;
+}

@@ -1,0 +1,57 @@
+import { Listr, PRESET_TIMER, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
+import type { Step } from '../engine/context.js';
+
+export type OutputMode = 'tty' | 'plain' | 'json';
+
+export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.stdout): OutputMode {
+  if (json) return 'json';
+  return stream.isTTY && !process.env.CI ? 'tty' : 'plain';
+}
+
+/**
+ * Run steps with progress: listr2's live view in a terminal, timestamped lines otherwise, and in JSON mode
+ * one JSON object per event on stderr (stdout stays for the result).
+ */
+export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
+  if (mode === 'json') return runJson(steps);
+  const toTask = (step: Step): ListrTask => ({
+    title: step.title,
+    skip: step.skip,
+    task: async (_ctx, task) => {
+      if (step.run) await step.run((line) => (task.output = line));
+      if (step.concurrent) return task.newListr(step.concurrent().map(toTask), { concurrent: true, exitOnError: true });
+    },
+    rendererOptions: { persistentOutput: false, outputBar: 1 },
+  });
+  await new Listr(steps.map(toTask), {
+    renderer: mode === 'tty' ? 'default' : 'simple',
+    fallbackRenderer: 'simple',
+    rendererOptions: mode === 'tty' ? { timer: PRESET_TIMER, collapseSubtasks: false } : { timestamp: PRESET_TIMESTAMP },
+    exitOnError: true,
+    collectErrors: false,
+    registerSignalListeners: false,
+  }).run();
+}
+
+async function runJson(steps: Step[]): Promise<void> {
+  const emit = (event: Record<string, unknown>): void => {
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  };
+  const runOne = async (step: Step): Promise<void> => {
+    if (step.skip && (await step.skip())) return emit({ step: step.title, status: 'skipped' });
+    emit({ step: step.title, status: 'started' });
+    try {
+      if (step.run) await step.run((line) => emit({ step: step.title, output: line }));
+      if (step.concurrent) {
+        const results = await Promise.allSettled(step.concurrent().map(runOne));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      }
+      emit({ step: step.title, status: 'done' });
+    } catch (err) {
+      emit({ step: step.title, status: 'failed', error: (err as Error).message });
+      throw err;
+    }
+  };
+  for (const step of steps) await runOne(step);
+}

@@ -1,0 +1,21 @@
+import type Docker from 'dockerode';
+import type { ImageBuilder } from '../images/images.js';
+import type { NodeBackend } from '../runtime/backend.js';
+import type { BackendKind } from '../rigfile/types.js';
+
+/** What the engine works with; built once in the CLI and passed in. */
+export interface Engine {
+  docker: Docker;
+  images: ImageBuilder;
+  backends: Partial<Record<BackendKind, NodeBackend>>;
+  /** Once images are built: whatever the backends need before the first node (the tools volume). */
+  prepare(): Promise<void>;
+}
+
+/** A step of a long operation: shown as a task with progress lines, or as a group of tasks running at once. */
+export interface Step {
+  title: string;
+  run?: (report: (line: string) => void) => Promise<void>;
+  concurrent?: () => Step[]; // computed when the step starts
+  skip?: () => boolean | Promise<boolean>;
+}

@@ -1,0 +1,38 @@
+import type Docker from 'dockerode';
+import { Label } from '../labels.js';
+import { findRigContainers, removeContainer } from '../runtime/docker/containers.js';
+import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
+import type { Engine } from './context.js';
+import { removeLinks } from './links.js';
+
+export interface DownResult {
+  rig: string;
+  containers: number;
+  links: string[];
+}
+
+/** Every rig that has anything left: a network or a container carrying the rig label. */
+export async function rigNames(docker: Docker): Promise<string[]> {
+  const [networks, containers] = await Promise.all([findRigNetworks(docker), findRigContainers(docker)]);
+  return [...new Set([...networks.map((n) => n.labels[Label.rig]), ...containers.map((c) => c.labels[Label.rig])])].sort();
+}
+
+/**
+ * Remove everything of one rig, found by its labels alone (no rig file needed, and after an `up` that died
+ * halfway): nodes first, so they release their leases while dnsmasq still runs, then the sidecars, the
+ * network, its firewall rule and the symlinks this rig made.
+ */
+export async function destroyRig(engine: Engine, rig: string): Promise<DownResult> {
+  const { docker } = engine;
+  const before = await findRigContainers(docker, rig);
+  await Promise.all(Object.values(engine.backends).map((b) => b.removeAll(rig)));
+  await Promise.all(before.filter((c) => c.role !== 'node').map((c) => removeContainer(docker, c.id)));
+  let links: string[] = [];
+  for (const network of await findRigNetworks(docker, rig)) {
+    await removeNetwork(docker, network.id);
+    const made = JSON.parse(network.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>;
+    links = links.concat(removeLinks(made));
+  }
+  await removeBridgeRules(rig);
+  return { rig, containers: before.length, links };
+}

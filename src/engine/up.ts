@@ -1,0 +1,220 @@
+import { lstatSync } from 'node:fs';
+import { ExitCode, RigError } from '../errors.js';
+import { FactStore } from '../facts/store.js';
+import type { ImageName } from '../images/images.js';
+import { Label } from '../labels.js';
+import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
+import { containerLog, tail } from '../runtime/docker/containers.js';
+import { createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
+import { etcdUrl, startSidecars } from '../sidecars/sidecars.js';
+import type { Engine, Step } from './context.js';
+import { destroyRig } from './down.js';
+import { checkLinks, makeLinks } from './links.js';
+
+export interface UpOptions {
+  timeoutMs: number; // for every node to be ready
+  keepOnFailure: boolean;
+}
+
+const exists = (path: string) => {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Node stages in order; the agent in each node writes the ones after `created`. */
+export const STAGES = ['created', 'addressed', 'facts', 'ready'] as const;
+
+/**
+ * The steps of `rig up`. Nothing is created before the checks pass; if a later step fails, everything made so
+ * far is removed (unless keepOnFailure) and the error goes on up.
+ */
+export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps: Step[]; cleanup: () => Promise<void>; facts: () => FactStore | undefined } {
+  const { docker, images } = engine;
+  let linksToMake: PlannedLink[] = [];
+  let network: RigNetwork | undefined;
+  let facts: FactStore | undefined;
+  const imageNames: ImageName[] = ['sidecar', 'tools', ...(plan.nodes.some((n) => !n.spec.image) ? (['base'] as const) : [])];
+  let missingImages: ImageName[] = [];
+
+  const steps: Step[] = [
+    {
+      title: 'Check the rig',
+      run: async () => {
+        checkLinks(plan.links, plan.spec.file);
+        linksToMake = plan.links.filter((l) => !exists(l.path));
+        for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
+          if (!engine.backends[kind]) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
+        }
+        const running = await docker.listNetworks({ filters: { label: [`${Label.rig}=${plan.name}`] } });
+        if (running.length) {
+          throw new RigError(`A rig named ${plan.name} is already up.`, `bring it down first (rig down --name ${plan.name}), or give this one another name with --name`, ExitCode.badInput);
+        }
+        await checkNodeImages(engine, plan);
+        missingImages = await images.missing(imageNames);
+      },
+    },
+    {
+      title: 'Build images',
+      skip: () => missingImages.length === 0,
+      concurrent: () => [
+        {
+          title: `Build ${missingImages.map((n) => images.ref(n)).join(', ')}`,
+          run: async (report) => {
+            for (const name of missingImages) {
+              report(`building ${images.ref(name)}`);
+              await images.build(name, report);
+            }
+          },
+        },
+      ],
+    },
+    {
+      title: 'Create the rig network',
+      run: async (report) => {
+        network = await createRigNetwork(docker, {
+          name: plan.network,
+          subnet: plan.spec.network.subnet,
+          pool: plan.spec.network.pool,
+          internal: plan.spec.network.internal,
+          labels: {
+            [Label.rig]: plan.name,
+            [Label.rigFile]: plan.spec.file,
+            [Label.domain]: plan.spec.domain,
+            [Label.links]: JSON.stringify(linksToMake.map(({ path, target }) => ({ path, target }))),
+          },
+        });
+        report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
+      },
+    },
+    {
+      title: 'Link live node configs',
+      skip: () => linksToMake.length === 0,
+      run: async (report) => {
+        const made = makeLinks(linksToMake);
+        report(`${made.length} symlinks made`);
+      },
+    },
+    {
+      title: 'Start dnsmasq and etcd',
+      run: async (report) => {
+        await Promise.all([startSidecars(docker, plan, network!, images.ref('sidecar')), engine.prepare()]);
+        facts = FactStore.connect(etcdUrl(network!));
+        report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
+      },
+    },
+    {
+      title: `Start ${plan.nodes.length} node${plan.nodes.length > 1 ? 's' : ''}`,
+      concurrent: () => nodeSteps(engine, plan, network!, facts!, options),
+    },
+  ];
+
+  const cleanup = async () => {
+    facts?.close();
+    if (!options.keepOnFailure) await destroyRig(engine, plan.name);
+  };
+  return { steps, cleanup, facts: () => facts };
+}
+
+async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
+  const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i))];
+  const missing: string[] = [];
+  await Promise.all(named.map((image) => engine.docker.getImage(image).inspect().catch(() => missing.push(image))));
+  if (missing.length) {
+    throw new RigError(
+      `${plan.spec.file}: node image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in the Docker engine, and no registry is used.`,
+      'build or load the image first (docker build / docker load / docker import), or remove image: to use rig\'s own Debian base',
+      ExitCode.badInput,
+    );
+  }
+}
+
+/** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
+function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactStore, options: UpOptions): Step[] {
+  const waiters = new Map<string, { stage: (s: string) => void; fail: (e: Error) => void }>();
+  let stopWatching: Promise<() => Promise<void>> | undefined;
+  let stopEvents: (() => void) | undefined;
+  let remaining = plan.nodes.length;
+  const finished = () => {
+    if (--remaining > 0) return;
+    void stopWatching?.then((stop) => stop()).catch(() => {});
+    stopEvents?.();
+  };
+
+  // Subscribe before any node starts, so no stage and no death is missed.
+  const subscribed = (async () => {
+    stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
+    await stopWatching;
+    const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
+    events.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+        const node = event.Actor?.Attributes?.[Label.node];
+        if (node) waiters.get(node)?.fail(new Error('stopped'));
+      }
+    });
+    stopEvents = () => (events as unknown as { destroy(): void }).destroy();
+  })();
+
+  return plan.nodes.map((node) => ({
+    title: node.spec.name,
+    run: async (report) => {
+      await subscribed;
+      const backend = engine.backends[node.spec.backend]!;
+      try {
+        await facts.setStage(plan.name, node.spec.name, 'created');
+        const ready = waitReady(node, report, waiters, options.timeoutMs);
+        await backend.launch({ rig: plan.name, node, network, image: node.spec.image ?? engine.images.ref('base'), env: agentEnv(plan, node, network) });
+        report('created');
+        await ready.catch(async (err: Error) => {
+          const log = await containerLog(engine.docker, node.container, 12).catch(() => '');
+          throw new RigError(`${node.spec.name} ${err.message === 'stopped' ? 'stopped before it was ready' : err.message}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`);
+        });
+      } finally {
+        waiters.delete(node.spec.name);
+        finished();
+      }
+    },
+  }));
+}
+
+function waitReady(node: PlannedNode, report: (line: string) => void, waiters: Map<string, { stage: (s: string) => void; fail: (e: Error) => void }>, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let last = 'created';
+    const timer = setTimeout(() => reject(new RigError(`not ready after ${timeoutMs / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)), timeoutMs);
+    const settle = () => clearTimeout(timer);
+    waiters.set(node.spec.name, {
+      stage: (stage) => {
+        last = stage;
+        report(stage);
+        if (stage === 'ready') {
+          settle();
+          resolve();
+        } else if (stage.startsWith('failed')) {
+          settle();
+          reject(new Error(stage));
+        }
+      },
+      fail: (err) => {
+        settle();
+        reject(err);
+      },
+    });
+  });
+}
+
+/** The agent's environment: who it is, where etcd is, what it mirrors, and its custom facts pre-encoded for etcd's JSON API. */
+export function agentEnv(plan: Plan, node: PlannedNode, network: RigNetwork): Record<string, string> {
+  return {
+    RIG_NAME: plan.name,
+    RIG_NODE: node.spec.name,
+    RIG_ETCD: etcdUrl(network),
+    RIG_MIRRORS: node.spec.mirrors ?? '',
+    RIG_CUSTOM_FACTS: Object.entries(node.spec.facts)
+      .map(([name, value]) => `${name} ${Buffer.from(value).toString('base64')}`)
+      .join('\n'),
+  };
+}

@@ -1,0 +1,59 @@
+import { Etcd3 } from 'etcd3';
+
+/**
+ * The rig's facts in etcd. Key layout (documented in the README):
+ *   /rig/<rig>/nodes/<fqdn>/facts/<name>   one fact, a string
+ *   /rig/<rig>/nodes/<fqdn>/stage          created | addressed | facts | ready | failed: <why>
+ * Nodes write their own keys from inside; the host only reads, and writes `created` before a node can.
+ */
+export const nodePrefix = (rig: string, node: string) => `/rig/${rig}/nodes/${node}/`;
+const rigPrefix = (rig: string) => `/rig/${rig}/nodes/`;
+
+export interface NodeState {
+  stage?: string;
+  facts: Record<string, string>;
+}
+
+export class FactStore {
+  private constructor(private readonly client: Etcd3) {}
+
+  static connect(url: string): FactStore {
+    return new FactStore(new Etcd3({ hosts: url, dialTimeout: 3000 }));
+  }
+
+  async nodeFacts(rig: string, node: string): Promise<Record<string, string>> {
+    return (await this.rigState(rig)).get(node)?.facts ?? {};
+  }
+
+  /** Every node's stage and facts, by node. */
+  async rigState(rig: string): Promise<Map<string, NodeState>> {
+    const all = await this.client.getAll().prefix(rigPrefix(rig)).strings();
+    const nodes = new Map<string, NodeState>();
+    for (const [key, value] of Object.entries(all)) {
+      const [node, kind, name] = key.slice(rigPrefix(rig).length).split('/');
+      const state = nodes.get(node) ?? { facts: {} };
+      if (kind === 'stage') state.stage = value;
+      else if (kind === 'facts' && name) state.facts[name] = value;
+      nodes.set(node, state);
+    }
+    return nodes;
+  }
+
+  async setStage(rig: string, node: string, stage: string): Promise<void> {
+    await this.client.put(`${nodePrefix(rig, node)}stage`).value(stage);
+  }
+
+  /** Call `onStage` whenever a node of the rig writes its stage. Returns a function that stops watching. */
+  async watchStages(rig: string, onStage: (node: string, stage: string) => void): Promise<() => Promise<void>> {
+    const watcher = await this.client.watch().prefix(rigPrefix(rig)).create();
+    watcher.on('put', (kv) => {
+      const [node, kind] = kv.key.toString().slice(rigPrefix(rig).length).split('/');
+      if (kind === 'stage') onStage(node, kv.value.toString());
+    });
+    return () => watcher.cancel();
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { execa } from 'execa';
+import yaml from 'js-yaml';
+import { errorMessage, RigError } from '../errors.js';
+import { Label } from '../labels.js';
+import { followStream, isNotFound } from '../runtime/docker/connect.js';
+
+/** The images rig builds itself, parents first. `base` comes from debootstrap; the others from a Dockerfile FROM their parent. */
+export const IMAGE_NAMES = ['base', 'sidecar', 'tools'] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number];
+const PARENT: Record<ImageName, ImageName | undefined> = { base: undefined, sidecar: 'base', tools: 'sidecar' };
+
+export interface ImageOptions {
+  imagesDir: string; // the repo's images/
+  cacheDir: string; // where debootstrapped root filesystems are kept (LXC nodes start from them too)
+  mirror: string; // Debian mirror for debootstrap and apt-get
+}
+
+interface BaseDefinition {
+  suite: string;
+  variant: string;
+  include: string[];
+}
+
+/** Builds rig's images locally, with no registry, cached by a hash of their definitions. */
+export class ImageBuilder {
+  private readonly hashes = new Map<ImageName, string>();
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly options: ImageOptions,
+  ) {}
+
+  /** The tag of an image, e.g. rig/sidecar:3f2a9c1e0b4d. It changes whenever the definition or a parent's does. */
+  ref(name: ImageName): string {
+    return `rig/${name}:${this.hash(name).slice(0, 12)}`;
+  }
+
+  async isBuilt(name: ImageName): Promise<boolean> {
+    try {
+      await this.docker.getImage(this.ref(name)).inspect();
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The images `names` need, parents first, that are not built yet (all of them with force). */
+  async missing(names: readonly ImageName[], force = false): Promise<ImageName[]> {
+    const wanted = new Set<ImageName>();
+    for (let name of names) for (let n: ImageName | undefined = name; n; n = PARENT[n]) wanted.add(n);
+    const ordered = IMAGE_NAMES.filter((n) => wanted.has(n));
+    const built = await Promise.all(ordered.map((n) => (force ? false : this.isBuilt(n))));
+    return ordered.filter((_, i) => !built[i]);
+  }
+
+  async build(name: ImageName, onLine: (line: string) => void = () => {}): Promise<void> {
+    try {
+      if (name === 'base') await this.buildBase(onLine);
+      else await this.buildFromDockerfile(name, onLine);
+    } catch (err) {
+      throw new RigError(
+        `Building image ${this.ref(name)} from ${join(this.options.imagesDir, name)} failed: ${errorMessage(err)}`,
+        `check that the Debian mirror ${this.options.mirror} is reachable (set RIG_DEBIAN_MIRROR to use another), then run: rig images build --force`,
+      );
+    }
+  }
+
+  /** Where the base root filesystem is kept after a build (LXC nodes copy it). */
+  rootfsDir(): string {
+    return join(this.options.cacheDir, 'rootfs', this.hash('base').slice(0, 12));
+  }
+
+  private async buildBase(onLine: (line: string) => void): Promise<void> {
+    const def = yaml.load(readFileSync(join(this.options.imagesDir, 'base', 'image.yaml'), 'utf8')) as BaseDefinition;
+    const rootfs = this.rootfsDir();
+    if (!existsSync(join(rootfs, 'etc', 'os-release'))) {
+      if (process.getuid?.() !== 0) throw new Error('debootstrap needs root: run rig as root to build the base image');
+      const partial = `${rootfs}.partial`;
+      rmSync(partial, { recursive: true, force: true });
+      mkdirSync(partial, { recursive: true });
+      const include = def.include?.length ? [`--include=${def.include.join(',')}`] : [];
+      const run = execa('debootstrap', [`--variant=${def.variant}`, ...include, def.suite, partial, this.options.mirror], { all: true });
+      run.all?.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach(onLine));
+      await run;
+      renameSync(partial, rootfs);
+    }
+    onLine('importing the root filesystem into Docker');
+    const tar = execa('tar', ['-C', rootfs, '-c', '.'], { buffer: false });
+    const [repo, tag] = this.ref('base').split(':');
+    const stream = await this.docker.importImage(tar.stdout as unknown as string, {
+      repo,
+      tag,
+      changes: [`LABEL ${Label.image}=base ${Label.hash}=${this.hash('base')}`],
+    } as object);
+    await followStream(this.docker, stream, onLine);
+    await tar;
+  }
+
+  private async buildFromDockerfile(name: ImageName, onLine: (line: string) => void): Promise<void> {
+    const dir = join(this.options.imagesDir, name);
+    const stream = await this.docker.buildImage(
+      { context: dir, src: readdirSync(dir) },
+      {
+        t: this.ref(name),
+        buildargs: { BASE: this.ref(PARENT[name]!) },
+        networkmode: 'host', // apt-get reaches the Debian mirror as the host does
+        labels: { [Label.image]: name, [Label.hash]: this.hash(name) },
+        rm: true,
+        forcerm: true,
+      },
+    );
+    await followStream(this.docker, stream, onLine);
+  }
+
+  private hash(name: ImageName): string {
+    let hash = this.hashes.get(name);
+    if (!hash) {
+      const h = createHash('sha256');
+      const parent = PARENT[name];
+      h.update(parent ? this.hash(parent) : this.options.mirror);
+      const dir = join(this.options.imagesDir, name);
+      for (const file of readdirSync(dir).sort()) {
+        const path = join(dir, file);
+        if (!statSync(path).isFile()) continue;
+        h.update(`\0${file}\0`).update(readFileSync(path)).update(String(statSync(path).mode & 0o111));
+      }
+      hash = h.digest('hex');
+      this.hashes.set(name, hash);
+    }
+    return hash;
+  }
+}

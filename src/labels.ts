@@ -1,0 +1,18 @@
+/** Everything rig makes carries these labels, so `down` finds it without the rig file and never touches anything else. */
+export const Label = {
+  rig: 'io.rig.rig', // rig name: on every container, network and LXC container of a rig
+  role: 'io.rig.role', // node | dnsmasq | etcd
+  node: 'io.rig.node', // the node's made-up FQDN
+  mirrors: 'io.rig.mirrors', // the live node it copies
+  backend: 'io.rig.backend', // docker | lxc
+  links: 'io.rig.links', // on the network: JSON list of symlinks this rig made
+  rigFile: 'io.rig.file', // on the network: the rig file it came from
+  domain: 'io.rig.domain',
+  image: 'io.rig.image', // on images rig built: the image definition's name
+  hash: 'io.rig.hash', // on images rig built: the definition's content hash
+} as const;
+
+export type Role = 'node' | 'dnsmasq' | 'etcd';
+
+export const containerName = (rig: string, part: string) => `rig-${rig}-${part}`;
+export const networkName = (rig: string) => `rig-${rig}`;

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { dirname, join, relative } from 'node:path';
+import { RigError, ExitCode } from '../errors.js';
+import { containerName, networkName } from '../labels.js';
+import type { NodeSpec, RigSpec } from '../rigfile/types.js';
+import { formatIp, parseCidr, size } from './ipv4.js';
+
+/** A symlink `up` makes: `path` -> `target` (relative), standing for the live node's config at `live`. */
+export interface PlannedLink {
+  node: string;
+  mirrors: string;
+  path: string;
+  target: string;
+  live: string;
+}
+
+export interface PlannedNode {
+  spec: NodeSpec;
+  container: string;
+  hostInterface: string; // host end of the node's veth on the rig bridge (15 chars at most)
+  mac: string; // stable per rig and node, so a node keeps its lease identity
+}
+
+export interface Plan {
+  spec: RigSpec;
+  name: string;
+  network: string;
+  dnsmasq: string;
+  etcd: string;
+  links: PlannedLink[];
+  nodes: PlannedNode[];
+}
+
+/** Rig file -> everything `up` will make, with its names. Pure: no I/O. */
+export function planRig(spec: RigSpec): Plan {
+  return {
+    spec,
+    name: spec.name,
+    network: networkName(spec.name),
+    dnsmasq: containerName(spec.name, 'dnsmasq'),
+    etcd: containerName(spec.name, 'etcd'),
+    links: spec.configs.flatMap((tree) =>
+      spec.nodes.filter((n) => n.mirrors).map((n) => planLink(tree.dir, tree.file, n.name, n.mirrors!)),
+    ),
+    nodes: spec.nodes.map((node) => {
+      const digest = createHash('sha256').update(`${spec.name}/${node.name}`).digest('hex');
+      return {
+        spec: node,
+        container: containerName(spec.name, node.shortName),
+        hostInterface: `rv${digest.slice(0, 12)}`,
+        mac: `02:${digest.slice(12, 22).match(/../g)!.join(':')}`,
+      };
+    }),
+  };
+}
+
+function planLink(dir: string, file: string, node: string, mirrors: string): PlannedLink {
+  const path = join(dir, file.replaceAll('{node}', node));
+  const live = join(dir, file.replaceAll('{node}', mirrors));
+  return { node, mirrors, path, live, target: relative(dirname(path), live) };
+}
+
+/** Fixed places in a rig subnet: the bridge, the sidecars, Docker's own small range, and the DHCP pool after it. */
+export interface RigAddresses {
+  subnet: string;
+  gateway: string;
+  dnsmasq: string;
+  etcd: string;
+  dockerRange: string; // Docker's IPAM hands out only these (sidecars), so it never collides with DHCP
+  dhcpFirst: string;
+  dhcpLast: string;
+  netmask: string;
+}
+
+export function rigAddresses(subnet: string): RigAddresses {
+  const c = parseCidr(subnet);
+  if (size(c) < 64) {
+    throw new RigError(`subnet ${subnet} is too small for a rig`, 'use a /26 or larger (a /24 is the default)', ExitCode.badInput);
+  }
+  return {
+    subnet,
+    gateway: formatIp(c.base + 1),
+    dnsmasq: formatIp(c.base + 2),
+    etcd: formatIp(c.base + 3),
+    dockerRange: `${formatIp(c.base)}/28`,
+    dhcpFirst: formatIp(c.base + 16),
+    dhcpLast: formatIp(c.base + size(c) - 2),
+    netmask: formatIp((0xffffffff << (32 - c.prefix)) >>> 0),
+  };
+}

@@ -1,0 +1,431 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import yaml from 'js-yaml';
+import { RigFileError, errorMessage, type Problem } from '../errors.js';
+import { formatPath, parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
+import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, RigSpec } from './types.js';
+
+// Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
+export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'nodes'] as const;
+export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts'] as const;
+export const NETWORK_KEYS = ['subnet', 'pool', 'internal'] as const;
+export const CONFIG_KEYS = ['dir', 'file'] as const;
+export const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
+/** Facts rig sets itself; a rig file may not set them. */
+export const RESERVED_FACTS = [
+  'hostname', 'fqdn', 'domain', 'ipaddress', 'macaddress', 'os', 'os_release', 'kernel', 'rig', 'mirrors', 'stage',
+] as const;
+export const DEFAULT_POOL = '10.213.0.0/16';
+export const DEFAULT_CONFIG_FILE = '{node}.yaml';
+
+export const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const FACT_NAME = /^[a-z_][a-z0-9_]*$/;
+
+const NAME_RULE = 'use 1-24 lowercase letters, digits and hyphens, starting with a letter or digit';
+const HOST_RULE = 'use dot-separated labels of lowercase letters, digits and hyphens, not starting or ending with a hyphen';
+const FORM_HINT =
+  'write one "made-up-name: live-name" line per node (e.g. barn.village.test: straleb.prod.example), ' +
+  'or a map with a nodes: key and optional settings';
+
+export interface LoadOptions {
+  name?: string; // overrides the name in the file and the default from the file name
+}
+
+type YamlMap = Record<string, unknown>;
+const isMap = (v: unknown): v is YamlMap => typeof v === 'object' && v !== null && !Array.isArray(v);
+const has = (obj: YamlMap, key: string) => Object.hasOwn(obj, key);
+const isHostname = (s: string) => s.length <= 253 && s.split('.').every((l) => LABEL.test(l));
+
+export function loadRigFile(file: string, opts: LoadOptions = {}): RigSpec {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' ? 'no such file'
+      : code === 'EISDIR' ? 'it is a directory'
+      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+      : errorMessage(err);
+    const hint = `check the path (it resolves to ${path.resolve(file)})`;
+    throw new RigFileError([{ file, line: 1, column: 1, path: '', message: `cannot read rig file: ${reason}`, hint }]);
+  }
+  return parseRigFile(text, file, opts);
+}
+
+export function parseRigFile(text: string, file: string, opts: LoadOptions = {}): RigSpec {
+  let doc: ParsedYaml;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    if (!(err instanceof yaml.YAMLException)) throw err;
+    const duplicate = err.reason === 'duplicated mapping key';
+    throw new RigFileError([
+      {
+        file,
+        line: (err.mark?.line ?? 0) + 1,
+        column: (err.mark?.column ?? 0) + 1,
+        path: '',
+        message: `YAML syntax error: ${err.reason}`,
+        hint: duplicate
+          ? 'each key may appear only once in a map: remove or rename one of them'
+          : 'check indentation (spaces, not tabs), quoting and brackets around this spot',
+      },
+    ]);
+  }
+  const c = new Checker(file, doc);
+  const spec = checkRig(c, doc.value, file, opts);
+  if (c.problems.length || !spec) {
+    throw new RigFileError(c.problems.sort((a, b) => a.line - b.line || a.column - b.column));
+  }
+  return spec;
+}
+
+/** Collects problems, placing each at its key or value in the file. */
+class Checker {
+  readonly problems: Problem[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly doc: ParsedYaml,
+  ) {}
+
+  /** at: the offending key, its value, or the start of the file (for things that are missing). */
+  report(p: PathSeg[], message: string, hint: string, at: 'key' | 'value' | 'start' = 'key'): void {
+    const pos = at === 'start' ? { line: 1, column: 1 } : at === 'key' ? this.doc.keyAt(p) : this.doc.valueAt(p);
+    this.problems.push({ file: this.file, ...pos, path: formatPath(p), message, hint });
+  }
+
+  line(p: PathSeg[]): number {
+    return this.doc.keyAt(p).line;
+  }
+
+  typeError(p: PathSeg[], value: unknown, expected: string, hint: string): void {
+    const message = value === null ? `is empty; expected ${expected}` : `must be ${expected}, not ${describe(value)}`;
+    this.report(p, message, hint, 'value');
+  }
+
+  unknownKeys(obj: YamlMap, p: PathSeg[], valid: readonly string[], extraHint?: (key: string) => string): void {
+    for (const key of Object.keys(obj)) {
+      if (valid.includes(key)) continue;
+      const near = closest(key, valid);
+      const hint = `${near ? `did you mean ${near}? ` : ''}valid keys here: ${valid.join(', ')}${extraHint?.(key) ?? ''}`;
+      this.report([...p, key], `unknown key "${key}"`, hint);
+    }
+  }
+
+  /** An optional non-empty string setting. */
+  string(obj: YamlMap, key: string, p: PathSeg[], hint: string): string | undefined {
+    if (!has(obj, key)) return undefined;
+    const v = obj[key];
+    if (typeof v === 'string' && v !== '') return v;
+    this.typeError([...p, key], v, 'a non-empty string', hint);
+    return undefined;
+  }
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (isMap(v)) return 'a map';
+  if (typeof v === 'string') return v === '' ? 'an empty string' : `a string (${JSON.stringify(v)})`;
+  return `a ${typeof v} (${String(v)})`;
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): RigSpec | undefined {
+  if (!isMap(root)) {
+    const message = root === null || root === undefined ? 'the rig file is empty' : `the rig file must be a map, not ${describe(root)}`;
+    c.report([], message, FORM_HINT, root === null || root === undefined ? 'start' : 'value');
+    return undefined;
+  }
+  const rigDir = path.dirname(path.resolve(file));
+  // Any known setting at the top level means the full form; otherwise every key is a node.
+  const full = Object.keys(root).some((k) => (TOP_LEVEL_KEYS as readonly string[]).includes(k));
+  const settings: YamlMap = full ? root : {};
+  if (full) {
+    c.unknownKeys(root, [], TOP_LEVEL_KEYS, (key) => (key.includes('.') ? '; nodes go under nodes:' : ''));
+    if (!has(root, 'nodes')) {
+      const hint = `add nodes: with one "name: live-name" line per node, e.g.\n      nodes:\n        barn.village.test: straleb.prod.example`;
+      c.report(['nodes'], 'missing: a rig file with settings must list its nodes under nodes:', hint, 'start');
+    }
+  }
+
+  const name = checkName(c, settings, file, opts);
+  let domain = c.string(settings, 'domain', [], 'e.g. domain: village.test');
+  if (domain !== undefined && !isHostname(domain)) {
+    c.report(['domain'], `"${domain}" is not a valid domain`, HOST_RULE, 'value');
+    domain = undefined;
+  }
+  const rig = {
+    backend: checkBackend(c, settings, []) ?? 'docker',
+    image: c.string(settings, 'image', [], 'give an image name, or remove image: to use rig\'s own base image'),
+    facts: has(settings, 'facts') ? checkFacts(c, settings.facts, ['facts']) : {},
+  };
+  const network = checkNetwork(c, settings);
+  const configs = has(settings, 'configs') ? checkConfigs(c, settings.configs, rigDir) : defaultConfigs(rigDir);
+
+  if (full && !has(root, 'nodes')) return undefined;
+  const nodesPath = full ? ['nodes'] : [];
+  const nodesValue = full ? root.nodes : root;
+  if (!isMap(nodesValue)) {
+    c.typeError(nodesPath, nodesValue, 'a map of node names', 'e.g.\n      nodes:\n        barn.village.test: straleb.prod.example');
+    return undefined;
+  }
+  const found = checkNodes(c, nodesValue, nodesPath, { ...rig, domain, simple: !full });
+  if (!found) return undefined;
+  return { file: path.resolve(file), name, domain: found.domain, image: rig.image, network, configs, nodes: found.nodes };
+}
+
+function checkName(c: Checker, settings: YamlMap, file: string, opts: LoadOptions): string {
+  const inFile = c.string(settings, 'name', [], NAME_RULE);
+  if (inFile !== undefined && !RIG_NAME.test(inFile)) {
+    c.report(['name'], `"${inFile}" is not a valid rig name (it is used in container and network names)`, NAME_RULE, 'value');
+  }
+  if (opts.name !== undefined) {
+    if (!RIG_NAME.test(opts.name)) {
+      c.report(['name'], `the rig name given on the command line, "${opts.name}", is not valid`, NAME_RULE, 'start');
+    }
+    return opts.name;
+  }
+  if (inFile !== undefined) return inFile;
+  const base = path.basename(file, path.extname(file));
+  if (!RIG_NAME.test(base)) {
+    const message = `the rig name defaults to the file name, "${base}", which is not a valid rig name`;
+    c.report(['name'], message, `set name: in the rig file or rename the file; ${NAME_RULE}`, 'start');
+  }
+  return base;
+}
+
+function checkBackend(c: Checker, obj: YamlMap, p: PathSeg[]): BackendKind | undefined {
+  if (!has(obj, 'backend')) return undefined;
+  const v = obj.backend;
+  if (BACKENDS.includes(v as BackendKind)) return v as BackendKind;
+  const hint = `use one of: ${BACKENDS.join(', ')}`;
+  if (typeof v === 'string') c.report([...p, 'backend'], `unknown backend "${v}"`, hint, 'value');
+  else c.typeError([...p, 'backend'], v, 'a backend name', hint);
+  return undefined;
+}
+
+function checkFacts(c: Checker, value: unknown, p: PathSeg[]): Record<string, string> {
+  const facts: Record<string, string> = {};
+  if (!isMap(value)) {
+    c.typeError(p, value, 'a map of fact names to values', 'e.g. facts: { datacentre: test }');
+    return facts;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const fp = [...p, key];
+    if (!FACT_NAME.test(key)) {
+      const hint = 'use lowercase letters, digits and underscores, starting with a letter or underscore';
+      c.report(fp, `"${key}" is not a valid fact name`, hint);
+    } else if ((RESERVED_FACTS as readonly string[]).includes(key)) {
+      const hint = `rename it; reserved fact names: ${RESERVED_FACTS.join(', ')}`;
+      c.report(fp, `"${key}" is set by rig itself and cannot be a custom fact`, hint);
+    } else if (v === null) {
+      c.report(fp, 'has no value', 'give the fact a value (quote it to get a string), or remove it');
+    } else {
+      facts[key] = typeof v === 'string' ? v : JSON.stringify(v);
+    }
+  }
+  return facts;
+}
+
+function checkNetwork(c: Checker, settings: YamlMap): NetworkSpec {
+  const network: NetworkSpec = { pool: DEFAULT_POOL, internal: false };
+  if (!has(settings, 'network')) return network;
+  const v = settings.network;
+  if (!isMap(v)) {
+    c.typeError(['network'], v, 'a map', 'e.g. network: { subnet: 10.213.7.0/24 }');
+    return network;
+  }
+  c.unknownKeys(v, ['network'], NETWORK_KEYS);
+  network.subnet = checkCidr(c, v, 'subnet', 16, 28);
+  network.pool = checkCidr(c, v, 'pool', 8, 24) ?? DEFAULT_POOL;
+  if (has(v, 'internal')) {
+    if (typeof v.internal === 'boolean') network.internal = v.internal;
+    else c.typeError(['network', 'internal'], v.internal, 'true or false', 'internal: true cuts the rig off from the outside world');
+  }
+  return network;
+}
+
+function checkCidr(c: Checker, obj: YamlMap, key: string, minPrefix: number, maxPrefix: number): string | undefined {
+  if (!has(obj, key)) return undefined;
+  const v = obj[key];
+  const p = ['network', key];
+  const example = key === 'pool' ? DEFAULT_POOL : '10.213.7.0/24';
+  const m = typeof v === 'string' ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v) : null;
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  if (typeof v !== 'string' || !m || octets.some((o) => o > 255)) {
+    c.typeError(p, v, 'an IPv4 network in CIDR notation', `write it as a.b.c.d/prefix, e.g. ${example}`);
+    return undefined;
+  }
+  const prefix = Number(m[5]);
+  if (prefix < minPrefix || prefix > maxPrefix) {
+    c.report(p, `prefix /${prefix} is out of range`, `use a prefix from /${minPrefix} to /${maxPrefix}, e.g. ${example}`, 'value');
+    return undefined;
+  }
+  const address = octets.reduce((a, o) => a * 256 + o, 0);
+  const network = address - (address % 2 ** (32 - prefix));
+  if (network !== address) {
+    const dotted = [24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join('.');
+    c.report(p, `"${v}" is not a network address (host bits are set)`, `use ${dotted}/${prefix}`, 'value');
+    return undefined;
+  }
+  return v;
+}
+
+function checkConfigs(c: Checker, value: unknown, rigDir: string): ConfigTree[] {
+  const example = 'e.g.\n      configs:\n        - dir: hieradata/nodes\n          file: "{node}.yaml"';
+  if (!Array.isArray(value)) {
+    c.typeError(['configs'], value, 'a list of config trees', example);
+    return [];
+  }
+  const configs: ConfigTree[] = [];
+  value.forEach((item: unknown, i) => {
+    const p = ['configs', i];
+    if (!isMap(item)) return c.typeError(p, item, 'a map with dir: and file:', example);
+    c.unknownKeys(item, p, CONFIG_KEYS);
+    const dirHint = 'give the directory holding one config file per live node, relative to the rig file';
+    const dir = c.string(item, 'dir', p, dirHint);
+    if (!has(item, 'dir')) c.report([...p, 'dir'], 'missing', dirHint);
+    const file = c.string(item, 'file', p, 'e.g. file: "{node}.yaml"') ?? DEFAULT_CONFIG_FILE;
+    const fileProblem = !file.includes('{node}')
+      ? 'must contain {node}, which stands for the live node name'
+      : path.isAbsolute(file) || file.split(/[\\/]/).includes('..')
+        ? 'must be a path inside dir (not absolute, no ..)'
+        : undefined;
+    if (fileProblem) c.report([...p, 'file'], fileProblem, 'e.g. file: "{node}.yaml"; put the directory part in dir:', 'value');
+    if (dir !== undefined) configs.push({ dir: path.resolve(rigDir, dir), file });
+  });
+  return configs;
+}
+
+function defaultConfigs(rigDir: string): ConfigTree[] {
+  const dir = path.join(rigDir, 'hieradata', 'nodes');
+  return fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? [{ dir, file: DEFAULT_CONFIG_FILE }] : [];
+}
+
+interface RigDefaults {
+  domain?: string;
+  backend: BackendKind;
+  image?: string;
+  facts: Record<string, string>;
+  simple: boolean;
+}
+
+interface NodeSettings {
+  mirrors?: string;
+  image?: string;
+  backend?: BackendKind;
+  facts?: Record<string, string>;
+}
+
+function checkNodes(
+  c: Checker,
+  nodes: YamlMap,
+  nodesPath: PathSeg[],
+  rig: RigDefaults,
+): { domain: string; nodes: NodeSpec[] } | undefined {
+  const keys = Object.keys(nodes);
+  if (keys.length === 0) {
+    c.report(nodesPath, 'no nodes', `list at least one node: ${FORM_HINT}`, nodesPath.length ? 'key' : 'start');
+    return undefined;
+  }
+  const domain = rig.domain ?? inferDomain(c, keys, nodesPath, rig.simple);
+  const specs: NodeSpec[] = [];
+  const byShortName = new Map<string, string>();
+  for (const key of keys) {
+    const p = [...nodesPath, key];
+    const settings = checkNodeValue(c, nodes[key], p, rig.simple);
+    if (!isHostname(key)) {
+      c.report(p, `"${key}" is not a valid node name`, HOST_RULE);
+      continue;
+    }
+    const shortName = key.split('.')[0];
+    if (domain && key.includes('.') && !key.endsWith(`.${domain}`)) {
+      c.report(p, `node "${key}" is not in the rig's domain, ${domain}`, `name it ${shortName}.${domain}, or just ${shortName}`);
+    }
+    const other = byShortName.get(shortName);
+    if (other !== undefined) {
+      const hint = 'nodes must differ in their first label, which becomes the hostname';
+      c.report(p, `short name "${shortName}" is already used by node "${other}"`, hint);
+    } else {
+      byShortName.set(shortName, key);
+    }
+    specs.push({
+      name: key.includes('.') ? key : `${key}.${domain}`,
+      shortName,
+      mirrors: settings.mirrors,
+      backend: settings.backend ?? rig.backend,
+      image: settings.image ?? rig.image,
+      facts: { ...rig.facts, ...settings.facts },
+      line: c.line(p),
+    });
+  }
+  return domain ? { domain, nodes: specs } : undefined;
+}
+
+/** The part after the first dot, if all dotted node names share it. */
+function inferDomain(c: Checker, keys: string[], nodesPath: PathSeg[], simple: boolean): string | undefined {
+  const setDomain = simple ? 'switch to the full form (nodes under nodes:) and set domain:' : 'set domain:';
+  const dotted = keys.filter((k) => k.includes('.'));
+  if (dotted.length === 0) {
+    const hint = `${setDomain} (e.g. domain: village.test), or use full names like ${keys[0]}.village.test`;
+    c.report([...nodesPath, keys[0]], 'cannot work out the domain: no node name has one', hint);
+    return undefined;
+  }
+  const domainOf = (k: string) => k.slice(k.indexOf('.') + 1);
+  const domain = domainOf(dotted[0]);
+  const odd = dotted.find((k) => domainOf(k) !== domain);
+  if (odd === undefined) return domain;
+  const message = `nodes disagree about the domain: "${domainOf(odd)}" here, "${domain}" for ${dotted[0]}`;
+  c.report([...nodesPath, odd], message, `${setDomain}, or give all nodes the same domain`);
+  return undefined;
+}
+
+function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], simple: boolean): NodeSettings {
+  if (v === null) return {};
+  if (typeof v === 'string') return { mirrors: checkMirrors(c, v, p) };
+  if (!isMap(v) || simple) {
+    const hint = simple
+      ? 'give the live node it mirrors, e.g. straleb.prod.example, or nothing; for per-node settings, put the nodes under nodes:'
+      : 'give the live node it mirrors, e.g. straleb.prod.example, a map with mirrors:, image:, backend:, facts:, or nothing';
+    c.typeError(p, v, simple ? 'a live node name or empty' : 'a live node name, a map of settings, or empty', hint);
+    return {};
+  }
+  c.unknownKeys(v, p, NODE_KEYS);
+  return {
+    mirrors: has(v, 'mirrors') ? checkMirrors(c, v.mirrors, [...p, 'mirrors']) : undefined,
+    image: c.string(v, 'image', p, 'give an image name, or remove image: to use the rig\'s image'),
+    backend: checkBackend(c, v, p),
+    facts: has(v, 'facts') ? checkFacts(c, v.facts, [...p, 'facts']) : undefined,
+  };
+}
+
+function checkMirrors(c: Checker, v: unknown, p: PathSeg[]): string | undefined {
+  const hint = 'give the live node\'s host name, e.g. straleb.prod.example';
+  if (typeof v !== 'string') c.typeError(p, v, 'a host name', hint);
+  else if (!isHostname(v)) c.report(p, `"${v}" is not a valid host name`, `${hint}; ${HOST_RULE}`, 'value');
+  else return v;
+  return undefined;
+}

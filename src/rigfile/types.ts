@@ -1,0 +1,33 @@
+export type BackendKind = 'docker' | 'lxc';
+
+/** A tree of live node configs to mirror: `dir/file` with {node} replaced by a node name. */
+export interface ConfigTree {
+  dir: string; // absolute
+  file: string; // template containing "{node}", e.g. "{node}.yaml"
+}
+
+export interface NodeSpec {
+  name: string; // fully qualified made-up name, e.g. barn.village.test
+  shortName: string; // barn
+  mirrors?: string; // live node it copies, e.g. straleb.prod.example
+  backend: BackendKind;
+  image?: string; // undefined: rig's own locally built Debian base image
+  facts: Record<string, string>; // custom facts: rig-wide merged with per node; non-strings JSON-encoded
+  line: number; // where the node is declared, for later error messages
+}
+
+export interface NetworkSpec {
+  subnet?: string; // IPv4 CIDR; undefined: allocate from pool
+  pool: string; // IPv4 CIDR to allocate /24s from
+  internal: boolean; // no route out of the machine
+}
+
+export interface RigSpec {
+  file: string; // absolute path of the rig file
+  name: string;
+  domain: string;
+  image?: string;
+  network: NetworkSpec;
+  configs: ConfigTree[];
+  nodes: NodeSpec[];
+}

@@ -1,0 +1,39 @@
+import type { BackendKind } from '../rigfile/types.js';
+import type { PlannedNode } from '../plan/plan.js';
+import type { RigNetwork } from './docker/network.js';
+
+/** What a backend needs to start one node: where it goes and what its agent is told. */
+export interface NodeLaunch {
+  rig: string;
+  node: PlannedNode;
+  network: RigNetwork;
+  image: string;
+  env: Record<string, string>; // the agent's environment
+}
+
+/** A node as a backend sees it, found by the rig's marks alone. */
+export interface NodeInstance {
+  rig: string;
+  node: string; // fqdn
+  backend: BackendKind;
+  name: string; // container name
+  running: boolean;
+  mirrors?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+}
+
+/** One way of running nodes (Docker containers, LXC containers). Sidecars and the bridge are shared by all backends. */
+export interface NodeBackend {
+  readonly kind: BackendKind;
+  /** Create the node, start it and put its eth0 on the rig bridge. The node takes it from there. */
+  launch(launch: NodeLaunch): Promise<void>;
+  /** Ask the rig's nodes to stop (they release their leases), then remove them. */
+  removeAll(rig: string): Promise<void>;
+  list(rig?: string): Promise<NodeInstance[]>;
+  exec(instance: NodeInstance, command: string[]): Promise<ExecResult>;
+  logs(instance: NodeInstance): Promise<string>;
+}

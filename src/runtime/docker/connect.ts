@@ -1,0 +1,53 @@
+import Docker from 'dockerode';
+import { ExitCode, RigError } from '../../errors.js';
+
+/** Connect to the Docker engine (DOCKER_HOST or the local socket) and check that it answers. */
+export async function connectDocker(env: NodeJS.ProcessEnv = process.env): Promise<Docker> {
+  const docker = env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });
+  const where = env.DOCKER_HOST ?? '/var/run/docker.sock';
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw engineError(err, where);
+  }
+  return docker;
+}
+
+export function engineError(err: unknown, where: string): RigError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new RigError(
+      `No permission to use the Docker engine at ${where}.`,
+      'run rig as root, or add your user to the docker group (usermod -aG docker $USER) and log in again',
+      ExitCode.engineUnavailable,
+    );
+  }
+  return new RigError(
+    `No Docker engine answers at ${where} (${code ?? (err as Error)?.message}).`,
+    'start it (systemctl start docker, or: nohup dockerd >/var/log/dockerd.log 2>&1 &), or set DOCKER_HOST',
+    ExitCode.engineUnavailable,
+  );
+}
+
+/** Docker answers "no such container/network" with 404; on teardown that counts as done. */
+export function isNotFound(err: unknown): boolean {
+  return (err as { statusCode?: number })?.statusCode === 404;
+}
+
+/** Read a Docker progress stream (build, import) to its end, passing each line on; reject on an error event. */
+export function followStream(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, events: Array<{ error?: string }>) => {
+        const failed = err?.message ?? events.find((e) => e.error)?.error;
+        if (failed) reject(new Error(failed));
+        else resolve();
+      },
+      (event: { stream?: string; status?: string; error?: string }) => {
+        const text = (event.stream ?? event.status ?? '').trim();
+        if (text) onLine(text);
+      },
+    );
+  });
+}

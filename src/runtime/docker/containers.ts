@@ -1,0 +1,79 @@
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { Label } from '../../labels.js';
+import { isNotFound } from './connect.js';
+
+/**
+ * Resolve once the container prints a line matching `pattern` (the logs are followed, not polled).
+ * Rejects with the log's tail if the container exits first or `timeoutMs` passes.
+ */
+export async function waitForLog(docker: Docker, id: string, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const container = docker.getContainer(id);
+  const raw = (await container.logs({ follow: true, stdout: true, stderr: true })) as NodeJS.ReadableStream & { destroy(): void };
+  const text = new PassThrough();
+  docker.modem.demuxStream(raw, text, text);
+  let seen = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${tail(seen)}`)), timeoutMs);
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      text.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (pattern.test(seen)) done();
+      });
+      raw.on('end', () => done(new Error(`exited before it was ready; its log ends:\n${tail(seen)}`)));
+      raw.on('error', (err: Error) => done(err));
+    });
+  } finally {
+    raw.destroy();
+  }
+}
+
+export const tail = (text: string, lines = 8) => text.trimEnd().split('\n').slice(-lines).join('\n');
+
+export async function containerLog(docker: Docker, id: string, lines = 200): Promise<string> {
+  const buf = (await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as Buffer;
+  const out: Buffer[] = [];
+  // Multiplexed frames: 8-byte header (stream, 0, 0, 0, size as big-endian u32), then the payload.
+  for (let i = 0; i + 8 <= buf.length; ) {
+    const size = buf.readUInt32BE(i + 4);
+    out.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(out).toString();
+}
+
+export interface RigContainer {
+  id: string;
+  name: string;
+  role: string;
+  node?: string;
+  state: string; // running, exited, created...
+  labels: Record<string, string>;
+}
+
+export async function findRigContainers(docker: Docker, rig?: string): Promise<RigContainer[]> {
+  const filter = rig ? `${Label.rig}=${rig}` : Label.rig;
+  const list = await docker.listContainers({ all: true, filters: { label: [filter] } });
+  return list.map((c) => ({
+    id: c.Id,
+    name: c.Names[0]?.replace(/^\//, '') ?? c.Id,
+    role: c.Labels[Label.role] ?? '',
+    node: c.Labels[Label.node],
+    state: c.State,
+    labels: c.Labels,
+  }));
+}
+
+/** Remove a container and its anonymous volumes; a container already gone counts as removed. */
+export async function removeContainer(docker: Docker, id: string): Promise<void> {
+  try {
+    await docker.getContainer(id).remove({ force: true, v: true });
+  } catch (err) {
+    if (!isNotFound(err) && !/already in progress/.test((err as Error).message)) throw err;
+  }
+}

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import type Docker from 'dockerode';
+import { execa } from 'execa';
+import { ExitCode, RigError } from '../../errors.js';
+import { Label } from '../../labels.js';
+import { formatCidr, pickSubnet } from '../../plan/ipv4.js';
+import { rigAddresses, type RigAddresses } from '../../plan/plan.js';
+import { isNotFound } from './connect.js';
+
+export interface RigNetwork {
+  id: string;
+  name: string;
+  bridge: string; // the Linux bridge nodes' veths join
+  internal: boolean;
+  addresses: RigAddresses;
+  labels: Record<string, string>;
+}
+
+/** Subnets already in use: every Docker network's and every route of the host. */
+async function takenSubnets(docker: Docker): Promise<string[]> {
+  const networks = await docker.listNetworks();
+  const fromDocker = networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')));
+  return [...fromDocker, ...hostRoutes()];
+}
+
+function hostRoutes(): string[] {
+  const lines = readFileSync('/proc/net/route', 'utf8').trim().split('\n').slice(1);
+  const le = (hex: string) => Buffer.from(hex, 'hex').readUInt32LE(0);
+  return lines
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[1] !== '00000000') // the default route covers everything; it is no reason to skip a subnet
+    .map((f) => {
+      const mask = le(f[7]);
+      return formatCidr({ base: le(f[1]), prefix: 32 - Math.log2(2 ** 32 - mask) });
+    });
+}
+
+export interface NetworkRequest {
+  name: string;
+  subnet?: string;
+  pool: string;
+  internal: boolean;
+  labels: Record<string, string>;
+}
+
+/** Create the rig's bridge network on a free subnet; another rig racing for the same subnet makes us try the next. */
+export async function createRigNetwork(docker: Docker, req: NetworkRequest): Promise<RigNetwork> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const subnet = req.subnet ?? pickSubnet(req.pool, await takenSubnets(docker));
+    if (!subnet) {
+      throw new RigError(`No free /24 left in the address pool ${req.pool}.`, 'remove old rigs (rig down --all) or set network.pool in the rig file', ExitCode.badInput);
+    }
+    const addresses = rigAddresses(subnet);
+    try {
+      const created = await docker.createNetwork({
+        Name: req.name,
+        Driver: 'bridge',
+        Internal: req.internal,
+        CheckDuplicate: true,
+        Labels: req.labels,
+        IPAM: { Driver: 'default', Config: [{ Subnet: subnet, IPRange: addresses.dockerRange, Gateway: addresses.gateway }] },
+      });
+      const network: RigNetwork = {
+        id: created.id,
+        name: req.name,
+        bridge: `br-${created.id.slice(0, 12)}`,
+        internal: req.internal,
+        addresses,
+        labels: req.labels,
+      };
+      if (req.internal) await allowInsideBridge(network.bridge, req.labels[Label.rig]);
+      return network;
+    } catch (err) {
+      const message = (err as Error).message ?? '';
+      if (/already exists/.test(message)) {
+        throw new RigError(`A rig named ${req.labels[Label.rig]} is already up (network ${req.name} exists).`, `bring it down first (rig down --name ${req.labels[Label.rig]}) or pick another name with --name`, ExitCode.badInput);
+      }
+      if (!req.subnet && /overlap/i.test(message)) continue;
+      if (req.subnet && /overlap/i.test(message)) {
+        throw new RigError(`The subnet ${req.subnet} overlaps a network that already exists.`, 'remove network.subnet from the rig file to get a free one, or pick another', ExitCode.badInput);
+      }
+      throw err;
+    }
+  }
+  throw new RigError('Could not find a free subnet after 8 tries.', 'try again, or set network.subnet in the rig file');
+}
+
+/**
+ * Docker drops traffic on an internal network whose source or destination lies outside its subnet, and a
+ * DHCP discover goes from 0.0.0.0 to 255.255.255.255. One rule lets traffic that stays on the bridge pass;
+ * nothing can leave the bridge still.
+ */
+async function allowInsideBridge(bridge: string, rig: string): Promise<void> {
+  await iptables(['-I', 'DOCKER-USER', ...bridgeRule(bridge, rig)]);
+}
+
+const bridgeRule = (bridge: string, rig: string) => ['-i', bridge, '-o', bridge, '-m', 'comment', '--comment', `rig:${rig}`, '-j', 'ACCEPT'];
+
+async function iptables(args: string[]): Promise<void> {
+  try {
+    await execa('iptables', ['-w', ...args]);
+  } catch (err) {
+    const e = err as { code?: string; stderr?: string };
+    if (e.code === 'ENOENT') throw new RigError('iptables is not installed.', 'apt-get install iptables', ExitCode.engineUnavailable);
+    throw new RigError(`iptables ${args.join(' ')} failed: ${e.stderr ?? err}`, 'rig needs root to manage its internal networks');
+  }
+}
+
+/** Remove the rig's firewall rules: any DOCKER-USER rule commented rig:<rig>. */
+export async function removeBridgeRules(rig: string): Promise<void> {
+  let rules: string;
+  try {
+    rules = (await execa('iptables', ['-w', '-S', 'DOCKER-USER'])).stdout;
+  } catch {
+    return; // no iptables or no chain: nothing of ours can be there
+  }
+  for (const rule of rules.split('\n')) {
+    if (rule.startsWith('-A ') && rule.includes(`--comment rig:${rig} `)) {
+      await execa('iptables', ['-w', '-D', ...rule.slice(3).split(' ')]).catch(() => {});
+    }
+  }
+}
+
+export async function findRigNetworks(docker: Docker, rig?: string): Promise<RigNetwork[]> {
+  const filter = rig ? `${Label.rig}=${rig}` : Label.rig;
+  const found = await docker.listNetworks({ filters: { label: [filter] } });
+  return found.map((n) => {
+    const subnet = n.IPAM?.Config?.[0]?.Subnet ?? '';
+    return {
+      id: n.Id,
+      name: n.Name,
+      bridge: `br-${n.Id.slice(0, 12)}`,
+      internal: !!n.Internal,
+      addresses: rigAddresses(subnet),
+      labels: n.Labels ?? {},
+    };
+  });
+}
+
+export async function removeNetwork(docker: Docker, id: string): Promise<void> {
+  try {
+    await docker.getNetwork(id).remove();
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}

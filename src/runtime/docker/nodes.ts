@@ -1,0 +1,100 @@
+import type Docker from 'dockerode';
+import { Label } from '../../labels.js';
+import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import { attachToBridge } from '../veth.js';
+import { containerLog, findRigContainers, removeContainer } from './containers.js';
+
+/** Nodes as Docker containers: no Docker network (Docker cannot lease by DHCP), a veth on the rig bridge instead. */
+export class DockerNodes implements NodeBackend {
+  readonly kind = 'docker' as const;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly toolsImage: string, // rig's node tools, mounted read-only at /.rig
+  ) {}
+
+  /** The tools reach nodes as a named volume that Docker fills from the tools image the first time it is mounted. */
+  private toolsVolume(): string {
+    return `rig-tools-${this.toolsImage.split(':')[1]}`;
+  }
+
+  async prepare(): Promise<void> {
+    const name = this.toolsVolume();
+    const existing = await this.docker.listVolumes({ filters: { name: [name] } });
+    if (existing.Volumes?.some((v) => v.Name === name)) return;
+    await this.docker.createVolume({ Name: name, Labels: { [Label.image]: 'tools' } });
+    const filler = await this.docker.createContainer({
+      Image: this.toolsImage,
+      Cmd: ['/rig/bin/true'],
+      HostConfig: { Mounts: [{ Type: 'volume', Source: name, Target: '/rig' }], NetworkMode: 'none' },
+    });
+    await removeContainer(this.docker, filler.id);
+  }
+
+  async launch({ rig, node, network, image, env }: NodeLaunch): Promise<void> {
+    const spec = node.spec;
+    const container = await this.docker.createContainer({
+      name: node.container,
+      Image: image,
+      Hostname: spec.shortName,
+      Domainname: spec.name.slice(spec.shortName.length + 1),
+      Entrypoint: ['/.rig/bin/sh', '/.rig/bin/rig-agent'],
+      Cmd: [],
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      Labels: {
+        [Label.rig]: rig,
+        [Label.role]: 'node',
+        [Label.node]: spec.name,
+        [Label.backend]: 'docker',
+        ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
+      },
+      StopSignal: 'SIGTERM',
+      HostConfig: {
+        NetworkMode: 'none',
+        CapAdd: ['NET_ADMIN'], // the node's own DHCP client configures its eth0
+        Mounts: [{ Type: 'volume', Source: this.toolsVolume(), Target: '/.rig', ReadOnly: true }],
+        Tmpfs: { '/run/rig': 'rw,size=16m' },
+        Init: false,
+      },
+    });
+    await container.start();
+    const { State } = await container.inspect();
+    if (!State.Running) throw new Error(`container ${node.container} stopped at once: ${await containerLog(this.docker, container.id, 20)}`);
+    await attachToBridge(State.Pid, network.bridge, node.hostInterface, node.mac);
+  }
+
+  async removeAll(rig: string): Promise<void> {
+    const nodes = (await findRigContainers(this.docker, rig)).filter((c) => c.role === 'node' && c.labels[Label.backend] !== 'lxc');
+    // SIGTERM first: each node's agent releases its DHCP lease on the way out.
+    await Promise.all(nodes.filter((c) => c.state === 'running').map((c) => this.docker.getContainer(c.id).stop({ t: 2 }).catch(() => {})));
+    await Promise.all(nodes.map((c) => removeContainer(this.docker, c.id)));
+  }
+
+  async list(rig?: string): Promise<NodeInstance[]> {
+    return (await findRigContainers(this.docker, rig))
+      .filter((c) => c.role === 'node')
+      .map((c) => ({
+        rig: c.labels[Label.rig],
+        node: c.node!,
+        backend: 'docker' as const,
+        name: c.name,
+        running: c.state === 'running',
+        mirrors: c.labels[Label.mirrors],
+      }));
+  }
+
+  async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
+    const exec = await this.docker.getContainer(instance.name).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const chunks: Buffer[] = [];
+    const sink = { write: (c: Buffer) => chunks.push(c) } as unknown as NodeJS.WritableStream;
+    this.docker.modem.demuxStream(stream, sink, sink);
+    await new Promise((resolve) => stream.on('end', resolve));
+    const { ExitCode } = await exec.inspect();
+    return { exitCode: ExitCode ?? 1, output: Buffer.concat(chunks).toString() };
+  }
+
+  logs(instance: NodeInstance): Promise<string> {
+    return containerLog(this.docker, instance.name, 1000);
+  }
+}
