@@ -18,7 +18,7 @@ export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
     title: step.title,
     skip: step.skip,
     task: async (_ctx, task) => {
-      if (step.run) await step.run((line) => (task.output = line));
+      if (step.run) await step.run((line) => (task.output = mode === 'tty' ? line : `${step.title}: ${line}`));
       if (step.concurrent) return task.newListr(step.concurrent().map(toTask), { concurrent: true, exitOnError: true });
     },
     rendererOptions: { persistentOutput: false, outputBar: 1 },

@@ -25,6 +25,10 @@ interface BaseDefinition {
   include: string[];
 }
 
+/** Progress worth showing: build steps and debootstrap's phases, not one line per package. */
+const isMilestone = (line: string) =>
+  /^Step \d+\/\d+/.test(line) || (/^I: /.test(line) && !/^I: (Retrieving|Validating|Extracting|Configuring|Unpacking) [a-z0-9]/.test(line));
+
 /** Builds rig's images locally, with no registry, cached by a hash of their definitions. */
 export class ImageBuilder {
   private readonly hashes = new Map<ImageName, string>();
@@ -85,7 +89,7 @@ export class ImageBuilder {
       mkdirSync(partial, { recursive: true });
       const include = def.include?.length ? [`--include=${def.include.join(',')}`] : [];
       const run = execa('debootstrap', [`--variant=${def.variant}`, ...include, def.suite, partial, this.options.mirror], { all: true });
-      run.all?.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).forEach(onLine));
+      run.all?.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(isMilestone).forEach(onLine));
       await run;
       renameSync(partial, rootfs);
     }
@@ -114,7 +118,7 @@ export class ImageBuilder {
         forcerm: true,
       },
     );
-    await followStream(this.docker, stream, onLine);
+    await followStream(this.docker, stream, (line) => isMilestone(line) && onLine(line));
   }
 
   private hash(name: ImageName): string {

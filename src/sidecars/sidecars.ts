@@ -1,4 +1,5 @@
 import type Docker from 'dockerode';
+import { RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import type { Plan } from '../plan/plan.js';
 import type { RigNetwork } from '../runtime/docker/network.js';
@@ -68,11 +69,11 @@ export async function startSidecars(docker: Docker, plan: Plan, net: RigNetwork,
     try {
       await waitForLog(docker, container.id, ready, 30_000);
     } catch (err) {
-      throw new Error(`the ${role} sidecar ${name} ${(err as Error).message}`);
+      throw new RigError(`The ${role} sidecar ${name} ${(err as Error).message}`, `see its whole log with: docker logs ${name} (run up with --keep-on-failure to keep it)`);
     }
   };
   await Promise.all([
     sidecar(plan.dnsmasq, 'dnsmasq', net.addresses.dnsmasq, dnsmasqCommand(plan, net), /DHCP, IP range/),
-    sidecar(plan.etcd, 'etcd', net.addresses.etcd, etcdCommand(net), /ready to serve client requests/),
+    sidecar(plan.etcd, 'etcd', net.addresses.etcd, etcdCommand(net), /serving client traffic|ready to serve client requests/),
   ]);
 }

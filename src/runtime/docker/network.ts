@@ -115,8 +115,9 @@ export async function removeBridgeRules(rig: string): Promise<void> {
     return; // no iptables or no chain: nothing of ours can be there
   }
   for (const rule of rules.split('\n')) {
-    if (rule.startsWith('-A ') && rule.includes(`--comment rig:${rig} `)) {
-      await execa('iptables', ['-w', '-D', ...rule.slice(3).split(' ')]).catch(() => {});
+    const args = rule.replaceAll('"', '').split(' '); // iptables -S quotes comments; rig names have no spaces
+    if (args[0] === '-A' && args.includes(`rig:${rig}`)) {
+      await execa('iptables', ['-w', '-D', ...args.slice(1)]).catch(() => {});
     }
   }
 }
