@@ -32,13 +32,14 @@ export const STAGES = ['created', 'addressed', 'facts', 'ready'] as const;
  * The steps of `rig up`. Nothing is created before the checks pass; if a later step fails, everything made so
  * far is removed (unless keepOnFailure) and the error goes on up.
  */
-export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps: Step[]; cleanup: () => Promise<void>; facts: () => FactStore | undefined } {
+export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps: Step[]; cleanup: () => Promise<void>; madeAnything: () => boolean } {
   const { docker, images } = engine;
   let linksToMake: PlannedLink[] = [];
   let network: RigNetwork | undefined;
   let facts: FactStore | undefined;
   const imageNames: ImageName[] = ['sidecar', 'tools', ...(plan.nodes.some((n) => !n.spec.image) ? (['base'] as const) : [])];
   let missingImages: ImageName[] = [];
+  let madeAnything = false; // until the network exists, a failure has nothing of ours to remove (the name may be another rig's)
 
   const steps: Step[] = [
     {
@@ -87,6 +88,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
             [Label.links]: JSON.stringify(linksToMake.map(({ path, target }) => ({ path, target }))),
           },
         });
+        madeAnything = true;
         report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
       },
     },
@@ -114,9 +116,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
 
   const cleanup = async () => {
     facts?.close();
-    if (!options.keepOnFailure) await destroyRig(engine, plan.name);
+    if (madeAnything && !options.keepOnFailure) await destroyRig(engine, plan.name);
   };
-  return { steps, cleanup, facts: () => facts };
+  return { steps, cleanup, madeAnything: () => madeAnything };
 }
 
 async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {

@@ -24,7 +24,7 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
     return;
   }
   const engine = await createEngine();
-  const { steps, cleanup } = upSteps(engine, plan, { timeoutMs: parseDuration(flags.timeout), keepOnFailure: !!flags.keepOnFailure });
+  const { steps, cleanup, madeAnything } = upSteps(engine, plan, { timeoutMs: parseDuration(flags.timeout), keepOnFailure: !!flags.keepOnFailure });
   const mode = outputMode(!!flags.json);
 
   // Ctrl-C: stop and remove what was made; a second Ctrl-C stops at once.
@@ -42,7 +42,7 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   } catch (err) {
     if (!interrupted) {
       await cleanup();
-      if (flags.keepOnFailure) process.stderr.write(`rig: kept the failed rig; remove it with: rig down --name ${plan.name}\n`);
+      if (flags.keepOnFailure && madeAnything()) process.stderr.write(`rig: kept the failed rig; remove it with: rig down --name ${plan.name}\n`);
     }
     throw err;
   } finally {

@@ -68,7 +68,12 @@ export async function createRigNetwork(docker: Docker, req: NetworkRequest): Pro
         addresses,
         labels: req.labels,
       };
-      if (req.internal) await allowInsideBridge(network.bridge, req.labels[Label.rig]);
+      if (req.internal) {
+        await allowInsideBridge(network.bridge, req.labels[Label.rig]).catch(async (err) => {
+          await removeNetwork(docker, created.id);
+          throw err;
+        });
+      }
       return network;
     } catch (err) {
       const message = (err as Error).message ?? '';

@@ -38,6 +38,7 @@ export class DockerNodes implements NodeBackend {
       Image: image,
       Hostname: spec.shortName,
       Domainname: spec.name.slice(spec.shortName.length + 1),
+      User: '0', // the agent configures eth0, whatever user the image runs as
       Entrypoint: ['/.rig/bin/sh', '/.rig/bin/rig-agent'],
       Cmd: [],
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),

@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { docker, fixtureDir, leftovers, queryA, rig, snapshot, uniqueName } from './helpers.js';
+
+// A node image that is not Debian and has nothing in it but an os-release: rig's agent brings all it needs.
+const plainImage = `rigtest-plain:${process.pid}`;
+
+const rigFile = (name: string) => `
+name: ${name}
+domain: village.test
+network:
+  internal: true
+configs:
+  - dir: hieradata/nodes
+facts:
+  environment: e2e
+nodes:
+  barn.village.test: straleb.prod.example
+  mill: kelda.prod.example
+  well.village.test:
+    mirrors: hobb.prod.example
+    image: ${plainImage}
+    facts:
+      role: app
+      ports: [80, 443]
+`;
+
+interface StatusNode {
+  node: string;
+  address: string;
+  mirrors: string;
+  state: string;
+}
+
+describe('rig up / status / facts / down on the real Docker engine', () => {
+  const name = uniqueName('core');
+  const fixture = fixtureDir(rigFile(name));
+  const before = snapshot(fixture.dir);
+  let nodes: StatusNode[] = [];
+  let subnet = '';
+  let dns = '';
+
+  beforeAll(async () => {
+    const context = join(fixture.dir, '..', `plain-${name}`);
+    await execa('mkdir', ['-p', context]);
+    await execa('sh', ['-c', `printf 'ID=plainlinux\\nPRETTY_NAME="Plain Linux 1"\\n' > ${context}/os-release && printf 'FROM scratch\\nCOPY os-release /etc/os-release\\n' > ${context}/Dockerfile`]);
+    await docker(['build', '-q', '-t', plainImage, context]);
+    await execa('rm', ['-rf', context]);
+
+    const up = await rig(['up', fixture.file], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    const status = await rig(['status', '--name', name, '--json']);
+    expect(status.exitCode, status.all).toBe(0);
+    const [rigStatus] = JSON.parse(status.stdout);
+    nodes = rigStatus.nodes;
+    subnet = rigStatus.subnet;
+    dns = rigStatus.dns;
+  });
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    await docker(['rmi', '-f', plainImage]).catch(() => {});
+    fixture.cleanup();
+  });
+
+  it('brings every node to ready, each mirroring its live node', () => {
+    expect(nodes.map((n) => [n.node, n.mirrors, n.state])).toEqual([
+      ['barn.village.test', 'straleb.prod.example', 'ready'],
+      ['mill.village.test', 'kelda.prod.example', 'ready'],
+      ['well.village.test', 'hobb.prod.example', 'ready'],
+    ]);
+  });
+
+  it('gives each node one address on eth0, in the rig subnet, equal to its lease, its status and its ipaddress fact', async () => {
+    const leases = await docker(['exec', `rig-${name}-dnsmasq`, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
+    for (const node of nodes) {
+      const short = node.node.split('.')[0];
+      const addrs = (await docker(['exec', `rig-${name}-${short}`, '/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).trim().split('\n');
+      expect(addrs, node.node).toHaveLength(1);
+      const address = /inet (\S+)\//.exec(addrs[0])![1];
+      expect(address.startsWith(prefix), `${address} in ${subnet}`).toBe(true);
+      expect(node.address).toBe(address);
+      expect(leases).toMatch(new RegExp(`\\s${address.replaceAll('.', '\\.')} ${short}\\s`));
+      const fact = await rig(['facts', node.node, 'ipaddress', '--name', name]);
+      expect(fact.stdout.trim()).toBe(address);
+    }
+  });
+
+  it('lets every node resolve every other by FQDN and short name, and back from its address', async () => {
+    for (const from of nodes) {
+      const container = `rig-${name}-${from.node.split('.')[0]}`;
+      for (const to of nodes) {
+        for (const query of [to.node, to.node.split('.')[0]]) {
+          const out = await docker(['exec', container, '/.rig/bin/nslookup', query]);
+          expect(out, `${from.node} resolving ${query}`).toContain(`Address: ${to.address}`);
+        }
+      }
+    }
+    const reverse = await docker(['exec', `rig-${name}-barn`, 'getent', 'hosts', nodes[1].address]);
+    expect(reverse).toContain('mill.village.test');
+    const short = await docker(['exec', `rig-${name}-barn`, 'getent', 'hosts', 'well']);
+    expect(short).toContain(nodes[2].address);
+  });
+
+  it('answers the host\'s DNS queries at the address rig status gives', async () => {
+    expect(await queryA(dns, 'mill.village.test')).toEqual([nodes[1].address]);
+  });
+
+  it('has every node publish its own facts to etcd from inside', async () => {
+    const facts = await rig(['facts', 'well', '--name', name, '--json']);
+    expect(facts.exitCode, facts.all).toBe(0);
+    const well = JSON.parse(facts.stdout);
+    // os comes from the node's own /etc/os-release, so it was gathered inside the node.
+    expect(well).toMatchObject({
+      hostname: 'well',
+      fqdn: 'well.village.test',
+      ipaddress: nodes[2].address,
+      os: 'plainlinux',
+      os_release: 'Plain Linux 1',
+      rig: name,
+      mirrors: 'hobb.prod.example',
+      environment: 'e2e',
+      role: 'app',
+      ports: '[80,443]',
+    });
+    expect(well.macaddress).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    const barn = await rig(['facts', 'barn.village.test', '--name', name]);
+    expect(barn.stdout).toMatch(/os\s+debian/);
+    const yaml = await rig(['facts', 'mill', 'os', '--name', name]);
+    expect(yaml.stdout.trim()).toBe('debian');
+    const missing = await rig(['facts', 'mill', 'nosuchfact', '--name', name]);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toContain('has no fact nosuchfact');
+  });
+
+  it('links each made-up name to its live node config with a relative symlink', () => {
+    const link = join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml');
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe('straleb.prod.example.yaml');
+    expect(readlinkSync(join(fixture.dir, 'hieradata/nodes/mill.village.test.yaml'))).toBe('kelda.prod.example.yaml');
+  });
+
+  it('refuses a second rig of the same name and leaves the first alone', async () => {
+    const again = await rig(['up', fixture.file], { cwd: fixture.dir });
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toContain(`A rig named ${name} is already up`);
+    const status = await rig(['status', '--name', name, '--json']);
+    expect(JSON.parse(status.stdout)[0].nodes).toHaveLength(3);
+  });
+
+  it('runs commands in nodes and shows their logs', async () => {
+    const exec = await rig(['exec', 'barn', '--name', name, '--', 'cat', '/etc/hostname']);
+    expect(exec.stdout.trim()).toBe('barn');
+    const failing = await rig(['exec', 'barn', '--name', name, '--', 'sh', '-c', 'exit 7']);
+    expect(failing.exitCode).toBe(7);
+    const logs = await rig(['logs', 'mill', '--name', name]);
+    expect(logs.stdout).toContain(`ready: mill.village.test at ${nodes[1].address}`);
+  });
+
+  it('takes the whole rig down, leaving the user\'s files byte for byte as they were', async () => {
+    const hostInterfaces = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => / rv[0-9a-f]{12}@/.test(l)).length;
+    expect(hostInterfaces).toBeGreaterThanOrEqual(3);
+    const down = await rig(['down', fixture.file], { cwd: fixture.dir });
+    expect(down.exitCode, down.all).toBe(0);
+    expect(await leftovers(name)).toEqual([]);
+    expect(snapshot(fixture.dir)).toEqual(before);
+    expect(existsSync(join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml'))).toBe(false);
+    const status = await rig(['status', '--name', name, '--json']);
+    expect(JSON.parse(status.stdout)).toEqual([]);
+  });
+});

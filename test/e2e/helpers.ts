@@ -1,0 +1,91 @@
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { execa, type Result } from 'execa';
+
+const root = resolve(import.meta.dirname, '../..');
+export const rigBin = join(root, 'bin', 'rig');
+
+/** Run the built CLI as a user would; never throws, returns exit code and output without ANSI codes. */
+export async function rig(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}) {
+  const result: Result = await execa('node', [rigBin, ...args], {
+    cwd: options.cwd ?? root,
+    env: { CI: 'true', ...options.env },
+    reject: false,
+    timeout: options.timeoutMs ?? 300_000,
+    all: true,
+  });
+  const strip = (s: unknown) => String(s ?? '').replace(/\x1b\[[0-9;]*m/g, '');
+  return { exitCode: result.exitCode ?? -1, stdout: strip(result.stdout), stderr: strip(result.stderr), all: strip(result.all) };
+}
+
+/** A unique rig name per test run: concurrent runs and files never share a rig. */
+export const uniqueName = (prefix: string) => `${prefix}-${process.pid % 100000}-${Math.floor(Math.random() * 1000)}`;
+
+/** A temporary copy of the small hiera-like fixture tree, with a rig file written next to it. */
+export function fixtureDir(rigFile: string): { dir: string; file: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'rig-e2e-'));
+  cpSync(join(root, 'test', 'fixtures', 'village'), dir, { recursive: true });
+  const file = join(dir, 'rig.yaml');
+  writeFileSync(file, rigFile);
+  return { dir, file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Path -> sha256 of every regular file and symlink target under dir, to prove nothing of the user's changed. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isSymbolicLink()) out[path] = `link`;
+      else if (statSync(path).isFile()) out[path] = createHash('sha256').update(readFileSync(path)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export async function docker(args: string[]): Promise<string> {
+  return (await execa('docker', args)).stdout;
+}
+
+/** Everything of a rig still on the machine: containers and networks by label, firewall rules by comment. */
+export async function leftovers(name: string): Promise<string[]> {
+  const containers = await docker(['ps', '-a', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Names}}']);
+  const networks = await docker(['network', 'ls', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Name}}']);
+  const rules = (await execa('iptables', ['-S', 'DOCKER-USER'])).stdout.split('\n').filter((r) => r.includes(`rig:${name}`));
+  return [...containers.split('\n'), ...networks.split('\n'), ...rules].filter(Boolean);
+}
+
+/** Ask a DNS server for a name's A records over UDP, from the host (as a user would with dig @server name). */
+export async function queryA(server: string, name: string): Promise<string[]> {
+  const { createSocket } = await import('node:dgram');
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const query = Buffer.concat([Buffer.from([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+  const socket = createSocket('udp4');
+  try {
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no DNS answer from ${server} for ${name}`)), 3000);
+      socket.on('message', (msg) => {
+        clearTimeout(timer);
+        resolve(msg);
+      });
+      socket.send(query, 53, server);
+    });
+    const answers = reply.readUInt16BE(6);
+    let offset = query.length;
+    const found: string[] = [];
+    for (let i = 0; i < answers; i++) {
+      offset += (reply[offset] & 0xc0) === 0xc0 ? 2 : reply.indexOf(0, offset) - offset + 1;
+      const type = reply.readUInt16BE(offset);
+      const length = reply.readUInt16BE(offset + 8);
+      if (type === 1) found.push([...reply.subarray(offset + 10, offset + 14)].join('.'));
+      offset += 10 + length;
+    }
+    return found;
+  } finally {
+    socket.close();
+  }
+}
