@@ -22,4 +22,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+// Exit now: a failed up may leave timers and engine streams behind that must not hold the process.
+process.exit(await main(process.argv));

@@ -8,8 +8,8 @@ export interface Engine {
   docker: Docker;
   images: ImageBuilder;
   backends: Partial<Record<BackendKind, NodeBackend>>;
-  /** Once images are built: whatever the backends need before the first node (the tools volume). */
-  prepare(): Promise<void>;
+  /** Once images are built: whatever the backends of these kinds need before the first node (the tools, on the host). */
+  prepare(kinds: readonly BackendKind[]): Promise<void>;
 }
 
 /** A step of a long operation: shown as a task with progress lines, or as a group of tasks running at once. */

@@ -4,7 +4,7 @@ import { FactStore } from '../facts/store.js';
 import type { ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
-import { containerLog, tail } from '../runtime/docker/containers.js';
+import { tail } from '../runtime/docker/containers.js';
 import { createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
 import { etcdUrl, startSidecars } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
@@ -49,6 +49,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
         linksToMake = plan.links.filter((l) => !exists(l.path));
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
           if (!engine.backends[kind]) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
+          await engine.backends[kind]!.check?.();
         }
         const running = await docker.listNetworks({ filters: { label: [`${Label.rig}=${plan.name}`] } });
         if (running.length) {
@@ -103,7 +104,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
     {
       title: 'Start dnsmasq and etcd',
       run: async (report) => {
-        await Promise.all([startSidecars(docker, plan, network!, images.ref('sidecar')), engine.prepare()]);
+        await Promise.all([startSidecars(docker, plan, network!, images.ref('sidecar')), engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]);
         facts = FactStore.connect(etcdUrl(network!));
         report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
       },
@@ -136,7 +137,7 @@ async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
 
 /** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
 function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactStore, options: UpOptions): Step[] {
-  const waiters = new Map<string, { stage: (s: string) => void; fail: (e: Error) => void }>();
+  const waiters = new Map<string, Waiter>();
   let stopWatching: Promise<() => Promise<void>> | undefined;
   let stopEvents: (() => void) | undefined;
   let remaining = plan.nodes.length;
@@ -166,16 +167,22 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
     run: async (report) => {
       await subscribed;
       const backend = engine.backends[node.spec.backend]!;
+      const ready = waitReady(node, report, waiters, options.timeoutMs);
       try {
         await facts.setStage(plan.name, node.spec.name, 'created');
-        const ready = waitReady(node, report, waiters, options.timeoutMs);
-        await backend.launch({ rig: plan.name, node, network, image: node.spec.image ?? engine.images.ref('base'), env: agentEnv(plan, node, network) });
+        try {
+          await backend.launch({ rig: plan.name, node, network, image: node.spec.image ?? engine.images.ref('base'), env: agentEnv(plan, node, network) });
+        } catch (err) {
+          throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
+        }
         report('created');
-        await ready.catch(async (err: Error) => {
-          const log = await containerLog(engine.docker, node.container, 12).catch(() => '');
-          throw new RigError(`${node.spec.name} ${err.message === 'stopped' ? 'stopped before it was ready' : err.message}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`);
+        await ready.promise.catch(async (err: Error) => {
+          const log = await engine.backends[node.spec.backend]!.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false }).catch(() => '');
+          const why = err.message === 'stopped' ? 'stopped before it was ready' : err.message;
+          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, err instanceof RigError ? err.exitCode : ExitCode.failed);
         });
       } finally {
+        ready.cancel();
         waiters.delete(node.spec.name);
         finished();
       }
@@ -183,29 +190,29 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
   }));
 }
 
-function waitReady(node: PlannedNode, report: (line: string) => void, waiters: Map<string, { stage: (s: string) => void; fail: (e: Error) => void }>, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+interface Waiter {
+  stage: (stage: string) => void;
+  fail: (err: Error) => void;
+}
+
+/** A node's way to ready, driven by the stages it publishes (etcd watch) and its death (Docker events). */
+function waitReady(node: PlannedNode, report: (line: string) => void, waiters: Map<string, Waiter>, timeoutMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve, reject) => {
     let last = 'created';
-    const timer = setTimeout(() => reject(new RigError(`not ready after ${timeoutMs / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)), timeoutMs);
-    const settle = () => clearTimeout(timer);
+    timer = setTimeout(() => reject(new RigError(`not ready after ${timeoutMs / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)), timeoutMs);
     waiters.set(node.spec.name, {
       stage: (stage) => {
         last = stage;
         report(stage);
-        if (stage === 'ready') {
-          settle();
-          resolve();
-        } else if (stage.startsWith('failed')) {
-          settle();
-          reject(new Error(stage));
-        }
+        if (stage === 'ready') resolve();
+        else if (stage.startsWith('failed')) reject(new Error(stage));
       },
-      fail: (err) => {
-        settle();
-        reject(err);
-      },
+      fail: reject,
     });
   });
+  promise.catch(() => {}); // a node that never launched has nobody waiting on it
+  return { promise, cancel: () => clearTimeout(timer) };
 }
 
 /** The agent's environment: who it is, where etcd is, what it mirrors, and its custom facts pre-encoded for etcd's JSON API. */

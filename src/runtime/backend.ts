@@ -29,6 +29,8 @@ export interface ExecResult {
 /** One way of running nodes (Docker containers, LXC containers). Sidecars and the bridge are shared by all backends. */
 export interface NodeBackend {
   readonly kind: BackendKind;
+  /** Before anything of a rig is made: fail with a clear RigError if this host cannot run such nodes (tools, root). */
+  check?(): Promise<void>;
   /** Create the node, start it and put its eth0 on the rig bridge. The node takes it from there. */
   launch(launch: NodeLaunch): Promise<void>;
   /** Ask the rig's nodes to stop (they release their leases), then remove them. */

@@ -1,0 +1,82 @@
+import { Label } from '../../labels.js';
+
+/** What marks an LXC container as a rig's node. `down` and `status` read it back from the config alone. */
+export interface LxcMarker {
+  rig: string;
+  node: string; // fqdn
+  mirrors?: string;
+}
+
+export interface LxcNodeConfig {
+  name: string; // container name, e.g. rig-village-barn
+  marker: LxcMarker;
+  hostname: string; // short name
+  lowerDir: string; // the shared, read-only root filesystem
+  upperDir: string; // this node's changes to it
+  toolsDir: string; // rig's node tools, bind-mounted read-only at /.rig
+  bridge: string;
+  hostInterface: string;
+  mac: string;
+  env: Record<string, string>; // single-line values only: an LXC config line cannot hold a newline
+  consoleLog: string;
+  commonConfig: string; // LXC's shipped defaults: capabilities dropped, seccomp, device allowlist, /proc and /sys
+}
+
+const MARKER_KEYS: Record<keyof LxcMarker, string> = { rig: Label.rig, node: Label.node, mirrors: Label.mirrors };
+
+/** The whole config of one node: marker comments, the overlay root, the veth on the rig bridge, the agent as init. */
+export function renderConfig(c: LxcNodeConfig): string {
+  for (const path of [c.lowerDir, c.upperDir]) {
+    if (path.includes(':')) throw new Error(`LXC cannot use an overlay path with a colon in it: ${path}`);
+  }
+  const marker = (Object.keys(MARKER_KEYS) as Array<keyof LxcMarker>)
+    .filter((key) => c.marker[key] !== undefined)
+    .map((key) => `# ${MARKER_KEYS[key]} = ${c.marker[key]}`);
+  return [
+    `# A node of rig ${c.marker.rig}, made by rig; \`rig down --name ${c.marker.rig}\` removes it.`,
+    ...marker,
+    `# ${Label.role} = node`,
+    `# ${Label.backend} = lxc`,
+    `lxc.include = ${c.commonConfig}`,
+    `lxc.uts.name = ${c.hostname}`,
+    `lxc.rootfs.path = overlay:${c.lowerDir}:${c.upperDir}`,
+    'lxc.net.0.type = veth',
+    `lxc.net.0.link = ${c.bridge}`,
+    `lxc.net.0.veth.pair = ${c.hostInterface}`,
+    `lxc.net.0.hwaddr = ${c.mac}`,
+    'lxc.net.0.name = eth0',
+    'lxc.net.0.flags = up',
+    `lxc.mount.entry = ${c.toolsDir} .rig none bind,ro,create=dir 0 0`,
+    'lxc.mount.entry = tmpfs run/rig tmpfs rw,nosuid,nodev,size=16m,create=dir 0 0',
+    'lxc.init.cmd = /.rig/bin/sh /.rig/bin/rig-agent',
+    'lxc.signal.halt = SIGTERM', // the agent releases its lease on SIGTERM (LXC's default is SIGPWR)
+    ...Object.entries(c.env).map(([key, value]) => `lxc.environment = ${key}=${value}`),
+    `lxc.console.logfile = ${c.consoleLog}`,
+    '',
+  ].join('\n');
+}
+
+/** The marker of a config, or undefined if it is not a rig node's. */
+export function readMarker(config: string): LxcMarker | undefined {
+  const values = new Map<string, string>();
+  for (const match of config.matchAll(/^# (io\.rig\.[a-z]+) = (.*)$/gm)) values.set(match[1], match[2].trim());
+  const rig = values.get(Label.rig);
+  const node = values.get(Label.node);
+  if (!rig || !node || values.get(Label.role) !== 'node' || values.get(Label.backend) !== 'lxc') return undefined;
+  return { rig, node, mirrors: values.get(Label.mirrors) || undefined };
+}
+
+/**
+ * Split the agent's environment: single-line values go into the config (lxc-attach sees them too); the
+ * others become a shell file the agent sources at /.rig-env, or undefined if there are none.
+ */
+export function splitEnv(env: Record<string, string>): { config: Record<string, string>; file?: string } {
+  const config: Record<string, string> = {};
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`not an environment variable name: ${key}`);
+    if (/[\n\r]/.test(value)) lines.push(`export ${key}='${value.replaceAll("'", "'\\''")}'`);
+    else config[key] = value;
+  }
+  return { config, file: lines.length ? `# Written by rig: what an LXC config line cannot hold.\n${lines.join('\n')}\n` : undefined };
+}

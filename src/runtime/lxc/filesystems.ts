@@ -1,0 +1,35 @@
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import type Docker from 'dockerode';
+import { execa } from 'execa';
+import { removeContainer } from '../docker/containers.js';
+
+/**
+ * Fill `dir` once with files of a Docker image: `path` in it (getArchive), or its whole filesystem without
+ * `path`. Unpacked beside `dir` and renamed into place, so a reader never sees half a tree and two rigs
+ * unpacking at once both end up with one complete copy.
+ */
+export async function unpackImage(docker: Docker, image: string, dir: string, path?: string): Promise<void> {
+  if (existsSync(dir)) return;
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  // Never started: a container is only the way to read an image's files. FROM scratch images have no command.
+  const container = await docker.createContainer({ Image: image, Cmd: ['/.rig-unpack'], HostConfig: { NetworkMode: 'none' } });
+  try {
+    const tar = path ? await container.getArchive({ path }) : await container.export();
+    const untar = execa('tar', ['-x', '--numeric-owner', '-C', partial]);
+    tar.pipe(untar.stdin!);
+    await untar;
+    // getArchive puts the tree under its own base name; export adds Docker's marker file.
+    const from = path ? `${partial}/${path.split('/').filter(Boolean).pop()}` : partial;
+    if (!path) rmSync(`${partial}/.dockerenv`, { force: true });
+    try {
+      renameSync(from, dir);
+    } catch (err) {
+      if (!existsSync(dir)) throw err; // else another rig unpacked the same tree first
+    }
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+    await removeContainer(docker, container.id);
+  }
+}

@@ -1,0 +1,198 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { ExitCode, RigError } from '../../errors.js';
+import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import { tail } from '../docker/containers.js';
+import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
+import { unpackImage } from './filesystems.js';
+import { checkLxc, lxc } from './lxc.js';
+
+export interface LxcOptions {
+  lxcPath: string; // where container dirs live, e.g. /var/lib/lxc
+  cacheDir: string; // rig's cache: unpacked tools and root filesystems are kept there
+  toolsImage: string; // rig's node tools, bind-mounted read-only at /.rig
+  baseImage: string; // rig's base image; its debootstrapped root filesystem is `baseRootfs`
+  baseRootfs: string;
+  commonConfig: string; // LXC's shipped defaults, e.g. /usr/share/lxc/config/common.conf
+  isRoot: boolean;
+}
+
+/**
+ * Nodes as LXC system containers, made with the LXC tools from a config rig writes itself: the root is an
+ * overlay on a cached root filesystem (the tenth node costs no more than the first), the veth is LXC's own
+ * on the rig bridge, and rig's agent is init. A marker in the config says whose node it is.
+ */
+export class LxcNodes implements NodeBackend {
+  readonly kind = 'lxc' as const;
+  private tools?: Promise<string>;
+  private readonly roots = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly options: LxcOptions,
+  ) {}
+
+  check(): Promise<void> {
+    return checkLxc(this.options.isRoot);
+  }
+
+  /** The tools, unpacked from the tools image once into the cache; returns their directory. */
+  prepare(): Promise<string> {
+    this.tools ??= (async () => {
+      const dir = join(this.options.cacheDir, 'tools', this.options.toolsImage.split(':')[1]);
+      await unpackImage(this.docker, this.options.toolsImage, dir, '/rig');
+      return dir;
+    })();
+    return this.tools;
+  }
+
+  /** A node's read-only lower root: the debootstrapped base as built, or any other image's filesystem unpacked once. */
+  private rootfs(image: string): Promise<string> {
+    let dir = this.roots.get(image);
+    if (!dir) {
+      dir = (async () => {
+        const { baseImage, baseRootfs, cacheDir } = this.options;
+        if (image === baseImage && existsSync(join(baseRootfs, 'etc', 'os-release'))) return baseRootfs;
+        const { Id } = await this.docker.getImage(image).inspect();
+        const unpacked = join(cacheDir, 'lxc-rootfs', Id.replace(/^sha256:/, '').slice(0, 12));
+        await unpackImage(this.docker, image, unpacked);
+        return unpacked;
+      })();
+      this.roots.set(image, dir);
+    }
+    return dir;
+  }
+
+  private dir(name: string): string {
+    return join(this.options.lxcPath, name);
+  }
+
+  async launch({ rig, node, network, image, env }: NodeLaunch): Promise<void> {
+    const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
+    const name = node.container;
+    const dir = this.dir(name);
+    try {
+      mkdirSync(this.options.lxcPath, { recursive: true });
+      mkdirSync(dir); // never into a container that exists: it may not be ours
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      throw new RigError(`An LXC container named ${name} already exists in ${this.options.lxcPath}.`, `remove it (lxc-destroy -n ${name}), or rename the node ${node.spec.name}`, ExitCode.badInput);
+    }
+    const upperDir = join(dir, 'delta0');
+    const { config: configEnv, file: envFile } = splitEnv(env);
+    const marker: LxcMarker = { rig, node: node.spec.name, mirrors: node.spec.mirrors };
+    // The config first: from then on the marker lets `down` remove whatever follows, even half made.
+    writeFileSync(
+      join(dir, 'config'),
+      renderConfig({
+        name,
+        marker,
+        hostname: node.spec.shortName,
+        lowerDir,
+        upperDir,
+        toolsDir,
+        bridge: network.bridge,
+        hostInterface: node.hostInterface,
+        mac: node.mac,
+        env: configEnv,
+        consoleLog: join(dir, 'console.log'),
+        commonConfig: this.options.commonConfig,
+      }),
+    );
+    mkdirSync(join(upperDir, 'etc'), { recursive: true });
+    writeFileSync(join(upperDir, 'etc', 'hostname'), `${node.spec.shortName}\n`);
+    writeFileSync(join(upperDir, 'etc', 'hosts'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+    if (envFile) writeFileSync(join(upperDir, '.rig-env'), envFile, { mode: 0o600 });
+
+    const log = join(dir, 'lxc.log');
+    const start = await lxc('lxc-start', this.options.lxcPath, ['-n', name, '-d', '-o', log, '-l', 'INFO'], true);
+    if (start.exitCode !== 0) {
+      throw new RigError(
+        `LXC could not start ${node.spec.name} (container ${name}): ${start.output.trim() || `lxc-start exited with ${start.exitCode}`}${logErrors(log)}`,
+        `see the LXC log ${log} (run up with --keep-on-failure to keep it)`,
+      );
+    }
+  }
+
+  async removeAll(rig: string): Promise<void> {
+    const { lxcPath } = this.options;
+    await Promise.all(
+      (await this.list(rig)).map(async (node) => {
+        // SIGTERM (lxc.signal.halt) first: the agent releases its lease. LXC kills the node after 2 s.
+        if (node.running) await lxc('lxc-stop', lxcPath, ['-n', node.name, '-t', '2'], true);
+        const destroy = await lxc('lxc-destroy', lxcPath, ['-n', node.name, '-f'], true);
+        if (destroy.exitCode !== 0 && existsSync(this.dir(node.name))) {
+          throw new RigError(`Could not remove the LXC container ${node.name}: ${destroy.output.trim()}`, `remove it by hand: lxc-destroy -f -P ${lxcPath} -n ${node.name}`);
+        }
+      }),
+    );
+  }
+
+  async list(rig?: string): Promise<NodeInstance[]> {
+    const marked = this.marked(rig);
+    if (!marked.length) return []; // and no LXC tool is run: a host without LXC lists Docker rigs as well
+    const running = await this.runningNames();
+    return marked.map(({ name, marker }) => ({
+      rig: marker.rig,
+      node: marker.node,
+      backend: 'lxc' as const,
+      name,
+      running: running.has(name),
+      mirrors: marker.mirrors,
+    }));
+  }
+
+  /** Containers named like a rig's node whose config carries a rig's marker (of `rig`, if given). */
+  private marked(rig?: string): Array<{ name: string; marker: LxcMarker }> {
+    let names: string[];
+    try {
+      names = readdirSync(this.options.lxcPath);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((name) => name.startsWith('rig-'))
+      .flatMap((name) => {
+        let config: string;
+        try {
+          config = readFileSync(join(this.dir(name), 'config'), 'utf8');
+        } catch {
+          return [];
+        }
+        const marker = readMarker(config);
+        return marker && (rig === undefined || marker.rig === rig) ? [{ name, marker }] : [];
+      });
+  }
+
+  private async runningNames(): Promise<Set<string>> {
+    const ls = await lxc('lxc-ls', this.options.lxcPath, ['--running', '-1'], true).catch(() => undefined);
+    return new Set(ls?.exitCode === 0 ? ls.output.split('\n').map((l) => l.trim()) : []);
+  }
+
+  async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
+    // --clear-env: the node's own environment (its lxc.environment), not the caller's.
+    const result = await lxc('lxc-attach', this.options.lxcPath, ['-n', instance.name, '--clear-env', '--', ...command], true);
+    return { exitCode: result.exitCode, output: result.output };
+  }
+
+  async logs(instance: NodeInstance): Promise<string> {
+    try {
+      return readFileSync(join(this.dir(instance.name), 'console.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+}
+
+/** The ERROR lines of an LXC log (or its last lines if there are none), to show with a failed start. */
+function logErrors(log: string): string {
+  let text: string;
+  try {
+    text = readFileSync(log, 'utf8');
+  } catch {
+    return '';
+  }
+  const errors = text.split('\n').filter((line) => / ERROR /.test(line));
+  return `; its LXC log ends:\n${tail(errors.length ? errors.join('\n') : text)}`;
+}
