@@ -17,7 +17,7 @@ export function program(): Command {
     .description('bring a rig up: link live configs, start dnsmasq and etcd, start every node, wait until each is ready')
     .argument('<rigfile>', 'the rig file (YAML)')
     .option('--name <name>', 'rig name (default: name: in the file, else the file name)')
-    .option('--timeout <duration>', 'how long every node has to become ready (e.g. 90s, 2m)', '120s')
+    .option('--timeout <duration>', 'how long every node has to become ready, provisioning included (e.g. 90s, 10m)', '5m')
     .option('--keep-on-failure', 'keep what was made when up fails, to look at it')
     .option('--dry-run', 'print the plan and make nothing')
     .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')

@@ -24,9 +24,11 @@ export async function rigNames(docker: Docker): Promise<string[]> {
  */
 export async function destroyRig(engine: Engine, rig: string): Promise<DownResult> {
   const { docker } = engine;
-  const before = await findRigContainers(docker, rig);
-  await Promise.all(Object.values(engine.backends).map((b) => b.removeAll(rig)));
-  await Promise.all(before.filter((c) => c.role !== 'node').map((c) => removeContainer(docker, c.id)));
+  const backends = Object.values(engine.backends);
+  const [before, nodes] = await Promise.all([findRigContainers(docker, rig), Promise.all(backends.map((b) => b.list(rig)))]);
+  const sidecars = before.filter((c) => c.role !== 'node');
+  await Promise.all(backends.map((b) => b.removeAll(rig)));
+  await Promise.all(sidecars.map((c) => removeContainer(docker, c.id)));
   let links: string[] = [];
   for (const network of await findRigNetworks(docker, rig)) {
     await removeNetwork(docker, network.id);
@@ -34,5 +36,5 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
     links = links.concat(removeLinks(made));
   }
   await removeBridgeRules(rig);
-  return { rig, containers: before.length, links };
+  return { rig, containers: sidecars.length + nodes.flat().length, links };
 }

@@ -1,13 +1,14 @@
 import { lstatSync } from 'node:fs';
 import { ExitCode, RigError } from '../errors.js';
 import { FactStore } from '../facts/store.js';
-import type { ImageName } from '../images/images.js';
+import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
 import { tail } from '../runtime/docker/containers.js';
 import { createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
 import { etcdUrl, startSidecars } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
+import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
 import { checkLinks, makeLinks } from './links.js';
 
@@ -37,7 +38,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
   let linksToMake: PlannedLink[] = [];
   let network: RigNetwork | undefined;
   let facts: FactStore | undefined;
-  const imageNames: ImageName[] = ['sidecar', 'tools', ...(plan.nodes.some((n) => !n.spec.image) ? (['base'] as const) : [])];
+  const imageNames = [
+    ...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => (n.spec.image?.startsWith('rig:') ? (n.spec.image.slice(4) as ImageName) : 'base'))]),
+  ];
   let missingImages: ImageName[] = [];
   let madeAnything = false; // until the network exists, a failure has nothing of ours to remove (the name may be another rig's)
 
@@ -122,8 +125,18 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
   return { steps, cleanup, madeAnything: () => madeAnything };
 }
 
+/** A node's image: rig's base by default, `rig:<name>` for an image rig builds (rig:puppet), else the user's own. */
+function nodeImage(engine: Engine, image: string | undefined): string {
+  if (!image) return engine.images.ref('base');
+  return image.startsWith('rig:') ? engine.images.ref(image.slice(4) as ImageName) : image;
+}
+
 async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
-  const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i))];
+  const unknown = plan.nodes.map((n) => n.spec.image).filter((i) => i?.startsWith('rig:') && !NODE_IMAGES.includes(i.slice(4) as ImageName));
+  if (unknown.length) {
+    throw new RigError(`${plan.spec.file}: rig builds no image ${unknown[0]}.`, `rig's node images: ${NODE_IMAGES.map((n) => `rig:${n}`).join(', ')}`, ExitCode.badInput);
+  }
+  const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i && !i.startsWith('rig:')))];
   const missing: string[] = [];
   await Promise.all(named.map((image) => engine.docker.getImage(image).inspect().catch(() => missing.push(image))));
   if (missing.length) {
@@ -171,7 +184,14 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
       try {
         await facts.setStage(plan.name, node.spec.name, 'created');
         try {
-          await backend.launch({ rig: plan.name, node, network, image: node.spec.image ?? engine.images.ref('base'), env: agentEnv(plan, node, network) });
+          await backend.launch({
+            rig: plan.name,
+            node,
+            network,
+            image: nodeImage(engine, node.spec.image),
+            env: agentEnv(plan, node, etcdUrl(network), Math.ceil(options.timeoutMs / 1000)),
+            repoDir: plan.spec.dir,
+          });
         } catch (err) {
           throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
         }
@@ -213,17 +233,4 @@ function waitReady(node: PlannedNode, report: (line: string) => void, waiters: M
   });
   promise.catch(() => {}); // a node that never launched has nobody waiting on it
   return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** The agent's environment: who it is, where etcd is, what it mirrors, and its custom facts pre-encoded for etcd's JSON API. */
-export function agentEnv(plan: Plan, node: PlannedNode, network: RigNetwork): Record<string, string> {
-  return {
-    RIG_NAME: plan.name,
-    RIG_NODE: node.spec.name,
-    RIG_ETCD: etcdUrl(network),
-    RIG_MIRRORS: node.spec.mirrors ?? '',
-    RIG_CUSTOM_FACTS: Object.entries(node.spec.facts)
-      .map(([name, value]) => `${name} ${Buffer.from(value).toString('base64')}`)
-      .join('\n'),
-  };
 }

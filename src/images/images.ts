@@ -8,10 +8,14 @@ import { errorMessage, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import { followStream, isNotFound } from '../runtime/docker/connect.js';
 
-/** The images rig builds itself, parents first. `base` comes from debootstrap; the others from a Dockerfile FROM their parent. */
-export const IMAGE_NAMES = ['base', 'sidecar', 'tools'] as const;
+/**
+ * The images rig builds itself, parents first. `base` comes from debootstrap; the others from a Dockerfile FROM
+ * their parent. Node images among them can be named in a rig file as `image: rig:<name>` (e.g. rig:puppet).
+ */
+export const IMAGE_NAMES = ['base', 'sidecar', 'tools', 'puppet'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
-const PARENT: Record<ImageName, ImageName | undefined> = { base: undefined, sidecar: 'base', tools: 'sidecar' };
+const PARENT: Record<ImageName, ImageName | undefined> = { base: undefined, sidecar: 'base', tools: 'sidecar', puppet: 'base' };
+export const NODE_IMAGES: readonly ImageName[] = ['base', 'puppet'];
 
 export interface ImageOptions {
   imagesDir: string; // the repo's images/

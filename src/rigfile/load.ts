@@ -1,13 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { RigFileError, errorMessage, type Problem } from '../errors.js';
-import { formatPath, parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
-import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, RigSpec } from './types.js';
+import { RigFileError, errorMessage } from '../errors.js';
+import { Checker, FACT_NAME, describe, has, isMap, type YamlMap } from './checker.js';
+import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
+import { checkNeeds, checkSteps, checkValidate, type RawNeed } from './steps.js';
+import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
-export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'nodes'] as const;
-export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts'] as const;
+export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'provision', 'validate', 'nodes'] as const;
+export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
+export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal'] as const;
 export const CONFIG_KEYS = ['dir', 'file'] as const;
 export const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
@@ -20,7 +23,6 @@ export const DEFAULT_CONFIG_FILE = '{node}.yaml';
 
 export const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const FACT_NAME = /^[a-z_][a-z0-9_]*$/;
 
 const NAME_RULE = 'use 1-24 lowercase letters, digits and hyphens, starting with a letter or digit';
 const HOST_RULE = 'use dot-separated labels of lowercase letters, digits and hyphens, not starting or ending with a hyphen';
@@ -32,9 +34,6 @@ export interface LoadOptions {
   name?: string; // overrides the name in the file and the default from the file name
 }
 
-type YamlMap = Record<string, unknown>;
-const isMap = (v: unknown): v is YamlMap => typeof v === 'object' && v !== null && !Array.isArray(v);
-const has = (obj: YamlMap, key: string) => Object.hasOwn(obj, key);
 const isHostname = (s: string) => s.length <= 253 && s.split('.').every((l) => LABEL.test(l));
 
 export function loadRigFile(file: string, opts: LoadOptions = {}): RigSpec {
@@ -82,77 +81,6 @@ export function parseRigFile(text: string, file: string, opts: LoadOptions = {})
   return spec;
 }
 
-/** Collects problems, placing each at its key or value in the file. */
-class Checker {
-  readonly problems: Problem[] = [];
-  constructor(
-    private readonly file: string,
-    private readonly doc: ParsedYaml,
-  ) {}
-
-  /** at: the offending key, its value, or the start of the file (for things that are missing). */
-  report(p: PathSeg[], message: string, hint: string, at: 'key' | 'value' | 'start' = 'key'): void {
-    const pos = at === 'start' ? { line: 1, column: 1 } : at === 'key' ? this.doc.keyAt(p) : this.doc.valueAt(p);
-    this.problems.push({ file: this.file, ...pos, path: formatPath(p), message, hint });
-  }
-
-  line(p: PathSeg[]): number {
-    return this.doc.keyAt(p).line;
-  }
-
-  typeError(p: PathSeg[], value: unknown, expected: string, hint: string): void {
-    const message = value === null ? `is empty; expected ${expected}` : `must be ${expected}, not ${describe(value)}`;
-    this.report(p, message, hint, 'value');
-  }
-
-  unknownKeys(obj: YamlMap, p: PathSeg[], valid: readonly string[], extraHint?: (key: string) => string): void {
-    for (const key of Object.keys(obj)) {
-      if (valid.includes(key)) continue;
-      const near = closest(key, valid);
-      const hint = `${near ? `did you mean ${near}? ` : ''}valid keys here: ${valid.join(', ')}${extraHint?.(key) ?? ''}`;
-      this.report([...p, key], `unknown key "${key}"`, hint);
-    }
-  }
-
-  /** An optional non-empty string setting. */
-  string(obj: YamlMap, key: string, p: PathSeg[], hint: string): string | undefined {
-    if (!has(obj, key)) return undefined;
-    const v = obj[key];
-    if (typeof v === 'string' && v !== '') return v;
-    this.typeError([...p, key], v, 'a non-empty string', hint);
-    return undefined;
-  }
-}
-
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return 'a list';
-  if (isMap(v)) return 'a map';
-  if (typeof v === 'string') return v === '' ? 'an empty string' : `a string (${JSON.stringify(v)})`;
-  return `a ${typeof v} (${String(v)})`;
-}
-
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length];
-}
-
 function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): RigSpec | undefined {
   if (!isMap(root)) {
     const message = root === null || root === undefined ? 'the rig file is empty' : `the rig file must be a map, not ${describe(root)}`;
@@ -181,6 +109,9 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
     backend: checkBackend(c, settings, []) ?? 'docker',
     image: c.string(settings, 'image', [], 'give an image name, or remove image: to use rig\'s own base image'),
     facts: has(settings, 'facts') ? checkFacts(c, settings.facts, ['facts']) : {},
+    provision: has(settings, 'provision') ? checkSteps(c, settings.provision, ['provision'], rigDir) : [],
+    validate: has(settings, 'validate') ? checkValidate(c, settings.validate, ['validate']) : [],
+    rigDir,
   };
   const network = checkNetwork(c, settings);
   const configs = has(settings, 'configs') ? checkConfigs(c, settings.configs, rigDir) : defaultConfigs(rigDir);
@@ -194,7 +125,7 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
   }
   const found = checkNodes(c, nodesValue, nodesPath, { ...rig, domain, simple: !full });
   if (!found) return undefined;
-  return { file: path.resolve(file), name, domain: found.domain, image: rig.image, network, configs, nodes: found.nodes };
+  return { file: path.resolve(file), dir: rigDir, name, domain: found.domain, image: rig.image, network, configs, nodes: found.nodes };
 }
 
 function checkName(c: Checker, settings: YamlMap, file: string, opts: LoadOptions): string {
@@ -330,6 +261,9 @@ interface RigDefaults {
   backend: BackendKind;
   image?: string;
   facts: Record<string, string>;
+  provision: ProvisionStep[];
+  validate: string[];
+  rigDir: string;
   simple: boolean;
 }
 
@@ -338,6 +272,9 @@ interface NodeSettings {
   image?: string;
   backend?: BackendKind;
   facts?: Record<string, string>;
+  provision?: ProvisionStep[];
+  needs?: RawNeed[];
+  validate?: string[];
 }
 
 function checkNodes(
@@ -354,9 +291,10 @@ function checkNodes(
   const domain = rig.domain ?? inferDomain(c, keys, nodesPath, rig.simple);
   const specs: NodeSpec[] = [];
   const byShortName = new Map<string, string>();
+  const rawNeeds = new Map<NodeSpec, { path: PathSeg[]; needs: RawNeed[] }>();
   for (const key of keys) {
     const p = [...nodesPath, key];
-    const settings = checkNodeValue(c, nodes[key], p, rig.simple);
+    const settings = checkNodeValue(c, nodes[key], p, rig);
     if (!isHostname(key)) {
       c.report(p, `"${key}" is not a valid node name`, HOST_RULE);
       continue;
@@ -379,9 +317,14 @@ function checkNodes(
       backend: settings.backend ?? rig.backend,
       image: settings.image ?? rig.image,
       facts: { ...rig.facts, ...settings.facts },
+      provision: settings.provision ?? rig.provision,
+      needs: [],
+      validate: settings.validate ?? rig.validate,
       line: c.line(p),
     });
+    rawNeeds.set(specs[specs.length - 1], { path: [...p, 'needs'], needs: settings.needs ?? [] });
   }
+  if (domain) checkNeeds(c, specs, rawNeeds, domain);
   return domain ? { domain, nodes: specs } : undefined;
 }
 
@@ -403,7 +346,8 @@ function inferDomain(c: Checker, keys: string[], nodesPath: PathSeg[], simple: b
   return undefined;
 }
 
-function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], simple: boolean): NodeSettings {
+function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], rig: RigDefaults): NodeSettings {
+  const simple = rig.simple;
   if (v === null) return {};
   if (typeof v === 'string') return { mirrors: checkMirrors(c, v, p) };
   if (!isMap(v) || simple) {
@@ -419,7 +363,19 @@ function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], simple: boolean): 
     image: c.string(v, 'image', p, 'give an image name, or remove image: to use the rig\'s image'),
     backend: checkBackend(c, v, p),
     facts: has(v, 'facts') ? checkFacts(c, v.facts, [...p, 'facts']) : undefined,
+    provision: has(v, 'provision') ? checkSteps(c, v.provision, [...p, 'provision'], rig.rigDir) : undefined,
+    needs: has(v, 'needs') ? rawNeedList(c, v.needs, [...p, 'needs']) : undefined,
+    validate: has(v, 'validate') ? checkValidate(c, v.validate, [...p, 'validate']) : undefined,
   };
+}
+
+function rawNeedList(c: Checker, v: unknown, p: PathSeg[]): RawNeed[] {
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.some((n) => typeof n !== 'string')) {
+    c.typeError(p, v, 'a list of node names or node.fact', 'e.g. needs: [redis1, redis1.redis_role]');
+    return [];
+  }
+  return list.map((text: string, i) => ({ text, path: typeof v === 'string' ? p : [...p, i] }));
 }
 
 function checkMirrors(c: Checker, v: unknown, p: PathSeg[]): string | undefined {

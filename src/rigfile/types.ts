@@ -6,6 +6,18 @@ export interface ConfigTree {
   file: string; // template containing "{node}", e.g. "{node}.yaml"
 }
 
+/** One provisioning step, run inside the node after its facts are published. Paths are absolute on the host. */
+export type ProvisionStep =
+  | { kind: 'shell'; script: string }
+  | { kind: 'script'; path: string }
+  | { kind: 'puppet'; manifest: string; modulepath?: string; hieraConfig?: string };
+
+/** A node waits, before provisioning, until `node` is ready, or until its `fact` exists. */
+export interface Need {
+  node: string; // fqdn
+  fact?: string;
+}
+
 export interface NodeSpec {
   name: string; // fully qualified made-up name, e.g. barn.village.test
   shortName: string; // barn
@@ -13,6 +25,9 @@ export interface NodeSpec {
   backend: BackendKind;
   image?: string; // undefined: rig's own locally built Debian base image
   facts: Record<string, string>; // custom facts: rig-wide merged with per node; non-strings JSON-encoded
+  provision: ProvisionStep[]; // the node's own steps, else the rig-wide ones
+  needs: Need[];
+  validate: string[]; // shell commands that check the node from inside (rig test)
   line: number; // where the node is declared, for later error messages
 }
 
@@ -24,6 +39,7 @@ export interface NetworkSpec {
 
 export interface RigSpec {
   file: string; // absolute path of the rig file
+  dir: string; // the rig file's directory: mounted read-only in every node at /.rig-repo
   name: string;
   domain: string;
   image?: string;

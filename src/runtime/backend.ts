@@ -9,6 +9,7 @@ export interface NodeLaunch {
   network: RigNetwork;
   image: string;
   env: Record<string, string>; // the agent's environment
+  repoDir: string; // the rig file's directory, mounted read-only at /.rig-repo (scripts, manifests, hiera data)
 }
 
 /** A node as a backend sees it, found by the rig's marks alone. */

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
 import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { attachToBridge } from '../veth.js';
+import { REPO_MOUNT } from '../../engine/agent-env.js';
 import { containerLog, findRigContainers, removeContainer } from './containers.js';
 
 /** Nodes as Docker containers: no Docker network (Docker cannot lease by DHCP), a veth on the rig bridge instead. */
@@ -31,7 +32,7 @@ export class DockerNodes implements NodeBackend {
     await removeContainer(this.docker, filler.id);
   }
 
-  async launch({ rig, node, network, image, env }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, network, image, env, repoDir }: NodeLaunch): Promise<void> {
     const spec = node.spec;
     const container = await this.docker.createContainer({
       name: node.container,
@@ -53,7 +54,10 @@ export class DockerNodes implements NodeBackend {
       HostConfig: {
         NetworkMode: 'none',
         CapAdd: ['NET_ADMIN'], // the node's own DHCP client configures its eth0
-        Mounts: [{ Type: 'volume', Source: this.toolsVolume(), Target: '/.rig', ReadOnly: true }],
+        Mounts: [
+          { Type: 'volume', Source: this.toolsVolume(), Target: '/.rig', ReadOnly: true },
+          { Type: 'bind', Source: repoDir, Target: REPO_MOUNT, ReadOnly: true },
+        ],
         Tmpfs: { '/run/rig': 'rw,size=16m' },
         Init: false,
       },

@@ -14,7 +14,7 @@ export interface LxcResult {
  * any other failure is thrown as the tool reported it, unless `allowFailure`.
  */
 export async function lxc(tool: string, lxcPath: string, args: string[], allowFailure = false): Promise<LxcResult> {
-  const result = await execa(tool, ['-P', lxcPath, ...args], { all: true, reject: false, stdin: 'ignore' });
+  const result = await execa(tool, ['-P', lxcPath, ...args], { all: true, reject: false, stdin: 'ignore', stripFinalNewline: false });
   if ((result as { code?: string }).code === 'ENOENT') throw notInstalled();
   if (result.failed && !allowFailure) throw new Error(`${tool} ${args.join(' ')}: ${result.all?.trim() || result.message}`);
   return { exitCode: result.exitCode ?? 1, output: result.all ?? '' };

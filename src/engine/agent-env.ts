@@ -1,0 +1,34 @@
+import { relative } from 'node:path';
+import type { Plan, PlannedNode } from '../plan/plan.js';
+import type { ProvisionStep } from '../rigfile/types.js';
+
+/** Where every node sees the rig file's directory (read-only): scripts, manifests, the mirrored hiera data. */
+export const REPO_MOUNT = '/.rig-repo';
+
+const b64 = (text: string | undefined) => (text ? Buffer.from(text).toString('base64') : '-');
+
+/**
+ * The agent's environment: who the node is, where etcd is, what it mirrors, its custom facts, what it needs and
+ * its provisioning steps, each pre-encoded so the agent (busybox sh) needs no JSON parser.
+ */
+export function agentEnv(plan: Plan, node: PlannedNode, etcd: string, waitSeconds: number): Record<string, string> {
+  const inNode = (path: string | undefined) => (path ? `${REPO_MOUNT}/${relative(plan.spec.dir, path)}` : undefined);
+  const step = (s: ProvisionStep) =>
+    s.kind === 'shell'
+      ? `shell ${b64(s.script)}`
+      : s.kind === 'script'
+        ? `script ${b64(inNode(s.path))}`
+        : `puppet ${b64(inNode(s.manifest))} ${b64(inNode(s.modulepath))} ${b64(inNode(s.hieraConfig))}`;
+  return {
+    RIG_NAME: plan.name,
+    RIG_NODE: node.spec.name,
+    RIG_ETCD: etcd,
+    RIG_MIRRORS: node.spec.mirrors ?? '',
+    RIG_CUSTOM_FACTS: Object.entries(node.spec.facts)
+      .map(([name, value]) => `${name} ${Buffer.from(value).toString('base64')}`)
+      .join('\n'),
+    RIG_NEEDS: node.spec.needs.map((n) => `${n.node} ${n.fact ?? '-'}`).join('\n'),
+    RIG_PROVISION: node.spec.provision.map(step).join('\n'),
+    RIG_WAIT_TIMEOUT: String(waitSeconds),
+  };
+}
