@@ -36,8 +36,18 @@ export function program(): Command {
     .command('status')
     .description('the rigs that are up: each node with its address, the live node it mirrors and its stage')
     .option('--name <name>', 'only this rig')
-    .option('--json', 'print as JSON')
-    .action(async (flags) => (await import('./commands/status.js')).status(flags));
+    .option('--watch', 'follow the nodes\' stages as they change (an etcd watch), until Ctrl-C or the rig is gone')
+    .option('--json', 'print as JSON (with --watch: one JSON line per change)')
+    .action(async (flags) =>
+      flags.watch ? (await import('./commands/watch.js')).watchStatus(flags) : (await import('./commands/status.js')).status(flags),
+    );
+
+  rig
+    .command('graph')
+    .description('print the rig\'s dependency graph (needs:) as Graphviz DOT or Mermaid')
+    .argument('<rigfile>', 'the rig file (YAML)')
+    .option('--format <format>', 'dot or mermaid', 'dot')
+    .action(async (file, flags) => (await import('./commands/graph.js')).graph(file, flags));
 
   rig
     .command('facts')

@@ -1,0 +1,49 @@
+import { FactStore } from '../../facts/store.js';
+import { rigStatus, type RigStatus } from '../../engine/status.js';
+import { ExitCode, RigError } from '../../errors.js';
+import { Label } from '../../labels.js';
+import { createEngine } from '../engine.js';
+import { outputMode } from '../progress.js';
+import { printStatus } from './status.js';
+
+/**
+ * Follow rigs as their nodes move through their stages: an etcd watch per rig, redrawn on every change
+ * (a live table in a terminal, one line per change otherwise, JSON lines with --json). Runs until Ctrl-C,
+ * or until every watched rig is gone.
+ */
+export async function watchStatus(flags: { name?: string; json?: boolean }): Promise<void> {
+  const engine = await createEngine();
+  const rigs = await rigStatus(engine, flags.name);
+  if (!rigs.length) throw new RigError(flags.name ? `No rig named ${flags.name} is up.` : 'No rig is up.', 'bring one up with: rig up RIGFILE', ExitCode.badInput);
+  const mode = outputMode(!!flags.json);
+  const redraw = async () => {
+    const now = await rigStatus(engine, flags.name);
+    process.stdout.write('\x1b[2J\x1b[H');
+    printStatus(now, false);
+  };
+  if (mode === 'tty') await redraw();
+  const stores = rigs.map((rig: RigStatus) => FactStore.connect(rig.etcd));
+  await Promise.all(
+    rigs.map((rig, i) =>
+      stores[i].watchStages(rig.rig, (node, stage) => {
+        if (mode === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), rig: rig.rig, node, stage }));
+        else if (mode === 'plain') console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig.rig} ${node}: ${stage}`);
+        else void redraw();
+      }),
+    ),
+  );
+  // Until interrupted, or until every watched rig is taken down: its etcd dies with it (a Docker event, no polling).
+  const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${Label.role}=etcd`] } });
+  const alive = new Set(rigs.map((r) => r.rig));
+  await new Promise<void>((resolve) => {
+    events.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        alive.delete((JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.rig] ?? '');
+      }
+      if (alive.size === 0) resolve();
+    });
+    process.once('SIGINT', () => resolve());
+  });
+  (events as unknown as { destroy(): void }).destroy();
+  stores.forEach((s) => s.close());
+}
