@@ -18,6 +18,8 @@ export function program(): Command {
     .argument('<rigfile>', 'the rig file (YAML)')
     .option('--name <name>', 'rig name (default: name: in the file, else the file name)')
     .option('--timeout <duration>', 'how long every node has to become ready, provisioning included (e.g. 90s, 10m)', '5m')
+    .option('--wait', 'return only when every node is ready or one has failed (the default)')
+    .option('--no-wait', 'return once every node is started')
     .option('--keep-on-failure', 'keep what was made when up fails, to look at it')
     .option('--dry-run', 'print the plan and make nothing')
     .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')
@@ -73,6 +75,41 @@ export function program(): Command {
     .argument('<command...>', 'the command, after --')
     .option('--name <name>', 'the rig, when several are up')
     .action(async (node, command, flags) => (await import('./commands/node.js')).exec(node, command, flags));
+
+  rig
+    .command('run')
+    .description('bring a rig up, run a command against it, then always take it down; exits with the command\'s code')
+    .argument('<rigfile>', 'the rig file (YAML)')
+    .argument('[command...]', 'the command, after --; it gets RIG_NAME, RIG_DNS, RIG_ETCD, RIG_NODES and RIG_<NODE>_IP')
+    .option('--name <name>', 'rig name (two runs of one rig file at once need different names)')
+    .option('--on <node>', 'run the command inside this node instead of on the host')
+    .option('--test', 'run the nodes\' validate commands (rig test) as the command')
+    .option('--junit <file>', 'with --test: write JUnit XML here')
+    .option('--timeout <duration>', 'how long every node has to become ready', '5m')
+    .option('--keep-on-failure', 'keep the rig when up or the command fails, and say how to remove it')
+    .option('--json', 'progress as JSON lines on stderr')
+    .action(async (file, command, flags) => (await import('./commands/run.js')).run(file, command, flags));
+
+  rig
+    .command('test')
+    .description('run every node\'s validate commands inside it; a table, JUnit XML with --junit; exit 1 if any fails')
+    .argument('[rigfile]', 'the rig file the rig came from')
+    .option('--name <name>', 'the rig\'s name')
+    .option('--junit <file>', 'write JUnit XML here')
+    .option('--json', 'print the results as JSON')
+    .action(async (file, flags) => (await import('./commands/test.js')).test(file, flags));
+
+  rig
+    .command('gc')
+    .description('remove rigs whose owner (an up or run) died before it was done with them')
+    .option('--json', 'print what was removed as JSON')
+    .action(async (flags) => (await import('./commands/gc.js')).gc(flags));
+
+  rig
+    .command('doctor')
+    .description('check this host for what rig needs, each check with its fix; exit 1 if something needed is missing')
+    .option('--json', 'print the checks as JSON')
+    .action(async (flags) => (await import('./commands/doctor.js')).doctor(flags));
 
   const images = rig.command('images').description('rig\'s locally built images (no registry needed)');
   images

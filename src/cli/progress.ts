@@ -1,11 +1,11 @@
-import { Listr, PRESET_TIMER, PRESET_TIMESTAMP, type ListrTask } from 'listr2';
+import { Listr, ListrLogger, PRESET_TIMER, PRESET_TIMESTAMP, ProcessOutput, type ListrTask } from 'listr2';
 import type { Step } from '../engine/context.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
 
-export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.stdout): OutputMode {
+export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.stderr): OutputMode {
   if (json) return 'json';
-  return stream.isTTY && !process.env.CI ? 'tty' : 'plain';
+  return stream.isTTY && !process.env.CI ? 'tty' : 'plain'; // progress goes to stderr: a terminal there is what counts
 }
 
 /**
@@ -26,12 +26,18 @@ export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
   await new Listr(steps.map(toTask), {
     renderer: mode === 'tty' ? 'default' : 'simple',
     fallbackRenderer: 'simple',
-    rendererOptions: mode === 'tty' ? { timer: PRESET_TIMER, collapseSubtasks: false } : { timestamp: PRESET_TIMESTAMP },
+    // Progress goes to stderr, so stdout carries only results (a table, JSON, a command's own output under rig run).
+    rendererOptions:
+      mode === 'tty'
+        ? { timer: PRESET_TIMER, collapseSubtasks: false, logger: new ListrLogger({ processOutput: stderrOnly() }) }
+        : { timestamp: PRESET_TIMESTAMP, logger: new ListrLogger({ processOutput: stderrOnly() }) },
     exitOnError: true,
     collectErrors: false,
     registerSignalListeners: false,
   }).run();
 }
+
+const stderrOnly = () => new ProcessOutput(process.stderr, process.stderr);
 
 async function runJson(steps: Step[]): Promise<void> {
   const emit = (event: Record<string, unknown>): void => {

@@ -15,6 +15,8 @@ import { checkLinks, makeLinks } from './links.js';
 export interface UpOptions {
   timeoutMs: number; // for every node to be ready
   keepOnFailure: boolean;
+  wait: boolean; // false: return once every node is started, without waiting for ready
+  owner: string; // host:pid of this process, on the network, for rig gc
 }
 
 const exists = (path: string) => {
@@ -33,7 +35,11 @@ export const STAGES = ['created', 'addressed', 'facts', 'ready'] as const;
  * The steps of `rig up`. Nothing is created before the checks pass; if a later step fails, everything made so
  * far is removed (unless keepOnFailure) and the error goes on up.
  */
-export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps: Step[]; cleanup: () => Promise<void>; madeAnything: () => boolean } {
+export function upSteps(
+  engine: Engine,
+  plan: Plan,
+  options: UpOptions,
+): { steps: Step[]; cleanup: () => Promise<void>; madeAnything: () => boolean; facts: () => FactStore | undefined } {
   const { docker, images } = engine;
   let linksToMake: PlannedLink[] = [];
   let network: RigNetwork | undefined;
@@ -89,6 +95,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
             [Label.rig]: plan.name,
             [Label.rigFile]: plan.spec.file,
             [Label.domain]: plan.spec.domain,
+            [Label.owner]: options.owner,
             [Label.links]: JSON.stringify(linksToMake.map(({ path, target }) => ({ path, target }))),
           },
         });
@@ -122,7 +129,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): { steps
     facts?.close();
     if (madeAnything && !options.keepOnFailure) await destroyRig(engine, plan.name);
   };
-  return { steps, cleanup, madeAnything: () => madeAnything };
+  return { steps, cleanup, madeAnything: () => madeAnything, facts: () => facts };
 }
 
 /** A node's image: rig's base by default, `rig:<name>` for an image rig builds (rig:puppet), else the user's own. */
@@ -195,9 +202,9 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
         } catch (err) {
           throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
         }
-        report('created');
+        if (!options.wait) return;
         await ready.promise.catch(async (err: Error) => {
-          const log = await engine.backends[node.spec.backend]!.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false }).catch(() => '');
+          const log = await backend.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] }).catch(() => '');
           const why = err.message === 'stopped' ? 'stopped before it was ready' : err.message;
           throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, err instanceof RigError ? err.exitCode : ExitCode.failed);
         });

@@ -18,7 +18,10 @@ export class FactStore {
   private constructor(private readonly client: Etcd3) {}
 
   static connect(url: string): FactStore {
-    return new FactStore(new Etcd3({ hosts: url, dialTimeout: 3000 }));
+    // A rig's etcd is one container on this machine: a call it cannot answer in seconds will not be answered.
+    return new FactStore(
+      new Etcd3({ hosts: url, dialTimeout: 3000, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }) }),
+    );
   }
 
   async nodeFacts(rig: string, node: string): Promise<Record<string, string>> {
@@ -51,6 +54,15 @@ export class FactStore {
       if (kind === 'stage') onStage(node, kv.value.toString());
     });
     return () => watcher.cancel();
+  }
+
+  /** Rig-wide marks outside the nodes' keys, e.g. /rig/<rig>/kept once an up finished and left the rig to its user. */
+  async setMark(rig: string, name: string, value: string): Promise<void> {
+    await this.client.put(`/rig/${rig}/${name}`).value(value);
+  }
+
+  async mark(rig: string, name: string): Promise<string | null> {
+    return this.client.get(`/rig/${rig}/${name}`).string();
   }
 
   close(): void {

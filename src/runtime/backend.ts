@@ -20,6 +20,7 @@ export interface NodeInstance {
   name: string; // container name
   running: boolean;
   mirrors?: string;
+  validate?: string[]; // the node's own checks (rig test), carried by the node itself
 }
 
 export interface ExecResult {

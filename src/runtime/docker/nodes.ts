@@ -49,6 +49,7 @@ export class DockerNodes implements NodeBackend {
         [Label.node]: spec.name,
         [Label.backend]: 'docker',
         ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
+        [Label.validate]: JSON.stringify(spec.validate),
       },
       StopSignal: 'SIGTERM',
       HostConfig: {
@@ -85,6 +86,7 @@ export class DockerNodes implements NodeBackend {
         name: c.name,
         running: c.state === 'running',
         mirrors: c.labels[Label.mirrors],
+        validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
       }));
   }
 

@@ -1,0 +1,151 @@
+import { existsSync, readFileSync } from 'node:fs';
+import chalk from 'chalk';
+import { execa } from 'execa';
+import { ImageBuilder, IMAGE_NAMES } from '../../images/images.js';
+import { pickSubnet } from '../../plan/ipv4.js';
+import { connectDocker } from '../../runtime/docker/connect.js';
+import { settings } from '../engine.js';
+import type Docker from 'dockerode';
+
+interface Check {
+  name: string;
+  required: boolean; // a failed required check makes doctor exit non-zero
+  run: () => Promise<string>; // what was found; throws with the fix as its message's second line
+}
+
+class Failed extends Error {
+  constructor(
+    readonly found: string,
+    readonly fix: string,
+  ) {
+    super(found);
+  }
+}
+
+const tool = async (command: string, args: string[], fix: string) => {
+  try {
+    return (await execa(command, args, { all: true })).all!.split('\n')[0];
+  } catch (err) {
+    throw new Failed((err as { code?: string }).code === 'ENOENT' ? `${command} not found` : (err as Error).message.split('\n')[0], fix);
+  }
+};
+
+/** rig doctor: check the host for what rig's backends need, each check with the fix; exit 1 if a needed one fails. */
+export async function doctor(flags: { json?: boolean }): Promise<void> {
+  let docker: Docker | undefined;
+  const checks: Check[] = [
+    {
+      name: 'Node.js',
+      required: true,
+      run: async () => {
+        const [major, minor] = process.versions.node.split('.').map(Number);
+        if (major < 20 || (major === 20 && minor < 5)) throw new Failed(`Node.js ${process.version}`, 'install Node.js 20.5 or newer');
+        return process.version;
+      },
+    },
+    {
+      name: 'Docker engine',
+      required: true,
+      run: async () => {
+        try {
+          docker = await connectDocker();
+        } catch (err) {
+          const e = err as { message: string; hint?: string };
+          throw new Failed(e.message, e.hint ?? '');
+        }
+        const v = await docker.version();
+        return `Docker ${v.Version}, API ${v.ApiVersion}`;
+      },
+    },
+    {
+      name: 'root',
+      required: true,
+      run: async () => {
+        if (process.getuid?.() !== 0) throw new Failed(`running as uid ${process.getuid?.()}`, 'run rig as root: it wires veths into bridges, manages a firewall rule and runs debootstrap');
+        return 'running as root';
+      },
+    },
+    { name: 'iproute2', required: true, run: () => tool('ip', ['-V'], 'apt-get install iproute2') },
+    {
+      name: 'veth support',
+      required: true,
+      run: async () => {
+        const name = `rigdoc${process.pid % 100000}`;
+        await tool('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`], 'load the veth module: modprobe veth');
+        await execa('ip', ['link', 'del', name]).catch(() => {});
+        return 'a veth pair can be made';
+      },
+    },
+    {
+      name: 'iptables DOCKER-USER',
+      required: true,
+      run: async () => {
+        await tool('iptables', ['-w', '-S', 'DOCKER-USER'], 'apt-get install iptables, and let dockerd manage iptables (it makes the DOCKER-USER chain)');
+        return 'the chain exists (internal rigs add one rule there)';
+      },
+    },
+    {
+      name: 'bridge netfilter',
+      required: false,
+      run: async () => {
+        const path = '/proc/sys/net/bridge/bridge-nf-call-iptables';
+        return existsSync(path) ? `bridge-nf-call-iptables=${readFileSync(path, 'utf8').trim()}` : 'br_netfilter not loaded (fine)';
+      },
+    },
+    { name: 'debootstrap', required: true, run: () => tool('debootstrap', ['--version'], 'apt-get install debootstrap (rig builds its base image with it)') },
+    { name: 'LXC', required: false, run: () => tool('lxc-start', ['--version'], 'apt-get install lxc (only for backend: lxc)') },
+    {
+      name: 'overlayfs',
+      required: false,
+      run: async () => {
+        if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) throw new Failed('overlay is not in /proc/filesystems', 'modprobe overlay (LXC nodes start from an overlay of the base root filesystem)');
+        return 'available';
+      },
+    },
+    {
+      name: 'free subnets',
+      required: true,
+      run: async () => {
+        if (!docker) throw new Failed('unknown: no engine', 'start the Docker engine first');
+        const taken = (await docker.listNetworks()).flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')));
+        let free = 0;
+        for (let t = [...taken]; free < 256; free++) {
+          const next = pickSubnet('10.213.0.0/16', t);
+          if (!next) break;
+          t = [...t, next];
+        }
+        if (!free) throw new Failed('no free /24 in 10.213.0.0/16', 'remove old rigs (rig down --all, rig gc) or set network.pool');
+        return `${free} free /24s in the default pool 10.213.0.0/16`;
+      },
+    },
+    {
+      name: 'images',
+      required: false,
+      run: async () => {
+        if (!docker) throw new Failed('unknown: no engine', 'start the Docker engine first');
+        const images = new ImageBuilder(docker, settings());
+        const missing = await images.missing(IMAGE_NAMES);
+        if (missing.length) throw new Failed(`not built yet: ${missing.map((n) => images.ref(n)).join(', ')}`, 'rig images build (or let the first rig up build them)');
+        return `built: ${IMAGE_NAMES.map((n) => images.ref(n)).join(', ')}`;
+      },
+    },
+  ];
+
+  const results = [];
+  for (const check of checks) {
+    try {
+      results.push({ name: check.name, required: check.required, ok: true, found: await check.run(), fix: '' });
+    } catch (err) {
+      const e = err instanceof Failed ? err : new Failed((err as Error).message, '');
+      results.push({ name: check.name, required: check.required, ok: false, found: e.found, fix: e.fix });
+    }
+  }
+  if (flags.json) console.log(JSON.stringify(results, null, 2));
+  else {
+    for (const r of results) {
+      const mark = r.ok ? chalk.green('✔') : r.required ? chalk.red('✖') : chalk.yellow('!');
+      console.log(`${mark} ${r.name}: ${r.found}${r.ok ? '' : `\n    fix: ${r.fix}`}`);
+    }
+  }
+  process.exitCode = results.some((r) => r.required && !r.ok) ? 1 : 0;
+}

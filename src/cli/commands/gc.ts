@@ -1,0 +1,36 @@
+import { hostname } from 'node:os';
+import { destroyRig } from '../../engine/down.js';
+import { rigStatus, withFacts } from '../../engine/status.js';
+import { Label } from '../../labels.js';
+import { findRigNetworks } from '../../runtime/docker/network.js';
+import { createEngine } from '../engine.js';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * rig gc: remove rigs whose owner died before it was done with them — an `up` that never finished, a `run`
+ * whose process is gone — and whose reaper could not remove them. A rig `up` finished is the user's: kept.
+ */
+export async function gc(flags: { json?: boolean }): Promise<void> {
+  const engine = await createEngine();
+  const removed: string[] = [];
+  for (const network of await findRigNetworks(engine.docker)) {
+    const rig = network.labels[Label.rig];
+    const [host, pid] = (network.labels[Label.owner] ?? '').split(':');
+    if (host !== hostname() || alive(Number(pid))) continue;
+    const [status] = await rigStatus(engine, rig);
+    const kept = await withFacts(status.etcd, (f) => f.mark(rig, 'kept')).catch(() => null);
+    if (kept) continue;
+    await destroyRig(engine, rig);
+    removed.push(rig);
+  }
+  if (flags.json) console.log(JSON.stringify({ removed }));
+  else console.log(removed.length ? `removed ${removed.length} abandoned rig(s): ${removed.join(', ')}` : 'no abandoned rig');
+}

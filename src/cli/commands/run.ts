@@ -1,0 +1,67 @@
+import { execa } from 'execa';
+import { rigStatus, type RigStatus } from '../../engine/status.js';
+import { ExitCode, RigError } from '../../errors.js';
+import { bringUp, type UpFlags } from './up.js';
+import { runValidations } from './test.js';
+
+export interface RunFlags extends UpFlags {
+  on?: string;
+  test?: boolean;
+  junit?: string;
+}
+
+/** RIG_NAME, RIG_DNS, RIG_ETCD, RIG_SUBNET, RIG_NODES, and per node RIG_<SHORT>_IP / RIG_<SHORT>_FQDN (documented in the README). */
+export function rigEnvironment(status: RigStatus): Record<string, string> {
+  const env: Record<string, string> = {
+    RIG_NAME: status.rig,
+    RIG_DNS: status.dns,
+    RIG_ETCD: status.etcd,
+    RIG_SUBNET: status.subnet,
+    RIG_NODES: status.nodes.map((n) => n.node).join(' '),
+  };
+  for (const node of status.nodes) {
+    const key = node.node.split('.')[0].toUpperCase().replace(/[^A-Z0-9]/g, '_');
+    env[`RIG_${key}_IP`] = node.address;
+    env[`RIG_${key}_FQDN`] = node.node;
+  }
+  return env;
+}
+
+const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
+
+/**
+ * rig run: bring the rig up and wait for it, run the command (on the host with the rig's addresses in its
+ * environment, or in a node with --on, or the rig's validations with --test), then always take the rig down.
+ * Exits with the command's exit code.
+ */
+export async function run(rigFile: string, command: string[], flags: RunFlags): Promise<void> {
+  if (!command.length && !flags.test) throw new RigError('Nothing to run.', 'rig run RIGFILE -- COMMAND..., or rig run RIGFILE --test', ExitCode.badInput);
+  const rig = await bringUp(rigFile, flags);
+  let exitCode: number = ExitCode.failed;
+  try {
+    const [status] = await rigStatus(rig.engine, rig.plan.name);
+    if (flags.test) {
+      exitCode = await runValidations(rig.engine, rig.plan.name, flags);
+    } else if (flags.on) {
+      const node = status.nodes.find((n) => n.node === flags.on || n.node.split('.')[0] === flags.on);
+      if (!node) throw new RigError(`No node ${flags.on} in rig ${rig.plan.name}.`, `nodes: ${status.nodes.map((n) => n.node).join(', ')}`, ExitCode.badInput);
+      const instances = await Promise.all(Object.values(rig.engine.backends).map((b) => b.list(rig.plan.name)));
+      const instance = instances.flat().find((n) => n.node === node.node)!;
+      const result = await rig.engine.backends[instance.backend]!.exec(instance, ['/.rig/bin/rig-run', command.map(shellQuote).join(' ')]);
+      process.stdout.write(result.output);
+      exitCode = result.exitCode;
+    } else {
+      const result = await execa(command[0], command.slice(1), { stdio: 'inherit', reject: false, env: rigEnvironment(status) });
+      if (result.failed && result.exitCode === undefined) throw new RigError(`Could not run ${command[0]}: ${result.shortMessage}`, 'check the command after --', ExitCode.badInput);
+      exitCode = result.exitCode ?? ExitCode.failed;
+    }
+  } finally {
+    if (exitCode !== 0 && flags.keepOnFailure) {
+      rig.reaper.disarm();
+      process.stderr.write(`rig: the command failed; kept rig ${rig.plan.name}. Remove it with: rig down --name ${rig.plan.name}\n`);
+    } else {
+      await rig.down();
+    }
+  }
+  process.exitCode = exitCode;
+}

@@ -1,0 +1,39 @@
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Engine } from '../../engine/context.js';
+import { junitXml, validateRig } from '../../engine/validate.js';
+import { ExitCode, RigError } from '../../errors.js';
+import { loadRigFile } from '../../rigfile/load.js';
+import { createEngine } from '../engine.js';
+import { table } from '../table.js';
+import chalk from 'chalk';
+
+export interface TestFlags {
+  name?: string;
+  junit?: string;
+  json?: boolean;
+}
+
+/** rig test: every node's validate commands, run inside the node; a table, JUnit XML on request; exit 1 if any fails. */
+export async function test(rigFile: string | undefined, flags: TestFlags): Promise<void> {
+  if (!rigFile === !flags.name) throw new RigError('Say which rig to test.', 'rig test RIGFILE, or rig test --name NAME', ExitCode.badInput);
+  const name = flags.name ?? loadRigFile(resolve(rigFile!)).name;
+  process.exitCode = await runValidations(await createEngine(), name, flags);
+}
+
+export async function runValidations(engine: Engine, rig: string, flags: TestFlags): Promise<number> {
+  const results = await validateRig(engine, rig);
+  if (!results.length) {
+    const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+    if (!nodes.length) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
+  }
+  if (flags.junit) writeFileSync(flags.junit, junitXml(rig, results));
+  if (flags.json) console.log(JSON.stringify(results, null, 2));
+  else {
+    console.log(table(['NODE', 'CHECK', 'RESULT', 'SECONDS'], results.map((r) => [r.node, r.command, r.passed ? chalk.green('pass') : chalk.red(`fail (exit ${r.exitCode})`), r.seconds.toFixed(2)])));
+    for (const r of results.filter((r) => !r.passed)) console.log(`\n${r.node}: ${r.command} exited ${r.exitCode}:\n${r.output.trimEnd()}`);
+    const failed = results.filter((r) => !r.passed).length;
+    console.log(`\n${results.length - failed} passed, ${failed} failed${flags.junit ? ` (JUnit XML: ${flags.junit})` : ''}`);
+  }
+  return results.every((r) => r.passed) ? ExitCode.ok : ExitCode.failed;
+}
