@@ -217,6 +217,8 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
   }));
 }
 
+const SILENCE_GRACE_MS = 10_000;
+
 interface Waiter {
   stage: (stage: string) => void;
   fail: (err: Error) => void;
@@ -227,7 +229,10 @@ function waitReady(node: PlannedNode, report: (line: string) => void, waiters: M
   let timer: NodeJS.Timeout | undefined;
   const promise = new Promise<void>((resolve, reject) => {
     let last = 'created';
-    timer = setTimeout(() => reject(new RigError(`not ready after ${timeoutMs / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)), timeoutMs);
+    // A node's own waits end at timeoutMs and report exactly what they waited for; the host gives up on a node
+    // that says nothing a little later, so that the node's precise message comes first.
+    const limit = timeoutMs + SILENCE_GRACE_MS;
+    timer = setTimeout(() => reject(new RigError(`not ready after ${limit / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)), limit);
     waiters.set(node.spec.name, {
       stage: (stage) => {
         last = stage;

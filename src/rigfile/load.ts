@@ -353,7 +353,7 @@ function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], rig: RigDefaults):
   if (!isMap(v) || simple) {
     const hint = simple
       ? 'give the live node it mirrors, e.g. straleb.prod.example, or nothing; for per-node settings, put the nodes under nodes:'
-      : 'give the live node it mirrors, e.g. straleb.prod.example, a map with mirrors:, image:, backend:, facts:, or nothing';
+      : `give the live node it mirrors, e.g. straleb.prod.example, a map with ${NODE_KEYS.map((k) => `${k}:`).join(', ')} or nothing`;
     c.typeError(p, v, simple ? 'a live node name or empty' : 'a live node name, a map of settings, or empty', hint);
     return {};
   }

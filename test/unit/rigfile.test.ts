@@ -7,7 +7,9 @@ import {
   CONFIG_KEYS,
   NETWORK_KEYS,
   NODE_KEYS,
+  PUPPET_KEYS,
   RESERVED_FACTS,
+  STEP_KINDS,
   TOP_LEVEL_KEYS,
   loadRigFile,
   parseRigFile,
@@ -42,14 +44,16 @@ describe('simple form', () => {
       FILE,
     );
     expect(spec.file).toBe(path.resolve(FILE));
+    expect(spec.dir).toBe(path.resolve('rigs'));
     expect(spec.name).toBe('test');
     expect(spec.domain).toBe('village.test');
     expect(spec.image).toBeUndefined();
     expect(spec.network).toEqual({ pool: '10.213.0.0/16', internal: false });
+    const none = { provision: [], needs: [], validate: [] };
     expect(spec.nodes).toEqual([
-      { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'docker', facts: {}, line: 1 },
-      { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'docker', facts: {}, line: 2 },
-      { name: 'well.village.test', shortName: 'well', backend: 'docker', facts: {}, line: 3 },
+      { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'docker', facts: {}, ...none, line: 1 },
+      { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'docker', facts: {}, ...none, line: 2 },
+      { name: 'well.village.test', shortName: 'well', backend: 'docker', facts: {}, ...none, line: 3 },
     ]);
   });
 
@@ -99,6 +103,7 @@ describe('full form', () => {
     );
     const rigDir = path.resolve('rigs');
     expect(spec).toMatchObject({
+      dir: rigDir,
       name: 'village',
       domain: 'village.test',
       image: 'debian-with-tools',
@@ -109,10 +114,11 @@ describe('full form', () => {
       ],
     });
     const rigFacts = { datacentre: 'test', rack: '7' };
+    const none = { provision: [], needs: [], validate: [] };
     expect(spec.nodes).toEqual([
-      { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, line: 17 },
-      { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, line: 18 },
-      { name: 'well.village.test', shortName: 'well', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, line: 19 },
+      { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 17 },
+      { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 18 },
+      { name: 'well.village.test', shortName: 'well', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 19 },
       {
         name: 'pump.village.test',
         shortName: 'pump',
@@ -120,6 +126,7 @@ describe('full form', () => {
         backend: 'docker',
         image: 'my/image',
         facts: { datacentre: 'test', rack: '9', role: 'pump', tags: '["a","b"]', extra: '{"x":1}' },
+        ...none,
         line: 20,
       },
     ]);
@@ -393,5 +400,9 @@ describe('schema/rigfile.schema.json', () => {
     expect(sorted(Object.keys(schema.definitions.network.properties))).toEqual(sorted(NETWORK_KEYS));
     expect(sorted(Object.keys(schema.definitions.config.properties))).toEqual(sorted(CONFIG_KEYS));
     expect(sorted(schema.definitions.facts.propertyNames.not.enum)).toEqual(sorted(RESERVED_FACTS));
+    expect(sorted(Object.keys(schema.definitions.step.properties))).toEqual(sorted(STEP_KINDS));
+    const puppetMap = schema.definitions.puppet.anyOf.find((s: { type?: string }) => s.type === 'object');
+    expect(sorted(Object.keys(puppetMap.properties))).toEqual(sorted(PUPPET_KEYS));
+    expect(puppetMap.required).toEqual(['manifest']);
   });
 });

@@ -9,6 +9,7 @@ import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
 import { outputMode, runSteps } from '../progress.js';
 import { parseDuration } from '../table.js';
+import { ExitCode, RigError } from '../../errors.js';
 import { printStatus } from './status.js';
 
 export interface UpFlags {
@@ -44,31 +45,33 @@ export async function bringUp(rigFile: string, flags: UpFlags, mode = outputMode
     owner: `${hostname()}:${process.pid}`,
   });
 
-  let interrupted = false;
+  let interrupted: Promise<void> | undefined;
   const onSignal = () => {
-    if (interrupted) process.exit(130); // the reaper, still armed, removes the rig
-    interrupted = true;
+    if (interrupted) process.exit(ExitCode.interrupted); // the reaper, still armed, removes the rig
     process.stderr.write(`\nrig: interrupted; removing rig ${plan.name} (Ctrl-C again to leave at once)\n`);
-    void cleanup()
-      .then(() => reaper.disarm())
-      .finally(() => process.exit(130));
+    interrupted = cleanup().then(() => reaper.disarm());
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     await runSteps(steps, mode);
   } catch (err) {
-    if (!interrupted) {
+    if (interrupted) {
+      await interrupted;
+      throw new RigError(`Interrupted; rig ${plan.name} was removed.`, undefined, ExitCode.interrupted);
+    } else {
       await cleanup();
       reaper.disarm();
       if (flags.keepOnFailure && madeAnything()) process.stderr.write(`rig: kept the failed rig; remove it with: rig down --name ${plan.name}\n`);
     }
     throw err;
   } finally {
+    await interrupted;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     facts()?.close();
   }
+  if (interrupted) throw new RigError(`Interrupted; rig ${plan.name} was removed.`, undefined, ExitCode.interrupted);
   return {
     engine,
     plan,

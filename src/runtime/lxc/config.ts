@@ -5,15 +5,17 @@ export interface LxcMarker {
   rig: string;
   node: string; // fqdn
   mirrors?: string;
+  validate: string[]; // the node's own checks (rig test)
 }
 
 export interface LxcNodeConfig {
-  name: string; // container name, e.g. rig-village-barn
   marker: LxcMarker;
   hostname: string; // short name
   lowerDir: string; // the shared, read-only root filesystem
   upperDir: string; // this node's changes to it
   toolsDir: string; // rig's node tools, bind-mounted read-only at /.rig
+  repoDir: string; // the rig file's directory, bind-mounted read-only at repoMount
+  repoMount: string; // absolute path in the node, e.g. /.rig-repo
   bridge: string;
   hostInterface: string;
   mac: string;
@@ -22,21 +24,23 @@ export interface LxcNodeConfig {
   commonConfig: string; // LXC's shipped defaults: capabilities dropped, seccomp, device allowlist, /proc and /sys
 }
 
-const MARKER_KEYS: Record<keyof LxcMarker, string> = { rig: Label.rig, node: Label.node, mirrors: Label.mirrors };
+/** A path in an fstab-style mount entry: blanks and backslashes as octal escapes. */
+const fstabPath = (path: string) => path.replace(/[\\ \t\n]/g, (ch) => `\\${ch.charCodeAt(0).toString(8).padStart(3, '0')}`);
 
 /** The whole config of one node: marker comments, the overlay root, the veth on the rig bridge, the agent as init. */
 export function renderConfig(c: LxcNodeConfig): string {
   for (const path of [c.lowerDir, c.upperDir]) {
     if (path.includes(':')) throw new Error(`LXC cannot use an overlay path with a colon in it: ${path}`);
   }
-  const marker = (Object.keys(MARKER_KEYS) as Array<keyof LxcMarker>)
-    .filter((key) => c.marker[key] !== undefined)
-    .map((key) => `# ${MARKER_KEYS[key]} = ${c.marker[key]}`);
+  const { rig, node, mirrors, validate } = c.marker;
   return [
-    `# A node of rig ${c.marker.rig}, made by rig; \`rig down --name ${c.marker.rig}\` removes it.`,
-    ...marker,
+    `# A node of rig ${rig}, made by rig; \`rig down --name ${rig}\` removes it.`,
+    `# ${Label.rig} = ${rig}`,
     `# ${Label.role} = node`,
     `# ${Label.backend} = lxc`,
+    `# ${Label.node} = ${node}`,
+    ...(mirrors ? [`# ${Label.mirrors} = ${mirrors}`] : []),
+    `# ${Label.validate} = ${JSON.stringify(validate)}`,
     `lxc.include = ${c.commonConfig}`,
     `lxc.uts.name = ${c.hostname}`,
     `lxc.rootfs.path = overlay:${c.lowerDir}:${c.upperDir}`,
@@ -46,7 +50,8 @@ export function renderConfig(c: LxcNodeConfig): string {
     `lxc.net.0.hwaddr = ${c.mac}`,
     'lxc.net.0.name = eth0',
     'lxc.net.0.flags = up',
-    `lxc.mount.entry = ${c.toolsDir} .rig none bind,ro,create=dir 0 0`,
+    `lxc.mount.entry = ${fstabPath(c.toolsDir)} .rig none bind,ro,create=dir 0 0`,
+    `lxc.mount.entry = ${fstabPath(c.repoDir)} ${fstabPath(c.repoMount.replace(/^\/+/, ''))} none bind,ro,create=dir 0 0`,
     'lxc.mount.entry = tmpfs run/rig tmpfs rw,nosuid,nodev,size=16m,create=dir 0 0',
     'lxc.init.cmd = /.rig/bin/sh /.rig/bin/rig-agent',
     'lxc.signal.halt = SIGTERM', // the agent releases its lease on SIGTERM (LXC's default is SIGPWR)
@@ -63,7 +68,16 @@ export function readMarker(config: string): LxcMarker | undefined {
   const rig = values.get(Label.rig);
   const node = values.get(Label.node);
   if (!rig || !node || values.get(Label.role) !== 'node' || values.get(Label.backend) !== 'lxc') return undefined;
-  return { rig, node, mirrors: values.get(Label.mirrors) || undefined };
+  return { rig, node, mirrors: values.get(Label.mirrors) || undefined, validate: parseList(values.get(Label.validate)) };
+}
+
+function parseList(json: string | undefined): string[] {
+  try {
+    const list: unknown = JSON.parse(json ?? '[]');
+    return Array.isArray(list) ? list.map(String) : [];
+  } catch {
+    return [];
+  }
 }
 
 /**

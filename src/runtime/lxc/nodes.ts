@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
+import { REPO_MOUNT } from '../../engine/agent-env.js';
 import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
-import { tail } from '../docker/containers.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
 import { unpackImage } from './filesystems.js';
 import { checkLxc, lxc } from './lxc.js';
@@ -68,7 +68,7 @@ export class LxcNodes implements NodeBackend {
     return join(this.options.lxcPath, name);
   }
 
-  async launch({ rig, node, network, image, env }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, network, image, env, repoDir }: NodeLaunch): Promise<void> {
     const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
     const name = node.container;
     const dir = this.dir(name);
@@ -81,17 +81,18 @@ export class LxcNodes implements NodeBackend {
     }
     const upperDir = join(dir, 'delta0');
     const { config: configEnv, file: envFile } = splitEnv(env);
-    const marker: LxcMarker = { rig, node: node.spec.name, mirrors: node.spec.mirrors };
+    const marker: LxcMarker = { rig, node: node.spec.name, mirrors: node.spec.mirrors, validate: node.spec.validate };
     // The config first: from then on the marker lets `down` remove whatever follows, even half made.
     writeFileSync(
       join(dir, 'config'),
       renderConfig({
-        name,
         marker,
         hostname: node.spec.shortName,
         lowerDir,
         upperDir,
         toolsDir,
+        repoDir,
+        repoMount: REPO_MOUNT,
         bridge: network.bridge,
         hostInterface: node.hostInterface,
         mac: node.mac,
@@ -108,10 +109,7 @@ export class LxcNodes implements NodeBackend {
     const log = join(dir, 'lxc.log');
     const start = await lxc('lxc-start', this.options.lxcPath, ['-n', name, '-d', '-o', log, '-l', 'INFO'], true);
     if (start.exitCode !== 0) {
-      throw new RigError(
-        `LXC could not start ${node.spec.name} (container ${name}): ${start.output.trim() || `lxc-start exited with ${start.exitCode}`}${logErrors(log)}`,
-        `see the LXC log ${log} (run up with --keep-on-failure to keep it)`,
-      );
+      throw new RigError(`lxc-start failed: ${startFailure(log, start.output)} (LXC's log: ${log}, kept with --keep-on-failure)`, `see ${log}`);
     }
   }
 
@@ -140,6 +138,7 @@ export class LxcNodes implements NodeBackend {
       name,
       running: running.has(name),
       mirrors: marker.mirrors,
+      validate: marker.validate,
     }));
   }
 
@@ -185,14 +184,14 @@ export class LxcNodes implements NodeBackend {
   }
 }
 
-/** The ERROR lines of an LXC log (or its last lines if there are none), to show with a failed start. */
-function logErrors(log: string): string {
-  let text: string;
+/** Why a start failed: the first ERROR of the LXC log (the cause; the rest follow from it), else lxc-start's last words. */
+function startFailure(log: string, output: string): string {
+  let text = '';
   try {
     text = readFileSync(log, 'utf8');
   } catch {
-    return '';
+    // no log: LXC failed before it opened it
   }
-  const errors = text.split('\n').filter((line) => / ERROR /.test(line));
-  return `; its LXC log ends:\n${tail(errors.length ? errors.join('\n') : text)}`;
+  const cause = /^\S+ \S+ \S+ ERROR\s+\S+ - \S+ - (.*)$/m.exec(text)?.[1];
+  return cause?.trim() ?? (output.trim().split('\n').pop() || 'no reason given');
 }
