@@ -116,6 +116,9 @@ export function upSteps(
       run: async (report) => {
         await Promise.all([startSidecars(docker, plan, network!, images.ref('sidecar')), engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]);
         facts = FactStore.connect(etcdUrl(network!));
+        // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
+        const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
+        await Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)));
         report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
       },
     },

@@ -29,6 +29,11 @@ interface BaseDefinition {
   include: string[];
 }
 
+/** Every file under dir, as sorted relative paths: an image definition is its whole directory. */
+function filesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
+}
+
 /** Progress worth showing: build steps and debootstrap's phases, not one line per package. */
 const isMilestone = (line: string) =>
   /^Step \d+\/\d+/.test(line) || (/^I: /.test(line) && !/^I: (Retrieving|Validating|Extracting|Configuring|Unpacking) [a-z0-9]/.test(line));
@@ -112,7 +117,7 @@ export class ImageBuilder {
   private async buildFromDockerfile(name: ImageName, onLine: (line: string) => void): Promise<void> {
     const dir = join(this.options.imagesDir, name);
     const stream = await this.docker.buildImage(
-      { context: dir, src: readdirSync(dir) },
+      { context: dir, src: filesUnder(dir) },
       {
         t: this.ref(name),
         buildargs: { BASE: this.ref(PARENT[name]!) },
@@ -132,9 +137,8 @@ export class ImageBuilder {
       const parent = PARENT[name];
       h.update(parent ? this.hash(parent) : this.options.mirror);
       const dir = join(this.options.imagesDir, name);
-      for (const file of readdirSync(dir).sort()) {
+      for (const file of filesUnder(dir)) {
         const path = join(dir, file);
-        if (!statSync(path).isFile()) continue;
         h.update(`\0${file}\0`).update(readFileSync(path)).update(String(statSync(path).mode & 0o111));
       }
       hash = h.digest('hex');

@@ -4,7 +4,7 @@ import yaml from 'js-yaml';
 import { RigFileError, errorMessage } from '../errors.js';
 import { Checker, FACT_NAME, describe, has, isMap, type YamlMap } from './checker.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
-import { checkNeeds, checkSteps, checkValidate, type RawNeed } from './steps.js';
+import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from './steps.js';
 import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
@@ -364,18 +364,9 @@ function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], rig: RigDefaults):
     backend: checkBackend(c, v, p),
     facts: has(v, 'facts') ? checkFacts(c, v.facts, [...p, 'facts']) : undefined,
     provision: has(v, 'provision') ? checkSteps(c, v.provision, [...p, 'provision'], rig.rigDir) : undefined,
-    needs: has(v, 'needs') ? rawNeedList(c, v.needs, [...p, 'needs']) : undefined,
+    needs: has(v, 'needs') ? needList(c, v.needs, [...p, 'needs']) : undefined,
     validate: has(v, 'validate') ? checkValidate(c, v.validate, [...p, 'validate']) : undefined,
   };
-}
-
-function rawNeedList(c: Checker, v: unknown, p: PathSeg[]): RawNeed[] {
-  const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || list.some((n) => typeof n !== 'string')) {
-    c.typeError(p, v, 'a list of node names or node.fact', 'e.g. needs: [redis1, redis1.redis_role]');
-    return [];
-  }
-  return list.map((text: string, i) => ({ text, path: typeof v === 'string' ? p : [...p, i] }));
 }
 
 function checkMirrors(c: Checker, v: unknown, p: PathSeg[]): string | undefined {

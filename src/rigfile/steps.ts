@@ -13,19 +13,45 @@ export interface RawNeed {
 const STEP_EXAMPLE =
   'e.g.\n      provision:\n        - shell: echo hello\n        - script: scripts/setup.sh\n        - puppet: control-repo/manifests/site.pp';
 
-/** A file a step names: relative to the rig file, inside the rig file's directory (the nodes see only that), and there. */
-function repoFile(c: Checker, value: unknown, p: PathSeg[], rigDir: string, what: string): string | undefined {
+const inside = (dir: string, file: string) => {
+  const rel = path.relative(dir, file);
+  return rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
+};
+
+/**
+ * A file or directory a step names: relative to the rig file, inside the rig file's directory (the nodes see only
+ * that, mounted read-only), and there. Returns its absolute path.
+ */
+function repoPath(
+  c: Checker,
+  value: unknown,
+  p: PathSeg[],
+  rigDir: string,
+  what: string,
+  type: 'file' | 'directory' | 'any',
+): string | undefined {
   if (typeof value !== 'string' || value === '') {
     c.typeError(p, value, `the path of ${what}, relative to the rig file`, STEP_EXAMPLE);
     return undefined;
   }
   const full = path.resolve(rigDir, value);
-  if (path.relative(rigDir, full).startsWith('..')) {
-    c.report(p, `${value} is outside the rig file's directory, which is all the nodes can see`, `move it under ${rigDir}`, 'value');
+  const outside = `${value} is outside the rig file's directory, which is all the nodes can see`;
+  if (!inside(rigDir, full)) {
+    c.report(p, outside, `move it under ${rigDir}`, 'value');
     return undefined;
   }
-  if (!fs.existsSync(full)) {
+  const stat = fs.statSync(full, { throwIfNoEntry: false });
+  if (!stat) {
     c.report(p, `${what} ${value} does not exist (looked for ${full})`, 'fix the path; it is relative to the rig file', 'value');
+    return undefined;
+  }
+  if ((type === 'file' && !stat.isFile()) || (type === 'directory' && !stat.isDirectory())) {
+    c.report(p, `${what} ${value} is not a ${type}`, `give the path of a ${type}, relative to the rig file`, 'value');
+    return undefined;
+  }
+  // A symbolic link out of the directory would dangle inside the nodes.
+  if (!inside(fs.realpathSync(rigDir), fs.realpathSync(full))) {
+    c.report(p, `${outside} (it is a link to ${fs.realpathSync(full)})`, `copy it under ${rigDir}`, 'value');
     return undefined;
   }
   return full;
@@ -39,42 +65,67 @@ export function checkSteps(c: Checker, value: unknown, p: PathSeg[], rigDir: str
   const steps: ProvisionStep[] = [];
   value.forEach((item: unknown, i) => {
     const sp = [...p, i];
-    const kinds = isMap(item) ? Object.keys(item) : [];
-    if (!isMap(item) || kinds.length !== 1 || !(STEP_KINDS as readonly string[]).includes(kinds[0])) {
-      if (isMap(item) && kinds.length === 1) c.unknownKeys(item, sp, STEP_KINDS);
-      else c.typeError(sp, item, `a map with one of ${STEP_KINDS.join(', ')}`, STEP_EXAMPLE);
-      return;
+    if (!isMap(item)) return c.typeError(sp, item, `a map with one of ${STEP_KINDS.join(', ')}`, STEP_EXAMPLE);
+    c.unknownKeys(item, sp, STEP_KINDS);
+    const kinds = STEP_KINDS.filter((k) => has(item, k));
+    if (kinds.length > 1) {
+      const message = `a step does one thing, but this one has ${kinds.join(' and ')}`;
+      return c.report(sp, message, `split it into one step per kind: ${kinds.map((k) => `- ${k}: ...`).join(', then ')}`);
     }
-    const kind = kinds[0] as (typeof STEP_KINDS)[number];
+    if (Object.keys(item).length === 0) {
+      return c.report(sp, 'is an empty step', `give one of ${STEP_KINDS.map((k) => `${k}:`).join(', ')} ${STEP_EXAMPLE}`, 'value');
+    }
+    if (kinds.length === 0) return; // an unknown key, reported above
+    const kind = kinds[0];
     const arg = item[kind];
     const ap = [...sp, kind];
     if (kind === 'shell') {
       if (typeof arg === 'string' && arg.trim()) steps.push({ kind, script: arg });
       else c.typeError(ap, arg, 'a shell script', 'e.g. - shell: rig-fact set redis_role master');
     } else if (kind === 'script') {
-      const file = repoFile(c, arg, ap, rigDir, 'script');
+      const file = repoPath(c, arg, ap, rigDir, 'script', 'file');
       if (file) steps.push({ kind, path: file });
     } else {
       const options = isMap(arg) ? arg : { manifest: arg };
       if (isMap(arg)) c.unknownKeys(arg, ap, PUPPET_KEYS);
       if (!has(options, 'manifest')) return c.report(ap, 'missing manifest:', 'e.g. - puppet: { manifest: control-repo/manifests/site.pp }');
       const at = (key: string) => (isMap(arg) ? [...ap, key] : ap);
-      const manifest = repoFile(c, options.manifest, at('manifest'), rigDir, 'manifest');
-      const modulepath = has(options, 'modulepath') ? repoFile(c, options.modulepath, at('modulepath'), rigDir, 'module path') : undefined;
-      const hieraConfig = has(options, 'hiera_config') ? repoFile(c, options.hiera_config, at('hiera_config'), rigDir, 'hiera config') : undefined;
-      if (manifest) steps.push({ kind, manifest, modulepath, hieraConfig });
+      const manifest = repoPath(c, options.manifest, at('manifest'), rigDir, 'manifest', 'any'); // puppet apply takes a file or a directory
+      const modulepath = has(options, 'modulepath')
+        ? repoPath(c, options.modulepath, at('modulepath'), rigDir, 'module path', 'directory')
+        : undefined;
+      const hieraConfig = has(options, 'hiera_config')
+        ? repoPath(c, options.hiera_config, at('hiera_config'), rigDir, 'hiera config', 'file')
+        : undefined;
+      if (manifest) steps.push({ kind, manifest, ...(modulepath && { modulepath }), ...(hieraConfig && { hieraConfig }) });
     }
   });
   return steps;
 }
 
-export function checkValidate(c: Checker, value: unknown, p: PathSeg[]): string[] {
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.some((v) => typeof v !== 'string' || !v.trim())) {
-    c.typeError(p, value, 'a list of shell commands', 'e.g. validate: ["redis-cli ping"]');
+/** One string or a list of strings, each item checked where it is. */
+function stringList(c: Checker, value: unknown, p: PathSeg[], what: string, hint: string): { text: string; path: PathSeg[] }[] {
+  const one = typeof value === 'string';
+  if (!one && !Array.isArray(value)) {
+    c.typeError(p, value, `${what} or a list of them`, hint);
     return [];
   }
-  return list as string[];
+  const items: { text: string; path: PathSeg[] }[] = [];
+  (one ? [value] : (value as unknown[])).forEach((v, i) => {
+    const at = one ? p : [...p, i];
+    if (typeof v === 'string' && v.trim()) items.push({ text: v, path: at });
+    else c.typeError(at, v, what, hint);
+  });
+  return items;
+}
+
+export function checkValidate(c: Checker, value: unknown, p: PathSeg[]): string[] {
+  return stringList(c, value, p, 'a shell command', 'e.g. validate: ["redis-cli ping"]').map((v) => v.text);
+}
+
+/** A node's needs as written, resolved later by checkNeeds once all nodes are known. */
+export function needList(c: Checker, value: unknown, p: PathSeg[]): RawNeed[] {
+  return stringList(c, value, p, 'a node name or node.fact', 'e.g. needs: [redis1, redis1.redis_role]');
 }
 
 /** Resolve each node's needs to nodes (and facts) of the rig, then reject a cycle before anything starts. */

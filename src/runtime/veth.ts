@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { RigError } from '../errors.js';
 
@@ -8,6 +9,11 @@ import { RigError } from '../errors.js';
  */
 export async function attachToBridge(pid: number, bridge: string, hostInterface: string, mac: string): Promise<void> {
   const peer = `rp${hostInterface.slice(2)}`;
+  // A rig of the same name that was just removed may leave its veth for a moment (the kernel tears a dead
+  // node's namespace down in the background). The name is this node's, so the leftover is ours to delete.
+  for (const name of [hostInterface, peer]) {
+    if (existsSync(`/sys/class/net/${name}`)) await execa('ip', ['link', 'del', name]).catch(() => {});
+  }
   const batch = [
     `link add ${hostInterface} type veth peer name ${peer}`,
     `link set ${peer} address ${mac}`,

@@ -80,7 +80,7 @@ describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real
     const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
     made.dirs.push(dir);
     mkdirSync(join(dir, 'hieradata', 'nodes'), { recursive: true });
-    copyFileSync(join(root, 'puppet', 'hiera.yaml'), join(dir, 'hiera.yaml'));
+    copyFileSync(join(root, 'images', 'puppet', 'hiera.example.yaml'), join(dir, 'hiera.yaml'));
     copyFileSync(join(root, 'test', 'fixtures', 'village', 'hieradata', 'nodes', 'straleb.prod.example.yaml'), join(dir, 'hieradata', 'nodes', 'straleb.prod.example.yaml'));
     symlinkSync('straleb.prod.example.yaml', join(dir, 'hieradata', 'nodes', 'barn.village.test.yaml'));
     writeFileSync(join(dir, 'nowait.yaml'), hieraLevel('{ wait: 0 }'));
@@ -103,7 +103,7 @@ describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real
     made.containers.push(node);
     await docker(['run', '-d', '--name', node, '--network', network,
       '-e', `RIG_NAME=${rigName}`, '-e', 'RIG_NODE=barn.village.test', '-e', `RIG_ETCD=http://${etcdIp}:2379`,
-      '-v', `${join(root, 'puppet')}:/etc/rig-puppet:ro`, '-v', `${dir}:${controlRepo}:ro`,
+      '-v', `${join(root, 'images', 'puppet')}:/etc/rig-puppet:ro`, '-v', `${dir}:${controlRepo}:ro`,
       ref('puppet'), 'sleep', 'infinity']);
 
     await put(fact('redis1.village.test', 'ipaddress'), '10.213.7.11');

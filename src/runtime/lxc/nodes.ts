@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
@@ -72,39 +72,40 @@ export class LxcNodes implements NodeBackend {
     const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
     const name = node.container;
     const dir = this.dir(name);
-    try {
-      mkdirSync(this.options.lxcPath, { recursive: true });
-      mkdirSync(dir); // never into a container that exists: it may not be ours
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      throw new RigError(`An LXC container named ${name} already exists in ${this.options.lxcPath}.`, `remove it (lxc-destroy -n ${name}), or rename the node ${node.spec.name}`, ExitCode.badInput);
-    }
-    const upperDir = join(dir, 'delta0');
     const { config: configEnv, file: envFile } = splitEnv(env);
-    const marker: LxcMarker = { rig, node: node.spec.name, mirrors: node.spec.mirrors, validate: node.spec.validate };
-    // The config first: from then on the marker lets `down` remove whatever follows, even half made.
-    writeFileSync(
-      join(dir, 'config'),
-      renderConfig({
-        marker,
-        hostname: node.spec.shortName,
-        lowerDir,
-        upperDir,
-        toolsDir,
-        repoDir,
-        repoMount: REPO_MOUNT,
-        bridge: network.bridge,
-        hostInterface: node.hostInterface,
-        mac: node.mac,
-        env: configEnv,
-        consoleLog: join(dir, 'console.log'),
-        commonConfig: this.options.commonConfig,
-      }),
-    );
-    mkdirSync(join(upperDir, 'etc'), { recursive: true });
-    writeFileSync(join(upperDir, 'etc', 'hostname'), `${node.spec.shortName}\n`);
-    writeFileSync(join(upperDir, 'etc', 'hosts'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
-    if (envFile) writeFileSync(join(upperDir, '.rig-env'), envFile, { mode: 0o600 });
+    const config = renderConfig({
+      marker: { rig, node: node.spec.name, mirrors: node.spec.mirrors, validate: node.spec.validate },
+      hostname: node.spec.shortName,
+      lowerDir,
+      upperDir: join(dir, 'delta0'),
+      toolsDir,
+      repoDir,
+      repoMount: REPO_MOUNT,
+      bridge: network.bridge,
+      hostInterface: node.hostInterface,
+      mac: node.mac,
+      env: configEnv,
+      consoleLog: join(dir, 'console.log'),
+      commonConfig: this.options.commonConfig,
+    });
+    // Made under a hidden name, then renamed into place: a dir with a node's name always has its marker,
+    // however `up` dies. Never into a container that exists: it may not be ours.
+    const exists = () => new RigError(`An LXC container named ${name} already exists in ${this.options.lxcPath}.`, `remove it (lxc-destroy -n ${name}), or rename the node ${node.spec.name}`, ExitCode.badInput);
+    if (existsSync(dir)) throw exists();
+    mkdirSync(this.options.lxcPath, { recursive: true });
+    const staging = mkdtempSync(join(this.options.lxcPath, `.${name}.`));
+    try {
+      writeFileSync(join(staging, 'config'), config);
+      mkdirSync(join(staging, 'delta0', 'etc'), { recursive: true });
+      writeFileSync(join(staging, 'delta0', 'etc', 'hostname'), `${node.spec.shortName}\n`);
+      writeFileSync(join(staging, 'delta0', 'etc', 'hosts'), '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+      if (envFile) writeFileSync(join(staging, 'delta0', '.rig-env'), envFile, { mode: 0o600 });
+      if (existsSync(dir)) throw exists();
+      renameSync(staging, dir);
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
+      throw ['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '') ? exists() : err;
+    }
 
     const log = join(dir, 'lxc.log');
     const start = await lxc('lxc-start', this.options.lxcPath, ['-n', name, '-d', '-o', log, '-l', 'INFO'], true);
@@ -114,21 +115,23 @@ export class LxcNodes implements NodeBackend {
   }
 
   async removeAll(rig: string): Promise<void> {
+    await Promise.all(this.marked(rig).map(({ name, staged }) => (staged ? rmSync(this.dir(name), { recursive: true, force: true }) : this.remove(name))));
+  }
+
+  private async remove(name: string): Promise<void> {
     const { lxcPath } = this.options;
-    await Promise.all(
-      (await this.list(rig)).map(async (node) => {
-        // SIGTERM (lxc.signal.halt) first: the agent releases its lease. LXC kills the node after 2 s.
-        if (node.running) await lxc('lxc-stop', lxcPath, ['-n', node.name, '-t', '2'], true);
-        const destroy = await lxc('lxc-destroy', lxcPath, ['-n', node.name, '-f'], true);
-        if (destroy.exitCode !== 0 && existsSync(this.dir(node.name))) {
-          throw new RigError(`Could not remove the LXC container ${node.name}: ${destroy.output.trim()}`, `remove it by hand: lxc-destroy -f -P ${lxcPath} -n ${node.name}`);
-        }
-      }),
-    );
+    // A start still under way (its `up` was killed) finishes first; racing it, the destroy could fail.
+    await lxc('lxc-wait', lxcPath, ['-n', name, '-s', 'RUNNING|STOPPED', '-t', '10'], true);
+    // SIGTERM first (lxc.signal.halt): the agent releases its lease; LXC kills it after 2 s. Fails if not running.
+    await lxc('lxc-stop', lxcPath, ['-n', name, '-t', '2'], true);
+    const destroy = await lxc('lxc-destroy', lxcPath, ['-n', name, '-f'], true);
+    if (destroy.exitCode !== 0 && existsSync(this.dir(name))) {
+      throw new RigError(`Could not remove the LXC container ${name}: ${destroy.output.trim()}`, `remove it by hand: lxc-destroy -f -P ${lxcPath} -n ${name}`);
+    }
   }
 
   async list(rig?: string): Promise<NodeInstance[]> {
-    const marked = this.marked(rig);
+    const marked = this.marked(rig).filter((c) => !c.staged);
     if (!marked.length) return []; // and no LXC tool is run: a host without LXC lists Docker rigs as well
     const running = await this.runningNames();
     return marked.map(({ name, marker }) => ({
@@ -142,8 +145,11 @@ export class LxcNodes implements NodeBackend {
     }));
   }
 
-  /** Containers named like a rig's node whose config carries a rig's marker (of `rig`, if given). */
-  private marked(rig?: string): Array<{ name: string; marker: LxcMarker }> {
+  /**
+   * Containers named like a rig's node whose config carries a rig's marker (of `rig`, if given), and the
+   * hidden dirs of launches killed before they renamed theirs into place (staged: never started).
+   */
+  private marked(rig?: string): Array<{ name: string; marker: LxcMarker; staged: boolean }> {
     let names: string[];
     try {
       names = readdirSync(this.options.lxcPath);
@@ -151,7 +157,7 @@ export class LxcNodes implements NodeBackend {
       return [];
     }
     return names
-      .filter((name) => name.startsWith('rig-'))
+      .filter((name) => name.startsWith('rig-') || name.startsWith('.rig-'))
       .flatMap((name) => {
         let config: string;
         try {
@@ -160,7 +166,7 @@ export class LxcNodes implements NodeBackend {
           return [];
         }
         const marker = readMarker(config);
-        return marker && (rig === undefined || marker.rig === rig) ? [{ name, marker }] : [];
+        return marker && (rig === undefined || marker.rig === rig) ? [{ name, marker, staged: name.startsWith('.') }] : [];
       });
   }
 
