@@ -22,7 +22,7 @@ export async function createEngine(): Promise<Engine> {
   const docker = await connectDocker();
   const s = settings();
   const images = new ImageBuilder(docker, s);
-  const dockerNodes = new DockerNodes(docker, images.ref('tools'));
+  const dockerNodes = new DockerNodes(docker, images.ref('tools'), s.cacheDir);
   const lxcNodes = new LxcNodes(docker, {
     lxcPath: s.lxcPath,
     cacheDir: s.cacheDir,

@@ -128,6 +128,7 @@ describe('crash-safe cleanup', () => {
     let seen = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`up never reached provisioning:\n${seen}`)), 120_000);
+      void child.then((r) => reject(new Error(`up ended (exit ${r.exitCode}) before provisioning:\n${seen}`)));
       child.all!.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
         if (seen.includes('provisioning 1/1')) {

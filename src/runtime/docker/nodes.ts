@@ -3,37 +3,30 @@ import { Label } from '../../labels.js';
 import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { attachToBridge } from '../veth.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
+import { unpackTools } from '../../images/unpack.js';
 import { containerLog, findRigContainers, removeContainer } from './containers.js';
 
 /** Nodes as Docker containers: no Docker network (Docker cannot lease by DHCP), a veth on the rig bridge instead. */
 export class DockerNodes implements NodeBackend {
   readonly kind = 'docker' as const;
 
+  private tools?: Promise<string>;
+
   constructor(
     private readonly docker: Docker,
     private readonly toolsImage: string, // rig's node tools, mounted read-only at /.rig
+    private readonly cacheDir: string,
   ) {}
 
-  /** The tools reach nodes as a named volume that Docker fills from the tools image the first time it is mounted. */
-  private toolsVolume(): string {
-    return `rig-tools-${this.toolsImage.split(':')[1]}`;
-  }
-
-  async prepare(): Promise<void> {
-    const name = this.toolsVolume();
-    const existing = await this.docker.listVolumes({ filters: { name: [name] } });
-    if (existing.Volumes?.some((v) => v.Name === name)) return;
-    await this.docker.createVolume({ Name: name, Labels: { [Label.image]: 'tools' } });
-    const filler = await this.docker.createContainer({
-      Image: this.toolsImage,
-      Cmd: ['/rig/bin/true'],
-      HostConfig: { Mounts: [{ Type: 'volume', Source: name, Target: '/rig' }], NetworkMode: 'none' },
-    });
-    await removeContainer(this.docker, filler.id);
+  /** The tools, unpacked once into the cache (safe when two rigs start at once); bind-mounted read-only at /.rig. */
+  prepare(): Promise<string> {
+    this.tools ??= unpackTools(this.docker, this.toolsImage, this.cacheDir);
+    return this.tools;
   }
 
   async launch({ rig, node, network, image, env, repoDir }: NodeLaunch): Promise<void> {
     const spec = node.spec;
+    const tools = await this.prepare();
     const container = await this.docker.createContainer({
       name: node.container,
       Image: image,
@@ -56,7 +49,7 @@ export class DockerNodes implements NodeBackend {
         NetworkMode: 'none',
         CapAdd: ['NET_ADMIN'], // the node's own DHCP client configures its eth0
         Mounts: [
-          { Type: 'volume', Source: this.toolsVolume(), Target: '/.rig', ReadOnly: true },
+          { Type: 'bind', Source: tools, Target: '/.rig', ReadOnly: true },
           { Type: 'bind', Source: repoDir, Target: REPO_MOUNT, ReadOnly: true },
         ],
         Tmpfs: { '/run/rig': 'rw,size=16m' },

@@ -5,7 +5,7 @@ import { ExitCode, RigError } from '../../errors.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
 import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
-import { unpackImage } from './filesystems.js';
+import { unpackImage, unpackTools } from '../../images/unpack.js';
 import { checkLxc, lxc } from './lxc.js';
 
 export interface LxcOptions {
@@ -39,11 +39,7 @@ export class LxcNodes implements NodeBackend {
 
   /** The tools, unpacked from the tools image once into the cache; returns their directory. */
   prepare(): Promise<string> {
-    this.tools ??= (async () => {
-      const dir = join(this.options.cacheDir, 'tools', this.options.toolsImage.split(':')[1]);
-      await unpackImage(this.docker, this.options.toolsImage, dir, '/rig');
-      return dir;
-    })();
+    this.tools ??= unpackTools(this.docker, this.options.toolsImage, this.options.cacheDir);
     return this.tools;
   }
 

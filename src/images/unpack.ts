@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { execa } from 'execa';
-import { removeContainer } from '../docker/containers.js';
+import { join } from 'node:path';
+import { removeContainer } from '../runtime/docker/containers.js';
 
 /**
  * Fill `dir` once with files of a Docker image: `path` in it (getArchive), or its whole filesystem without
@@ -32,4 +33,14 @@ export async function unpackImage(docker: Docker, image: string, dir: string, pa
     rmSync(partial, { recursive: true, force: true });
     await removeContainer(docker, container.id);
   }
+}
+
+/**
+ * rig's node tools (the agent, a static busybox), unpacked once per tools image into the cache. Every node, of
+ * any backend, mounts this directory read-only at /.rig.
+ */
+export async function unpackTools(docker: Docker, toolsImage: string, cacheDir: string): Promise<string> {
+  const dir = join(cacheDir, 'tools', toolsImage.split(':')[1]);
+  await unpackImage(docker, toolsImage, dir, '/rig');
+  return dir;
 }
