@@ -19,16 +19,15 @@ export async function rigNames(docker: Docker): Promise<string[]> {
 
 /**
  * Remove everything of one rig, found by its labels alone (no rig file needed, and after an `up` that died
- * halfway): nodes first, so they release their leases while dnsmasq still runs, then the sidecars, the
- * network, its firewall rule and the symlinks this rig made.
+ * halfway): nodes and sidecars at once (the leases and etcd keys live in the sidecars and go with them, so a
+ * rebuilt rig starts from none), then the network, its firewall rule and the symlinks this rig made.
  */
 export async function destroyRig(engine: Engine, rig: string): Promise<DownResult> {
   const { docker } = engine;
   const backends = Object.values(engine.backends);
   const [before, nodes] = await Promise.all([findRigContainers(docker, rig), Promise.all(backends.map((b) => b.list(rig)))]);
   const sidecars = before.filter((c) => c.role !== 'node');
-  await Promise.all(backends.map((b) => b.removeAll(rig)));
-  await Promise.all(sidecars.map((c) => removeContainer(docker, c.id)));
+  await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => removeContainer(docker, c.id))]);
   let links: string[] = [];
   for (const network of await findRigNetworks(docker, rig)) {
     await removeNetwork(docker, network.id);

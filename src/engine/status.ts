@@ -53,7 +53,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
 }
 
 export async function withFacts<T>(url: string, fn: (facts: FactStore) => Promise<T>): Promise<T> {
-  const facts = FactStore.connect(url);
+  const facts = await FactStore.connect(url);
   try {
     return await fn(facts);
   } finally {

@@ -54,6 +54,7 @@ export function upSteps(
     {
       title: 'Check the rig',
       run: async () => {
+        void import('etcd3'); // loads while rig waits on the engine; needed once etcd runs
         checkLinks(plan.links, plan.spec.file);
         linksToMake = plan.links.filter((l) => !exists(l.path));
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
@@ -112,19 +113,30 @@ export function upSteps(
       },
     },
     {
-      title: 'Start dnsmasq and etcd',
-      run: async (report) => {
-        await Promise.all([startSidecars(docker, plan, network!, images.ref('sidecar')), engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]);
-        facts = FactStore.connect(etcdUrl(network!));
-        // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
-        const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
-        await Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)));
-        report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
+      // Node containers are created and started while the sidecars start (that is most of the time either takes);
+      // a node is wired to the bridge, which sets its agent going, only once dnsmasq and etcd answer.
+      title: `Start dnsmasq, etcd and ${plan.nodes.length} node${plan.nodes.length > 1 ? 's' : ''}`,
+      concurrent: () => {
+        const sidecars = deferred<FactStore>();
+        const sidecarStep: Step = {
+          title: 'dnsmasq and etcd',
+          run: async (report) => {
+            try {
+              await Promise.all([startSidecars(docker, plan, network!, images.ref('sidecar')), engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]);
+              facts = await FactStore.connect(etcdUrl(network!));
+              // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
+              const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
+              await Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)));
+              sidecars.resolve(facts);
+            } catch (err) {
+              sidecars.reject(err as Error);
+              throw err;
+            }
+            report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
+          },
+        };
+        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecars.promise, options)];
       },
-    },
-    {
-      title: `Start ${plan.nodes.length} node${plan.nodes.length > 1 ? 's' : ''}`,
-      concurrent: () => nodeSteps(engine, plan, network!, facts!, options),
     },
   ];
 
@@ -133,6 +145,14 @@ export function upSteps(
     if (madeAnything && !options.keepOnFailure) await destroyRig(engine, plan.name);
   };
   return { steps, cleanup, madeAnything: () => madeAnything, facts: () => facts };
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => {}); // whoever awaits it handles the failure
+  return { promise, resolve, reject };
 }
 
 /** A node's image: rig's base by default, `rig:<name>` for an image rig builds (rig:puppet), else the user's own. */
@@ -159,7 +179,7 @@ async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
 }
 
 /** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
-function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactStore, options: UpOptions): Step[] {
+function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, sidecars: Promise<FactStore>, options: UpOptions): Step[] {
   const waiters = new Map<string, Waiter>();
   let stopWatching: Promise<() => Promise<void>> | undefined;
   let stopEvents: (() => void) | undefined;
@@ -170,8 +190,9 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
     stopEvents?.();
   };
 
-  // Subscribe before any node starts, so no stage and no death is missed.
+  // Subscribe before any node is wired to the bridge, so no stage and no death is missed.
   const subscribed = (async () => {
+    const facts = await sidecars;
     stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
     await stopWatching;
     const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
@@ -188,11 +209,12 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
   return plan.nodes.map((node) => ({
     title: node.spec.name,
     run: async (report) => {
-      await subscribed;
       const backend = engine.backends[node.spec.backend]!;
       const ready = waitReady(node, report, waiters, options.timeoutMs);
+      // The backend wires the node to the bridge once this resolves: sidecars serve, watches are on, stage recorded.
+      const wired = subscribed.then(async () => (await sidecars).setStage(plan.name, node.spec.name, 'created'));
+      wired.catch(() => {}); // a sidecar failure is reported by its own step
       try {
-        await facts.setStage(plan.name, node.spec.name, 'created');
         try {
           await backend.launch({
             rig: plan.name,
@@ -201,8 +223,10 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, facts: FactS
             image: nodeImage(engine, node.spec.image),
             env: agentEnv(plan, node, etcdUrl(network), Math.ceil(options.timeoutMs / 1000)),
             repoDir: plan.spec.dir,
+            networkReady: wired,
           });
         } catch (err) {
+          if (await wired.then(() => false, () => true)) throw new RigError(`${node.spec.name} not started: the sidecars failed`);
           throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
         }
         if (!options.wait) return;

@@ -1,4 +1,4 @@
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 
 /**
  * The rig's facts in etcd. Key layout (documented in the README):
@@ -17,7 +17,9 @@ export interface NodeState {
 export class FactStore {
   private constructor(private readonly client: Etcd3) {}
 
-  static connect(url: string): FactStore {
+  /** etcd3 (with gRPC) is the heaviest module rig loads: only commands that talk to etcd pay for it. */
+  static async connect(url: string): Promise<FactStore> {
+    const { Etcd3 } = await import('etcd3');
     // A rig's etcd is one container on this machine: a call it cannot answer in seconds will not be answered.
     return new FactStore(
       new Etcd3({ hosts: url, dialTimeout: 3000, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }) }),

@@ -10,6 +10,7 @@ export interface NodeLaunch {
   image: string;
   env: Record<string, string>; // the agent's environment
   repoDir: string; // the rig file's directory, mounted read-only at /.rig-repo (scripts, manifests, hiera data)
+  networkReady: Promise<void>; // a backend may prepare and start the node before, but wires it to the bridge only after
 }
 
 /** A node as a backend sees it, found by the rig's marks alone. */
@@ -33,9 +34,9 @@ export interface NodeBackend {
   readonly kind: BackendKind;
   /** Before anything of a rig is made: fail with a clear RigError if this host cannot run such nodes (tools, root). */
   check?(): Promise<void>;
-  /** Create the node, start it and put its eth0 on the rig bridge. The node takes it from there. */
+  /** Create the node, start it and, once networkReady, put its eth0 on the rig bridge. The node takes it from there. */
   launch(launch: NodeLaunch): Promise<void>;
-  /** Ask the rig's nodes to stop (they release their leases), then remove them. */
+  /** Remove the rig's nodes of this backend. */
   removeAll(rig: string): Promise<void>;
   list(rig?: string): Promise<NodeInstance[]>;
   exec(instance: NodeInstance, command: string[]): Promise<ExecResult>;

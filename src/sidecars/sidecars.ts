@@ -43,6 +43,9 @@ export function etcdCommand(net: RigNetwork): string[] {
     '--initial-advertise-peer-urls=http://127.0.0.1:2380',
     '--initial-cluster=rig=http://127.0.0.1:2380',
     '--logger=zap',
+    // One member on one machine: elect it at once rather than after the default one-second election timeout.
+    '--heartbeat-interval=10',
+    '--election-timeout=100',
   ];
 }
 

@@ -22,7 +22,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     printStatus(now, false);
   };
   if (mode === 'tty') await redraw();
-  const stores = rigs.map((rig: RigStatus) => FactStore.connect(rig.etcd));
+  const stores = await Promise.all(rigs.map((rig: RigStatus) => FactStore.connect(rig.etcd)));
   await Promise.all(
     rigs.map((rig, i) =>
       stores[i].watchStages(rig.rig, (node, stage) => {

@@ -24,7 +24,7 @@ export class DockerNodes implements NodeBackend {
     return this.tools;
   }
 
-  async launch({ rig, node, network, image, env, repoDir }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, network, image, env, repoDir, networkReady }: NodeLaunch): Promise<void> {
     const spec = node.spec;
     const tools = await this.prepare();
     const container = await this.docker.createContainer({
@@ -59,13 +59,14 @@ export class DockerNodes implements NodeBackend {
     await container.start();
     const { State } = await container.inspect();
     if (!State.Running) throw new Error(`container ${node.container} stopped at once: ${await containerLog(this.docker, container.id, 20)}`);
+    await networkReady;
     await attachToBridge(State.Pid, network.bridge, node.hostInterface, node.mac);
   }
 
   async removeAll(rig: string): Promise<void> {
-    const nodes = (await findRigContainers(this.docker, rig)).filter((c) => c.role === 'node' && c.labels[Label.backend] !== 'lxc');
-    // SIGTERM first: each node's agent releases its DHCP lease on the way out.
-    await Promise.all(nodes.filter((c) => c.state === 'running').map((c) => this.docker.getContainer(c.id).stop({ t: 2 }).catch(() => {})));
+    // Killed and removed at once: the rig's leases go with its dnsmasq. (`docker stop` of a node, SIGTERM, makes
+    // its agent release its lease first.)
+    const nodes = (await findRigContainers(this.docker, rig)).filter((c) => c.role === 'node');
     await Promise.all(nodes.map((c) => removeContainer(this.docker, c.id)));
   }
 

@@ -64,7 +64,7 @@ export class LxcNodes implements NodeBackend {
     return join(this.options.lxcPath, name);
   }
 
-  async launch({ rig, node, network, image, env, repoDir }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, network, image, env, repoDir, networkReady }: NodeLaunch): Promise<void> {
     const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
     const name = node.container;
     const dir = this.dir(name);
@@ -103,6 +103,8 @@ export class LxcNodes implements NodeBackend {
       throw ['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '') ? exists() : err;
     }
 
+    // LXC puts the veth on the bridge as the container starts, and the agent asks for its lease at once.
+    await networkReady;
     const log = join(dir, 'lxc.log');
     const start = await lxc('lxc-start', this.options.lxcPath, ['-n', name, '-d', '-o', log, '-l', 'INFO'], true);
     if (start.exitCode !== 0) {
