@@ -8,6 +8,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.e2e.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 240_000,
           // Each e2e file brings its own rigs up against the one real engine; two at a time fits two cores.

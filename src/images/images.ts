@@ -93,14 +93,19 @@ export class ImageBuilder {
     const rootfs = this.rootfsDir();
     if (!existsSync(join(rootfs, 'etc', 'os-release'))) {
       if (process.getuid?.() !== 0) throw new Error('debootstrap needs root: run rig as root to build the base image');
-      const partial = `${rootfs}.partial`;
+      const partial = `${rootfs}.partial-${process.pid}`; // two rigs building at once each use their own
       rmSync(partial, { recursive: true, force: true });
       mkdirSync(partial, { recursive: true });
       const include = def.include?.length ? [`--include=${def.include.join(',')}`] : [];
       const run = execa('debootstrap', [`--variant=${def.variant}`, ...include, def.suite, partial, this.options.mirror], { all: true });
       run.all?.on('data', (chunk: Buffer) => chunk.toString().split('\n').filter(isMilestone).forEach(onLine));
       await run;
-      renameSync(partial, rootfs);
+      try {
+        renameSync(partial, rootfs);
+      } catch (err) {
+        if (!existsSync(join(rootfs, 'etc', 'os-release'))) throw err;
+        rmSync(partial, { recursive: true, force: true }); // another rig finished the same build first
+      }
     }
     onLine('importing the root filesystem into Docker');
     const tar = execa('tar', ['-C', rootfs, '-c', '.'], { buffer: false });
