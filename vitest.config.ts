@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // The e2e files bring their own rigs up against the one real engine; two at a time fits two cores.
+    maxWorkers: 2,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
@@ -11,8 +13,6 @@ export default defineConfig({
           globalSetup: ['test/e2e/global-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 240_000,
-          // Each e2e file brings its own rigs up against the one real engine; two at a time fits two cores.
-          maxWorkers: 2,
         },
       },
     ],

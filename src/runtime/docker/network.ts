@@ -45,8 +45,9 @@ export interface NetworkRequest {
 
 /** Create the rig's bridge network on a free subnet; another rig racing for the same subnet makes us try the next. */
 export async function createRigNetwork(docker: Docker, req: NetworkRequest): Promise<RigNetwork> {
+  const refused: string[] = []; // Docker may still hold a subnet no network lists (one just removed, one being made)
   for (let attempt = 0; attempt < 8; attempt++) {
-    const subnet = req.subnet ?? pickSubnet(req.pool, await takenSubnets(docker));
+    const subnet = req.subnet ?? pickSubnet(req.pool, [...(await takenSubnets(docker)), ...refused]);
     if (!subnet) {
       throw new RigError(`No free /24 left in the address pool ${req.pool}.`, 'remove old rigs (rig down --all) or set network.pool in the rig file', ExitCode.badInput);
     }
@@ -80,7 +81,10 @@ export async function createRigNetwork(docker: Docker, req: NetworkRequest): Pro
       if (/already exists/.test(message)) {
         throw new RigError(`A rig named ${req.labels[Label.rig]} is already up (network ${req.name} exists).`, `bring it down first (rig down --name ${req.labels[Label.rig]}) or pick another name with --name`, ExitCode.badInput);
       }
-      if (!req.subnet && /overlap/i.test(message)) continue;
+      if (!req.subnet && /overlap/i.test(message)) {
+        refused.push(subnet);
+        continue;
+      }
       if (req.subnet && /overlap/i.test(message)) {
         throw new RigError(`The subnet ${req.subnet} overlaps a network that already exists.`, 'remove network.subnet from the rig file to get a free one, or pick another', ExitCode.badInput);
       }
