@@ -54,7 +54,6 @@ export function upSteps(
     {
       title: 'Check the rig',
       run: async () => {
-        void import('etcd3'); // loads while rig waits on the engine; needed once etcd runs
         checkLinks(plan.links, plan.spec.file);
         linksToMake = plan.links.filter((l) => !exists(l.path));
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
@@ -118,24 +117,32 @@ export function upSteps(
       title: `Start dnsmasq, etcd and ${plan.nodes.length} node${plan.nodes.length > 1 ? 's' : ''}`,
       concurrent: () => {
         const sidecars = deferred<FactStore>();
+        // Nodes queue behind the sidecar containers in the engine: the sidecars are what every node waits for.
+        const sidecarsStarted = deferred<void>();
         const sidecarStep: Step = {
           title: 'dnsmasq and etcd',
           run: async (report) => {
             try {
-              await Promise.all([startSidecars(docker, plan, network!, images.ref('sidecar')), engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]);
+              const starting = Promise.all([
+                startSidecars(docker, plan, network!, images.ref('sidecar'), sidecarsStarted.resolve),
+                engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]),
+              ]);
+              void import('etcd3'); // the heaviest module: it loads while the engine starts containers
+              await starting;
               facts = await FactStore.connect(etcdUrl(network!));
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
               await Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)));
               sidecars.resolve(facts);
             } catch (err) {
+              sidecarsStarted.resolve();
               sidecars.reject(err as Error);
               throw err;
             }
             report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
           },
         };
-        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecars.promise, options)];
+        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecarsStarted.promise, sidecars.promise, options)];
       },
     },
   ];
@@ -179,7 +186,14 @@ async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
 }
 
 /** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
-function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, sidecars: Promise<FactStore>, options: UpOptions): Step[] {
+function nodeSteps(
+  engine: Engine,
+  plan: Plan,
+  network: RigNetwork,
+  sidecarsStarted: Promise<void>,
+  sidecars: Promise<FactStore>,
+  options: UpOptions,
+): Step[] {
   const waiters = new Map<string, Waiter>();
   let stopWatching: Promise<() => Promise<void>> | undefined;
   let stopEvents: (() => void) | undefined;
@@ -216,6 +230,7 @@ function nodeSteps(engine: Engine, plan: Plan, network: RigNetwork, sidecars: Pr
       wired.catch(() => {}); // a sidecar failure is reported by its own step
       try {
         try {
+          await sidecarsStarted;
           await backend.launch({
             rig: plan.name,
             node,

@@ -51,8 +51,12 @@ export function etcdCommand(net: RigNetwork): string[] {
 
 export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
 
-/** Start dnsmasq and etcd side by side and resolve when both say they serve. */
-export async function startSidecars(docker: Docker, plan: Plan, net: RigNetwork, image: string): Promise<void> {
+/**
+ * Start dnsmasq and etcd side by side; `started` is called once both containers run (the engine can take other
+ * containers then), and the promise resolves when both say they serve.
+ */
+export async function startSidecars(docker: Docker, plan: Plan, net: RigNetwork, image: string, started: () => void = () => {}): Promise<void> {
+  let running = 0;
   const sidecar = async (name: string, role: 'dnsmasq' | 'etcd', ip: string, cmd: string[], ready: RegExp) => {
     const container = await docker.createContainer({
       name,
@@ -69,6 +73,7 @@ export async function startSidecars(docker: Docker, plan: Plan, net: RigNetwork,
       NetworkingConfig: { EndpointsConfig: { [net.name]: { IPAMConfig: { IPv4Address: ip } } } },
     });
     await container.start();
+    if (++running === 2) started();
     try {
       await waitForLog(docker, container.id, ready, 30_000);
     } catch (err) {

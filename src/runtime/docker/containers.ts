@@ -69,11 +69,14 @@ export async function findRigContainers(docker: Docker, rig?: string): Promise<R
   }));
 }
 
-/** Remove a container and its anonymous volumes; a container already gone counts as removed. */
+/** Remove a container and its anonymous volumes; a container already gone, or going, counts as removed. */
 export async function removeContainer(docker: Docker, id: string): Promise<void> {
   try {
     await docker.getContainer(id).remove({ force: true, v: true });
   } catch (err) {
-    if (!isNotFound(err) && !/already in progress/.test((err as Error).message)) throw err;
+    if (isNotFound(err)) return;
+    if (!/already in progress|marked for removal/.test((err as Error).message)) throw err;
+    // Someone else (a reaper, a Ctrl-C) is removing it: done once it is gone, so its network can go next.
+    await docker.getContainer(id).wait({ condition: 'removed' }).catch(() => {});
   }
 }

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
 import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
-import { attachToBridge } from '../veth.js';
+import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
 import { unpackTools } from '../../images/unpack.js';
 import { containerLog, findRigContainers, removeContainer } from './containers.js';
@@ -57,10 +57,15 @@ export class DockerNodes implements NodeBackend {
       },
     });
     await container.start();
-    const { State } = await container.inspect();
-    if (!State.Running) throw new Error(`container ${node.container} stopped at once: ${await containerLog(this.docker, container.id, 20)}`);
-    await networkReady;
-    await attachToBridge(State.Pid, network.bridge, node.hostInterface, node.mac);
+    const [{ State }] = await Promise.all([container.inspect(), makeVeth(network.bridge, node.hostInterface, node.mac)]);
+    try {
+      if (!State.Running) throw new Error(`container ${node.container} stopped at once: ${await containerLog(this.docker, container.id, 20)}`);
+      await networkReady;
+      await moveIntoNode(State.Pid, node.hostInterface);
+    } catch (err) {
+      await removeVeth(node.hostInterface);
+      throw err;
+    }
   }
 
   async removeAll(rig: string): Promise<void> {
