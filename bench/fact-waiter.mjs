@@ -1,0 +1,32 @@
+// A fact waiter for bench.mjs, in its own process as a waiting node would be: it watches one etcd key and, for
+// every put, prints "<value> <monotonic ns>" with the clock read first thing in the event handler.
+// CLOCK_MONOTONIC (process.hrtime) is one clock for every process on the host, so the publisher can subtract.
+//   node bench/fact-waiter.mjs ETCD_URL KEY      prints "watching" once the watch is in place; stops when stdin closes
+import { Etcd3 } from 'etcd3';
+
+const [url, key] = process.argv.slice(2);
+if (!url || !key) {
+  process.stderr.write('usage: node bench/fact-waiter.mjs ETCD_URL KEY\n');
+  process.exit(2);
+}
+const client = new Etcd3({ hosts: url, dialTimeout: 3000 });
+const watcher = await client.watch().key(key).create();
+watcher.on('put', (kv) => {
+  const now = process.hrtime.bigint();
+  process.stdout.write(`${kv.value.toString()} ${now}\n`);
+});
+watcher.on('error', (err) => {
+  process.stderr.write(`fact-waiter: ${err.message}\n`);
+  process.exit(1);
+});
+process.stdout.write('watching\n');
+process.stdin.on('end', () => {
+  void watcher
+    .cancel()
+    .catch(() => {})
+    .finally(() => {
+      client.close();
+      process.exit(0);
+    });
+});
+process.stdin.resume();
