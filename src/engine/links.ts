@@ -1,15 +1,6 @@
-import { lstatSync, readlinkSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { ExitCode, RigError } from '../errors.js';
 import type { PlannedLink } from '../plan/plan.js';
-
-const exists = (path: string) => {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 function lstatOrUndefined(path: string) {
   try {
@@ -19,9 +10,12 @@ function lstatOrUndefined(path: string) {
   }
 }
 
-/** Check every planned link before anything is made: every live file exists, and no link path is taken. */
-export function checkLinks(links: PlannedLink[], rigFile: string): void {
-  const missing = links.filter((l) => !exists(l.live));
+/**
+ * Check every planned link before anything is made: every live file exists, and no link path is taken by
+ * something rig would not have made. Returns the links still to make.
+ */
+export function checkLinks(links: PlannedLink[], rigFile: string): PlannedLink[] {
+  const missing = links.filter((l) => !existsSync(l.live));
   if (missing.length) {
     throw new RigError(
       `${rigFile}: ${missing.length} live node config${missing.length > 1 ? 's are' : ' is'} missing, so nothing was created:\n` +
@@ -42,6 +36,7 @@ export function checkLinks(links: PlannedLink[], rigFile: string): void {
       ExitCode.badInput,
     );
   }
+  return links.filter((l) => !lstatOrUndefined(l.path));
 }
 
 /** Make the links; returns those it made (a link already pointing where it should is left, not claimed). */

@@ -1,4 +1,3 @@
-import { lstatSync } from 'node:fs';
 import { ExitCode, RigError } from '../errors.js';
 import { FactStore } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
@@ -18,15 +17,6 @@ export interface UpOptions {
   wait: boolean; // false: return once every node is started, without waiting for ready
   owner: string; // host:pid of this process, on the network, for rig gc
 }
-
-const exists = (path: string) => {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Node stages in order; the agent in each node writes the ones after `created`. */
 export const STAGES = ['created', 'addressed', 'facts', 'ready'] as const;
@@ -54,8 +44,7 @@ export function upSteps(
     {
       title: 'Check the rig',
       run: async () => {
-        checkLinks(plan.links, plan.spec.file);
-        linksToMake = plan.links.filter((l) => !exists(l.path));
+        linksToMake = checkLinks(plan.links, plan.spec.file);
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
           if (!engine.backends[kind]) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
           await engine.backends[kind]!.check?.();
@@ -248,7 +237,9 @@ function nodeSteps(
         await ready.promise.catch(async (err: Error) => {
           const log = await backend.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] }).catch(() => '');
           const why = err.message === 'stopped' ? 'stopped before it was ready' : err.message;
-          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, err instanceof RigError ? err.exitCode : ExitCode.failed);
+          // A wait of the node's own that ran out is a timeout too (exit 4), like a node that never got ready.
+          const timedOut = err instanceof RigError ? err.exitCode === ExitCode.timeout : /timed out after/.test(err.message + log);
+          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed);
         });
       } finally {
         ready.cancel();

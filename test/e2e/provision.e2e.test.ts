@@ -116,7 +116,7 @@ describe('dependencies and failures', () => {
     const fixture = fixtureDir(base(name, '  a.village.test:\n  b.village.test:\n    needs: [a.never_published]\n'));
     try {
       const up = await rig(['up', 'rig.yaml', '--timeout', '4s'], { cwd: fixture.dir });
-      expect(up.exitCode).toBe(1);
+      expect(up.exitCode).toBe(4);
       expect(up.stderr).toContain(
         `timed out after 4 s waiting for /rig/${name}/nodes/a.village.test/facts/never_published, which a.village.test should publish (its stage: ready)`,
       );

@@ -102,7 +102,7 @@ describe('links', () => {
         { node: 'a', mirrors: 'live-a', path: join(dir, 'a.yaml'), live: join(dir, 'live-a.yaml'), target: 'live-a.yaml' },
         { node: 'b', mirrors: 'live-b', path: join(dir, 'b.yaml'), live: join(dir, 'live-b.yaml'), target: 'live-b.yaml' },
       ];
-      checkLinks(links, 'test.yaml');
+      expect(checkLinks(links, 'test.yaml')).toEqual(links);
       expect(makeLinks(links)).toHaveLength(2);
       expect(readlinkSync(join(dir, 'a.yaml'))).toBe('live-a.yaml');
       // The user repoints b: rig must leave it.
