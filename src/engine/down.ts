@@ -1,4 +1,3 @@
-import type Docker from 'dockerode';
 import { Label } from '../labels.js';
 import { findRigContainers, removeContainer } from '../runtime/docker/containers.js';
 import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
@@ -11,10 +10,15 @@ export interface DownResult {
   links: string[];
 }
 
-/** Every rig that has anything left: a network or a container carrying the rig label. */
-export async function rigNames(docker: Docker): Promise<string[]> {
-  const [networks, containers] = await Promise.all([findRigNetworks(docker), findRigContainers(docker)]);
-  return [...new Set([...networks.map((n) => n.labels[Label.rig]), ...containers.map((c) => c.labels[Label.rig])])].sort();
+/** Every rig that has anything left: a network or a container carrying the rig label, or a node of any backend. */
+export async function rigNames(engine: Engine): Promise<string[]> {
+  const [networks, containers, nodes] = await Promise.all([
+    findRigNetworks(engine.docker),
+    findRigContainers(engine.docker),
+    Promise.all(Object.values(engine.backends).map((b) => b.list())),
+  ]);
+  const names = [...networks.map((n) => n.labels[Label.rig]), ...containers.map((c) => c.labels[Label.rig]), ...nodes.flat().map((n) => n.rig)];
+  return [...new Set(names)].sort();
 }
 
 /**

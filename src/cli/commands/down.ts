@@ -10,7 +10,7 @@ export async function down(rigFile: string | undefined, flags: { name?: string; 
   }
   const name = flags.name ?? (rigFile ? loadRigFile(resolve(rigFile)).name : undefined);
   const engine = await createEngine();
-  const rigs = flags.all ? await rigNames(engine.docker) : [name!];
+  const rigs = flags.all ? await rigNames(engine) : [name!];
   const results = await Promise.all(rigs.map((rig) => destroyRig(engine, rig)));
   if (flags.json) console.log(JSON.stringify(results, null, 2));
   else if (!results.length) console.log('No rig to remove.');
