@@ -3,6 +3,8 @@ import { findRigContainers, removeContainer } from '../runtime/docker/containers
 import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
 import type { Engine } from './context.js';
 import { removeLinks } from './links.js';
+import { nodeWiring } from '../plan/plan.js';
+import { removeVeth } from '../runtime/veth.js';
 
 export interface DownResult {
   rig: string;
@@ -32,6 +34,9 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   const [before, nodes] = await Promise.all([findRigContainers(docker, rig), Promise.all(backends.map((b) => b.list(rig)))]);
   const sidecars = before.filter((c) => c.role !== 'node');
   await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => removeContainer(docker, c.id))]);
+  // A node's veth goes with its namespace once it is wired; one made but not yet moved (up stopped while the
+  // node waited for the sidecars) is still on the host.
+  await Promise.all(nodes.flat().map((n) => removeVeth(nodeWiring(rig, n.node).hostInterface)));
   let links: string[] = [];
   for (const network of await findRigNetworks(docker, rig)) {
     await removeNetwork(docker, network.id);

@@ -42,16 +42,14 @@ export function planRig(spec: RigSpec): Plan {
     links: spec.configs.flatMap((tree) =>
       spec.nodes.filter((n) => n.mirrors).map((n) => planLink(tree.dir, tree.file, n.name, n.mirrors!)),
     ),
-    nodes: spec.nodes.map((node) => {
-      const digest = createHash('sha256').update(`${spec.name}/${node.name}`).digest('hex');
-      return {
-        spec: node,
-        container: containerName(spec.name, node.shortName),
-        hostInterface: `rv${digest.slice(0, 12)}`,
-        mac: `02:${digest.slice(12, 22).match(/../g)!.join(':')}`,
-      };
-    }),
+    nodes: spec.nodes.map((node) => ({ spec: node, container: containerName(spec.name, node.shortName), ...nodeWiring(spec.name, node.name) })),
   };
+}
+
+/** A node's veth host end and MAC, derived from the rig and node names alone (so `down` can find the veth too). */
+export function nodeWiring(rig: string, node: string): { hostInterface: string; mac: string } {
+  const digest = createHash('sha256').update(`${rig}/${node}`).digest('hex');
+  return { hostInterface: `rv${digest.slice(0, 12)}`, mac: `02:${digest.slice(12, 22).match(/../g)!.join(':')}` };
 }
 
 function planLink(dir: string, file: string, node: string, mirrors: string): PlannedLink {

@@ -21,9 +21,7 @@ async function ip(args: string[], input?: string): Promise<void> {
  */
 export async function makeVeth(bridge: string, hostInterface: string, mac: string): Promise<void> {
   const peer = peerOf(hostInterface);
-  for (const name of [hostInterface, peer]) {
-    if (existsSync(`/sys/class/net/${name}`)) await execa('ip', ['link', 'del', name]).catch(() => {});
-  }
+  await Promise.all([hostInterface, peer].map(removeVeth));
   const batch = [`link add ${hostInterface} type veth peer name ${peer}`, `link set ${peer} address ${mac}`, `link set ${hostInterface} master ${bridge} up`];
   await ip(['-batch', '-'], batch.join('\n')).catch(async (err) => {
     await removeVeth(hostInterface);
@@ -36,6 +34,7 @@ export async function moveIntoNode(pid: number, hostInterface: string): Promise<
   await ip(['link', 'set', peerOf(hostInterface), 'netns', String(pid), 'name', 'eth0']);
 }
 
+/** Delete a veth pair by its host end, if it is there. */
 export async function removeVeth(hostInterface: string): Promise<void> {
-  await execa('ip', ['link', 'del', hostInterface]).catch(() => {});
+  if (existsSync(`/sys/class/net/${hostInterface}`)) await execa('ip', ['link', 'del', hostInterface]).catch(() => {});
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'junit2json';
-import { docker, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { docker, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
 
 const rigFile = (extra = '') => `
 domain: village.test
@@ -122,6 +122,7 @@ describe('rig test', () => {
 describe('crash-safe cleanup', () => {
   // A node that takes a while to provision, so `up` is surely mid-way when it is killed.
   const slow = '  well.village.test:\n    provision:\n      - shell: sleep 30\n';
+  const threeNodes = ['barn.village.test', 'mill.village.test', 'well.village.test'];
 
   async function upUntilProvisioning(name: string, dir: string) {
     const child = execa('node', [rigBin, 'up', 'rig.yaml', '--name', name], { cwd: dir, env: { CI: 'true' }, reject: false, all: true });
@@ -149,6 +150,7 @@ describe('crash-safe cleanup', () => {
       child.kill('SIGKILL');
       await child;
       expect(await eventually(async () => (await leftovers(name)).length === 0, 30_000)).toBe(true);
+      expect(await vethsLeft(name, threeNodes)).toEqual([]);
     } finally {
       await rig(['down', '--name', name]);
       fixture.cleanup();
@@ -164,6 +166,7 @@ describe('crash-safe cleanup', () => {
       const result = await child;
       expect(result.exitCode).toBe(130);
       expect(await leftovers(name)).toEqual([]);
+      expect(await vethsLeft(name, threeNodes)).toEqual([]);
     } finally {
       await rig(['down', '--name', name]);
       fixture.cleanup();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { docker, fixtureDir, leftovers, queryA, rig, snapshot, uniqueName } from './helpers.js';
+import { docker, fixtureDir, leftovers, queryA, rig, snapshot, uniqueName, vethsLeft } from './helpers.js';
 
 // A node image that is not Debian and has nothing in it but an os-release: rig's agent brings all it needs.
 const plainImage = `rigtest-plain:${process.pid}`;
@@ -26,6 +26,12 @@ nodes:
       role: app
       ports: [80, 443]
 `;
+
+/** The kernel removes a dead node's veth in the background: give it a moment. Test-side only. */
+async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (await check()) return true;
+  return check();
+}
 
 interface StatusNode {
   node: string;
@@ -166,6 +172,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     const down = await rig(['down', fixture.file], { cwd: fixture.dir });
     expect(down.exitCode, down.all).toBe(0);
     expect(await leftovers(name)).toEqual([]);
+    expect(await eventually(async () => (await vethsLeft(name, nodes.map((n) => n.node))).length === 0)).toBe(true);
     expect(snapshot(fixture.dir)).toEqual(before);
     expect(existsSync(join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml'))).toBe(false);
     const status = await rig(['status', '--name', name, '--json']);
