@@ -1,9 +1,11 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
+import { loadDockerode } from './load-dockerode.js';
 
 /** Connect to the Docker engine (DOCKER_HOST or the local socket) and check that it answers. */
 export async function connectDocker(env: NodeJS.ProcessEnv = process.env): Promise<Docker> {
-  const docker = env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });
+  const Dockerode = await loadDockerode();
+  const docker = env.DOCKER_HOST ? new Dockerode() : new Dockerode({ socketPath: '/var/run/docker.sock' });
   const where = env.DOCKER_HOST ?? '/var/run/docker.sock';
   try {
     await docker.ping();
