@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'junit2json';
-import { docker, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
+import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
 
 const rigFile = (extra = '') => `
 domain: village.test
@@ -20,11 +20,6 @@ nodes:
       - rig-fact get barn ipaddress
 ${extra}`;
 
-/** Wait until `check` holds, looking every half second, for at most `ms`. Test-side only: rig itself never polls. */
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 500))) if (await check()) return true;
-  return check();
-}
 
 describe('rig run', () => {
   const fixture = fixtureDir(rigFile());

@@ -96,3 +96,28 @@ export async function vethsLeft(rig: string, nodes: string[]): Promise<string[]>
   const { existsSync } = await import('node:fs');
   return nodes.map((n) => nodeWiring(rig, n).hostInterface).filter((i) => existsSync(`/sys/class/net/${i}`));
 }
+
+/**
+ * Wait until `check` holds, looking every `everyMs`, for at most `ms`; returns whether it held. Test-side only:
+ * rig itself never polls. For things that settle in the background (a reaper's work, the kernel removing a veth).
+ */
+export async function eventually(check: () => Promise<boolean>, ms: number, everyMs = 200): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, everyMs))) if (await check()) return true;
+  return check();
+}
+
+/**
+ * A node's one IPv4 address, from `ip -4 -o addr show dev eth0` run inside it, checked against what rig says of it:
+ * its status, its DHCP lease in the rig's dnsmasq, and the ipaddress fact it published. Returns the address.
+ */
+export async function expectAgreedAddress(rigName: string, node: { node: string; address: string }, ipOutput: string, leases: string): Promise<string> {
+  const { expect } = await import('vitest');
+  const lines = ipOutput.trim().split('\n');
+  expect(lines, node.node).toHaveLength(1);
+  const address = /inet (\S+)\//.exec(lines[0])![1];
+  expect(node.address).toBe(address);
+  expect(leases).toMatch(new RegExp(`\\s${address.replaceAll('.', '\\.')} ${node.node.split('.')[0]}\\s`));
+  const fact = await rig(['facts', node.node, 'ipaddress', '--name', rigName]);
+  expect(fact.stdout.trim()).toBe(address);
+  return address;
+}

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { docker, fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
+import { docker, eventually, expectAgreedAddress, fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 
 // Where rig keeps its LXC nodes (LXC's default for root), so plain lxc-ls sees them too.
 const LXC_PATH = '/var/lib/lxc';
@@ -35,12 +35,6 @@ async function statusOf(name: string): Promise<StatusNode[]> {
   const status = await rig(['status', '--name', name, '--json']);
   expect(status.exitCode, status.all).toBe(0);
   return JSON.parse(status.stdout)[0].nodes;
-}
-
-/** Wait until `check` holds, looking every 200 ms, for at most `ms`. Test-side only. */
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) if (await check()) return true;
-  return check();
 }
 
 describe('a rig of three LXC nodes', () => {
@@ -90,14 +84,8 @@ nodes:
   it('gives each node one address on eth0, equal to its lease, its status and its ipaddress fact', async () => {
     const leases = await docker(['exec', `rig-${name}-dnsmasq`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     for (const node of nodes) {
-      const short = node.node.split('.')[0];
-      const lines = (await attach(container(short), ['/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).trim().split('\n');
-      expect(lines, node.node).toHaveLength(1);
-      const address = /inet (\S+)\//.exec(lines[0])![1];
-      expect(node.address).toBe(address);
-      expect(leases).toMatch(new RegExp(`\\s${address.replaceAll('.', '\\.')} ${short}\\s`));
-      const fact = await rig(['facts', node.node, 'ipaddress', '--name', name]);
-      expect(fact.stdout.trim()).toBe(address);
+      const ip = await attach(container(node.node.split('.')[0]), ['/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+      await expectAgreedAddress(name, node, ip, leases);
     }
   });
 
