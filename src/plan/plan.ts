@@ -46,6 +46,9 @@ export function planRig(spec: RigSpec): Plan {
   };
 }
 
+/** Whether `name`, as a user types it on the command line (FQDN or short name), names the node `fqdn`. */
+export const namesNode = (name: string, fqdn: string) => fqdn === name || fqdn.split('.')[0] === name;
+
 /** A node's veth host end and MAC, derived from the rig and node names alone (so `down` can find the veth too). */
 export function nodeWiring(rig: string, node: string): { hostInterface: string; mac: string } {
   const digest = createHash('sha256').update(`${rig}/${node}`).digest('hex');

@@ -3,11 +3,12 @@ import { rigStatus, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { table } from '../table.js';
+import { namesNode } from '../../plan/plan.js';
 
 export async function facts(node: string, fact: string | undefined, flags: { name?: string; json?: boolean; yaml?: boolean }): Promise<void> {
   const engine = await createEngine();
   const rigs = await rigStatus(engine, flags.name);
-  const matches = rigs.flatMap((rig) => rig.nodes.filter((n) => n.node === node || n.node.split('.')[0] === node).map((n) => ({ rig, node: n.node })));
+  const matches = rigs.flatMap((rig) => rig.nodes.filter((n) => namesNode(node, n.node)).map((n) => ({ rig, node: n.node })));
   if (!matches.length) throw new RigError(`No node ${node} in ${flags.name ? `rig ${flags.name}` : 'any rig that is up'}.`, 'see the nodes with: rig status', ExitCode.badInput);
   if (matches.length > 1) throw new RigError(`${node} names nodes in several rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`, 'say which with --name RIG', ExitCode.badInput);
   const [{ rig, node: fqdn }] = matches;

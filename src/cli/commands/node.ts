@@ -2,10 +2,11 @@ import { ExitCode, RigError } from '../../errors.js';
 import type { NodeInstance } from '../../runtime/backend.js';
 import type { Engine } from '../../engine/context.js';
 import { createEngine } from '../engine.js';
+import { namesNode } from '../../plan/plan.js';
 
 async function findNode(engine: Engine, node: string, rig?: string): Promise<NodeInstance> {
   const all = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
-  const found = all.filter((n) => n.node === node || n.node.split('.')[0] === node);
+  const found = all.filter((n) => namesNode(node, n.node));
   if (!found.length) throw new RigError(`No node ${node} is up.`, 'see the nodes with: rig status', ExitCode.badInput);
   if (found.length > 1) throw new RigError(`${node} names nodes in several rigs.`, 'say which with --name RIG', ExitCode.badInput);
   return found[0];

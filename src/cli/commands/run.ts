@@ -3,6 +3,7 @@ import { rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { bringUp, type UpFlags } from './up.js';
 import { runValidations } from './test.js';
+import { namesNode } from '../../plan/plan.js';
 
 export interface RunFlags extends UpFlags {
   on?: string;
@@ -43,7 +44,7 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
     if (flags.test) {
       exitCode = await runValidations(rig.engine, rig.plan.name, flags);
     } else if (flags.on) {
-      const node = status.nodes.find((n) => n.node === flags.on || n.node.split('.')[0] === flags.on);
+      const node = status.nodes.find((n) => namesNode(flags.on!, n.node));
       if (!node) throw new RigError(`No node ${flags.on} in rig ${rig.plan.name}.`, `nodes: ${status.nodes.map((n) => n.node).join(', ')}`, ExitCode.badInput);
       const instances = await Promise.all(Object.values(rig.engine.backends).map((b) => b.list(rig.plan.name)));
       const instance = instances.flat().find((n) => n.node === node.node)!;
