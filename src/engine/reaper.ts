@@ -14,7 +14,10 @@ export interface Reaper {
 export function armReaper(rig: string, logFile = '/dev/null'): Reaper {
   const script = fileURLToPath(new URL('../cli/reaper.js', import.meta.url));
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [script, rig], { detached: true, stdio: ['pipe', log, log] });
+  // A shell waits on the pipe (a Node process would take CPU from the start of the rig); only when the pipe
+  // closes without "disarm" does it start the Node reaper, which removes the rig.
+  const wait = 'read -r word; [ "$word" = disarm ] || exec "$0" "$1" "$2"';
+  const child = spawn('/bin/sh', ['-c', wait, process.execPath, script, rig], { detached: true, stdio: ['pipe', log, log] });
   child.unref();
   (child.stdin as unknown as { unref?: () => void }).unref?.();
   let armed = true;

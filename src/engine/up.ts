@@ -219,7 +219,6 @@ function nodeSteps(
       wired.catch(() => {}); // a sidecar failure is reported by its own step
       try {
         try {
-          await sidecarsStarted;
           await backend.launch({
             rig: plan.name,
             node,
@@ -227,6 +226,7 @@ function nodeSteps(
             image: nodeImage(engine, node.spec.image),
             env: agentEnv(plan, node, etcdUrl(network), Math.ceil(options.timeoutMs / 1000)),
             repoDir: plan.spec.dir,
+            mayStart: sidecarsStarted,
             networkReady: wired,
           });
         } catch (err) {

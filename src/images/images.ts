@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { execa } from 'execa';
 import yaml from 'js-yaml';
 import { errorMessage, RigError } from '../errors.js';
 import { Label } from '../labels.js';
@@ -90,6 +89,7 @@ export class ImageBuilder {
 
   private async buildBase(onLine: (line: string) => void): Promise<void> {
     const def = yaml.load(readFileSync(join(this.options.imagesDir, 'base', 'image.yaml'), 'utf8')) as BaseDefinition;
+    const { execa } = await import('execa'); // loaded only to build: it is slow to load
     const rootfs = this.rootfsDir();
     if (!existsSync(join(rootfs, 'etc', 'os-release'))) {
       if (process.getuid?.() !== 0) throw new Error('debootstrap needs root: run rig as root to build the base image');

@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import type Docker from 'dockerode';
-import { execa } from 'execa';
 import { join } from 'node:path';
 import { removeContainer } from '../runtime/docker/containers.js';
 
@@ -18,6 +17,7 @@ export async function unpackImage(docker: Docker, image: string, dir: string, pa
   const container = await docker.createContainer({ Image: image, Cmd: ['/.rig-unpack'], HostConfig: { NetworkMode: 'none' } });
   try {
     const tar = path ? await container.getArchive({ path }) : await container.export();
+    const { execa } = await import('execa'); // only when a tree is unpacked: execa is slow to load
     const untar = execa('tar', ['-x', '--numeric-owner', '-C', partial]);
     tar.pipe(untar.stdin!);
     await untar;

@@ -10,7 +10,8 @@ export interface NodeLaunch {
   image: string;
   env: Record<string, string>; // the agent's environment
   repoDir: string; // the rig file's directory, mounted read-only at /.rig-repo (scripts, manifests, hiera data)
-  networkReady: Promise<void>; // a backend may prepare and start the node before, but wires it to the bridge only after
+  mayStart: Promise<void>; // a backend may create the node before, but starts it only after (the sidecars start first)
+  networkReady: Promise<void>; // and wires it to the bridge only after this
 }
 
 /** A node as a backend sees it, found by the rig's marks alone. */

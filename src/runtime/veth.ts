@@ -1,16 +1,15 @@
 import { existsSync } from 'node:fs';
-import { execa } from 'execa';
 import { RigError } from '../errors.js';
+import { CommandError, runCommand } from './command.js';
 
 const peerOf = (hostInterface: string) => `rp${hostInterface.slice(2)}`;
 
 async function ip(args: string[], input?: string): Promise<void> {
   try {
-    await execa('ip', args, { input });
+    await runCommand('ip', args, { input });
   } catch (err) {
-    const e = err as { code?: string; stderr?: string };
-    if (e.code === 'ENOENT') throw new RigError('The ip command is missing.', 'apt-get install iproute2');
-    throw new RigError(`ip ${args.join(' ')} failed: ${e.stderr ?? err}`, 'rig needs root (CAP_NET_ADMIN) to wire nodes to the rig bridge');
+    if (err instanceof CommandError && err.code === 'ENOENT') throw new RigError('The ip command is missing.', 'apt-get install iproute2');
+    throw new RigError(`ip ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`, 'rig needs root (CAP_NET_ADMIN) to wire nodes to the rig bridge');
   }
 }
 
@@ -36,5 +35,5 @@ export async function moveIntoNode(pid: number, hostInterface: string): Promise<
 
 /** Delete a veth pair by its host end, if it is there. */
 export async function removeVeth(hostInterface: string): Promise<void> {
-  if (existsSync(`/sys/class/net/${hostInterface}`)) await execa('ip', ['link', 'del', hostInterface]).catch(() => {});
+  if (existsSync(`/sys/class/net/${hostInterface}`)) await runCommand('ip', ['link', 'del', hostInterface]).catch(() => {});
 }

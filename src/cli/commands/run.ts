@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { bringUp, type UpFlags } from './up.js';
@@ -52,6 +51,7 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
       process.stdout.write(result.output);
       exitCode = result.exitCode;
     } else {
+      const { execa } = await import('execa');
       const result = await execa(command[0], command.slice(1), { stdio: 'inherit', reject: false, env: rigEnvironment(status) });
       if (result.failed && result.exitCode === undefined) throw new RigError(`Could not run ${command[0]}: ${result.shortMessage}`, 'check the command after --', ExitCode.badInput);
       exitCode = result.exitCode ?? ExitCode.failed;

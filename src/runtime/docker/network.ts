@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
-import { execa } from 'execa';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { formatCidr, pickSubnet } from '../../plan/ipv4.js';
 import { rigAddresses, type RigAddresses } from '../../plan/plan.js';
 import { isNotFound } from './connect.js';
+import { CommandError, runCommand } from '../command.js';
 
 export interface RigNetwork {
   id: string;
@@ -107,11 +107,10 @@ const bridgeRule = (bridge: string, rig: string) => ['-i', bridge, '-o', bridge,
 
 async function iptables(args: string[]): Promise<void> {
   try {
-    await execa('iptables', ['-w', ...args]);
+    await runCommand('iptables', ['-w', ...args]);
   } catch (err) {
-    const e = err as { code?: string; stderr?: string };
-    if (e.code === 'ENOENT') throw new RigError('iptables is not installed.', 'apt-get install iptables', ExitCode.engineUnavailable);
-    throw new RigError(`iptables ${args.join(' ')} failed: ${e.stderr ?? err}`, 'rig needs root to manage its internal networks');
+    if (err instanceof CommandError && err.code === 'ENOENT') throw new RigError('iptables is not installed.', 'apt-get install iptables', ExitCode.engineUnavailable);
+    throw new RigError(`iptables ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`, 'rig needs root to manage its internal networks');
   }
 }
 
@@ -119,14 +118,14 @@ async function iptables(args: string[]): Promise<void> {
 export async function removeBridgeRules(rig: string): Promise<void> {
   let rules: string;
   try {
-    rules = (await execa('iptables', ['-w', '-S', 'DOCKER-USER'])).stdout;
+    rules = (await runCommand('iptables', ['-w', '-S', 'DOCKER-USER'])).stdout;
   } catch {
     return; // no iptables or no chain: nothing of ours can be there
   }
   for (const rule of rules.split('\n')) {
     const args = rule.replaceAll('"', '').split(' '); // iptables -S quotes comments; rig names have no spaces
     if (args[0] === '-A' && args.includes(`rig:${rig}`)) {
-      await execa('iptables', ['-w', '-D', ...args.slice(1)]).catch(() => {});
+      await runCommand('iptables', ['-w', '-D', ...args.slice(1)]).catch(() => {});
     }
   }
 }

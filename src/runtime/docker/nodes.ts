@@ -24,7 +24,7 @@ export class DockerNodes implements NodeBackend {
     return this.tools;
   }
 
-  async launch({ rig, node, network, image, env, repoDir, networkReady }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, network, image, env, repoDir, mayStart, networkReady }: NodeLaunch): Promise<void> {
     const spec = node.spec;
     const tools = await this.prepare();
     const container = await this.docker.createContainer({
@@ -56,6 +56,7 @@ export class DockerNodes implements NodeBackend {
         Init: false,
       },
     });
+    await mayStart;
     await container.start();
     const [{ State }] = await Promise.all([container.inspect(), makeVeth(network.bridge, node.hostInterface, node.mac)]);
     try {

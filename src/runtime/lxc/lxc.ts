@@ -1,5 +1,5 @@
-import { execa } from 'execa';
 import { ExitCode, RigError } from '../../errors.js';
+import { CommandError, runCommand } from '../command.js';
 
 export const notInstalled = () =>
   new RigError('LXC is not installed, and this rig has LXC nodes.', 'apt-get install lxc (or use backend: docker)', ExitCode.engineUnavailable);
@@ -14,16 +14,18 @@ export interface LxcResult {
  * any other failure is thrown as the tool reported it, unless `allowFailure`.
  */
 export async function lxc(tool: string, lxcPath: string, args: string[], allowFailure = false): Promise<LxcResult> {
-  const result = await execa(tool, ['-P', lxcPath, ...args], { all: true, reject: false, stdin: 'ignore', stripFinalNewline: false });
-  if ((result as { code?: string }).code === 'ENOENT') throw notInstalled();
-  if (result.failed && !allowFailure) throw new Error(`${tool} ${args.join(' ')}: ${result.all?.trim() || result.message}`);
-  return { exitCode: result.exitCode ?? 1, output: result.all ?? '' };
+  const result = await runCommand(tool, ['-P', lxcPath, ...args], { allowFailure: true }).catch((err: CommandError) => {
+    throw err.code === 'ENOENT' ? notInstalled() : err;
+  });
+  if (result.exitCode !== 0 && !allowFailure) throw new Error(`${tool} ${args.join(' ')}: ${result.output.trim() || `exited ${result.exitCode}`}`);
+  return { exitCode: result.exitCode, output: result.output };
 }
 
 /** Before anything is made: the LXC tools are there, and rig runs as root (its LXC nodes are privileged containers). */
 export async function checkLxc(isRoot: boolean): Promise<void> {
-  const result = await execa('lxc-start', ['--version'], { reject: false, stdin: 'ignore' });
-  if ((result as { code?: string }).code === 'ENOENT') throw notInstalled();
+  await runCommand('lxc-start', ['--version'], { allowFailure: true }).catch((err: CommandError) => {
+    throw err.code === 'ENOENT' ? notInstalled() : err;
+  });
   if (!isRoot) {
     throw new RigError(
       'LXC nodes need root: rig runs them as privileged LXC containers.',

@@ -1,0 +1,42 @@
+import { spawn } from 'node:child_process';
+
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  output: string; // stdout and stderr, interleaved as they came
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly code: string | undefined, // ENOENT when the program is missing
+    readonly result: CommandResult,
+  ) {
+    super(`${command} ${code ? `could not run (${code})` : `exited ${result.exitCode}`}: ${result.stderr.trim()}`);
+  }
+}
+
+/**
+ * Run a short host command (ip, iptables, the LXC tools) and collect its output. Not execa: these run on
+ * every `rig up`, and loading execa costs more start time than all of them take together.
+ * Rejects with a CommandError when it exits non-zero or cannot start, unless `allowFailure`.
+ */
+export function runCommand(program: string, args: string[], options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const out: string[] = [];
+    const err: string[] = [];
+    const all: string[] = [];
+    child.stdout!.on('data', (chunk: Buffer) => (out.push(chunk.toString()), all.push(chunk.toString())));
+    child.stderr!.on('data', (chunk: Buffer) => (err.push(chunk.toString()), all.push(chunk.toString())));
+    const result = (exitCode: number): CommandResult => ({ exitCode, stdout: out.join(''), stderr: err.join(''), output: all.join('') });
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new CommandError(program, e.code, result(127))));
+    child.on('close', (code) => {
+      const done = result(code ?? 1);
+      if (done.exitCode === 0 || options.allowFailure) resolve(done);
+      else reject(new CommandError(`${program} ${args.join(' ')}`, undefined, done));
+    });
+    if (options.input !== undefined) child.stdin!.end(options.input);
+  });
+}
