@@ -25,6 +25,7 @@ nodes:
     facts:
       role: app
       ports: [80, 443]
+      motd: "Grüße aus dem Dorf\\nzweite Zeile"
 `;
 
 
@@ -120,12 +121,19 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
       environment: 'e2e',
       role: 'app',
       ports: '[80,443]',
+      motd: 'Grüße aus dem Dorf\nzweite Zeile',
     });
     expect(well.macaddress).toMatch(/^02(:[0-9a-f]{2}){5}$/);
     const barn = await rig(['facts', 'barn.village.test', '--name', name]);
     expect(barn.stdout).toMatch(/os\s+debian/);
     const yaml = await rig(['facts', 'mill', 'os', '--name', name]);
     expect(yaml.stdout.trim()).toBe('debian');
+    // A node sets facts from inside: any bytes the shell can carry, tabs, newlines and UTF-8 included.
+    for (const value of ['plain', 'with\ttab', 'two\nlines', 'café ☕ = ok', '']) {
+      await docker(['exec', `rig-${name}-mill`, '/.rig/bin/rig-fact', 'set', 'note', value]);
+      expect(JSON.parse((await rig(['facts', 'mill', '--name', name, '--json'])).stdout).note).toBe(value);
+      expect(await docker(['exec', `rig-${name}-barn`, '/.rig/bin/rig-fact', 'get', 'mill', 'note'])).toBe(value); // execa drops the last newline
+    }
     const missing = await rig(['facts', 'mill', 'nosuchfact', '--name', name]);
     expect(missing.exitCode).not.toBe(0);
     expect(missing.stderr).toContain('has no fact nosuchfact');
