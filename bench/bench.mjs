@@ -330,7 +330,7 @@ async function rigTrace(name, wallStart, wallEnd) {
     if (!who || !['create', 'start'].includes(e.Action)) continue;
     (containers[who] ??= {})[e.Action] ??= e.timeNano / 1e6;
   }
-  const log = await run('docker', ['logs', '--timestamps', `rig-${name}-dnsmasq`]);
+  const log = await run('docker', ['logs', '--timestamps', `rig-${name}-sidecar`]);
   const dhcp = {}; // by MAC: first discover, first ack, number of discovers, host name
   for (const line of lines(`${log.stdout}\n${log.stderr}`)) {
     const m = /^(\S+) dnsmasq-dhcp\[\d+\]: \d+ (DHCPDISCOVER|DHCPACK)\(\S+\) (?:(\d+\.\d+\.\d+\.\d+) )?([0-9a-f:]{17})(?: (\S+))?/.exec(line);
@@ -417,7 +417,7 @@ function rigPhases(events, trace, wallStart, wallEnd) {
     images: builtImages ? span('Build images') : 0,
     network: span('Create the rig network'),
     sidecars: span(SIDECARS),
-    sidecarsStarted: max([sidecar('dnsmasq', 'start'), sidecar('etcd', 'start')].filter((x) => x !== null)),
+    sidecarsStarted: sidecar('sidecar', 'start'),
     sidecarsReadyAt: diff(sidecarsDone, nodesStart), // from the start of the nodes step (< 0: before it)
     nodes: diff(nodesDone, nodesStart),
     exit: diff(wallEnd, nodesDone),

@@ -1,7 +1,7 @@
 /** Everything rig makes carries these labels, so `down` finds it without the rig file and never touches anything else. */
 export const Label = {
   rig: 'io.rig.rig', // rig name: on every container, network and LXC container of a rig
-  role: 'io.rig.role', // node | dnsmasq | etcd
+  role: 'io.rig.role', // node | sidecar
   node: 'io.rig.node', // the node's made-up FQDN
   mirrors: 'io.rig.mirrors', // the live node it copies
   backend: 'io.rig.backend', // docker | lxc
@@ -14,7 +14,10 @@ export const Label = {
   hash: 'io.rig.hash', // on images rig built: the definition's content hash
 } as const;
 
-export type Role = 'node' | 'dnsmasq' | 'etcd';
+export type Role = 'node' | 'sidecar';
+
+/** The sidecar container's name part (rig-<rig>-sidecar), which no node's short name may take. */
+export const SIDECAR = 'sidecar';
 
 export const containerName = (rig: string, part: string) => `rig-${rig}-${part}`;
 export const networkName = (rig: string) => `rig-${rig}`;

@@ -3,7 +3,7 @@ import { findRigContainers, removeContainer } from '../runtime/docker/containers
 import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
 import type { Engine } from './context.js';
 import { removeLinks } from './links.js';
-import { nodeWiring } from '../plan/plan.js';
+import { nodeWiring, sidecarWiring } from '../plan/plan.js';
 import { removeVeth } from '../runtime/veth.js';
 
 export interface DownResult {
@@ -25,7 +25,7 @@ export async function rigNames(engine: Engine): Promise<string[]> {
 
 /**
  * Remove everything of one rig, found by its labels alone (no rig file needed, and after an `up` that died
- * halfway): nodes and sidecars at once (the leases and etcd keys live in the sidecars and go with them, so a
+ * halfway): nodes and the sidecar at once (the leases and etcd keys live in the sidecar and go with it, so a
  * rebuilt rig starts from none), then the network, its firewall rule and the symlinks this rig made.
  */
 export async function destroyRig(engine: Engine, rig: string): Promise<DownResult> {
@@ -34,9 +34,10 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   const [before, nodes] = await Promise.all([findRigContainers(docker, rig), Promise.all(backends.map((b) => b.list(rig)))]);
   const sidecars = before.filter((c) => c.role !== 'node');
   await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => removeContainer(docker, c.id))]);
-  // A node's veth goes with its namespace once it is wired; one made but not yet moved (up stopped while the
-  // node waited for the sidecars) is still on the host.
-  await Promise.all(nodes.flat().map((n) => removeVeth(nodeWiring(rig, n.node).hostInterface)));
+  // A veth goes with its container's namespace once it is wired; one made but not yet moved (up stopped while
+  // the node waited for the sidecar) is still on the host.
+  const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
+  await Promise.all(veths.map(removeVeth));
   let links: string[] = [];
   for (const network of await findRigNetworks(docker, rig)) {
     await removeNetwork(docker, network.id);

@@ -30,7 +30,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
     networks.map(async (net) => {
       const rig = net.labels[Label.rig];
       const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
-      const etcdRunning = (await findRigContainers(engine.docker, rig)).some((c) => c.role === 'etcd' && c.state === 'running');
+      const etcdRunning = (await findRigContainers(engine.docker, rig)).some((c) => c.role === 'sidecar' && c.state === 'running');
       const state = etcdRunning ? await withFacts(etcdUrl(net), (f) => f.rigState(rig)) : new Map();
       return {
         rig,

@@ -5,7 +5,7 @@ import { Label } from '../labels.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
 import { tail } from '../runtime/docker/containers.js';
 import { createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
-import { etcdUrl, startSidecars } from '../sidecars/sidecars.js';
+import { etcdUrl, startSidecar } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
@@ -101,19 +101,19 @@ export function upSteps(
       },
     },
     {
-      // Node containers are created and started while the sidecars start (that is most of the time either takes);
-      // a node is wired to the bridge, which sets its agent going, only once dnsmasq and etcd answer.
+      // Node containers are created while the sidecar starts, and started once it runs (the engine starts one
+      // container at a time or so: the sidecar is what every node waits for). A node is wired to the bridge,
+      // which sets its agent going, only once dnsmasq and etcd answer.
       title: `Start dnsmasq, etcd and ${plan.nodes.length} node${plan.nodes.length > 1 ? 's' : ''}`,
       concurrent: () => {
-        const sidecars = deferred<FactStore>();
-        // Nodes queue behind the sidecar containers in the engine: the sidecars are what every node waits for.
-        const sidecarsStarted = deferred<void>();
+        const sidecar = deferred<FactStore>();
+        const sidecarStarted = deferred<void>();
         const sidecarStep: Step = {
           title: 'dnsmasq and etcd',
           run: async (report) => {
             try {
               const starting = Promise.all([
-                startSidecars(docker, plan, network!, images.ref('sidecar'), sidecarsStarted.resolve),
+                startSidecar(docker, plan, network!, images.ref('sidecar'), sidecarStarted.resolve),
                 engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]),
               ]);
               void import('etcd3'); // the heaviest module: it loads while the engine starts containers
@@ -122,16 +122,16 @@ export function upSteps(
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
               await Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)));
-              sidecars.resolve(facts);
+              sidecar.resolve(facts);
             } catch (err) {
-              sidecarsStarted.resolve();
-              sidecars.reject(err as Error);
+              sidecarStarted.resolve();
+              sidecar.reject(err as Error);
               throw err;
             }
             report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
           },
         };
-        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecarsStarted.promise, sidecars.promise, options)];
+        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecarStarted.promise, sidecar.promise, options)];
       },
     },
   ];
@@ -179,8 +179,8 @@ function nodeSteps(
   engine: Engine,
   plan: Plan,
   network: RigNetwork,
-  sidecarsStarted: Promise<void>,
-  sidecars: Promise<FactStore>,
+  sidecarStarted: Promise<void>,
+  sidecar: Promise<FactStore>,
   options: UpOptions,
 ): Step[] {
   const waiters = new Map<string, Waiter>();
@@ -195,7 +195,7 @@ function nodeSteps(
 
   // Subscribe before any node is wired to the bridge, so no stage and no death is missed.
   const subscribed = (async () => {
-    const facts = await sidecars;
+    const facts = await sidecar;
     stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
     await stopWatching;
     const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
@@ -214,8 +214,8 @@ function nodeSteps(
     run: async (report) => {
       const backend = engine.backends[node.spec.backend]!;
       const ready = waitReady(node, report, waiters, options.timeoutMs);
-      // The backend wires the node to the bridge once this resolves: sidecars serve, watches are on, stage recorded.
-      const wired = subscribed.then(async () => (await sidecars).setStage(plan.name, node.spec.name, 'created'));
+      // The backend wires the node to the bridge once this resolves: the sidecar serves, watches are on, stage recorded.
+      const wired = subscribed.then(async () => (await sidecar).setStage(plan.name, node.spec.name, 'created'));
       wired.catch(() => {}); // a sidecar failure is reported by its own step
       try {
         try {
@@ -226,11 +226,11 @@ function nodeSteps(
             image: nodeImage(engine, node.spec.image),
             env: agentEnv(plan, node, etcdUrl(network), Math.ceil(options.timeoutMs / 1000)),
             repoDir: plan.spec.dir,
-            mayStart: sidecarsStarted,
+            mayStart: sidecarStarted,
             networkReady: wired,
           });
         } catch (err) {
-          if (await wired.then(() => false, () => true)) throw new RigError(`${node.spec.name} not started: the sidecars failed`);
+          if (await wired.then(() => false, () => true)) throw new RigError(`${node.spec.name} not started: the sidecar failed`);
           throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
         }
         if (!options.wait) return;

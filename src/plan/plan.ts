@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
-import { containerName, networkName } from '../labels.js';
+import { containerName, networkName, SIDECAR } from '../labels.js';
 import type { NodeSpec, RigSpec } from '../rigfile/types.js';
 import { formatIp, parseCidr, size } from './ipv4.js';
 
@@ -25,8 +25,7 @@ export interface Plan {
   spec: RigSpec;
   name: string;
   network: string;
-  dnsmasq: string;
-  etcd: string;
+  sidecar: { container: string; hostInterface: string; mac: string }; // dnsmasq and etcd, wired like a node
   links: PlannedLink[];
   nodes: PlannedNode[];
 }
@@ -37,8 +36,7 @@ export function planRig(spec: RigSpec): Plan {
     spec,
     name: spec.name,
     network: networkName(spec.name),
-    dnsmasq: containerName(spec.name, 'dnsmasq'),
-    etcd: containerName(spec.name, 'etcd'),
+    sidecar: { container: containerName(spec.name, SIDECAR), ...sidecarWiring(spec.name) },
     links: spec.configs.flatMap((tree) =>
       spec.nodes.filter((n) => n.mirrors).map((n) => planLink(tree.dir, tree.file, n.name, n.mirrors!)),
     ),
@@ -55,19 +53,22 @@ export function nodeWiring(rig: string, node: string): { hostInterface: string; 
   return { hostInterface: `rv${digest.slice(0, 12)}`, mac: `02:${digest.slice(12, 22).match(/../g)!.join(':')}` };
 }
 
+/** The sidecar's veth and MAC: wired like a node's, under a name no node can have (node names start with a letter or digit). */
+export const sidecarWiring = (rig: string) => nodeWiring(rig, `.${SIDECAR}`);
+
 function planLink(dir: string, file: string, node: string, mirrors: string): PlannedLink {
   const path = join(dir, file.replaceAll('{node}', node));
   const live = join(dir, file.replaceAll('{node}', mirrors));
   return { node, mirrors, path, live, target: relative(dirname(path), live) };
 }
 
-/** Fixed places in a rig subnet: the bridge, the sidecars, Docker's own small range, and the DHCP pool after it. */
+/** Fixed places in a rig subnet: the bridge, dnsmasq and etcd (both on the sidecar), Docker's own small range, and the DHCP pool after it. */
 export interface RigAddresses {
   subnet: string;
   gateway: string;
   dnsmasq: string;
   etcd: string;
-  dockerRange: string; // Docker's IPAM hands out only these (sidecars), so it never collides with DHCP
+  dockerRange: string; // all Docker's IPAM may hand out (rig attaches nothing through Docker), clear of the DHCP pool
   dhcpFirst: string;
   dhcpLast: string;
   netmask: string;

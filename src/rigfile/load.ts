@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { RigFileError, errorMessage } from '../errors.js';
+import { SIDECAR } from '../labels.js';
 import { Checker, FACT_NAME, describe, has, isMap, type YamlMap } from './checker.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
 import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from './steps.js';
@@ -304,7 +305,9 @@ function checkNodes(
       c.report(p, `node "${key}" is not in the rig's domain, ${domain}`, `name it ${shortName}.${domain}, or just ${shortName}`);
     }
     const other = byShortName.get(shortName);
-    if (other !== undefined) {
+    if (shortName === SIDECAR) {
+      c.report(p, `short name "${SIDECAR}" is rig's own: its container rig-<rig>-${SIDECAR} runs the rig's dnsmasq and etcd`, `rename the node, e.g. ${SIDECAR}1${key.slice(SIDECAR.length)}`);
+    } else if (other !== undefined) {
       const hint = 'nodes must differ in their first label, which becomes the hostname';
       c.report(p, `short name "${shortName}" is already used by node "${other}"`, hint);
     } else {

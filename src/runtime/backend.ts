@@ -10,7 +10,7 @@ export interface NodeLaunch {
   image: string;
   env: Record<string, string>; // the agent's environment
   repoDir: string; // the rig file's directory, mounted read-only at /.rig-repo (scripts, manifests, hiera data)
-  mayStart: Promise<void>; // a backend may create the node before, but starts it only after (the sidecars start first)
+  mayStart: Promise<void>; // a backend may create the node before, but starts it only after (the sidecar starts first)
   networkReady: Promise<void>; // and wires it to the bridge only after this
 }
 

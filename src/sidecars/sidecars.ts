@@ -3,7 +3,8 @@ import { RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import type { Plan } from '../plan/plan.js';
 import type { RigNetwork } from '../runtime/docker/network.js';
-import { waitForLog } from '../runtime/docker/containers.js';
+import { containerLog, tail, waitForLog } from '../runtime/docker/containers.js';
+import { makeVeth, moveIntoNode, removeVeth } from '../runtime/veth.js';
 
 /** dnsmasq serves the rig's DHCP and DNS: leases from the rig subnet, names under the rig domain, reverse lookups. */
 export function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
@@ -52,36 +53,40 @@ export function etcdCommand(net: RigNetwork): string[] {
 export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
 
 /**
- * Start dnsmasq and etcd side by side; `started` is called once both containers run (the engine can take other
- * containers then), and the promise resolves when both say they serve.
+ * Start the rig's sidecar: one container running dnsmasq and etcd (images/sidecar/rig-sidecar). Like a node it
+ * has no Docker network: its veth goes on the rig bridge, with dnsmasq's and etcd's fixed addresses on it.
+ * `started` is called once the container runs (the engine can take the nodes then); the promise resolves
+ * when both daemons say they serve.
  */
-export async function startSidecars(docker: Docker, plan: Plan, net: RigNetwork, image: string, started: () => void = () => {}): Promise<void> {
-  let running = 0;
-  const sidecar = async (name: string, role: 'dnsmasq' | 'etcd', ip: string, cmd: string[], ready: RegExp) => {
-    const container = await docker.createContainer({
-      name,
-      Image: image,
-      Cmd: cmd,
-      Hostname: role === 'dnsmasq' ? 'rig-dns' : 'rig-etcd',
-      Labels: { [Label.rig]: plan.name, [Label.role]: role },
-      HostConfig: {
-        NetworkMode: net.name,
-        CapAdd: role === 'dnsmasq' ? ['NET_ADMIN'] : [],
-        Tmpfs: role === 'etcd' ? { '/var/lib/etcd': 'rw,size=256m' } : {},
-        Init: false,
-      },
-      NetworkingConfig: { EndpointsConfig: { [net.name]: { IPAMConfig: { IPv4Address: ip } } } },
-    });
-    await container.start();
-    if (++running === 2) started();
-    try {
-      await waitForLog(docker, container.id, ready, 30_000);
-    } catch (err) {
-      throw new RigError(`The ${role} sidecar ${name} ${(err as Error).message}`, `see its whole log with: docker logs ${name} (run up with --keep-on-failure to keep it)`);
-    }
-  };
-  await Promise.all([
-    sidecar(plan.dnsmasq, 'dnsmasq', net.addresses.dnsmasq, dnsmasqCommand(plan, net), /DHCP, IP range/),
-    sidecar(plan.etcd, 'etcd', net.addresses.etcd, etcdCommand(net), /serving client traffic|ready to serve client requests/),
-  ]);
+export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, started: () => void = () => {}): Promise<void> {
+  const a = net.addresses;
+  const prefix = a.subnet.split('/')[1];
+  const container = await docker.createContainer({
+    name: plan.sidecar.container,
+    Image: image,
+    Entrypoint: ['/usr/local/bin/rig-sidecar'],
+    Cmd: [...dnsmasqCommand(plan, net), '--', ...etcdCommand(net)],
+    Hostname: 'rig-sidecar',
+    Env: [`RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`, ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`])],
+    Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar' },
+    HostConfig: {
+      NetworkMode: 'none',
+      CapAdd: ['NET_ADMIN'], // eth0's addresses, and dnsmasq's DHCP replies to clients that have no address yet
+      Tmpfs: { '/var/lib/etcd': 'rw,size=256m' },
+      Init: false,
+    },
+  });
+  const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
+  veth.catch(() => {}); // awaited below
+  await container.start();
+  started();
+  try {
+    const [{ State }] = await Promise.all([container.inspect(), veth]);
+    if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
+    await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
+    await waitForLog(docker, container.id, [/DHCP, IP range/, /serving client traffic|ready to serve client requests/], 30_000);
+  } catch (err) {
+    await removeVeth(plan.sidecar.hostInterface);
+    throw new RigError(`The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`, `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`);
+  }
 }

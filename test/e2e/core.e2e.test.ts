@@ -76,7 +76,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
   });
 
   it('gives each node one address on eth0, in the rig subnet, equal to its lease, its status and its ipaddress fact', async () => {
-    const leases = await docker(['exec', `rig-${name}-dnsmasq`, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    const leases = await docker(['exec', `rig-${name}-sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
     for (const node of nodes) {
       const ip = await docker(['exec', `rig-${name}-${node.node.split('.')[0]}`, '/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);

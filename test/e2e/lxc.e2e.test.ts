@@ -82,7 +82,7 @@ nodes:
   });
 
   it('gives each node one address on eth0, equal to its lease, its status and its ipaddress fact', async () => {
-    const leases = await docker(['exec', `rig-${name}-dnsmasq`, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    const leases = await docker(['exec', `rig-${name}-sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     for (const node of nodes) {
       const ip = await attach(container(node.node.split('.')[0]), ['/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
       await expectAgreedAddress(name, node, ip, leases);
@@ -136,7 +136,7 @@ nodes:
 
     const down = await rig(['down', '--name', name]);
     expect(down.exitCode, down.all).toBe(0);
-    expect(down.stdout).toContain('removed 5 containers');
+    expect(down.stdout).toContain('removed 4 containers'); // three nodes and the sidecar
     expect((await lxcContainers()).filter((c) => c.startsWith(`rig-${name}-`))).toEqual([]);
     for (const short of ['barn', 'mill', 'well']) expect(existsSync(join(LXC_PATH, container(short)))).toBe(false);
     const after = await hostInterfaces();

@@ -40,7 +40,7 @@ describe('the village example: a replicated redis pair configured by Puppet thro
     expect(conf).toContain('maxmemory 64mb'); // from kelda.prod.example.yaml, through the symlink
     const barnIp = await rig(['facts', 'barn', 'ipaddress', '--name', name]);
     expect(barnIp.stdout.trim()).toBe(nodes[0].address);
-    const lease = await docker(['exec', `rig-${name}-dnsmasq`, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    const lease = await docker(['exec', `rig-${name}-sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     expect(lease).toContain(` ${nodes[0].address} barn `);
   });
 

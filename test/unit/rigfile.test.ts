@@ -180,6 +180,13 @@ describe('names and domain', () => {
     expect(p.message).toContain('"barn" is already used');
   });
 
+  it('rejects the short name rig gives its own sidecar container', () => {
+    const p = one(y('barn.village.test: a.example', 'sidecar.village.test: b.example'));
+    expect(p).toMatchObject({ line: 2, path: '["sidecar.village.test"]' });
+    expect(p.message).toContain('"sidecar" is rig\'s own');
+    expect(p.hint).toContain('sidecar1.village.test');
+  });
+
   it('rejects invalid mirrors', () => {
     let p = one(y('barn.village.test: straleb_prod'));
     expect(p).toMatchObject({ line: 1, column: 20, path: '["barn.village.test"]' });

@@ -32,8 +32,8 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
       }),
     ),
   );
-  // Until interrupted, or until every watched rig is taken down: its etcd dies with it (a Docker event, no polling).
-  const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${Label.role}=etcd`] } });
+  // Until interrupted, or until every watched rig is taken down: its sidecar (etcd) dies with it (a Docker event, no polling).
+  const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${Label.role}=sidecar`] } });
   const alive = new Set(rigs.map((r) => r.rig));
   await new Promise<void>((resolve) => {
     events.on('data', (chunk: Buffer) => {

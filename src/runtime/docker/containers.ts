@@ -4,10 +4,10 @@ import { Label } from '../../labels.js';
 import { isNotFound } from './connect.js';
 
 /**
- * Resolve once the container prints a line matching `pattern` (the logs are followed, not polled).
- * Rejects with the log's tail if the container exits first or `timeoutMs` passes.
+ * Resolve once the container has printed lines matching every one of `patterns` (the logs are followed, not
+ * polled). Rejects with the log's tail if the container exits first or `timeoutMs` passes.
  */
-export async function waitForLog(docker: Docker, id: string, pattern: RegExp, timeoutMs: number): Promise<void> {
+export async function waitForLog(docker: Docker, id: string, patterns: RegExp[], timeoutMs: number): Promise<void> {
   const container = docker.getContainer(id);
   const raw = (await container.logs({ follow: true, stdout: true, stderr: true })) as NodeJS.ReadableStream & { destroy(): void };
   const text = new PassThrough();
@@ -23,7 +23,7 @@ export async function waitForLog(docker: Docker, id: string, pattern: RegExp, ti
       };
       text.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
-        if (pattern.test(seen)) done();
+        if (patterns.every((p) => p.test(seen))) done();
       });
       raw.on('end', () => done(new Error(`exited before it was ready; its log ends:\n${tail(seen)}`)));
       raw.on('error', (err: Error) => done(err));
