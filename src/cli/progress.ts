@@ -1,4 +1,4 @@
-import { Listr, ListrLogger, PRESET_TIMER, PRESET_TIMESTAMP, ProcessOutput, type ListrTask } from 'listr2';
+import type { ListrTask } from 'listr2';
 import type { Step } from '../engine/context.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
@@ -14,6 +14,8 @@ export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.s
  */
 export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
   if (mode === 'json') return runJson(steps);
+  const { Listr, ListrLogger, PRESET_TIMER, PRESET_TIMESTAMP, ProcessOutput } = await import('listr2'); // not for JSON
+  const stderrOnly = () => new ProcessOutput(process.stderr, process.stderr);
   const toTask = (step: Step): ListrTask => ({
     title: step.title,
     skip: step.skip,
@@ -36,8 +38,6 @@ export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
     registerSignalListeners: false,
   }).run();
 }
-
-const stderrOnly = () => new ProcessOutput(process.stderr, process.stderr);
 
 async function runJson(steps: Step[]): Promise<void> {
   const emit = (event: Record<string, unknown>): void => {

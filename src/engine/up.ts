@@ -112,12 +112,13 @@ export function upSteps(
           title: 'dnsmasq and etcd',
           run: async (report) => {
             try {
-              const starting = Promise.all([
-                startSidecar(docker, plan, network!, images.ref('sidecar'), sidecarStarted.resolve),
+              // etcd3 is the heaviest module (0.2 s of this thread): it loads while etcd starts and the engine
+              // starts the nodes, once the sidecar is wired; earlier it would hold up the engine requests.
+              const wired = () => void import('etcd3');
+              await Promise.all([
+                startSidecar(docker, plan, network!, images.ref('sidecar'), sidecarStarted.resolve, wired),
                 engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]),
               ]);
-              void import('etcd3'); // the heaviest module: it loads while the engine starts containers
-              await starting;
               facts = await FactStore.connect(etcdUrl(network!));
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);

@@ -55,10 +55,10 @@ export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
 /**
  * Start the rig's sidecar: one container running dnsmasq and etcd (images/sidecar/rig-sidecar). Like a node it
  * has no Docker network: its veth goes on the rig bridge, with dnsmasq's and etcd's fixed addresses on it.
- * `started` is called once the container runs (the engine can take the nodes then); the promise resolves
- * when both daemons say they serve.
+ * `started` is called once the container runs (the engine can take the nodes then), `wired` once its veth is
+ * in; the promise resolves when both daemons say they serve.
  */
-export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, started: () => void = () => {}): Promise<void> {
+export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, started = () => {}, wired = () => {}): Promise<void> {
   const a = net.addresses;
   const prefix = a.subnet.split('/')[1];
   const container = await docker.createContainer({
@@ -84,6 +84,7 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
     const [{ State }] = await Promise.all([container.inspect(), veth]);
     if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
     await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
+    wired();
     await waitForLog(docker, container.id, [/DHCP, IP range/, /serving client traffic|ready to serve client requests/], 30_000);
   } catch (err) {
     await removeVeth(plan.sidecar.hostInterface);

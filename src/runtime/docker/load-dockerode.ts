@@ -4,18 +4,27 @@ import type Dockerode from 'dockerode';
 type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
 const loader = Module as unknown as { _load: Load; _resolveFilename: (request: string, parent: unknown, isMain: boolean) => string };
 
+// Modules that export one function or constructor, which rig calls rarely or never.
+const LOADED_ON_FIRST_USE = [
+  '/docker-modem/lib/ssh.js', // ssh2, for ssh:// hosts
+  '/dockerode/lib/session.js', // gRPC, for BuildKit sessions
+  '/docker-modem/lib/http_duplex.js', // readable-stream, for attaching to a container's stdin
+];
+
 /**
- * Load dockerode without the parts rig never calls at start: docker-modem's SSH transport (ssh2, for ssh://
- * hosts) and dockerode's BuildKit session (gRPC). Together they are most of dockerode's load time, which every
- * command pays. Each is replaced by a function that loads the real one on its first call, so ssh:// hosts and
- * BuildKit still work.
+ * Load dockerode without the parts rig never calls at start: they are most of dockerode's load time, which
+ * every command pays. Each is replaced by a function that loads the real one on its first call (or `new`), so
+ * ssh:// hosts, BuildKit and stdin still work.
  */
 export async function loadDockerode(): Promise<typeof Dockerode> {
   const load = loader._load;
   loader._load = function (request, parent, isMain) {
     const file = loader._resolveFilename(request, parent, isMain);
-    if (file.endsWith('/docker-modem/lib/ssh.js') || file.endsWith('/dockerode/lib/session.js')) {
-      return (...args: unknown[]) => (load(request, parent, isMain) as (...a: unknown[]) => unknown)(...args);
+    if (LOADED_ON_FIRST_USE.some((tail) => file.endsWith(tail))) {
+      return function onFirstUse(this: unknown, ...args: unknown[]) {
+        const real = load(request, parent, isMain) as new (...a: unknown[]) => unknown;
+        return new.target ? Reflect.construct(real, args) : (real as unknown as (...a: unknown[]) => unknown).apply(this, args);
+      };
     }
     return load.call(this, request, parent, isMain);
   };
