@@ -787,14 +787,17 @@ function targets(summary, micro, options) {
   const out = [];
   const add = (target, value, met, note = '') => out.push({ target, value, met, note });
   const sizes = options.sizes;
+  // The ratio targets are set at 12 nodes; at other sizes the ratio is shown for information, not judged (rig's
+  // fixed cost makes a 1-node ratio say nothing about the target).
   const at = sizes.includes(12) ? 12 : sizes[sizes.length - 1];
-  const note = at === 12 ? '' : `(measured at ${at} node${at > 1 ? 's' : ''}: 12 was not among the sizes)`;
+  const note = at === 12 ? '' : `measured at ${at} node${at > 1 ? 's' : ''}; the target is set at 12`;
+  const judge = (value, met) => (value === null || at !== 12 ? null : met(value));
   const has = (c) => options.contenders.includes(c);
   if (summary) {
     const r = summary[at].ratios;
-    if (has('rig') && has('bare')) add('12-node up ≤ 1.3× bare parallel docker run', times(r.upRigBare), r.upRigBare === null ? null : r.upRigBare <= 1.3, note);
-    if (has('rig') && has('compose')) add('12-node up faster than compose up', times(r.upRigCompose), r.upRigCompose === null ? null : r.upRigCompose < 1, note);
-    if (has('rig') && has('bare')) add('down ≤ 1.2× docker rm -f', times(r.downRigBare), r.downRigBare === null ? null : r.downRigBare <= 1.2, note);
+    if (has('rig') && has('bare')) add('12-node up ≤ 1.3× bare parallel docker run', times(r.upRigBare), judge(r.upRigBare, (x) => x <= 1.3), note);
+    if (has('rig') && has('compose')) add('12-node up faster than compose up', times(r.upRigCompose), judge(r.upRigCompose, (x) => x < 1), note);
+    if (has('rig') && has('bare')) add('12-node down ≤ 1.2× docker rm -f', times(r.downRigBare), judge(r.downRigBare, (x) => x <= 1.2), note);
     if (has('rig') && sizes.length >= 3) {
       // Linear means a constant cost per added node: the last segment's per-node cost may not exceed the one
       // from the smallest size to the one before the largest by more than 25 % (room for noise).
