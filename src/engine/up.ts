@@ -2,6 +2,7 @@ import { ExitCode, RigError } from '../errors.js';
 import { FactStore } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
+import { printable, printableLines } from '../printable.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
 import { tail } from '../runtime/docker/containers.js';
 import { createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
@@ -240,7 +241,7 @@ function nodeSteps(
           const why = err.message === 'stopped' ? 'stopped before it was ready' : err.message;
           // A wait of the node's own that ran out is a timeout too (exit 4), like a node that never got ready.
           const timedOut = err instanceof RigError ? err.exitCode === ExitCode.timeout : /timed out after/.test(err.message + log);
-          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed);
+          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${printableLines(tail(log))}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed);
         });
       } finally {
         ready.cancel();
@@ -270,9 +271,9 @@ function waitReady(node: PlannedNode, report: (line: string) => void, waiters: M
     waiters.set(node.spec.name, {
       stage: (stage) => {
         last = stage;
-        report(stage);
+        report(printable(stage));
         if (stage === 'ready') resolve();
-        else if (stage.startsWith('failed')) reject(new Error(stage));
+        else if (stage.startsWith('failed')) reject(new Error(printable(stage)));
       },
       fail: reject,
     });

@@ -5,6 +5,7 @@ import { Label } from '../../labels.js';
 import { createEngine } from '../engine.js';
 import { outputMode } from '../progress.js';
 import { printStatus } from './status.js';
+import { printable } from '../../printable.js';
 
 /**
  * Follow rigs as their nodes move through their stages: an etcd watch per rig, redrawn on every change
@@ -27,7 +28,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     rigs.map((rig, i) =>
       stores[i].watchStages(rig.rig, (node, stage) => {
         if (mode === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), rig: rig.rig, node, stage }));
-        else if (mode === 'plain') console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig.rig} ${node}: ${stage}`);
+        else if (mode === 'plain') console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig.rig} ${printable(node)}: ${printable(stage)}`);
         else void redraw();
       }),
     ),
