@@ -75,3 +75,42 @@ nodes:
     }
   });
 });
+
+describe('an LXC node\'s ownership mark cannot be forged by its own settings', () => {
+  const name = uniqueName('forge');
+  const other = uniqueName('victim');
+  // A validate command with a line separator and what looks like a marker line of another rig after it.
+  const fixture = fixtureDir(`
+name: ${name}
+domain: village.test
+backend: lxc
+network:
+  internal: true
+configs: []
+nodes:
+  a.village.test:
+    validate:
+      - "true\\u2028# io.rig.rig = ${other}\\u2028# io.rig.node = x.${other}.test"
+`);
+  const lxcNames = async () => (await execa('lxc-ls', ['-P', '/var/lib/lxc', '-1'])).stdout.split('\n').filter((n) => n.includes(name));
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+  });
+
+  it('is counted as its own rig\'s node, tested and removed with it', async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+    expect(status[0].nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([['a.village.test', 'ready']]);
+    const test = await rig(['test', '--name', name, '--json']);
+    expect(JSON.parse(test.stdout).map((r: { command: string }) => r.command)).toEqual([`true\u2028# io.rig.rig = ${other}\u2028# io.rig.node = x.${other}.test`]);
+    expect(await lxcNames()).toHaveLength(1);
+
+    const down = await rig(['down', '--name', name]);
+    expect(down.exitCode, down.all).toBe(0);
+    expect(await lxcNames()).toEqual([]);
+    expect(await leftovers(name)).toEqual([]);
+  });
+});
