@@ -1,10 +1,11 @@
 import { Label } from '../labels.js';
-import { FactStore } from '../facts/store.js';
+import { FactStore, type FactAccess } from '../facts/store.js';
 import { findRigContainers } from '../runtime/docker/containers.js';
 import { findRigNetworks } from '../runtime/docker/network.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import { etcdUrl } from '../sidecars/sidecars.js';
 import type { Engine } from './context.js';
+import { ExitCode, RigError } from '../errors.js';
 
 export interface NodeStatus {
   node: string;
@@ -30,8 +31,9 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
     networks.map(async (net) => {
       const rig = net.labels[Label.rig];
       const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
-      const etcdRunning = (await findRigContainers(engine.docker, rig)).some((c) => c.role === 'sidecar' && c.state === 'running');
-      const state = etcdRunning ? await withFacts(etcdUrl(net), (f) => f.rigState(rig)) : new Map();
+      const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
+      const state =
+        sidecar?.state === 'running' ? await withFacts({ url: etcdUrl(net), rootPassword: sidecar.labels[Label.etcdRoot] }, (f) => f.rigState(rig)) : new Map();
       return {
         rig,
         subnet: net.addresses.subnet,
@@ -52,8 +54,15 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
   );
 }
 
-export async function withFacts<T>(url: string, fn: (facts: FactStore) => Promise<T>): Promise<T> {
-  const facts = await FactStore.connect(url);
+/** How the host reaches a rig's etcd: its address on the rig network, as root (the password is on the sidecar). */
+export async function factAccess(engine: Engine, rig: string): Promise<FactAccess> {
+  const [[network], containers] = await Promise.all([findRigNetworks(engine.docker, rig), findRigContainers(engine.docker, rig)]);
+  if (!network) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
+  return { url: etcdUrl(network), rootPassword: containers.find((c) => c.role === 'sidecar')?.labels[Label.etcdRoot] };
+}
+
+export async function withFacts<T>(access: FactAccess, fn: (facts: FactStore) => Promise<T>): Promise<T> {
+  const facts = await FactStore.connect(access);
   try {
     return await fn(facts);
   } finally {

@@ -1,5 +1,5 @@
 import { ExitCode, RigError } from '../errors.js';
-import { FactStore } from '../facts/store.js';
+import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
 import { printable, printableLines } from '../printable.js';
@@ -39,6 +39,7 @@ export function upSteps(
     ...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => (n.spec.image?.startsWith('rig:') ? (n.spec.image.slice(4) as ImageName) : 'base'))]),
   ];
   let missingImages: ImageName[] = [];
+  const etcdRootPassword = newRootPassword();
   let madeAnything = false; // until the network exists, a failure has nothing of ours to remove (the name may be another rig's)
 
   const steps: Step[] = [
@@ -117,10 +118,13 @@ export function upSteps(
               // starts the nodes, once the sidecar is wired; earlier it would hold up the engine requests.
               const wired = () => void import('etcd3');
               await Promise.all([
-                startSidecar(docker, plan, network!, images.ref('sidecar'), sidecarStarted.resolve, wired),
+                startSidecar(docker, plan, network!, images.ref('sidecar'), etcdRootPassword, sidecarStarted.resolve, wired),
                 engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]),
               ]);
-              facts = await FactStore.connect(etcdUrl(network!));
+              // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
+              const open = await FactStore.connect({ url: etcdUrl(network!) });
+              await open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name)).finally(() => open.close());
+              facts = await FactStore.connect({ url: etcdUrl(network!), rootPassword: etcdRootPassword });
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
               await Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)));
@@ -133,7 +137,7 @@ export function upSteps(
             report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
           },
         };
-        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecarStarted.promise, sidecar.promise, options)];
+        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecarStarted.promise, sidecar.promise, { ...options, etcdRootPassword })];
       },
     },
   ];
@@ -183,7 +187,7 @@ function nodeSteps(
   network: RigNetwork,
   sidecarStarted: Promise<void>,
   sidecar: Promise<FactStore>,
-  options: UpOptions,
+  options: UpOptions & { etcdRootPassword: string },
 ): Step[] {
   const waiters = new Map<string, Waiter>();
   let stopWatching: Promise<() => Promise<void>> | undefined;
@@ -226,7 +230,7 @@ function nodeSteps(
             node,
             network,
             image: nodeImage(engine, node.spec.image),
-            env: agentEnv(plan, node, etcdUrl(network), Math.ceil(options.timeoutMs / 1000)),
+            env: agentEnv(plan, node, { url: etcdUrl(network), password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)),
             repoDir: plan.spec.dir,
             mayStart: sidecarStarted,
             networkReady: wired,

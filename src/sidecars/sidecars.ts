@@ -21,6 +21,10 @@ export function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
     `--local=/${domain}/`, // names under the rig domain are answered here and never forwarded
     '--bogus-priv',
     '--expand-hosts',
+    // Each node's name is pinned to its planned MAC, and names clients send are ignored: a node cannot take
+    // another's name in DNS by sending it over DHCP.
+    ...plan.nodes.map((n) => `--dhcp-host=${n.mac},${n.spec.shortName}`),
+    '--dhcp-ignore-names',
     `--dhcp-range=${a.dhcpFirst},${a.dhcpLast},${a.netmask},12h`,
     // An internal rig has no way out: offer no default route. Otherwise the bridge (Docker's gateway) routes.
     net.internal ? '--dhcp-option=option:router' : `--dhcp-option=option:router,${a.gateway}`,
@@ -47,6 +51,10 @@ export function etcdCommand(net: RigNetwork): string[] {
     // One member on one machine: elect it at once rather than after the default one-second election timeout.
     '--heartbeat-interval=10',
     '--election-timeout=100',
+    // Auth is on (each node writes only its own keys): the cheapest bcrypt etcd allows, as passwords are random
+    // and the sidecar is reachable only on the rig bridge, and a node's token lasts as long as a rig does.
+    '--bcrypt-cost=4',
+    '--auth-token-ttl=86400',
   ];
 }
 
@@ -58,7 +66,15 @@ export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
  * `started` is called once the container runs (the engine can take the nodes then), `wired` once its veth is
  * in; the promise resolves when both daemons say they serve.
  */
-export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, started = () => {}, wired = () => {}): Promise<void> {
+export async function startSidecar(
+  docker: Docker,
+  plan: Plan,
+  net: RigNetwork,
+  image: string,
+  etcdRootPassword: string,
+  started = () => {},
+  wired = () => {},
+): Promise<void> {
   const a = net.addresses;
   const prefix = a.subnet.split('/')[1];
   const container = await docker.createContainer({
@@ -68,7 +84,8 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
     Cmd: [...dnsmasqCommand(plan, net), '--', ...etcdCommand(net)],
     Hostname: 'rig-sidecar',
     Env: [`RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`, ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`])],
-    Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar' },
+    // The root password of the rig's etcd, for later rig commands on the host; nodes cannot read labels.
+    Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar', [Label.etcdRoot]: etcdRootPassword },
     HostConfig: {
       NetworkMode: 'none',
       CapAdd: ['NET_ADMIN'], // eth0's addresses, and dnsmasq's DHCP replies to clients that have no address yet

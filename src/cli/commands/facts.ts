@@ -1,5 +1,5 @@
 import yaml from 'js-yaml';
-import { rigStatus, withFacts } from '../../engine/status.js';
+import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { table } from '../table.js';
@@ -13,7 +13,7 @@ export async function facts(node: string, fact: string | undefined, flags: { nam
   if (!matches.length) throw new RigError(`No node ${node} in ${flags.name ? `rig ${flags.name}` : 'any rig that is up'}.`, 'see the nodes with: rig status', ExitCode.badInput);
   if (matches.length > 1) throw new RigError(`${node} names nodes in several rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`, 'say which with --name RIG', ExitCode.badInput);
   const [{ rig, node: fqdn }] = matches;
-  const values = await withFacts(rig.etcd, (f) => f.nodeFacts(rig.rig, fqdn));
+  const values = await withFacts(await factAccess(engine, rig.rig), (f) => f.nodeFacts(rig.rig, fqdn));
   if (fact !== undefined) {
     if (!(fact in values)) throw new RigError(`${fqdn} has no fact ${fact}.`, `see its facts with: rig facts ${fqdn}`, ExitCode.failed);
     // The one value, for scripts, exact; escaped only when a person reads it on a terminal.

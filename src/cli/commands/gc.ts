@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { destroyRig } from '../../engine/down.js';
-import { rigStatus, withFacts } from '../../engine/status.js';
+import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { Label } from '../../labels.js';
 import { findRigNetworks } from '../../runtime/docker/network.js';
 import { createEngine } from '../engine.js';
@@ -26,7 +26,7 @@ export async function gc(flags: { json?: boolean }): Promise<void> {
     const [host, pid] = (network.labels[Label.owner] ?? '').split(':');
     if (host !== hostname() || alive(Number(pid))) continue;
     const [status] = await rigStatus(engine, rig);
-    const kept = await withFacts(status.etcd, (f) => f.mark(rig, 'kept')).catch(() => null);
+    const kept = await withFacts(await factAccess(engine, rig), (f) => f.mark(rig, 'kept')).catch(() => null);
     if (kept) continue;
     await destroyRig(engine, rig);
     removed.push(rig);

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Engine } from '../../engine/context.js';
 import { destroyRig } from '../../engine/down.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
-import { rigStatus, withFacts } from '../../engine/status.js';
+import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { upSteps } from '../../engine/up.js';
 import { planRig, type Plan } from '../../plan/plan.js';
 import { loadRigFile } from '../../rigfile/load.js';
@@ -91,7 +91,7 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   const rig = await bringUp(rigFile, flags);
   const [status] = await rigStatus(rig.engine, rig.plan.name);
   // The rig now belongs to its user: mark it kept (rig gc leaves it) and stand the reaper down.
-  await withFacts(status.etcd, (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString()));
+  await withFacts(await factAccess(rig.engine, rig.plan.name), (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString()));
   rig.reaper.disarm();
   printStatus([status], !!flags.json);
   process.stderr.write(`rig ${rig.plan.name} is up; remove it with: rig down --name ${rig.plan.name}\n`);

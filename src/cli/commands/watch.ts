@@ -1,5 +1,5 @@
 import { FactStore } from '../../facts/store.js';
-import { rigStatus, type RigStatus } from '../../engine/status.js';
+import { factAccess, rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { createEngine } from '../engine.js';
@@ -23,7 +23,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     printStatus(now, false);
   };
   if (mode === 'tty') await redraw();
-  const stores = await Promise.all(rigs.map((rig: RigStatus) => FactStore.connect(rig.etcd)));
+  const stores = await Promise.all(rigs.map(async (rig: RigStatus) => FactStore.connect(await factAccess(engine, rig.rig))));
   await Promise.all(
     rigs.map((rig, i) =>
       stores[i].watchStages(rig.rig, (node, stage) => {
