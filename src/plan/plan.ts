@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
 import type { NodeSpec, RigSpec } from '../rigfile/types.js';
-import { formatIp, parseCidr, size } from './ipv4.js';
+import { DHCP_POOL_OFFSET, formatIp, parseCidr, size, SMALLEST_RIG_SUBNET } from './ipv4.js';
 
 /** A symlink `up` makes: `path` -> `target` (relative), standing for the live node's config at `live`. */
 export interface PlannedLink {
@@ -76,8 +76,8 @@ export interface RigAddresses {
 
 export function rigAddresses(subnet: string): RigAddresses {
   const c = parseCidr(subnet);
-  if (size(c) < 64) {
-    throw new RigError(`subnet ${subnet} is too small for a rig`, 'use a /26 or larger (a /24 is the default)', ExitCode.badInput);
+  if (c.prefix > SMALLEST_RIG_SUBNET) {
+    throw new RigError(`subnet ${subnet} is too small for a rig`, `use a /${SMALLEST_RIG_SUBNET} or larger (a /24 is the default)`, ExitCode.badInput);
   }
   return {
     subnet,
@@ -85,7 +85,7 @@ export function rigAddresses(subnet: string): RigAddresses {
     dnsmasq: formatIp(c.base + 2),
     etcd: formatIp(c.base + 3),
     dockerRange: `${formatIp(c.base)}/28`,
-    dhcpFirst: formatIp(c.base + 16),
+    dhcpFirst: formatIp(c.base + DHCP_POOL_OFFSET),
     dhcpLast: formatIp(c.base + size(c) - 2),
     netmask: formatIp((0xffffffff << (32 - c.prefix)) >>> 0),
   };
