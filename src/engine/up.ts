@@ -5,8 +5,9 @@ import { Label } from '../labels.js';
 import { printable, printableLines } from '../printable.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
 import { tail } from '../runtime/docker/containers.js';
-import { createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
-import { etcdUrl, startSidecar } from '../sidecars/sidecars.js';
+import type Docker from 'dockerode';
+import { checkSubnetFree, createRigNetwork, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
+import { createSidecar, etcdUrl, startSidecar } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
@@ -14,47 +15,102 @@ import { checkLinks, makeLinks } from './links.js';
 
 export interface UpOptions {
   timeoutMs: number; // for every node to be ready
-  keepOnFailure: boolean;
   wait: boolean; // false: return once every node is started, without waiting for ready
   owner: string; // host:pid of this process, on the network, for rig gc
+  madeNetwork?: (id: string) => void; // the network exists and is this process's
+  claimed?: () => void; // this process owns the rig name: everything with the rig's label is its own
 }
 
 /** Node stages in order; the agent in each node writes the ones after `created`. */
 export const STAGES = ['created', 'addressed', 'facts', 'ready'] as const;
 
+export interface UpRun {
+  steps: Step[];
+  /** Stop the steps: every wait ends at once with `reason`, and nothing more is made. */
+  abort(reason: Error): void;
+  /** Why the steps were stopped (an interrupt, or up's deadline), if they were. */
+  abortReason(): Error | undefined;
+  /**
+   * Stop the steps, wait for what is being made to exist, then remove what this up made: the whole rig (by its
+   * label) if this up owns the rig name (unless `keep`: --keep-on-failure), else only its own network.
+   * Says what it removed.
+   */
+  cleanup(keep: boolean): Promise<'rig' | 'network' | 'nothing' | 'kept'>;
+  /** The steps ended well: the deadline no longer applies. */
+  done(): void;
+  facts(): FactStore | undefined;
+}
+
 /**
- * The steps of `rig up`. Nothing is created before the checks pass; if a later step fails, everything made so
- * far is removed (unless keepOnFailure) and the error goes on up.
+ * The steps of `rig up`. Nothing is created before the checks pass. The rig name is claimed by creating the
+ * sidecar container right after the network (the engine lets only one container have a name): an up that loses
+ * that race removes its own network and nothing else. From the network on, the whole up has a deadline of
+ * --timeout and a grace, so a sidecar the host cannot reach ends it (exit 4) like a silent node.
  */
-export function upSteps(
-  engine: Engine,
-  plan: Plan,
-  options: UpOptions,
-): { steps: Step[]; cleanup: () => Promise<void>; madeAnything: () => boolean; facts: () => FactStore | undefined } {
+export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
   const { docker, images } = engine;
   let linksToMake: PlannedLink[] = [];
   let network: RigNetwork | undefined;
+  let sidecarContainer: Docker.Container | undefined;
+  let claimed = false;
+  let sidecarServes = false;
   let facts: FactStore | undefined;
   const imageNames = [
     ...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => (n.spec.image?.startsWith('rig:') ? (n.spec.image.slice(4) as ImageName) : 'base'))]),
   ];
   let missingImages: ImageName[] = [];
   const etcdRootPassword = newRootPassword();
-  let madeAnything = false; // until the network exists, a failure has nothing of ours to remove (the name may be another rig's)
+
+  // An interrupt or the deadline aborts: waits end at once; what is being made is awaited (`making`), so that
+  // cleanup, which comes after it, finds and removes all of it.
+  const aborter = new AbortController();
+  const { signal } = aborter;
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    inFlight.add(work);
+    const done = () => inFlight.delete(work);
+    work.then(done, done);
+  };
+  const making = <T>(work: () => Promise<T>): Promise<T> => {
+    signal.throwIfAborted();
+    const made = work();
+    track(made);
+    return made;
+  };
+  const unlessAborted = <T>(wait: Promise<T>): Promise<T> => {
+    const ended = new Promise<T>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason as Error);
+      const onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      wait.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+    ended.catch(() => {}); // whoever awaits it handles the failure
+    return ended;
+  };
+  let deadline: NodeJS.Timeout | undefined;
+  const startDeadline = () => {
+    const limitMs = options.timeoutMs + SILENCE_GRACE_MS + DEADLINE_GRACE_MS;
+    const why = () =>
+      sidecarServes
+        ? `Rig ${plan.name} was not ready within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`
+        : `The sidecar of rig ${plan.name} (dnsmasq and etcd at ${network ? etcdUrl(network) : 'its network'}) did not answer within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`;
+    const hint = 'is the sidecar running and reachable from the host (docker ps; no host route over the rig subnet)? A longer --timeout gives slow nodes more time';
+    deadline = setTimeout(() => aborter.abort(new RigError(why(), hint, ExitCode.timeout)), limitMs);
+  };
 
   const steps: Step[] = [
     {
       title: 'Check the rig',
       run: async () => {
         linksToMake = checkLinks(plan.links, plan.spec.file);
+        if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
           if (!engine.backends[kind]) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
           await engine.backends[kind]!.check?.();
         }
         const running = await docker.listNetworks({ filters: { label: [`${Label.rig}=${plan.name}`] } });
-        if (running.length) {
-          throw new RigError(`A rig named ${plan.name} is already up.`, `bring it down first (rig down --name ${plan.name}), or give this one another name with --name`, ExitCode.badInput);
-        }
+        if (running.length) throw alreadyUp(plan.name);
+        await checkContainerNames(engine, plan);
         await checkNodeImages(engine, plan);
         missingImages = await images.missing(imageNames);
       },
@@ -67,8 +123,9 @@ export function upSteps(
           title: `Build ${missingImages.map((n) => images.ref(n)).join(', ')}`,
           run: async (report) => {
             for (const name of missingImages) {
+              signal.throwIfAborted();
               report(`building ${images.ref(name)}`);
-              await images.build(name, report);
+              await unlessAborted(images.build(name, report));
             }
           },
         },
@@ -77,20 +134,29 @@ export function upSteps(
     {
       title: 'Create the rig network',
       run: async (report) => {
-        network = await createRigNetwork(docker, {
-          name: plan.network,
-          subnet: plan.spec.network.subnet,
-          pool: plan.spec.network.pool,
-          internal: plan.spec.network.internal,
-          labels: {
-            [Label.rig]: plan.name,
-            [Label.rigFile]: plan.spec.file,
-            [Label.domain]: plan.spec.domain,
-            [Label.owner]: options.owner,
-            [Label.links]: JSON.stringify(linksToMake.map(({ path, target }) => ({ path, target }))),
-          },
+        startDeadline();
+        network = await making(() =>
+          createRigNetwork(docker, {
+            name: plan.network,
+            subnet: plan.spec.network.subnet,
+            pool: plan.spec.network.pool,
+            internal: plan.spec.network.internal,
+            labels: {
+              [Label.rig]: plan.name,
+              [Label.rigFile]: plan.spec.file,
+              [Label.domain]: plan.spec.domain,
+              [Label.owner]: options.owner,
+              [Label.links]: JSON.stringify(linksToMake.map(({ path, target }) => ({ path, target }))),
+            },
+          }),
+        );
+        options.madeNetwork?.(network.id);
+        // The claim: another up of this name that got this far too has its own network, but only one sidecar.
+        sidecarContainer = await making(() => createSidecar(docker, plan, network!, images.ref('sidecar'), etcdRootPassword)).catch((err: Error) => {
+          throw isNameConflict(err) ? alreadyUp(plan.name) : err;
         });
-        madeAnything = true;
+        claimed = true;
+        options.claimed?.();
         report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
       },
     },
@@ -98,7 +164,7 @@ export function upSteps(
       title: 'Link live node configs',
       skip: () => linksToMake.length === 0,
       run: async (report) => {
-        const made = makeLinks(linksToMake);
+        const made = await making(async () => makeLinks(linksToMake));
         report(`${made.length} symlinks made`);
       },
     },
@@ -110,43 +176,98 @@ export function upSteps(
       concurrent: () => {
         const sidecar = deferred<FactStore>();
         const sidecarStarted = deferred<void>();
+        const url = etcdUrl(network!);
         const sidecarStep: Step = {
           title: 'dnsmasq and etcd',
           run: async (report) => {
             try {
               // etcd3 is the heaviest module (0.2 s of this thread): it loads while etcd starts and the engine
               // starts the nodes, once the sidecar is wired; earlier it would hold up the engine requests.
-              const wired = () => void import('etcd3');
-              await Promise.all([
-                startSidecar(docker, plan, network!, images.ref('sidecar'), etcdRootPassword, sidecarStarted.resolve, wired),
-                engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]),
-              ]);
+              const wired = deferred<void>();
+              signal.throwIfAborted();
+              const starting = startSidecar(docker, plan, network!, sidecarContainer!, sidecarStarted.resolve, () => {
+                wired.resolve();
+                void import('etcd3');
+              });
+              track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
+              await unlessAborted(Promise.all([starting, engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]));
               // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
-              const open = await FactStore.connect({ url: etcdUrl(network!) });
-              await open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name)).finally(() => open.close());
-              facts = await FactStore.connect({ url: etcdUrl(network!), rootPassword: etcdRootPassword });
+              const open = await unlessAborted(FactStore.connect({ url }));
+              await unlessAborted(open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name))).finally(() => open.close());
+              facts = await unlessAborted(FactStore.connect({ url, rootPassword: etcdRootPassword }));
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
-              await Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)));
+              await unlessAborted(Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)))).catch(etcdUnanswered(url));
+              sidecarServes = true;
               sidecar.resolve(facts);
             } catch (err) {
               sidecarStarted.resolve();
               sidecar.reject(err as Error);
-              throw err;
+              throw signal.aborted ? (signal.reason as Error) : err;
             }
-            report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${etcdUrl(network!)}`);
+            report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${url}`);
           },
         };
-        return [sidecarStep, ...nodeSteps(engine, plan, network!, sidecarStarted.promise, sidecar.promise, { ...options, etcdRootPassword })];
+        const nodes = nodeSteps(engine, plan, network!, unlessAborted(sidecarStarted.promise), sidecar.promise, { ...options, etcdRootPassword }, { making, unlessAborted, signal });
+        return [sidecarStep, ...nodes];
       },
     },
   ];
 
-  const cleanup = async () => {
+  let cleaned: Promise<'rig' | 'network' | 'nothing' | 'kept'> | undefined;
+  const cleanup = async (keep: boolean) => {
+    if (!signal.aborted) aborter.abort(new RigError(`up of rig ${plan.name} was stopped`));
+    clearTimeout(deadline);
+    while (inFlight.size) await Promise.allSettled([...inFlight]);
     facts?.close();
-    if (madeAnything && !options.keepOnFailure) await destroyRig(engine, plan.name);
+    if (!claimed) {
+      if (!network) return 'nothing';
+      await removeOwnNetwork(docker, network.id, plan.name);
+      return 'network';
+    }
+    if (keep) return 'kept';
+    await destroyRig(engine, plan.name);
+    return 'rig';
   };
-  return { steps, cleanup, madeAnything: () => madeAnything, facts: () => facts };
+  return {
+    steps,
+    abort(reason) {
+      if (!signal.aborted) aborter.abort(reason);
+    },
+    abortReason: () => (signal.aborted ? (signal.reason as Error) : undefined),
+    cleanup: (keep) => (cleaned ??= cleanup(keep)),
+    done: () => clearTimeout(deadline),
+    facts: () => facts,
+  };
+}
+
+const alreadyUp = (rig: string) =>
+  new RigError(`A rig named ${rig} is already up, or being brought up.`, `bring it down first (rig down --name ${rig}), or give this one another name with --name`, ExitCode.badInput);
+
+const isNameConflict = (err: Error) => (err as { statusCode?: number }).statusCode === 409 || /Conflict|already in use/.test(err.message);
+
+/** A call of the host's to the rig's etcd that got no answer in time is a timeout (exit 4), and says so. */
+const etcdUnanswered = (url: string) => (err: Error) => {
+  if (err instanceof RigError) throw err;
+  if (/deadline|unavailable/i.test(`${err.name} ${err.message}`)) {
+    throw new RigError(`The rig's etcd at ${url} did not answer: ${err.message}`, 'is the sidecar running and reachable from the host? (docker ps; ip route get ADDRESS)', ExitCode.timeout);
+  }
+  throw err;
+};
+
+/** Every container name the rig will take must be free; one taken by something else is bad input, not a crash later. */
+async function checkContainerNames(engine: Engine, plan: Plan): Promise<void> {
+  const names = [plan.sidecar.container, ...plan.nodes.filter((n) => n.spec.backend === 'docker').map((n) => n.container)];
+  const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const found = await engine.docker.listContainers({ all: true, filters: { name: names.map((n) => `^/?${escape(n)}$`) } });
+  const taken = found.map((c) => ({ name: c.Names[0]?.replace(/^\//, ''), rig: c.Labels[Label.rig] })).filter((c) => names.includes(c.name));
+  if (!taken.length) return;
+  if (taken.some((c) => c.rig === plan.name)) throw alreadyUp(plan.name);
+  throw new RigError(
+    `The container name${taken.length > 1 ? 's' : ''} ${taken.map((c) => c.name).join(', ')} ${taken.length > 1 ? 'are' : 'is'} taken by ${taken.length > 1 ? 'containers' : 'a container'} rig did not make for rig ${plan.name}.`,
+    'remove or rename that container (docker rm NAME), or give the rig another name with --name',
+    ExitCode.badInput,
+  );
 }
 
 function deferred<T>() {
@@ -180,6 +301,12 @@ async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
   }
 }
 
+interface Abortable {
+  making: <T>(work: () => Promise<T>) => Promise<T>;
+  unlessAborted: <T>(wait: Promise<T>) => Promise<T>;
+  signal: AbortSignal;
+}
+
 /** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
 function nodeSteps(
   engine: Engine,
@@ -188,6 +315,7 @@ function nodeSteps(
   sidecarStarted: Promise<void>,
   sidecar: Promise<FactStore>,
   options: UpOptions & { etcdRootPassword: string },
+  { making, unlessAborted, signal }: Abortable,
 ): Step[] {
   const waiters = new Map<string, Waiter>();
   let stopWatching: Promise<() => Promise<void>> | undefined;
@@ -198,12 +326,13 @@ function nodeSteps(
     void stopWatching?.then((stop) => stop()).catch(() => {});
     stopEvents?.();
   };
+  const url = etcdUrl(network);
 
   // Subscribe before any node is wired to the bridge, so no stage and no death is missed.
   const subscribed = (async () => {
     const facts = await sidecar;
     stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
-    await stopWatching;
+    await stopWatching.catch(etcdUnanswered(url));
     const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
     events.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) {
@@ -213,7 +342,9 @@ function nodeSteps(
       }
     });
     stopEvents = () => (events as unknown as { destroy(): void }).destroy();
+    if (remaining === 0) finished(); // every node ended (an abort) while this was on its way
   })();
+  subscribed.catch(() => {}); // each node's wait reports it
 
   return plan.nodes.map((node) => ({
     title: node.spec.name,
@@ -221,26 +352,33 @@ function nodeSteps(
       const backend = engine.backends[node.spec.backend]!;
       const ready = waitReady(node, report, waiters, options.timeoutMs);
       // The backend wires the node to the bridge once this resolves: the sidecar serves, watches are on, stage recorded.
-      const wired = subscribed.then(async () => (await sidecar).setStage(plan.name, node.spec.name, 'created'));
-      wired.catch(() => {}); // a sidecar failure is reported by its own step
+      const wired = unlessAborted(subscribed.then(async () => (await sidecar).setStage(plan.name, node.spec.name, 'created')).catch(etcdUnanswered(url)));
       try {
         try {
-          await backend.launch({
-            rig: plan.name,
-            node,
-            network,
-            image: nodeImage(engine, node.spec.image),
-            env: agentEnv(plan, node, { url: etcdUrl(network), password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)),
-            repoDir: plan.spec.dir,
-            mayStart: sidecarStarted,
-            networkReady: wired,
-          });
+          await making(() =>
+            backend.launch({
+              rig: plan.name,
+              node,
+              network,
+              image: nodeImage(engine, node.spec.image),
+              env: agentEnv(plan, node, { url, password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)),
+              repoDir: plan.spec.dir,
+              mayStart: sidecarStarted,
+              networkReady: wired,
+            }),
+          );
         } catch (err) {
-          if (await wired.then(() => false, () => true)) throw new RigError(`${node.spec.name} not started: the sidecar failed`);
+          if (signal.aborted) throw signal.reason;
+          const sidecarFailure = await wired.then(() => undefined, (e: Error) => e);
+          if (sidecarFailure) {
+            throw new RigError(`${node.spec.name} not started: ${sidecarFailure instanceof RigError ? sidecarFailure.message : 'the sidecar failed'}`, undefined, (sidecarFailure as RigError).exitCode ?? ExitCode.failed);
+          }
+          if (isNameConflict(err as Error)) throw new RigError(`${node.spec.name} could not start: the container name ${node.container} is taken.`, 'remove that container, or give the rig another name with --name', ExitCode.badInput);
           throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
         }
         if (!options.wait) return;
-        await ready.promise.catch(async (err: Error) => {
+        await unlessAborted(ready.promise).catch(async (err: Error) => {
+          if (signal.aborted) throw signal.reason;
           const log = await backend.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] }).catch(() => '');
           const why = err.message === 'stopped' ? 'stopped before it was ready' : err.message;
           // A wait of the node's own that ran out is a timeout too (exit 4), like a node that never got ready.
@@ -257,6 +395,8 @@ function nodeSteps(
 }
 
 const SILENCE_GRACE_MS = 10_000;
+/** The whole up's deadline comes after every node's own (--timeout and the silence grace), so theirs speak first. */
+const DEADLINE_GRACE_MS = 5_000;
 
 interface Waiter {
   stage: (stage: string) => void;

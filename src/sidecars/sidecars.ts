@@ -61,23 +61,13 @@ export function etcdCommand(net: RigNetwork): string[] {
 export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
 
 /**
- * Start the rig's sidecar: one container running dnsmasq and etcd (images/sidecar/rig-sidecar). Like a node it
- * has no Docker network: its veth goes on the rig bridge, with dnsmasq's and etcd's fixed addresses on it.
- * `started` is called once the container runs (the engine can take the nodes then), `wired` once its veth is
- * in; the promise resolves when both daemons say they serve.
+ * Create the rig's sidecar container (not started). Its name is the rig's: the engine lets only one container
+ * have it, so whoever creates it owns the rig name (see engine/up.ts).
  */
-export async function startSidecar(
-  docker: Docker,
-  plan: Plan,
-  net: RigNetwork,
-  image: string,
-  etcdRootPassword: string,
-  started = () => {},
-  wired = () => {},
-): Promise<void> {
+export function createSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, etcdRootPassword: string): Promise<Docker.Container> {
   const a = net.addresses;
   const prefix = a.subnet.split('/')[1];
-  const container = await docker.createContainer({
+  return docker.createContainer({
     name: plan.sidecar.container,
     Image: image,
     Entrypoint: ['/usr/local/bin/rig-sidecar'],
@@ -93,17 +83,27 @@ export async function startSidecar(
       Init: false,
     },
   });
+}
+
+/**
+ * Start the rig's sidecar (made by createSidecar): dnsmasq and etcd (images/sidecar/rig-sidecar). Like a node it
+ * has no Docker network: its veth goes on the rig bridge, with dnsmasq's and etcd's fixed addresses on it.
+ * `started` is called once the container runs (the engine can take the nodes then), `wired` once its veth is
+ * in; the promise resolves when both daemons say they serve.
+ */
+export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, container: Docker.Container, started = () => {}, wired = () => {}): Promise<void> {
   const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
   veth.catch(() => {}); // awaited below
-  await container.start();
-  started();
   try {
+    await container.start();
+    started();
     const [{ State }] = await Promise.all([container.inspect(), veth]);
     if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
     await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
     wired();
     await waitForLog(docker, container.id, [/DHCP, IP range/, /serving client traffic|ready to serve client requests/], 30_000);
   } catch (err) {
+    await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
     await removeVeth(plan.sidecar.hostInterface);
     throw new RigError(`The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`, `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`);
   }

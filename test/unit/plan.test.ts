@@ -93,6 +93,13 @@ describe('parseDuration', () => {
     expect(parseDuration('1m30s')).toBe(90_000);
     expect(() => parseDuration('soon')).toThrow(/not a duration/);
   });
+
+  it('refuses what is no wait rig can keep, as bad input naming the option', () => {
+    for (const bad of ['abc', '', '0', '0s', '5x', '-1', '1h', '99999999m']) {
+      expect(() => parseDuration(bad)).toThrow(/--timeout/);
+      expect(() => parseDuration(bad)).toThrow(expect.objectContaining({ exitCode: 2 }));
+    }
+  });
 });
 
 describe('links', () => {

@@ -1,8 +1,8 @@
 import { rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
-import { bringUp, type UpFlags } from './up.js';
+import { bringUp, interruptedError, type UpFlags, type UpRig } from './up.js';
 import { runValidations } from './test.js';
-import { namesNode } from '../../plan/plan.js';
+import { namesNode, type Plan } from '../../plan/plan.js';
 
 export interface RunFlags extends UpFlags {
   on?: string;
@@ -32,15 +32,24 @@ const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${ar
 /**
  * rig run: bring the rig up and wait for it, run the command (on the host with the rig's addresses in its
  * environment, or in a node with --on, or the rig's validations with --test), then always take the rig down.
- * Exits with the command's exit code.
+ * Exits with the command's exit code. A host command runs in a process group of its own, which the reaper
+ * ends with the rig if rig dies; Ctrl-C and SIGTERM are passed on to it, then the rig is taken down (exit 130).
  */
 export async function run(rigFile: string, command: string[], flags: RunFlags): Promise<void> {
   if (!command.length && !flags.test) throw new RigError('Nothing to run.', 'rig run RIGFILE -- COMMAND..., or rig run RIGFILE --test', ExitCode.badInput);
-  const rig = await bringUp(rigFile, flags);
+  if (flags.junit && !flags.test) throw new RigError('--junit needs --test.', 'rig run RIGFILE --test --junit FILE', ExitCode.badInput);
+  const checkNode = (plan: Plan) => {
+    if (flags.on && !plan.nodes.some((n) => namesNode(flags.on!, n.spec.name))) {
+      throw new RigError(`No node ${flags.on} in rig ${plan.name}.`, `nodes: ${plan.nodes.map((n) => n.spec.name).join(', ')}`, ExitCode.badInput);
+    }
+  };
+  const rig = await bringUp(rigFile, flags, checkNode);
   let exitCode: number = ExitCode.failed;
   try {
     const [status] = await rigStatus(rig.engine, rig.plan.name);
-    if (flags.test) {
+    if (rig.interrupts.signal) {
+      // Interrupted as the rig became ready: run nothing.
+    } else if (flags.test) {
       exitCode = await runValidations(rig.engine, rig.plan.name, flags);
     } else if (flags.on) {
       const node = status.nodes.find((n) => namesNode(flags.on!, n.node));
@@ -51,18 +60,40 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
       process.stdout.write(result.output);
       exitCode = result.exitCode;
     } else {
-      const { execa } = await import('execa');
-      const result = await execa(command[0], command.slice(1), { stdio: 'inherit', reject: false, env: rigEnvironment(status) });
-      if (result.failed && result.exitCode === undefined) throw new RigError(`Could not run ${command[0]}: ${result.shortMessage}`, 'check the command after --', ExitCode.badInput);
-      exitCode = result.exitCode ?? ExitCode.failed;
+      exitCode = await runOnHost(command, rigEnvironment(status), rig);
     }
   } finally {
-    if (exitCode !== 0 && flags.keepOnFailure) {
+    if (exitCode !== 0 && flags.keepOnFailure && !rig.interrupts.signal) {
       rig.reaper.disarm();
       process.stderr.write(`rig: the command failed; kept rig ${rig.plan.name}. Remove it with: rig down --name ${rig.plan.name}\n`);
     } else {
       await rig.down();
     }
+    rig.interrupts.release();
   }
+  if (rig.interrupts.signal) throw interruptedError(`rig ${rig.plan.name} was removed`);
   process.exitCode = exitCode;
+}
+
+async function runOnHost(command: string[], env: Record<string, string>, rig: UpRig): Promise<number> {
+  const { execa } = await import('execa');
+  // Its own process group, so that the reaper can end it and what it started; with a terminal for input it stays
+  // in the terminal's foreground group (a background group may not read it), and the reaper ends the process.
+  const ownGroup = !process.stdin.isTTY;
+  const child = execa(command[0], command.slice(1), { stdio: 'inherit', reject: false, env, detached: ownGroup });
+  if (child.pid) {
+    rig.reaper.command(child.pid);
+    rig.interrupts.on((signal) => {
+      if (!ownGroup && signal === 'SIGINT') return; // the terminal sent it to the command too
+      try {
+        process.kill(ownGroup ? -child.pid! : child.pid!, signal);
+      } catch {
+        // it has ended already
+      }
+    });
+  }
+  const result = await child;
+  rig.reaper.command(undefined);
+  if (result.failed && result.exitCode === undefined && !result.signal) throw new RigError(`Could not run ${command[0]}: ${result.shortMessage}`, 'check the command after --', ExitCode.badInput);
+  return result.exitCode ?? ExitCode.failed;
 }

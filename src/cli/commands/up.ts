@@ -25,74 +25,124 @@ export interface UpRig {
   engine: Engine;
   plan: Plan;
   reaper: Reaper;
+  interrupts: Interrupts;
   /** Take the rig down and disarm the reaper. */
   down(): Promise<void>;
 }
 
 /**
- * Bring a rig up with progress, guarded: a reaper removes it if this process dies before it is done, Ctrl-C
- * removes what was made (a second Ctrl-C leaves at once, and the reaper finishes), and a failure removes it
- * unless --keep-on-failure. Returns with the reaper still armed: the caller decides whether the rig stays.
+ * SIGINT and SIGTERM while `up` or `run` works: the first calls the listeners (which stop what is going on
+ * and clean up); a second leaves at once, and the reaper, still armed, finishes.
  */
-export async function bringUp(rigFile: string, flags: UpFlags, mode = outputMode(!!flags.json)): Promise<UpRig> {
-  const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
-  const engine = await createEngine();
-  const reaper = armReaper(plan.name);
-  const { steps, cleanup, madeAnything, facts } = upSteps(engine, plan, {
-    timeoutMs: parseDuration(flags.timeout),
-    keepOnFailure: !!flags.keepOnFailure,
-    wait: flags.wait !== false,
-    owner: `${hostname()}:${process.pid}`,
-  });
+export class Interrupts {
+  private listeners: Array<(signal: NodeJS.Signals) => void> = [];
+  signal?: NodeJS.Signals;
 
-  let interrupted: Promise<void> | undefined;
-  const onSignal = () => {
-    if (interrupted) process.exit(ExitCode.interrupted); // the reaper, still armed, removes the rig
-    process.stderr.write(`\nrig: interrupted; removing rig ${plan.name} (Ctrl-C again to leave at once)\n`);
-    interrupted = cleanup().then(() => reaper.disarm());
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    await runSteps(steps, mode);
-  } catch (err) {
-    if (interrupted) {
-      await interrupted;
-      throw new RigError(`Interrupted; rig ${plan.name} was removed.`, undefined, ExitCode.interrupted);
-    } else {
-      await cleanup();
-      reaper.disarm();
-      if (flags.keepOnFailure && madeAnything()) process.stderr.write(`rig: kept the failed rig; remove it with: rig down --name ${plan.name}\n`);
-    }
-    throw err;
-  } finally {
-    await interrupted;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    facts()?.close();
+  constructor() {
+    process.on('SIGINT', this.handle);
+    process.on('SIGTERM', this.handle);
   }
-  if (interrupted) throw new RigError(`Interrupted; rig ${plan.name} was removed.`, undefined, ExitCode.interrupted);
-  return {
-    engine,
-    plan,
-    reaper,
-    async down() {
-      await destroyRig(engine, plan.name);
-      reaper.disarm();
-    },
+
+  private handle = (signal: NodeJS.Signals) => {
+    if (this.signal) process.exit(ExitCode.interrupted);
+    this.signal = signal;
+    for (const listener of this.listeners) listener(signal);
   };
+
+  on(listener: (signal: NodeJS.Signals) => void): void {
+    this.listeners.push(listener);
+    if (this.signal) listener(this.signal);
+  }
+
+  release(): void {
+    process.off('SIGINT', this.handle);
+    process.off('SIGTERM', this.handle);
+  }
+}
+
+export const interruptedError = (what: string) => new RigError(`Interrupted; ${what}.`, undefined, ExitCode.interrupted);
+
+/**
+ * Bring a rig up with progress, guarded: a reaper removes it if this process dies before it is done, Ctrl-C
+ * stops the steps and removes what was made (a second Ctrl-C leaves at once, and the reaper finishes), and a
+ * failure removes it unless --keep-on-failure. Every argument is checked first (`check` for the caller's own):
+ * nothing is armed or made for a command line with a mistake in it. Returns with the reaper still armed and
+ * the interrupts still caught: the caller decides whether the rig stays, and releases them.
+ */
+export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Plan) => void = () => {}, mode = outputMode(!!flags.json)): Promise<UpRig> {
+  const timeoutMs = parseDuration(flags.timeout, '--timeout');
+  const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
+  check(plan);
+  const interrupts = new Interrupts();
+  try {
+    const engine = await createEngine();
+    if (interrupts.signal) throw interruptedError(`nothing of rig ${plan.name} was made`);
+    const reaper = armReaper(plan.name);
+    const run = upSteps(engine, plan, {
+      timeoutMs,
+      wait: flags.wait !== false,
+      owner: `${hostname()}:${process.pid}`,
+      madeNetwork: reaper.network,
+      claimed: reaper.claimed,
+    });
+    interrupts.on(() => {
+      process.stderr.write(`\nrig: interrupted; removing what was made of rig ${plan.name} (Ctrl-C again to leave at once)\n`);
+      run.abort(interruptedError(`rig ${plan.name} was removed`));
+    });
+    try {
+      await runSteps(run.steps, mode);
+      run.done();
+    } catch (err) {
+      // An interrupt or the deadline stops every step: say that, not what it made fail.
+      const reason = run.abortReason() ?? err;
+      const removed = await run.cleanup(!!flags.keepOnFailure && !interrupts.signal).catch((cleanupErr: Error) => {
+        // The reaper, still armed, tries again when this process ends.
+        throw new RigError(`${(reason as Error).message}\nThen removing what was made of rig ${plan.name} failed: ${cleanupErr.message}`, 'remove it with: rig down --name ' + plan.name);
+      });
+      reaper.disarm();
+      if (removed === 'kept') process.stderr.write(`rig: kept the failed rig; remove it with: rig down --name ${plan.name}\n`);
+      if (interrupts.signal) {
+        throw interruptedError(removed === 'rig' ? `rig ${plan.name} was removed` : `nothing of rig ${plan.name} was left`);
+      }
+      throw reason;
+    } finally {
+      run.facts()?.close();
+    }
+    return {
+      engine,
+      plan,
+      reaper,
+      interrupts,
+      async down() {
+        await destroyRig(engine, plan.name);
+        reaper.disarm();
+      },
+    };
+  } catch (err) {
+    interrupts.release();
+    throw err;
+  }
 }
 
 export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   if (flags.dryRun) {
+    parseDuration(flags.timeout, '--timeout');
     console.log(JSON.stringify(planRig(loadRigFile(rigFile, { name: flags.name })), null, 2));
     return;
   }
   const rig = await bringUp(rigFile, flags);
-  const [status] = await rigStatus(rig.engine, rig.plan.name);
-  // The rig now belongs to its user: mark it kept (rig gc leaves it) and stand the reaper down.
-  await withFacts(await factAccess(rig.engine, rig.plan.name), (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString()));
-  rig.reaper.disarm();
-  printStatus([status], !!flags.json);
-  process.stderr.write(`rig ${rig.plan.name} is up; remove it with: rig down --name ${rig.plan.name}\n`);
+  try {
+    const [status] = await rigStatus(rig.engine, rig.plan.name);
+    // The rig now belongs to its user: mark it kept (rig gc leaves it) and stand the reaper down.
+    await withFacts(await factAccess(rig.engine, rig.plan.name), (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString()));
+    if (rig.interrupts.signal) {
+      await rig.down();
+      throw interruptedError(`rig ${rig.plan.name} was removed`);
+    }
+    rig.reaper.disarm();
+    printStatus([status], !!flags.json);
+    process.stderr.write(`rig ${rig.plan.name} is up; remove it with: rig down --name ${rig.plan.name}\n`);
+  } finally {
+    rig.interrupts.release();
+  }
 }

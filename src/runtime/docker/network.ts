@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
-import { formatCidr, pickSubnet } from '../../plan/ipv4.js';
+import { formatCidr, overlaps, parseCidr, pickSubnet } from '../../plan/ipv4.js';
 import { rigAddresses, type RigAddresses } from '../../plan/plan.js';
 import { isNotFound } from './connect.js';
 import { CommandError, runCommand } from '../command.js';
@@ -20,10 +20,10 @@ export interface RigNetwork {
 async function takenSubnets(docker: Docker): Promise<string[]> {
   const networks = await docker.listNetworks();
   const fromDocker = networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')));
-  return [...fromDocker, ...hostRoutes()];
+  return [...fromDocker, ...hostRoutes().map((r) => r.subnet)];
 }
 
-function hostRoutes(): string[] {
+function hostRoutes(): Array<{ subnet: string; device: string }> {
   const lines = readFileSync('/proc/net/route', 'utf8').trim().split('\n').slice(1);
   const le = (hex: string) => Buffer.from(hex, 'hex').readUInt32LE(0);
   return lines
@@ -31,8 +31,23 @@ function hostRoutes(): string[] {
     .filter((f) => f[1] !== '00000000') // the default route covers everything; it is no reason to skip a subnet
     .map((f) => {
       const mask = le(f[7]);
-      return formatCidr({ base: le(f[1]), prefix: 32 - Math.log2(2 ** 32 - mask) });
+      return { subnet: formatCidr({ base: le(f[1]), prefix: 32 - Math.log2(2 ** 32 - mask) }), device: f[0] };
     });
+}
+
+/**
+ * A subnet the rig file names must be as free as one rig picks: a host route over it (a VPN, another bridge) would
+ * take the host's traffic to the rig's dnsmasq and etcd elsewhere, and every wait on them would run out.
+ */
+export function checkSubnetFree(subnet: string): void {
+  const route = hostRoutes().find((r) => overlaps(parseCidr(r.subnet), parseCidr(subnet)));
+  if (route) {
+    throw new RigError(
+      `The subnet ${subnet} overlaps the host route ${route.subnet} (dev ${route.device}): the host could not reach the rig.`,
+      'remove network.subnet from the rig file to get a free one, or pick one no route covers (ip route)',
+      ExitCode.badInput,
+    );
+  }
 }
 
 export interface NetworkRequest {
@@ -112,6 +127,12 @@ async function iptables(args: string[]): Promise<void> {
     if (err instanceof CommandError && err.code === 'ENOENT') throw new RigError('iptables is not installed.', 'apt-get install iptables', ExitCode.engineUnavailable);
     throw new RigError(`iptables ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`, 'rig needs root to manage its internal networks');
   }
+}
+
+/** Remove a network this process made, and its firewall rule, and nothing of another rig that has the same name. */
+export async function removeOwnNetwork(docker: Docker, id: string, rig: string): Promise<void> {
+  await removeNetwork(docker, id);
+  await runCommand('iptables', ['-w', '-D', 'DOCKER-USER', ...bridgeRule(`br-${id.slice(0, 12)}`, rig)]).catch(() => {}); // none on a network that is not internal
 }
 
 /** Remove the rig's firewall rules: any DOCKER-USER rule commented rig:<rig>. */

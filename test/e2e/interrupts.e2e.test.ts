@@ -1,0 +1,223 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
+
+// Interrupts, races and waits of `up` and `run` (issue 12, items 1 to 5 and the name conflicts of 14).
+
+const sixNodes = ['barn.village.test', 'mill.village.test', 'well.village.test', 'pump.village.test', 'gate.village.test', 'yard.village.test'];
+const twoNodes = sixNodes.slice(0, 2);
+
+const rigFile = (nodes: string[], network = 'internal: true') => `
+domain: village.test
+network: { ${network} }
+configs:
+  - dir: hieradata/nodes
+nodes:
+${nodes.map((n, i) => `  ${n}: ${['straleb.prod.example', 'kelda.prod.example', 'hobb.prod.example'][i] ?? ''}`).join('\n')}
+`;
+
+interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The CLI as its own process (not execa with a timeout), so the test sends the signals itself. */
+function spawnRig(args: string[], cwd: string): Spawned {
+  const child = spawn('node', [rigBin, ...args], { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  spawned.push(child);
+  return { child, output: () => out, exited };
+}
+
+/** The process's end, or a failure naming what hung; a process that hangs is killed so the test can clean up. */
+async function ended(run: Spawned, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms / 1000} s:\n${run.output()}`)), ms)));
+  try {
+    return await Promise.race([run.exited, hung]);
+  } finally {
+    clearTimeout(timer);
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+  }
+}
+
+const spawned: ChildProcess[] = [];
+const rigsMade: string[] = [];
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  for (const name of rigsMade.splice(0)) {
+    await docker(['unpause', `rig-${name}-sidecar`]).catch(() => {});
+    await rig(['down', '--name', name]);
+    expect(await leftovers(name)).toEqual([]);
+  }
+});
+
+function newRig(prefix: string, nodes: string[], network?: string) {
+  const name = uniqueName(prefix);
+  const fixture = fixtureDir(rigFile(nodes, network));
+  rigsMade.push(name);
+  cleanups.push(fixture.cleanup);
+  return { name, dir: fixture.dir };
+}
+
+const symlinksIn = (dir: string) => readdirSync(dir).filter((f) => lstatSync(join(dir, f)).isSymbolicLink());
+
+async function expectNothingLeft(name: string, dir: string, nodes: string[]) {
+  // Everything is removed before up exits; veths go with their namespaces, which the kernel may take a moment for.
+  expect(await leftovers(name)).toEqual([]);
+  expect(await eventually(async () => (await vethsLeft(name, [...nodes, '.sidecar'])).length === 0, 5000)).toBe(true);
+  expect(symlinksIn(join(dir, 'hieradata/nodes'))).toEqual([]);
+}
+
+async function expectWhole(name: string, nodes: string[]) {
+  const status = await rig(['status', '--name', name, '--json']);
+  expect(status.exitCode, status.all).toBe(0);
+  const [rigStatus] = JSON.parse(status.stdout) as Array<{ nodes: Array<{ node: string; state: string }> }>;
+  expect(rigStatus.nodes.map((n) => [n.node, n.state])).toEqual(nodes.map((n) => [n, 'ready']));
+  const running = await docker(['ps', '--filter', `label=io.rig.rig=${name}`, '--filter', 'status=running', '--format', '{{.Names}}']);
+  expect(running.split('\n').filter(Boolean)).toHaveLength(nodes.length + 1);
+  const networks = await docker(['network', 'ls', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Name}}']);
+  expect(networks.split('\n').filter(Boolean)).toHaveLength(1);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('an interrupt at any instant of up removes exactly what exists and exits 130', () => {
+  // Before Node has run rig's code, the default action ends the process by the signal itself (a shell says 130).
+  const interrupted = (end: { code: number | null; signal: NodeJS.Signals | null }, signal: NodeJS.Signals) =>
+    end.code === 130 || (end.code === null && end.signal === signal);
+
+  for (const [delayMs, signal] of [
+    [100, 'SIGINT'],
+    [330, 'SIGINT'],
+    [450, 'SIGINT'],
+    [600, 'SIGTERM'],
+    [800, 'SIGINT'],
+    [1200, 'SIGINT'],
+    [1800, 'SIGTERM'],
+  ] as const) {
+    it(`${signal} ${delayMs} ms into a 6-node up`, async () => {
+      const { name, dir } = newRig('intr', sixNodes);
+      const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
+      await sleep(delayMs);
+      up.child.kill(signal);
+      const end = await ended(up, 60_000);
+      expect(interrupted(end, signal), `exit ${end.code} ${end.signal}:\n${up.output()}`).toBe(true);
+      await expectNothingLeft(name, dir, sixNodes);
+    });
+  }
+});
+
+describe('arguments are checked before anything is armed or made', () => {
+  it('a bad --timeout is exit 2 for up and run, and a rig of that name stays whole', async () => {
+    const { name, dir } = newRig('badarg', twoNodes);
+    const first = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
+    expect(first.exitCode, first.all).toBe(0);
+    for (const args of [
+      ['up', 'rig.yaml', '--name', name, '--timeout', 'abc'],
+      ['run', 'rig.yaml', '--name', name, '--timeout', '5x', '--', 'true'],
+    ]) {
+      const bad = await rig(args, { cwd: dir });
+      expect(bad.exitCode, bad.all).toBe(2);
+      expect(bad.stderr).toMatch(/--timeout/);
+    }
+    await sleep(3000); // what a reaper armed by mistake would take to remove the rig
+    await expectWhole(name, twoNodes);
+  });
+});
+
+describe('two ups of one name at once', () => {
+  it('exactly one wins; the other exits 2 and leaves the winner whole', async () => {
+    for (let round = 0; round < 3; round++) {
+      const { name, dir } = newRig('race', twoNodes);
+      const ups = await Promise.all([0, 1, 2].map(() => rig(['up', 'rig.yaml', '--name', name], { cwd: dir })));
+      const codes = ups.map((u) => u.exitCode);
+      expect([...codes].sort(), ups.map((u) => u.all).join('\n----\n')).toEqual([0, 2, 2]);
+      for (const loser of ups.filter((u) => u.exitCode === 2)) expect(loser.stderr).toMatch(new RegExp(`rig named ${name} is already up`));
+      await sleep(2000);
+      await expectWhole(name, twoNodes);
+      expect(symlinksIn(join(dir, 'hieradata/nodes'))).toHaveLength(2);
+    }
+  });
+
+  it('a container of that name that is not rig\'s is exit 2 before anything is made', async () => {
+    const { name, dir } = newRig('clash', twoNodes);
+    const image = (await docker(['images', '--filter', 'label=io.rig.image=base', '--format', '{{.ID}}'])).split('\n')[0];
+    const foreign = `rig-${name}-mill`;
+    await docker(['create', '--name', foreign, image, '/bin/true']);
+    cleanups.push(() => docker(['rm', '-f', foreign]).then(() => {}));
+    const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.stderr).toContain(foreign);
+    expect(await leftovers(name)).toEqual([]);
+    expect((await docker(['ps', '-a', '--filter', `name=^${foreign}$`, '--format', '{{.Names}}'])).trim()).toBe(foreign);
+  });
+});
+
+describe('every wait of up has a deadline', () => {
+  it('a paused sidecar ends up by its --timeout with exit 4, and removes the rig', async () => {
+    const { name, dir } = newRig('pause', twoNodes);
+    const up = spawnRig(['up', 'rig.yaml', '--name', name, '--timeout', '10s'], dir);
+    const sidecar = `rig-${name}-sidecar`;
+    const started = await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50);
+    expect(started, up.output()).toBe(true);
+    await docker(['pause', sidecar]);
+    const end = await ended(up, 120_000);
+    expect(end.code, up.output()).toBe(4);
+    expect(up.output()).toMatch(/did not answer/);
+    await expectNothingLeft(name, dir, twoNodes);
+  });
+
+  it('SIGTERM ends an up whose sidecar is paused', async () => {
+    const { name, dir } = newRig('pauseterm', twoNodes);
+    const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
+    const sidecar = `rig-${name}-sidecar`;
+    expect(await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50)).toBe(true);
+    await docker(['pause', sidecar]);
+    await sleep(2000);
+    up.child.kill('SIGTERM');
+    const end = await ended(up, 60_000);
+    expect(end.code, up.output()).toBe(130);
+    await expectNothingLeft(name, dir, twoNodes);
+  });
+
+  it('an explicit subnet behind a host route is exit 2 before anything is made', async () => {
+    // A bridge with nothing on it (this kernel has no dummy interfaces): the route keeps the traffic on the host.
+    const dummy = `rigtd${process.pid % 100000}`;
+    const third = 100 + Math.floor(Math.random() * 100);
+    await execa('ip', ['link', 'add', dummy, 'type', 'bridge']);
+    cleanups.push(() => execa('ip', ['link', 'del', dummy]).then(() => {}, () => {}));
+    await execa('ip', ['link', 'set', dummy, 'up']);
+    await execa('ip', ['route', 'add', `10.252.${third}.0/24`, 'dev', dummy]); // goes with the interface
+    const { name, dir } = newRig('route', twoNodes, `internal: true, subnet: 10.252.${third}.0/25`);
+    const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.stderr).toContain(`10.252.${third}.0/24`);
+    expect(await leftovers(name)).toEqual([]);
+  });
+});
+
+describe('rig run killed by SIGKILL', () => {
+  it('ends its host command with the rig', async () => {
+    const { name, dir } = newRig('runkill', twoNodes);
+    const marker = `3000.${Math.floor(Math.random() * 1e6)}`;
+    const run = spawnRig(['run', 'rig.yaml', '--name', name, '--', 'sh', '-c', `sleep ${marker}; echo never`], dir);
+    // Once rig is dead, any process whose command line holds the marker is the command (sh) or its child (sleep).
+    const withMarker = async (pattern: string) => (await execa('pgrep', ['-f', pattern], { reject: false })).stdout.trim() !== '';
+    cleanups.push(() => execa('pkill', ['-f', marker.replace('.', '\\.')], { reject: false }).then(() => {}));
+    expect(await eventually(() => withMarker(`^sleep ${marker}`), 120_000), run.output()).toBe(true);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    expect(await eventually(async () => !(await withMarker(marker)), 30_000)).toBe(true);
+    expect(await eventually(async () => (await leftovers(name)).length === 0, 30_000)).toBe(true);
+  });
+});
