@@ -330,7 +330,7 @@ async function rigTrace(name, wallStart, wallEnd) {
     if (!who || !['create', 'start'].includes(e.Action)) continue;
     (containers[who] ??= {})[e.Action] ??= e.timeNano / 1e6;
   }
-  const log = await run('docker', ['logs', '--timestamps', `rig-${name}-sidecar`]);
+  const log = await run('docker', ['logs', '--timestamps', `rig-${name}.sidecar`]);
   const dhcp = {}; // by MAC: first discover, first ack, number of discovers, host name
   for (const line of lines(`${log.stdout}\n${log.stderr}`)) {
     const m = /^(\S+) dnsmasq-dhcp\[\d+\]: \d+ (DHCPDISCOVER|DHCPACK)\(\S+\) (?:(\d+\.\d+\.\d+\.\d+) )?([0-9a-f:]{17})(?: (\S+))?/.exec(line);
@@ -636,7 +636,7 @@ async function factLatency(options, ctx) {
     const result = { publishes: options.publishes };
 
     // In a node: rig-fact wait, the way a node waits for a peer's fact.
-    waiter = startNodeWaiter(`rig-${name}-n2`, 'n1', 'bench_w');
+    waiter = startNodeWaiter(`rig-${name}.n2`, 'n1', 'bench_w');
     await sleep(1000); // docker exec starts, and the first wait reaches its watch
     const nodeMs = [];
     for (let i = 0; i < warmUp + options.publishes; i++) {

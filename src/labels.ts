@@ -17,8 +17,10 @@ export const Label = {
 
 export type Role = 'node' | 'sidecar';
 
-/** The sidecar container's name part (rig-<rig>-sidecar), which no node's short name may take. */
+/** The sidecar container's name part (rig-<rig>.sidecar), which no node's short name may take. */
 export const SIDECAR = 'sidecar';
 
-export const containerName = (rig: string, part: string) => `rig-${rig}-${part}`;
+// A dot between rig and node: neither a rig name nor a short name has one, so no two rigs' names can meet
+// (with a hyphen, rig relq's node x-sidecar and rig relq-x's sidecar were both rig-relq-x-sidecar).
+export const containerName = (rig: string, part: string) => `rig-${rig}.${part}`;
 export const networkName = (rig: string) => `rig-${rig}`;

@@ -376,7 +376,7 @@ function checkNodes(
     }
     const other = byShortName.get(shortName);
     if (shortName === SIDECAR) {
-      c.report(p, `short name "${SIDECAR}" is rig's own: its container rig-<rig>-${SIDECAR} runs the rig's dnsmasq and etcd`, `rename the node, e.g. ${SIDECAR}1${key.slice(SIDECAR.length)}`);
+      c.report(p, `short name "${SIDECAR}" is rig's own: its container rig-<rig>.${SIDECAR} runs the rig's dnsmasq and etcd`, `rename the node, e.g. ${SIDECAR}1${key.slice(SIDECAR.length)}`);
     } else if (other !== undefined) {
       const hint = 'nodes must differ in their first label, which becomes the hostname';
       c.report(p, `short name "${shortName}" is already used by node "${other}"`, hint);

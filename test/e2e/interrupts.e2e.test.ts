@@ -55,7 +55,7 @@ afterEach(async () => {
   for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   for (const name of rigsMade.splice(0)) {
-    await docker(['unpause', `rig-${name}-sidecar`]).catch(() => {});
+    await docker(['unpause', `rig-${name}.sidecar`]).catch(() => {});
     await rig(['down', '--name', name]);
     expect(await leftovers(name)).toEqual([]);
   }
@@ -152,7 +152,7 @@ describe('two ups of one name at once', () => {
   it('a container of that name that is not rig\'s is exit 2 before anything is made', async () => {
     const { name, dir } = newRig('clash', twoNodes);
     const image = (await docker(['images', '--filter', 'label=io.rig.image=base', '--format', '{{.ID}}'])).split('\n')[0];
-    const foreign = `rig-${name}-mill`;
+    const foreign = `rig-${name}.mill`;
     await docker(['create', '--name', foreign, image, '/bin/true']);
     cleanups.push(() => docker(['rm', '-f', foreign]).then(() => {}));
     const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
@@ -167,7 +167,7 @@ describe('every wait of up has a deadline', () => {
   it('a paused sidecar ends up by its --timeout with exit 4, and removes the rig', async () => {
     const { name, dir } = newRig('pause', twoNodes);
     const up = spawnRig(['up', 'rig.yaml', '--name', name, '--timeout', '10s'], dir);
-    const sidecar = `rig-${name}-sidecar`;
+    const sidecar = `rig-${name}.sidecar`;
     const started = await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50);
     expect(started, up.output()).toBe(true);
     await docker(['pause', sidecar]);
@@ -180,7 +180,7 @@ describe('every wait of up has a deadline', () => {
   it('SIGTERM ends an up whose sidecar is paused', async () => {
     const { name, dir } = newRig('pauseterm', twoNodes);
     const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
-    const sidecar = `rig-${name}-sidecar`;
+    const sidecar = `rig-${name}.sidecar`;
     expect(await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50)).toBe(true);
     await docker(['pause', sidecar]);
     await sleep(2000);

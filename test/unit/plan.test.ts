@@ -27,8 +27,8 @@ nodes:
 
   it('names containers and the network after the rig', () => {
     expect(plan.network).toBe('rig-village');
-    expect(plan.sidecar.container).toBe('rig-village-sidecar');
-    expect(plan.nodes.map((n) => n.container)).toEqual(['rig-village-barn', 'rig-village-mill', 'rig-village-well']);
+    expect(plan.sidecar.container).toBe('rig-village.sidecar');
+    expect(plan.nodes.map((n) => n.container)).toEqual(['rig-village.barn', 'rig-village.mill', 'rig-village.well']);
     // The sidecar's veth is named like a node's, and differs from every node's.
     expect(plan.sidecar.hostInterface).toMatch(/^rv[0-9a-f]{12}$/);
     expect(plan.nodes.map((n) => n.hostInterface)).not.toContain(plan.sidecar.hostInterface);
