@@ -2,7 +2,7 @@ import { Label } from '../labels.js';
 import { findRigContainers, removeContainer } from '../runtime/docker/containers.js';
 import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
 import type { Engine } from './context.js';
-import { removeLinks } from './links.js';
+import { linksInUse, removeLinks } from './links.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
 import { removeVeth } from '../runtime/veth.js';
 
@@ -39,10 +39,12 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
   await Promise.all(veths.map(removeVeth));
   let links: string[] = [];
-  for (const network of await findRigNetworks(docker, rig)) {
+  const networks = await findRigNetworks(docker);
+  const usedByOthers = linksInUse(networks.filter((n) => n.labels[Label.rig] !== rig).map((n) => n.labels));
+  for (const network of networks.filter((n) => n.labels[Label.rig] === rig)) {
     await removeNetwork(docker, network.id);
-    const made = JSON.parse(network.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>;
-    links = links.concat(removeLinks(made));
+    const used = JSON.parse(network.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>;
+    links = links.concat(removeLinks(used, usedByOthers));
   }
   await removeBridgeRules(rig);
   return { rig, containers: sidecars.length + nodes.flat().length, links };

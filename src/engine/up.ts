@@ -6,12 +6,12 @@ import { printable, printableLines } from '../printable.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
 import { tail } from '../runtime/docker/containers.js';
 import type Docker from 'dockerode';
-import { checkSubnetFree, createRigNetwork, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
+import { checkSubnetFree, createRigNetwork, findRigNetworks, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
 import { createSidecar, etcdUrl, startSidecar } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
-import { checkLinks, makeLinks } from './links.js';
+import { checkLinks, linksInUse, makeLinks } from './links.js';
 
 export interface UpOptions {
   timeoutMs: number; // for every node to be ready
@@ -50,6 +50,7 @@ export interface UpRun {
 export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
   const { docker, images } = engine;
   let linksToMake: PlannedLink[] = [];
+  let linksUsed: PlannedLink[] = []; // made by this rig, or shared with another rig that made them
   let network: RigNetwork | undefined;
   let sidecarContainer: Docker.Container | undefined;
   let claimed = false;
@@ -102,7 +103,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
     {
       title: 'Check the rig',
       run: async () => {
-        linksToMake = checkLinks(plan.links, plan.spec.file);
+        const links = checkLinks(plan.links, plan.spec.file, linksInUse((await findRigNetworks(docker)).map((n) => n.labels)));
+        linksToMake = links.toMake;
+        linksUsed = [...links.toMake, ...links.shared];
         if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
           if (!engine.backends[kind]) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
@@ -146,7 +149,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
               [Label.rigFile]: plan.spec.file,
               [Label.domain]: plan.spec.domain,
               [Label.owner]: options.owner,
-              [Label.links]: JSON.stringify(linksToMake.map(({ path, target }) => ({ path, target }))),
+              [Label.links]: JSON.stringify(linksUsed.map(({ path, target }) => ({ path, target }))),
             },
           }),
         );

@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 
 describe('rigs never meet in container names', () => {
@@ -25,5 +27,40 @@ describe('rigs never meet in container names', () => {
       expect(status.sidecar).toBe('running');
       expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([[node, 'ready']]);
     }
+  });
+});
+
+describe('one rig file up under two names', () => {
+  const one = uniqueName('twin');
+  const two = `${one}-b`;
+  const fixture = fixtureDir(`domain: village.test\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n  mill.village.test: kelda.prod.example\n`);
+  const link = (node: string) => join(fixture.dir, 'hieradata/nodes', `${node}.village.test.yaml`);
+
+  afterAll(async () => {
+    await Promise.all([rig(['down', '--name', one]), rig(['down', '--name', two])]);
+    expect(existsSync(link('barn'))).toBe(false);
+    fixture.cleanup();
+    expect([...(await leftovers(one)), ...(await leftovers(two))]).toEqual([]);
+  });
+
+  it('keeps the links while either rig is up, and the last down removes them; a link the user made stays', async () => {
+    // A link made by the user, exactly as rig would make it, for a node of neither rig: the user's, never rig's.
+    symlinkSync('straleb.prod.example.yaml', link('users'));
+    for (const name of [one, two]) {
+      const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(0);
+    }
+    const down = await rig(['down', '--name', one]);
+    expect(down.exitCode, down.all).toBe(0);
+    for (const node of ['barn', 'mill']) expect(readlinkSync(link(node)), node).toMatch(/\.prod\.example\.yaml$/);
+    // The remaining rig's nodes still read their live data through the links.
+    const read = await rig(['exec', 'barn', '--name', two, '--', 'cat', '/.rig-repo/hieradata/nodes/barn.village.test.yaml']);
+    expect(read.exitCode, read.all).toBe(0);
+    expect(read.stdout).toBe(readFileSync(join(fixture.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'utf8').trimEnd());
+
+    const last = await rig(['down', '--name', two]);
+    expect(last.exitCode, last.all).toBe(0);
+    expect(existsSync(link('barn')) || existsSync(link('mill'))).toBe(false);
+    expect(readlinkSync(link('users'))).toBe('straleb.prod.example.yaml');
   });
 });
