@@ -188,7 +188,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
                 void import('etcd3');
               });
               track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
-              await unlessAborted(Promise.all([starting, engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]));
+              const prepared = engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]);
+              track(prepared); // the tools are unpacked through a container of their own, removed when done
+              await unlessAborted(Promise.all([starting, prepared]));
               facts = await unlessAborted(FactStore.connect(url));
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
