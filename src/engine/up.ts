@@ -193,7 +193,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
                 void import('etcd3');
               });
               track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
-              await unlessAborted(Promise.all([starting, engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))])]));
+              const prepared = engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]);
+              track(prepared); // the tools are unpacked through a container of their own, removed when done
+              await unlessAborted(Promise.all([starting, prepared]));
               // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
               const open = await unlessAborted(FactStore.connect({ url }));
               await unlessAborted(open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name))).finally(() => open.close());

@@ -122,13 +122,14 @@ describe('arguments are checked before anything is armed or made', () => {
     const { name, dir } = newRig('badarg', twoNodes);
     const first = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
     expect(first.exitCode, first.all).toBe(0);
-    for (const args of [
-      ['up', 'rig.yaml', '--name', name, '--timeout', 'abc'],
-      ['run', 'rig.yaml', '--name', name, '--timeout', '5x', '--', 'true'],
-    ]) {
-      const bad = await rig(args, { cwd: dir });
+    for (const [args, says] of [
+      [['up', 'rig.yaml', '--name', name, '--timeout', 'abc'], /--timeout "abc" is not a duration/],
+      [['run', 'rig.yaml', '--name', name, '--timeout', '5x', '--', 'true'], /--timeout "5x" is not a duration/],
+      [['run', 'rig.yaml', '--name', name, '--on', 'nosuch', '--', 'true'], /No node nosuch/],
+    ] as const) {
+      const bad = await rig([...args], { cwd: dir });
       expect(bad.exitCode, bad.all).toBe(2);
-      expect(bad.stderr).toMatch(/--timeout/);
+      expect(bad.stderr).toMatch(says);
     }
     await sleep(3000); // what a reaper armed by mistake would take to remove the rig
     await expectWhole(name, twoNodes);
@@ -219,5 +220,22 @@ describe('rig run killed by SIGKILL', () => {
     await run.exited;
     expect(await eventually(async () => !(await withMarker(marker)), 30_000)).toBe(true);
     expect(await eventually(async () => (await leftovers(name)).length === 0, 30_000)).toBe(true);
+  });
+});
+
+describe('an interrupt once the rig is ready', () => {
+  it('rig run passes SIGINT on to its command, takes the rig down and exits 130', async () => {
+    const { name, dir } = newRig('runint', twoNodes);
+    const marker = `3000.${Math.floor(Math.random() * 1e6)}`;
+    const run = spawnRig(['run', 'rig.yaml', '--name', name, '--', 'sh', '-c', `sleep ${marker}; echo never`], dir);
+    const withMarker = async (pattern: string) => (await execa('pgrep', ['-f', pattern], { reject: false })).stdout.trim() !== '';
+    cleanups.push(() => execa('pkill', ['-f', `^sleep ${marker.replace('.', '\\.')}`], { reject: false }).then(() => {}));
+    expect(await eventually(() => withMarker(`^sleep ${marker}`), 120_000), run.output()).toBe(true);
+    run.child.kill('SIGINT');
+    const end = await ended(run, 60_000);
+    expect(end.code, run.output()).toBe(130);
+    expect(run.output()).not.toContain('never');
+    expect(await eventually(async () => !(await withMarker(`^sleep ${marker}`)), 5000)).toBe(true);
+    await expectNothingLeft(name, dir, twoNodes);
   });
 });
