@@ -10,6 +10,7 @@ export interface DownResult {
   rig: string;
   containers: number;
   links: string[];
+  detached: string[]; // containers that were not rig's, attached to its network: disconnected and left running
 }
 
 /** Every rig that has anything left: a network or a container carrying the rig label, or a node of any backend. */
@@ -41,11 +42,12 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   let links: string[] = [];
   const networks = await findRigNetworks(docker);
   const usedByOthers = linksInUse(networks.filter((n) => n.labels[Label.rig] !== rig).map((n) => n.labels));
+  const detached: string[] = [];
   for (const network of networks.filter((n) => n.labels[Label.rig] === rig)) {
-    await removeNetwork(docker, network.id);
+    detached.push(...(await removeNetwork(docker, network.id)));
     const used = JSON.parse(network.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>;
     links = links.concat(removeLinks(used, usedByOthers));
   }
   await removeBridgeRules(rig);
-  return { rig, containers: sidecars.length + nodes.flat().length, links };
+  return { rig, containers: sidecars.length + nodes.flat().length, links, detached };
 }

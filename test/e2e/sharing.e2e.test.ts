@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
+import { docker, fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 
 describe('rigs never meet in container names', () => {
   // Rig relq with a node x-sidecar, and rig relq-x: with "rig-<rig>-<node>" both made rig-relq-x-sidecar.
@@ -62,5 +62,30 @@ describe('one rig file up under two names', () => {
     expect(last.exitCode, last.all).toBe(0);
     expect(existsSync(link('barn')) || existsSync(link('mill'))).toBe(false);
     expect(readlinkSync(link('users'))).toBe('straleb.prod.example.yaml');
+  });
+});
+
+describe('a container that is not rig\'s, attached to a rig network', () => {
+  it('is disconnected and left running; down removes the rest and says so', async () => {
+    const name = uniqueName('guest');
+    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const guest = `${name}-guest`;
+    try {
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(0);
+      const image = (await docker(['images', 'rig/base', '--format', '{{.Repository}}:{{.Tag}}'])).split('\n')[0];
+      await docker(['run', '-d', '--name', guest, '--network', `rig-${name}`, image, 'sleep', '300']);
+
+      const down = await rig(['down', '--name', name]);
+      expect(down.exitCode, down.all).toBe(0);
+      expect(down.stdout).toContain(`${guest} was attached to its network and is not rig's: disconnected it, left it running`);
+      expect(await leftovers(name)).toEqual([]); // containers, network and firewall rule
+      expect(existsSync(join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml'))).toBe(false);
+      expect(await docker(['inspect', '-f', '{{.State.Running}}', guest])).toBe('true');
+    } finally {
+      await docker(['rm', '-f', guest]).catch(() => {});
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
   });
 });

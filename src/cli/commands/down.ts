@@ -22,5 +22,10 @@ export async function down(rigFile: string | undefined, flags: { name?: string; 
   const results = await Promise.all(rigs.map((rig) => destroyRig(engine, rig)));
   if (flags.json) console.log(JSON.stringify(results, null, 2));
   else if (!results.length) console.log('No rig to remove.');
-  else for (const r of results) console.log(`rig ${r.rig}: removed ${r.containers} containers, its network and ${r.links.length} symlinks`);
+  else {
+    for (const r of results) {
+      console.log(`rig ${r.rig}: removed ${r.containers} containers, its network and ${r.links.length} symlinks`);
+      for (const name of r.detached) console.log(`rig ${r.rig}: ${name} was attached to its network and is not rig's: disconnected it, left it running`);
+    }
+  }
 }
