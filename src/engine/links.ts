@@ -1,4 +1,5 @@
-import { existsSync, lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ExitCode, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import type { PlannedLink } from '../plan/plan.js';
@@ -47,7 +48,24 @@ export function checkLinks(links: PlannedLink[], rigFile: string, usedByOthers: 
       ExitCode.badInput,
     );
   }
-  return { toMake: links.filter((l) => !lstatOrUndefined(l.path)), shared: links.filter((l) => lstatOrUndefined(l.path) && usedByOthers.has(linkKey(l))) };
+  const toMake = links.filter((l) => !lstatOrUndefined(l.path));
+  const unwritable = [...new Set(toMake.map((l) => dirname(l.path)))].flatMap((dir) => {
+    try {
+      accessSync(dir, constants.W_OK);
+      return [];
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return [`  ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EROFS' ? 'on a read-only file system' : `not writable (${code})`}`];
+    }
+  });
+  if (unwritable.length) {
+    throw new RigError(
+      `${rigFile}: rig cannot make its symlinks next to the live node configs, so nothing was created:\n${unwritable.join('\n')}`,
+      'give a config tree (configs: dir) that rig may write links into, or a writable copy of it',
+      ExitCode.badInput,
+    );
+  }
+  return { toMake, shared: links.filter((l) => lstatOrUndefined(l.path) && usedByOthers.has(linkKey(l))) };
 }
 
 /** Make the links; returns those it made (a link already pointing where it should is left, not claimed). */

@@ -56,10 +56,16 @@ export function nodeWiring(rig: string, node: string): { hostInterface: string; 
 /** The sidecar's veth and MAC: wired like a node's, under a name no node can have (node names start with a letter or digit). */
 export const sidecarWiring = (rig: string) => nodeWiring(rig, `.${SIDECAR}`);
 
+/**
+ * The link for one node: at the first path part of the file template that holds {node}, so that a per-node
+ * directory (`{node}/main.yml`, as Ansible's host_vars/<host>/) is linked whole, and a per-node file by itself.
+ */
 function planLink(dir: string, file: string, node: string, mirrors: string): PlannedLink {
-  const path = join(dir, file.replaceAll('{node}', node));
+  const parts = file.split('/');
+  const linked = parts.slice(0, parts.findIndex((part) => part.includes('{node}')) + 1).join('/');
+  const path = join(dir, linked.replaceAll('{node}', node));
   const live = join(dir, file.replaceAll('{node}', mirrors));
-  return { node, mirrors, path, live, target: relative(dirname(path), live) };
+  return { node, mirrors, path, live, target: relative(dirname(path), join(dir, linked.replaceAll('{node}', mirrors))) };
 }
 
 /** Fixed places in a rig subnet: the bridge, dnsmasq and etcd (both on the sidecar), Docker's own small range, and the DHCP pool after it. */

@@ -14,7 +14,7 @@ export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 
 export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal'] as const;
-export const CONFIG_KEYS = ['dir', 'file'] as const;
+export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
 export const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
 /** Facts rig sets itself; a rig file may not set them. */
 export const RESERVED_FACTS = [
@@ -317,9 +317,38 @@ function checkConfigs(c: Checker, value: unknown, rigDir: string): ConfigTree[] 
         ? 'must be a path inside dir (not absolute, no ..)'
         : undefined;
     if (fileProblem) c.report([...p, 'file'], fileProblem, 'e.g. file: "{node}.yaml"; put the directory part in dir:', 'value');
-    if (dir !== undefined) configs.push({ dir: path.resolve(rigDir, dir), file });
+    let outsideRepo = false;
+    if (has(item, 'outside_repo')) {
+      if (typeof item.outside_repo === 'boolean') outsideRepo = item.outside_repo;
+      else c.typeError([...p, 'outside_repo'], item.outside_repo, 'true or false', 'outside_repo: true lets rig make links in a directory outside the rig file\'s repository');
+    }
+    if (dir !== undefined && (outsideRepo || checkInsideRepo(c, [...p, 'dir'], dir, rigDir))) configs.push({ dir: path.resolve(rigDir, dir), file });
   });
   return configs;
+}
+
+/** The repository the rig file is in: the nearest directory above it with a .git, else the rig file's directory. */
+function repositoryOf(rigDir: string): string {
+  const start = fs.existsSync(rigDir) ? fs.realpathSync(rigDir) : rigDir;
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, '.git'))) return dir;
+    if (path.dirname(dir) === dir) return start;
+  }
+}
+
+/**
+ * rig makes symlinks in a config dir, as root: only inside the rig file's repository, symlinks resolved, unless
+ * the rig file says outside_repo: true (a rig file must not point rig at /etc).
+ */
+function checkInsideRepo(c: Checker, p: PathSeg[], dir: string, rigDir: string): boolean {
+  const full = path.resolve(rigDir, dir);
+  const real = fs.existsSync(full) ? fs.realpathSync(full) : full;
+  const repo = repositoryOf(rigDir);
+  const rel = path.relative(repo, real);
+  if (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) return true;
+  const via = real === full ? '' : ` (it is a link to ${real})`;
+  c.report(p, `${dir} is outside the rig file's repository, ${repo}${via}: rig makes links in it, as root`, 'move the config tree into the repository, or add outside_repo: true to this entry if rig may write there', 'value');
+  return false;
 }
 
 function defaultConfigs(rigDir: string): ConfigTree[] {

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { docker, fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 
@@ -85,6 +86,82 @@ describe('a container that is not rig\'s, attached to a rig network', () => {
     } finally {
       await docker(['rm', '-f', guest]).catch(() => {});
       await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+  });
+});
+
+describe('where rig makes its links', () => {
+  it('refuses a config dir outside the rig file\'s repository, or a link out of it, at load', async () => {
+    const name = uniqueName('etc');
+    for (const [configs, where] of [
+      ['  - dir: /etc\n    file: "{node}"', 'rig.yaml:4:10: configs[0].dir: /etc is outside the rig file\'s repository'],
+      ['  - dir: sneaky\n    file: "{node}"', 'configs[0].dir: sneaky is outside the rig file\'s repository'],
+    ]) {
+      const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n${configs}\nnodes:\n  barn.village.test: hostname\n`);
+      symlinkSync('/etc', join(fixture.dir, 'sneaky'));
+      try {
+        const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+        expect(up.exitCode, up.all).toBe(2);
+        expect(up.stderr).toContain(where);
+        expect(existsSync('/etc/barn.village.test')).toBe(false);
+        expect(await leftovers(name)).toEqual([]);
+      } finally {
+        fixture.cleanup();
+      }
+    }
+  });
+
+  it('links there with outside_repo: true, and removes the links on down', async () => {
+    const name = uniqueName('outside');
+    const elsewhere = fixtureDir('');
+    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: ${elsewhere.dir}/hieradata/nodes\n    outside_repo: true\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    try {
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(0);
+      expect(readlinkSync(join(elsewhere.dir, 'hieradata/nodes/barn.village.test.yaml'))).toBe('straleb.prod.example.yaml');
+      expect((await rig(['down', '--name', name])).exitCode).toBe(0);
+      expect(existsSync(join(elsewhere.dir, 'hieradata/nodes/barn.village.test.yaml'))).toBe(false);
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+      elsewhere.cleanup();
+    }
+  });
+
+  it('links a per-node directory ({node}/main.yml) whole', async () => {
+    const name = uniqueName('hostvars');
+    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: host_vars\n    file: "{node}/main.yml"\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    mkdirSync(join(fixture.dir, 'host_vars/straleb.prod.example'), { recursive: true });
+    writeFileSync(join(fixture.dir, 'host_vars/straleb.prod.example/main.yml'), 'redis_role: master\n');
+    try {
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(0);
+      const read = await rig(['exec', 'barn', '--name', name, '--', 'cat', '/.rig-repo/host_vars/barn.village.test/main.yml']);
+      expect(read.stdout.trim()).toBe('redis_role: master');
+      expect((await rig(['down', '--name', name])).exitCode).toBe(0);
+      expect(existsSync(join(fixture.dir, 'host_vars/barn.village.test'))).toBe(false);
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+  });
+
+  it('refuses a config dir on a read-only file system before anything is made', async () => {
+    const name = uniqueName('ro');
+    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: ro\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const ro = join(fixture.dir, 'ro');
+    mkdirSync(ro);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', ro]);
+    try {
+      writeFileSync(join(ro, 'straleb.prod.example.yaml'), 'x: 1\n');
+      await execa('mount', ['-o', 'remount,ro', ro]);
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(2);
+      expect(up.stderr).toContain(`${ro}: on a read-only file system`);
+      expect(await leftovers(name)).toEqual([]);
+    } finally {
+      await execa('umount', [ro]);
       fixture.cleanup();
     }
   });

@@ -43,8 +43,10 @@ nodes:
       live: '/work/rigs/control/hieradata/nodes/straleb.prod.example.yaml',
       target: 'straleb.prod.example.yaml',
     });
-    expect(plan.links[3].path).toBe('/work/rigs/ansible/host_vars/mill.village.test/main.yml');
-    expect(plan.links[3].target).toBe('../kelda.prod.example/main.yml');
+    // A per-node directory ({node}/main.yml, as Ansible's host_vars/<host>/) is linked whole.
+    expect(plan.links[3].path).toBe('/work/rigs/ansible/host_vars/mill.village.test');
+    expect(plan.links[3].target).toBe('kelda.prod.example');
+    expect(plan.links[3].live).toBe('/work/rigs/ansible/host_vars/kelda.prod.example/main.yml');
   });
 
   it('gives each node a stable, locally administered MAC and a short unique host interface', () => {
