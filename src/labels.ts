@@ -10,6 +10,7 @@ export const Label = {
   links: 'io.rig.links', // on the network: JSON list of symlinks this rig made
   rigFile: 'io.rig.file', // on the network: the rig file it came from
   domain: 'io.rig.domain',
+  state: 'io.rig.state', // on the sidecar: the host directory with its etcd data and leases
   etcdRoot: 'io.rig.etcd-root', // on the sidecar: the root password of the rig's etcd (nodes have their own users)
   image: 'io.rig.image', // on images rig built: the image definition's name
   hash: 'io.rig.hash', // on images rig built: the definition's content hash

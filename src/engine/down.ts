@@ -5,6 +5,7 @@ import type { Engine } from './context.js';
 import { linksInUse, removeLinks } from './links.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
 import { removeVeth } from '../runtime/veth.js';
+import { removeSidecarState } from '../sidecars/sidecars.js';
 
 export interface DownResult {
   rig: string;
@@ -35,6 +36,7 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   const [before, nodes] = await Promise.all([findRigContainers(docker, rig), Promise.all(backends.map((b) => b.list(rig)))]);
   const sidecars = before.filter((c) => c.role !== 'node');
   await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => removeContainer(docker, c.id))]);
+  sidecars.forEach((c) => removeSidecarState(c.labels));
   // A veth goes with its container's namespace once it is wired; one made but not yet moved (up stopped while
   // the node waited for the sidecar) is still on the host.
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];

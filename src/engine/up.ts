@@ -2,6 +2,7 @@ import { ExitCode, RigError } from '../errors.js';
 import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
+import { lineStream } from '../runtime/docker/events.js';
 import { printable, printableLines } from '../printable.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
 import { tail } from '../runtime/docker/containers.js';
@@ -339,12 +340,9 @@ function nodeSteps(
     stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
     await stopWatching.catch(etcdUnanswered(url));
     const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
-    events.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
-        const node = event.Actor?.Attributes?.[Label.node];
-        if (node) waiters.get(node)?.fail(new Error('stopped'));
-      }
+    lineStream(events, (line) => {
+      const node = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.node];
+      if (node) waiters.get(node)?.fail(new Error('stopped'));
     });
     stopEvents = () => (events as unknown as { destroy(): void }).destroy();
     if (remaining === 0) finished(); // every node ended (an abort) while this was on its way

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Engine } from '../../engine/context.js';
 import { destroyRig } from '../../engine/down.js';
+import { startKeeper } from '../../engine/keeper.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { upSteps } from '../../engine/up.js';
@@ -92,6 +93,7 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
     try {
       await runSteps(run.steps, mode);
       run.done();
+      startKeeper(plan.name); // from now on, a node or the sidecar that restarts is wired again
     } catch (err) {
       // An interrupt or the deadline stops every step: say that, not what it made fail.
       const reason = run.abortReason() ?? err;

@@ -2,6 +2,7 @@ import { FactStore } from '../../facts/store.js';
 import { factAccess, rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
+import { lineStream } from '../../runtime/docker/events.js';
 import { createEngine } from '../engine.js';
 import { outputMode } from '../progress.js';
 import { printStatus } from './status.js';
@@ -37,10 +38,8 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${Label.role}=sidecar`] } });
   const alive = new Set(rigs.map((r) => r.rig));
   await new Promise<void>((resolve) => {
-    events.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        alive.delete((JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.rig] ?? '');
-      }
+    lineStream(events, (line) => {
+      alive.delete((JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.rig] ?? '');
       if (alive.size === 0) resolve();
     });
     process.once('SIGINT', () => resolve());
