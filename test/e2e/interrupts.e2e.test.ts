@@ -140,14 +140,31 @@ describe('two ups of one name at once', () => {
   it('exactly one wins; the other exits 2 and leaves the winner whole', async () => {
     for (let round = 0; round < 3; round++) {
       const { name, dir } = newRig('race', twoNodes);
-      const ups = await Promise.all([0, 1, 2].map(() => rig(['up', 'rig.yaml', '--name', name], { cwd: dir })));
-      const codes = ups.map((u) => u.exitCode);
-      expect([...codes].sort(), ups.map((u) => u.all).join('\n----\n')).toEqual([0, 2, 2]);
-      for (const loser of ups.filter((u) => u.exitCode === 2)) expect(loser.stderr).toMatch(new RegExp(`rig named ${name} is already up`));
+      // Stopped as they start and let go together, so that they reach the engine at about the same moment.
+      const ups = [0, 1, 2].map(() => spawnRig(['up', 'rig.yaml', '--name', name], dir));
+      for (const up of ups) up.child.kill('SIGSTOP');
+      await sleep(300);
+      for (const up of ups) up.child.kill('SIGCONT');
+      const codes = (await Promise.all(ups.map((up) => ended(up, 120_000)))).map((end) => end.code);
+      expect([...codes].sort(), ups.map((u) => u.output()).join('\n----\n')).toEqual([0, 2, 2]);
+      for (const [i, loser] of ups.entries()) if (codes[i] === 2) expect(loser.output()).toMatch(new RegExp(`rig named ${name} is already up`));
       await sleep(2000);
       await expectWhole(name, twoNodes);
       expect(symlinksIn(join(dir, 'hieradata/nodes'))).toHaveLength(2);
     }
+  });
+
+  it('an up that finds the sidecar of another up of that name exits 2 and leaves it alone', async () => {
+    // What the winner of a race has made first (its network aside): the sidecar container, which claims the name.
+    const { name, dir } = newRig('claim', twoNodes);
+    const image = (await docker(['images', '--filter', 'label=io.rig.image=base', '--format', '{{.ID}}'])).split('\n')[0];
+    const sidecar = `rig-${name}-sidecar`;
+    await docker(['create', '--name', sidecar, '--label', `io.rig.rig=${name}`, '--label', 'io.rig.role=sidecar', image, '/bin/true']);
+    const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.stderr).toMatch(new RegExp(`rig named ${name} is already up`));
+    expect(await leftovers(name)).toEqual([sidecar]);
+    expect(symlinksIn(join(dir, 'hieradata/nodes'))).toEqual([]);
   });
 
   it('a container of that name that is not rig\'s is exit 2 before anything is made', async () => {
