@@ -10,7 +10,7 @@ import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vet
 const sixNodes = ['barn.village.test', 'mill.village.test', 'well.village.test', 'pump.village.test', 'gate.village.test', 'yard.village.test'];
 const twoNodes = sixNodes.slice(0, 2);
 
-const rigFile = (nodes: string[], network = 'internal: true') => `
+const rigFile = (nodes: string[], network = 'internal: true', extra = '') => `${extra}
 domain: village.test
 network: { ${network} }
 configs:
@@ -61,9 +61,9 @@ afterEach(async () => {
   }
 });
 
-function newRig(prefix: string, nodes: string[], network?: string) {
+function newRig(prefix: string, nodes: string[], network?: string, extra?: string) {
   const name = uniqueName(prefix);
-  const fixture = fixtureDir(rigFile(nodes, network));
+  const fixture = fixtureDir(rigFile(nodes, network, extra));
   rigsMade.push(name);
   cleanups.push(fixture.cleanup);
   return { name, dir: fixture.dir };
@@ -113,6 +113,27 @@ describe('an interrupt at any instant of up removes exactly what exists and exit
       const end = await ended(up, 60_000);
       expect(interrupted(end, signal), `exit ${end.code} ${end.signal}:\n${up.output()}`).toBe(true);
       await expectNothingLeft(name, dir, sixNodes);
+    });
+  }
+});
+
+describe('an interrupt of an up of LXC nodes', () => {
+  const lxcNodes = sixNodes.slice(0, 3);
+  for (const [delayMs, signal] of [
+    [0, 'SIGINT'],
+    [400, 'SIGTERM'],
+  ] as const) {
+    it(`${signal} ${delayMs} ms after the nodes start removes every LXC container, veth and link it made`, async () => {
+      const { name, dir } = newRig('intrlxc', lxcNodes, undefined, 'backend: lxc');
+      const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
+      expect(await eventually(async () => up.output().includes('Start dnsmasq'), 60_000, 20), up.output()).toBe(true);
+      await sleep(delayMs);
+      up.child.kill(signal);
+      const end = await ended(up, 60_000);
+      expect(end.code === 130 || end.signal === signal, `exit ${end.code} ${end.signal}:\n${up.output()}`).toBe(true);
+      await expectNothingLeft(name, dir, lxcNodes);
+      const lxc = (await execa('lxc-ls', ['-P', '/var/lib/lxc', '-1'])).stdout.split('\n');
+      expect(lxc.filter((c) => c.startsWith(`rig-${name}-`))).toEqual([]);
     });
   }
 });
