@@ -10,7 +10,7 @@ import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vet
 const sixNodes = ['barn.village.test', 'mill.village.test', 'well.village.test', 'pump.village.test', 'gate.village.test', 'yard.village.test'];
 const twoNodes = sixNodes.slice(0, 2);
 
-const rigFile = (nodes: string[], network = 'internal: true') => `
+const rigFile = (nodes: string[], network = 'internal: true', extra = '') => `${extra}
 domain: village.test
 network: { ${network} }
 configs:
@@ -61,9 +61,9 @@ afterEach(async () => {
   }
 });
 
-function newRig(prefix: string, nodes: string[], network?: string) {
+function newRig(prefix: string, nodes: string[], network?: string, extra?: string) {
   const name = uniqueName(prefix);
-  const fixture = fixtureDir(rigFile(nodes, network));
+  const fixture = fixtureDir(rigFile(nodes, network, extra));
   rigsMade.push(name);
   cleanups.push(fixture.cleanup);
   return { name, dir: fixture.dir };
@@ -117,6 +117,27 @@ describe('an interrupt at any instant of up removes exactly what exists and exit
   }
 });
 
+describe('an interrupt of an up of LXC nodes', () => {
+  const lxcNodes = sixNodes.slice(0, 3);
+  for (const [delayMs, signal] of [
+    [0, 'SIGINT'],
+    [400, 'SIGTERM'],
+  ] as const) {
+    it(`${signal} ${delayMs} ms after the nodes start removes every LXC container, veth and link it made`, async () => {
+      const { name, dir } = newRig('intrlxc', lxcNodes, undefined, 'backend: lxc');
+      const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
+      expect(await eventually(async () => up.output().includes('Start dnsmasq'), 60_000, 20), up.output()).toBe(true);
+      await sleep(delayMs);
+      up.child.kill(signal);
+      const end = await ended(up, 60_000);
+      expect(end.code === 130 || end.signal === signal, `exit ${end.code} ${end.signal}:\n${up.output()}`).toBe(true);
+      await expectNothingLeft(name, dir, lxcNodes);
+      const lxc = (await execa('lxc-ls', ['-P', '/var/lib/lxc', '-1'])).stdout.split('\n');
+      expect(lxc.filter((c) => c.startsWith(`rig-${name}.`))).toEqual([]);
+    });
+  }
+});
+
 describe('arguments are checked before anything is armed or made', () => {
   it('a bad --timeout is exit 2 for up and run, and a rig of that name stays whole', async () => {
     const { name, dir } = newRig('badarg', twoNodes);
@@ -140,14 +161,31 @@ describe('two ups of one name at once', () => {
   it('exactly one wins; the other exits 2 and leaves the winner whole', async () => {
     for (let round = 0; round < 3; round++) {
       const { name, dir } = newRig('race', twoNodes);
-      const ups = await Promise.all([0, 1, 2].map(() => rig(['up', 'rig.yaml', '--name', name], { cwd: dir })));
-      const codes = ups.map((u) => u.exitCode);
-      expect([...codes].sort(), ups.map((u) => u.all).join('\n----\n')).toEqual([0, 2, 2]);
-      for (const loser of ups.filter((u) => u.exitCode === 2)) expect(loser.stderr).toMatch(new RegExp(`rig named ${name} is already up`));
+      // Stopped as they start and let go together, so that they reach the engine at about the same moment.
+      const ups = [0, 1, 2].map(() => spawnRig(['up', 'rig.yaml', '--name', name], dir));
+      for (const up of ups) up.child.kill('SIGSTOP');
+      await sleep(300);
+      for (const up of ups) up.child.kill('SIGCONT');
+      const codes = (await Promise.all(ups.map((up) => ended(up, 120_000)))).map((end) => end.code);
+      expect([...codes].sort(), ups.map((u) => u.output()).join('\n----\n')).toEqual([0, 2, 2]);
+      for (const [i, loser] of ups.entries()) if (codes[i] === 2) expect(loser.output()).toMatch(new RegExp(`rig named ${name} is already up`));
       await sleep(2000);
       await expectWhole(name, twoNodes);
       expect(symlinksIn(join(dir, 'hieradata/nodes'))).toHaveLength(2);
     }
+  });
+
+  it('an up that finds the sidecar of another up of that name exits 2 and leaves it alone', async () => {
+    // What the winner of a race has made first (its network aside): the sidecar container, which claims the name.
+    const { name, dir } = newRig('claim', twoNodes);
+    const image = (await docker(['images', '--filter', 'label=io.rig.image=base', '--format', '{{.ID}}'])).split('\n')[0];
+    const sidecar = `rig-${name}.sidecar`;
+    await docker(['create', '--name', sidecar, '--label', `io.rig.rig=${name}`, '--label', 'io.rig.role=sidecar', image, '/bin/true']);
+    const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.stderr).toMatch(new RegExp(`rig named ${name} is already up`));
+    expect(await leftovers(name)).toEqual([sidecar]);
+    expect(symlinksIn(join(dir, 'hieradata/nodes'))).toEqual([]);
   });
 
   it('a container of that name that is not rig\'s is exit 2 before anything is made', async () => {
