@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
+import { docker, eventually, fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 
 describe('a rig whose sidecar is dead', () => {
   const name = uniqueName('dead');
@@ -37,6 +37,15 @@ describe('a rig whose sidecar is dead', () => {
     expect(facts.stderr).toContain(`The sidecar of rig ${name} (its dnsmasq and etcd) is not running`);
     expect(facts.stderr).not.toMatch(/^\s+at /m);
     expect(facts.stderr).not.toContain('internal error');
+  });
+
+  it('a node that gets no lease (restarted while dnsmasq is down) fails fast, saying so', async () => {
+    const node = `rig-${name}.a`;
+    await docker(['restart', '-t', '1', node]);
+    const stopped = await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', node])) === 'false', 60_000, 500);
+    expect(stopped).toBe(true);
+    const log = (await rig(['logs', 'a', '--name', name])).stdout;
+    expect(log).toContain("no DHCP lease from the rig's dnsmasq");
   });
 
   it('gc leaves a rig whose kept mark it cannot read, and says why', async () => {
