@@ -330,7 +330,7 @@ async function rigTrace(name, wallStart, wallEnd) {
     if (!who || !['create', 'start'].includes(e.Action)) continue;
     (containers[who] ??= {})[e.Action] ??= e.timeNano / 1e6;
   }
-  const log = await run('docker', ['logs', '--timestamps', `rig-${name}-sidecar`]);
+  const log = await run('docker', ['logs', '--timestamps', `rig-${name}.sidecar`]);
   const dhcp = {}; // by MAC: first discover, first ack, number of discovers, host name
   for (const line of lines(`${log.stdout}\n${log.stderr}`)) {
     const m = /^(\S+) dnsmasq-dhcp\[\d+\]: \d+ (DHCPDISCOVER|DHCPACK)\(\S+\) (?:(\d+\.\d+\.\d+\.\d+) )?([0-9a-f:]{17})(?: (\S+))?/.exec(line);
@@ -630,12 +630,13 @@ async function factLatency(options, ctx) {
     const up = await run(NODE, [RIG, 'up', file, '--json']);
     const [status] = JSON.parse(up.stdout);
     const factKey = (fact) => `/rig/${name}/nodes/n1.bench.test/facts/${fact}`;
-    client = new Etcd3({ hosts: status.etcd, dialTimeout: 3000 });
+    const auth = await etcdRootAuth(name);
+    client = new Etcd3({ hosts: status.etcd, dialTimeout: 3000, auth });
     const warmUp = 5;
     const result = { publishes: options.publishes };
 
     // In a node: rig-fact wait, the way a node waits for a peer's fact.
-    waiter = startNodeWaiter(`rig-${name}-n2`, 'n1', 'bench_w');
+    waiter = startNodeWaiter(`rig-${name}.n2`, 'n1', 'bench_w');
     await sleep(1000); // docker exec starts, and the first wait reaches its watch
     const nodeMs = [];
     for (let i = 0; i < warmUp + options.publishes; i++) {
@@ -657,7 +658,7 @@ async function factLatency(options, ctx) {
 
     // On the host: etcd3's watch in another process; etcd's own latency.
     const key = factKey('bench_n');
-    waiter = startHostWaiter(status.etcd, key);
+    waiter = startHostWaiter(status.etcd, key, auth.password);
     await waiter.ready;
     const putMs = [];
     const hostMs = [];
@@ -734,8 +735,21 @@ function lineWaiter(child, stampOf, readyLine) {
   };
 }
 
-function startHostWaiter(etcd, key) {
-  const child = execa(NODE, [join(repo, 'bench', 'fact-waiter.mjs'), etcd, key], { detached: true, reject: false, stdin: 'pipe', buffer: false });
+/** The host is the root of a rig's etcd (nodes may write only their own keys): its password is on the sidecar. */
+async function etcdRootAuth(rig) {
+  const sidecar = (await execa('docker', ['ps', '-q', '--filter', `label=io.rig.rig=${rig}`, '--filter', 'label=io.rig.role=sidecar'])).stdout.trim();
+  const password = (await execa('docker', ['inspect', '-f', '{{index .Config.Labels "io.rig.etcd-root"}}', sidecar])).stdout.trim();
+  return { username: 'root', password };
+}
+
+function startHostWaiter(etcd, key, rootPassword) {
+  const child = execa(NODE, [join(repo, 'bench', 'fact-waiter.mjs'), etcd, key], {
+    detached: true,
+    reject: false,
+    stdin: 'pipe',
+    buffer: false,
+    env: { RIG_ETCD_ROOT_PASSWORD: rootPassword },
+  });
   return lineWaiter(child, (ns) => BigInt(ns), 'watching');
 }
 

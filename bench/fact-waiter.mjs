@@ -9,7 +9,8 @@ if (!url || !key) {
   process.stderr.write('usage: node bench/fact-waiter.mjs ETCD_URL KEY\n');
   process.exit(2);
 }
-const client = new Etcd3({ hosts: url, dialTimeout: 3000 });
+const password = process.env.RIG_ETCD_ROOT_PASSWORD; // a rig's etcd has auth on; the host is its root
+const client = new Etcd3({ hosts: url, dialTimeout: 3000, ...(password ? { auth: { username: 'root', password } } : {}) });
 const watcher = await client.watch().key(key).create();
 watcher.on('put', (kv) => {
   const now = process.hrtime.bigint();

@@ -10,14 +10,18 @@ export const Label = {
   links: 'io.rig.links', // on the network: JSON list of symlinks this rig made
   rigFile: 'io.rig.file', // on the network: the rig file it came from
   domain: 'io.rig.domain',
+  state: 'io.rig.state', // on the sidecar: the host directory with its etcd data and leases
+  etcdRoot: 'io.rig.etcd-root', // on the sidecar: the root password of the rig's etcd (nodes have their own users)
   image: 'io.rig.image', // on images rig built: the image definition's name
   hash: 'io.rig.hash', // on images rig built: the definition's content hash
 } as const;
 
 export type Role = 'node' | 'sidecar';
 
-/** The sidecar container's name part (rig-<rig>-sidecar), which no node's short name may take. */
+/** The sidecar container's name part (rig-<rig>.sidecar), which no node's short name may take. */
 export const SIDECAR = 'sidecar';
 
-export const containerName = (rig: string, part: string) => `rig-${rig}-${part}`;
+// A dot between rig and node: neither a rig name nor a short name has one, so no two rigs' names can meet
+// (with a hyphen, rig relq's node x-sidecar and rig relq-x's sidecar were both rig-relq-x-sidecar).
+export const containerName = (rig: string, part: string) => `rig-${rig}.${part}`;
 export const networkName = (rig: string) => `rig-${rig}`;

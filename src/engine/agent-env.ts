@@ -11,7 +11,7 @@ const b64 = (text: string | undefined) => (text ? Buffer.from(text).toString('ba
  * The agent's environment: who the node is, where etcd is, what it mirrors, its custom facts, what it needs and
  * its provisioning steps, each pre-encoded so the agent (busybox sh) needs no JSON parser.
  */
-export function agentEnv(plan: Plan, node: PlannedNode, etcd: string, waitSeconds: number): Record<string, string> {
+export function agentEnv(plan: Plan, node: PlannedNode, etcd: { url: string; password: string }, waitSeconds: number): Record<string, string> {
   const inNode = (path: string | undefined) => (path ? `${REPO_MOUNT}/${relative(plan.spec.dir, path)}` : undefined);
   const step = (s: ProvisionStep) =>
     s.kind === 'shell'
@@ -22,7 +22,8 @@ export function agentEnv(plan: Plan, node: PlannedNode, etcd: string, waitSecond
   return {
     RIG_NAME: plan.name,
     RIG_NODE: node.spec.name,
-    RIG_ETCD: etcd,
+    RIG_ETCD: etcd.url,
+    RIG_ETCD_PASSWORD: etcd.password, // the node's own: its etcd user is its FQDN
     RIG_MIRRORS: node.spec.mirrors ?? '',
     RIG_CUSTOM_FACTS: Object.entries(node.spec.facts)
       .map(([name, value]) => `${name} ${Buffer.from(value).toString('base64')}`)

@@ -2,14 +2,16 @@ import { Label } from '../labels.js';
 import { findRigContainers, removeContainer } from '../runtime/docker/containers.js';
 import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
 import type { Engine } from './context.js';
-import { removeLinks } from './links.js';
+import { linksInUse, removeLinks } from './links.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
 import { removeVeth } from '../runtime/veth.js';
+import { removeSidecarState } from '../sidecars/sidecars.js';
 
 export interface DownResult {
   rig: string;
   containers: number;
   links: string[];
+  detached: string[]; // containers that were not rig's, attached to its network: disconnected and left running
 }
 
 /** Every rig that has anything left: a network or a container carrying the rig label, or a node of any backend. */
@@ -34,16 +36,20 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   const [before, nodes] = await Promise.all([findRigContainers(docker, rig), Promise.all(backends.map((b) => b.list(rig)))]);
   const sidecars = before.filter((c) => c.role !== 'node');
   await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => removeContainer(docker, c.id))]);
+  sidecars.forEach((c) => removeSidecarState(c.labels));
   // A veth goes with its container's namespace once it is wired; one made but not yet moved (up stopped while
   // the node waited for the sidecar) is still on the host.
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
   await Promise.all(veths.map(removeVeth));
   let links: string[] = [];
-  for (const network of await findRigNetworks(docker, rig)) {
-    await removeNetwork(docker, network.id);
-    const made = JSON.parse(network.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>;
-    links = links.concat(removeLinks(made));
+  const networks = await findRigNetworks(docker);
+  const usedByOthers = linksInUse(networks.filter((n) => n.labels[Label.rig] !== rig).map((n) => n.labels));
+  const detached: string[] = [];
+  for (const network of networks.filter((n) => n.labels[Label.rig] === rig)) {
+    detached.push(...(await removeNetwork(docker, network.id)));
+    const used = JSON.parse(network.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>;
+    links = links.concat(removeLinks(used, usedByOthers));
   }
   await removeBridgeRules(rig);
-  return { rig, containers: sidecars.length + nodes.flat().length, links };
+  return { rig, containers: sidecars.length + nodes.flat().length, links, detached };
 }

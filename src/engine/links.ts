@@ -1,5 +1,7 @@
-import { existsSync, lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ExitCode, RigError } from '../errors.js';
+import { Label } from '../labels.js';
 import type { PlannedLink } from '../plan/plan.js';
 
 function lstatOrUndefined(path: string) {
@@ -10,11 +12,21 @@ function lstatOrUndefined(path: string) {
   }
 }
 
+type Link = Pick<PlannedLink, 'path' | 'target'>;
+const linkKey = (l: Link) => `${l.path}\0${l.target}`;
+
+/** The links other rigs that are up use (from their networks' labels): rig made them, and they are still in use. */
+export function linksInUse(labels: Array<Record<string, string>>): Set<string> {
+  return new Set(labels.flatMap((l) => (JSON.parse(l[Label.links] ?? '[]') as Link[]).map(linkKey)));
+}
+
 /**
  * Check every planned link before anything is made: every live file exists, and no link path is taken by
- * something rig would not have made. Returns the links still to make.
+ * something rig would not have made. Returns the links this rig uses: those still to make, and those another
+ * rig that is up made (shared: each rig lists them, and the last to go removes them). A link that points where
+ * it should but no rig lists is the user's: left alone, never claimed.
  */
-export function checkLinks(links: PlannedLink[], rigFile: string): PlannedLink[] {
+export function checkLinks(links: PlannedLink[], rigFile: string, usedByOthers: Set<string>): { toMake: PlannedLink[]; shared: PlannedLink[] } {
   const missing = links.filter((l) => !existsSync(l.live));
   if (missing.length) {
     throw new RigError(
@@ -36,7 +48,24 @@ export function checkLinks(links: PlannedLink[], rigFile: string): PlannedLink[]
       ExitCode.badInput,
     );
   }
-  return links.filter((l) => !lstatOrUndefined(l.path));
+  const toMake = links.filter((l) => !lstatOrUndefined(l.path));
+  const unwritable = [...new Set(toMake.map((l) => dirname(l.path)))].flatMap((dir) => {
+    try {
+      accessSync(dir, constants.W_OK);
+      return [];
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return [`  ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EROFS' ? 'on a read-only file system' : `not writable (${code})`}`];
+    }
+  });
+  if (unwritable.length) {
+    throw new RigError(
+      `${rigFile}: rig cannot make its symlinks next to the live node configs, so nothing was created:\n${unwritable.join('\n')}`,
+      'give a config tree (configs: dir) that rig may write links into, or a writable copy of it',
+      ExitCode.badInput,
+    );
+  }
+  return { toMake, shared: links.filter((l) => lstatOrUndefined(l.path) && usedByOthers.has(linkKey(l))) };
 }
 
 /** Make the links; returns those it made (a link already pointing where it should is left, not claimed). */
@@ -50,10 +79,11 @@ export function makeLinks(links: PlannedLink[]): PlannedLink[] {
   return made;
 }
 
-/** Remove links rig made, and only while they still point where rig made them point. */
-export function removeLinks(links: Array<Pick<PlannedLink, 'path' | 'target'>>): string[] {
+/** Remove links rig made, and only while they still point where rig made them point and no other rig uses them. */
+export function removeLinks(links: Link[], usedByOthers: Set<string>): string[] {
   const removed: string[] = [];
   for (const link of links) {
+    if (usedByOthers.has(linkKey(link))) continue;
     const st = lstatOrUndefined(link.path);
     if (st?.isSymbolicLink() && readlinkSync(link.path) === link.target) {
       unlinkSync(link.path);

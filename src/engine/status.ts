@@ -1,10 +1,11 @@
 import { Label } from '../labels.js';
-import { FactStore } from '../facts/store.js';
+import { FactStore, type FactAccess } from '../facts/store.js';
 import { findRigContainers } from '../runtime/docker/containers.js';
 import { findRigNetworks } from '../runtime/docker/network.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import { etcdUrl } from '../sidecars/sidecars.js';
 import type { Engine } from './context.js';
+import { errorMessage, ExitCode, RigError } from '../errors.js';
 
 export interface NodeStatus {
   node: string;
@@ -20,6 +21,7 @@ export interface RigStatus {
   dns: string; // the rig's DNS server: dig @<dns> <node> from the host
   etcd: string;
   file?: string;
+  sidecar: string; // its container's state (running, exited, paused...), or missing
   nodes: NodeStatus[];
 }
 
@@ -30,21 +32,27 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
     networks.map(async (net) => {
       const rig = net.labels[Label.rig];
       const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
-      const etcdRunning = (await findRigContainers(engine.docker, rig)).some((c) => c.role === 'sidecar' && c.state === 'running');
-      const state = etcdRunning ? await withFacts(etcdUrl(net), (f) => f.rigState(rig)) : new Map();
+      const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
+      const sidecarState = sidecar?.state ?? 'missing';
+      // Without its sidecar a rig's stages and addresses cannot be known: they are shown as unknown, not as created.
+      const state =
+        sidecarState === 'running'
+          ? await withFacts({ url: etcdUrl(net), rootPassword: sidecar!.labels[Label.etcdRoot], rig }, (f) => f.rigState(rig))
+          : undefined;
       return {
         rig,
         subnet: net.addresses.subnet,
         dns: net.addresses.dnsmasq,
         etcd: etcdUrl(net),
         file: net.labels[Label.rigFile],
+        sidecar: sidecarState,
         nodes: nodes
           .sort((a, b) => a.node.localeCompare(b.node))
           .map((n: NodeInstance) => ({
             node: n.node,
-            address: state.get(n.node)?.facts.ipaddress ?? '',
+            address: state?.get(n.node)?.facts.ipaddress ?? '',
             mirrors: n.mirrors ?? '',
-            state: n.running ? (state.get(n.node)?.stage ?? 'created') : 'stopped',
+            state: !n.running ? 'stopped' : state ? (state.get(n.node)?.stage ?? 'created') : 'unknown',
             backend: n.backend,
           })),
       };
@@ -52,10 +60,35 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
   );
 }
 
-export async function withFacts<T>(url: string, fn: (facts: FactStore) => Promise<T>): Promise<T> {
-  const facts = await FactStore.connect(url);
+/** How the host reaches a rig's etcd: its address on the rig network, as root (the password is on the sidecar). */
+export async function factAccess(engine: Engine, rig: string): Promise<FactAccess & { rig: string }> {
+  const [[network], containers] = await Promise.all([findRigNetworks(engine.docker, rig), findRigContainers(engine.docker, rig)]);
+  if (!network) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
+  const sidecar = containers.find((c) => c.role === 'sidecar');
+  if (sidecar?.state !== 'running') throw sidecarDown(rig, sidecar?.state ?? 'missing');
+  return { url: etcdUrl(network), rootPassword: sidecar.labels[Label.etcdRoot], rig };
+}
+
+export function sidecarDown(rig: string, state: string): RigError {
+  return new RigError(
+    `The sidecar of rig ${rig} (its dnsmasq and etcd) is not running (${state}): its facts, stages and leases cannot be read.`,
+    `take the rig down and up again: rig down --name ${rig}, then rig up RIGFILE`,
+    ExitCode.failed,
+  );
+}
+
+/** Work with a rig's etcd; an etcd that does not answer is the user's problem to see, in one sentence. */
+export async function withFacts<T>(access: FactAccess & { rig: string }, fn: (facts: FactStore) => Promise<T>): Promise<T> {
+  const facts = await FactStore.connect(access);
   try {
     return await fn(facts);
+  } catch (err) {
+    if (err instanceof RigError) throw err;
+    throw new RigError(
+      `The etcd of rig ${access.rig} at ${access.url} did not answer: ${errorMessage(err).split('\n')[0]}.`,
+      `check its sidecar with: docker ps -a --filter label=${Label.rig}=${access.rig}`,
+      ExitCode.failed,
+    );
   } finally {
     facts.close();
   }

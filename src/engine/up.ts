@@ -1,16 +1,18 @@
 import { ExitCode, RigError } from '../errors.js';
-import { FactStore } from '../facts/store.js';
+import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
+import { lineStream } from '../runtime/docker/events.js';
+import { printable, printableLines } from '../printable.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
 import { tail } from '../runtime/docker/containers.js';
 import type Docker from 'dockerode';
-import { checkSubnetFree, createRigNetwork, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
+import { checkSubnetFree, createRigNetwork, findRigNetworks, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
 import { createSidecar, etcdUrl, startSidecar } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
-import { checkLinks, makeLinks } from './links.js';
+import { checkLinks, linksInUse, makeLinks } from './links.js';
 
 export interface UpOptions {
   timeoutMs: number; // for every node to be ready
@@ -49,6 +51,7 @@ export interface UpRun {
 export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
   const { docker, images } = engine;
   let linksToMake: PlannedLink[] = [];
+  let linksUsed: PlannedLink[] = []; // made by this rig, or shared with another rig that made them
   let network: RigNetwork | undefined;
   let sidecarContainer: Docker.Container | undefined;
   let claimed = false;
@@ -58,6 +61,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
     ...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => (n.spec.image?.startsWith('rig:') ? (n.spec.image.slice(4) as ImageName) : 'base'))]),
   ];
   let missingImages: ImageName[] = [];
+  const etcdRootPassword = newRootPassword();
 
   // An interrupt or the deadline aborts: waits end at once; what is being made is awaited (`making`), so that
   // cleanup, which comes after it, finds and removes all of it.
@@ -100,7 +104,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
     {
       title: 'Check the rig',
       run: async () => {
-        linksToMake = checkLinks(plan.links, plan.spec.file);
+        const links = checkLinks(plan.links, plan.spec.file, linksInUse((await findRigNetworks(docker)).map((n) => n.labels)));
+        linksToMake = links.toMake;
+        linksUsed = [...links.toMake, ...links.shared];
         if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
           if (!engine.backends[kind]) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
@@ -144,13 +150,13 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
               [Label.rigFile]: plan.spec.file,
               [Label.domain]: plan.spec.domain,
               [Label.owner]: options.owner,
-              [Label.links]: JSON.stringify(linksToMake.map(({ path, target }) => ({ path, target }))),
+              [Label.links]: JSON.stringify(linksUsed.map(({ path, target }) => ({ path, target }))),
             },
           }),
         );
         options.madeNetwork?.(network.id);
         // The claim: another up of this name that got this far too has its own network, but only one sidecar.
-        sidecarContainer = await making(() => createSidecar(docker, plan, network!, images.ref('sidecar'))).catch((err: Error) => {
+        sidecarContainer = await making(() => createSidecar(docker, plan, network!, images.ref('sidecar'), etcdRootPassword)).catch((err: Error) => {
           throw isNameConflict(err) ? alreadyUp(plan.name) : err;
         });
         claimed = true;
@@ -191,7 +197,10 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
               const prepared = engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]);
               track(prepared); // the tools are unpacked through a container of their own, removed when done
               await unlessAborted(Promise.all([starting, prepared]));
-              facts = await unlessAborted(FactStore.connect(url));
+              // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
+              const open = await unlessAborted(FactStore.connect({ url }));
+              await unlessAborted(open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name))).finally(() => open.close());
+              facts = await unlessAborted(FactStore.connect({ url, rootPassword: etcdRootPassword }));
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
               await unlessAborted(Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)))).catch(etcdUnanswered(url));
@@ -205,7 +214,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
             report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${url}`);
           },
         };
-        const nodes = nodeSteps(engine, plan, network!, unlessAborted(sidecarStarted.promise), sidecar.promise, options, { making, unlessAborted, signal });
+        const nodes = nodeSteps(engine, plan, network!, unlessAborted(sidecarStarted.promise), sidecar.promise, { ...options, etcdRootPassword }, { making, unlessAborted, signal });
         return [sidecarStep, ...nodes];
       },
     },
@@ -311,7 +320,7 @@ function nodeSteps(
   network: RigNetwork,
   sidecarStarted: Promise<void>,
   sidecar: Promise<FactStore>,
-  options: UpOptions,
+  options: UpOptions & { etcdRootPassword: string },
   { making, unlessAborted, signal }: Abortable,
 ): Step[] {
   const waiters = new Map<string, Waiter>();
@@ -331,12 +340,9 @@ function nodeSteps(
     stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
     await stopWatching.catch(etcdUnanswered(url));
     const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
-    events.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
-        const node = event.Actor?.Attributes?.[Label.node];
-        if (node) waiters.get(node)?.fail(new Error('stopped'));
-      }
+    lineStream(events, (line) => {
+      const node = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.node];
+      if (node) waiters.get(node)?.fail(new Error('stopped'));
     });
     stopEvents = () => (events as unknown as { destroy(): void }).destroy();
     if (remaining === 0) finished(); // every node ended (an abort) while this was on its way
@@ -358,7 +364,7 @@ function nodeSteps(
               node,
               network,
               image: nodeImage(engine, node.spec.image),
-              env: agentEnv(plan, node, url, Math.ceil(options.timeoutMs / 1000)),
+              env: agentEnv(plan, node, { url, password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)),
               repoDir: plan.spec.dir,
               mayStart: sidecarStarted,
               networkReady: wired,
@@ -380,7 +386,7 @@ function nodeSteps(
           const why = err.message === 'stopped' ? 'stopped before it was ready' : err.message;
           // A wait of the node's own that ran out is a timeout too (exit 4), like a node that never got ready.
           const timedOut = err instanceof RigError ? err.exitCode === ExitCode.timeout : /timed out after/.test(err.message + log);
-          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${tail(log)}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed);
+          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${printableLines(tail(log))}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed);
         });
       } finally {
         ready.cancel();
@@ -412,9 +418,9 @@ function waitReady(node: PlannedNode, report: (line: string) => void, waiters: M
     waiters.set(node.spec.name, {
       stage: (stage) => {
         last = stage;
-        report(stage);
+        report(printable(stage));
         if (stage === 'ready') resolve();
-        else if (stage.startsWith('failed')) reject(new Error(stage));
+        else if (stage.startsWith('failed')) reject(new Error(printable(stage)));
       },
       fail: reject,
     });

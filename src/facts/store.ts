@@ -1,10 +1,14 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 
 /**
  * The rig's facts in etcd. Key layout (documented in the README):
  *   /rig/<rig>/nodes/<fqdn>/facts/<name>   one fact, a string
  *   /rig/<rig>/nodes/<fqdn>/stage          created | addressed | facts | ready | failed: <why>
- * Nodes write their own keys from inside; the host only reads, and writes `created` before a node can.
+ *   /rig/<rig>/kept, /rig/<rig>/mirrors/<live>   rig's own marks (the host writes them)
+ * Nodes write their own keys from inside; the host only reads, and writes `created` before a node can. etcd's auth
+ * holds each node to that: a node logs in as its FQDN and may write only under its own prefix (and read the rig's
+ * keys); the host is etcd's root.
  */
 export const nodePrefix = (rig: string, node: string) => `/rig/${rig}/nodes/${node}/`;
 const rigPrefix = (rig: string) => `/rig/${rig}/nodes/`;
@@ -14,16 +18,55 @@ export interface NodeState {
   facts: Record<string, string>;
 }
 
+/** Where a rig's etcd is and the host's way in (root, once auth is on). */
+export interface FactAccess {
+  url: string;
+  rootPassword?: string;
+}
+
+export const newRootPassword = () => randomBytes(24).toString('base64url');
+
+/** A node's etcd password, derived from the root password: rig can give it again (a restart) without storing it. */
+export const nodePassword = (rootPassword: string, fqdn: string) => createHmac('sha256', rootPassword).update(fqdn).digest('base64url').slice(0, 32);
+
 export class FactStore {
   private constructor(private readonly client: Etcd3) {}
 
   /** etcd3 (with gRPC) is the heaviest module rig loads: only commands that talk to etcd pay for it. */
-  static async connect(url: string): Promise<FactStore> {
+  static async connect({ url, rootPassword }: FactAccess): Promise<FactStore> {
     const { Etcd3 } = await import('etcd3');
     // A rig's etcd is one container on this machine: a call it cannot answer in seconds will not be answered.
     return new FactStore(
-      new Etcd3({ hosts: url, dialTimeout: 3000, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }) }),
+      new Etcd3({
+        hosts: url,
+        dialTimeout: 3000,
+        defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }),
+        ...(rootPassword ? { auth: { username: 'root', password: rootPassword } } : {}),
+      }),
     );
+  }
+
+  /**
+   * Turn etcd's auth on for a new rig: root for the host, and per node a user (its FQDN) whose role may write
+   * only the node's own keys and read the rig's. Called once, before any node is wired; after it this client
+   * (which has no credentials) can do nothing more: connect again as root.
+   */
+  async lockDown(rig: string, rootPassword: string, nodes: string[]): Promise<void> {
+    const { Range } = await import('etcd3');
+    await this.client.user('root').create(rootPassword);
+    await this.client.user('root').addRole('root');
+    await Promise.all(
+      nodes.map(async (fqdn) => {
+        const role = await this.client.role(fqdn).create();
+        await role.grant([
+          { permission: 'Readwrite', range: Range.prefix(nodePrefix(rig, fqdn)) },
+          { permission: 'Read', range: Range.prefix(`/rig/${rig}/`) },
+        ]);
+        const user = await this.client.user(fqdn).create(nodePassword(rootPassword, fqdn));
+        await user.addRole(role);
+      }),
+    );
+    await this.client.auth.authEnable();
   }
 
   async nodeFacts(rig: string, node: string): Promise<Record<string, string>> {

@@ -36,3 +36,12 @@ export function pickSubnet(pool: string, taken: string[], prefix = 24): string |
   }
   return undefined;
 }
+
+/**
+ * A rig subnet's layout: .1 the bridge, .2 and .3 the sidecar, the first 16 addresses Docker's own range, then the
+ * DHCP pool up to the last address before broadcast. The loader and the plan both go by it.
+ */
+export const DHCP_POOL_OFFSET = 16;
+export const SMALLEST_RIG_SUBNET = 26; // the longest prefix: a /26 leaves 47 leases
+export const AUTO_SUBNET_PREFIX = 24; // subnets picked from the pool
+export const dhcpLeases = (prefix: number) => 2 ** (32 - prefix) - DHCP_POOL_OFFSET - 1;

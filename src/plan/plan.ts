@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
 import type { NodeSpec, RigSpec } from '../rigfile/types.js';
-import { formatIp, parseCidr, size } from './ipv4.js';
+import { DHCP_POOL_OFFSET, formatIp, parseCidr, size, SMALLEST_RIG_SUBNET } from './ipv4.js';
 
 /** A symlink `up` makes: `path` -> `target` (relative), standing for the live node's config at `live`. */
 export interface PlannedLink {
@@ -56,10 +56,16 @@ export function nodeWiring(rig: string, node: string): { hostInterface: string; 
 /** The sidecar's veth and MAC: wired like a node's, under a name no node can have (node names start with a letter or digit). */
 export const sidecarWiring = (rig: string) => nodeWiring(rig, `.${SIDECAR}`);
 
+/**
+ * The link for one node: at the first path part of the file template that holds {node}, so that a per-node
+ * directory (`{node}/main.yml`, as Ansible's host_vars/<host>/) is linked whole, and a per-node file by itself.
+ */
 function planLink(dir: string, file: string, node: string, mirrors: string): PlannedLink {
-  const path = join(dir, file.replaceAll('{node}', node));
+  const parts = file.split('/');
+  const linked = parts.slice(0, parts.findIndex((part) => part.includes('{node}')) + 1).join('/');
+  const path = join(dir, linked.replaceAll('{node}', node));
   const live = join(dir, file.replaceAll('{node}', mirrors));
-  return { node, mirrors, path, live, target: relative(dirname(path), live) };
+  return { node, mirrors, path, live, target: relative(dirname(path), join(dir, linked.replaceAll('{node}', mirrors))) };
 }
 
 /** Fixed places in a rig subnet: the bridge, dnsmasq and etcd (both on the sidecar), Docker's own small range, and the DHCP pool after it. */
@@ -76,8 +82,8 @@ export interface RigAddresses {
 
 export function rigAddresses(subnet: string): RigAddresses {
   const c = parseCidr(subnet);
-  if (size(c) < 64) {
-    throw new RigError(`subnet ${subnet} is too small for a rig`, 'use a /26 or larger (a /24 is the default)', ExitCode.badInput);
+  if (c.prefix > SMALLEST_RIG_SUBNET) {
+    throw new RigError(`subnet ${subnet} is too small for a rig`, `use a /${SMALLEST_RIG_SUBNET} or larger (a /24 is the default)`, ExitCode.badInput);
   }
   return {
     subnet,
@@ -85,7 +91,7 @@ export function rigAddresses(subnet: string): RigAddresses {
     dnsmasq: formatIp(c.base + 2),
     etcd: formatIp(c.base + 3),
     dockerRange: `${formatIp(c.base)}/28`,
-    dhcpFirst: formatIp(c.base + 16),
+    dhcpFirst: formatIp(c.base + DHCP_POOL_OFFSET),
     dhcpLast: formatIp(c.base + size(c) - 2),
     netmask: formatIp((0xffffffff << (32 - c.prefix)) >>> 0),
   };

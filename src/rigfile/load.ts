@@ -5,6 +5,7 @@ import { RigFileError, errorMessage } from '../errors.js';
 import { SIDECAR } from '../labels.js';
 import { Checker, FACT_NAME, describe, has, isMap, type YamlMap } from './checker.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
+import { AUTO_SUBNET_PREFIX, DHCP_POOL_OFFSET, dhcpLeases, SMALLEST_RIG_SUBNET } from '../plan/ipv4.js';
 import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from './steps.js';
 import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
@@ -13,11 +14,11 @@ export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 
 export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal'] as const;
-export const CONFIG_KEYS = ['dir', 'file'] as const;
+export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
 export const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
 /** Facts rig sets itself; a rig file may not set them. */
 export const RESERVED_FACTS = [
-  'hostname', 'fqdn', 'domain', 'ipaddress', 'macaddress', 'os', 'os_release', 'kernel', 'rig', 'mirrors', 'stage',
+  'hostname', 'fqdn', 'domain', 'ipaddress', 'netmask', 'netmask_length', 'macaddress', 'os', 'os_release', 'kernel', 'rig', 'mirrors', 'stage',
 ] as const;
 export const DEFAULT_POOL = '10.213.0.0/16';
 export const DEFAULT_CONFIG_FILE = '{node}.yaml';
@@ -54,7 +55,35 @@ export function loadRigFile(file: string, opts: LoadOptions = {}): RigSpec {
   return parseRigFile(text, file, opts);
 }
 
+/** Limits on what a rig file may hold, so that nothing past them reaches YAML expansion, etcd or a node's environment. */
+export const LIMITS = {
+  fileBytes: 1024 * 1024,
+  values: 100_000, // every value, counted each time an alias repeats it: stops an alias bomb before it expands
+  factBytes: 16 * 1024, // one custom fact's value
+  nodeBytes: 64 * 1024, // a node's custom facts together, and its shell steps together (they ride in its environment)
+} as const;
+
+const kib = (bytes: number) => `${Math.round(bytes / 1024)} KiB`;
+
+/** How many values `root` holds when every alias is expanded, counting no further than `limit`. */
+function countValues(root: unknown, limit: number): number {
+  let count = 0;
+  const stack = [root];
+  while (stack.length && count <= limit) {
+    const v = stack.pop();
+    count++;
+    const children = Array.isArray(v) ? v : v !== null && typeof v === 'object' ? Object.values(v) : [];
+    for (const child of children) stack.push(child);
+  }
+  return count;
+}
+
 export function parseRigFile(text: string, file: string, opts: LoadOptions = {}): RigSpec {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > LIMITS.fileBytes) {
+    const message = `the rig file is ${kib(bytes)}; rig reads rig files of at most ${kib(LIMITS.fileBytes)}`;
+    throw new RigFileError([{ file, line: 1, column: 1, path: '', message, hint: 'keep scripts and data in files next to the rig file, and name them from it (script:, configs:)' }]);
+  }
   let doc: ParsedYaml;
   try {
     doc = parseYaml(text);
@@ -75,6 +104,15 @@ export function parseRigFile(text: string, file: string, opts: LoadOptions = {})
     ]);
   }
   const c = new Checker(file, doc);
+  if (countValues(doc.value, LIMITS.values) > LIMITS.values) {
+    const message = `the rig file expands to more than ${LIMITS.values} values (its YAML aliases repeat too much)`;
+    throw new RigFileError([{ file, line: 1, column: 1, path: '', message, hint: 'write the values out, or use fewer nested aliases (*name)' }]);
+  }
+  for (const { path: p, written, read } of doc.nonStringKeys) {
+    const hint = `rig takes keys as names: quote it ("${written}") to mean the name as written`;
+    c.report(p, `YAML reads the key ${written} as ${read === null ? 'null' : `the ${typeof read} ${String(read)}`}, not as the name ${written}`, hint);
+  }
+  if (c.problems.length) throw new RigFileError(c.problems);
   const spec = checkRig(c, doc.value, file, opts);
   if (c.problems.length || !spec) {
     throw new RigFileError(c.problems.sort((a, b) => a.line - b.line || a.column - b.column));
@@ -126,7 +164,21 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
   }
   const found = checkNodes(c, nodesValue, nodesPath, { ...rig, domain, simple: !full });
   if (!found) return undefined;
+  checkCapacity(c, found.nodes.length, network, nodesPath);
   return { file: path.resolve(file), dir: rigDir, name, domain: found.domain, image: rig.image, network, configs, nodes: found.nodes };
+}
+
+/** A node's custom facts and shell steps ride in its environment, where one variable holds at most 128 KiB. */
+function checkNodeSize(c: Checker, node: NodeSpec, p: PathSeg[]): void {
+  const bytes = (texts: string[]) => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
+  const facts = bytes(Object.entries(node.facts).flat());
+  const steps = bytes(node.provision.map((s) => (s.kind === 'shell' ? s.script : '')));
+  for (const [what, size] of [['custom facts', facts], ['shell steps', steps]] as const) {
+    if (size > LIMITS.nodeBytes) {
+      const hint = what === 'shell steps' ? 'move the script into a file next to the rig file and run it with script:' : 'keep large data in files the node reads from the repo';
+      c.report(p, `the node's ${what} come to ${kib(size)}; a node's ${what} may take at most ${kib(LIMITS.nodeBytes)}`, hint);
+    }
+  }
 }
 
 function checkName(c: Checker, settings: YamlMap, file: string, opts: LoadOptions): string {
@@ -176,7 +228,12 @@ function checkFacts(c: Checker, value: unknown, p: PathSeg[]): Record<string, st
     } else if (v === null) {
       c.report(fp, 'has no value', 'give the fact a value (quote it to get a string), or remove it');
     } else {
-      facts[key] = typeof v === 'string' ? v : JSON.stringify(v);
+      const value = typeof v === 'string' ? v : JSON.stringify(v);
+      if (Buffer.byteLength(value) > LIMITS.factBytes) {
+        c.report(fp, `the value is ${kib(Buffer.byteLength(value))}; a fact may hold at most ${kib(LIMITS.factBytes)}`, 'keep large data in a file the node reads from the repo, and publish its path');
+      } else {
+        facts[key] = value;
+      }
     }
   }
   return facts;
@@ -191,13 +248,25 @@ function checkNetwork(c: Checker, settings: YamlMap): NetworkSpec {
     return network;
   }
   c.unknownKeys(v, ['network'], NETWORK_KEYS);
-  network.subnet = checkCidr(c, v, 'subnet', 16, 28);
-  network.pool = checkCidr(c, v, 'pool', 8, 24) ?? DEFAULT_POOL;
+  network.subnet = checkCidr(c, v, 'subnet', 16, SMALLEST_RIG_SUBNET);
+  network.pool = checkCidr(c, v, 'pool', 8, AUTO_SUBNET_PREFIX) ?? DEFAULT_POOL;
   if (has(v, 'internal')) {
     if (typeof v.internal === 'boolean') network.internal = v.internal;
     else c.typeError(['network', 'internal'], v.internal, 'true or false', 'internal: true cuts the rig off from the outside world');
   }
   return network;
+}
+
+/** Every node needs a DHCP lease: more nodes than the subnet has leases is found here, before anything is made. */
+function checkCapacity(c: Checker, nodes: number, network: NetworkSpec, nodesPath: PathSeg[]): void {
+  const prefix = network.subnet ? Number(network.subnet.split('/')[1]) : AUTO_SUBNET_PREFIX;
+  const leases = dhcpLeases(prefix);
+  if (nodes <= leases) return;
+  const where = network.subnet ? `network.subnet ${network.subnet}` : `a /${AUTO_SUBNET_PREFIX} from the pool`;
+  const fits = 32 - Math.ceil(Math.log2(nodes + DHCP_POOL_OFFSET + 1)); // the longest prefix with enough leases
+  const hint = `set network.subnet to a /${fits} or larger (e.g. subnet: 10.214.0.0/${fits}), or split the rig`;
+  const [at, p] = network.subnet ? (['value', ['network', 'subnet']] as const) : ([nodesPath.length ? 'key' : 'start', nodesPath] as const);
+  c.report([...p], `${nodes} nodes, but ${where} offers only ${leases} DHCP leases`, hint, at);
 }
 
 function checkCidr(c: Checker, obj: YamlMap, key: string, minPrefix: number, maxPrefix: number): string | undefined {
@@ -213,7 +282,8 @@ function checkCidr(c: Checker, obj: YamlMap, key: string, minPrefix: number, max
   }
   const prefix = Number(m[5]);
   if (prefix < minPrefix || prefix > maxPrefix) {
-    c.report(p, `prefix /${prefix} is out of range`, `use a prefix from /${minPrefix} to /${maxPrefix}, e.g. ${example}`, 'value');
+    const why = key === 'subnet' && prefix > maxPrefix ? ` (a rig subnet needs ${DHCP_POOL_OFFSET} addresses of its own before its DHCP pool)` : '';
+    c.report(p, `prefix /${prefix} is out of range${why}`, `use a prefix from /${minPrefix} to /${maxPrefix}, e.g. ${example}`, 'value');
     return undefined;
   }
   const address = octets.reduce((a, o) => a * 256 + o, 0);
@@ -247,9 +317,38 @@ function checkConfigs(c: Checker, value: unknown, rigDir: string): ConfigTree[] 
         ? 'must be a path inside dir (not absolute, no ..)'
         : undefined;
     if (fileProblem) c.report([...p, 'file'], fileProblem, 'e.g. file: "{node}.yaml"; put the directory part in dir:', 'value');
-    if (dir !== undefined) configs.push({ dir: path.resolve(rigDir, dir), file });
+    let outsideRepo = false;
+    if (has(item, 'outside_repo')) {
+      if (typeof item.outside_repo === 'boolean') outsideRepo = item.outside_repo;
+      else c.typeError([...p, 'outside_repo'], item.outside_repo, 'true or false', 'outside_repo: true lets rig make links in a directory outside the rig file\'s repository');
+    }
+    if (dir !== undefined && (outsideRepo || checkInsideRepo(c, [...p, 'dir'], dir, rigDir))) configs.push({ dir: path.resolve(rigDir, dir), file });
   });
   return configs;
+}
+
+/** The repository the rig file is in: the nearest directory above it with a .git, else the rig file's directory. */
+function repositoryOf(rigDir: string): string {
+  const start = fs.existsSync(rigDir) ? fs.realpathSync(rigDir) : rigDir;
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, '.git'))) return dir;
+    if (path.dirname(dir) === dir) return start;
+  }
+}
+
+/**
+ * rig makes symlinks in a config dir, as root: only inside the rig file's repository, symlinks resolved, unless
+ * the rig file says outside_repo: true (a rig file must not point rig at /etc).
+ */
+function checkInsideRepo(c: Checker, p: PathSeg[], dir: string, rigDir: string): boolean {
+  const full = path.resolve(rigDir, dir);
+  const real = fs.existsSync(full) ? fs.realpathSync(full) : full;
+  const repo = repositoryOf(rigDir);
+  const rel = path.relative(repo, real);
+  if (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) return true;
+  const via = real === full ? '' : ` (it is a link to ${real})`;
+  c.report(p, `${dir} is outside the rig file's repository, ${repo}${via}: rig makes links in it, as root`, 'move the config tree into the repository, or add outside_repo: true to this entry if rig may write there', 'value');
+  return false;
 }
 
 function defaultConfigs(rigDir: string): ConfigTree[] {
@@ -306,7 +405,7 @@ function checkNodes(
     }
     const other = byShortName.get(shortName);
     if (shortName === SIDECAR) {
-      c.report(p, `short name "${SIDECAR}" is rig's own: its container rig-<rig>-${SIDECAR} runs the rig's dnsmasq and etcd`, `rename the node, e.g. ${SIDECAR}1${key.slice(SIDECAR.length)}`);
+      c.report(p, `short name "${SIDECAR}" is rig's own: its container rig-<rig>.${SIDECAR} runs the rig's dnsmasq and etcd`, `rename the node, e.g. ${SIDECAR}1${key.slice(SIDECAR.length)}`);
     } else if (other !== undefined) {
       const hint = 'nodes must differ in their first label, which becomes the hostname';
       c.report(p, `short name "${shortName}" is already used by node "${other}"`, hint);
@@ -326,6 +425,7 @@ function checkNodes(
       line: c.line(p),
     });
     rawNeeds.set(specs[specs.length - 1], { path: [...p, 'needs'], needs: settings.needs ?? [] });
+    checkNodeSize(c, specs[specs.length - 1], p);
   }
   if (domain) checkNeeds(c, specs, rawNeeds, domain);
   return domain ? { domain, nodes: specs } : undefined;

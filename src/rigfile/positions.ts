@@ -14,11 +14,14 @@ export interface ParsedYaml {
   keyAt(path: PathSeg[]): Position;
   /** Where the value at `path` starts; for an empty value, where its key is. */
   valueAt(path: PathSeg[]): Position;
+  /** Map keys that YAML reads as something other than a string (0x1f: the number 31), as written. */
+  nonStringKeys: Array<{ path: PathSeg[]; written: string; read: unknown }>;
 }
 
 /** One composed YAML node, as seen through js-yaml's listener. */
 interface Rec {
   start: number;
+  end?: number;
   result?: unknown;
   children: Rec[];
 }
@@ -47,6 +50,7 @@ export function parseYaml(input: string): ParsedYaml {
       }
       const rec = stack.pop()!;
       rec.result = state.result;
+      rec.end = state.position;
       // Block sequence items and explicit keys come wrapped in a record holding the same value.
       const only = rec.children.length === 1 ? rec.children[0] : undefined;
       stack[stack.length - 1].children.push(only && Object.is(only.result, rec.result) ? only : rec);
@@ -54,6 +58,7 @@ export function parseYaml(input: string): ParsedYaml {
   });
 
   const entries = new Map<string, Entry>();
+  const nonStringKeys: ParsedYaml['nonStringKeys'] = [];
   const keyOf = (path: PathSeg[]) => JSON.stringify(path.map(String));
   const valueStart = (rec: Rec) => (rec.result === null || rec.result === undefined ? undefined : rec.start);
   const walk = (rec: Rec, path: PathSeg[]): void => {
@@ -66,7 +71,11 @@ export function parseYaml(input: string): ParsedYaml {
       });
     } else if (typeof result === 'object' && result !== null) {
       for (let i = 0; i + 1 < children.length; i += 2) {
-        const p = [...path, String(children[i].result)];
+        const key = children[i];
+        const p = [...path, String(key.result)];
+        if (typeof key.result !== 'string') {
+          nonStringKeys.push({ path: p, written: text.slice(skipBlank(text, key.start), key.end).trim(), read: key.result });
+        }
         entries.set(keyOf(p), { key: children[i].start, value: valueStart(children[i + 1]) });
         walk(children[i + 1], p);
       }
@@ -104,7 +113,7 @@ export function parseYaml(input: string): ParsedYaml {
     const offset = entries.get(keyOf(path))?.value;
     return offset === undefined ? keyAt(path) : toPosition(offset);
   };
-  return { value, keyAt, valueAt };
+  return { value, keyAt, valueAt, nonStringKeys };
 }
 
 /** js-yaml's node start offsets can sit before the spaces, line breaks and comments leading up to the node. */

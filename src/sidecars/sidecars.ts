@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { RigError } from '../errors.js';
 import { Label } from '../labels.js';
@@ -21,6 +24,10 @@ export function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
     `--local=/${domain}/`, // names under the rig domain are answered here and never forwarded
     '--bogus-priv',
     '--expand-hosts',
+    // Each node's name is pinned to its planned MAC, and names clients send are ignored: a node cannot take
+    // another's name in DNS by sending it over DHCP.
+    ...plan.nodes.map((n) => `--dhcp-host=${n.mac},${n.spec.shortName}`),
+    '--dhcp-ignore-names',
     `--dhcp-range=${a.dhcpFirst},${a.dhcpLast},${a.netmask},12h`,
     // An internal rig has no way out: offer no default route. Otherwise the bridge (Docker's gateway) routes.
     net.internal ? '--dhcp-option=option:router' : `--dhcp-option=option:router,${a.gateway}`,
@@ -47,6 +54,10 @@ export function etcdCommand(net: RigNetwork): string[] {
     // One member on one machine: elect it at once rather than after the default one-second election timeout.
     '--heartbeat-interval=10',
     '--election-timeout=100',
+    // Auth is on (each node writes only its own keys): the cheapest bcrypt etcd allows, as passwords are random
+    // and the sidecar is reachable only on the rig bridge, and a node's token lasts as long as a rig does.
+    '--bcrypt-cost=4',
+    '--auth-token-ttl=86400',
   ];
 }
 
@@ -56,9 +67,11 @@ export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
  * Create the rig's sidecar container (not started). Its name is the rig's: the engine lets only one container
  * have it, so whoever creates it owns the rig name (see engine/up.ts).
  */
-export function createSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string): Promise<Docker.Container> {
+export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, etcdRootPassword: string): Promise<Docker.Container> {
   const a = net.addresses;
   const prefix = a.subnet.split('/')[1];
+  const state = join(SIDECAR_STATE_ROOT, `${plan.name}.${randomBytes(6).toString('hex')}`);
+  for (const dir of ['etcd', 'misc']) mkdirSync(join(state, dir), { recursive: true, mode: 0o700 });
   return docker.createContainer({
     name: plan.sidecar.container,
     Image: image,
@@ -66,14 +79,33 @@ export function createSidecar(docker: Docker, plan: Plan, net: RigNetwork, image
     Cmd: [...dnsmasqCommand(plan, net), '--', ...etcdCommand(net)],
     Hostname: 'rig-sidecar',
     Env: [`RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`, ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`])],
-    Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar' },
+    // The root password of the rig's etcd, for later rig commands on the host; nodes cannot read labels.
+    Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar', [Label.etcdRoot]: etcdRootPassword, [Label.state]: state },
     HostConfig: {
       NetworkMode: 'none',
       CapAdd: ['NET_ADMIN'], // eth0's addresses, and dnsmasq's DHCP replies to clients that have no address yet
-      Tmpfs: { '/var/lib/etcd': 'rw,size=256m' },
+      Mounts: [
+        { Type: 'bind', Source: join(state, 'etcd'), Target: '/var/lib/etcd' },
+        { Type: 'bind', Source: join(state, 'misc'), Target: '/var/lib/misc' }, // dnsmasq's leases
+      ],
       Init: false,
     },
+  }).catch((err: Error) => {
+    rmSync(state, { recursive: true, force: true });
+    throw err;
   });
+}
+
+/**
+ * Where a sidecar keeps etcd's data and dnsmasq's leases: on the host's tmpfs, as fast as the container's own, but
+ * outliving a restart of the sidecar, so a rig keeps its facts and leases. One directory per sidecar, named on
+ * its label; `down` removes it.
+ */
+export const SIDECAR_STATE_ROOT = '/dev/shm/rig';
+
+export function removeSidecarState(labels: Record<string, string>): void {
+  const state = labels[Label.state];
+  if (state && dirname(state) === SIDECAR_STATE_ROOT) rmSync(state, { recursive: true, force: true });
 }
 
 /**

@@ -76,10 +76,10 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
   });
 
   it('gives each node one address on eth0, in the rig subnet, equal to its lease, its status and its ipaddress fact', async () => {
-    const leases = await docker(['exec', `rig-${name}-sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    const leases = await docker(['exec', `rig-${name}.sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
     for (const node of nodes) {
-      const ip = await docker(['exec', `rig-${name}-${node.node.split('.')[0]}`, '/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+      const ip = await docker(['exec', `rig-${name}.${node.node.split('.')[0]}`, '/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
       const address = await expectAgreedAddress(name, node, ip, leases);
       expect(address.startsWith(prefix), `${address} in ${subnet}`).toBe(true);
     }
@@ -87,7 +87,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
 
   it('lets every node resolve every other by FQDN and short name, and back from its address', async () => {
     for (const from of nodes) {
-      const container = `rig-${name}-${from.node.split('.')[0]}`;
+      const container = `rig-${name}.${from.node.split('.')[0]}`;
       for (const to of nodes) {
         for (const query of [to.node, to.node.split('.')[0]]) {
           const out = await docker(['exec', container, '/.rig/bin/nslookup', query]);
@@ -95,9 +95,9 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
         }
       }
     }
-    const reverse = await docker(['exec', `rig-${name}-barn`, 'getent', 'hosts', nodes[1].address]);
+    const reverse = await docker(['exec', `rig-${name}.barn`, 'getent', 'hosts', nodes[1].address]);
     expect(reverse).toContain('mill.village.test');
-    const short = await docker(['exec', `rig-${name}-barn`, 'getent', 'hosts', 'well']);
+    const short = await docker(['exec', `rig-${name}.barn`, 'getent', 'hosts', 'well']);
     expect(short).toContain(nodes[2].address);
   });
 
@@ -130,9 +130,9 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(yaml.stdout.trim()).toBe('debian');
     // A node sets facts from inside: any bytes the shell can carry, tabs, newlines and UTF-8 included.
     for (const value of ['plain', 'with\ttab', 'two\nlines', 'café ☕ = ok', '']) {
-      await docker(['exec', `rig-${name}-mill`, '/.rig/bin/rig-fact', 'set', 'note', value]);
+      await docker(['exec', `rig-${name}.mill`, '/.rig/bin/rig-fact', 'set', 'note', value]);
       expect(JSON.parse((await rig(['facts', 'mill', '--name', name, '--json'])).stdout).note).toBe(value);
-      expect(await docker(['exec', `rig-${name}-barn`, '/.rig/bin/rig-fact', 'get', 'mill', 'note'])).toBe(value); // execa drops the last newline
+      expect(await docker(['exec', `rig-${name}.barn`, '/.rig/bin/rig-fact', 'get', 'mill', 'note'])).toBe(value); // execa drops the last newline
     }
     const missing = await rig(['facts', 'mill', 'nosuchfact', '--name', name]);
     expect(missing.exitCode).not.toBe(0);

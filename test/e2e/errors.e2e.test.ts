@@ -127,7 +127,7 @@ describe('a failing up', () => {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
       expect(up.exitCode).not.toBe(0);
       expect(up.exitCode).not.toBe(70); // a user-facing error, not a crash
-      expect(up.stderr).toContain('rig-' + name + '-well');
+      expect(up.stderr).toContain('rig-' + name + '.well');
       expect(await leftovers(name)).toEqual([]);
       expect(snapshot(fixture.dir)).toEqual(before);
     } finally {

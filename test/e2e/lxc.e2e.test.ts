@@ -58,7 +58,7 @@ nodes:
     facts:
       role: app
 `);
-  const container = (short: string) => `rig-${name}-${short}`;
+  const container = (short: string) => `rig-${name}.${short}`;
   let nodes: StatusNode[] = [];
 
   beforeAll(async () => {
@@ -82,7 +82,7 @@ nodes:
   });
 
   it('gives each node one address on eth0, equal to its lease, its status and its ipaddress fact', async () => {
-    const leases = await docker(['exec', `rig-${name}-sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    const leases = await docker(['exec', `rig-${name}.sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     for (const node of nodes) {
       const ip = await attach(container(node.node.split('.')[0]), ['/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
       await expectAgreedAddress(name, node, ip, leases);
@@ -137,7 +137,7 @@ nodes:
     const down = await rig(['down', '--name', name]);
     expect(down.exitCode, down.all).toBe(0);
     expect(down.stdout).toContain('removed 4 containers'); // three nodes and the sidecar
-    expect((await lxcContainers()).filter((c) => c.startsWith(`rig-${name}-`))).toEqual([]);
+    expect((await lxcContainers()).filter((c) => c.startsWith(`rig-${name}.`))).toEqual([]);
     for (const short of ['barn', 'mill', 'well']) expect(existsSync(join(LXC_PATH, container(short)))).toBe(false);
     const after = await hostInterfaces();
     for (const veth of veths) expect(after).not.toContain(`${veth}@`);
@@ -181,16 +181,16 @@ nodes:
   });
 
   it('lets each node resolve the other by FQDN', async () => {
-    expect(await docker(['exec', `rig-${name}-dock`, 'getent', 'hosts', 'lex.village.test'])).toMatch(new RegExp(`^${address('lex')}\\s`));
-    expect(await attach(`rig-${name}-lex`, ['getent', 'hosts', 'dock.village.test'])).toMatch(new RegExp(`^${address('dock')}\\s`));
+    expect(await docker(['exec', `rig-${name}.dock`, 'getent', 'hosts', 'lex.village.test'])).toMatch(new RegExp(`^${address('lex')}\\s`));
+    expect(await attach(`rig-${name}.lex`, ['getent', 'hosts', 'dock.village.test'])).toMatch(new RegExp(`^${address('dock')}\\s`));
   });
 
   it('carries a TCP connection between them over the rig bridge, both ways', async () => {
-    const listener = execa('lxc-attach', ['-P', LXC_PATH, '-n', `rig-${name}-lex`, '--clear-env', '--', '/.rig/bin/sh', '-c', 'echo pong from lex | /.rig/bin/timeout 30 /.rig/bin/nc -l -p 7777'], { reject: false });
+    const listener = execa('lxc-attach', ['-P', LXC_PATH, '-n', `rig-${name}.lex`, '--clear-env', '--', '/.rig/bin/sh', '-c', 'echo pong from lex | /.rig/bin/timeout 30 /.rig/bin/nc -l -p 7777'], { reject: false });
     try {
-      const listening = await eventually(async () => (await attach(`rig-${name}-lex`, ['/.rig/bin/netstat', '-ltn'])).includes(':7777 '), 10_000);
+      const listening = await eventually(async () => (await attach(`rig-${name}.lex`, ['/.rig/bin/netstat', '-ltn'])).includes(':7777 '), 10_000);
       expect(listening).toBe(true);
-      const client = await docker(['exec', `rig-${name}-dock`, '/.rig/bin/sh', '-c', 'echo ping from dock | /.rig/bin/nc -w 5 lex.village.test 7777']);
+      const client = await docker(['exec', `rig-${name}.dock`, '/.rig/bin/sh', '-c', 'echo ping from dock | /.rig/bin/nc -w 5 lex.village.test 7777']);
       expect(client.trim()).toBe('pong from lex');
       const server = await listener;
       expect(server.stdout.trim()).toBe('ping from dock');
@@ -211,7 +211,7 @@ nodes:
   it('takes both down', async () => {
     const down = await rig(['down', '--name', name]);
     expect(down.exitCode, down.all).toBe(0);
-    expect((await lxcContainers()).filter((c) => c.startsWith(`rig-${name}-`))).toEqual([]);
+    expect((await lxcContainers()).filter((c) => c.startsWith(`rig-${name}.`))).toEqual([]);
     expect(await leftovers(name)).toEqual([]);
   });
 });

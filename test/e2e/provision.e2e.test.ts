@@ -58,7 +58,7 @@ describe('provisioning with peer discovery', () => {
   it('runs each node\'s steps after what it needs is published, with peers found through etcd', async () => {
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
     expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready']);
-    const peer = await docker(['exec', `rig-${name}-b`, 'cat', '/tmp/peer']);
+    const peer = await docker(['exec', `rig-${name}.b`, 'cat', '/tmp/peer']);
     expect(peer.trim()).toBe(`a is the primary at ${status.nodes[0].address}`);
     const logs = await rig(['logs', 'c', '--name', name]);
     expect(logs.stdout).toContain('both ready');
@@ -69,7 +69,7 @@ describe('provisioning with peer discovery', () => {
 
   it('wakes a waiting node on the publish itself: a watch, not a polling loop', async () => {
     const before = await etcdCalls(etcd);
-    const waiter = execa('docker', ['exec', `rig-${name}-b`, '/.rig/bin/rig-fact', 'wait', '--timeout', '60', 'a', 'color'], { reject: false });
+    const waiter = execa('docker', ['exec', `rig-${name}.b`, '/.rig/bin/rig-fact', 'wait', '--timeout', '60', 'a', 'color'], { reject: false });
     // The waiter has read the key once and opened its watch when etcd counts one more Watch.
     for (let i = 0; i < 100 && (await etcdCalls(etcd)).watch === before.watch; i++) await new Promise((r) => setTimeout(r, 100));
     const watching = await etcdCalls(etcd);
@@ -78,7 +78,7 @@ describe('provisioning with peer discovery', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const idle = await etcdCalls(etcd);
     expect(idle.range).toBe(watching.range);
-    await docker(['exec', `rig-${name}-a`, '/.rig/bin/rig-fact', 'set', 'color', 'blue']);
+    await docker(['exec', `rig-${name}.a`, '/.rig/bin/rig-fact', 'set', 'color', 'blue']);
     const woke = await waiter;
     expect(woke.exitCode).toBe(0);
     expect(woke.stdout.trim()).toBe('blue');
@@ -87,9 +87,9 @@ describe('provisioning with peer discovery', () => {
   });
 
   it('with --change, waits for the next write even when the fact exists', async () => {
-    const waiter = execa('docker', ['exec', `rig-${name}-c`, '/.rig/bin/rig-fact', 'wait', '--timeout', '30', '--change', 'a', 'role'], { reject: false });
+    const waiter = execa('docker', ['exec', `rig-${name}.c`, '/.rig/bin/rig-fact', 'wait', '--timeout', '30', '--change', 'a', 'role'], { reject: false });
     await new Promise((r) => setTimeout(r, 1500));
-    await docker(['exec', `rig-${name}-a`, '/.rig/bin/rig-fact', 'set', 'role', 'standby']);
+    await docker(['exec', `rig-${name}.a`, '/.rig/bin/rig-fact', 'set', 'role', 'standby']);
     const woke = await waiter;
     expect(woke.stdout.trim()).toBe('standby');
   });

@@ -35,22 +35,22 @@ describe('the village example: a replicated redis pair configured by Puppet thro
     expect(readlinkSync(join(dir, 'control-repo/hieradata/nodes/mill.village.test.yaml'))).toBe('kelda.prod.example.yaml');
     const log = await rig(['logs', 'mill', '--name', name]);
     expect(log.stdout).toContain('Compiled catalog for mill.village.test');
-    const conf = await docker(['exec', `rig-${name}-mill`, 'cat', '/etc/redis/redis.conf']);
+    const conf = await docker(['exec', `rig-${name}.mill`, 'cat', '/etc/redis/redis.conf']);
     expect(conf).toContain(`replicaof ${nodes[0].address} 6379`); // barn, the node mirroring straleb (the live master)
     expect(conf).toContain('maxmemory 64mb'); // from kelda.prod.example.yaml, through the symlink
     const barnIp = await rig(['facts', 'barn', 'ipaddress', '--name', name]);
     expect(barnIp.stdout.trim()).toBe(nodes[0].address);
-    const lease = await docker(['exec', `rig-${name}-sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    const lease = await docker(['exec', `rig-${name}.sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     expect(lease).toContain(` ${nodes[0].address} barn `);
   });
 
   it('replicates for real: a key written on the master is read on the replica', async () => {
     const key = `probe-${Date.now()}`;
     // WAIT 1: the master answers once one replica has acknowledged the write.
-    const written = await docker(['exec', `rig-${name}-barn`, 'sh', '-c', `printf 'SET ${key} yes\\nWAIT 1 10000\\n' | redis-cli`]);
+    const written = await docker(['exec', `rig-${name}.barn`, 'sh', '-c', `printf 'SET ${key} yes\\nWAIT 1 10000\\n' | redis-cli`]);
     expect(written.split('\n')).toEqual(['OK', '1']);
-    expect((await docker(['exec', `rig-${name}-mill`, 'redis-cli', 'get', key])).trim()).toBe('yes');
-    const role = await docker(['exec', `rig-${name}-mill`, 'redis-cli', 'info', 'replication']);
+    expect((await docker(['exec', `rig-${name}.mill`, 'redis-cli', 'get', key])).trim()).toBe('yes');
+    const role = await docker(['exec', `rig-${name}.mill`, 'redis-cli', 'info', 'replication']);
     expect(role).toContain('role:slave');
     expect(role).toContain(`master_host:${nodes[0].address}`);
   });

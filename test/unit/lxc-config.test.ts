@@ -36,6 +36,20 @@ describe('LXC node config', () => {
     expect(config).toContain('lxc.mount.entry = /home/me/my\\040rigs .rig-repo none bind,ro,create=dir 0 0\n');
   });
 
+  it('cannot be forged by what a validate command holds (line separators, carriage returns)', () => {
+    for (const sep of ['\u2028', '\u2029', '\r', '\u0085']) {
+      const forged = { ...node.marker, validate: [`true${sep}# io.rig.rig = other${sep}# io.rig.node = x.other.test`] };
+      const config = renderConfig({ ...node, marker: forged });
+      expect(config.split('\n').every((line) => /^[\x20-\x7e]*$/.test(line)), 'every line is printable ASCII').toBe(true);
+      expect(readMarker(config)).toEqual(forged);
+    }
+  });
+
+  it('takes the marker only from the comment lines that open the config, first value first', () => {
+    expect(readMarker(`${config}# io.rig.rig = other\n`)?.rig).toBe('village');
+    expect(readMarker(config.replace('# io.rig.rig = village\n', '# io.rig.rig = village\n# io.rig.rig = other\n'))?.rig).toBe('village');
+  });
+
   it('reads its own marker back', () => {
     expect(readMarker(config)).toEqual(node.marker);
     expect(readMarker(renderConfig({ ...node, marker: { rig: 'v', node: 'a.v.test', validate: [] } }))).toEqual({ rig: 'v', node: 'a.v.test', mirrors: undefined, validate: [] });

@@ -6,7 +6,7 @@ import { parseRigFile } from '../../src/rigfile/load.js';
 import { planRig, rigAddresses } from '../../src/plan/plan.js';
 import { pickSubnet, overlaps, parseCidr } from '../../src/plan/ipv4.js';
 import { parseDuration } from '../../src/cli/table.js';
-import { checkLinks, makeLinks, removeLinks } from '../../src/engine/links.js';
+import { checkLinks, linksInUse, makeLinks, removeLinks } from '../../src/engine/links.js';
 
 const spec = (text: string) => parseRigFile(text, '/work/rigs/test.yaml');
 
@@ -27,8 +27,8 @@ nodes:
 
   it('names containers and the network after the rig', () => {
     expect(plan.network).toBe('rig-village');
-    expect(plan.sidecar.container).toBe('rig-village-sidecar');
-    expect(plan.nodes.map((n) => n.container)).toEqual(['rig-village-barn', 'rig-village-mill', 'rig-village-well']);
+    expect(plan.sidecar.container).toBe('rig-village.sidecar');
+    expect(plan.nodes.map((n) => n.container)).toEqual(['rig-village.barn', 'rig-village.mill', 'rig-village.well']);
     // The sidecar's veth is named like a node's, and differs from every node's.
     expect(plan.sidecar.hostInterface).toMatch(/^rv[0-9a-f]{12}$/);
     expect(plan.nodes.map((n) => n.hostInterface)).not.toContain(plan.sidecar.hostInterface);
@@ -43,8 +43,10 @@ nodes:
       live: '/work/rigs/control/hieradata/nodes/straleb.prod.example.yaml',
       target: 'straleb.prod.example.yaml',
     });
-    expect(plan.links[3].path).toBe('/work/rigs/ansible/host_vars/mill.village.test/main.yml');
-    expect(plan.links[3].target).toBe('../kelda.prod.example/main.yml');
+    // A per-node directory ({node}/main.yml, as Ansible's host_vars/<host>/) is linked whole.
+    expect(plan.links[3].path).toBe('/work/rigs/ansible/host_vars/mill.village.test');
+    expect(plan.links[3].target).toBe('kelda.prod.example');
+    expect(plan.links[3].live).toBe('/work/rigs/ansible/host_vars/kelda.prod.example/main.yml');
   });
 
   it('gives each node a stable, locally administered MAC and a short unique host interface', () => {
@@ -112,15 +114,33 @@ describe('links', () => {
         { node: 'a', mirrors: 'live-a', path: join(dir, 'a.yaml'), live: join(dir, 'live-a.yaml'), target: 'live-a.yaml' },
         { node: 'b', mirrors: 'live-b', path: join(dir, 'b.yaml'), live: join(dir, 'live-b.yaml'), target: 'live-b.yaml' },
       ];
-      expect(checkLinks(links, 'test.yaml')).toEqual(links);
+      expect(checkLinks(links, 'test.yaml', new Set())).toEqual({ toMake: links, shared: [] });
       expect(makeLinks(links)).toHaveLength(2);
       expect(readlinkSync(join(dir, 'a.yaml'))).toBe('live-a.yaml');
       // The user repoints b: rig must leave it.
       rmSync(join(dir, 'b.yaml'));
       symlinkSync('live-a.yaml', join(dir, 'b.yaml'));
-      expect(removeLinks(links)).toEqual([join(dir, 'a.yaml')]);
+      expect(removeLinks(links, new Set())).toEqual([join(dir, 'a.yaml')]);
       expect(readlinkSync(join(dir, 'b.yaml'))).toBe('live-a.yaml');
       expect(readFileSync(join(dir, 'live-a.yaml'), 'utf8')).toBe('a');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('shares a link another rig made and lists, leaves one nobody lists to the user, and removes a shared one last', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rig-links-'));
+    try {
+      writeFileSync(join(dir, 'live.yaml'), 'x');
+      const link = (name: string) => ({ node: name, mirrors: 'live', path: join(dir, `${name}.yaml`), live: join(dir, 'live.yaml'), target: 'live.yaml' });
+      symlinkSync('live.yaml', join(dir, 'rigs.yaml'));
+      symlinkSync('live.yaml', join(dir, 'users.yaml'));
+      const other = linksInUse([{ 'io.rig.links': JSON.stringify([{ path: join(dir, 'rigs.yaml'), target: 'live.yaml' }]) }]);
+      expect(checkLinks([link('rigs'), link('users')], 'r.yaml', other)).toEqual({ toMake: [], shared: [link('rigs')] });
+      // While the other rig is up its link stays; once it is gone, the last rig to list it removes it.
+      expect(removeLinks([link('rigs')], other)).toEqual([]);
+      expect(removeLinks([link('rigs')], new Set())).toEqual([join(dir, 'rigs.yaml')]);
+      expect(readlinkSync(join(dir, 'users.yaml'))).toBe('live.yaml');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -134,9 +154,9 @@ describe('links', () => {
       writeFileSync(join(dir, 'n', 'mine.yaml'), 'mine');
       symlinkSync('elsewhere.yaml', join(dir, 'n', 'theirs.yaml'));
       const link = (name: string, live = 'live.yaml') => ({ node: name, mirrors: 'live', path: join(dir, 'n', `${name}.yaml`), live: join(dir, 'n', live), target: live });
-      expect(() => checkLinks([link('mine')], 'r.yaml')).toThrow(/mine\.yaml already exists/);
-      expect(() => checkLinks([link('theirs')], 'r.yaml')).toThrow(/theirs\.yaml already exists \(a symlink to elsewhere\.yaml\)/);
-      expect(() => checkLinks([link('new', 'nope.yaml'), link('new2', 'gone.yaml')], 'r.yaml')).toThrow(/2 live node configs are missing[\s\S]*nope\.yaml[\s\S]*gone\.yaml/);
+      expect(() => checkLinks([link('mine')], 'r.yaml', new Set())).toThrow(/mine\.yaml already exists/);
+      expect(() => checkLinks([link('theirs')], 'r.yaml', new Set())).toThrow(/theirs\.yaml already exists \(a symlink to elsewhere\.yaml\)/);
+      expect(() => checkLinks([link('new', 'nope.yaml'), link('new2', 'gone.yaml')], 'r.yaml', new Set())).toThrow(/2 live node configs are missing[\s\S]*nope\.yaml[\s\S]*gone\.yaml/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -256,7 +256,7 @@ describe('settings', () => {
     expect(p.hint).toBe('use 10.213.7.0/24');
     p = net('  subnet: 10.213.7.0/30');
     expect(p.message).toContain('/30');
-    expect(p.hint).toContain('/16 to /28');
+    expect(p.hint).toContain('/16 to /26');
     p = net('  pool: 10.300.0.0/16');
     expect(p).toMatchObject({ line: 2, path: 'network.pool' });
     expect(p.message).toContain('CIDR');

@@ -10,9 +10,22 @@ export async function down(rigFile: string | undefined, flags: { name?: string; 
   }
   const name = flags.name ?? (rigFile ? loadRigFile(resolve(rigFile)).name : undefined);
   const engine = await createEngine();
-  const rigs = flags.all ? await rigNames(engine) : [name!];
+  const existing = await rigNames(engine);
+  if (!flags.all && !existing.includes(name!)) {
+    throw new RigError(
+      `No rig named ${name} is up, so nothing was removed.`,
+      existing.length ? `the rigs on this host: ${existing.join(', ')}` : 'no rig is up on this host',
+      ExitCode.badInput,
+    );
+  }
+  const rigs = flags.all ? existing : [name!];
   const results = await Promise.all(rigs.map((rig) => destroyRig(engine, rig)));
   if (flags.json) console.log(JSON.stringify(results, null, 2));
   else if (!results.length) console.log('No rig to remove.');
-  else for (const r of results) console.log(`rig ${r.rig}: removed ${r.containers} containers, its network and ${r.links.length} symlinks`);
+  else {
+    for (const r of results) {
+      console.log(`rig ${r.rig}: removed ${r.containers} containers, its network and ${r.links.length} symlinks`);
+      for (const name of r.detached) console.log(`rig ${r.rig}: ${name} was attached to its network and is not rig's: disconnected it, left it running`);
+    }
+  }
 }

@@ -1,8 +1,9 @@
 import yaml from 'js-yaml';
-import { rigStatus, withFacts } from '../../engine/status.js';
+import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { table } from '../table.js';
+import { printable } from '../../printable.js';
 import { namesNode } from '../../plan/plan.js';
 
 export async function facts(node: string, fact: string | undefined, flags: { name?: string; json?: boolean; yaml?: boolean }): Promise<void> {
@@ -12,10 +13,11 @@ export async function facts(node: string, fact: string | undefined, flags: { nam
   if (!matches.length) throw new RigError(`No node ${node} in ${flags.name ? `rig ${flags.name}` : 'any rig that is up'}.`, 'see the nodes with: rig status', ExitCode.badInput);
   if (matches.length > 1) throw new RigError(`${node} names nodes in several rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`, 'say which with --name RIG', ExitCode.badInput);
   const [{ rig, node: fqdn }] = matches;
-  const values = await withFacts(rig.etcd, (f) => f.nodeFacts(rig.rig, fqdn));
+  const values = await withFacts(await factAccess(engine, rig.rig), (f) => f.nodeFacts(rig.rig, fqdn));
   if (fact !== undefined) {
     if (!(fact in values)) throw new RigError(`${fqdn} has no fact ${fact}.`, `see its facts with: rig facts ${fqdn}`, ExitCode.failed);
-    console.log(values[fact]);
+    // The one value, for scripts, exact; escaped only when a person reads it on a terminal.
+    console.log(process.stdout.isTTY ? printable(values[fact]) : values[fact]);
   } else if (flags.json) console.log(JSON.stringify(values, null, 2));
   else if (flags.yaml) process.stdout.write(yaml.dump(values));
   else console.log(table(['FACT', 'VALUE'], Object.entries(values).sort(([a], [b]) => a.localeCompare(b))));

@@ -1,10 +1,15 @@
-import { rigStatus, type RigStatus } from '../../engine/status.js';
+import { rigStatus, sidecarDown, type RigStatus } from '../../engine/status.js';
+import { ExitCode } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { colourState, table } from '../table.js';
 
 export async function status(flags: { name?: string; json?: boolean }): Promise<void> {
   const engine = await createEngine();
-  printStatus(await rigStatus(engine, flags.name), !!flags.json);
+  const rigs = await rigStatus(engine, flags.name);
+  printStatus(rigs, !!flags.json);
+  const broken = rigs.filter((r) => r.sidecar !== 'running');
+  for (const err of broken.map((r) => sidecarDown(r.rig, r.sidecar))) process.stderr.write(`rig: ${err.message}\nfix: ${err.hint}\n`);
+  if (broken.length) process.exitCode = ExitCode.failed;
 }
 
 export function printStatus(rigs: RigStatus[], json: boolean): void {

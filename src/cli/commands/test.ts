@@ -7,6 +7,7 @@ import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
 import { table } from '../table.js';
 import chalk from 'chalk';
+import { printable, printableLines } from '../../printable.js';
 
 export interface TestFlags {
   name?: string;
@@ -30,8 +31,8 @@ export async function runValidations(engine: Engine, rig: string, flags: TestFla
   if (flags.junit) writeFileSync(flags.junit, junitXml(rig, results));
   if (flags.json) console.log(JSON.stringify(results, null, 2));
   else {
-    console.log(table(['NODE', 'CHECK', 'RESULT', 'SECONDS'], results.map((r) => [r.node, r.command, r.passed ? chalk.green('pass') : chalk.red(`fail (exit ${r.exitCode})`), r.seconds.toFixed(2)])));
-    for (const r of results.filter((r) => !r.passed)) console.log(`\n${r.node}: ${r.command} exited ${r.exitCode}:\n${r.output.trimEnd()}`);
+    console.log(table(['NODE', 'CHECK', 'RESULT', 'SECONDS'], results.map((r) => [r.node, r.command, r.passed ? { text: 'pass', style: chalk.green } : { text: `fail (exit ${r.exitCode})`, style: chalk.red }, r.seconds.toFixed(2)])));
+    for (const r of results.filter((r) => !r.passed)) console.log(`\n${r.node}: ${printable(r.command)} exited ${r.exitCode}:\n${printableLines(r.output.trimEnd())}`);
     const failed = results.filter((r) => !r.passed).length;
     console.log(`\n${results.length - failed} passed, ${failed} failed${flags.junit ? ` (JUnit XML: ${flags.junit})` : ''}`);
   }

@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import type { Engine } from '../../engine/context.js';
 import { destroyRig } from '../../engine/down.js';
+import { startKeeper } from '../../engine/keeper.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
-import { rigStatus, withFacts } from '../../engine/status.js';
+import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { upSteps } from '../../engine/up.js';
 import { planRig, type Plan } from '../../plan/plan.js';
 import { loadRigFile } from '../../rigfile/load.js';
@@ -92,6 +93,7 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
     try {
       await runSteps(run.steps, mode);
       run.done();
+      startKeeper(plan.name); // from now on, a node or the sidecar that restarts is wired again
     } catch (err) {
       // An interrupt or the deadline stops every step: say that, not what it made fail.
       const reason = run.abortReason() ?? err;
@@ -134,7 +136,7 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   try {
     const [status] = await rigStatus(rig.engine, rig.plan.name);
     // The rig now belongs to its user: mark it kept (rig gc leaves it) and stand the reaper down.
-    await withFacts(status.etcd, (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString()));
+    await withFacts(await factAccess(rig.engine, rig.plan.name), (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString()));
     if (rig.interrupts.signal) {
       await rig.down();
       throw interruptedError(`rig ${rig.plan.name} was removed`);

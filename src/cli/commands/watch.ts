@@ -1,10 +1,12 @@
 import { FactStore } from '../../facts/store.js';
-import { rigStatus, type RigStatus } from '../../engine/status.js';
+import { factAccess, rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
+import { lineStream } from '../../runtime/docker/events.js';
 import { createEngine } from '../engine.js';
 import { outputMode } from '../progress.js';
 import { printStatus } from './status.js';
+import { printable } from '../../printable.js';
 
 /**
  * Follow rigs as their nodes move through their stages: an etcd watch per rig, redrawn on every change
@@ -22,12 +24,12 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     printStatus(now, false);
   };
   if (mode === 'tty') await redraw();
-  const stores = await Promise.all(rigs.map((rig: RigStatus) => FactStore.connect(rig.etcd)));
+  const stores = await Promise.all(rigs.map(async (rig: RigStatus) => FactStore.connect(await factAccess(engine, rig.rig))));
   await Promise.all(
     rigs.map((rig, i) =>
       stores[i].watchStages(rig.rig, (node, stage) => {
         if (mode === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), rig: rig.rig, node, stage }));
-        else if (mode === 'plain') console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig.rig} ${node}: ${stage}`);
+        else if (mode === 'plain') console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig.rig} ${printable(node)}: ${printable(stage)}`);
         else void redraw();
       }),
     ),
@@ -36,10 +38,8 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${Label.role}=sidecar`] } });
   const alive = new Set(rigs.map((r) => r.rig));
   await new Promise<void>((resolve) => {
-    events.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        alive.delete((JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.rig] ?? '');
-      }
+    lineStream(events, (line) => {
+      alive.delete((JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.rig] ?? '');
       if (alive.size === 0) resolve();
     });
     process.once('SIGINT', () => resolve());

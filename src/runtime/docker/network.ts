@@ -167,10 +167,20 @@ export async function findRigNetworks(docker: Docker, rig?: string): Promise<Rig
   });
 }
 
-export async function removeNetwork(docker: Docker, id: string): Promise<void> {
+/**
+ * Remove a rig network. rig attaches nothing through Docker (nodes and the sidecar are wired by veths), so a
+ * container Docker lists on it is someone else's: it is disconnected, never removed, and its name returned.
+ */
+export async function removeNetwork(docker: Docker, id: string): Promise<string[]> {
+  const network = docker.getNetwork(id);
+  let foreign: string[] = [];
   try {
-    await docker.getNetwork(id).remove();
+    const { Containers } = (await network.inspect()) as { Containers?: Record<string, { Name: string }> };
+    foreign = Object.entries(Containers ?? {}).map(([container, { Name }]) => Name || container);
+    await Promise.all(Object.keys(Containers ?? {}).map((container) => network.disconnect({ Container: container, Force: true })));
+    await network.remove();
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+  return foreign;
 }

@@ -40,7 +40,7 @@ export function renderConfig(c: LxcNodeConfig): string {
     `# ${Label.backend} = lxc`,
     `# ${Label.node} = ${node}`,
     ...(mirrors ? [`# ${Label.mirrors} = ${mirrors}`] : []),
-    `# ${Label.validate} = ${JSON.stringify(validate)}`,
+    `# ${Label.validate} = ${asciiJson(validate)}`,
     `lxc.include = ${c.commonConfig}`,
     `lxc.uts.name = ${c.hostname}`,
     `lxc.rootfs.path = overlay:${c.lowerDir}:${c.upperDir}`,
@@ -61,15 +61,27 @@ export function renderConfig(c: LxcNodeConfig): string {
   ].join('\n');
 }
 
-/** The marker of a config, or undefined if it is not a rig node's. */
+/**
+ * The marker of a config, or undefined if it is not a rig node's. Only the comment lines that open the file count,
+ * split at "\n" alone, and the first value of a key wins: content inside a value (a validate command with a U+2028
+ * or a "\r" in it) can never pose as a marker line of its own.
+ */
 export function readMarker(config: string): LxcMarker | undefined {
   const values = new Map<string, string>();
-  for (const match of config.matchAll(/^# (io\.rig\.[a-z]+) = (.*)$/gm)) values.set(match[1], match[2].trim());
+  for (const line of config.split('\n')) {
+    if (!line.startsWith('#')) break;
+    const match = /^# (io\.rig\.[a-z]+) = ([\x20-\x7e]*)$/.exec(line);
+    if (match && !values.has(match[1])) values.set(match[1], match[2].trim());
+  }
   const rig = values.get(Label.rig);
   const node = values.get(Label.node);
   if (!rig || !node || values.get(Label.role) !== 'node' || values.get(Label.backend) !== 'lxc') return undefined;
   return { rig, node, mirrors: values.get(Label.mirrors) || undefined, validate: parseList(values.get(Label.validate)) };
 }
+
+/** JSON in printable ASCII only (every other character as \uXXXX), so a marker value stays one plain line. */
+const asciiJson = (value: unknown) =>
+  JSON.stringify(value).replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 function parseList(json: string | undefined): string[] {
   try {

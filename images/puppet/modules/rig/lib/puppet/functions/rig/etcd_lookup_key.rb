@@ -23,7 +23,7 @@ require 'uri'
 # Waiting uses an etcd watch, never a polling loop: one range read (its revision R), then a watch on the node's keys
 # from R+1, which etcd streams to us as it happens. A fact published in that time ends the wait at once; the node's
 # stage turning `failed...` ends it with an error; so does the timeout, naming the key, the node that should publish
-# it and that node's stage. Only Ruby's standard library is used: it runs on Debian's puppet as it is.
+# it and that node's stage. In a rig, etcd's auth is on: the node logs in as RIG_NODE with RIG_ETCD_PASSWORD. Only Ruby's standard library is used: it runs on Debian's puppet as it is.
 Puppet::Functions.create_function(:'rig::etcd_lookup_key') do
   dispatch :etcd_lookup_key do
     param 'Variant[String, Numeric]', :key
@@ -157,7 +157,7 @@ Puppet::Functions.create_function(:'rig::etcd_lookup_key') do
     request = { create_request: { key: b64(prefix), range_end: b64(prefix_end(prefix)), start_revision: start_revision.to_s } }
     catch(:watched) do
       http(etcd, [remaining, 5].min, remaining, watching: true) do |conn, uri|
-        post = Net::HTTP::Post.new(uri.request_uri + 'v3/watch', 'Content-Type' => 'application/json')
+        post = Net::HTTP::Post.new(uri.request_uri + 'v3/watch', request_headers(etcd))
         post.body = JSON.generate(request)
         conn.request(post) do |response|
           unless response.code == '200'
@@ -213,12 +213,29 @@ Puppet::Functions.create_function(:'rig::etcd_lookup_key') do
 
   def post_json(etcd, path, body, what)
     http(etcd, 5, 10) do |conn, uri|
-      post = Net::HTTP::Post.new(uri.request_uri + path, 'Content-Type' => 'application/json')
+      post = Net::HTTP::Post.new(uri.request_uri + path, request_headers(etcd))
       post.body = JSON.generate(body)
       response = conn.request(post)
       fail_lookup("cannot #{what} from etcd at #{etcd}: HTTP #{response.code} #{response.body}") unless response.code == '200'
       JSON.parse(response.body)
     end
+  end
+
+  # In a rig, etcd's auth is on: the node logs in as itself (RIG_NODE, RIG_ETCD_PASSWORD), once per compilation.
+  # Without a password (an etcd without auth) no token is asked for.
+  def request_headers(etcd)
+    headers = { 'Content-Type' => 'application/json' }
+    password = ENV['RIG_ETCD_PASSWORD'].to_s
+    return headers if password.empty?
+
+    @token ||= http(etcd, 5, 10) do |conn, uri|
+      post = Net::HTTP::Post.new(uri.request_uri + 'v3/auth/authenticate', headers)
+      post.body = JSON.generate(name: ENV['RIG_NODE'].to_s, password: password)
+      response = conn.request(post)
+      fail_lookup("etcd at #{etcd} did not let #{ENV['RIG_NODE']} in: HTTP #{response.code} #{response.body}") unless response.code == '200'
+      JSON.parse(response.body)['token']
+    end
+    headers.merge('Authorization' => @token)
   end
 
   # Yields a started connection to etcd. Problems reaching it are lookup errors, except a read timeout while

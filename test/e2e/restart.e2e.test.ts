@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { docker, eventually, fixtureDir, leftovers, queryA, rig, uniqueName, vethsLeft } from './helpers.js';
+
+interface Status {
+  dns: string;
+  sidecar: string;
+  nodes: Array<{ node: string; address: string; state: string }>;
+}
+
+const keepers = async (name: string) =>
+  (await execa('ps', ['-eo', 'args'])).stdout.split('\n').filter((line) => line.includes('keeper.js') && line.trim().endsWith(` ${name}`));
+
+describe('a rig whose node or sidecar restarts', () => {
+  const name = uniqueName('restart');
+  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.village.test:\n    facts: { role: primary }\n    provision:\n      - shell: rig-fact set provisioned_at "$(date +%s%N)"\n  b.village.test:\n`);
+  const status = async (): Promise<Status> => JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
+  let before: Status;
+  let factsBefore: Record<string, string>;
+
+  beforeAll(async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    before = await status();
+    factsBefore = JSON.parse((await rig(['facts', 'a', '--name', name, '--json'])).stdout);
+  });
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+  });
+
+  it('has a keeper for the rig once it is up', async () => {
+    expect(await eventually(async () => (await keepers(name)).length === 1, 10_000)).toBe(true);
+  });
+
+  it('wires a restarted node again: ready with the same address, its facts, its DNS name; not provisioned again', async () => {
+    await docker(['restart', '-t', '2', `rig-${name}.a`]);
+    const ready = await eventually(async () => (await status()).nodes[0].state === 'ready', 60_000, 300);
+    expect(ready, JSON.stringify(await status())).toBe(true);
+    const after = await status();
+    expect(after.nodes[0].address).toBe(before.nodes[0].address);
+    expect(await queryA(after.dns, 'a.village.test')).toEqual([before.nodes[0].address]);
+    const facts = JSON.parse((await rig(['facts', 'a', '--name', name, '--json'])).stdout);
+    expect(facts).toMatchObject({ role: 'primary', ipaddress: before.nodes[0].address, provisioned_at: factsBefore.provisioned_at });
+    const log = (await rig(['logs', 'a', '--name', name])).stdout;
+    expect(log).toContain('restarted: provisioned before, so its steps are not run again');
+    // The peer reaches it again.
+    const ping = await rig(['exec', 'b', '--name', name, '--', '/.rig/bin/ping', '-c', '1', '-W', '2', 'a']);
+    expect(ping.exitCode, ping.all).toBe(0);
+  });
+
+  it('keeps the facts and leases when the sidecar restarts, and wires it again', async () => {
+    const sidecar = `rig-${name}.sidecar`;
+    await docker(['restart', '-t', '2', sidecar]);
+    const back = await eventually(async () => {
+      const s = await status();
+      return s.sidecar === 'running' && s.nodes.every((n) => n.state === 'ready');
+    }, 60_000, 300);
+    expect(back, JSON.stringify(await status())).toBe(true);
+    const after = await status();
+    expect(after.nodes.map((n) => n.address)).toEqual(before.nodes.map((n) => n.address));
+    expect(JSON.parse((await rig(['facts', 'a', '--name', name, '--json'])).stdout)).toMatchObject({ role: 'primary', provisioned_at: factsBefore.provisioned_at });
+    const leases = await docker(['exec', sidecar, 'cat', '/var/lib/misc/dnsmasq.leases']);
+    for (const n of before.nodes) expect(leases).toContain(` ${n.address} ${n.node.split('.')[0]} `);
+    expect(await queryA(after.dns, 'b.village.test')).toEqual([before.nodes[1].address]);
+  });
+
+  it('leaves nothing on down: no keeper, veth or sidecar state', async () => {
+    const state = await docker(['inspect', '-f', '{{index .Config.Labels "io.rig.state"}}', `rig-${name}.sidecar`]);
+    const down = await rig(['down', '--name', name]);
+    expect(down.exitCode, down.all).toBe(0);
+    expect(await leftovers(name)).toEqual([]);
+    expect(await eventually(async () => (await keepers(name)).length === 0, 10_000)).toBe(true);
+    expect(await eventually(async () => (await vethsLeft(name, before.nodes.map((n) => n.node))).length === 0, 5000)).toBe(true);
+    const { existsSync } = await import('node:fs');
+    expect(state).toMatch(/^\/dev\/shm\/rig\//);
+    expect(existsSync(state)).toBe(false);
+  });
+});
