@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { containerName, SIDECAR } from '../../src/labels.js';
 import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
 
 // Interrupts, races and waits of `up` and `run` (issue 12, items 1 to 5 and the name conflicts of 14).
@@ -55,7 +56,7 @@ afterEach(async () => {
   for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   for (const name of rigsMade.splice(0)) {
-    await docker(['unpause', `rig-${name}.sidecar`]).catch(() => {});
+    await docker(['unpause', containerName(name, SIDECAR)]).catch(() => {});
     await rig(['down', '--name', name]);
     expect(await leftovers(name)).toEqual([]);
   }
@@ -133,7 +134,7 @@ describe('an interrupt of an up of LXC nodes', () => {
       expect(end.code === 130 || end.signal === signal, `exit ${end.code} ${end.signal}:\n${up.output()}`).toBe(true);
       await expectNothingLeft(name, dir, lxcNodes);
       const lxc = (await execa('lxc-ls', ['-P', '/var/lib/lxc', '-1'])).stdout.split('\n');
-      expect(lxc.filter((c) => c.startsWith(`rig-${name}.`))).toEqual([]);
+      expect(lxc.filter((c) => c.startsWith(containerName(name, '')))).toEqual([]);
     });
   }
 });
@@ -179,7 +180,7 @@ describe('two ups of one name at once', () => {
     // What the winner of a race has made first (its network aside): the sidecar container, which claims the name.
     const { name, dir } = newRig('claim', twoNodes);
     const image = (await docker(['images', '--filter', 'label=io.rig.image=base', '--format', '{{.ID}}'])).split('\n')[0];
-    const sidecar = `rig-${name}.sidecar`;
+    const sidecar = containerName(name, SIDECAR);
     await docker(['create', '--name', sidecar, '--label', `io.rig.rig=${name}`, '--label', 'io.rig.role=sidecar', image, '/bin/true']);
     const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
     expect(up.exitCode, up.all).toBe(2);
@@ -191,7 +192,7 @@ describe('two ups of one name at once', () => {
   it('a container of that name that is not rig\'s is exit 2 before anything is made', async () => {
     const { name, dir } = newRig('clash', twoNodes);
     const image = (await docker(['images', '--filter', 'label=io.rig.image=base', '--format', '{{.ID}}'])).split('\n')[0];
-    const foreign = `rig-${name}.mill`;
+    const foreign = containerName(name, 'mill');
     await docker(['create', '--name', foreign, image, '/bin/true']);
     cleanups.push(() => docker(['rm', '-f', foreign]).then(() => {}));
     const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
@@ -206,7 +207,7 @@ describe('every wait of up has a deadline', () => {
   it('a paused sidecar ends up by its --timeout with exit 4, and removes the rig', async () => {
     const { name, dir } = newRig('pause', twoNodes);
     const up = spawnRig(['up', 'rig.yaml', '--name', name, '--timeout', '10s'], dir);
-    const sidecar = `rig-${name}.sidecar`;
+    const sidecar = containerName(name, SIDECAR);
     const started = await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50);
     expect(started, up.output()).toBe(true);
     await docker(['pause', sidecar]);
@@ -219,7 +220,7 @@ describe('every wait of up has a deadline', () => {
   it('SIGTERM ends an up whose sidecar is paused', async () => {
     const { name, dir } = newRig('pauseterm', twoNodes);
     const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
-    const sidecar = `rig-${name}.sidecar`;
+    const sidecar = containerName(name, SIDECAR);
     expect(await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50)).toBe(true);
     await docker(['pause', sidecar]);
     await sleep(2000);
