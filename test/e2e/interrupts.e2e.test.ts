@@ -210,7 +210,8 @@ describe('every wait of up has a deadline', () => {
     const sidecar = containerName(name, SIDECAR);
     const started = await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50);
     expect(started, up.output()).toBe(true);
-    await docker(['pause', sidecar]);
+    // The freezer can refuse while the sidecar's processes are still being started ("unable to freeze"): again.
+    expect(await eventually(() => docker(['pause', sidecar]).then(() => true, () => false), 10_000, 100)).toBe(true);
     const end = await ended(up, 120_000);
     expect(end.code, up.output()).toBe(4);
     expect(up.output()).toMatch(/did not answer/);
@@ -222,7 +223,8 @@ describe('every wait of up has a deadline', () => {
     const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
     const sidecar = containerName(name, SIDECAR);
     expect(await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50)).toBe(true);
-    await docker(['pause', sidecar]);
+    // The freezer can refuse while the sidecar's processes are still being started ("unable to freeze"): again.
+    expect(await eventually(() => docker(['pause', sidecar]).then(() => true, () => false), 10_000, 100)).toBe(true);
     await sleep(2000);
     up.child.kill('SIGTERM');
     const end = await ended(up, 60_000);
