@@ -79,3 +79,29 @@ describe('a rig whose node or sidecar restarts', () => {
     expect(existsSync(state)).toBe(false);
   });
 });
+
+describe('an LXC node that restarts', () => {
+  const name = uniqueName('lxcrestart');
+  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nbackend: lxc\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.village.test:\n    provision:\n      - shell: rig-fact set provisioned_at "$(date +%s%N)"\n`);
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+  });
+
+  it('is ready again with the same address and is not provisioned again (LXC makes its veth itself)', async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    const node = async () => JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].nodes[0] as { address: string; state: string };
+    const before = await node();
+    const factBefore = (await rig(['facts', 'a', 'provisioned_at', '--name', name])).stdout;
+    const container = `rig-${name}.a`;
+    await execa('lxc-stop', ['-P', '/var/lib/lxc', '-n', container]);
+    expect((await node()).state).toBe('stopped');
+    await execa('lxc-start', ['-P', '/var/lib/lxc', '-n', container]);
+    expect(await eventually(async () => (await rig(['logs', 'a', '--name', name])).stdout.includes('ready again'), 30_000, 300)).toBe(true);
+    expect(await node()).toEqual(before);
+    expect((await rig(['facts', 'a', 'provisioned_at', '--name', name])).stdout).toBe(factBefore);
+  });
+});
