@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
 import type { NodeSpec, RigSpec } from '../rigfile/types.js';
-import { DHCP_POOL_OFFSET, formatIp, parseCidr, size, SMALLEST_RIG_SUBNET } from './ipv4.js';
+import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from './ipv4.js';
 
 /** A symlink `up` makes: `path` -> `target` (relative), standing for the live node's config at `live`. */
 export interface PlannedLink {
@@ -79,6 +79,9 @@ export interface RigAddresses {
   dhcpLast: string;
   netmask: string;
 }
+
+/** The address reserved for the node at `index` of the plan: the DHCP pool's, in node order. */
+export const nodeAddress = (a: RigAddresses, index: number) => formatIp(parseIp(a.dhcpFirst) + index);
 
 export function rigAddresses(subnet: string): RigAddresses {
   const c = parseCidr(subnet);

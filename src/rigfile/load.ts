@@ -13,7 +13,7 @@ import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, ProvisionStep, Rig
 export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'provision', 'validate', 'nodes'] as const;
 export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
-export const NETWORK_KEYS = ['subnet', 'pool', 'internal'] as const;
+export const NETWORK_KEYS = ['subnet', 'pool', 'internal', 'forward'] as const;
 export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
 export const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
 /** Facts rig sets itself; a rig file may not set them. */
@@ -240,7 +240,7 @@ function checkFacts(c: Checker, value: unknown, p: PathSeg[]): Record<string, st
 }
 
 function checkNetwork(c: Checker, settings: YamlMap): NetworkSpec {
-  const network: NetworkSpec = { pool: DEFAULT_POOL, internal: false };
+  const network: NetworkSpec = { pool: DEFAULT_POOL, internal: false, forward: [] };
   if (!has(settings, 'network')) return network;
   const v = settings.network;
   if (!isMap(v)) {
@@ -250,6 +250,11 @@ function checkNetwork(c: Checker, settings: YamlMap): NetworkSpec {
   c.unknownKeys(v, ['network'], NETWORK_KEYS);
   network.subnet = checkCidr(c, v, 'subnet', 16, SMALLEST_RIG_SUBNET);
   network.pool = checkCidr(c, v, 'pool', 8, AUTO_SUBNET_PREFIX) ?? DEFAULT_POOL;
+  if (has(v, 'forward')) {
+    const hint = 'list the names under a live domain the rig may look up upstream, e.g. forward: [ntp.prod.example]';
+    if (Array.isArray(v.forward) && v.forward.every((f) => typeof f === 'string' && isHostname(f))) network.forward = v.forward as string[];
+    else c.typeError(['network', 'forward'], v.forward, 'a list of DNS names', hint);
+  }
   if (has(v, 'internal')) {
     if (typeof v.internal === 'boolean') network.internal = v.internal;
     else c.typeError(['network', 'internal'], v.internal, 'true or false', 'internal: true cuts the rig off from the outside world');

@@ -35,6 +35,7 @@ export interface NetworkSpec {
   subnet?: string; // IPv4 CIDR; undefined: allocate from pool
   pool: string; // IPv4 CIDR to allocate /24s from
   internal: boolean; // no route out of the machine
+  forward: string[]; // names under a live domain that the rig's DNS may forward upstream (all others: NXDOMAIN)
 }
 
 export interface RigSpec {

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { RigError } from '../errors.js';
 import { Label } from '../labels.js';
-import type { Plan } from '../plan/plan.js';
+import { nodeAddress, type Plan, type RigAddresses } from '../plan/plan.js';
 import type { RigNetwork } from '../runtime/docker/network.js';
 import { containerLog, tail, waitForLog } from '../runtime/docker/containers.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../runtime/veth.js';
@@ -26,8 +26,10 @@ export function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
     '--expand-hosts',
     // Each node's name is pinned to its planned MAC, and names clients send are ignored: a node cannot take
     // another's name in DNS by sending it over DHCP.
-    ...plan.nodes.map((n) => `--dhcp-host=${n.mac},${n.spec.shortName}`),
+    // Each node's address is reserved for it too, so that the live names it mirrors can be answered with it.
+    ...plan.nodes.map((n, i) => `--dhcp-host=${n.mac},${n.spec.shortName},${nodeAddress(a, i)}`),
     '--dhcp-ignore-names',
+    ...liveNameOptions(plan, a),
     `--dhcp-range=${a.dhcpFirst},${a.dhcpLast},${a.netmask},12h`,
     // An internal rig has no way out: offer no default route. Otherwise the bridge (Docker's gateway) routes.
     net.internal ? '--dhcp-option=option:router' : `--dhcp-option=option:router,${a.gateway}`,
@@ -37,6 +39,23 @@ export function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
     '--log-dhcp',
     // An internal rig forwards no query out of the machine; otherwise use the resolvers Docker gave the container.
     ...(net.internal ? ['--no-resolv'] : []),
+  ];
+}
+
+/**
+ * Live names, answered as production code asks for them: the live FQDN of every mirrored node resolves to the
+ * node(s) mirroring it (A only: reverse lookups keep the made-up name), its short name through the resolver's
+ * search list (the live domains follow the rig's), and any other name under a live domain is NXDOMAIN at once:
+ * a test rig never reaches production by name, unless the rig file lets that name through (network.forward).
+ */
+export function liveNameOptions(plan: Plan, a: RigAddresses): string[] {
+  const mirrored = plan.nodes.flatMap((n, i) => (n.spec.mirrors ? [{ live: n.spec.mirrors, address: nodeAddress(a, i) }] : []));
+  const domains = [...new Set(mirrored.map((m) => m.live.slice(m.live.indexOf('.') + 1)).filter((d) => d && d !== plan.spec.domain))];
+  return [
+    ...mirrored.map((m) => `--address=/${m.live}/${m.address}`),
+    ...domains.map((d) => `--local=/${d}/`),
+    ...plan.spec.network.forward.map((name) => `--server=/${name}/#`),
+    `--dhcp-option=option:domain-search,${[plan.spec.domain, ...domains].join(',')}`,
   ];
 }
 

@@ -202,7 +202,7 @@ describe('two rigs of one rig file at once', () => {
       }
       // Each rig's mill resolves barn to its own rig's barn, and reads its own rig's facts.
       for (const [name, s] of [[a, sa], [b, sb]] as const) {
-        const resolved = await docker(['exec', `rig-${name}.mill`, '/.rig/bin/nslookup', 'barn']);
+        const resolved = await docker(['exec', `rig-${name}.mill`, '/.rig/bin/sh', '-c', '/.rig/bin/nslookup -type=a barn; true']);
         expect(resolved).toContain(`Address: ${s.nodes[0].address}`);
         const fact = await docker(['exec', `rig-${name}.mill`, '/.rig/bin/rig-fact', 'get', 'barn', 'ipaddress']);
         expect(fact.trim()).toBe(s.nodes[0].address);

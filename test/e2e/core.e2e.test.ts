@@ -90,7 +90,9 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
       const container = `rig-${name}.${from.node.split('.')[0]}`;
       for (const to of nodes) {
         for (const query of [to.node, to.node.split('.')[0]]) {
-          const out = await docker(['exec', container, '/.rig/bin/nslookup', query]);
+          // busybox nslookup tries every search domain and fails if one is NXDOMAIN (the live domains are on the
+          // list too): its exit code says nothing here, the address it found does.
+          const out = await docker(['exec', container, '/.rig/bin/sh', '-c', '/.rig/bin/nslookup -type=a "$0"; true', query]);
           expect(out, `${from.node} resolving ${query}`).toContain(`Address: ${to.address}`);
         }
       }

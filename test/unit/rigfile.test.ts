@@ -48,7 +48,7 @@ describe('simple form', () => {
     expect(spec.name).toBe('test');
     expect(spec.domain).toBe('village.test');
     expect(spec.image).toBeUndefined();
-    expect(spec.network).toEqual({ pool: '10.213.0.0/16', internal: false });
+    expect(spec.network).toEqual({ pool: '10.213.0.0/16', internal: false, forward: [] });
     const none = { provision: [], needs: [], validate: [] };
     expect(spec.nodes).toEqual([
       { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'docker', facts: {}, ...none, line: 1 },
