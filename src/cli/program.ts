@@ -45,6 +45,14 @@ export function program(): Command {
     );
 
   rig
+    .command('check')
+    .description('how faithful a rig is to production, making nothing: every live host name its config trees name, and the rig node that answers for it')
+    .argument('<rigfile>', 'the rig file (YAML)')
+    .option('--name <name>', 'rig name (default: name: in the file, else the file name)')
+    .option('--json', 'print as JSON')
+    .action(async (file, flags) => (await import('./commands/check.js')).check(file, flags));
+
+  rig
     .command('graph')
     .description('print the rig\'s dependency graph (needs:) as Graphviz DOT or Mermaid')
     .argument('<rigfile>', 'the rig file (YAML)')

@@ -76,3 +76,51 @@ nodes:
     expect(node.exitCode).toBe(2); // not found
   });
 });
+
+describe('rig check: the live names the config trees name', () => {
+  const name = uniqueName('check');
+  const rigFile = `name: ${name}
+domain: village.test
+network:
+  internal: true
+  forward: [ntp.prod.example]
+configs:
+  - dir: hieradata/nodes
+nodes:
+  barn.village.test: straleb.prod.example
+  mill.village.test: kelda.prod.example
+`;
+
+  it('maps each to the rig node that answers for it, or says it is not in the rig; up warns and goes on', async () => {
+    const fixture = fixtureDir(rigFile);
+    const { appendFileSync, writeFileSync } = await import('node:fs');
+    appendFileSync(`${fixture.dir}/hieradata/nodes/kelda.prod.example.yaml`, 'profile::db::host: db1.prod.example\nprofile::time::server: ntp.prod.example\n');
+    writeFileSync(`${fixture.dir}/hieradata/nodes/common.yaml`, 'monitoring: "mon.prod.example:9100"\nupstream: straleb.prod.example\nunrelated: www.example.org\n');
+    try {
+      const check = await rig(['check', 'rig.yaml', '--json'], { cwd: fixture.dir });
+      expect(check.exitCode, check.all).toBe(0);
+      const names = JSON.parse(check.stdout) as Array<{ name: string; mirroredBy: string[]; forwarded: boolean; places: string[] }>;
+      const byName = Object.fromEntries(names.map((n) => [n.name, n]));
+      expect(Object.keys(byName)).toEqual(expect.arrayContaining(['db1.prod.example', 'mon.prod.example', 'ntp.prod.example', 'straleb.prod.example']));
+      expect(byName['www.example.org']).toBeUndefined();
+      expect(byName['straleb.prod.example'].mirroredBy).toEqual(['barn.village.test']);
+      expect(byName['straleb.prod.example'].places).toContain('hieradata/nodes/common.yaml:2');
+      expect(byName['db1.prod.example']).toMatchObject({ mirroredBy: [], forwarded: false });
+      expect(byName['ntp.prod.example']).toMatchObject({ mirroredBy: [], forwarded: true });
+      const table = await rig(['check', 'rig.yaml'], { cwd: fixture.dir });
+      expect(table.stdout).toMatch(/db1\.prod\.example\s+not in the rig\s+hieradata\/nodes\/kelda\.prod\.example\.yaml:\d+/);
+      expect(table.stdout).toContain('2 live names not in the rig');
+      expect(await leftovers(name)).toEqual([]); // check makes nothing
+
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(0);
+      expect(up.stderr).toContain('rig: warning: db1.prod.example (named in hieradata/nodes/kelda.prod.example.yaml:');
+      expect(up.stderr).toContain('rig: warning: mon.prod.example');
+      expect(up.stderr).not.toContain('warning: ntp.prod.example');
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+    expect(await leftovers(name)).toEqual([]);
+  });
+});

@@ -2,6 +2,9 @@ import { hostname } from 'node:os';
 import type { Engine } from '../../engine/context.js';
 import { destroyRig } from '../../engine/down.js';
 import { startKeeper } from '../../engine/keeper.js';
+import { liveNamesInConfigs } from '../../engine/fidelity.js';
+import { printable } from '../../printable.js';
+import { unmappedWarnings } from './check.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { upSteps } from '../../engine/up.js';
@@ -74,6 +77,9 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   check(plan);
+  for (const warning of unmappedWarnings(liveNamesInConfigs(plan.spec))) {
+    process.stderr.write(mode === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), warning })}\n` : `rig: ${printable(warning)}\n`);
+  }
   const interrupts = new Interrupts();
   try {
     const engine = await createEngine();
