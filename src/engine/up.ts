@@ -20,6 +20,7 @@ export interface UpOptions {
   owner: string; // host:pid of this process, on the network, for rig gc
   madeNetwork?: (id: string) => void; // the network exists and is this process's
   claimed?: () => void; // this process owns the rig name: everything with the rig's label is its own
+  productionFacts?: Map<string, Record<string, string>>; // by node: the live node's facts, under rig's own
 }
 
 /** Node stages in order; the agent in each node writes the ones after `created`. */
@@ -201,6 +202,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
               const open = await unlessAborted(FactStore.connect({ url }));
               await unlessAborted(open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name))).finally(() => open.close());
               facts = await unlessAborted(FactStore.connect({ url, rootPassword: etcdRootPassword }));
+              // Production facts first: each node's agent publishes its own over them, so rig's win.
+              const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
+              await unlessAborted(Promise.all(production.map(([node, values]) => facts!.putFacts(plan.name, node, values)))).catch(etcdUnanswered(url));
               // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
               const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
               await unlessAborted(Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)))).catch(etcdUnanswered(url));

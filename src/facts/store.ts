@@ -87,6 +87,16 @@ export class FactStore {
     return nodes;
   }
 
+  /** Put many facts of a node at once (one transaction). */
+  async putFacts(rig: string, node: string, facts: Record<string, string>): Promise<void> {
+    const entries = Object.entries(facts);
+    if (!entries.length) return;
+    await this.client
+      .if(`${nodePrefix(rig, node)}stage`, 'Version', '>', -1) // always true: a transaction of puts
+      .then(...entries.map(([name, value]) => this.client.put(`${nodePrefix(rig, node)}facts/${name}`).value(value)))
+      .commit();
+  }
+
   async setStage(rig: string, node: string, stage: string): Promise<void> {
     await this.client.put(`${nodePrefix(rig, node)}stage`).value(stage);
   }

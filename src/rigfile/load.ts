@@ -10,7 +10,8 @@ import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from '.
 import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
-export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'provision', 'validate', 'nodes'] as const;
+export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'nodes'] as const;
+export const FACTS_FROM_KEYS = ['dir', 'file'] as const;
 export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal', 'forward'] as const;
@@ -165,7 +166,8 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
   const found = checkNodes(c, nodesValue, nodesPath, { ...rig, domain, simple: !full });
   if (!found) return undefined;
   checkCapacity(c, found.nodes.length, network, nodesPath);
-  return { file: path.resolve(file), dir: rigDir, name, domain: found.domain, image: rig.image, network, configs, nodes: found.nodes };
+  const factsFrom = has(settings, 'facts_from') ? checkFactsFrom(c, settings.facts_from, rigDir) : undefined;
+  return { file: path.resolve(file), dir: rigDir, name, domain: found.domain, image: rig.image, network, configs, factsFrom, nodes: found.nodes };
 }
 
 /** A node's custom facts and shell steps ride in its environment, where one variable holds at most 128 KiB. */
@@ -179,6 +181,20 @@ function checkNodeSize(c: Checker, node: NodeSpec, p: PathSeg[]): void {
       c.report(p, `the node's ${what} come to ${kib(size)}; a node's ${what} may take at most ${kib(LIMITS.nodeBytes)}`, hint);
     }
   }
+}
+
+function checkFactsFrom(c: Checker, value: unknown, rigDir: string): ConfigTree | undefined {
+  const example = 'e.g. facts_from: { dir: ../facts, file: "{node}.json" }';
+  if (!isMap(value)) {
+    c.typeError(['facts_from'], value, 'a map with dir: and file:', example);
+    return undefined;
+  }
+  c.unknownKeys(value, ['facts_from'], FACTS_FROM_KEYS);
+  const dir = c.string(value, 'dir', ['facts_from'], example);
+  if (!has(value, 'dir')) c.report(['facts_from', 'dir'], 'missing', example);
+  const file = c.string(value, 'file', ['facts_from'], example) ?? '{node}.json';
+  if (!file.includes('{node}')) c.report(['facts_from', 'file'], 'must contain {node}, which stands for the live node name', example, 'value');
+  return dir === undefined ? undefined : { dir: path.resolve(rigDir, dir), file };
 }
 
 function checkName(c: Checker, settings: YamlMap, file: string, opts: LoadOptions): string {

@@ -46,5 +46,6 @@ export interface RigSpec {
   image?: string;
   network: NetworkSpec;
   configs: ConfigTree[];
+  factsFrom?: ConfigTree; // where the live nodes' production facts are: dir and file template ({node})
   nodes: NodeSpec[];
 }

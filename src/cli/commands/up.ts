@@ -5,6 +5,7 @@ import { startKeeper } from '../../engine/keeper.js';
 import { liveNamesInConfigs } from '../../engine/fidelity.js';
 import { printable } from '../../printable.js';
 import { unmappedWarnings } from './check.js';
+import { readProductionFacts } from '../../rigfile/production-facts.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { upSteps } from '../../engine/up.js';
@@ -77,7 +78,8 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   check(plan);
-  for (const warning of unmappedWarnings(liveNamesInConfigs(plan.spec))) {
+  const production = readProductionFacts(plan.spec);
+  for (const warning of [...production.warnings.map((w) => `warning: ${w}`), ...unmappedWarnings(liveNamesInConfigs(plan.spec))]) {
     process.stderr.write(mode === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), warning })}\n` : `rig: ${printable(warning)}\n`);
   }
   const interrupts = new Interrupts();
@@ -91,6 +93,7 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
       owner: `${hostname()}:${process.pid}`,
       madeNetwork: reaper.network,
       claimed: reaper.claimed,
+      productionFacts: production.facts,
     });
     interrupts.on(() => {
       process.stderr.write(`\nrig: interrupted; removing what was made of rig ${plan.name} (Ctrl-C again to leave at once)\n`);
