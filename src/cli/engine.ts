@@ -15,6 +15,7 @@ export function settings(env: NodeJS.ProcessEnv = process.env) {
     mirror: env.RIG_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian',
     lxcPath: '/var/lib/lxc', // LXC's own default for root, so lxc-ls shows rig's nodes too
     lxcCommonConfig: '/usr/share/lxc/config/common.conf',
+    rigName: env.RIG_NAME, // set by rig run for its command: the rig a command in it means
   };
 }
 

@@ -53,6 +53,12 @@ export function program(): Command {
     .action(async (file, flags) => (await import('./commands/check.js')).check(file, flags));
 
   rig
+    .command('ls')
+    .description('one line per rig that is up: its nodes, how many are ready or failed, subnet, rig file, age')
+    .option('--json', 'print as JSON')
+    .action(async (flags) => (await import('./commands/ls.js')).ls(flags));
+
+  rig
     .command('graph')
     .description('print the rig\'s dependency graph (needs:) as Graphviz DOT or Mermaid')
     .argument('<rigfile>', 'the rig file (YAML)')
@@ -64,7 +70,7 @@ export function program(): Command {
     .description('a node\'s facts, as it published them to etcd')
     .argument('<node>', 'the node (FQDN or short name)')
     .argument('[fact]', 'print only this fact\'s value')
-    .option('--name <name>', 'the rig, when several are up')
+    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
     .option('--json', 'print as JSON')
     .option('--yaml', 'print as YAML')
     .action(async (node, fact, flags) => (await import('./commands/facts.js')).facts(node, fact, flags));
@@ -73,7 +79,7 @@ export function program(): Command {
     .command('logs')
     .description('a node\'s log (its agent: DHCP, facts, stages)')
     .argument('<node>', 'the node (FQDN or short name)')
-    .option('--name <name>', 'the rig, when several are up')
+    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
     .action(async (node, flags) => (await import('./commands/node.js')).logs(node, flags));
 
   rig
@@ -81,7 +87,7 @@ export function program(): Command {
     .description('run a command inside a node')
     .argument('<node>', 'the node (FQDN or short name)')
     .argument('<command...>', 'the command, after --')
-    .option('--name <name>', 'the rig, when several are up')
+    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
     .action(async (node, command, flags) => (await import('./commands/node.js')).exec(node, command, flags));
 
   rig
@@ -102,7 +108,7 @@ export function program(): Command {
     .command('test')
     .description('run every node\'s validate commands inside it; a table, JUnit XML with --junit; exit 1 if any fails')
     .argument('[rigfile]', 'the rig file the rig came from')
-    .option('--name <name>', 'the rig\'s name')
+    .option('--name <name>', 'the rig\'s name (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
     .option('--junit <file>', 'write JUnit XML here')
     .option('--json', 'print the results as JSON')
     .action(async (file, flags) => (await import('./commands/test.js')).test(file, flags));

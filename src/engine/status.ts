@@ -22,6 +22,7 @@ export interface RigStatus {
   etcd: string;
   file?: string;
   sidecar: string; // its container's state (running, exited, paused...), or missing
+  created?: string; // when its network was made
   nodes: NodeStatus[];
 }
 
@@ -46,6 +47,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
         etcd: etcdUrl(net),
         file: net.labels[Label.rigFile],
         sidecar: sidecarState,
+        created: net.created,
         nodes: nodes
           .sort((a, b) => a.node.localeCompare(b.node))
           .map((n: NodeInstance) => ({

@@ -1,18 +1,21 @@
 import yaml from 'js-yaml';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
-import { createEngine } from '../engine.js';
+import { createEngine, settings } from '../engine.js';
+import { whichRig } from '../which-rig.js';
 import { table } from '../table.js';
 import { printable } from '../../printable.js';
 import { namesNode } from '../../plan/plan.js';
 
 export async function facts(node: string, fact: string | undefined, flags: { name?: string; json?: boolean; yaml?: boolean }): Promise<void> {
   const engine = await createEngine();
-  const rigs = await rigStatus(engine, flags.name);
+  const rigs = await rigStatus(engine, flags.name ?? settings().rigName);
   const matches = rigs.flatMap((rig) => rig.nodes.filter((n) => namesNode(node, n.node)).map((n) => ({ rig, node: n.node })));
   if (!matches.length) throw new RigError(`No node ${node} in ${flags.name ? `rig ${flags.name}` : 'any rig that is up'}.`, 'see the nodes with: rig status', ExitCode.badInput);
-  if (matches.length > 1) throw new RigError(`${node} names nodes in several rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`, 'say which with --name RIG', ExitCode.badInput);
-  const [{ rig, node: fqdn }] = matches;
+  const here = matches.length > 1 ? await whichRig(engine).catch(() => undefined) : undefined; // the rig file of this directory
+  const chosen = matches.length > 1 ? matches.filter((m) => m.rig.rig === here) : matches;
+  if (chosen.length !== 1) throw new RigError(`${node} names nodes in ${matches.length} rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`, 'say which with --name RIG (or set RIG_NAME)', ExitCode.badInput);
+  const [{ rig, node: fqdn }] = chosen;
   const values = await withFacts(await factAccess(engine, rig.rig), (f) => f.nodeFacts(rig.rig, fqdn));
   if (fact !== undefined) {
     if (!(fact in values)) throw new RigError(`${fqdn} has no fact ${fact}.`, `see its facts with: rig facts ${fqdn}`, ExitCode.failed);

@@ -1,14 +1,22 @@
 import { ExitCode, RigError } from '../../errors.js';
 import type { NodeInstance } from '../../runtime/backend.js';
 import type { Engine } from '../../engine/context.js';
-import { createEngine } from '../engine.js';
+import { createEngine, settings } from '../engine.js';
+import { whichRig } from '../which-rig.js';
 import { namesNode } from '../../plan/plan.js';
 
-async function findNode(engine: Engine, node: string, rig?: string): Promise<NodeInstance> {
+/** A node by FQDN or short name, in the rig named (--name, else RIG_NAME), else in whichever rig has it. */
+async function findNode(engine: Engine, node: string, name?: string): Promise<NodeInstance> {
+  const rig = name ?? settings().rigName;
   const all = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
   const found = all.filter((n) => namesNode(node, n.node));
-  if (!found.length) throw new RigError(`No node ${node} is up.`, 'see the nodes with: rig status', ExitCode.badInput);
-  if (found.length > 1) throw new RigError(`${node} names nodes in several rigs.`, 'say which with --name RIG', ExitCode.badInput);
+  if (!found.length) throw new RigError(`No node ${node} is up${rig ? ` in rig ${rig}` : ''}.`, 'see the nodes with: rig status', ExitCode.badInput);
+  if (found.length > 1) {
+    const here = await whichRig(engine).catch(() => undefined); // the rig file of this directory, if any
+    const mine = found.find((n) => n.rig === here);
+    if (mine) return mine;
+    throw new RigError(`${node} names nodes in ${found.length} rigs: ${found.map((n) => n.rig).join(', ')}.`, 'say which with --name RIG (or set RIG_NAME)', ExitCode.badInput);
+  }
   return found[0];
 }
 

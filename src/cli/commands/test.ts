@@ -5,6 +5,7 @@ import { junitXml, validateRig } from '../../engine/validate.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
+import { whichRig } from '../which-rig.js';
 import { table } from '../table.js';
 import chalk from 'chalk';
 import { printable, printableLines } from '../../printable.js';
@@ -17,9 +18,10 @@ export interface TestFlags {
 
 /** rig test: every node's validate commands, run inside the node; a table, JUnit XML on request; exit 1 if any fails. */
 export async function test(rigFile: string | undefined, flags: TestFlags): Promise<void> {
-  if (!rigFile === !flags.name) throw new RigError('Say which rig to test.', 'rig test RIGFILE, or rig test --name NAME', ExitCode.badInput);
-  const name = flags.name ?? loadRigFile(resolve(rigFile!)).name;
-  process.exitCode = await runValidations(await createEngine(), name, flags);
+  if (rigFile && flags.name) throw new RigError('Say which rig to test once.', 'rig test RIGFILE, or rig test --name NAME', ExitCode.badInput);
+  const engine = await createEngine();
+  const name = rigFile ? loadRigFile(resolve(rigFile)).name : await whichRig(engine, flags.name);
+  process.exitCode = await runValidations(engine, name, flags);
 }
 
 export async function runValidations(engine: Engine, rig: string, flags: TestFlags): Promise<number> {

@@ -14,6 +14,7 @@ export interface RigNetwork {
   internal: boolean;
   addresses: RigAddresses;
   labels: Record<string, string>;
+  created?: string; // when the engine made it (ISO time), as listed
 }
 
 /** Subnets already in use: every Docker network's and every route of the host. */
@@ -163,6 +164,7 @@ export async function findRigNetworks(docker: Docker, rig?: string): Promise<Rig
       internal: !!n.Internal,
       addresses: rigAddresses(subnet),
       labels: n.Labels ?? {},
+      created: n.Created,
     };
   });
 }
