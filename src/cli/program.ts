@@ -84,11 +84,25 @@ export function program(): Command {
 
   rig
     .command('exec')
-    .description('run a command inside a node')
+    .description('run a command inside a node (no command: a login shell), its output streamed, exiting with its exit code')
     .argument('<node>', 'the node (FQDN or short name)')
-    .argument('<command...>', 'the command, after --')
+    .argument('[command...]', 'the command, after --')
     .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .option('-i, --interactive', 'pass stdin to the command (default when stdin is a terminal)')
+    .option('--no-interactive', 'do not pass stdin')
+    .option('-t, --tty', 'give the command a terminal (default when stdin is a terminal)')
+    .option('--no-tty', 'no terminal: stdout and stderr apart')
     .action(async (node, command, flags) => (await import('./commands/node.js')).exec(node, command, flags));
+
+  rig
+    .command('shell')
+    .description('a login shell in a node (rig exec NODE with no command)')
+    .argument('<node>', 'the node (FQDN or short name)')
+    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .option('-i, --interactive', 'pass stdin to the shell (default when stdin is a terminal)')
+    .option('-t, --tty', 'give the shell a terminal (default when stdin is a terminal)')
+    .option('--no-tty', 'no terminal')
+    .action(async (node, flags) => (await import('./commands/node.js')).exec(node, [], flags));
 
   rig
     .command('run')

@@ -34,11 +34,15 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
       const rig = net.labels[Label.rig];
       const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
       const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
-      const sidecarState = sidecar?.state ?? 'missing';
+      let sidecarState = sidecar?.state ?? 'missing';
       // Without its sidecar a rig's stages and addresses cannot be known: they are shown as unknown, not as created.
+      // One rig whose etcd does not answer (being taken down, paused) does not stop the others being shown.
       const state =
         sidecarState === 'running'
-          ? await withFacts({ url: etcdUrl(net), rootPassword: sidecar!.labels[Label.etcdRoot], rig }, (f) => f.rigState(rig))
+          ? await withFacts({ url: etcdUrl(net), rootPassword: sidecar!.labels[Label.etcdRoot], rig }, (f) => f.rigState(rig)).catch(() => {
+              sidecarState = 'running, but its etcd does not answer';
+              return undefined;
+            })
           : undefined;
       return {
         rig,
@@ -73,7 +77,7 @@ export async function factAccess(engine: Engine, rig: string): Promise<FactAcces
 
 export function sidecarDown(rig: string, state: string): RigError {
   return new RigError(
-    `The sidecar of rig ${rig} (its dnsmasq and etcd) is not running (${state}): its facts, stages and leases cannot be read.`,
+    `The sidecar of rig ${rig} (its dnsmasq and etcd) ${state.startsWith('running') ? `is ${state}` : `is not running (${state})`}: its facts, stages and leases cannot be read.`,
     `take the rig down and up again: rig down --name ${rig}, then rig up RIGFILE`,
     ExitCode.failed,
   );

@@ -30,6 +30,14 @@ export interface ExecResult {
   output: string;
 }
 
+/** A command's streams, as it runs: stdin passed on if given, stdout and stderr apart, or one terminal (tty). */
+export interface AttachStreams {
+  stdin?: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  tty: boolean;
+}
+
 /** One way of running nodes (Docker containers, LXC containers). Sidecars and the bridge are shared by all backends. */
 export interface NodeBackend {
   readonly kind: BackendKind;
@@ -41,5 +49,7 @@ export interface NodeBackend {
   removeAll(rig: string): Promise<void>;
   list(rig?: string): Promise<NodeInstance[]>;
   exec(instance: NodeInstance, command: string[]): Promise<ExecResult>;
+  /** Run a command in the node with its output streamed as it comes; resolves to its exit code. */
+  attach(instance: NodeInstance, command: string[], streams: AttachStreams): Promise<number>;
   logs(instance: NodeInstance): Promise<string>;
 }

@@ -26,11 +26,28 @@ export async function logs(node: string, flags: { name?: string }): Promise<void
   process.stdout.write(await engine.backends[instance.backend]!.logs(instance));
 }
 
-/** Run a command in a node; exits with its exit code. */
-export async function exec(node: string, command: string[], flags: { name?: string }): Promise<void> {
+// No command: a login shell, bash where the node has it.
+const LOGIN_SHELL = ['/bin/sh', '-c', 'command -v bash >/dev/null 2>&1 && exec bash -l; exec sh -l'];
+
+/**
+ * Run a command in a node, like docker exec: stdout and stderr apart and as they come, stdin with -i, a terminal
+ * with -t (both by default when rig's own stdin is a terminal); exits with the command's exit code.
+ */
+export async function exec(node: string, command: string[], flags: { name?: string; interactive?: boolean; tty?: boolean }): Promise<void> {
   const engine = await createEngine();
   const instance = await findNode(engine, node, flags.name);
-  const result = await engine.backends[instance.backend]!.exec(instance, command);
-  process.stdout.write(result.output);
-  process.exitCode = result.exitCode;
+  const terminal = !!process.stdin.isTTY;
+  const tty = flags.tty ?? terminal;
+  const interactive = flags.interactive ?? terminal;
+  if (tty && interactive && process.stdin.isTTY) process.stdin.setRawMode(true);
+  try {
+    process.exitCode = await engine.backends[instance.backend]!.attach(instance, command.length ? command : LOGIN_SHELL, {
+      stdin: interactive ? process.stdin : undefined,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      tty,
+    });
+  } finally {
+    if (tty && interactive && process.stdin.isTTY) process.stdin.setRawMode(false);
+  }
 }

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
-import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import type { AttachStreams, ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
 import { unpackTools } from '../../images/unpack.js';
@@ -99,6 +99,19 @@ export class DockerNodes implements NodeBackend {
     await new Promise((resolve) => stream.on('end', resolve));
     const { ExitCode } = await exec.inspect();
     return { exitCode: ExitCode ?? 1, output: Buffer.concat(chunks).toString() };
+  }
+
+  async attach(instance: NodeInstance, command: string[], { stdin, stdout, stderr, tty }: AttachStreams): Promise<number> {
+    const exec = await this.docker.getContainer(instance.name).exec({ Cmd: command, AttachStdin: !!stdin, AttachStdout: true, AttachStderr: true, Tty: tty });
+    const stream = await exec.start({ hijack: true, stdin: !!stdin, Tty: tty });
+    if (tty) stream.pipe(stdout);
+    else this.docker.modem.demuxStream(stream, stdout, stderr);
+    if (stdin) {
+      stdin.on('data', (chunk) => stream.write(chunk));
+      stdin.on('end', () => (stream as unknown as { end(): void }).end()); // the command sees the end of its input
+    }
+    await new Promise((resolve) => stream.on('end', resolve));
+    return (await exec.inspect()).ExitCode ?? 1;
   }
 
   logs(instance: NodeInstance): Promise<string> {

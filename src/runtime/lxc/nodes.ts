@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
-import type { ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import type { AttachStreams, ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
 import { unpackImage, unpackTools } from '../../images/unpack.js';
 import { checkLxc, lxc } from './lxc.js';
@@ -177,6 +178,23 @@ export class LxcNodes implements NodeBackend {
     // --clear-env: the node's own environment (its lxc.environment), not the caller's.
     const result = await lxc('lxc-attach', this.options.lxcPath, ['-n', instance.name, '--clear-env', '--', ...command], true);
     return { exitCode: result.exitCode, output: result.output };
+  }
+
+  /** lxc-attach with the caller's own streams: a terminal stays a terminal, stdin and stderr pass as they are. */
+  async attach(instance: NodeInstance, command: string[], { stdin, stdout, stderr, tty }: AttachStreams): Promise<number> {
+    // With a terminal, lxc-attach gets this process's own (it makes the node's side a terminal too).
+    const child = spawn('lxc-attach', ['-P', this.options.lxcPath, '-n', instance.name, '--clear-env', '--', ...command], {
+      stdio: tty ? 'inherit' : [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    if (!tty) {
+      if (stdin) stdin.pipe(child.stdin!);
+      child.stdout!.pipe(stdout, { end: false });
+      child.stderr!.pipe(stderr, { end: false });
+    }
+    return new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve(code ?? 1));
+    });
   }
 
   async logs(instance: NodeInstance): Promise<string> {
