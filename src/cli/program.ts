@@ -77,10 +77,15 @@ export function program(): Command {
 
   rig
     .command('logs')
-    .description('a node\'s log (its agent: DHCP, facts, stages)')
-    .argument('<node>', 'the node (FQDN or short name)')
+    .description('nodes\' logs (their agents: DHCP, facts, stages, steps); no node: all of the rig\'s, each line after its node\'s name')
+    .argument('[nodes...]', 'the nodes (FQDN or short name)')
     .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
-    .action(async (node, flags) => (await import('./commands/node.js')).logs(node, flags));
+    .option('-f, --follow', 'follow: go on printing what comes, until Ctrl-C or the node stops')
+    .option('--tail <lines>', 'only the last lines')
+    .option('--since <when>', 'only since then: a duration back from now (10m) or a time (Docker nodes)')
+    .option('--timestamps', 'each line with its time (Docker nodes)')
+    .option('--sidecar', 'the rig\'s dnsmasq and etcd (with nodes named: as well)')
+    .action(async (nodes, flags) => (await import('./commands/node.js')).logs(nodes, flags));
 
   rig
     .command('exec')

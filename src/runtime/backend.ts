@@ -30,6 +30,14 @@ export interface ExecResult {
   output: string;
 }
 
+/** What of a node's log to show: the last `tail` lines (all: undefined), then, with `follow`, what comes. */
+export interface LogOptions {
+  follow: boolean;
+  tail?: number;
+  since?: number; // unix seconds (Docker nodes: their log has times)
+  timestamps: boolean;
+}
+
 /** A command's streams, as it runs: stdin passed on if given, stdout and stderr apart, or one terminal (tty). */
 export interface AttachStreams {
   stdin?: NodeJS.ReadableStream;
@@ -52,4 +60,6 @@ export interface NodeBackend {
   /** Run a command in the node with its output streamed as it comes; resolves to its exit code. */
   attach(instance: NodeInstance, command: string[], streams: AttachStreams): Promise<number>;
   logs(instance: NodeInstance): Promise<string>;
+  /** Stream the node's log, a line at a time; ends when the log does (not following: at once), or on `signal`. */
+  streamLogs(instance: NodeInstance, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
 }

@@ -4,6 +4,9 @@ import type { Engine } from '../../engine/context.js';
 import { createEngine, settings } from '../engine.js';
 import { whichRig } from '../which-rig.js';
 import { namesNode } from '../../plan/plan.js';
+import { printable } from '../../printable.js';
+import { findRigContainers, streamContainerLog } from '../../runtime/docker/containers.js';
+import { parseDuration } from '../table.js';
 
 /** A node by FQDN or short name, in the rig named (--name, else RIG_NAME), else in whichever rig has it. */
 async function findNode(engine: Engine, node: string, name?: string): Promise<NodeInstance> {
@@ -20,10 +23,64 @@ async function findNode(engine: Engine, node: string, name?: string): Promise<No
   return found[0];
 }
 
-export async function logs(node: string, flags: { name?: string }): Promise<void> {
+export interface LogsFlags {
+  name?: string;
+  follow?: boolean;
+  tail?: string;
+  since?: string;
+  timestamps?: boolean;
+  sidecar?: boolean;
+}
+
+/** When --since means: a duration back from now (10m, 90s) or a time (2026-11-23T10:00:00Z), as unix seconds. */
+function parseSince(text: string): number {
+  const at = /^\d{4}-\d\d-\d\d/.test(text) ? Date.parse(text) : Date.now() - parseDuration(text, '--since');
+  if (Number.isNaN(at)) throw new RigError(`--since ${JSON.stringify(text)} is not a time.`, 'write a duration back from now (10m, 90s) or a time (2026-11-23T10:00:00Z)', ExitCode.badInput);
+  return Math.floor(at / 1000);
+}
+
+/**
+ * rig logs: nodes' logs (their agents: DHCP, facts, stages, steps), one node as it is, several (no node: all of
+ * the rig's) interleaved as lines come with the node's name before each; --sidecar adds dnsmasq's and etcd's.
+ */
+export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
+  const tail = flags.tail === undefined ? undefined : Number(flags.tail);
+  if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
+    throw new RigError(`--tail ${JSON.stringify(flags.tail)} is not a number of lines.`, 'e.g. --tail 50', ExitCode.badInput);
+  }
+  const options = { follow: !!flags.follow, tail, since: flags.since === undefined ? undefined : parseSince(flags.since), timestamps: !!flags.timestamps };
   const engine = await createEngine();
-  const instance = await findNode(engine, node, flags.name);
-  process.stdout.write(await engine.backends[instance.backend]!.logs(instance));
+  let instances: NodeInstance[];
+  let rig: string;
+  if (nodes.length) {
+    instances = await Promise.all(nodes.map((n) => findNode(engine, n, flags.name)));
+    rig = instances[0].rig;
+  } else {
+    rig = await whichRig(engine, flags.name);
+    instances = flags.sidecar ? [] : (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+    if (!instances.length && !flags.sidecar) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
+  }
+  const lxc = instances.find((i) => i.backend === 'lxc');
+  if (lxc && (options.since !== undefined || options.timestamps)) {
+    throw new RigError(`${lxc.node} is an LXC node: its console log has no times for --since or --timestamps.`, 'leave them out, or use --tail', ExitCode.badInput);
+  }
+  type Source = { label: string; stream: (onLine: (line: string) => void, signal: AbortSignal) => Promise<void> };
+  const sources: Source[] = instances.map((i) => ({ label: i.node.split('.')[0], stream: (onLine, signal) => engine.backends[i.backend]!.streamLogs(i, options, onLine, signal) }));
+  if (flags.sidecar) {
+    const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
+    if (!sidecar) throw new RigError(`Rig ${rig} has no sidecar.`, 'see the rigs with: rig ls', ExitCode.badInput);
+    sources.push({ label: 'sidecar', stream: (onLine, signal) => streamContainerLog(engine.docker, sidecar.id, options, onLine, signal) });
+  }
+  const width = Math.max(...sources.map((s) => s.label.length));
+  // What a node logs is its own: shown escaped to a person, exact to a pipe.
+  const show = (line: string) => (process.stdout.isTTY ? printable(line) : line);
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  await Promise.all(
+    sources.map((s) =>
+      s.stream((line) => process.stdout.write(`${sources.length > 1 ? `${s.label.padEnd(width)} | ` : ''}${show(line)}\n`), stop.signal),
+    ),
+  );
 }
 
 // No command: a login shell, bash where the node has it.

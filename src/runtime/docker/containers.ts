@@ -36,7 +36,10 @@ export async function waitForLog(docker: Docker, id: string, patterns: RegExp[],
 export const tail = (text: string, lines = 8) => text.trimEnd().split('\n').slice(-lines).join('\n');
 
 export async function containerLog(docker: Docker, id: string, lines = 200): Promise<string> {
-  const buf = (await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as Buffer;
+  return demuxed((await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as Buffer);
+}
+
+function demuxed(buf: Buffer): string {
   const out: Buffer[] = [];
   // Multiplexed frames: 8-byte header (stream, 0, 0, 0, size as big-endian u32), then the payload.
   for (let i = 0; i + 8 <= buf.length; ) {
@@ -79,4 +82,42 @@ export async function removeContainer(docker: Docker, id: string): Promise<void>
     // Someone else (a reaper, a Ctrl-C) is removing it: done once it is gone, so its network can go next.
     await docker.getContainer(id).wait({ condition: 'removed' }).catch(() => {});
   }
+}
+
+/** A container's log as lines (stdout and stderr together, as Docker keeps it), followed if asked, until `signal`. */
+export async function streamContainerLog(
+  docker: Docker,
+  id: string,
+  options: { follow: boolean; tail?: number; since?: number; timestamps: boolean },
+  onLine: (line: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const query = {
+    stdout: true,
+    stderr: true,
+    timestamps: options.timestamps,
+    ...(options.tail !== undefined ? { tail: options.tail } : {}),
+    ...(options.since !== undefined ? { since: options.since } : {}),
+  };
+  if (!options.follow) {
+    const buf = (await docker.getContainer(id).logs({ ...query, follow: false })) as Buffer;
+    const text = demuxed(buf);
+    if (text) text.replace(/\n$/, '').split('\n').forEach(onLine);
+    return;
+  }
+  const raw = (await docker.getContainer(id).logs({ ...query, follow: true })) as NodeJS.ReadableStream & { destroy(): void };
+  const text = new PassThrough();
+  docker.modem.demuxStream(raw, text, text);
+  const { createInterface } = await import('node:readline');
+  createInterface({ input: text, crlfDelay: Infinity }).on('line', onLine);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      raw.destroy();
+      resolve();
+    };
+    if (signal.aborted) return stop();
+    signal.addEventListener('abort', stop, { once: true });
+    raw.on('end', () => setImmediate(resolve)); // the container stopped
+    raw.on('error', () => resolve());
+  });
 }

@@ -1,10 +1,10 @@
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
-import type { AttachStreams, ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
 import { unpackTools } from '../../images/unpack.js';
-import { containerLog, findRigContainers, removeContainer } from './containers.js';
+import { containerLog, findRigContainers, removeContainer, streamContainerLog } from './containers.js';
 
 /** Nodes as Docker containers: no Docker network (Docker cannot lease by DHCP), a veth on the rig bridge instead. */
 export class DockerNodes implements NodeBackend {
@@ -112,6 +112,10 @@ export class DockerNodes implements NodeBackend {
     }
     await new Promise((resolve) => stream.on('end', resolve));
     return (await exec.inspect()).ExitCode ?? 1;
+  }
+
+  streamLogs(instance: NodeInstance, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+    return streamContainerLog(this.docker, instance.name, options, onLine, signal);
   }
 
   logs(instance: NodeInstance): Promise<string> {

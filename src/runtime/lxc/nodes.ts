@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
-import type { AttachStreams, ExecResult, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
 import { unpackImage, unpackTools } from '../../images/unpack.js';
 import { checkLxc, lxc } from './lxc.js';
@@ -195,6 +195,45 @@ export class LxcNodes implements NodeBackend {
       child.on('error', reject);
       child.on('close', (code) => resolve(code ?? 1));
     });
+  }
+
+  /**
+   * The console log, its last lines, then (following) what is appended, as the kernel says it is (inotify: no
+   * polling). The console log has no times: --since and --timestamps are for Docker nodes.
+   */
+  async streamLogs(instance: NodeInstance, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+    const file = join(this.dir(instance.name), 'console.log');
+    const text = await this.logs(instance);
+    const lines = text ? text.replace(/\n$/, '').split('\n') : [];
+    (options.tail === undefined ? lines : options.tail === 0 ? [] : lines.slice(-options.tail)).forEach(onLine);
+    if (!options.follow) return;
+    let offset = Buffer.byteLength(text);
+    let partial = '';
+    const readNew = () => {
+      let fd: number | undefined;
+      try {
+        fd = openSync(file, 'r');
+        const size = fstatSync(fd).size;
+        if (size < offset) offset = 0; // the log was started anew (a restart)
+        const buf = Buffer.alloc(size - offset);
+        readSync(fd, buf, 0, buf.length, offset);
+        offset = size;
+        const parts = (partial + buf.toString()).split('\n');
+        partial = parts.pop() ?? '';
+        parts.forEach(onLine);
+      } catch {
+        // the node is gone: its log with it
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    };
+    const watcher = watch(file, readNew);
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+      watcher.on('error', () => resolve());
+    });
+    watcher.close();
   }
 
   async logs(instance: NodeInstance): Promise<string> {

@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+
+describe('rig logs', () => {
+  const name = uniqueName('logs');
+  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`);
+  const logs = (...args: string[]) => rig(['logs', '--name', name, ...args]);
+
+  beforeAll(async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+  });
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+  });
+
+  it('shows every node of the rig with no node named, each line after its node\'s name', async () => {
+    const all = await logs();
+    expect(all.exitCode, all.all).toBe(0);
+    expect(all.stdout).toMatch(/^dock \| rig-agent: ready: dock\.village\.test/m);
+    expect(all.stdout).toMatch(/^lex  \| rig-agent: ready: lex\.village\.test/m);
+  });
+
+  it('takes --tail, --timestamps and --since, and the sidecar\'s log', async () => {
+    for (const node of ['dock', 'lex']) {
+      const last = await logs(node, '--tail', '1');
+      expect(last.stdout.split('\n'), node).toEqual([`rig-agent: ready: ${node}.village.test at ${last.stdout.split(' at ')[1]}`]);
+    }
+    const stamped = await logs('dock', '--timestamps', '--tail', '2');
+    expect(stamped.stdout.split('\n').every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z /.test(l))).toBe(true);
+    expect((await logs('dock', '--since', '2030-01-01T00:00:00Z')).stdout).toBe('');
+    expect((await logs('lex', '--since', '10m')).exitCode).toBe(2); // the console log of an LXC node has no times
+    const sidecar = await logs('--sidecar');
+    expect(sidecar.stdout).toMatch(/dnsmasq/);
+    expect(sidecar.stdout).toMatch(/etcd|serving client/);
+    expect((await logs('dock', '--tail', 'x')).exitCode).toBe(2);
+  });
+
+  for (const [node, write] of [
+    ['dock', ['docker', 'exec', `rig-${name}.dock`, 'sh', '-c', 'echo "a line that came later" > /proc/1/fd/1']],
+    ['lex', ['lxc-attach', '-P', '/var/lib/lxc', '-n', `rig-${name}.lex`, '--', 'sh', '-c', 'echo "a line that came later" > /dev/console']],
+  ] as const) {
+    it(`follows ${node}'s log with -f until Ctrl-C`, async () => {
+      const follow = execa('node', [rigBin, 'logs', '--name', name, node, '-f', '--tail', '0'], { reject: false, env: { CI: 'true' } });
+      let out = '';
+      follow.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      try {
+        const seen = await eventually(async () => {
+          await execa(write[0], write.slice(1));
+          return out.includes('a line that came later');
+        }, 20_000, 500);
+        expect(seen, out).toBe(true);
+      } finally {
+        follow.kill('SIGINT');
+      }
+      expect((await follow).exitCode).toBe(0);
+    });
+  }
+});
