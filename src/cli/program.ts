@@ -8,7 +8,6 @@ export function program(): Command {
   const rig = new Command('rig')
     .description('Throwaway multi-machine test rigs out of containers, each node mirroring a live node\'s configuration.')
     .version(version)
-    .showHelpAfterError()
     .configureOutput({ outputError: (text, write) => write(text) });
   rig.exitOverride();
 
@@ -152,5 +151,31 @@ export function program(): Command {
     .option('--json', 'progress as JSON lines on stderr')
     .action(async (flags) => (await import('./commands/images.js')).buildImages(flags));
 
+  for (const [command, lines] of Object.entries(EXAMPLES)) {
+    rig.commands.find((c) => c.name() === command)?.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+  }
+  // A usage error shows the one-line usage and where to read more, not the whole help.
+  const teach = (command: Command, path: string) => {
+    command.showHelpAfterError(`usage: ${path} ${command.usage()}\n(more: ${path} --help)`);
+    command.commands.forEach((sub) => teach(sub, `${path} ${sub.name()}`));
+  };
+  teach(rig, 'rig');
   return rig;
 }
+
+const EXAMPLES: Record<string, string[]> = {
+  up: ['rig up rigs/village/rig.yaml', 'rig up rig.yaml --name try2 --timeout 10m', 'rig up rig.yaml --dry-run'],
+  down: ['rig down --name village', 'rig down rigs/village/rig.yaml', 'rig down --all'],
+  status: ['rig status', 'rig status --name village --watch', 'rig status --json'],
+  ls: ['rig ls', 'rig ls --json'],
+  check: ['rig check rigs/village/rig.yaml', 'rig check rig.yaml --json'],
+  facts: ['rig facts barn', 'rig facts barn ipaddress', 'rig facts barn --name village --json'],
+  logs: ['rig logs mill', 'rig logs -f --tail 20', 'rig logs --sidecar --since 10m'],
+  exec: ['rig exec mill -- redis-cli info replication', 'rig exec -it mill -- bash', 'echo hi | rig exec -i mill -- cat'],
+  shell: ['rig shell mill'],
+  run: ['rig run rig.yaml -- ./smoke-test.sh', 'rig run rig.yaml --test --junit results.xml', 'rig run rig.yaml --on mill -- redis-cli ping'],
+  test: ['rig test --name village', 'rig test rig.yaml --junit results.xml'],
+  graph: ['rig graph rig.yaml | dot -Tsvg > graph.svg', 'rig graph rig.yaml --format mermaid'],
+  gc: ['rig gc', 'rig gc --json'],
+  doctor: ['rig doctor', 'rig doctor --json'],
+};
