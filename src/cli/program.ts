@@ -143,6 +143,19 @@ export function program(): Command {
     .option('--json', 'print the checks as JSON')
     .action(async (flags) => (await import('./commands/doctor.js')).doctor(flags));
 
+  rig
+    .command('completion')
+    .description('print a shell completion script: commands, options, the rigs that are up and their nodes')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(async (shell) => (await import('./commands/completion.js')).completion(shell));
+
+  rig
+    .command('__complete', { hidden: true })
+    .argument('[words...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (words) => (await import('./commands/completion.js')).complete(words));
+
   const images = rig.command('images').description('rig\'s locally built images (no registry needed)');
   images
     .command('build')
@@ -177,5 +190,6 @@ const EXAMPLES: Record<string, string[]> = {
   test: ['rig test --name village', 'rig test rig.yaml --junit results.xml'],
   graph: ['rig graph rig.yaml | dot -Tsvg > graph.svg', 'rig graph rig.yaml --format mermaid'],
   gc: ['rig gc', 'rig gc --json'],
+  completion: ['eval "$(rig completion bash)"   # in ~/.bashrc', 'rig completion fish | source'],
   doctor: ['rig doctor', 'rig doctor --json'],
 };

@@ -51,3 +51,32 @@ describe('which rig a command means, with two rigs up', () => {
     expect(table).toMatch(new RegExp(`^${one}\\s+1\\s+1\\s+0\\s+10\\.\\d+\\.\\d+\\.0/24\\s+\\S*rig\\.yaml\\s+\\d+[smhd]$`, 'm'));
   });
 });
+
+describe('shell completion', () => {
+  const name = uniqueName('compl');
+  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  silo.village.test:\n`);
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+  });
+
+  it('completes commands, options, rig names and node names in bash', async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    const { execa } = await import('execa');
+    const { rigBin } = await import('./helpers.js');
+    const complete = async (...words: string[]) => {
+      const script = `eval "$(node ${rigBin} completion bash)"; rig() { node ${rigBin} "$@"; }
+        COMP_WORDS=(rig ${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length}; _rig; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      return (await execa('bash', ['-c', script])).stdout.split('\n');
+    };
+    expect(await complete('fa')).toEqual(['facts']);
+    expect(await complete('up', '--ti')).toEqual(['--timeout']);
+    expect(await complete('logs', '--name', name.slice(0, -2))).toContain(name);
+    expect(await complete('exec', '--name', name, 'si')).toEqual(['silo', 'silo.village.test']);
+    for (const shell of ['zsh', 'fish']) expect((await rig(['completion', shell])).stdout).toContain('rig __complete');
+    expect((await rig(['completion', 'tcsh'])).exitCode).toBe(2);
+  });
+});
