@@ -1,7 +1,7 @@
 import type { ListrTask } from 'listr2';
 import type { Step } from '../engine/context.js';
 
-export type OutputMode = 'tty' | 'plain' | 'json';
+export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet'; // quiet: no progress (rig used as a library)
 
 export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.stderr): OutputMode {
   if (json) return 'json';
@@ -13,7 +13,7 @@ export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.s
  * one JSON object per event on stderr (stdout stays for the result).
  */
 export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
-  if (mode === 'json') return runJson(steps);
+  if (mode === 'json' || mode === 'quiet') return runJson(steps, mode === 'quiet');
   const { Listr, ListrLogger, PRESET_TIMER, PRESET_TIMESTAMP, ProcessOutput } = await import('listr2'); // not for JSON
   const stderrOnly = () => new ProcessOutput(process.stderr, process.stderr);
   const toTask = (step: Step): ListrTask => ({
@@ -39,9 +39,9 @@ export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
   }).run();
 }
 
-async function runJson(steps: Step[]): Promise<void> {
+async function runJson(steps: Step[], quiet = false): Promise<void> {
   const emit = (event: Record<string, unknown>): void => {
-    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+    if (!quiet) process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
   };
   const runOne = async (step: Step): Promise<void> => {
     if (step.skip && (await step.skip())) return emit({ step: step.title, status: 'skipped' });

@@ -97,6 +97,25 @@ export class FactStore {
       .commit();
   }
 
+  /** A node's fact once it is published: at once if it is, else on its put (an etcd watch), else null at the deadline. */
+  async waitFact(rig: string, node: string, fact: string, timeoutMs: number): Promise<string | null> {
+    const key = `${nodePrefix(rig, node)}facts/${fact}`;
+    const watcher = await this.client.watch().key(key).create();
+    try {
+      const now = await this.client.get(key).string();
+      if (now !== null) return now;
+      return await new Promise<string | null>((resolve) => {
+        const timer = setTimeout(() => resolve(null), timeoutMs);
+        watcher.on('put', (kv) => {
+          clearTimeout(timer);
+          resolve(kv.value.toString());
+        });
+      });
+    } finally {
+      await watcher.cancel();
+    }
+  }
+
   async setStage(rig: string, node: string, stage: string): Promise<void> {
     await this.client.put(`${nodePrefix(rig, node)}stage`).value(stage);
   }
