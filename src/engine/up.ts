@@ -200,7 +200,9 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
               await unlessAborted(Promise.all([starting, prepared]));
               // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
               const open = await unlessAborted(FactStore.connect({ url }));
-              await unlessAborted(open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name))).finally(() => open.close());
+              await unlessAborted(open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name)))
+                .catch(etcdUnanswered(url))
+                .finally(() => open.close());
               facts = await unlessAborted(FactStore.connect({ url, rootPassword: etcdRootPassword }));
               // Production facts first: each node's agent publishes its own over them, so rig's win.
               const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
