@@ -144,6 +144,13 @@ export function program(): Command {
     .action(async (flags) => (await import('./commands/doctor.js')).doctor(flags));
 
   rig
+    .command('inventory')
+    .description('the rig\'s nodes for other tools: an Ansible inventory (groups from roles, no sshd needed), JSON, or /etc/hosts lines')
+    .option('--name <name>', 'the rig (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .option('--format <format>', 'ansible, json or hosts', 'ansible')
+    .action(async (flags) => (await import('./commands/inventory.js')).inventory(flags));
+
+  rig
     .command('completion')
     .description('print a shell completion script: commands, options, the rigs that are up and their nodes')
     .argument('<shell>', 'bash, zsh or fish')
@@ -190,6 +197,7 @@ const EXAMPLES: Record<string, string[]> = {
   test: ['rig test --name village', 'rig test rig.yaml --junit results.xml'],
   graph: ['rig graph rig.yaml | dot -Tsvg > graph.svg', 'rig graph rig.yaml --format mermaid'],
   gc: ['rig gc', 'rig gc --json'],
+  inventory: ['rig inventory > inventory.yml && ansible -i inventory.yml db -m ping', 'rig inventory --format hosts', 'rig inventory --format json'],
   completion: ['eval "$(rig completion bash)"   # in ~/.bashrc', 'rig completion fish | source'],
   doctor: ['rig doctor', 'rig doctor --json'],
 };

@@ -25,6 +25,7 @@ export function agentEnv(plan: Plan, node: PlannedNode, etcd: { url: string; pas
     RIG_ETCD: etcd.url,
     RIG_ETCD_PASSWORD: etcd.password, // the node's own: its etcd user is its FQDN
     RIG_MIRRORS: node.spec.mirrors ?? '',
+    RIG_ROLES: node.spec.roles.join(','),
     RIG_CUSTOM_FACTS: Object.entries(node.spec.facts)
       .map(([name, value]) => `${name} ${Buffer.from(value).toString('base64')}`)
       .join('\n'),

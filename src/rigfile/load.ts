@@ -12,14 +12,14 @@ import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, ProvisionStep, Rig
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
 export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'nodes'] as const;
 export const FACTS_FROM_KEYS = ['dir', 'file'] as const;
-export const NODE_KEYS = ['mirrors', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
+export const NODE_KEYS = ['mirrors', 'roles', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal', 'forward'] as const;
 export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
 export const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
 /** Facts rig sets itself; a rig file may not set them. */
 export const RESERVED_FACTS = [
-  'hostname', 'fqdn', 'domain', 'ipaddress', 'netmask', 'netmask_length', 'macaddress', 'os', 'os_release', 'kernel', 'rig', 'mirrors', 'stage',
+  'hostname', 'fqdn', 'domain', 'ipaddress', 'netmask', 'netmask_length', 'macaddress', 'roles', 'os', 'os_release', 'kernel', 'rig', 'mirrors', 'stage',
 ] as const;
 export const DEFAULT_POOL = '10.213.0.0/16';
 export const DEFAULT_CONFIG_FILE = '{node}.yaml';
@@ -396,6 +396,7 @@ interface NodeSettings {
   provision?: ProvisionStep[];
   needs?: RawNeed[];
   validate?: string[];
+  roles?: string[];
 }
 
 function checkNodes(
@@ -443,6 +444,7 @@ function checkNodes(
       provision: settings.provision ?? rig.provision,
       needs: [],
       validate: settings.validate ?? rig.validate,
+      roles: settings.roles ?? [],
       line: c.line(p),
     });
     rawNeeds.set(specs[specs.length - 1], { path: [...p, 'needs'], needs: settings.needs ?? [] });
@@ -490,7 +492,15 @@ function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], rig: RigDefaults):
     provision: has(v, 'provision') ? checkSteps(c, v.provision, [...p, 'provision'], rig.rigDir) : undefined,
     needs: has(v, 'needs') ? needList(c, v.needs, [...p, 'needs']) : undefined,
     validate: has(v, 'validate') ? checkValidate(c, v.validate, [...p, 'validate']) : undefined,
+    roles: has(v, 'roles') ? checkRoles(c, v.roles, [...p, 'roles']) : undefined,
   };
+}
+
+/** A node's roles (Beaker's host roles, Molecule's groups): names that become inventory groups and the roles fact. */
+function checkRoles(c: Checker, v: unknown, p: PathSeg[]): string[] | undefined {
+  if (Array.isArray(v) && v.every((r) => typeof r === 'string' && /^[a-z_][a-z0-9_]*$/.test(r))) return [...new Set(v as string[])];
+  c.typeError(p, v, 'a list of role names (lowercase letters, digits, underscores)', 'e.g. roles: [db, primary]');
+  return undefined;
 }
 
 function checkMirrors(c: Checker, v: unknown, p: PathSeg[]): string | undefined {

@@ -28,6 +28,7 @@ export interface NodeSpec {
   provision: ProvisionStep[]; // the node's own steps, else the rig-wide ones
   needs: Need[];
   validate: string[]; // shell commands that check the node from inside (rig test)
+  roles: string[]; // inventory groups, published as the roles fact
   line: number; // where the node is declared, for later error messages
 }
 

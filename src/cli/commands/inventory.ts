@@ -1,0 +1,67 @@
+import yaml from 'js-yaml';
+import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
+import { ExitCode, RigError } from '../../errors.js';
+import { createEngine } from '../engine.js';
+import { whichRig } from '../which-rig.js';
+
+interface InventoryNode {
+  fqdn: string;
+  name: string;
+  ip: string;
+  mirrors?: string;
+  roles: string[];
+  backend: string;
+  container: string;
+}
+
+/**
+ * rig inventory: the rig's nodes for other tools. Ansible (groups from roles; connections that need no sshd: the
+ * Docker connection for Docker nodes, LXC's for LXC nodes), JSON, or an /etc/hosts fragment.
+ */
+export async function inventory(flags: { name?: string; format: string }): Promise<void> {
+  if (!['ansible', 'json', 'hosts'].includes(flags.format)) {
+    throw new RigError(`No inventory format ${JSON.stringify(flags.format)}.`, 'use --format ansible, json or hosts', ExitCode.badInput);
+  }
+  const engine = await createEngine();
+  const rig = await whichRig(engine, flags.name);
+  const [status] = await rigStatus(engine, rig);
+  if (!status) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
+  const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
+  const instances = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+  const nodes: InventoryNode[] = status.nodes.map((n) => ({
+    fqdn: n.node,
+    name: n.node.split('.')[0],
+    ip: n.address,
+    mirrors: n.mirrors || undefined,
+    roles: (state.get(n.node)?.facts.roles ?? '').split(',').filter(Boolean),
+    backend: n.backend,
+    container: instances.find((i) => i.node === n.node)?.name ?? '',
+  }));
+  if (flags.format === 'json') console.log(JSON.stringify({ rig, dns: status.dns, nodes }, null, 2));
+  else if (flags.format === 'hosts') process.stdout.write(hostsFragment(rig, nodes));
+  else process.stdout.write(`# rig inventory of rig ${rig}: ansible -i FILE all -m ping\n${yaml.dump(ansibleInventory(nodes))}`);
+}
+
+function ansibleInventory(nodes: InventoryNode[]) {
+  const hosts = Object.fromEntries(
+    nodes.map((n) => [
+      n.fqdn,
+      {
+        ansible_host: n.container,
+        ansible_connection: n.backend === 'lxc' ? 'community.general.lxc' : 'community.docker.docker',
+        ansible_python_interpreter: 'auto_silent',
+        rig_ip: n.ip,
+        ...(n.mirrors ? { rig_mirrors: n.mirrors } : {}),
+      },
+    ]),
+  );
+  const groups = [...new Set(nodes.flatMap((n) => n.roles))].sort();
+  const children = Object.fromEntries(groups.map((g) => [g, { hosts: Object.fromEntries(nodes.filter((n) => n.roles.includes(g)).map((n) => [n.fqdn, null])) }]));
+  return { all: { hosts, ...(groups.length ? { children } : {}) } };
+}
+
+/** Each node's address with its names: made-up FQDN and short name, then the live names it stands for. */
+function hostsFragment(rig: string, nodes: InventoryNode[]): string {
+  const lines = nodes.map((n) => [n.ip, n.fqdn, n.name, ...(n.mirrors ? [n.mirrors, n.mirrors.split('.')[0]] : [])].join(' '));
+  return `# rig ${rig}\n${lines.join('\n')}\n`;
+}
