@@ -197,7 +197,7 @@ const EXAMPLES: Record<string, string[]> = {
   test: ['rig test --name village', 'rig test rig.yaml --junit results.xml'],
   graph: ['rig graph rig.yaml | dot -Tsvg > graph.svg', 'rig graph rig.yaml --format mermaid'],
   gc: ['rig gc', 'rig gc --json'],
-  inventory: ['rig inventory > inventory.yml && ansible -i inventory.yml db -m ping', 'rig inventory --format hosts', 'rig inventory --format json'],
+  inventory: ['rig inventory > inventory.yml && ansible -i inventory.yml db -m raw -a hostname', 'rig inventory --format hosts', 'rig inventory --format json'],
   completion: ['eval "$(rig completion bash)"   # in ~/.bashrc', 'rig completion fish | source'],
   doctor: ['rig doctor', 'rig doctor --json'],
 };

@@ -39,7 +39,7 @@ export async function inventory(flags: { name?: string; format: string }): Promi
   }));
   if (flags.format === 'json') console.log(JSON.stringify({ rig, dns: status.dns, nodes }, null, 2));
   else if (flags.format === 'hosts') process.stdout.write(hostsFragment(rig, nodes));
-  else process.stdout.write(`# rig inventory of rig ${rig}: ansible -i FILE all -m ping\n${yaml.dump(ansibleInventory(nodes))}`);
+  else process.stdout.write(`# rig inventory of rig ${rig}: ansible -i FILE all -m raw -a hostname\n${yaml.dump(ansibleInventory(nodes))}`);
 }
 
 function ansibleInventory(nodes: InventoryNode[]) {
