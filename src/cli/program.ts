@@ -96,6 +96,8 @@ export function program(): Command {
     .option('--no-interactive', 'do not pass stdin')
     .option('-t, --tty', 'give the command a terminal (default when stdin is a terminal)')
     .option('--no-tty', 'no terminal: stdout and stderr apart')
+    .option('--all', 'run on every node of the rig at once, each line after its node (then there is no <node>)')
+    .option('--role <role>', 'run on every node with this role at once, each line after its node')
     .action(async (node, command, flags) => (await import('./commands/node.js')).exec(node, command, flags));
 
   rig
@@ -191,7 +193,7 @@ const EXAMPLES: Record<string, string[]> = {
   check: ['rig check rigs/village/rig.yaml', 'rig check rig.yaml --json'],
   facts: ['rig facts barn', 'rig facts barn ipaddress', 'rig facts barn --name village --json'],
   logs: ['rig logs mill', 'rig logs -f --tail 20', 'rig logs --sidecar --since 10m'],
-  exec: ['rig exec mill -- redis-cli info replication', 'rig exec -it mill -- bash', 'echo hi | rig exec -i mill -- cat'],
+  exec: ['rig exec mill -- redis-cli info replication', 'rig exec -it mill -- bash', 'echo hi | rig exec -i mill -- cat', 'rig exec --role db -- redis-cli ping'],
   shell: ['rig shell mill'],
   run: ['rig run rig.yaml -- ./smoke-test.sh', 'rig run rig.yaml --test --junit results.xml', 'rig run rig.yaml --on mill -- redis-cli ping'],
   test: ['rig test --name village', 'rig test rig.yaml --junit results.xml'],

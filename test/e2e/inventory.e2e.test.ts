@@ -40,6 +40,17 @@ describe('roles and inventories', () => {
     expect(web.stdout).toContain('well.village.test');
   });
 
+  it('runs a command on the nodes of a role, or on all, each line after its node, failing if one fails', async () => {
+    const db = await rig(['exec', '--role', 'db', '--name', name, '--', 'hostname']);
+    expect(db.exitCode, db.all).toBe(0);
+    expect(db.stdout.split('\n').sort()).toEqual(['barn | barn', 'mill | mill']);
+    const all = await rig(['exec', '--all', '--name', name, '--', 'sh', '-c', 'echo "$(hostname) out"; echo err >&2; [ "$(hostname)" != well ]']);
+    expect(all.exitCode).toBe(1);
+    expect(all.stdout.split('\n').sort()).toEqual(['barn | barn out', 'mill | mill out', 'well | well out']);
+    expect(all.stderr.split('\n').sort()).toEqual(['barn | err', 'mill | err', 'well | err']);
+    expect((await rig(['exec', '--role', 'nosuch', '--name', name, '--', 'true'])).exitCode).toBe(2);
+  });
+
   it('writes JSON and an /etc/hosts fragment', async () => {
     const json = JSON.parse((await rig(['inventory', '--name', name, '--format', 'json'])).stdout);
     expect(json.nodes.find((n: { name: string }) => n.name === 'barn')).toMatchObject({ fqdn: 'barn.village.test', ip: ip('barn'), roles: ['db', 'primary'], mirrors: 'straleb.prod.example', backend: 'docker' });

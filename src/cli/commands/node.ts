@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { factAccess, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import type { NodeInstance } from '../../runtime/backend.js';
 import type { Engine } from '../../engine/context.js';
@@ -90,8 +92,9 @@ const LOGIN_SHELL = ['/bin/sh', '-c', 'command -v bash >/dev/null 2>&1 && exec b
  * Run a command in a node, like docker exec: stdout and stderr apart and as they come, stdin with -i, a terminal
  * with -t (both by default when rig's own stdin is a terminal); exits with the command's exit code.
  */
-export async function exec(node: string, command: string[], flags: { name?: string; interactive?: boolean; tty?: boolean }): Promise<void> {
+export async function exec(node: string, command: string[], flags: { name?: string; interactive?: boolean; tty?: boolean; all?: boolean; role?: string }): Promise<void> {
   const engine = await createEngine();
+  if (flags.all || flags.role) return execOnMany(engine, [node, ...command], flags);
   const instance = await findNode(engine, node, flags.name);
   const terminal = !!process.stdin.isTTY;
   const tty = flags.tty ?? terminal;
@@ -107,4 +110,46 @@ export async function exec(node: string, command: string[], flags: { name?: stri
   } finally {
     if (tty && interactive && process.stdin.isTTY) process.stdin.setRawMode(false);
   }
+}
+
+/** A stream that writes each line after a label, as lines come (several nodes' output interleaved, told apart). */
+function labelled(label: string, target: NodeJS.WritableStream): NodeJS.WritableStream {
+  let partial = '';
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) target.write(`${label} | ${line}\n`);
+      done();
+    },
+    final(done) {
+      if (partial) target.write(`${label} | ${partial}\n`);
+      done();
+    },
+  });
+}
+
+/** rig exec --all / --role ROLE: the command on each of those nodes at once, each line after its node's name. */
+async function execOnMany(engine: Engine, command: string[], flags: { name?: string; all?: boolean; role?: string }): Promise<void> {
+  if (!command.length) throw new RigError('Say what to run on the nodes.', 'rig exec --all -- COMMAND, or rig exec --role ROLE -- COMMAND', ExitCode.badInput);
+  const rig = await whichRig(engine, flags.name);
+  const instances = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat().sort((a, b) => a.node.localeCompare(b.node));
+  let chosen = instances;
+  if (flags.role) {
+    const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
+    chosen = instances.filter((i) => (state.get(i.node)?.facts.roles ?? '').split(',').includes(flags.role!));
+  }
+  if (!chosen.length) throw new RigError(`No node of rig ${rig}${flags.role ? ` has the role ${flags.role}` : ' is up'}.`, 'see the nodes and their roles with: rig inventory --format json', ExitCode.badInput);
+  const width = Math.max(...chosen.map((i) => i.node.split('.')[0].length));
+  const codes = await Promise.all(
+    chosen.map(async (i) => {
+      const label = i.node.split('.')[0].padEnd(width);
+      const [stdout, stderr] = [labelled(label, process.stdout), labelled(label, process.stderr)];
+      const code = await engine.backends[i.backend]!.attach(i, command, { stdout, stderr, tty: false });
+      stdout.end();
+      stderr.end();
+      return code;
+    }),
+  );
+  process.exitCode = codes.find((c) => c !== 0) ?? 0; // the first node's failure, in node order
 }
