@@ -1,23 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { rigBin, useRig } from './helpers.js';
 
 describe('rig exec and rig shell, on a Docker node and an LXC node', () => {
-  const name = uniqueName('exec');
-  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`);
+  const { name } = useRig('exec', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`);
   const run = (args: string[], input?: string) =>
     execa('node', [rigBin, ...args], { env: { CI: 'true', RIG_NAME: name }, reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
-
-  beforeAll(async () => {
-    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
-    expect(up.exitCode, up.all).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rig(['down', '--name', name]);
-    fixture.cleanup();
-    expect(await leftovers(name)).toEqual([]);
-  });
 
   for (const node of ['dock', 'lex']) {
     it(`${node}: keeps stdout and stderr apart and returns the command's exit code`, async () => {

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, expect } from 'vitest';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -120,4 +121,23 @@ export async function expectAgreedAddress(rigName: string, node: { node: string;
   const fact = await rig(['facts', node.node, 'ipaddress', '--name', rigName]);
   expect(fact.stdout.trim()).toBe(address);
   return address;
+}
+
+/**
+ * A rig for one describe block: its rig file (given the rig's unique name) in a fixture directory, brought up
+ * before the tests and taken down after them, leaving nothing. Read `name` and `dir` inside the tests.
+ */
+export function useRig(prefix: string, rigFile: (name: string) => string): { name: string; dir: string } {
+  const name = uniqueName(prefix);
+  const fixture = fixtureDir(rigFile(name));
+  beforeAll(async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+  });
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+  });
+  return { name, dir: fixture.dir };
 }

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, useRig } from './helpers.js';
 
 // What a hostile or buggy node can publish: a screen clear, a window title, a line separator, a bidi override.
 const HOSTILE = 'a\x1b[2Jb\x1b]0;pwned\x07c\u2028d\u202ee';
@@ -8,8 +8,7 @@ const HOSTILE = 'a\x1b[2Jb\x1b]0;pwned\x07c\u2028d\u202ee';
 const HOSTILE_PRINTF = String.raw`a\033[2Jb\033]0;pwned\007c\342\200\250d\342\200\256e`;
 
 describe('what nodes publish never reaches a terminal raw', () => {
-  const name = uniqueName('hostile');
-  const fixture = fixtureDir(`
+  const { name } = useRig('hostile', (name) => `
 name: ${name}
 domain: village.test
 network:
@@ -20,17 +19,6 @@ nodes:
     provision:
       - shell: rig-fact set evil "$(printf '${HOSTILE_PRINTF}')"
 `);
-
-  beforeAll(async () => {
-    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
-    expect(up.exitCode, up.all).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rig(['down', '--name', name]);
-    fixture.cleanup();
-    expect(await leftovers(name)).toEqual([]);
-  });
 
   const setStage = (stage: string) =>
     rig(['exec', 'a', '--name', name, '--', '/.rig/bin/sh', '-c', `. /.rig/bin/rig-fact --library && stage "$(printf '${stage}')"`]);
@@ -116,8 +104,7 @@ nodes:
 });
 
 describe('a node may write only its own keys, and keeps only its own name', () => {
-  const name = uniqueName('walls');
-  const fixture = fixtureDir(`
+  const { name } = useRig('walls', (name) => `
 name: ${name}
 domain: village.test
 network:
@@ -136,17 +123,6 @@ nodes:
     `{ type login >/dev/null 2>&1 && login; :; } && wget -q -O - --header 'Content-Type: application/json' \${token:+--header "Authorization: $token"} --post-data "${body}" "$RIG_ETCD${path}"`;
   const put = (key: string, value: string) => raw('/v3/kv/put', `{\\"key\\":\\"$(b64 '${key}')\\",\\"value\\":\\"$(b64 '${value}')\\"}`);
   const nodeKey = (node: string, rest: string) => `/rig/${name}/nodes/${node}.village.test/${rest}`;
-
-  beforeAll(async () => {
-    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
-    expect(up.exitCode, up.all).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rig(['down', '--name', name]);
-    fixture.cleanup();
-    expect(await leftovers(name)).toEqual([]);
-  });
 
   it('refuses a node\'s writes to another node\'s facts and stage and to rig\'s own marks', async () => {
     for (const key of [nodeKey('b', 'facts/role'), nodeKey('b', 'stage'), `/rig/${name}/kept`, `/rig/${name}/mirrors/x.prod.example`]) {

@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
+import { rig, useRig } from './helpers.js';
 
 describe('roles and inventories', () => {
-  const name = uniqueName('inv');
-  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    roles: [db, primary]\n  mill.village.test:\n    roles: [db]\n  well.village.test:\n    roles: [web]\n`);
-  let status: { nodes: Array<{ node: string; address: string }> };
-  const ip = (short: string) => status.nodes.find((n) => n.node.startsWith(`${short}.`))!.address;
-
-  beforeAll(async () => {
-    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
-    expect(up.exitCode, up.all).toBe(0);
-    status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
-  });
-
-  afterAll(async () => {
-    await rig(['down', '--name', name]);
-    fixture.cleanup();
-    expect(await leftovers(name)).toEqual([]);
-  });
+  const { name, dir } = useRig('inv', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    roles: [db, primary]\n  mill.village.test:\n    roles: [db]\n  well.village.test:\n    roles: [web]\n`);
+  let status: { nodes: Array<{ node: string; address: string }> } | undefined;
+  const ip = async (short: string) => {
+    status ??= JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
+    return status!.nodes.find((n) => n.node.startsWith(`${short}.`))!.address;
+  };
 
   it('publishes each node\'s roles as a fact', async () => {
     expect((await rig(['facts', 'barn', 'roles', '--name', name])).stdout).toBe('db,primary');
@@ -29,7 +19,7 @@ describe('roles and inventories', () => {
   it('writes an Ansible inventory that Debian\'s ansible uses against the rig, groups from roles, no sshd', async () => {
     const inventory = await rig(['inventory', '--name', name]);
     expect(inventory.exitCode, inventory.all).toBe(0);
-    const file = join(fixture.dir, 'inventory.yml');
+    const file = join(dir, 'inventory.yml');
     writeFileSync(file, inventory.stdout);
     const db = await execa('ansible', ['-i', file, 'db', '-m', 'raw', '-a', 'hostname'], { reject: false, env: { ANSIBLE_HOST_KEY_CHECKING: 'False' } });
     expect(db.exitCode, db.all).toBe(0);
@@ -53,10 +43,10 @@ describe('roles and inventories', () => {
 
   it('writes JSON and an /etc/hosts fragment', async () => {
     const json = JSON.parse((await rig(['inventory', '--name', name, '--format', 'json'])).stdout);
-    expect(json.nodes.find((n: { name: string }) => n.name === 'barn')).toMatchObject({ fqdn: 'barn.village.test', ip: ip('barn'), roles: ['db', 'primary'], mirrors: 'straleb.prod.example', backend: 'docker' });
+    expect(json.nodes.find((n: { name: string }) => n.name === 'barn')).toMatchObject({ fqdn: 'barn.village.test', ip: await ip('barn'), roles: ['db', 'primary'], mirrors: 'straleb.prod.example', backend: 'docker' });
     const hosts = (await rig(['inventory', '--name', name, '--format', 'hosts'])).stdout;
-    expect(hosts).toContain(`${ip('barn')} barn.village.test barn straleb.prod.example straleb`);
-    expect(hosts).toContain(`${ip('well')} well.village.test well`);
+    expect(hosts).toContain(`${await ip('barn')} barn.village.test barn straleb.prod.example straleb`);
+    expect(hosts).toContain(`${await ip('well')} well.village.test well`);
     expect((await rig(['inventory', '--name', name, '--format', 'xml'])).exitCode).toBe(2);
   });
 });

@@ -1,22 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { eventually, rig, rigBin, useRig } from './helpers.js';
 
 describe('rig logs', () => {
-  const name = uniqueName('logs');
-  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`);
+  const { name } = useRig('logs', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`);
   const logs = (...args: string[]) => rig(['logs', '--name', name, ...args]);
-
-  beforeAll(async () => {
-    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
-    expect(up.exitCode, up.all).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rig(['down', '--name', name]);
-    fixture.cleanup();
-    expect(await leftovers(name)).toEqual([]);
-  });
 
   it('shows every node of the rig with no node named, each line after its node\'s name', async () => {
     const all = await logs();
