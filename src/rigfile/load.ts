@@ -343,7 +343,17 @@ function checkConfigs(c: Checker, value: unknown, rigDir: string): ConfigTree[] 
       if (typeof item.outside_repo === 'boolean') outsideRepo = item.outside_repo;
       else c.typeError([...p, 'outside_repo'], item.outside_repo, 'true or false', 'outside_repo: true lets rig make links in a directory outside the rig file\'s repository');
     }
-    if (dir !== undefined && (outsideRepo || checkInsideRepo(c, [...p, 'dir'], dir, rigDir))) configs.push({ dir: path.resolve(rigDir, dir), file });
+    if (dir === undefined) return;
+    // rig makes its links in dir, or in the directory part of file under it ("sub/{node}.yaml": dir/sub).
+    const parts = file.split('/');
+    const sub = fileProblem ? '' : parts.slice(0, parts.findIndex((part) => part.includes('{node}'))).join('/');
+    const confined = (key: string, where: string) => outsideRepo || checkInsideRepo(c, [...p, key], where, rigDir);
+    if (!confined('dir', dir) || (sub && !confined('file', path.join(dir, sub)))) return;
+    if (sub && isDirectory(path.resolve(rigDir, dir)) && !isDirectory(path.resolve(rigDir, dir, sub))) {
+      const hint = 'make that directory, or fix file: so that its directory part exists under dir';
+      return c.report([...p, 'file'], `there is no directory ${path.join(dir, sub)}, where rig would make the links of "${file}"`, hint, 'value');
+    }
+    configs.push({ dir: path.resolve(rigDir, dir), file });
   });
   return configs;
 }
@@ -363,7 +373,7 @@ function repositoryOf(rigDir: string): string {
  */
 function checkInsideRepo(c: Checker, p: PathSeg[], dir: string, rigDir: string): boolean {
   const full = path.resolve(rigDir, dir);
-  const real = fs.existsSync(full) ? fs.realpathSync(full) : full;
+  const real = realpathOfNearest(full);
   const repo = repositoryOf(rigDir);
   const rel = path.relative(repo, real);
   if (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) return true;
@@ -371,6 +381,15 @@ function checkInsideRepo(c: Checker, p: PathSeg[], dir: string, rigDir: string):
   c.report(p, `${dir} is outside the rig file's repository, ${repo}${via}: rig makes links in it, as root`, 'move the config tree into the repository, or add outside_repo: true to this entry if rig may write there', 'value');
   return false;
 }
+
+/** A path with its symlinks resolved as far as it exists (a link to /etc, then a name under it not made yet, is under /etc). */
+function realpathOfNearest(full: string): string {
+  if (fs.existsSync(full)) return fs.realpathSync(full);
+  const parent = path.dirname(full);
+  return parent === full ? full : path.join(realpathOfNearest(parent), path.basename(full));
+}
+
+const isDirectory = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
 function defaultConfigs(rigDir: string): ConfigTree[] {
   const dir = path.join(rigDir, 'hieradata', 'nodes');

@@ -51,6 +51,14 @@ describe('one rig file up under two names', () => {
       const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: fixture.dir });
       expect(up.exitCode, up.all).toBe(0);
     }
+    // A name that is not up: exit 2, naming the rigs that are, and nothing of theirs removed.
+    const typo = await rig(['down', '--name', `${one}-c`]);
+    expect(typo.exitCode, typo.all).toBe(2);
+    expect(typo.stderr).toContain(`No rig named ${one}-c is up, so nothing was removed`);
+    expect(/the rigs on this host: (.*)/.exec(typo.stderr)?.[1].split(', ')).toEqual(expect.arrayContaining([one, two]));
+    expect(typo.stdout).toBe('');
+    for (const node of ['barn', 'mill']) expect(readlinkSync(link(node)), node).toMatch(/\.prod\.example\.yaml$/);
+
     const down = await rig(['down', '--name', one]);
     expect(down.exitCode, down.all).toBe(0);
     for (const node of ['barn', 'mill']) expect(readlinkSync(link(node)), node).toMatch(/\.prod\.example\.yaml$/);
@@ -63,6 +71,27 @@ describe('one rig file up under two names', () => {
     expect(last.exitCode, last.all).toBe(0);
     expect(existsSync(link('barn')) || existsSync(link('mill'))).toBe(false);
     expect(readlinkSync(link('users'))).toBe('straleb.prod.example.yaml');
+  });
+});
+
+describe('a link the user made, where rig would make one', () => {
+  it('is used while the rig is up and left in place by down', async () => {
+    const name = uniqueName('users');
+    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const link = join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml');
+    symlinkSync('straleb.prod.example.yaml', link);
+    try {
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(0);
+      const down = await rig(['down', '--name', name]);
+      expect(down.exitCode, down.all).toBe(0);
+      expect(down.stdout).toContain('and 0 symlinks');
+      expect(readlinkSync(link)).toBe('straleb.prod.example.yaml');
+      expect(await leftovers(name)).toEqual([]);
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
   });
 });
 
@@ -97,9 +126,12 @@ describe('where rig makes its links', () => {
     for (const [configs, where] of [
       ['  - dir: /etc\n    file: "{node}"', 'rig.yaml:4:10: configs[0].dir: /etc is outside the rig file\'s repository'],
       ['  - dir: sneaky\n    file: "{node}"', 'configs[0].dir: sneaky is outside the rig file\'s repository'],
+      // Through the directory part of the file template: the links would be made in hieradata/sneaky, that is /etc.
+      ['  - dir: hieradata\n    file: "sneaky/{node}"', 'rig.yaml:5:11: configs[0].file: hieradata/sneaky is outside the rig file\'s repository'],
     ]) {
       const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n${configs}\nnodes:\n  barn.village.test: hostname\n`);
       symlinkSync('/etc', join(fixture.dir, 'sneaky'));
+      symlinkSync('/etc', join(fixture.dir, 'hieradata/sneaky'));
       try {
         const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
         expect(up.exitCode, up.all).toBe(2);
@@ -143,6 +175,19 @@ describe('where rig makes its links', () => {
       expect(existsSync(join(fixture.dir, 'host_vars/barn.village.test'))).toBe(false);
     } finally {
       await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+  });
+
+  it('refuses a file template whose directory does not exist, at load', async () => {
+    const name = uniqueName('nosub');
+    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\n    file: "sub/{node}.yaml"\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    try {
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(2);
+      expect(up.stderr).toContain('rig.yaml:5:11: configs[0].file: there is no directory hieradata/nodes/sub');
+      expect(await leftovers(name)).toEqual([]);
+    } finally {
       fixture.cleanup();
     }
   });
