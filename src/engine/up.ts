@@ -51,7 +51,6 @@ export interface UpRun {
  */
 export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
   const { docker, images } = engine;
-  let linksToMake: PlannedLink[] = [];
   let linksUsed: PlannedLink[] = []; // made by this rig, or shared with another rig that made them
   let network: RigNetwork | undefined;
   let sidecarContainer: Docker.Container | undefined;
@@ -106,7 +105,6 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
       title: 'Check the rig',
       run: async () => {
         const links = checkLinks(plan.links, plan.spec.file, linksInUse((await findRigNetworks(docker)).map((n) => n.labels)));
-        linksToMake = links.toMake;
         linksUsed = [...links.toMake, ...links.shared];
         if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
         for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
@@ -167,9 +165,11 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
     },
     {
       title: 'Link live node configs',
-      skip: () => linksToMake.length === 0,
+      skip: () => linksUsed.length === 0,
       run: async (report) => {
-        const made = await making(async () => makeLinks(linksToMake));
+        // Shared links too: another rig that went down since the check, before this rig's network listed them,
+        // removed them.
+        const made = await making(async () => makeLinks(linksUsed));
         report(`${made.length} symlinks made`);
       },
     },
