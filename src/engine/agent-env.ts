@@ -32,5 +32,6 @@ export function agentEnv(plan: Plan, node: PlannedNode, etcd: { url: string; pas
     RIG_NEEDS: node.spec.needs.map((n) => `${n.node} ${n.fact ?? '-'}`).join('\n'),
     RIG_PROVISION: node.spec.provision.map(step).join('\n'),
     RIG_WAIT_TIMEOUT: String(waitSeconds),
+    RIG_INIT: node.spec.init,
   };
 }

@@ -5,6 +5,7 @@ import { Label } from '../labels.js';
 import { lineStream } from '../runtime/docker/events.js';
 import { printable, printableLines } from '../printable.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
+import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import type Docker from 'dockerode';
 import { checkSubnetFree, createRigNetwork, findRigNetworks, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
@@ -58,7 +59,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
   let sidecarServes = false;
   let facts: FactStore | undefined;
   const imageNames = [
-    ...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => (n.spec.image?.startsWith('rig:') ? (n.spec.image.slice(4) as ImageName) : 'base'))]),
+    ...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => rigImageOf(n.spec) ?? 'base')]),
   ];
   let missingImages: ImageName[] = [];
   const etcdRootPassword = newRootPassword();
@@ -290,10 +291,16 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-/** A node's image: rig's base by default, `rig:<name>` for an image rig builds (rig:puppet), else the user's own. */
-function nodeImage(engine: Engine, image: string | undefined): string {
-  if (!image) return engine.images.ref('base');
-  return image.startsWith('rig:') ? engine.images.ref(image.slice(4) as ImageName) : image;
+/** The image rig builds that a node runs (rig's base by default, rig:systemd for init: systemd), if it runs one. */
+function rigImageOf(spec: NodeSpec): ImageName | undefined {
+  if (!spec.image) return spec.init === 'systemd' ? 'systemd' : 'base';
+  return spec.image.startsWith('rig:') ? (spec.image.slice(4) as ImageName) : undefined;
+}
+
+/** A node's image: one rig builds (rigImageOf), else the user's own. */
+function nodeImage(engine: Engine, spec: NodeSpec): string {
+  const own = rigImageOf(spec);
+  return own ? engine.images.ref(own) : spec.image!;
 }
 
 async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
@@ -369,7 +376,7 @@ function nodeSteps(
               rig: plan.name,
               node,
               network,
-              image: nodeImage(engine, node.spec.image),
+              image: nodeImage(engine, node.spec),
               env: agentEnv(plan, node, { url, password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)),
               repoDir: plan.spec.dir,
               mayStart: sidecarStarted,

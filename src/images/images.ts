@@ -11,10 +11,10 @@ import { followStream, isNotFound } from '../runtime/docker/connect.js';
  * The images rig builds itself, parents first. `base` comes from debootstrap; the others from a Dockerfile FROM
  * their parent. Node images among them can be named in a rig file as `image: rig:<name>` (e.g. rig:puppet).
  */
-export const IMAGE_NAMES = ['base', 'sidecar', 'tools', 'puppet'] as const;
+export const IMAGE_NAMES = ['base', 'sidecar', 'tools', 'systemd', 'puppet'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
-const PARENT: Record<ImageName, ImageName | undefined> = { base: undefined, sidecar: 'base', tools: 'sidecar', puppet: 'base' };
-export const NODE_IMAGES: readonly ImageName[] = ['base', 'puppet'];
+const PARENT: Record<ImageName, ImageName | undefined> = { base: undefined, sidecar: 'base', tools: 'sidecar', systemd: 'base', puppet: 'systemd' };
+export const NODE_IMAGES: readonly ImageName[] = ['base', 'systemd', 'puppet'];
 
 export interface ImageOptions {
   imagesDir: string; // the repo's images/

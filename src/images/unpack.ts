@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import type Docker from 'dockerode';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { removeContainer } from '../runtime/docker/containers.js';
 
 /**
@@ -8,11 +8,23 @@ import { removeContainer } from '../runtime/docker/containers.js';
  * `path`. Unpacked beside `dir` and renamed into place, so a reader never sees half a tree and two rigs
  * unpacking at once both end up with one complete copy.
  */
-export async function unpackImage(docker: Docker, image: string, dir: string, path?: string): Promise<void> {
+export function unpackImage(docker: Docker, image: string, dir: string, path?: string): Promise<void> {
+  // One unpack per tree in this process too: Docker and LXC nodes of one rig both need the tools.
+  let unpack = unpacking.get(dir);
+  if (!unpack) {
+    unpack = unpackOnce(docker, image, dir, path);
+    unpacking.set(dir, unpack);
+    unpack.catch(() => unpacking.delete(dir));
+  }
+  return unpack;
+}
+
+const unpacking = new Map<string, Promise<void>>();
+
+async function unpackOnce(docker: Docker, image: string, dir: string, path?: string): Promise<void> {
   if (existsSync(dir)) return;
-  const partial = `${dir}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(partial, { recursive: true });
+  mkdirSync(dirname(dir), { recursive: true });
+  const partial = mkdtempSync(`${dir}.partial-`);
   // Never started: a container is only the way to read an image's files. FROM scratch images have no command.
   const container = await docker.createContainer({ Image: image, Cmd: ['/.rig-unpack'], HostConfig: { NetworkMode: 'none' } });
   try {

@@ -7,12 +7,12 @@ import { Checker, FACT_NAME, describe, has, isMap, type YamlMap } from './checke
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
 import { AUTO_SUBNET_PREFIX, DHCP_POOL_OFFSET, dhcpLeases, SMALLEST_RIG_SUBNET } from '../plan/ipv4.js';
 import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from './steps.js';
-import type { BackendKind, ConfigTree, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
+import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
-export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'nodes'] as const;
+export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'init', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'nodes'] as const;
 export const FACTS_FROM_KEYS = ['dir', 'file'] as const;
-export const NODE_KEYS = ['mirrors', 'roles', 'image', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
+export const NODE_KEYS = ['mirrors', 'roles', 'image', 'init', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal', 'forward'] as const;
 export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
@@ -148,6 +148,7 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
   const rig = {
     backend: checkBackend(c, settings, []) ?? 'docker',
     image: c.string(settings, 'image', [], 'give an image name, or remove image: to use rig\'s own base image'),
+    init: checkInit(c, settings, []) ?? 'rig',
     facts: has(settings, 'facts') ? checkFacts(c, settings.facts, ['facts']) : {},
     provision: has(settings, 'provision') ? checkSteps(c, settings.provision, ['provision'], rigDir) : [],
     validate: has(settings, 'validate') ? checkValidate(c, settings.validate, ['validate']) : [],
@@ -224,6 +225,18 @@ function checkBackend(c: Checker, obj: YamlMap, p: PathSeg[]): BackendKind | und
   const hint = `use one of: ${BACKENDS.join(', ')}`;
   if (typeof v === 'string') c.report([...p, 'backend'], `unknown backend "${v}"`, hint, 'value');
   else c.typeError([...p, 'backend'], v, 'a backend name', hint);
+  return undefined;
+}
+
+const INITS: InitKind[] = ['rig', 'systemd'];
+
+function checkInit(c: Checker, obj: YamlMap, p: PathSeg[]): InitKind | undefined {
+  if (!has(obj, 'init')) return undefined;
+  const v = obj.init;
+  if (INITS.includes(v as InitKind)) return v as InitKind;
+  const hint = 'use init: systemd (systemd as PID 1, for units and `service`), or init: rig (rig\'s agent as PID 1, the default)';
+  if (typeof v === 'string') c.report([...p, 'init'], `unknown init "${v}"`, hint, 'value');
+  else c.typeError([...p, 'init'], v, 'an init name', hint);
   return undefined;
 }
 
@@ -400,6 +413,7 @@ interface RigDefaults {
   domain?: string;
   backend: BackendKind;
   image?: string;
+  init: InitKind;
   facts: Record<string, string>;
   provision: ProvisionStep[];
   validate: string[];
@@ -410,6 +424,7 @@ interface RigDefaults {
 interface NodeSettings {
   mirrors?: string;
   image?: string;
+  init?: InitKind;
   backend?: BackendKind;
   facts?: Record<string, string>;
   provision?: ProvisionStep[];
@@ -459,6 +474,7 @@ function checkNodes(
       mirrors: settings.mirrors,
       backend: settings.backend ?? rig.backend,
       image: settings.image ?? rig.image,
+      init: settings.init ?? rig.init,
       facts: { ...rig.facts, ...settings.facts },
       provision: settings.provision ?? rig.provision,
       needs: [],
@@ -506,6 +522,7 @@ function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], rig: RigDefaults):
   return {
     mirrors: has(v, 'mirrors') ? checkMirrors(c, v.mirrors, [...p, 'mirrors']) : undefined,
     image: c.string(v, 'image', p, 'give an image name, or remove image: to use the rig\'s image'),
+    init: checkInit(c, v, p),
     backend: checkBackend(c, v, p),
     facts: has(v, 'facts') ? checkFacts(c, v.facts, [...p, 'facts']) : undefined,
     provision: has(v, 'provision') ? checkSteps(c, v.provision, [...p, 'provision'], rig.rigDir) : undefined,

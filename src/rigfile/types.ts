@@ -1,5 +1,8 @@
 export type BackendKind = 'docker' | 'lxc';
 
+/** PID 1 of a node: rig's agent itself, or systemd with rig's agent as one of its services. */
+export type InitKind = 'rig' | 'systemd';
+
 /** A tree of live node configs to mirror: `dir/file` with {node} replaced by a node name. */
 export interface ConfigTree {
   dir: string; // absolute
@@ -23,7 +26,8 @@ export interface NodeSpec {
   shortName: string; // barn
   mirrors?: string; // live node it copies, e.g. straleb.prod.example
   backend: BackendKind;
-  image?: string; // undefined: rig's own locally built Debian base image
+  image?: string; // undefined: rig's own locally built Debian image (rig:base, or rig:systemd for init: systemd)
+  init: InitKind;
   facts: Record<string, string>; // custom facts: rig-wide merged with per node; non-strings JSON-encoded
   provision: ProvisionStep[]; // the node's own steps, else the rig-wide ones
   needs: Need[];

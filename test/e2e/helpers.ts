@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect } from 'vitest';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execa, type Result } from 'execa';
 
@@ -125,11 +125,16 @@ export async function expectAgreedAddress(rigName: string, node: { node: string;
 
 /**
  * A rig for one describe block: its rig file (given the rig's unique name) in a fixture directory, brought up
- * before the tests and taken down after them, leaving nothing. Read `name` and `dir` inside the tests.
+ * with `files` (relative path -> text) beside it, brought up before the tests and taken down after them, leaving
+ * nothing. Read `name` and `dir` inside the tests.
  */
-export function useRig(prefix: string, rigFile: (name: string) => string): { name: string; dir: string } {
+export function useRig(prefix: string, rigFile: (name: string) => string, files: Record<string, string> = {}): { name: string; dir: string } {
   const name = uniqueName(prefix);
   const fixture = fixtureDir(rigFile(name));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(fixture.dir, path)), { recursive: true });
+    writeFileSync(join(fixture.dir, path), text);
+  }
   beforeAll(async () => {
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);

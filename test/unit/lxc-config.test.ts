@@ -14,6 +14,7 @@ const node: LxcNodeConfig = {
   mac: '02:b8:9e:42:a2:48',
   env: { RIG_NAME: 'village', RIG_MIRRORS: '' },
   consoleLog: '/var/lib/lxc/rig-village-barn/console.log',
+  systemd: false,
   commonConfig: '/usr/share/lxc/config/common.conf',
 };
 

@@ -103,6 +103,22 @@ export async function doctor(flags: { json?: boolean }): Promise<void> {
       },
     },
     {
+      name: 'systemd nodes',
+      required: false,
+      run: async () => {
+        const fix = 'only for nodes with init: systemd; see README "Nodes with systemd"';
+        if (!docker) throw new Failed('unknown: no engine', 'start the Docker engine first');
+        const [version, info] = await Promise.all([docker.version(), docker.info() as Promise<{ SecurityOptions?: string[]; CgroupVersion?: string }>]);
+        const [major, minor] = version.ApiVersion.split('.').map(Number);
+        if (major === 1 && minor < 41) throw new Failed(`Docker API ${version.ApiVersion} cannot share the host's cgroup namespace`, `upgrade Docker to 20.10 or newer (${fix})`);
+        const security = (info.SecurityOptions ?? []).join(' ');
+        if (/rootless|userns/.test(security)) throw new Failed(`Docker runs ${/rootless/.test(security) ? 'rootless' : 'with userns-remap'}: it cannot give a node CAP_SYS_ADMIN over the host's cgroups`, fix);
+        const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
+        if (!unified && !existsSync('/sys/fs/cgroup/systemd')) throw new Failed('cgroup v1 without a name=systemd hierarchy at /sys/fs/cgroup/systemd', `mount it: mkdir /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd (${fix})`);
+        return `cgroup ${unified ? 'v2' : 'v1 with a name=systemd hierarchy'}, Docker can share it with a node (SYS_ADMIN, cgroupns=host)`;
+      },
+    },
+    {
       name: 'free subnets',
       required: true,
       run: async () => {

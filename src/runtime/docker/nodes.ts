@@ -6,6 +6,9 @@ import { REPO_MOUNT } from '../../engine/agent-env.js';
 import { unpackTools } from '../../images/unpack.js';
 import { containerLog, findRigContainers, removeContainer, streamContainerLog } from './containers.js';
 
+/** What systemd as PID 1 needs besides its cgroups: its own /run and /run/lock, as on a booted machine. */
+const SYSTEMD_TMPFS = { '/run': 'rw,nosuid,nodev,mode=755,size=64m', '/run/lock': 'rw,nosuid,nodev,noexec,size=5m' };
+
 /** Nodes as Docker containers: no Docker network (Docker cannot lease by DHCP), a veth on the rig bridge instead. */
 export class DockerNodes implements NodeBackend {
   readonly kind = 'docker' as const;
@@ -27,13 +30,14 @@ export class DockerNodes implements NodeBackend {
   async launch({ rig, node, network, image, env, repoDir, mayStart, networkReady }: NodeLaunch): Promise<void> {
     const spec = node.spec;
     const tools = await this.prepare();
+    const systemd = spec.init === 'systemd';
     const container = await this.docker.createContainer({
       name: node.container,
       Image: image,
       Hostname: spec.shortName,
       Domainname: spec.name.slice(spec.shortName.length + 1),
       User: '0', // the agent configures eth0, whatever user the image runs as
-      Entrypoint: ['/.rig/bin/sh', '/.rig/bin/rig-agent'],
+      Entrypoint: ['/.rig/bin/sh', systemd ? '/.rig/bin/rig-init' : '/.rig/bin/rig-agent'],
       Cmd: [],
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       Labels: {
@@ -44,16 +48,20 @@ export class DockerNodes implements NodeBackend {
         ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
         [Label.validate]: JSON.stringify(spec.validate),
       },
-      StopSignal: 'SIGTERM',
+      // systemd halts on SIGRTMIN+3 (stopping its units, the agent among them); the agent alone on SIGTERM.
+      StopSignal: systemd ? 'SIGRTMIN+3' : 'SIGTERM',
       HostConfig: {
         NetworkMode: 'none',
-        CapAdd: ['NET_ADMIN'], // the node's own DHCP client configures its eth0
+        CapAdd: ['NET_ADMIN', ...(systemd ? ['SYS_ADMIN'] : [])], // the node's own DHCP client configures its eth0
         Mounts: [
           { Type: 'bind', Source: tools, Target: '/.rig', ReadOnly: true },
           { Type: 'bind', Source: repoDir, Target: REPO_MOUNT, ReadOnly: true },
+          ...(systemd ? [{ Type: 'bind' as const, Source: '/sys/fs/cgroup', Target: '/sys/fs/cgroup', ReadOnly: false }] : []),
         ],
-        Tmpfs: { '/run/rig': 'rw,size=16m' },
+        Tmpfs: { '/run/rig': 'rw,size=16m', ...(systemd ? SYSTEMD_TMPFS : {}) },
         Init: false,
+        // systemd manages its own part of the host's cgroup tree (under the container's cgroup, which Docker removes).
+        ...(systemd ? { CgroupnsMode: 'host' } : {}),
       },
     });
     await mayStart;

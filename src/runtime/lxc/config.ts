@@ -21,6 +21,7 @@ export interface LxcNodeConfig {
   mac: string;
   env: Record<string, string>; // single-line values only: an LXC config line cannot hold a newline
   consoleLog: string;
+  systemd: boolean; // init: systemd: rig-init sets the agent up as a service and becomes systemd
   commonConfig: string; // LXC's shipped defaults: capabilities dropped, seccomp, device allowlist, /proc and /sys
 }
 
@@ -50,11 +51,14 @@ export function renderConfig(c: LxcNodeConfig): string {
     `lxc.net.0.hwaddr = ${c.mac}`,
     'lxc.net.0.name = eth0',
     'lxc.net.0.flags = up',
+    // systemd keeps a /run that is mounted before it starts: rig-init writes the agent's unit there.
+    ...(c.systemd ? ['lxc.mount.entry = tmpfs run tmpfs rw,nosuid,nodev,mode=755,create=dir 0 0'] : []),
     `lxc.mount.entry = ${fstabPath(c.toolsDir)} .rig none bind,ro,create=dir 0 0`,
     `lxc.mount.entry = ${fstabPath(c.repoDir)} ${fstabPath(c.repoMount.replace(/^\/+/, ''))} none bind,ro,create=dir 0 0`,
     'lxc.mount.entry = tmpfs run/rig tmpfs rw,nosuid,nodev,size=16m,create=dir 0 0',
-    'lxc.init.cmd = /.rig/bin/sh /.rig/bin/rig-agent',
-    'lxc.signal.halt = SIGTERM', // the agent releases its lease on SIGTERM (LXC's default is SIGPWR)
+    `lxc.init.cmd = /.rig/bin/sh /.rig/bin/${c.systemd ? 'rig-init' : 'rig-agent'}`,
+    // systemd halts on SIGRTMIN+3; the agent alone releases its lease on SIGTERM (LXC's default is SIGPWR)
+    `lxc.signal.halt = ${c.systemd ? 'SIGRTMIN+3' : 'SIGTERM'}`,
     ...Object.entries(c.env).map(([key, value]) => `lxc.environment = ${key}=${value}`),
     `lxc.console.logfile = ${c.consoleLog}`,
     '',

@@ -83,6 +83,7 @@ export class LxcNodes implements NodeBackend {
       mac: node.mac,
       env: configEnv,
       consoleLog: join(dir, 'console.log'),
+      systemd: node.spec.init === 'systemd',
       commonConfig: this.options.commonConfig,
     });
     // Made under a hidden name, then renamed into place: a dir with a node's name always has its marker,
