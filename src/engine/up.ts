@@ -318,6 +318,43 @@ async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
       ExitCode.badInput,
     );
   }
+  await checkSystemdImages(engine, plan);
+}
+
+/** rig's own images with systemd in them; a user's image is looked into (a container made, never started). */
+const SYSTEMD_IMAGES: readonly ImageName[] = ['systemd', 'puppet'];
+const SYSTEMD_PATHS = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'];
+
+async function checkSystemdImages(engine: Engine, plan: Plan): Promise<void> {
+  const probed = new Map<string, Promise<boolean>>();
+  const hasSystemd = (spec: NodeSpec): Promise<boolean> => {
+    const own = rigImageOf(spec);
+    if (own) return Promise.resolve(SYSTEMD_IMAGES.includes(own));
+    let found = probed.get(spec.image!);
+    if (!found) probed.set(spec.image!, (found = imageHasFile(engine.docker, spec.image!, SYSTEMD_PATHS)));
+    return found;
+  };
+  for (const { spec } of plan.nodes.filter((n) => n.spec.init === 'systemd')) {
+    if (await hasSystemd(spec)) continue;
+    const image = spec.image ?? `rig:${rigImageOf(spec)}`;
+    throw new RigError(
+      `${plan.spec.file}:${spec.line}: node ${spec.name} has init: systemd, but its image ${image} has no systemd (${SYSTEMD_PATHS.join(' or ')}).`,
+      'install systemd-sysv in the image, use image: rig:systemd (or rig:puppet), or remove init: systemd',
+      ExitCode.badInput,
+    );
+  }
+}
+
+async function imageHasFile(docker: Docker, image: string, paths: string[]): Promise<boolean> {
+  const probe = await docker.createContainer({ Image: image, Cmd: ['/.rig-probe'], Labels: { [Label.role]: 'probe' }, HostConfig: { NetworkMode: 'none' } });
+  try {
+    for (const path of paths) {
+      if (await probe.infoArchive({ path }).then(() => true, () => false)) return true;
+    }
+    return false;
+  } finally {
+    await probe.remove({ force: true }).catch(() => {});
+  }
 }
 
 interface Abortable {
