@@ -5,6 +5,7 @@ export const Label = {
   node: 'io.rig.node', // the node's made-up FQDN
   mirrors: 'io.rig.mirrors', // the live node it copies
   backend: 'io.rig.backend', // docker | lxc
+  init: 'io.rig.init', // on a node with init: systemd, "systemd": down halts it (its units stop) before removing it
   validate: 'io.rig.validate', // on a node: JSON list of its validate commands, for rig test without the rig file
   owner: 'io.rig.owner', // on the network: host:pid of the rig process that made it (rig gc)
   links: 'io.rig.links', // on the network: JSON list of symlinks this rig made

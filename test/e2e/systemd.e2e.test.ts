@@ -96,8 +96,12 @@ nodes:
     const id = await docker(['inspect', '-f', '{{.Id}}', `rig-${r.name}.dock`]);
     const traces = [id, `rig-${r.name}.cont`];
     expect((await hostTraces(traces)).length).toBeGreaterThan(0); // the check can see them while they run
+    const since = Math.floor(Date.now() / 1000) - 1;
     const down = await rig(['down', '--name', r.name]);
     expect(down.exitCode, down.all).toBe(0);
+    // Halted as a machine is (systemd's SIGRTMIN+3, 37), and it stopped by itself before it was removed.
+    const events = await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', `container=${id}`, '--format', '{{.Action}} {{index .Actor.Attributes "signal"}} {{index .Actor.Attributes "exitCode"}}']);
+    expect(events.split('\n').map((e) => e.trim())).toEqual(expect.arrayContaining(['kill 37', 'die  0', 'stop', 'destroy']));
     expect(await leftovers(r.name)).toEqual([]);
     expect(await hostTraces(traces)).toEqual([]);
     expect((await execa('lxc-ls', ['-1'])).stdout).not.toContain(r.name);

@@ -6,6 +6,9 @@ import { REPO_MOUNT } from '../../engine/agent-env.js';
 import { unpackTools } from '../../images/unpack.js';
 import { containerLog, findRigContainers, removeContainer, streamContainerLog } from './containers.js';
 
+/** How long `down` lets a systemd node halt before it is killed. */
+const SYSTEMD_HALT_SECONDS = 3;
+
 /** What systemd as PID 1 needs besides its cgroups: its own /run and /run/lock, as on a booted machine. */
 const SYSTEMD_TMPFS = { '/run': 'rw,nosuid,nodev,mode=755,size=64m', '/run/lock': 'rw,nosuid,nodev,noexec,size=5m' };
 
@@ -47,6 +50,7 @@ export class DockerNodes implements NodeBackend {
         [Label.backend]: 'docker',
         ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
         [Label.validate]: JSON.stringify(spec.validate),
+        ...(systemd ? { [Label.init]: 'systemd' } : {}),
       },
       // systemd halts on SIGRTMIN+3 (stopping its units, the agent among them); the agent alone on SIGTERM.
       StopSignal: systemd ? 'SIGRTMIN+3' : 'SIGTERM',
@@ -78,10 +82,13 @@ export class DockerNodes implements NodeBackend {
   }
 
   async removeAll(rig: string): Promise<void> {
-    // Killed and removed at once: the rig's leases go with its dnsmasq. (`docker stop` of a node, SIGTERM, makes
-    // its agent release its lease first.)
+    // Plain nodes are killed and removed at once: the rig's leases go with its dnsmasq. systemd nodes halt first
+    // (SIGRTMIN+3), briefly: their units stop as on a machine that shuts down (well under a second, here).
     const nodes = (await findRigContainers(this.docker, rig)).filter((c) => c.role === 'node');
-    await Promise.all(nodes.map((c) => removeContainer(this.docker, c.id)));
+    const halt = async (c: (typeof nodes)[number]) => {
+      if (c.labels[Label.init] === 'systemd' && c.state === 'running') await this.docker.getContainer(c.id).stop({ t: SYSTEMD_HALT_SECONDS }).catch(() => {});
+    };
+    await Promise.all(nodes.map(async (c) => (await halt(c), await removeContainer(this.docker, c.id))));
   }
 
   async list(rig?: string): Promise<NodeInstance[]> {
