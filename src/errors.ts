@@ -9,17 +9,45 @@ export const ExitCode = {
   internal: 70,
 } as const;
 
-/** An error meant for the user: what went wrong, how to fix it, and the exit code. */
+/**
+ * An error meant for the user: what went wrong, how to fix it, and the exit code. `cause` keeps the error it
+ * came from (an engine's, a tool's) for --verbose and for bug reports.
+ */
 export class RigError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
     readonly exitCode: number = ExitCode.failed,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'RigError';
   }
 }
+
+/**
+ * A fault in rig itself, not in what the user gave it: a broken invariant. The boundary prints it as a bug to
+ * report (exit 70), with its cause.
+ */
+export class InternalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InternalError';
+  }
+}
+
+/** A node that ended on its way to ready: it stopped (its container died) or published a failed stage. */
+export class NodeFailed extends Error {
+  constructor(
+    readonly reason: 'stopped' | 'failed',
+    message: string,
+    readonly timedOut = false, // the node's own wait ran out (a timeout, exit 4, as one the host sees)
+  ) {
+    super(message);
+    this.name = 'NodeFailed';
+  }
+}
+
 
 export interface Problem {
   file: string;

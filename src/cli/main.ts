@@ -17,7 +17,9 @@ async function main(argv: string[]): Promise<number> {
       if (err.hint) process.stderr.write(`${chalk.yellow('fix:')} ${err.hint}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`${chalk.red('rig: internal error:')} ${(err as Error)?.stack ?? err}\nThis is a bug in rig; please report it with the command you ran.\n`);
+    const cause = (err as Error)?.cause;
+    const causeText = cause ? `\ncaused by: ${(cause as Error)?.stack ?? cause}` : '';
+    process.stderr.write(`${chalk.red('rig: internal error:')} ${(err as Error)?.stack ?? err}${causeText}\nThis is a bug in rig; please report it with the command you ran.\n`);
     return ExitCode.internal;
   }
 }

@@ -1,7 +1,8 @@
-import { ExitCode, RigError } from '../errors.js';
+import { ExitCode, NodeFailed, RigError } from '../errors.js';
 import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
+import { isConflict } from '../runtime/docker/connect.js';
 import { lineStream } from '../runtime/docker/events.js';
 import { printable, printableLines } from '../printable.js';
 import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
@@ -157,7 +158,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
         options.madeNetwork?.(network.id);
         // The claim: another up of this name that got this far too has its own network, but only one sidecar.
         sidecarContainer = await making(() => createSidecar(docker, plan, network!, images.ref('sidecar'), etcdRootPassword)).catch((err: Error) => {
-          throw isNameConflict(err) ? alreadyUp(plan.name) : err;
+          throw isConflict(err) ? alreadyUp(plan.name) : err;
         });
         claimed = true;
         options.claimed?.();
@@ -257,7 +258,6 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
 const alreadyUp = (rig: string) =>
   new RigError(`A rig named ${rig} is already up, or being brought up.`, `bring it down first (rig down --name ${rig}), or give this one another name with --name`, ExitCode.badInput);
 
-const isNameConflict = (err: Error) => (err as { statusCode?: number }).statusCode === 409 || /Conflict|already in use/.test(err.message);
 
 /** A call of the host's to the rig's etcd that got no answer in time is a timeout (exit 4), and says so. */
 const etcdUnanswered = (url: string) => (err: Error) => {
@@ -392,7 +392,7 @@ function nodeSteps(
     const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
     lineStream(events, (line) => {
       const node = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.node];
-      if (node) waiters.get(node)?.fail(new Error('stopped'));
+      if (node) waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready'));
     });
     stopEvents = () => (events as unknown as { destroy(): void }).destroy();
     if (remaining === 0) finished(); // every node ended (an abort) while this was on its way
@@ -426,17 +426,17 @@ function nodeSteps(
           if (sidecarFailure) {
             throw new RigError(`${node.spec.name} not started: ${sidecarFailure instanceof RigError ? sidecarFailure.message : 'the sidecar failed'}`, undefined, (sidecarFailure as RigError).exitCode ?? ExitCode.failed);
           }
-          if (isNameConflict(err as Error)) throw new RigError(`${node.spec.name} could not start: the container name ${node.container} is taken.`, 'remove that container, or give the rig another name with --name', ExitCode.badInput);
+          if (isConflict(err)) throw new RigError(`${node.spec.name} could not start: the container name ${node.container} is taken.`, 'remove that container, or give the rig another name with --name', ExitCode.badInput);
           throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
         }
         if (!options.wait) return;
         await unlessAborted(ready.promise).catch(async (err: Error) => {
           if (signal.aborted) throw signal.reason;
           const log = await backend.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] }).catch(() => '');
-          const why = err.message === 'stopped' ? 'stopped before it was ready' : err.message;
           // A wait of the node's own that ran out is a timeout too (exit 4), like a node that never got ready.
-          const timedOut = err instanceof RigError ? err.exitCode === ExitCode.timeout : /timed out after/.test(err.message + log);
-          throw new RigError(`${node.spec.name} ${why}${log ? `; its log ends:\n${printableLines(tail(log))}` : ''}`, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed);
+          const timedOut = err instanceof NodeFailed ? err.timedOut : err instanceof RigError && err.exitCode === ExitCode.timeout;
+          const message = `${node.spec.name} ${err.message}${log ? `; its log ends:\n${printableLines(tail(log))}` : ''}`;
+          throw new RigError(message, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed, { cause: err });
         });
       } finally {
         ready.cancel();
@@ -448,6 +448,9 @@ function nodeSteps(
 }
 
 const SILENCE_GRACE_MS = 10_000;
+
+/** The stage a node's agent publishes when a wait of its own ran out (rig-fact's exit 124). */
+const TIMED_OUT_STAGE = 'failed (timeout)';
 /** The whole up's deadline comes after every node's own (--timeout and the silence grace), so theirs speak first. */
 const DEADLINE_GRACE_MS = 5_000;
 
@@ -470,7 +473,7 @@ function waitReady(node: PlannedNode, report: (line: string) => void, waiters: M
         last = stage;
         report(printable(stage));
         if (stage === 'ready') resolve();
-        else if (stage.startsWith('failed')) reject(new Error(printable(stage)));
+        else if (stage.startsWith('failed')) reject(new NodeFailed('failed', printable(stage), stage.startsWith(TIMED_OUT_STAGE)));
       },
       fail: reject,
     });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import yaml from 'js-yaml';
-import { errorMessage, RigError } from '../errors.js';
+import { errorMessage, ExitCode, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import { followStream, isNotFound } from '../runtime/docker/connect.js';
 
@@ -75,9 +75,12 @@ export class ImageBuilder {
       if (name === 'base') await this.buildBase(onLine);
       else await this.buildFromDockerfile(name, onLine);
     } catch (err) {
+      if (err instanceof RigError) throw err;
       throw new RigError(
         `Building image ${this.ref(name)} from ${join(this.options.imagesDir, name)} failed: ${errorMessage(err)}`,
         `check that the Debian mirror ${this.options.mirror} is reachable (set RIG_DEBIAN_MIRROR to use another), then run: rig images build --force`,
+        ExitCode.failed,
+        { cause: err },
       );
     }
   }
@@ -92,7 +95,7 @@ export class ImageBuilder {
     const { execa } = await import('execa'); // loaded only to build: it is slow to load
     const rootfs = this.rootfsDir();
     if (!existsSync(join(rootfs, 'etc', 'os-release'))) {
-      if (process.getuid?.() !== 0) throw new Error('debootstrap needs root: run rig as root to build the base image');
+      if (process.getuid?.() !== 0) throw new RigError('debootstrap needs root to build rig\'s base image.', 'run rig as root (e.g. sudo rig images build)', ExitCode.engineUnavailable);
       const partial = `${rootfs}.partial-${process.pid}`; // two rigs building at once each use their own
       rmSync(partial, { recursive: true, force: true });
       mkdirSync(partial, { recursive: true });

@@ -7,13 +7,15 @@ export interface CommandResult {
   output: string; // stdout and stderr, interleaved as they came
 }
 
+/** A host command that failed: which, why (`code`, e.g. ENOENT, when it could not start) and all it said. */
 export class CommandError extends Error {
   constructor(
     readonly command: string,
     readonly code: string | undefined, // ENOENT when the program is missing
     readonly result: CommandResult,
   ) {
-    super(`${command} ${code ? `could not run (${code})` : `exited ${result.exitCode}`}: ${result.stderr.trim()}`);
+    super(`${command} ${code ? `could not run (${code})` : `exited ${result.exitCode}`}: ${(result.stderr || result.output).trim()}`);
+    this.name = 'CommandError';
   }
 }
 

@@ -147,6 +147,6 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
     await removeVeth(plan.sidecar.hostInterface);
-    throw new RigError(`The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`, `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`);
+    throw new RigError(`The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`, `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`, undefined, { cause: err });
   }
 }

@@ -36,6 +36,19 @@ export function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number })?.statusCode === 404;
 }
 
+/** 409: a name taken (container, network), or a removal already under way. */
+export function isConflict(err: unknown): boolean {
+  return (err as { statusCode?: number })?.statusCode === 409;
+}
+
+/**
+ * Docker refuses a network whose subnet overlaps another's with a plain error (no status of its own): the one
+ * engine answer rig reads by its text, here and nowhere else.
+ */
+export function isPoolOverlap(err: unknown): boolean {
+  return /overlap/i.test((err as Error)?.message ?? '');
+}
+
 /** Read a Docker progress stream (build, import) to its end, passing each line on; reject on an error event. */
 export function followStream(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
-import { isNotFound } from './connect.js';
+import { isConflict, isNotFound } from './connect.js';
 
 /**
  * Resolve once the container has printed lines matching every one of `patterns` (the logs are followed, not
@@ -78,7 +78,7 @@ export async function removeContainer(docker: Docker, id: string): Promise<void>
     await docker.getContainer(id).remove({ force: true, v: true });
   } catch (err) {
     if (isNotFound(err)) return;
-    if (!/already in progress|marked for removal/.test((err as Error).message)) throw err;
+    if (!isConflict(err)) throw err; // with force, a conflict is a removal already in progress
     // Someone else (a reaper, a Ctrl-C) is removing it: done once it is gone, so its network can go next.
     await docker.getContainer(id).wait({ condition: 'removed' }).catch(() => {});
   }

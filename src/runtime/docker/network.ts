@@ -4,7 +4,7 @@ import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { formatCidr, overlaps, parseCidr, pickSubnet } from '../../plan/ipv4.js';
 import { rigAddresses, type RigAddresses } from '../../plan/plan.js';
-import { isNotFound } from './connect.js';
+import { isConflict, isNotFound, isPoolOverlap } from './connect.js';
 import { CommandError, runCommand } from '../command.js';
 
 export interface RigNetwork {
@@ -93,15 +93,14 @@ export async function createRigNetwork(docker: Docker, req: NetworkRequest): Pro
       }
       return network;
     } catch (err) {
-      const message = (err as Error).message ?? '';
-      if (/already exists/.test(message)) {
+      if (isConflict(err)) {
         throw new RigError(`A rig named ${req.labels[Label.rig]} is already up (network ${req.name} exists).`, `bring it down first (rig down --name ${req.labels[Label.rig]}) or pick another name with --name`, ExitCode.badInput);
       }
-      if (!req.subnet && /overlap/i.test(message)) {
+      if (!req.subnet && isPoolOverlap(err)) {
         refused.push(subnet);
         continue;
       }
-      if (req.subnet && /overlap/i.test(message)) {
+      if (req.subnet && isPoolOverlap(err)) {
         throw new RigError(`The subnet ${req.subnet} overlaps a network that already exists.`, 'remove network.subnet from the rig file to get a free one, or pick another', ExitCode.badInput);
       }
       throw err;

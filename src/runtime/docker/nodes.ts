@@ -1,10 +1,12 @@
 import type Docker from 'dockerode';
+import { RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
+import { printableLines } from '../../printable.js';
 import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { REPO_MOUNT } from '../../engine/agent-env.js';
 import { unpackTools } from '../../images/unpack.js';
-import { containerLog, findRigContainers, removeContainer, streamContainerLog } from './containers.js';
+import { containerLog, findRigContainers, removeContainer, streamContainerLog, tail } from './containers.js';
 
 /** How long `down` lets a systemd node halt before it is killed. */
 const SYSTEMD_HALT_SECONDS = 3;
@@ -72,7 +74,7 @@ export class DockerNodes implements NodeBackend {
     await container.start();
     const [{ State }] = await Promise.all([container.inspect(), makeVeth(network.bridge, node.hostInterface, node.mac)]);
     try {
-      if (!State.Running) throw new Error(`container ${node.container} stopped at once: ${await containerLog(this.docker, container.id, 20)}`);
+      if (!State.Running) throw new RigError(`container ${node.container} stopped at once: ${printableLines(tail(await containerLog(this.docker, container.id, 20)))}`, `see its log: docker logs ${node.container}`);
       await networkReady;
       await moveIntoNode(State.Pid, node.hostInterface);
     } catch (err) {

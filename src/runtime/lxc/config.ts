@@ -1,3 +1,4 @@
+import { ExitCode, InternalError, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 
 /** What marks an LXC container as a rig's node. `down` and `status` read it back from the config alone. */
@@ -31,7 +32,7 @@ const fstabPath = (path: string) => path.replace(/[\\ \t\n]/g, (ch) => `\\${ch.c
 /** The whole config of one node: marker comments, the overlay root, the veth on the rig bridge, the agent as init. */
 export function renderConfig(c: LxcNodeConfig): string {
   for (const path of [c.lowerDir, c.upperDir]) {
-    if (path.includes(':')) throw new Error(`LXC cannot use an overlay path with a colon in it: ${path}`);
+    if (path.includes(':')) throw new RigError(`LXC cannot use an overlay path with a colon in it: ${path}`, 'set RIG_CACHE_DIR (or the LXC path) to a directory whose path has no colon', ExitCode.badInput);
   }
   const { rig, node, mirrors, validate } = c.marker;
   return [
@@ -104,7 +105,7 @@ export function splitEnv(env: Record<string, string>): { config: Record<string, 
   const config: Record<string, string> = {};
   const lines: string[] = [];
   for (const [key, value] of Object.entries(env)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new Error(`not an environment variable name: ${key}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new InternalError(`not an environment variable name: ${key}`);
     if (/[\n\r]/.test(value)) lines.push(`export ${key}='${value.replaceAll("'", "'\\''")}'`);
     else config[key] = value;
   }

@@ -17,7 +17,7 @@ export async function lxc(tool: string, lxcPath: string, args: string[], allowFa
   const result = await runCommand(tool, ['-P', lxcPath, ...args], { allowFailure: true }).catch((err: CommandError) => {
     throw err.code === 'ENOENT' ? notInstalled() : err;
   });
-  if (result.exitCode !== 0 && !allowFailure) throw new Error(`${tool} ${args.join(' ')}: ${result.output.trim() || `exited ${result.exitCode}`}`);
+  if (result.exitCode !== 0 && !allowFailure) throw new CommandError(`${tool} ${args.join(' ')}`, undefined, result);
   return { exitCode: result.exitCode, output: result.output };
 }
 
