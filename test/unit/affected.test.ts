@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRigFile } from '../../src/rigfile/load.js';
+import { planRig } from '../../src/plan/plan.js';
+import { affectedBy } from '../../src/plan/affected.js';
+
+describe('affectedBy: what a changed file means for watch mode', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rig-affected-'));
+  for (const d of ['repo/hieradata/nodes', 'repo/manifests', 'repo/modules', 'scripts', 'ansible/host_vars/kelda.prod.example']) mkdirSync(join(dir, d), { recursive: true });
+  for (const f of ['repo/hiera.yaml', 'repo/manifests/site.pp', 'scripts/app.sh', 'README.md']) writeFileSync(join(dir, f), '');
+  const file = join(dir, 'rig.yaml');
+  const plan = planRig(
+    parseRigFile(
+      `name: village
+configs:
+  - dir: repo/hieradata/nodes
+  - dir: ansible/host_vars
+    file: "{node}/main.yml"
+provision:
+  - puppet: { manifest: repo/manifests/site.pp, modulepath: repo/modules, hiera_config: repo/hiera.yaml }
+nodes:
+  barn.village.test: straleb.prod.example
+  mill.village.test: kelda.prod.example
+  silo.village.test: kelda.prod.example
+  well.village.test:
+    provision:
+      - script: scripts/app.sh
+`,
+      file,
+    ),
+  );
+  const at = (path: string) => affectedBy(plan, join(dir, path));
+
+  it('maps a live node\'s config file to the nodes mirroring it, and only those', () => {
+    expect(at('repo/hieradata/nodes/straleb.prod.example.yaml')).toEqual({ kind: 'nodes', nodes: ['barn.village.test'], why: 'config of straleb.prod.example' });
+    expect(at('repo/hieradata/nodes/kelda.prod.example.yaml')).toMatchObject({ nodes: ['mill.village.test', 'silo.village.test'] });
+    // a per-node directory: any file in it
+    expect(at('ansible/host_vars/kelda.prod.example/main.yml')).toMatchObject({ nodes: ['mill.village.test', 'silo.village.test'] });
+    // the link rig made, touched itself
+    expect(at('repo/hieradata/nodes/barn.village.test.yaml')).toMatchObject({ nodes: ['barn.village.test'] });
+  });
+
+  it('maps the config of a live node nobody mirrors to no node', () => {
+    expect(at('repo/hieradata/nodes/hobb.prod.example.yaml')).toEqual({ kind: 'nodes', nodes: [], why: 'config of hobb.prod.example, which no node mirrors' });
+  });
+
+  it('maps a file a step uses to the nodes with that step', () => {
+    expect(at('repo/modules/profile/manifests/redis.pp')).toEqual({ kind: 'nodes', nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test'], why: 'used by their steps' });
+    expect(at('repo/hieradata/common.yaml')).toMatchObject({ nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test'] });
+    expect(at('scripts/app.sh')).toEqual({ kind: 'nodes', nodes: ['well.village.test'], why: 'used by their steps' });
+  });
+
+  it('maps the rig file to itself, and anything else to all nodes', () => {
+    expect(at('rig.yaml')).toEqual({ kind: 'rigfile' });
+    expect(at('README.md')).toMatchObject({ nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test', 'well.village.test'], why: 'a file of the rig' });
+  });
+
+  it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
+});
