@@ -30,7 +30,8 @@ const USAGE = `usage: node bench/bench.mjs [options]   (or: npm run bench -- [op
   --runs N            measured runs per contender and size, after one warm-up (default 5)
   --json FILE         where to write the results (default bench/results/<timestamp>.json)
   --smoke             a quick check that the bench still works (CI): sizes 1, runs 1, short micro-benchmarks
-  --only WHAT         macro (rig/bare/compose up and down) or micro (CLI start, cached build, fact wake-up)
+  --only WHAT         macro (rig/bare/compose up and down) or micro (CLI start, cached build, fact wake-up,
+                      init: systemd and live names vs plain nodes)
   --contenders LIST   a subset of rig,bare,compose (default all three)`;
 
 function parseOptions(argv) {
@@ -76,6 +77,7 @@ function parseOptions(argv) {
     versionRuns: smoke ? 3 : 20,
     buildRuns: smoke ? 1 : 5,
     publishes: smoke ? 20 : 100,
+    fidelityRuns: smoke ? 1 : 5,
   };
 }
 
@@ -303,6 +305,54 @@ function rigFile(name, n) {
     ...range(n).map((i) => `  n${i}.bench.test:`),
     '',
   ].join('\n');
+}
+
+/**
+ * A rig file for the fidelity costs: n nodes of rig:systemd, with `init` as given, each mirroring a live node
+ * (live names resolve to them) or none.
+ */
+function fidelityRigFile(name, n, { init, mirrors }) {
+  return [
+    `name: ${name}`,
+    'domain: bench.test',
+    `init: ${init}`,
+    'image: rig:systemd',
+    'network:',
+    '  internal: true',
+    'configs: []',
+    'nodes:',
+    ...range(n).map((i) => `  n${i}.bench.test:${mirrors ? ` live${i}.prod.example` : ''}`),
+    '',
+  ].join('\n');
+}
+
+/**
+ * What production fidelity costs in `up` (to every node ready), side by side in one run, alternating: nodes booting
+ * systemd vs the same image with rig's agent as PID 1 (issue 11: ≤ 1.5×), and nodes mirroring live names (each
+ * one an answer in dnsmasq) vs none (issue 11: nothing measurable).
+ */
+async function fidelityCost(options, ctx) {
+  const n = 4;
+  const variants = {
+    plain: { init: 'rig', mirrors: false },
+    systemd: { init: 'systemd', mirrors: false },
+    liveNames: { init: 'rig', mirrors: true },
+  };
+  const ms = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (let i = 0; i < options.fidelityRuns + 1; i++) {
+    for (const [key, variant] of Object.entries(variants)) {
+      const name = `${ctx.prefix}fi${key.slice(0, 3).toLowerCase()}${i}`;
+      const file = join(ctx.tmp, `${name}.yaml`);
+      writeFileSync(file, fidelityRigFile(name, n, variant));
+      live.set(name, () => quiet(NODE, [RIG, 'down', '--name', name]));
+      const { ms: t } = await timed(() => run(NODE, [RIG, 'up', file]));
+      await run(NODE, [RIG, 'down', '--name', name]);
+      live.delete(name);
+      if (i > 0) ms[key].push(round(t)); // the first round warms the cache (unpacked tools, page cache)
+    }
+  }
+  const s = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, stats(v)]));
+  return { nodes: n, ...s, systemdRatio: round(ratio(s.systemd.median, s.plain.median), 3), liveNamesRatio: round(ratio(s.liveNames.median, s.plain.median), 3) };
 }
 
 /** n services of one image on one internal network (JSON is YAML, so no YAML writer is needed). */
@@ -789,6 +839,12 @@ function printMicro(micro) {
     if (f.host) rows.push(['fact publish -> host waiter, p50', `${msf(f.host.p50)} ms`, `p99 ${msf(f.host.p99)} ms`, `${f.publishes} publishes`]);
     if (f.putRoundTrip) rows.push(['  etcd put round trip, p50', `${msf(f.putRoundTrip.p50)} ms`, `p99 ${msf(f.putRoundTrip.p99)} ms`, '']);
   }
+  if (micro.fidelity) {
+    const f = micro.fidelity;
+    rows.push([`up, ${f.nodes} nodes, rig:systemd, agent as PID 1`, `${msf(f.plain.median)} ms`, `${msf(f.plain.min)}–${msf(f.plain.max)} ms`, `${f.plain.n} runs`]);
+    rows.push([`up, ${f.nodes} nodes, init: systemd`, `${msf(f.systemd.median)} ms`, `${msf(f.systemd.min)}–${msf(f.systemd.max)} ms`, `ratio ${times(f.systemdRatio)}`]);
+    rows.push([`up, ${f.nodes} nodes mirroring live names`, `${msf(f.liveNames.median)} ms`, `${msf(f.liveNames.min)}–${msf(f.liveNames.max)} ms`, `ratio ${times(f.liveNamesRatio)}`]);
+  }
   console.log(table(['what', 'median / p50', 'range / p99', ''], rows));
   if (micro.facts?.node) console.log(`node waiter: ${micro.facts.node.measured}`);
   if (micro.facts?.host) console.log(`host waiter: ${micro.facts.host.measured}`);
@@ -836,12 +892,16 @@ function targets(summary, micro, options) {
   const waiter = micro?.facts?.node ?? micro?.facts?.host;
   if (waiter) add('fact waiter wake-up p50 < 50 ms', `${msf(waiter.p50)} ms (p99 ${msf(waiter.p99)} ms)`, waiter.p50 < 50, micro.facts.node ? 'waiter inside a node (rig-fact wait)' : 'host-side waiter');
   if (micro?.cliStart) add('rig --version ≤ 2× node -e 0', times(micro.cliStart.ratio), micro.cliStart.ratio <= 2);
+  if (micro?.fidelity) {
+    add('systemd node ready ≤ 1.5× a plain node of the same image', times(micro.fidelity.systemdRatio), micro.fidelity.systemdRatio <= 1.5, `${micro.fidelity.nodes} nodes, side by side`);
+    add('live-name resolution adds nothing measurable to up', times(micro.fidelity.liveNamesRatio), micro.fidelity.liveNamesRatio <= 1.1, 'met within 10 % (run-to-run noise)');
+  }
   if (micro?.cachedBuild) add('cached image build < 1 s', `${msf(micro.cachedBuild.median)} ms`, micro.cachedBuild.median < 1000);
   return out;
 }
 
 function printTargets(list) {
-  console.log('\ntargets (issue 6)');
+  console.log('\ntargets (issues 6 and 11)');
   console.log(table(['target', 'measured', 'verdict', ''], list.map((t) => [t.target, t.value, t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED', t.note])));
 }
 
@@ -918,6 +978,8 @@ async function main() {
       report.micro.cachedBuild = await cachedBuild(options);
       log(`bench ${runId}: fact publish -> waiter wake-up, ${options.publishes} publishes on a 2-node rig`);
       report.micro.facts = await factLatency(options, ctx);
+      log(`bench ${runId}: what fidelity costs: init: systemd and live names vs plain nodes, ${options.fidelityRuns} runs + 1 warm-up each`);
+      report.micro.fidelity = await fidelityCost(options, ctx);
     }
     report.otherContainersAtEnd = await otherContainers(prefix);
     report.loadAtEnd = os.loadavg().map((x) => round(x, 2));
