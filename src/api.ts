@@ -4,7 +4,7 @@
  *   import { up } from 'rig';
  *   const rig = await up('rigs/village/rig.yaml', { name: 'village-test' });
  *   const barn = rig.node('barn');
- *   await barn.waitFor('redis_role');
+ *   await barn.waitFor('redis_run_id');
  *   const { exitCode, output } = await barn.exec(['redis-cli', 'ping']);
  *   await rig.down();            // or: await using rig = await up(...)
  *

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { docker, leftovers, rig, snapshot, uniqueName } from './helpers.js';
 
 // The example a new user runs first (rigs/village), in a copy of its own so the repo is never touched.
-describe('the village example: a replicated redis pair configured by Puppet through etcd', () => {
+describe('the village example: production Puppet code, unchanged, for a replicated redis pair under systemd', () => {
   const name = uniqueName('village');
   const dir = mkdtempSync(join(tmpdir(), 'rig-village-'));
   cpSync(resolve(import.meta.dirname, '../../rigs/village'), dir, { recursive: true });
@@ -31,17 +31,48 @@ describe('the village example: a replicated redis pair configured by Puppet thro
     ]);
   });
 
-  it('configures the replica with Puppet from the live node\'s hiera data and its master\'s DHCP address from etcd', async () => {
+  it('has a control repo with nothing rig-specific in it', () => {
+    const files = (readdirSync(join(dir, 'control-repo'), { recursive: true }) as string[]).filter((f) => statSync(join(dir, 'control-repo', f)).isFile());
+    expect(files.length).toBeGreaterThan(4);
+    for (const f of files) {
+      // the links rig makes (nodes/<made-up name>.yaml) are not there before up
+      expect(readFileSync(join(dir, 'control-repo', f), 'utf8'), f).not.toMatch(/\brig\b|rig::|rig-fact|village\.test|\/\.rig/);
+    }
+  });
+
+  it("configures the replica with Puppet from the live node's hiera data: its master by its live name", async () => {
     expect(readlinkSync(join(dir, 'control-repo/hieradata/nodes/mill.village.test.yaml'))).toBe('kelda.prod.example.yaml');
     const log = await rig(['logs', 'mill', '--name', name]);
     expect(log.stdout).toContain('Compiled catalog for mill.village.test');
     const conf = await docker(['exec', `rig-${name}.mill`, 'cat', '/etc/redis/redis.conf']);
-    expect(conf).toContain(`replicaof ${nodes[0].address} 6379`); // barn, the node mirroring straleb (the live master)
+    expect(conf).toContain('replicaof straleb.prod.example 6379'); // the live master's name, as in production
     expect(conf).toContain('maxmemory 64mb'); // from kelda.prod.example.yaml, through the symlink
-    const barnIp = await rig(['facts', 'barn', 'ipaddress', '--name', name]);
-    expect(barnIp.stdout.trim()).toBe(nodes[0].address);
+    // ... which resolves, in the rig, to barn, the node mirroring straleb
+    const resolved = await docker(['exec', `rig-${name}.mill`, 'getent', 'hosts', 'straleb.prod.example']);
+    expect(resolved.split(/\s+/)[0]).toBe(nodes[0].address);
     const lease = await docker(['exec', `rig-${name}.sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     expect(lease).toContain(` ${nodes[0].address} barn `);
+  });
+
+  it('runs Debian\'s redis-server under systemd, managed by Puppet\'s service', async () => {
+    for (const node of ['barn', 'mill']) {
+      expect((await docker(['exec', `rig-${name}.${node}`, 'systemctl', 'is-active', 'redis-server'])).trim()).toBe('active');
+    }
+  });
+
+  it('converges: a second puppet apply changes nothing', async () => {
+    for (const node of ['barn', 'mill', 'well']) {
+      const again = await rig(['exec', node, '--name', name, '--', 'sh', '-c',
+        'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp']);
+      expect(again.exitCode, `${node}: ${again.all}`).toBe(0);
+    }
+  });
+
+  it('rig check maps every live name the control repo names to a rig node', async () => {
+    const check = await rig(['check', join(dir, 'rig.yaml'), '--json']);
+    expect(check.exitCode, check.all).toBe(0);
+    const names = JSON.parse(check.stdout) as Array<{ name: string; mirroredBy: string[] }>;
+    expect(names.map((n) => [n.name, n.mirroredBy])).toEqual([['straleb.prod.example', ['barn.village.test']]]);
   });
 
   it('replicates for real: a key written on the master is read on the replica', async () => {
@@ -52,14 +83,17 @@ describe('the village example: a replicated redis pair configured by Puppet thro
     expect((await docker(['exec', `rig-${name}.mill`, 'redis-cli', 'get', key])).trim()).toBe('yes');
     const role = await docker(['exec', `rig-${name}.mill`, 'redis-cli', 'info', 'replication']);
     expect(role).toContain('role:slave');
-    expect(role).toContain(`master_host:${nodes[0].address}`);
+    expect(role).toContain('master_host:straleb.prod.example');
   });
 
-  it('lets the application node wait for both, then check replication itself', async () => {
+  it('lets the application node wait for what barn computed while provisioning, then check replication itself', async () => {
+    const runId = (await docker(['exec', `rig-${name}.barn`, 'sh', '-c', "redis-cli info server | sed -n 's/^run_id://p' | tr -d '\\r'"])).trim();
+    expect(runId).toMatch(/^[0-9a-f]{40}$/);
+    expect((await rig(['facts', 'barn', 'redis_run_id', '--name', name])).stdout.trim()).toBe(runId);
     expect((await rig(['facts', 'well', 'replication', '--name', name])).stdout.trim()).toBe('ok');
     const test = await rig(['test', '--name', name]);
     expect(test.exitCode, test.all).toBe(0);
-    expect(test.stdout).toContain('4 passed, 0 failed');
+    expect(test.stdout).toContain('5 passed, 0 failed');
   });
 
   it('comes down leaving nothing, the example\'s files as they were', async () => {
