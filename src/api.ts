@@ -10,6 +10,7 @@
  *
  * While a rig is up, a reaper removes it if the test process dies, as for `rig up`.
  */
+import { listNodes } from './engine/nodes.js';
 import { bringUp } from './cli/commands/up.js';
 import { factAccess, rigStatus, withFacts } from './engine/status.js';
 import { RigError } from './errors.js';
@@ -53,7 +54,7 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
   made.interrupts.release(); // the test runner's own signals are its business; the reaper still guards the rig
   const { engine, plan } = made;
   const [status] = await rigStatus(engine, plan.name);
-  const instances = (await Promise.all(Object.values(engine.backends).map((b) => b.list(plan.name)))).flat();
+  const instances = (await listNodes(engine, plan.name));
   const nodes: RigNode[] = status.nodes.map((n) => {
     const instance = instances.find((i) => i.node === n.node)!;
     return {

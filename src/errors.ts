@@ -14,14 +14,34 @@ export const ExitCode = {
  * came from (an engine's, a tool's) for --verbose and for bug reports.
  */
 export class RigError extends Error {
+  readonly detail?: string; // printed once, after the message: a node's log tail (progress shows the message alone)
+
   constructor(
     message: string,
     readonly hint?: string,
     readonly exitCode: number = ExitCode.failed,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; detail?: string },
   ) {
     super(message, options);
     this.name = 'RigError';
+    this.detail = options?.detail;
+  }
+
+  /** The same error with another hint (the one that fits what is left after cleanup). */
+  withHint(hint: string | undefined): RigError {
+    return new RigError(this.message, hint, this.exitCode, { cause: this.cause, detail: this.detail });
+  }
+}
+
+/** A node that did not get ready during `up`: the user's error about it, with the node named for what follows. */
+export class NodeNotReady extends RigError {
+  constructor(
+    readonly node: string,
+    message: string,
+    exitCode: number,
+    options: { cause?: unknown; detail?: string },
+  ) {
+    super(message, `see the whole log with: rig logs ${node}`, exitCode, options);
   }
 }
 

@@ -6,6 +6,9 @@ import { ImageBuilder } from '../images/images.js';
 import { connectDocker } from '../runtime/docker/connect.js';
 import { DockerNodes } from '../runtime/docker/nodes.js';
 import { LxcNodes } from '../runtime/lxc/nodes.js';
+import { observeCommands } from '../runtime/command.js';
+import { outputSettings, verbose } from './output.js';
+import type Docker from 'dockerode';
 
 /** The one place environment variables are read (besides DOCKER_HOST, which dockerode reads). */
 export function settings(env: NodeJS.ProcessEnv = process.env) {
@@ -21,6 +24,7 @@ export function settings(env: NodeJS.ProcessEnv = process.env) {
 
 export async function createEngine(): Promise<Engine> {
   const docker = await connectDocker();
+  if (outputSettings().verbose) observeEngine(docker);
   const s = settings();
   const images = new ImageBuilder(docker, s);
   const dockerNodes = new DockerNodes(docker, images.ref('tools'), s.cacheDir);
@@ -41,4 +45,20 @@ export async function createEngine(): Promise<Engine> {
       await Promise.all([kinds.includes('docker') && dockerNodes.prepare(), kinds.includes('lxc') && lxcNodes.prepare()]);
     },
   };
+}
+
+/** rig --verbose: every Docker API call (method, path, status, time) and every host command, as they end. */
+function observeEngine(docker: Docker): void {
+  const modem = docker.modem as unknown as { dial(options: { method: string; path: string }, callback: (err: unknown, data: unknown) => void): void };
+  const dial = modem.dial.bind(modem);
+  modem.dial = (options, callback) => {
+    const start = performance.now();
+    dial(options, (err, data) => {
+      const status = err ? ((err as { statusCode?: number }).statusCode ?? 'error') : 'ok';
+      const ms = Math.round(performance.now() - start);
+      verbose(`docker ${options.method} ${options.path.split('?')[0]}: ${status}, ${ms} ms`, { engine: 'docker', method: options.method, path: options.path, status, ms });
+      callback(err, data);
+    });
+  };
+  observeCommands((command, exitCode, ms) => verbose(`$ ${command}: exit ${exitCode}, ${Math.round(ms)} ms`, { command, exitCode, ms: Math.round(ms) }));
 }

@@ -12,8 +12,17 @@ async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
     }
     const chalk = (await import('chalk')).chalkStderr;
+    const { outputSettings } = await import('./output.js');
+    if (outputSettings().json) {
+      // --json: the error is one JSON line on stderr too, like every other line there.
+      const rigError = err instanceof RigError;
+      const exitCode = rigError ? err.exitCode : ExitCode.internal;
+      const line = { time: new Date().toISOString(), level: 'error', message: rigError ? err.message : `internal error: ${(err as Error)?.stack ?? err}`, detail: rigError ? err.detail : undefined, hint: rigError ? err.hint : 'this is a bug in rig; please report it with the command you ran', exitCode };
+      process.stderr.write(`${JSON.stringify(line)}\n`);
+      return exitCode;
+    }
     if (err instanceof RigError) {
-      process.stderr.write(`${chalk.red('rig:')} ${err.message}\n`);
+      process.stderr.write(`${chalk.red('rig:')} ${err.message}\n${err.detail ? `${err.detail}\n` : ''}`);
       if (err.hint) process.stderr.write(`${chalk.yellow('fix:')} ${err.hint}\n`);
       return err.exitCode;
     }

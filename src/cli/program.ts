@@ -8,8 +8,17 @@ export function program(): Command {
   const rig = new Command('rig')
     .description('Throwaway multi-machine test rigs out of containers, each node mirroring a live node\'s configuration.')
     .version(version)
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    .option('-q, --quiet', 'say nothing but results, warnings and errors')
+    .option('--verbose', 'also say what rig asks the engine and the host, and how long each took');
   rig.exitOverride();
+  // Before any command runs: how it talks (--json of the command, --quiet/--verbose of rig), and colour.
+  rig.hook('preAction', async (root, command) => {
+    const { configureOutput, applyColourSettings } = await import('./output.js');
+    const { quiet, verbose } = root.opts<{ quiet?: boolean; verbose?: boolean }>();
+    configureOutput({ json: !!command.opts<{ json?: boolean }>().json, quiet: !!quiet, verbose: !!verbose });
+    await applyColourSettings();
+  });
 
   rig
     .command('up')

@@ -1,4 +1,5 @@
 import { Label } from '../labels.js';
+import { listNodes } from './nodes.js';
 import { findRigContainers, removeContainer } from '../runtime/docker/containers.js';
 import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
 import type { Engine } from './context.js';
@@ -19,9 +20,9 @@ export async function rigNames(engine: Engine): Promise<string[]> {
   const [networks, containers, nodes] = await Promise.all([
     findRigNetworks(engine.docker),
     findRigContainers(engine.docker),
-    Promise.all(Object.values(engine.backends).map((b) => b.list())),
+    listNodes(engine),
   ]);
-  const names = [...networks.map((n) => n.labels[Label.rig]), ...containers.map((c) => c.labels[Label.rig]), ...nodes.flat().map((n) => n.rig)];
+  const names = [...networks.map((n) => n.labels[Label.rig]), ...containers.map((c) => c.labels[Label.rig]), ...nodes.map((n) => n.rig)];
   return [...new Set(names)].sort();
 }
 

@@ -1,4 +1,5 @@
 import { Label } from '../labels.js';
+import { listNodes } from './nodes.js';
 import { FactStore, type FactAccess } from '../facts/store.js';
 import { findRigContainers } from '../runtime/docker/containers.js';
 import { findRigNetworks } from '../runtime/docker/network.js';
@@ -28,11 +29,11 @@ export interface RigStatus {
 
 /** The rigs that are up (or one of them), each node with the address and stage it published itself. */
 export async function rigStatus(engine: Engine, only?: string): Promise<RigStatus[]> {
-  const networks = await findRigNetworks(engine.docker, only);
+  const networks = (await findRigNetworks(engine.docker, only)).sort((a, b) => a.labels[Label.rig].localeCompare(b.labels[Label.rig]));
   return Promise.all(
     networks.map(async (net) => {
       const rig = net.labels[Label.rig];
-      const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+      const nodes = (await listNodes(engine, rig));
       const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
       let sidecarState = sidecar?.state ?? 'missing';
       // Without its sidecar a rig's stages and addresses cannot be known: they are shown as unknown, not as created.

@@ -1,4 +1,4 @@
-import { ExitCode, NodeFailed, RigError } from '../errors.js';
+import { ExitCode, NodeFailed, NodeNotReady, RigError } from '../errors.js';
 import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
@@ -435,8 +435,8 @@ function nodeSteps(
           const log = await backend.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] }).catch(() => '');
           // A wait of the node's own that ran out is a timeout too (exit 4), like a node that never got ready.
           const timedOut = err instanceof NodeFailed ? err.timedOut : err instanceof RigError && err.exitCode === ExitCode.timeout;
-          const message = `${node.spec.name} ${err.message}${log ? `; its log ends:\n${printableLines(tail(log))}` : ''}`;
-          throw new RigError(message, `see the whole log with: rig logs ${node.spec.name}`, timedOut ? ExitCode.timeout : ExitCode.failed, { cause: err });
+          const detail = log ? `its log ends:\n${printableLines(tail(log))}` : undefined;
+          throw new NodeNotReady(node.spec.name, `${node.spec.name} ${err.message}`, timedOut ? ExitCode.timeout : ExitCode.failed, { cause: err, detail });
         });
       } finally {
         ready.cancel();

@@ -1,4 +1,5 @@
 import type { Engine } from './context.js';
+import { listNodes } from './nodes.js';
 import type { NodeInstance } from '../runtime/backend.js';
 
 export interface CheckResult {
@@ -12,7 +13,7 @@ export interface CheckResult {
 
 /** Run every node's validate commands inside it (nodes in parallel, each node's checks in order). */
 export async function validateRig(engine: Engine, rig: string): Promise<CheckResult[]> {
-  const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+  const nodes = (await listNodes(engine, rig));
   const perNode = await Promise.all(nodes.map((node) => validateNode(engine, node)));
   return perNode.flat().sort((a, b) => a.node.localeCompare(b.node));
 }

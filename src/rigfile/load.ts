@@ -168,7 +168,7 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
   if (!found) return undefined;
   checkCapacity(c, found.nodes.length, network, nodesPath);
   const factsFrom = has(settings, 'facts_from') ? checkFactsFrom(c, settings.facts_from, rigDir) : undefined;
-  return { file: path.resolve(file), dir: rigDir, name, domain: found.domain, image: rig.image, network, configs, factsFrom, nodes: found.nodes };
+  return { file: path.resolve(file), dir: rigDir, name, domain: found.domain, image: rig.image, network, configs, factsFrom, nodes: found.nodes, warnings: settingsWordNodes(file, found.nodes) };
 }
 
 /** A node's custom facts and shell steps ride in its environment, where one variable holds at most 128 KiB. */
@@ -226,6 +226,14 @@ function checkBackend(c: Checker, obj: YamlMap, p: PathSeg[]): BackendKind | und
   if (typeof v === 'string') c.report([...p, 'backend'], `unknown backend "${v}"`, hint, 'value');
   else c.typeError([...p, 'backend'], v, 'a backend name', hint);
   return undefined;
+}
+
+/** A node whose short name is a setting's (`mirrors:` one level too shallow becomes a node mirrors.<domain>). */
+function settingsWordNodes(file: string, nodes: NodeSpec[]): string[] {
+  const words: readonly string[] = [...NODE_KEYS, ...TOP_LEVEL_KEYS];
+  return nodes
+    .filter((n) => words.includes(n.shortName))
+    .map((n) => `${file}:${n.line}: node ${n.name} is named like the setting ${n.shortName}:; if it is that setting, indent it under its node`);
 }
 
 const INITS: InitKind[] = ['rig', 'systemd'];

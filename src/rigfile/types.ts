@@ -53,4 +53,5 @@ export interface RigSpec {
   configs: ConfigTree[];
   factsFrom?: ConfigTree; // where the live nodes' production facts are: dir and file template ({node})
   nodes: NodeSpec[];
+  warnings: string[]; // what is allowed but likely a mistake, each with file:line (printed by up and check)
 }

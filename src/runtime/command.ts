@@ -25,7 +25,8 @@ export class CommandError extends Error {
  * Rejects with a CommandError when it exits non-zero or cannot start, unless `allowFailure`.
  */
 export function runCommand(program: string, args: string[], options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
+  const start = performance.now();
+  const run = new Promise<CommandResult>((resolve, reject) => {
     const child = spawn(program, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: string[] = [];
     const err: string[] = [];
@@ -41,4 +42,15 @@ export function runCommand(program: string, args: string[], options: { input?: s
     });
     if (options.input !== undefined) child.stdin!.end(options.input);
   });
+  if (observer) {
+    const seen = (exitCode: number) => observer!(`${program} ${args.join(' ')}`, exitCode, performance.now() - start);
+    run.then((r) => seen(r.exitCode), (e: CommandError) => seen(e.result?.exitCode ?? 127));
+  }
+  return run;
+}
+
+/** Who hears of every host command run, with its exit code and how long it took (rig --verbose). */
+let observer: ((command: string, exitCode: number, ms: number) => void) | undefined;
+export function observeCommands(hear: typeof observer): void {
+  observer = hear;
 }

@@ -1,13 +1,16 @@
 import { liveNamesInConfigs, type LiveName } from '../../engine/fidelity.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import { table } from '../table.js';
+import { warn } from '../output.js';
 
 /**
  * rig check: how faithful the rig is to production, without making anything. Every live host name the config
  * trees name, with the rig node that answers for it, or "not in the rig" (it will not resolve).
  */
 export async function check(rigFile: string, flags: { name?: string; json?: boolean }): Promise<void> {
-  const names = liveNamesInConfigs(loadRigFile(rigFile, { name: flags.name }));
+  const spec = loadRigFile(rigFile, { name: flags.name });
+  spec.warnings.forEach((w) => warn(w));
+  const names = liveNamesInConfigs(spec);
   if (flags.json) {
     console.log(JSON.stringify(names, null, 2));
     return;
@@ -29,5 +32,5 @@ export const places = (n: LiveName) => (n.places.length > 3 ? `${n.places.slice(
 export function unmappedWarnings(names: LiveName[]): string[] {
   return names
     .filter(notInRig)
-    .map((n) => `warning: ${n.name} (named in ${places(n)}) is not in the rig: it will not resolve there (rig check shows them all)`);
+    .map((n) => `${n.name} (named in ${places(n)}) is not in the rig: it will not resolve there (rig check shows them all)`);
 }

@@ -1,4 +1,5 @@
 import { rigNames } from '../../engine/down.js';
+import { listNodes } from '../../engine/nodes.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine, settings } from '../engine.js';
 import { program } from '../program.js';
@@ -40,7 +41,7 @@ async function upRigs(): Promise<string[]> {
 async function nodesOf(rig?: string): Promise<string[]> {
   const engine = await createEngine().catch(() => undefined);
   if (!engine) return [];
-  const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig).catch(() => [])))).flat();
+  const nodes = (await listNodes(engine, rig, { lenient: true }));
   return [...new Set(nodes.flatMap((n) => [n.node.split('.')[0], n.node]))].sort();
 }
 

@@ -6,12 +6,13 @@ import { whichRig } from '../which-rig.js';
 import { table } from '../table.js';
 import { printable } from '../../printable.js';
 import { namesNode } from '../../plan/plan.js';
+import { noSuchNode } from './node.js';
 
 export async function facts(node: string, fact: string | undefined, flags: { name?: string; json?: boolean; yaml?: boolean }): Promise<void> {
   const engine = await createEngine();
   const rigs = await rigStatus(engine, flags.name ?? settings().rigName);
   const matches = rigs.flatMap((rig) => rig.nodes.filter((n) => namesNode(node, n.node)).map((n) => ({ rig, node: n.node })));
-  if (!matches.length) throw new RigError(`No node ${node} in ${flags.name ? `rig ${flags.name}` : 'any rig that is up'}.`, 'see the nodes with: rig status', ExitCode.badInput);
+  if (!matches.length) throw noSuchNode(node, flags.name ?? settings().rigName, rigs.flatMap((r) => r.nodes.map((n) => ({ rig: r.rig, node: n.node }))));
   const here = matches.length > 1 ? await whichRig(engine).catch(() => undefined) : undefined; // the rig file of this directory
   const chosen = matches.length > 1 ? matches.filter((m) => m.rig.rig === here) : matches;
   if (chosen.length !== 1) throw new RigError(`${node} names nodes in ${matches.length} rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`, 'say which with --name RIG (or set RIG_NAME)', ExitCode.badInput);
@@ -19,8 +20,10 @@ export async function facts(node: string, fact: string | undefined, flags: { nam
   const values = await withFacts(await factAccess(engine, rig.rig), (f) => f.nodeFacts(rig.rig, fqdn));
   if (fact !== undefined) {
     if (!(fact in values)) throw new RigError(`${fqdn} has no fact ${fact}.`, `see its facts with: rig facts ${fqdn}`, ExitCode.failed);
-    // The one value, for scripts, exact; escaped only when a person reads it on a terminal.
-    console.log(process.stdout.isTTY ? printable(values[fact]) : values[fact]);
+    // The one value, for scripts, exact; escaped only when a person reads it on a terminal; JSON with --json.
+    if (flags.json) console.log(JSON.stringify({ node: fqdn, fact, value: values[fact] }));
+    else if (flags.yaml) process.stdout.write(yaml.dump({ [fact]: values[fact] }));
+    else console.log(process.stdout.isTTY ? printable(values[fact]) : values[fact]);
   } else if (flags.json) console.log(JSON.stringify(values, null, 2));
   else if (flags.yaml) process.stdout.write(yaml.dump(values));
   else console.log(table(['FACT', 'VALUE'], Object.entries(values).sort(([a], [b]) => a.localeCompare(b))));

@@ -1,4 +1,5 @@
 import yaml from 'js-yaml';
+import { listNodes } from '../../engine/nodes.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine } from '../engine.js';
@@ -27,7 +28,7 @@ export async function inventory(flags: { name?: string; format: string }): Promi
   const [status] = await rigStatus(engine, rig);
   if (!status) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
-  const instances = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+  const instances = (await listNodes(engine, rig));
   const nodes: InventoryNode[] = status.nodes.map((n) => ({
     fqdn: n.node,
     name: n.node.split('.')[0],

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { listNodes } from '../../engine/nodes.js';
 import { factAccess, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import type { NodeInstance } from '../../runtime/backend.js';
@@ -10,12 +11,19 @@ import { printable } from '../../printable.js';
 import { findRigContainers, streamContainerLog } from '../../runtime/docker/containers.js';
 import { parseDuration } from '../table.js';
 
+/** A node name that is not in the rig: the nodes it has, so the right one is one copy away. */
+export function noSuchNode(node: string, rig: string | undefined, nodes: Array<{ rig: string; node: string }>): RigError {
+  const listed = nodes.map((n) => (rig ? n.node : `${n.node} (rig ${n.rig})`));
+  const hint = listed.length ? `the nodes${rig ? ` of rig ${rig}` : ' that are up'}: ${listed.join(', ')}` : 'no node is up; bring a rig up with: rig up RIGFILE';
+  return new RigError(`No node ${printable(node)}${rig ? ` in rig ${rig}` : ' in any rig that is up'}.`, hint, ExitCode.badInput);
+}
+
 /** A node by FQDN or short name, in the rig named (--name, else RIG_NAME), else in whichever rig has it. */
 async function findNode(engine: Engine, node: string, name?: string): Promise<NodeInstance> {
   const rig = name ?? settings().rigName;
-  const all = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+  const all = (await listNodes(engine, rig));
   const found = all.filter((n) => namesNode(node, n.node));
-  if (!found.length) throw new RigError(`No node ${node} is up${rig ? ` in rig ${rig}` : ''}.`, 'see the nodes with: rig status', ExitCode.badInput);
+  if (!found.length) throw noSuchNode(node, rig, all);
   if (found.length > 1) {
     const here = await whichRig(engine).catch(() => undefined); // the rig file of this directory, if any
     const mine = found.find((n) => n.rig === here);
@@ -59,7 +67,7 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
     rig = instances[0].rig;
   } else {
     rig = await whichRig(engine, flags.name);
-    instances = flags.sidecar ? [] : (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+    instances = flags.sidecar ? [] : (await listNodes(engine, rig));
     if (!instances.length && !flags.sidecar) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   }
   const lxc = instances.find((i) => i.backend === 'lxc');
@@ -93,10 +101,13 @@ const LOGIN_SHELL = ['/bin/sh', '-c', 'command -v bash >/dev/null 2>&1 && exec b
  * with -t (both by default when rig's own stdin is a terminal); exits with the command's exit code.
  */
 export async function exec(node: string, command: string[], flags: { name?: string; interactive?: boolean; tty?: boolean; all?: boolean; role?: string }): Promise<void> {
+  const terminal = !!process.stdin.isTTY;
+  if (flags.tty && !terminal) {
+    throw new RigError('-t asks for a terminal, but rig\'s stdin is not one.', 'run it from a terminal, or leave out -t (with -i alone, stdin still reaches the command)', ExitCode.badInput);
+  }
   const engine = await createEngine();
   if (flags.all || flags.role) return execOnMany(engine, [node, ...command], flags);
   const instance = await findNode(engine, node, flags.name);
-  const terminal = !!process.stdin.isTTY;
   const tty = flags.tty ?? terminal;
   const interactive = flags.interactive ?? terminal;
   if (tty && interactive && process.stdin.isTTY) process.stdin.setRawMode(true);
@@ -133,7 +144,7 @@ function labelled(label: string, target: NodeJS.WritableStream): NodeJS.Writable
 async function execOnMany(engine: Engine, command: string[], flags: { name?: string; all?: boolean; role?: string }): Promise<void> {
   if (!command.length) throw new RigError('Say what to run on the nodes.', 'rig exec --all -- COMMAND, or rig exec --role ROLE -- COMMAND', ExitCode.badInput);
   const rig = await whichRig(engine, flags.name);
-  const instances = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat().sort((a, b) => a.node.localeCompare(b.node));
+  const instances = (await listNodes(engine, rig));
   let chosen = instances;
   if (flags.role) {
     const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));

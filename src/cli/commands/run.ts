@@ -3,6 +3,8 @@ import { ExitCode, RigError } from '../../errors.js';
 import { bringUp, interruptedError, type UpFlags, type UpRig } from './up.js';
 import { runValidations } from './test.js';
 import { namesNode, type Plan } from '../../plan/plan.js';
+import { warn } from '../output.js';
+import { listNodes } from '../../engine/nodes.js';
 
 export interface RunFlags extends UpFlags {
   on?: string;
@@ -54,8 +56,7 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
     } else if (flags.on) {
       const node = status.nodes.find((n) => namesNode(flags.on!, n.node));
       if (!node) throw new RigError(`No node ${flags.on} in rig ${rig.plan.name}.`, `nodes: ${status.nodes.map((n) => n.node).join(', ')}`, ExitCode.badInput);
-      const instances = await Promise.all(Object.values(rig.engine.backends).map((b) => b.list(rig.plan.name)));
-      const instance = instances.flat().find((n) => n.node === node.node)!;
+      const instance = (await listNodes(rig.engine, rig.plan.name)).find((n) => n.node === node.node)!;
       const result = await rig.engine.backends[instance.backend]!.exec(instance, ['/.rig/bin/rig-run', command.map(shellQuote).join(' ')]);
       process.stdout.write(result.output);
       exitCode = result.exitCode;
@@ -65,7 +66,7 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
   } finally {
     if (exitCode !== 0 && flags.keepOnFailure && !rig.interrupts.signal) {
       rig.reaper.disarm();
-      process.stderr.write(`rig: the command failed; kept rig ${rig.plan.name}. Remove it with: rig down --name ${rig.plan.name}\n`);
+      warn(`the command failed; kept rig ${rig.plan.name}. Remove it with: rig down --name ${rig.plan.name}`);
     } else {
       await rig.down();
     }

@@ -2,13 +2,14 @@ import { rigStatus, sidecarDown, type RigStatus } from '../../engine/status.js';
 import { ExitCode } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { colourState, table } from '../table.js';
+import { warn } from '../output.js';
 
 export async function status(flags: { name?: string; json?: boolean }): Promise<void> {
   const engine = await createEngine();
   const rigs = await rigStatus(engine, flags.name);
   printStatus(rigs, !!flags.json);
   const broken = rigs.filter((r) => r.sidecar !== 'running');
-  for (const err of broken.map((r) => sidecarDown(r.rig, r.sidecar))) process.stderr.write(`rig: ${err.message}\nfix: ${err.hint}\n`);
+  for (const err of broken.map((r) => sidecarDown(r.rig, r.sidecar))) warn(`${err.message} (fix: ${err.hint})`);
   if (broken.length) process.exitCode = ExitCode.failed;
 }
 

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { listNodes } from '../../engine/nodes.js';
 import { resolve } from 'node:path';
 import type { Engine } from '../../engine/context.js';
 import { junitXml, validateRig } from '../../engine/validate.js';
@@ -27,7 +28,7 @@ export async function test(rigFile: string | undefined, flags: TestFlags): Promi
 export async function runValidations(engine: Engine, rig: string, flags: TestFlags): Promise<number> {
   const results = await validateRig(engine, rig);
   if (!results.length) {
-    const nodes = (await Promise.all(Object.values(engine.backends).map((b) => b.list(rig)))).flat();
+    const nodes = (await listNodes(engine, rig));
     if (!nodes.length) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
   }
   if (flags.junit) writeFileSync(flags.junit, junitXml(rig, results));

@@ -3,7 +3,6 @@ import type { Engine } from '../../engine/context.js';
 import { destroyRig } from '../../engine/down.js';
 import { startKeeper } from '../../engine/keeper.js';
 import { liveNamesInConfigs } from '../../engine/fidelity.js';
-import { printable } from '../../printable.js';
 import { unmappedWarnings } from './check.js';
 import { readProductionFacts } from '../../rigfile/production-facts.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
@@ -14,7 +13,8 @@ import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
 import { outputMode, runSteps } from '../progress.js';
 import { parseDuration } from '../table.js';
-import { ExitCode, RigError } from '../../errors.js';
+import { note, warn } from '../output.js';
+import { ExitCode, NodeNotReady, RigError } from '../../errors.js';
 import { printStatus } from './status.js';
 
 export interface UpFlags {
@@ -79,8 +79,8 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   check(plan);
   const production = readProductionFacts(plan.spec);
-  for (const warning of [...production.warnings.map((w) => `warning: ${w}`), ...unmappedWarnings(liveNamesInConfigs(plan.spec))]) {
-    process.stderr.write(mode === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), warning })}\n` : `rig: ${printable(warning)}\n`);
+  for (const warning of [...plan.spec.warnings, ...production.warnings, ...unmappedWarnings(liveNamesInConfigs(plan.spec))]) {
+    warn(warning);
   }
   const interrupts = new Interrupts();
   try {
@@ -96,7 +96,7 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
       productionFacts: production.facts,
     });
     interrupts.on(() => {
-      process.stderr.write(`\nrig: interrupted; removing what was made of rig ${plan.name} (Ctrl-C again to leave at once)\n`);
+      warn(`interrupted; removing what was made of rig ${plan.name} (Ctrl-C again to leave at once)`);
       run.abort(interruptedError(`rig ${plan.name} was removed`));
     });
     try {
@@ -111,9 +111,13 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
         throw new RigError(`${(reason as Error).message}\nThen removing what was made of rig ${plan.name} failed: ${cleanupErr.message}`, 'remove it with: rig down --name ' + plan.name);
       });
       reaper.disarm();
-      if (removed === 'kept') process.stderr.write(`rig: kept the failed rig; remove it with: rig down --name ${plan.name}\n`);
+      if (removed === 'kept') warn(`kept the failed rig; remove it with: rig down --name ${plan.name}`);
       if (interrupts.signal) {
         throw interruptedError(removed === 'rig' ? `rig ${plan.name} was removed` : `nothing of rig ${plan.name} was left`);
+      }
+      // The hint fits what is left: a removed rig has no node to look at.
+      if (reason instanceof NodeNotReady && removed !== 'kept') {
+        throw reason.withHint(`rig ${plan.name} was removed, nothing of it is left; to look at a failed node, run up again with --keep-on-failure, then: rig logs NODE`);
       }
       throw reason;
     } finally {
@@ -152,7 +156,7 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
     }
     rig.reaper.disarm();
     printStatus([status], !!flags.json);
-    process.stderr.write(`rig ${rig.plan.name} is up; remove it with: rig down --name ${rig.plan.name}\n`);
+    note(`rig ${rig.plan.name} is up; remove it with: rig down --name ${rig.plan.name}`);
   } finally {
     rig.interrupts.release();
   }

@@ -3,6 +3,7 @@ import { factAccess, rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { lineStream } from '../../runtime/docker/events.js';
+import { waitForLog } from '../../runtime/docker/containers.js';
 import { createEngine } from '../engine.js';
 import { outputMode } from '../progress.js';
 import { printStatus } from './status.js';
@@ -24,23 +25,55 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     printStatus(now, false);
   };
   if (mode === 'tty') await redraw();
-  const stores = await Promise.all(rigs.map(async (rig: RigStatus) => FactStore.connect(await factAccess(engine, rig.rig))));
-  await Promise.all(
-    rigs.map((rig, i) =>
-      stores[i].watchStages(rig.rig, (node, stage) => {
-        if (mode === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), rig: rig.rig, node, stage }));
-        else if (mode === 'plain') console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig.rig} ${printable(node)}: ${printable(stage)}`);
-        else void redraw();
-      }),
-    ),
-  );
-  // Until interrupted, or until every watched rig is taken down: its sidecar (etcd) dies with it (a Docker event, no polling).
-  const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${Label.role}=sidecar`] } });
-  const alive = new Set(rigs.map((r) => r.rig));
+  const show = (rig: string, node: string, stage: string) => {
+    if (mode === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), rig, node, stage }));
+    else console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig} ${printable(node)}: ${printable(stage)}`);
+  };
+  const stores: FactStore[] = [];
+  const alive = new Set<string>();
+  const follow = async (rig: string) => {
+    alive.add(rig);
+    const store = await FactStore.connect(await factAccess(engine, rig));
+    stores.push(store);
+    await store.watchStages(rig, (node, stage) => (mode === 'tty' ? void redraw() : show(rig, node, stage)));
+  };
+  // A rig followed from the middle of its `up`: where each node is now (what came before the watch is not replayed).
+  const showCurrent = async (rig: string) => {
+    if (mode === 'tty') return redraw();
+    const [now] = await rigStatus(engine, rig);
+    for (const n of now?.nodes ?? []) show(rig, n.node, n.state);
+  };
+  // A new rig's etcd serves a moment before its `up` has set up its users: try again, briefly, until it lets us in.
+  const followOnceAuthIsSet = async (rig: string) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await follow(rig);
+      } catch (err) {
+        if (attempt >= 40) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
+  // Until interrupted, or until every watched rig is taken down: its sidecar (etcd) dies with it. A rig whose
+  // sidecar starts while this watches (another `rig up`) is followed too, once its etcd serves. Docker events
+  // and the sidecar's own log say when: no polling.
+  const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die', 'start'], label: [`${Label.role}=sidecar`] } });
+  await Promise.all(rigs.map((rig: RigStatus) => follow(rig.rig)));
   await new Promise<void>((resolve) => {
     lineStream(events, (line) => {
-      alive.delete((JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.rig] ?? '');
-      if (alive.size === 0) resolve();
+      const event = JSON.parse(line) as { status?: string; Action?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const rig = event.Actor?.Attributes?.[Label.rig] ?? '';
+      if ((event.Action ?? event.status) === 'die') {
+        alive.delete(rig);
+        if (alive.size === 0) resolve();
+        return;
+      }
+      if (!rig || alive.has(rig) || (flags.name && rig !== flags.name)) return;
+      alive.add(rig);
+      void waitForLog(engine.docker, event.Actor?.ID ?? event.id ?? '', [/serving client traffic|ready to serve client requests/], 60_000)
+        .then(() => followOnceAuthIsSet(rig))
+        .then(() => showCurrent(rig))
+        .catch(() => alive.delete(rig));
     });
     process.once('SIGINT', () => resolve());
   });
