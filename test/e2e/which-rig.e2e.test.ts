@@ -76,7 +76,24 @@ describe('shell completion', () => {
     expect(await complete('up', '--ti')).toEqual(['--timeout']);
     expect(await complete('logs', '--name', name.slice(0, -2))).toContain(name);
     expect(await complete('exec', '--name', name, 'si')).toEqual(['silo', 'silo.village.test']);
-    for (const shell of ['zsh', 'fish']) expect((await rig(['completion', shell])).stdout).toContain('rig __complete');
     expect((await rig(['completion', 'tcsh'])).exitCode).toBe(2);
+  });
+
+  it('loads in zsh (with compinit) and in fish without errors, and completes node names there too', async () => {
+    const { execa } = await import('execa');
+    const { rigBin } = await import('./helpers.js');
+    // zsh: the script loaded as a user's .zshrc would, the completion function run with the words typed so far;
+    // compadd is where zsh would take the offers, so it prints them here.
+    const zsh = await execa('zsh', ['-f', '-c', `autoload -U compinit; compinit -u; rig() { node ${rigBin} "$@"; }
+      eval "$(rig completion zsh)"; compadd() { shift; print -l -- "$@"; }
+      words=(rig exec --name ${name} si); CURRENT=5; _rig`], { reject: false, all: true });
+    expect(zsh.exitCode, zsh.all).toBe(0);
+    expect(zsh.stderr).toBe('');
+    expect(zsh.stdout.split('\n')).toEqual(['silo', 'silo.village.test']);
+    // fish: complete -C asks fish's own completion machinery for a command line.
+    const fish = await execa('fish', ['-c', `function rig; node ${rigBin} $argv; end; rig completion fish | source; complete -C'rig exec --name ${name} si'`], { reject: false, all: true });
+    expect(fish.exitCode, fish.all).toBe(0);
+    expect(fish.stderr).toBe('');
+    expect(fish.stdout.split('\n').map((l) => l.split('\t')[0])).toEqual(['silo', 'silo.village.test']);
   });
 });
