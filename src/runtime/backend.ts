@@ -34,7 +34,7 @@ export interface ExecResult {
 export interface LogOptions {
   follow: boolean;
   tail?: number;
-  since?: number; // unix seconds (Docker nodes: their log has times)
+  since?: number; // unix seconds
   timestamps: boolean;
 }
 

@@ -70,10 +70,6 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
     instances = flags.sidecar ? [] : (await listNodes(engine, rig));
     if (!instances.length && !flags.sidecar) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   }
-  const lxc = instances.find((i) => i.backend === 'lxc');
-  if (lxc && (options.since !== undefined || options.timestamps)) {
-    throw new RigError(`${lxc.node} is an LXC node: its console log has no times for --since or --timestamps.`, 'leave them out, or use --tail', ExitCode.badInput);
-  }
   type Source = { label: string; stream: (onLine: (line: string) => void, signal: AbortSignal) => Promise<void> };
   const sources: Source[] = instances.map((i) => ({ label: i.node.split('.')[0], stream: (onLine, signal) => engine.backends[i.backend]!.streamLogs(i, options, onLine, signal) }));
   if (flags.sidecar) {

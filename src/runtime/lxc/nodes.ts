@@ -69,7 +69,7 @@ export class LxcNodes implements NodeBackend {
     const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
     const name = node.container;
     const dir = this.dir(name);
-    const { config: configEnv, file: envFile } = splitEnv(env);
+    const { config: configEnv, file: envFile } = splitEnv({ ...env, RIG_LOG_STAMPS: '1' }); // its console log has times
     const config = renderConfig({
       marker: { rig, node: node.spec.name, mirrors: node.spec.mirrors, validate: node.spec.validate },
       hostname: node.spec.shortName,
@@ -200,13 +200,23 @@ export class LxcNodes implements NodeBackend {
 
   /**
    * The console log, its last lines, then (following) what is appended, as the kernel says it is (inotify: no
-   * polling). The console log has no times: --since and --timestamps are for Docker nodes.
+   * polling). The agent puts the time before each of its lines (RIG_LOG_STAMPS): --since and --timestamps read
+   * it; a line without one (systemd's, LXC's) takes the time of the line before it.
    */
   async streamLogs(instance: NodeInstance, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
     const file = join(this.dir(instance.name), 'console.log');
-    const text = await this.logs(instance);
+    const text = this.consoleLog(instance);
+    let last: number | undefined;
+    const show = (raw: string) => {
+      const { time, line } = splitStamp(raw);
+      if (time) last = Date.parse(time) / 1000;
+      if (options.since !== undefined && (last === undefined || last < options.since)) return;
+      onLine(options.timestamps && last !== undefined ? `${time ?? new Date(last * 1000).toISOString().replace('.000Z', 'Z')} ${line}` : line);
+    };
     const lines = text ? text.replace(/\n$/, '').split('\n') : [];
-    (options.tail === undefined ? lines : options.tail === 0 ? [] : lines.slice(-options.tail)).forEach(onLine);
+    const shown = options.tail === undefined ? lines : options.tail === 0 ? [] : lines.slice(-options.tail);
+    lines.slice(0, lines.length - shown.length).forEach((l) => (last = Date.parse(splitStamp(l).time ?? '') / 1000 || last));
+    shown.forEach(show);
     if (!options.follow) return;
     let offset = Buffer.byteLength(text);
     let partial = '';
@@ -221,7 +231,7 @@ export class LxcNodes implements NodeBackend {
         offset = size;
         const parts = (partial + buf.toString()).split('\n');
         partial = parts.pop() ?? '';
-        parts.forEach(onLine);
+        parts.forEach(show);
       } catch {
         // the node is gone: its log with it
       } finally {
@@ -237,13 +247,27 @@ export class LxcNodes implements NodeBackend {
     watcher.close();
   }
 
+  /** The console log as the node wrote it, without the times the agent put before its lines. */
   async logs(instance: NodeInstance): Promise<string> {
+    return this.consoleLog(instance)
+      .split('\n')
+      .map((l) => splitStamp(l).line)
+      .join('\n');
+  }
+
+  private consoleLog(instance: NodeInstance): string {
     try {
       return readFileSync(join(this.dir(instance.name), 'console.log'), 'utf8');
     } catch {
       return '';
     }
   }
+}
+
+/** "2026-11-24T07:30:00Z text" -> its time and text; a line without a time (systemd's, LXC's) as it is. */
+function splitStamp(raw: string): { time?: string; line: string } {
+  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (.*)$/s.exec(raw.replace(/\r$/, ''));
+  return match ? { time: match[1], line: match[2] } : { line: raw };
 }
 
 /** Why a start failed: the first ERROR of the LXC log (the cause; the rest follow from it), else lxc-start's last words. */
