@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { rig, useRig } from './helpers.js';
 
 describe('roles and inventories', () => {
-  const { name, dir } = useRig('inv', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    roles: [db, primary]\n  mill.village.test:\n    roles: [db]\n  well.village.test:\n    roles: [web]\n`);
+  const { name, dir } = useRig('inv', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    roles: [db, primary]\n  mill.village.test:\n    backend: lxc\n    roles: [db]\n  well.village.test:\n    roles: [web]\n`);
   let status: { nodes: Array<{ node: string; address: string }> } | undefined;
   const ip = async (short: string) => {
     status ??= JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
@@ -16,7 +16,7 @@ describe('roles and inventories', () => {
     expect((await rig(['facts', 'barn', 'roles', '--name', name])).stdout).toBe('db,primary');
   });
 
-  it('writes an Ansible inventory that Debian\'s ansible uses against the rig, groups from roles, no sshd', async () => {
+  it('writes an Ansible inventory that Debian\'s ansible uses against Docker and LXC nodes, groups from roles, no sshd', async () => {
     const inventory = await rig(['inventory', '--name', name]);
     expect(inventory.exitCode, inventory.all).toBe(0);
     const file = join(dir, 'inventory.yml');
