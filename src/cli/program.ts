@@ -29,9 +29,19 @@ export function program(): Command {
     .option('--wait', 'return only when every node is ready or one has failed (the default)')
     .option('--no-wait', 'return once every node is started')
     .option('--keep-on-failure', 'keep what was made when up fails, to look at it')
+    .option('--idempotent', 'run each node\'s steps twice: the second run must change nothing')
     .option('--dry-run', 'print the plan and make nothing')
     .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')
     .action(async (file, flags) => (await import('./commands/up.js')).up(file, flags));
+
+  rig
+    .command('provision')
+    .description('run the nodes\' steps again in a rig that is up (edits are seen at once), then their validate commands')
+    .argument('[nodes...]', 'nodes to provision (FQDN or short name; default: all), in the order of their needs')
+    .option('--name <name>', 'the rig (default: RIG_NAME, the only rig up, or ./rig.yaml\'s)')
+    .option('--idempotent', 'apply twice: the second run must change nothing, else show what changed')
+    .option('--json', 'print the results as JSON')
+    .action(async (nodes, flags) => (await import('./commands/provision.js')).provision(nodes, flags));
 
   rig
     .command('down')
@@ -196,6 +206,7 @@ export function program(): Command {
 
 const EXAMPLES: Record<string, string[]> = {
   up: ['rig up rigs/village/rig.yaml', 'rig up rig.yaml --name try2 --timeout 10m', 'rig up rig.yaml --dry-run'],
+  provision: ['rig provision', 'rig provision mill --idempotent', 'rig provision barn mill --name village --json'],
   down: ['rig down --name village', 'rig down rigs/village/rig.yaml', 'rig down --all'],
   status: ['rig status', 'rig status --name village --watch', 'rig status --json'],
   ls: ['rig ls', 'rig ls --json'],

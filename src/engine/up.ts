@@ -23,6 +23,7 @@ export interface UpOptions {
   madeNetwork?: (id: string) => void; // the network exists and is this process's
   claimed?: () => void; // this process owns the rig name: everything with the rig's label is its own
   productionFacts?: Map<string, Record<string, string>>; // by node: the live node's facts, under rig's own
+  idempotent?: boolean; // run each node's steps twice: the second run must change nothing
 }
 
 /** Node stages in order; the agent in each node writes the ones after `created`. */
@@ -414,7 +415,7 @@ function nodeSteps(
               node,
               network,
               image: nodeImage(engine, node.spec),
-              env: agentEnv(plan, node, { url, password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)),
+              env: { ...agentEnv(plan, node, { url, password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)), ...(options.idempotent ? { RIG_IDEMPOTENT: '1' } : {}) },
               repoDir: plan.spec.dir,
               mayStart: sidecarStarted,
               networkReady: wired,

@@ -18,7 +18,7 @@ export async function validateRig(engine: Engine, rig: string): Promise<CheckRes
   return perNode.flat().sort((a, b) => a.node.localeCompare(b.node));
 }
 
-async function validateNode(engine: Engine, node: NodeInstance): Promise<CheckResult[]> {
+export async function validateNode(engine: Engine, node: NodeInstance): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const command of node.validate ?? []) {
     const started = Date.now();

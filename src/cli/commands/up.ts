@@ -22,6 +22,7 @@ export interface UpFlags {
   timeout: string;
   wait?: boolean;
   keepOnFailure?: boolean;
+  idempotent?: boolean;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -94,6 +95,7 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
       madeNetwork: reaper.network,
       claimed: reaper.claimed,
       productionFacts: production.facts,
+      idempotent: !!flags.idempotent,
     });
     interrupts.on(() => {
       warn(`interrupted; removing what was made of rig ${plan.name} (Ctrl-C again to leave at once)`);

@@ -1,0 +1,57 @@
+import type { NodeInstance } from '../runtime/backend.js';
+import type { Engine } from './context.js';
+import { validateNode, type CheckResult } from './validate.js';
+
+export interface ProvisionResult {
+  node: string;
+  exitCode: number; // rig-steps' own: 0, or the failing step's
+  failure?: string; // why, as the node said it (its last line), or why it was not run
+  output: string;
+  seconds: number;
+  checks: CheckResult[]; // its validate commands, run after its steps succeeded
+}
+
+export const provisionPassed = (r: ProvisionResult) => r.exitCode === 0 && r.checks.every((c) => c.passed);
+
+/**
+ * Run the nodes' steps again in place (rig-steps --provision, in each node: it publishes its stages, then ready),
+ * then their validate commands. Nodes go in the order of their needs among the chosen ones (`needs`: fqdn -> the
+ * fqdns it needs), those of one level at once; a node whose need's steps failed is not run.
+ */
+export async function provisionNodes(
+  engine: Engine,
+  nodes: NodeInstance[],
+  options: { idempotent: boolean; needs: Map<string, string[]>; started?: (node: string) => void },
+): Promise<ProvisionResult[]> {
+  const chosen = new Set(nodes.map((n) => n.node));
+  const results = new Map<string, ProvisionResult>();
+  let left = [...nodes];
+  while (left.length) {
+    const needsOf = (n: NodeInstance) => (options.needs.get(n.node) ?? []).filter((d) => chosen.has(d));
+    const ready = left.filter((n) => needsOf(n).every((d) => results.has(d)));
+    const level = ready.length ? ready : left; // a cycle cannot reach here (up refused it); all at once if it did
+    await Promise.all(
+      level.map(async (node) => {
+        // A need counts as met once its steps ran (it is ready again), as in `up`; its own checks are its verdict.
+        const failedNeed = needsOf(node).find((d) => results.get(d)!.exitCode !== 0);
+        if (failedNeed) {
+          results.set(node.node, { node: node.node, exitCode: -1, failure: `not run: it needs ${failedNeed}, which failed`, output: '', seconds: 0, checks: [] });
+          return;
+        }
+        options.started?.(node.node);
+        results.set(node.node, await provisionNode(engine, node, options.idempotent));
+      }),
+    );
+    left = left.filter((n) => !results.has(n.node));
+  }
+  return nodes.map((n) => results.get(n.node)!);
+}
+
+async function provisionNode(engine: Engine, node: NodeInstance, idempotent: boolean): Promise<ProvisionResult> {
+  const started = Date.now();
+  const command = ['/.rig/bin/sh', '/.rig/bin/rig-steps', '--provision', ...(idempotent ? ['--idempotent'] : [])];
+  const { exitCode, output } = await engine.backends[node.backend]!.exec(node, command);
+  const seconds = (Date.now() - started) / 1000;
+  const failure = exitCode === 0 ? undefined : (output.trimEnd().split('\n').pop() ?? `exited ${exitCode}`);
+  return { node: node.node, exitCode, failure, output, seconds, checks: exitCode === 0 ? await validateNode(engine, node) : [] };
+}

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { docker, fixtureDir, leftovers, rig, uniqueName, useRig } from './helpers.js';
+
+/** How many times a node's log says its steps ran (the agent's first run, and each `rig provision`). */
+const runs = async (rigName: string, node: string) => (await rig(['logs', node, '--name', rigName])).stdout.split('\n').filter((l) => l.startsWith('rig-agent: step 1/1')).length;
+
+describe('rig provision: edits reach a rig that is up', () => {
+  // Each node's live hiera file says what it serves; a step writes it where validate looks.
+  const r = useRig(
+    'edit',
+    (name) => `name: ${name}
+domain: village.test
+network: { internal: true }
+provision:
+  - shell: |
+      sed -n 's/^colour: //p' "hieradata/nodes/$RIG_NODE.yaml" > /tmp/colour
+      rig-fact set colour "$(cat /tmp/colour)"
+nodes:
+  barn.village.test:
+    mirrors: straleb.prod.example
+    validate: ['test "$(cat /tmp/colour)" = blue']
+  mill.village.test:
+    mirrors: kelda.prod.example
+    validate: ['test -s /tmp/colour']
+  well.village.test:
+    mirrors: hobb.prod.example
+    needs: [barn]
+    backend: lxc
+    validate: ['test -s /tmp/colour']
+`,
+    {
+      'hieradata/nodes/straleb.prod.example.yaml': 'colour: red\n',
+      'hieradata/nodes/kelda.prod.example.yaml': 'colour: green\n',
+      'hieradata/nodes/hobb.prod.example.yaml': 'colour: grey\n',
+    },
+  );
+
+  it('validate fails before the edit', async () => {
+    const test = await rig(['test', '--name', r.name]);
+    expect(test.exitCode).toBe(1);
+    expect((await rig(['facts', 'barn', 'colour', '--name', r.name])).stdout.trim()).toBe('red');
+  });
+
+  it('re-runs only the named node: the edit to its live hiera file is seen at once, validate passes, the others are not touched', async () => {
+    writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: blue\n');
+    const before = { mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') };
+    const provision = await rig(['provision', 'barn', '--name', r.name]);
+    expect(provision.exitCode, provision.all).toBe(0);
+    expect(provision.stdout).toMatch(/^barn\.village\.test\s+provisioned in [\d.]+ s, validate 1\/1 passed$/m);
+    expect(provision.stdout).not.toContain('mill');
+    expect((await rig(['facts', 'barn', 'colour', '--name', r.name])).stdout.trim()).toBe('blue'); // republished
+    expect(await runs(r.name, 'barn')).toBe(2); // the node's own log shows the second run
+    expect({ mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') }).toEqual(before);
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready']);
+  });
+
+  it('provisions all nodes in the order of their needs, Docker and LXC alike, and says which failed', async () => {
+    writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: black\n');
+    const provision = await rig(['provision', '--name', r.name, '--json']);
+    expect(provision.exitCode).toBe(1); // barn's validate wants blue
+    const results = JSON.parse(provision.stdout) as Array<{ node: string; exitCode: number; checks: Array<{ passed: boolean }> }>;
+    expect(results.map((x) => [x.node, x.exitCode, x.checks.every((c) => c.passed)])).toEqual([
+      ['barn.village.test', 0, false],
+      ['mill.village.test', 0, true],
+      ['well.village.test', 0, true],
+    ]);
+    const notes = provision.stderr.split('\n').filter((l) => l.includes(': provisioning'));
+    expect(notes.findIndex((l) => l.includes('well.'))).toBeGreaterThan(notes.findIndex((l) => l.includes('barn.'))); // well needs barn
+  });
+
+  it('marks a node whose step fails as failed, with the step, and exits 1', async () => {
+    writeFileSync(join(r.dir, 'hieradata/nodes/kelda.prod.example.yaml'), 'colour: green\n');
+    const script = readFileSync(join(r.dir, 'rig.yaml'), 'utf8');
+    expect(script).toContain('sed -n'); // the steps are the ones the node was made with
+    await docker(['exec', `rig-${r.name}.mill`, 'sh', '-c', 'chmod 000 /tmp/colour && chattr +i /tmp/colour 2>/dev/null; rm -f /tmp/colour; mkdir /tmp/colour']);
+    const provision = await rig(['provision', 'mill', '--name', r.name]);
+    expect(provision.exitCode).toBe(1);
+    expect(provision.stdout).toMatch(/^mill\.village\.test\s+FAILED: step 1\/1 \(shell\) exited \d+$/m);
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+    expect(status.nodes.find((n: { node: string }) => n.node === 'mill.village.test').state).toMatch(/^failed: step 1\/1 \(shell\) exited/);
+  });
+
+  it('refuses bad input: a node not in the rig, a rig not up', async () => {
+    const nosuch = await rig(['provision', 'nosuch', '--name', r.name]);
+    expect(nosuch.exitCode).toBe(2);
+    expect(nosuch.stderr).toContain('barn.village.test, mill.village.test, well.village.test');
+    expect((await rig(['provision', '--name', 'no-such-rig-here'])).exitCode).toBe(2);
+  });
+});
+
+describe('idempotence', () => {
+  it('catches a Puppet step that changes something on every run, with what changed; a converging one passes', async () => {
+    const name = uniqueName('idem');
+    const fixture = fixtureDir(`name: ${name}
+domain: village.test
+image: rig:puppet
+network: { internal: true }
+configs: []
+nodes:
+  calm.village.test:
+    provision:
+      - puppet: manifests/calm.pp
+  restless.village.test:
+    provision:
+      - puppet: manifests/restless.pp
+`);
+    try {
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(join(fixture.dir, 'manifests'));
+      writeFileSync(join(fixture.dir, 'manifests/calm.pp'), "file { '/tmp/calm': content => \"still\\n\" }\n");
+      writeFileSync(join(fixture.dir, 'manifests/restless.pp'), "exec { 'stamp': command => '/bin/date > /tmp/stamp' }\n");
+      const up = await rig(['up', 'rig.yaml', '--idempotent'], { cwd: fixture.dir });
+      expect(up.exitCode).toBe(1);
+      expect(up.stderr).toMatch(/restless\.village\.test failed: not idempotent: step 1\/1 \(puppet\) changed on the second run: .*Exec\[stamp\]\/returns: executed successfully/);
+      await rig(['down', '--name', name]);
+
+      const kept = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(kept.exitCode, kept.all).toBe(0);
+      const calm = await rig(['provision', 'calm', '--idempotent', '--name', name]);
+      expect(calm.exitCode, calm.all).toBe(0);
+      const restless = await rig(['provision', 'restless', '--idempotent', '--name', name]);
+      expect(restless.exitCode).toBe(1);
+      expect(restless.stdout).toMatch(/restless\.village\.test\s+FAILED: not idempotent: step 1\/1 \(puppet\) changed on the second run: .*Exec\[stamp\]/);
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+    expect(await leftovers(name)).toEqual([]);
+  });
+});
