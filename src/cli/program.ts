@@ -44,6 +44,16 @@ export function program(): Command {
     .action(async (nodes, flags) => (await import('./commands/provision.js')).provision(nodes, flags));
 
   rig
+    .command('update')
+    .description('a rolling update: each node\'s update: commands, then its validate: commands, N nodes at a time, stopping at the first failure')
+    .argument('[nodes...]', 'nodes to update, in this order (default: every node that declares update:)')
+    .option('--mirrors <live>', 'the nodes that mirror this live node')
+    .option('--batch <n>', 'how many nodes at a time', '1')
+    .option('--name <name>', 'the rig (default: RIG_NAME, the only rig up, or ./rig.yaml\'s)')
+    .option('--json', 'print the results as JSON')
+    .action(async (nodes, flags) => (await import('./commands/update.js')).update(nodes, flags));
+
+  rig
     .command('down')
     .description('remove a rig: every container, network, lease, etcd key and symlink it made, and nothing else')
     .argument('[rigfile]', 'the rig file the rig came from')
@@ -207,6 +217,7 @@ export function program(): Command {
 const EXAMPLES: Record<string, string[]> = {
   up: ['rig up rigs/village/rig.yaml', 'rig up rig.yaml --name try2 --timeout 10m', 'rig up rig.yaml --dry-run'],
   provision: ['rig provision', 'rig provision mill --idempotent', 'rig provision barn mill --name village --json'],
+  update: ['rig update', 'rig update --mirrors straleb.prod.example', 'rig update --batch 2 --name village'],
   down: ['rig down --name village', 'rig down rigs/village/rig.yaml', 'rig down --all'],
   status: ['rig status', 'rig status --name village --watch', 'rig status --json'],
   ls: ['rig ls', 'rig ls --json'],

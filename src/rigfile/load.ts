@@ -10,9 +10,9 @@ import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from '.
 import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
-export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'init', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'nodes'] as const;
+export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'init', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'update', 'nodes'] as const;
 export const FACTS_FROM_KEYS = ['dir', 'file'] as const;
-export const NODE_KEYS = ['mirrors', 'roles', 'image', 'init', 'backend', 'facts', 'provision', 'needs', 'validate'] as const;
+export const NODE_KEYS = ['mirrors', 'roles', 'image', 'init', 'backend', 'facts', 'provision', 'needs', 'validate', 'update'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal', 'forward'] as const;
 export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
@@ -152,6 +152,7 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
     facts: has(settings, 'facts') ? checkFacts(c, settings.facts, ['facts']) : {},
     provision: has(settings, 'provision') ? checkSteps(c, settings.provision, ['provision'], rigDir) : [],
     validate: has(settings, 'validate') ? checkValidate(c, settings.validate, ['validate']) : [],
+    update: has(settings, 'update') ? checkValidate(c, settings.update, ['update']) : [],
     rigDir,
   };
   const network = checkNetwork(c, settings);
@@ -425,6 +426,7 @@ interface RigDefaults {
   facts: Record<string, string>;
   provision: ProvisionStep[];
   validate: string[];
+  update: string[];
   rigDir: string;
   simple: boolean;
 }
@@ -438,6 +440,7 @@ interface NodeSettings {
   provision?: ProvisionStep[];
   needs?: RawNeed[];
   validate?: string[];
+  update?: string[];
   roles?: string[];
 }
 
@@ -487,6 +490,7 @@ function checkNodes(
       provision: settings.provision ?? rig.provision,
       needs: [],
       validate: settings.validate ?? rig.validate,
+      update: settings.update ?? rig.update,
       roles: settings.roles ?? [],
       line: c.line(p),
     });
@@ -536,6 +540,7 @@ function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], rig: RigDefaults):
     provision: has(v, 'provision') ? checkSteps(c, v.provision, [...p, 'provision'], rig.rigDir) : undefined,
     needs: has(v, 'needs') ? needList(c, v.needs, [...p, 'needs']) : undefined,
     validate: has(v, 'validate') ? checkValidate(c, v.validate, [...p, 'validate']) : undefined,
+    update: has(v, 'update') ? checkValidate(c, v.update, [...p, 'update']) : undefined,
     roles: has(v, 'roles') ? checkRoles(c, v.roles, [...p, 'roles']) : undefined,
   };
 }

@@ -131,3 +131,69 @@ nodes:
     expect(await leftovers(name)).toEqual([]);
   });
 });
+
+describe('update methods and rolling updates', () => {
+  // Each node's update writes a version; its validate wants it. The second node's update cannot pass its validate.
+  const r = useRig(
+    'roll',
+    (name) => `name: ${name}
+domain: village.test
+network: { internal: true }
+configs: []
+update:
+  - echo 2 > /tmp/version
+validate:
+  - test "$(cat /tmp/version 2>/dev/null || echo 1)" = 2 || test ! -e /tmp/version
+nodes:
+  a.village.test:
+    mirrors: web.prod.example
+  b.village.test:
+    mirrors: web.prod.example
+    validate: ['test ! -e /tmp/version']
+  c.village.test:
+    backend: lxc
+    mirrors: web.prod.example
+  d.village.test:
+    update: []
+`,
+  );
+
+  it('records each node\'s update and validate commands on the node, for any tool to read', async () => {
+    const labels = JSON.parse(await docker(['inspect', '-f', '{{json .Config.Labels}}', `rig-${r.name}.a`]));
+    expect(JSON.parse(labels['io.rig.update'])).toEqual(['echo 2 > /tmp/version']);
+    expect(JSON.parse(labels['io.rig.validate'])).toHaveLength(1);
+    const lxcConfig = readFileSync(`/var/lib/lxc/rig-${r.name}.c/config`, 'utf8');
+    expect(lxcConfig).toContain('# io.rig.update = ["echo 2 > /tmp/version"]');
+  });
+
+  it('updates one node at a time and stops at the first that fails validation: the third is never updated', async () => {
+    const update = await rig(['update', '--batch', '1', '--name', r.name]);
+    expect(update.exitCode).toBe(1);
+    expect(update.stdout).toMatch(/^a\.village\.test  updated in [\d.]+ s, validate 1\/1 passed$/m);
+    expect(update.stdout).toMatch(/^b\.village\.test  FAILED: validate command "test ! -e \/tmp\/version" exited 1$/m);
+    expect(update.stdout).toContain('updated: a.village.test');
+    expect(update.stdout).toContain('not updated: b.village.test, c.village.test (c.village.test not run: the update stopped at the first failure)');
+    expect(update.stdout).not.toContain('d.village.test'); // it declares no update
+    const version = async (node: string) => (await rig(['exec', node, '--name', r.name, '--', 'cat', '/tmp/version'])).stdout.trim();
+    expect(await version('a')).toBe('2');
+    expect(await version('c')).toBe(''); // never updated
+  });
+
+  it('selects nodes by the live node they mirror, and runs batches of N at once', async () => {
+    const json = await rig(['update', '--mirrors', 'web.prod.example', '--batch', '3', '--json', '--name', r.name]);
+    expect(json.exitCode).toBe(1);
+    const result = JSON.parse(json.stdout) as { updated: string[]; notUpdated: string[] };
+    expect(result.updated.sort()).toEqual(['a.village.test', 'c.village.test']); // one batch: all three ran
+    expect(result.notUpdated).toEqual(['b.village.test']);
+  });
+
+  it('refuses bad input: --batch 0, an unknown live node, a node without update:', async () => {
+    const zero = await rig(['update', '--batch', '0', '--name', r.name]);
+    expect(zero.exitCode).toBe(2);
+    expect(zero.stderr).toContain('--batch "0" is not a number of nodes');
+    expect((await rig(['update', '--mirrors', 'nosuch.prod.example', '--name', r.name])).stderr).toContain('the live nodes it mirrors: web.prod.example');
+    const d = await rig(['update', 'd', '--name', r.name]);
+    expect(d.exitCode).toBe(2);
+    expect(d.stderr).toContain('d.village.test declares no update: commands');
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readMarker, renderConfig, splitEnv, type LxcNodeConfig } from '../../src/runtime/lxc/config.js';
 
 const node: LxcNodeConfig = {
-  marker: { rig: 'village', node: 'barn.village.test', mirrors: 'straleb.prod.example', validate: ['test "$(hostname)" = barn'] },
+  marker: { rig: 'village', node: 'barn.village.test', mirrors: 'straleb.prod.example', validate: ['test "$(hostname)" = barn'], update: ['true'] },
   hostname: 'barn',
   lowerDir: '/var/cache/rig/rootfs/74395a11b495',
   upperDir: '/var/lib/lxc/rig-village-barn/delta0',
@@ -53,7 +53,7 @@ describe('LXC node config', () => {
 
   it('reads its own marker back', () => {
     expect(readMarker(config)).toEqual(node.marker);
-    expect(readMarker(renderConfig({ ...node, marker: { rig: 'v', node: 'a.v.test', validate: [] } }))).toEqual({ rig: 'v', node: 'a.v.test', mirrors: undefined, validate: [] });
+    expect(readMarker(renderConfig({ ...node, marker: { rig: 'v', node: 'a.v.test', validate: [], update: [] } }))).toEqual({ rig: 'v', node: 'a.v.test', mirrors: undefined, validate: [], update: [] });
   });
 
   it('finds no marker in a container that is not a rig node', () => {

@@ -49,7 +49,7 @@ describe('simple form', () => {
     expect(spec.domain).toBe('village.test');
     expect(spec.image).toBeUndefined();
     expect(spec.network).toEqual({ pool: '10.213.0.0/16', internal: false, forward: [] });
-    const none = { init: 'rig', provision: [], needs: [], validate: [], roles: [] };
+    const none = { init: 'rig', provision: [], needs: [], validate: [], update: [], roles: [] };
     expect(spec.nodes).toEqual([
       { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'docker', facts: {}, ...none, line: 1 },
       { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'docker', facts: {}, ...none, line: 2 },
@@ -114,7 +114,7 @@ describe('full form', () => {
       ],
     });
     const rigFacts = { datacentre: 'test', rack: '7' };
-    const none = { init: 'rig', provision: [], needs: [], validate: [], roles: [] };
+    const none = { init: 'rig', provision: [], needs: [], validate: [], update: [], roles: [] };
     expect(spec.nodes).toEqual([
       { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 17 },
       { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 18 },

@@ -52,6 +52,7 @@ export class DockerNodes implements NodeBackend {
         [Label.backend]: 'docker',
         ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
         [Label.validate]: JSON.stringify(spec.validate),
+        [Label.update]: JSON.stringify(spec.update),
         ...(systemd ? { [Label.init]: 'systemd' } : {}),
       },
       // systemd halts on SIGRTMIN+3 (stopping its units, the agent among them); the agent alone on SIGTERM.
@@ -104,6 +105,7 @@ export class DockerNodes implements NodeBackend {
         running: c.state === 'running',
         mirrors: c.labels[Label.mirrors],
         validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
+        update: JSON.parse(c.labels[Label.update] ?? '[]') as string[],
       }));
   }
 

@@ -7,6 +7,7 @@ export interface LxcMarker {
   node: string; // fqdn
   mirrors?: string;
   validate: string[]; // the node's own checks (rig test)
+  update: string[]; // how it is updated in place (rig update)
 }
 
 export interface LxcNodeConfig {
@@ -34,7 +35,7 @@ export function renderConfig(c: LxcNodeConfig): string {
   for (const path of [c.lowerDir, c.upperDir]) {
     if (path.includes(':')) throw new RigError(`LXC cannot use an overlay path with a colon in it: ${path}`, 'set RIG_CACHE_DIR (or the LXC path) to a directory whose path has no colon', ExitCode.badInput);
   }
-  const { rig, node, mirrors, validate } = c.marker;
+  const { rig, node, mirrors, validate, update } = c.marker;
   return [
     `# A node of rig ${rig}, made by rig; \`rig down --name ${rig}\` removes it.`,
     `# ${Label.rig} = ${rig}`,
@@ -43,6 +44,7 @@ export function renderConfig(c: LxcNodeConfig): string {
     `# ${Label.node} = ${node}`,
     ...(mirrors ? [`# ${Label.mirrors} = ${mirrors}`] : []),
     `# ${Label.validate} = ${asciiJson(validate)}`,
+    `# ${Label.update} = ${asciiJson(update)}`,
     `lxc.include = ${c.commonConfig}`,
     `lxc.uts.name = ${c.hostname}`,
     `lxc.rootfs.path = overlay:${c.lowerDir}:${c.upperDir}`,
@@ -81,7 +83,7 @@ export function readMarker(config: string): LxcMarker | undefined {
   const rig = values.get(Label.rig);
   const node = values.get(Label.node);
   if (!rig || !node || values.get(Label.role) !== 'node' || values.get(Label.backend) !== 'lxc') return undefined;
-  return { rig, node, mirrors: values.get(Label.mirrors) || undefined, validate: parseList(values.get(Label.validate)) };
+  return { rig, node, mirrors: values.get(Label.mirrors) || undefined, validate: parseList(values.get(Label.validate)), update: parseList(values.get(Label.update)) };
 }
 
 /** JSON in printable ASCII only (every other character as \uXXXX), so a marker value stays one plain line. */

@@ -71,7 +71,7 @@ export class LxcNodes implements NodeBackend {
     const dir = this.dir(name);
     const { config: configEnv, file: envFile } = splitEnv({ ...env, RIG_LOG_STAMPS: '1' }); // its console log has times
     const config = renderConfig({
-      marker: { rig, node: node.spec.name, mirrors: node.spec.mirrors, validate: node.spec.validate },
+      marker: { rig, node: node.spec.name, mirrors: node.spec.mirrors, validate: node.spec.validate, update: node.spec.update },
       hostname: node.spec.shortName,
       lowerDir,
       upperDir: join(dir, 'delta0'),
@@ -142,6 +142,7 @@ export class LxcNodes implements NodeBackend {
       running: running.has(name),
       mirrors: marker.mirrors,
       validate: marker.validate,
+      update: marker.update,
     }));
   }
 
