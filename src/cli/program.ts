@@ -30,6 +30,7 @@ export function program(): Command {
     .option('--no-wait', 'return once every node is started')
     .option('--keep-on-failure', 'keep what was made when up fails, to look at it')
     .option('--idempotent', 'run each node\'s steps twice: the second run must change nothing')
+    .option('--watch', 'then watch its files like rig watch; Ctrl-C takes the rig down')
     .option('--dry-run', 'print the plan and make nothing')
     .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')
     .action(async (file, flags) => (await import('./commands/up.js')).up(file, flags));
@@ -42,6 +43,13 @@ export function program(): Command {
     .option('--idempotent', 'apply twice: the second run must change nothing, else show what changed')
     .option('--json', 'print the results as JSON')
     .action(async (nodes, flags) => (await import('./commands/provision.js')).provision(nodes, flags));
+
+  rig
+    .command('watch')
+    .description('on every saved change to the rig\'s files, provision and validate the nodes it affects, one verdict line per change')
+    .option('--name <name>', 'the rig (default: RIG_NAME, the only rig up, or ./rig.yaml\'s)')
+    .option('--json', 'one JSON line per verdict')
+    .action(async (flags) => (await import('./commands/rig-watch.js')).watchRig(flags));
 
   rig
     .command('update')
@@ -217,6 +225,7 @@ export function program(): Command {
 const EXAMPLES: Record<string, string[]> = {
   up: ['rig up rigs/village/rig.yaml', 'rig up rig.yaml --name try2 --timeout 10m', 'rig up rig.yaml --dry-run'],
   provision: ['rig provision', 'rig provision mill --idempotent', 'rig provision barn mill --name village --json'],
+  watch: ['rig watch', 'rig watch --name village --json', 'rig up rig.yaml --watch'],
   update: ['rig update', 'rig update --mirrors straleb.prod.example', 'rig update --batch 2 --name village'],
   down: ['rig down --name village', 'rig down rigs/village/rig.yaml', 'rig down --all'],
   status: ['rig status', 'rig status --name village --watch', 'rig status --json'],

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docker, fixtureDir, leftovers, rig, uniqueName, useRig } from './helpers.js';
+import { execa } from 'execa';
+import { docker, fixtureDir, leftovers, rig, rigBin, uniqueName, useRig } from './helpers.js';
 
 /** How many times a node's log says its steps ran (the agent's first run, and each `rig provision`). */
 const runs = async (rigName: string, node: string) => (await rig(['logs', node, '--name', rigName])).stdout.split('\n').filter((l) => l.startsWith('rig-agent: step 1/1')).length;
@@ -195,5 +196,107 @@ nodes:
     const d = await rig(['update', 'd', '--name', r.name]);
     expect(d.exitCode).toBe(2);
     expect(d.stderr).toContain('d.village.test declares no update: commands');
+  });
+});
+
+describe('rig watch', () => {
+  const r = useRig(
+    'watch',
+    (name) => `name: ${name}
+domain: village.test
+network: { internal: true }
+provision:
+  - shell: |
+      sed -n 's/^colour: //p' "hieradata/nodes/$RIG_NODE.yaml" > /tmp/colour
+validate:
+  - test "$(cat /tmp/colour)" != red
+nodes:
+  barn.village.test: straleb.prod.example
+  mill.village.test: kelda.prod.example
+`,
+    {
+      'hieradata/nodes/straleb.prod.example.yaml': 'colour: blue\n',
+      'hieradata/nodes/kelda.prod.example.yaml': 'colour: green\n',
+    },
+  );
+
+  /** `rig watch` running; `next()` resolves to its next verdict (a JSON line). */
+  function startWatch(args: string[]) {
+    const child = execa('node', [rigBin, ...args, '--json'], { env: { CI: 'true' }, reject: false, cwd: r.dir });
+    const verdicts: Array<Record<string, unknown>> = [];
+    const waiting: Array<(v: Record<string, unknown>) => void> = [];
+    let buffer = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines.filter((l) => l.startsWith('{"time"') && l.includes('"verdict"'))) {
+        const v = JSON.parse(line) as Record<string, unknown>;
+        const waiter = waiting.shift();
+        if (waiter) waiter(v);
+        else verdicts.push(v);
+      }
+    });
+    const next = () =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const ready = verdicts.shift();
+        if (ready) return resolve(ready);
+        waiting.push(resolve);
+        setTimeout(() => reject(new Error('no verdict within 20 s')), 20_000);
+      });
+    return { child, next };
+  }
+
+  it('provisions and validates only the nodes a change affects, one verdict per change; an invalid rig file leaves the rig as it was', async () => {
+    const watch = startWatch(['watch', '--name', r.name]);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // watching
+      const before = await runs(r.name, 'mill');
+      writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: red\n');
+      const red = await watch.next();
+      expect(red.passed).toBe(false);
+      expect(red.changed).toEqual([join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml')]);
+      expect((red.results as Array<{ node: string }>).map((x) => x.node)).toEqual(['barn.village.test']);
+      writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: yellow\n');
+      const yellow = await watch.next();
+      expect(yellow.passed).toBe(true);
+      expect(await runs(r.name, 'mill')).toBe(before); // not touched
+
+      const rigFile = readFileSync(join(r.dir, 'rig.yaml'), 'utf8');
+      writeFileSync(join(r.dir, 'rig.yaml'), `${rigFile}  well.village.test: [\n`);
+      const broken = await watch.next();
+      expect(broken.passed).toBe(false);
+      expect(String(broken.verdict)).toMatch(/the rig file is not valid; the rig stays as it was:[^]*rig\.yaml:\d+:\d+: YAML syntax error/);
+      writeFileSync(join(r.dir, 'rig.yaml'), rigFile);
+      await watch.next();
+      const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+      expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']);
+    } finally {
+      watch.child.kill('SIGINT');
+    }
+    expect((await watch.child).exitCode).toBe(0); // Ctrl-C stops watching; the rig stays
+    expect((await rig(['status', '--name', r.name])).exitCode).toBe(0);
+  });
+
+  it('up --watch watches the rig it brought up, and takes it down on Ctrl-C', async () => {
+    const name = uniqueName('upwatch');
+    const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nprovision:\n  - shell: cat hieradata/nodes/$RIG_NODE.yaml\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const child = execa('node', [rigBin, 'up', 'rig.yaml', '--watch'], { env: { CI: 'true' }, reject: false, cwd: fixture.dir, all: true });
+    let out = '';
+    child.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      const watching = async () => out.includes('watching');
+      for (let i = 0; i < 120 && !(await watching()); i++) await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(out).toContain(`watching ${fixture.dir}`);
+      writeFileSync(join(fixture.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'edited: yes\n');
+      for (let i = 0; i < 80 && !/PASS .*straleb\.prod\.example\.yaml: barn\.village\.test pass/.test(out); i++) await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(out).toMatch(/PASS hieradata\/nodes\/straleb\.prod\.example\.yaml: barn\.village\.test pass/);
+    } finally {
+      child.kill('SIGINT');
+      await child;
+      fixture.cleanup();
+    }
+    expect(out).toContain(`rig ${name} was removed`);
+    expect(await leftovers(name)).toEqual([]);
   });
 });

@@ -23,6 +23,7 @@ export interface UpFlags {
   wait?: boolean;
   keepOnFailure?: boolean;
   idempotent?: boolean;
+  watch?: boolean;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -158,8 +159,17 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
     }
     rig.reaper.disarm();
     printStatus([status], !!flags.json);
-    note(`rig ${rig.plan.name} is up; remove it with: rig down --name ${rig.plan.name}`);
+    if (!flags.watch) note(`rig ${rig.plan.name} is up; remove it with: rig down --name ${rig.plan.name}`);
   } finally {
     rig.interrupts.release();
+  }
+  if (flags.watch) {
+    // Started by up --watch: the rig goes when the watching does.
+    try {
+      await (await import('./rig-watch.js')).watchRig({ name: rig.plan.name, json: flags.json });
+    } finally {
+      await destroyRig(rig.engine, rig.plan.name);
+      note(`rig ${rig.plan.name} was removed`);
+    }
   }
 }
