@@ -78,6 +78,7 @@ function parseOptions(argv) {
     buildRuns: smoke ? 1 : 5,
     publishes: smoke ? 20 : 100,
     fidelityRuns: smoke ? 1 : 5,
+    editRuns: smoke ? 1 : 5,
   };
 }
 
@@ -353,6 +354,105 @@ async function fidelityCost(options, ctx) {
   }
   const s = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, stats(v)]));
   return { nodes: n, ...s, systemdRatio: round(ratio(s.systemd.median, s.plain.median), 3), liveNamesRatio: round(ratio(s.liveNames.median, s.plain.median), 3) };
+}
+
+/**
+ * Edit-to-verdict (issue 13): from saving a live node's hiera file to the validated verdict line of `rig watch`,
+ * median of `runs`, for a shell-provisioned rig (target < 1 s) and for the village with Puppet, side by side with
+ * what a user would do by hand in the node: the same `puppet apply` and validate commands (target ≤ 1.2× that).
+ * The edit alternates a value, so every run changes something.
+ */
+async function editToVerdict(options, ctx) {
+  const result = {};
+  const watchVerdicts = (name, cwd) => {
+    const child = execa(NODE, [RIG, 'watch', '--name', name, '--json'], { cwd, reject: false, detached: true, env: { CI: 'true' } });
+    const queue = [];
+    const waiting = [];
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!line.includes('"verdict"')) return;
+      const v = { at: performance.now(), ...JSON.parse(line) };
+      (waiting.shift() ?? ((x) => queue.push(x)))(v);
+    });
+    const next = () => new Promise((resolveNext, reject) => {
+      if (queue.length) return resolveNext(queue.shift());
+      waiting.push(resolveNext);
+      setTimeout(() => reject(new Error(`rig watch gave no verdict within 120 s`)), 120_000).unref();
+    });
+    return { child, next };
+  };
+  const measure = async (name, dir, file, values) => {
+    const watch = watchVerdicts(name, dir);
+    live.set(`${name}-watch`, () => watch.child.kill('SIGINT'));
+    try {
+      await sleep(1500); // it is watching
+      const ms = [];
+      for (let i = 0; i < options.editRuns + 1; i++) {
+        const start = performance.now();
+        writeFileSync(file, values[i % values.length]);
+        const verdict = await watch.next();
+        if (!verdict.passed) throw new Error(`rig watch: ${verdict.verdict}`);
+        if (i > 0) ms.push(round(verdict.at - start));
+      }
+      return stats(ms);
+    } finally {
+      watch.child.kill('SIGINT');
+      await watch.child;
+      live.delete(`${name}-watch`);
+    }
+  };
+
+  // A shell-provisioned rig: two nodes, the step reads the live node's hiera file.
+  {
+    const name = `${ctx.prefix}es`;
+    const dir = join(ctx.tmp, name);
+    mkdirSync(join(dir, 'hieradata', 'nodes'), { recursive: true });
+    writeFileSync(join(dir, 'hieradata', 'nodes', 'live1.prod.example.yaml'), 'colour: blue\n');
+    writeFileSync(join(dir, 'hieradata', 'nodes', 'live2.prod.example.yaml'), 'colour: green\n');
+    writeFileSync(join(dir, 'rig.yaml'), [
+      `name: ${name}`, 'domain: bench.test', 'network:', '  internal: true',
+      'provision:', '  - shell: |', '      sed -n "s/^colour: //p" "hieradata/nodes/$RIG_NODE.yaml" > /tmp/colour',
+      'validate:', '  - test -s /tmp/colour',
+      'nodes:', '  n1.bench.test: live1.prod.example', '  n2.bench.test: live2.prod.example', '',
+    ].join('\n'));
+    live.set(name, () => quiet(NODE, [RIG, 'down', '--name', name]));
+    await run(NODE, [RIG, 'up', 'rig.yaml'], { cwd: dir });
+    try {
+      result.shell = await measure(name, dir, join(dir, 'hieradata', 'nodes', 'live1.prod.example.yaml'), ['colour: red\n', 'colour: blue\n']);
+    } finally {
+      await quiet(NODE, [RIG, 'down', '--name', name]);
+      live.delete(name);
+    }
+  }
+
+  // The village (Puppet, systemd): barn's live hiera file, by rig watch and by hand in barn, alternating.
+  {
+    const name = `${ctx.prefix}ev`;
+    const dir = join(ctx.tmp, name);
+    await run('cp', ['-r', join(repo, 'rigs', 'village'), dir]);
+    live.set(name, () => quiet(NODE, [RIG, 'down', '--name', name]));
+    await run(NODE, [RIG, 'up', 'rig.yaml', '--name', name], { cwd: dir });
+    const hiera = join(dir, 'control-repo', 'hieradata', 'nodes', 'straleb.prod.example.yaml');
+    const original = readFileSync(hiera, 'utf8');
+    const values = ['65mb', '64mb'].map((m) => original.replace(/maxmemory: .*/, `maxmemory: ${m}`));
+    try {
+      const byHand = [];
+      const apply = 'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp >/dev/null; rc=$?; [ $rc = 0 ] || [ $rc = 2 ]';
+      const validate = 'redis-cli ping >/dev/null && redis-cli info replication | grep -q role:master';
+      for (let i = 0; i < options.editRuns + 1; i++) {
+        writeFileSync(hiera, values[i % 2]);
+        const { ms } = await timed(() => run('docker', ['exec', `rig-${name}.barn`, 'sh', '-c', `${apply} && ${validate}`]));
+        if (i > 0) byHand.push(round(ms));
+      }
+      result.puppetByHand = stats(byHand);
+      result.puppetWatch = await measure(name, dir, hiera, values);
+      result.puppetRatio = round(ratio(result.puppetWatch.median, result.puppetByHand.median), 3);
+    } finally {
+      writeFileSync(hiera, original);
+      await quiet(NODE, [RIG, 'down', '--name', name]);
+      live.delete(name);
+    }
+  }
+  return result;
 }
 
 /** n services of one image on one internal network (JSON is YAML, so no YAML writer is needed). */
@@ -839,6 +939,12 @@ function printMicro(micro) {
     if (f.host) rows.push(['fact publish -> host waiter, p50', `${msf(f.host.p50)} ms`, `p99 ${msf(f.host.p99)} ms`, `${f.publishes} publishes`]);
     if (f.putRoundTrip) rows.push(['  etcd put round trip, p50', `${msf(f.putRoundTrip.p50)} ms`, `p99 ${msf(f.putRoundTrip.p99)} ms`, '']);
   }
+  if (micro.edit) {
+    const e = micro.edit;
+    if (e.shell) rows.push(['edit -> verdict, rig watch, shell steps', `${msf(e.shell.median)} ms`, `${msf(e.shell.min)}–${msf(e.shell.max)} ms`, `${e.shell.n} edits`]);
+    if (e.puppetByHand) rows.push(['puppet apply + validate by hand (village)', `${msf(e.puppetByHand.median)} ms`, `${msf(e.puppetByHand.min)}–${msf(e.puppetByHand.max)} ms`, `${e.puppetByHand.n} edits`]);
+    if (e.puppetWatch) rows.push(['edit -> verdict, rig watch (village)', `${msf(e.puppetWatch.median)} ms`, `${msf(e.puppetWatch.min)}–${msf(e.puppetWatch.max)} ms`, `ratio ${times(e.puppetRatio)}`]);
+  }
   if (micro.fidelity) {
     const f = micro.fidelity;
     rows.push([`up, ${f.nodes} nodes, rig:systemd, agent as PID 1`, `${msf(f.plain.median)} ms`, `${msf(f.plain.min)}–${msf(f.plain.max)} ms`, `${f.plain.n} runs`]);
@@ -892,6 +998,8 @@ function targets(summary, micro, options) {
   const waiter = micro?.facts?.node ?? micro?.facts?.host;
   if (waiter) add('fact waiter wake-up p50 < 50 ms', `${msf(waiter.p50)} ms (p99 ${msf(waiter.p99)} ms)`, waiter.p50 < 50, micro.facts.node ? 'waiter inside a node (rig-fact wait)' : 'host-side waiter');
   if (micro?.cliStart) add('rig --version ≤ 2× node -e 0', times(micro.cliStart.ratio), micro.cliStart.ratio <= 2);
+  if (micro?.edit?.shell) add('edit -> verdict in rig watch, shell-provisioned rig < 1 s', `${msf(micro.edit.shell.median)} ms`, micro.edit.shell.median < 1000, 'median');
+  if (micro?.edit?.puppetRatio) add('edit -> verdict, Puppet (village) ≤ 1.2× puppet apply + validate by hand', times(micro.edit.puppetRatio), micro.edit.puppetRatio <= 1.2, 'side by side');
   if (micro?.fidelity) {
     add('systemd node ready ≤ 1.5× a plain node of the same image', times(micro.fidelity.systemdRatio), micro.fidelity.systemdRatio <= 1.5, `${micro.fidelity.nodes} nodes, side by side`);
     add('live-name resolution adds nothing measurable to up', times(micro.fidelity.liveNamesRatio), micro.fidelity.liveNamesRatio <= 1.1, 'met within 10 % (run-to-run noise)');
@@ -901,7 +1009,7 @@ function targets(summary, micro, options) {
 }
 
 function printTargets(list) {
-  console.log('\ntargets (issues 6 and 11)');
+  console.log('\ntargets (issues 6, 11 and 13)');
   console.log(table(['target', 'measured', 'verdict', ''], list.map((t) => [t.target, t.value, t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED', t.note])));
 }
 
@@ -978,6 +1086,8 @@ async function main() {
       report.micro.cachedBuild = await cachedBuild(options);
       log(`bench ${runId}: fact publish -> waiter wake-up, ${options.publishes} publishes on a 2-node rig`);
       report.micro.facts = await factLatency(options, ctx);
+      log(`bench ${runId}: edit -> verdict in rig watch, ${options.editRuns} edits + 1 warm-up, shell rig and the village (Puppet) vs by hand`);
+      report.micro.edit = await editToVerdict(options, ctx);
       log(`bench ${runId}: what fidelity costs: init: systemd and live names vs plain nodes, ${options.fidelityRuns} runs + 1 warm-up each`);
       report.micro.fidelity = await fidelityCost(options, ctx);
     }
