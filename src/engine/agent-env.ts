@@ -1,9 +1,7 @@
 import { relative } from 'node:path';
-import type { Plan, PlannedNode } from '../plan/plan.js';
+import { REPO_MOUNT, type Plan, type PlannedNode } from '../plan/plan.js';
 import type { ProvisionStep } from '../rigfile/types.js';
 
-/** Where every node sees the rig file's directory (read-only): scripts, manifests, the mirrored hiera data. */
-export const REPO_MOUNT = '/.rig-repo';
 
 const b64 = (text: string | undefined) => (text ? Buffer.from(text).toString('base64') : '-');
 

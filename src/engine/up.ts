@@ -413,7 +413,7 @@ function nodeSteps(
             backend.launch({
               rig: plan.name,
               node,
-              network,
+              bridge: network.bridge,
               image: nodeImage(engine, node.spec),
               env: { ...agentEnv(plan, node, { url, password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)), ...(options.idempotent ? { RIG_IDEMPOTENT: '1' } : {}) },
               repoDir: plan.spec.dir,

@@ -1,30 +1,5 @@
 import type { NodeSpec } from '../rigfile/types.js';
 
-/** The first dependency cycle among the nodes' needs, as a path that ends where it starts, or undefined. */
-export function findCycle(nodes: Pick<NodeSpec, 'name' | 'needs'>[]): string[] | undefined {
-  const needs = new Map(nodes.map((n) => [n.name, [...new Set(n.needs.map((d) => d.node))]]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (node: string): string[] | undefined => {
-    if (state.get(node) === 'done') return undefined;
-    if (state.get(node) === 'visiting') return [...stack.slice(stack.indexOf(node)), node];
-    state.set(node, 'visiting');
-    stack.push(node);
-    for (const next of needs.get(node) ?? []) {
-      const cycle = visit(next);
-      if (cycle) return cycle;
-    }
-    stack.pop();
-    state.set(node, 'done');
-    return undefined;
-  };
-  for (const node of needs.keys()) {
-    const cycle = visit(node);
-    if (cycle) return cycle;
-  }
-  return undefined;
-}
-
 const edgeLabel = (fact?: string) => fact ?? 'ready';
 
 /** Graphviz DOT: an edge from each node to what it needs, labelled with the fact (or "ready"). */

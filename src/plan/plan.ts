@@ -3,7 +3,10 @@ import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
 import type { NodeSpec, RigSpec } from '../rigfile/types.js';
-import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from './ipv4.js';
+import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from '../ipv4.js';
+
+/** Where every node sees the rig file's directory (read-only): scripts, manifests, the mirrored hiera data. */
+export const REPO_MOUNT = '/.rig-repo';
 
 /** A symlink `up` makes: `path` -> `target` (relative), standing for the live node's config at `live`. */
 export interface PlannedLink {

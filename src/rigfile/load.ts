@@ -5,7 +5,7 @@ import { RigFileError, errorMessage } from '../errors.js';
 import { SIDECAR } from '../labels.js';
 import { Checker, FACT_NAME, describe, has, isMap, type YamlMap } from './checker.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
-import { AUTO_SUBNET_PREFIX, DHCP_POOL_OFFSET, dhcpLeases, SMALLEST_RIG_SUBNET } from '../plan/ipv4.js';
+import { AUTO_SUBNET_PREFIX, DHCP_POOL_OFFSET, dhcpLeases, SMALLEST_RIG_SUBNET } from '../ipv4.js';
 import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from './steps.js';
 import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 

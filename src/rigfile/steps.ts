@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { findCycle } from '../plan/graph.js';
 import { FACT_NAME, has, isMap, PUPPET_KEYS, STEP_KINDS, type Checker } from './checker.js';
 import type { PathSeg } from './positions.js';
 import type { NodeSpec, ProvisionStep } from './types.js';
@@ -154,4 +153,29 @@ export function checkNeeds(c: Checker, nodes: NodeSpec[], raw: Map<NodeSpec, { p
     const first = nodes.find((n) => n.name === cycle[0])!;
     c.report(raw.get(first)!.path, `dependency cycle: ${cycle.join(' -> ')}`, 'nodes would wait for each other forever: remove one of these needs');
   }
+}
+
+/** The first dependency cycle among the nodes' needs, as a path that ends where it starts, or undefined. */
+export function findCycle(nodes: Pick<NodeSpec, 'name' | 'needs'>[]): string[] | undefined {
+  const needs = new Map(nodes.map((n) => [n.name, [...new Set(n.needs.map((d) => d.node))]]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (node: string): string[] | undefined => {
+    if (state.get(node) === 'done') return undefined;
+    if (state.get(node) === 'visiting') return [...stack.slice(stack.indexOf(node)), node];
+    state.set(node, 'visiting');
+    stack.push(node);
+    for (const next of needs.get(node) ?? []) {
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    stack.pop();
+    state.set(node, 'done');
+    return undefined;
+  };
+  for (const node of needs.keys()) {
+    const cycle = visit(node);
+    if (cycle) return cycle;
+  }
+  return undefined;
 }

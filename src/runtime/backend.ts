@@ -1,12 +1,11 @@
 import type { BackendKind } from '../rigfile/types.js';
 import type { PlannedNode } from '../plan/plan.js';
-import type { RigNetwork } from './docker/network.js';
 
 /** What a backend needs to start one node: where it goes and what its agent is told. */
 export interface NodeLaunch {
   rig: string;
   node: PlannedNode;
-  network: RigNetwork;
+  bridge: string; // the rig bridge the node's eth0 is on
   image: string;
   env: Record<string, string>; // the agent's environment
   repoDir: string; // the rig file's directory, mounted read-only at /.rig-repo (scripts, manifests, hiera data)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RigFileError } from '../../src/errors.js';
 import { rigAddresses } from '../../src/plan/plan.js';
-import { parseCidr, parseIp, size } from '../../src/plan/ipv4.js';
+import { parseCidr, parseIp, size } from '../../src/ipv4.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 
 const rigFile = (subnet: string | undefined, nodes: number) =>

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { planRig, rigAddresses } from '../../src/plan/plan.js';
-import { pickSubnet, overlaps, parseCidr } from '../../src/plan/ipv4.js';
+import { pickSubnet, overlaps, parseCidr } from '../../src/ipv4.js';
 import { parseDuration } from '../../src/cli/table.js';
 import { checkLinks, linksInUse, makeLinks, removeLinks } from '../../src/engine/links.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
-import { formatCidr, overlaps, parseCidr, pickSubnet } from '../../plan/ipv4.js';
+import { formatCidr, overlaps, parseCidr, pickSubnet } from '../../ipv4.js';
 import { rigAddresses, type RigAddresses } from '../../plan/plan.js';
 import { isConflict, isNotFound, isPoolOverlap } from './connect.js';
 import { CommandError, runCommand } from '../command.js';

@@ -4,8 +4,8 @@ import { Label } from '../../labels.js';
 import { printableLines } from '../../printable.js';
 import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
-import { REPO_MOUNT } from '../../engine/agent-env.js';
-import { unpackTools } from '../../images/unpack.js';
+import { REPO_MOUNT } from '../../plan/plan.js';
+import { unpackTools } from './unpack.js';
 import { containerLog, findRigContainers, removeContainer, streamContainerLog, tail } from './containers.js';
 
 /** How long `down` lets a systemd node halt before it is killed. */
@@ -32,7 +32,7 @@ export class DockerNodes implements NodeBackend {
     return this.tools;
   }
 
-  async launch({ rig, node, network, image, env, repoDir, mayStart, networkReady }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, bridge, image, env, repoDir, mayStart, networkReady }: NodeLaunch): Promise<void> {
     const spec = node.spec;
     const tools = await this.prepare();
     const systemd = spec.init === 'systemd';
@@ -73,7 +73,7 @@ export class DockerNodes implements NodeBackend {
     });
     await mayStart;
     await container.start();
-    const [{ State }] = await Promise.all([container.inspect(), makeVeth(network.bridge, node.hostInterface, node.mac)]);
+    const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac)]);
     try {
       if (!State.Running) throw new RigError(`container ${node.container} stopped at once: ${printableLines(tail(await containerLog(this.docker, container.id, 20)))}`, `see its log: docker logs ${node.container}`);
       await networkReady;

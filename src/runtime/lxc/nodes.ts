@@ -3,10 +3,10 @@ import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
-import { REPO_MOUNT } from '../../engine/agent-env.js';
+import { REPO_MOUNT } from '../../plan/plan.js';
 import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
-import { unpackImage, unpackTools } from '../../images/unpack.js';
+import { unpackImage, unpackTools } from '../docker/unpack.js';
 import { checkLxc, lxc } from './lxc.js';
 
 export interface LxcOptions {
@@ -65,7 +65,7 @@ export class LxcNodes implements NodeBackend {
     return join(this.options.lxcPath, name);
   }
 
-  async launch({ rig, node, network, image, env, repoDir, networkReady }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, bridge, image, env, repoDir, networkReady }: NodeLaunch): Promise<void> {
     const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
     const name = node.container;
     const dir = this.dir(name);
@@ -78,7 +78,7 @@ export class LxcNodes implements NodeBackend {
       toolsDir,
       repoDir,
       repoMount: REPO_MOUNT,
-      bridge: network.bridge,
+      bridge,
       hostInterface: node.hostInterface,
       mac: node.mac,
       env: configEnv,

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { dirname, join } from 'node:path';
-import { removeContainer } from '../runtime/docker/containers.js';
+import { removeContainer } from './containers.js';
 
 /**
  * Fill `dir` once with files of a Docker image: `path` in it (getArchive), or its whole filesystem without
