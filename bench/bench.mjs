@@ -1021,7 +1021,9 @@ async function machine() {
   let debian = null;
   try {
     debian = readFileSync('/etc/debian_version', 'utf8').trim();
-  } catch {}
+  } catch {
+    // not Debian: the report says null
+  }
   return {
     cpu: `${cpus.length} × ${cpus[0]?.model ?? 'unknown'}`,
     memoryGiB: round(os.totalmem() / 2 ** 30, 1),

@@ -20,6 +20,25 @@ export function program(): Command {
     await applyColourSettings();
   });
 
+  lifecycleCommands(rig);
+  inspectCommands(rig);
+  nodeCommands(rig);
+  toolCommands(rig);
+
+  for (const [command, lines] of Object.entries(EXAMPLES)) {
+    rig.commands.find((c) => c.name() === command)?.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+  }
+  // A usage error shows the one-line usage and where to read more, not the whole help.
+  const teach = (command: Command, path: string) => {
+    command.showHelpAfterError(`usage: ${path} ${command.usage()}\n(more: ${path} --help)`);
+    command.commands.forEach((sub) => teach(sub, `${path} ${sub.name()}`));
+  };
+  teach(rig, 'rig');
+  return rig;
+}
+
+/** Commands that bring rigs up and down, and apply edits to a rig that is up. */
+function lifecycleCommands(rig: Command): void {
   rig
     .command('up')
     .description('bring a rig up: link live configs, start dnsmasq and etcd, start every node, wait until each is ready')
@@ -69,7 +88,10 @@ export function program(): Command {
     .option('--all', 'remove every rig')
     .option('--json', 'print what was removed as JSON')
     .action(async (file, flags) => (await import('./commands/down.js')).down(file, flags));
+}
 
+/** Commands that look at rigs and what their nodes published. */
+function inspectCommands(rig: Command): void {
   rig
     .command('status')
     .description('the rigs that are up: each node with its address, the live node it mirrors and its stage')
@@ -110,7 +132,10 @@ export function program(): Command {
     .option('--json', 'print as JSON')
     .option('--yaml', 'print as YAML')
     .action(async (node, fact, flags) => (await import('./commands/facts.js')).facts(node, fact, flags));
+}
 
+/** Commands that work in and with the nodes. */
+function nodeCommands(rig: Command): void {
   rig
     .command('logs')
     .description('nodes\' logs (their agents: DHCP, facts, stages, steps); no node: all of the rig\'s, each line after its node\'s name')
@@ -169,7 +194,10 @@ export function program(): Command {
     .option('--junit <file>', 'write JUnit XML here')
     .option('--json', 'print the results as JSON')
     .action(async (file, flags) => (await import('./commands/test.js')).test(file, flags));
+}
 
+/** Commands that the host, inventories, completion, images. */
+function toolCommands(rig: Command): void {
   rig
     .command('gc')
     .description('remove rigs whose owner (an up or run) died before it was done with them')
@@ -209,17 +237,6 @@ export function program(): Command {
     .option('--force', 'rebuild all of them')
     .option('--json', 'progress as JSON lines on stderr')
     .action(async (flags) => (await import('./commands/images.js')).buildImages(flags));
-
-  for (const [command, lines] of Object.entries(EXAMPLES)) {
-    rig.commands.find((c) => c.name() === command)?.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
-  }
-  // A usage error shows the one-line usage and where to read more, not the whole help.
-  const teach = (command: Command, path: string) => {
-    command.showHelpAfterError(`usage: ${path} ${command.usage()}\n(more: ${path} --help)`);
-    command.commands.forEach((sub) => teach(sub, `${path} ${sub.name()}`));
-  };
-  teach(rig, 'rig');
-  return rig;
 }
 
 const EXAMPLES: Record<string, string[]> = {

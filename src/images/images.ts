@@ -64,7 +64,7 @@ export class ImageBuilder {
   /** The images `names` need, parents first, that are not built yet (all of them with force). */
   async missing(names: readonly ImageName[], force = false): Promise<ImageName[]> {
     const wanted = new Set<ImageName>();
-    for (let name of names) for (let n: ImageName | undefined = name; n; n = PARENT[n]) wanted.add(n);
+    for (const name of names) for (let n: ImageName | undefined = name; n; n = PARENT[n]) wanted.add(n);
     const ordered = IMAGE_NAMES.filter((n) => wanted.has(n));
     const built = await Promise.all(ordered.map((n) => (force ? false : this.isBuilt(n))));
     return ordered.filter((_, i) => !built[i]);

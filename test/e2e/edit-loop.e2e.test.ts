@@ -170,8 +170,8 @@ nodes:
   it('updates one node at a time and stops at the first that fails validation: the third is never updated', async () => {
     const update = await rig(['update', '--batch', '1', '--name', r.name]);
     expect(update.exitCode).toBe(1);
-    expect(update.stdout).toMatch(/^a\.village\.test  updated in [\d.]+ s, validate 1\/1 passed$/m);
-    expect(update.stdout).toMatch(/^b\.village\.test  FAILED: validate command "test ! -e \/tmp\/version" exited 1$/m);
+    expect(update.stdout).toMatch(/^a\.village\.test {2}updated in [\d.]+ s, validate 1\/1 passed$/m);
+    expect(update.stdout).toMatch(/^b\.village\.test {2}FAILED: validate command "test ! -e \/tmp\/version" exited 1$/m);
     expect(update.stdout).toContain('updated: a.village.test');
     expect(update.stdout).toContain('not updated: b.village.test, c.village.test (c.village.test not run: the update stopped at the first failure)');
     expect(update.stdout).not.toContain('d.village.test'); // it declares no update

@@ -10,7 +10,7 @@ describe('rig logs', () => {
     const all = await logs();
     expect(all.exitCode, all.all).toBe(0);
     expect(all.stdout).toMatch(/^dock \| rig-agent: ready: dock\.village\.test/m);
-    expect(all.stdout).toMatch(/^lex  \| rig-agent: ready: lex\.village\.test/m);
+    expect(all.stdout).toMatch(/^lex {2}\| rig-agent: ready: lex\.village\.test/m);
   });
 
   it('takes --tail, --timestamps and --since, and the sidecar\'s log', async () => {

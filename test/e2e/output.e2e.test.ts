@@ -85,7 +85,7 @@ nodes:
     expect(plain.stdout).not.toMatch(ANSI);
     const untimed = (text: string) => text.replace(/\d+\.\d\d$/gm, 'S'); // the seconds differ from run to run
     expect(untimed(coloured.stdout.replace(/\x1b\[[0-9;]*m/g, ''))).toBe(untimed(plain.stdout));
-    const result = plain.stdout.split('\n').filter((l) => /^\S+\.out\.test  /.test(l)).map((l) => l.search(/  (pass|fail)/));
+    const result = plain.stdout.split('\n').filter((l) => /^\S+\.out\.test {2}/.test(l)).map((l) => l.search(/ {2}(pass|fail)/));
     expect(new Set(result).size).toBe(1); // one column, whatever the colour
 
     expect(await inTerminal(['status', '--name', name])).toMatch(ANSI);

@@ -244,7 +244,7 @@ describe('settings', () => {
   });
 
   it('checks backend and image', () => {
-    let p = one(y('backend: podman', 'nodes: { barn.v.test: }'));
+    const p = one(y('backend: podman', 'nodes: { barn.v.test: }'));
     expect(p).toMatchObject({ line: 1, column: 10, path: 'backend', message: 'unknown backend "podman"' });
     expect(p.hint).toContain('docker, lxc');
     const [b, q] = problems(y('nodes:', '  barn.v.test:', '    backend: 3', '    image: ""'));

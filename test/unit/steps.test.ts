@@ -191,7 +191,7 @@ describe('provision', () => {
   });
 
   it('suggests a step kind for an unknown one', () => {
-    let p = one('domain: village.test', 'nodes:', '  redis1:', '    provision:', '      - shel: echo hi');
+    const p = one('domain: village.test', 'nodes:', '  redis1:', '    provision:', '      - shel: echo hi');
     expect(p).toMatchObject({ line: 5, column: 9, path: 'nodes.redis1.provision[0].shel', message: 'unknown key "shel"' });
     expect(p.hint).toBe('did you mean shell? valid keys here: shell, script, puppet');
 
