@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import type Docker from 'dockerode';
 import { dirname, join } from 'node:path';
 import { removeContainer } from './containers.js';
+import { Label } from '../../labels.js';
 
 /**
  * Fill `dir` once with files of a Docker image: `path` in it (getArchive), or its whole filesystem without
@@ -26,7 +27,7 @@ async function unpackOnce(docker: Docker, image: string, dir: string, path?: str
   mkdirSync(dirname(dir), { recursive: true });
   const partial = mkdtempSync(`${dir}.partial-`);
   // Never started: a container is only the way to read an image's files. FROM scratch images have no command.
-  const container = await docker.createContainer({ Image: image, Cmd: ['/.rig-unpack'], HostConfig: { NetworkMode: 'none' } });
+  const container = await docker.createContainer({ Image: image, Cmd: ['/.rig-unpack'], Labels: { [Label.role]: 'unpack' }, HostConfig: { NetworkMode: 'none' } });
   try {
     const tar = path ? await container.getArchive({ path }) : await container.export();
     const { execa } = await import('execa'); // only when a tree is unpacked: execa is slow to load
@@ -42,8 +43,9 @@ async function unpackOnce(docker: Docker, image: string, dir: string, path?: str
       if (!existsSync(dir)) throw err; // else another rig unpacked the same tree first
     }
   } finally {
-    rmSync(partial, { recursive: true, force: true });
+    // The container first: a failure to clear the partial tree must not leave it behind.
     await removeContainer(docker, container.id);
+    rmSync(partial, { recursive: true, force: true });
   }
 }
 
