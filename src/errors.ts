@@ -78,7 +78,7 @@ export interface Problem {
   hint?: string;
 }
 
-export function formatProblem(p: Problem): string {
+function formatProblem(p: Problem): string {
   const where = `${p.file}:${p.line}:${p.column}`;
   const key = p.path ? `${p.path}: ` : '';
   return `${where}: ${key}${p.message}${p.hint ? `\n    fix: ${p.hint}` : ''}`;

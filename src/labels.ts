@@ -1,7 +1,7 @@
 /** Everything rig makes carries these labels, so `down` finds it without the rig file and never touches anything else. */
 export const Label = {
   rig: 'io.rig.rig', // rig name: on every container, network and LXC container of a rig
-  role: 'io.rig.role', // node | sidecar
+  role: 'io.rig.role', // node | sidecar (probe, unpack: made only to read an image's files, never started)
   node: 'io.rig.node', // the node's made-up FQDN
   mirrors: 'io.rig.mirrors', // the live node it copies
   backend: 'io.rig.backend', // docker | lxc
@@ -11,10 +11,9 @@ export const Label = {
   owner: 'io.rig.owner', // on the network: host:pid of the rig process that made it (rig gc)
   links: 'io.rig.links', // on the network: JSON list of symlinks this rig made
   rigFile: 'io.rig.file', // on the network: the rig file it came from
-  domain: 'io.rig.domain',
   state: 'io.rig.state', // on the sidecar: the host directory with its etcd data and leases
   etcdRoot: 'io.rig.etcd-root', // on the sidecar: the root password of the rig's etcd (nodes have their own users)
-  image: 'io.rig.image', // on images rig built: the image definition's name
+  image: 'io.rig.image', // on images rig built: the image definition's name (docker images --filter label=io.rig.image)
   hash: 'io.rig.hash', // on images rig built: the definition's content hash
 } as const;
 

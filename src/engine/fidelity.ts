@@ -14,7 +14,7 @@ const MAX_FILE_BYTES = 1024 * 1024; // config data, not archives: larger files a
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The live domains of a rig: those of the live nodes it mirrors. */
-export const liveDomains = (spec: RigSpec) =>
+const liveDomains = (spec: RigSpec) =>
   [...new Set(spec.nodes.flatMap((n) => (n.mirrors?.includes('.') ? [n.mirrors.slice(n.mirrors.indexOf('.') + 1)] : [])))].filter((d) => d !== spec.domain);
 
 /**

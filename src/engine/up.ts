@@ -26,9 +26,6 @@ export interface UpOptions {
   idempotent?: boolean; // run each node's steps twice: the second run must change nothing
 }
 
-/** Node stages in order; the agent in each node writes the ones after `created`. */
-export const STAGES = ['created', 'addressed', 'facts', 'ready'] as const;
-
 export interface UpRun {
   steps: Step[];
   /** Stop the steps: every wait ends at once with `reason`, and nothing more is made. */
@@ -150,7 +147,6 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
             labels: {
               [Label.rig]: plan.name,
               [Label.rigFile]: plan.spec.file,
-              [Label.domain]: plan.spec.domain,
               [Label.owner]: options.owner,
               [Label.links]: JSON.stringify(linksUsed.map(({ path, target }) => ({ path, target }))),
             },

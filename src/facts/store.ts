@@ -10,7 +10,7 @@ import type { Etcd3 } from 'etcd3';
  * holds each node to that: a node logs in as its FQDN and may write only under its own prefix (and read the rig's
  * keys); the host is etcd's root.
  */
-export const nodePrefix = (rig: string, node: string) => `/rig/${rig}/nodes/${node}/`;
+const nodePrefix = (rig: string, node: string) => `/rig/${rig}/nodes/${node}/`;
 const rigPrefix = (rig: string) => `/rig/${rig}/nodes/`;
 
 export interface NodeState {

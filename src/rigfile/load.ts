@@ -11,18 +11,18 @@ import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, Provisio
 
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
 export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'init', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'update', 'nodes'] as const;
-export const FACTS_FROM_KEYS = ['dir', 'file'] as const;
+const FACTS_FROM_KEYS = ['dir', 'file'] as const;
 export const NODE_KEYS = ['mirrors', 'roles', 'image', 'init', 'backend', 'facts', 'provision', 'needs', 'validate', 'update'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
 export const NETWORK_KEYS = ['subnet', 'pool', 'internal', 'forward'] as const;
 export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
-export const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
+const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
 /** Facts rig sets itself; a rig file may not set them. */
 export const RESERVED_FACTS = [
   'hostname', 'fqdn', 'domain', 'ipaddress', 'netmask', 'netmask_length', 'macaddress', 'roles', 'os', 'os_release', 'kernel', 'rig', 'mirrors', 'stage',
 ] as const;
-export const DEFAULT_POOL = '10.213.0.0/16';
-export const DEFAULT_CONFIG_FILE = '{node}.yaml';
+const DEFAULT_POOL = '10.213.0.0/16';
+const DEFAULT_CONFIG_FILE = '{node}.yaml';
 
 export const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

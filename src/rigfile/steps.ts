@@ -156,7 +156,7 @@ export function checkNeeds(c: Checker, nodes: NodeSpec[], raw: Map<NodeSpec, { p
 }
 
 /** The first dependency cycle among the nodes' needs, as a path that ends where it starts, or undefined. */
-export function findCycle(nodes: Pick<NodeSpec, 'name' | 'needs'>[]): string[] | undefined {
+function findCycle(nodes: Pick<NodeSpec, 'name' | 'needs'>[]): string[] | undefined {
   const needs = new Map(nodes.map((n) => [n.name, [...new Set(n.needs.map((d) => d.node))]]));
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];

@@ -10,7 +10,7 @@ import { containerLog, tail, waitForLog } from '../runtime/docker/containers.js'
 import { makeVeth, moveIntoNode, removeVeth } from '../runtime/veth.js';
 
 /** dnsmasq serves the rig's DHCP and DNS: leases from the rig subnet, names under the rig domain, reverse lookups. */
-export function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
+function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
   const a = net.addresses;
   const domain = plan.spec.domain;
   return [
@@ -48,7 +48,7 @@ export function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
  * search list (the live domains follow the rig's), and any other name under a live domain is NXDOMAIN at once:
  * a test rig never reaches production by name, unless the rig file lets that name through (network.forward).
  */
-export function liveNameOptions(plan: Plan, a: RigAddresses): string[] {
+function liveNameOptions(plan: Plan, a: RigAddresses): string[] {
   const mirrored = plan.nodes.flatMap((n, i) => (n.spec.mirrors ? [{ live: n.spec.mirrors, address: nodeAddress(a, i) }] : []));
   const domains = [...new Set(mirrored.map((m) => m.live.slice(m.live.indexOf('.') + 1)).filter((d) => d && d !== plan.spec.domain))];
   return [
@@ -59,7 +59,7 @@ export function liveNameOptions(plan: Plan, a: RigAddresses): string[] {
   ];
 }
 
-export function etcdCommand(net: RigNetwork): string[] {
+function etcdCommand(net: RigNetwork): string[] {
   return [
     'etcd',
     '--name=rig',
@@ -120,7 +120,7 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
  * outliving a restart of the sidecar, so a rig keeps its facts and leases. One directory per sidecar, named on
  * its label; `down` removes it.
  */
-export const SIDECAR_STATE_ROOT = '/dev/shm/rig';
+const SIDECAR_STATE_ROOT = '/dev/shm/rig';
 
 export function removeSidecarState(labels: Record<string, string>): void {
   const state = labels[Label.state];

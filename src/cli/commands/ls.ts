@@ -14,7 +14,7 @@ export interface RigLine {
   sidecar: string;
 }
 
-export const rigLine = (r: RigStatus): RigLine => ({
+const rigLine = (r: RigStatus): RigLine => ({
   name: r.rig,
   nodes: r.nodes.length,
   ready: r.nodes.filter((n) => n.state === 'ready').length,

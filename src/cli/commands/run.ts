@@ -13,7 +13,7 @@ export interface RunFlags extends UpFlags {
 }
 
 /** RIG_NAME, RIG_DNS, RIG_ETCD, RIG_SUBNET, RIG_NODES, and per node RIG_<SHORT>_IP / RIG_<SHORT>_FQDN (documented in the README). */
-export function rigEnvironment(status: RigStatus): Record<string, string> {
+function rigEnvironment(status: RigStatus): Record<string, string> {
   const env: Record<string, string> = {
     RIG_NAME: status.rig,
     RIG_DNS: status.dns,

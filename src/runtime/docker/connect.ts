@@ -15,7 +15,7 @@ export async function connectDocker(env: NodeJS.ProcessEnv = process.env): Promi
   return docker;
 }
 
-export function engineError(err: unknown, where: string): RigError {
+function engineError(err: unknown, where: string): RigError {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'EACCES' || code === 'EPERM') {
     return new RigError(
