@@ -11,7 +11,9 @@ async function raw(args: string[], env: Record<string, string | undefined> = {},
 /** Run a command in a real pseudo-terminal (util-linux script): what a person at a terminal gets. */
 async function inTerminal(args: string[], env: Record<string, string> = {}) {
   const command = ['node', rigBin, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
-  const result = await execa('script', ['-qec', command, '/dev/null'], { env: { TERM: 'xterm-256color', ...env }, extendEnv: true, reject: false });
+  // A person at a terminal: no CI variable (with one, chalk turns colour off even in a terminal).
+  const { CI: _ci, NO_COLOR: _no, FORCE_COLOR: _force, ...inherited } = process.env;
+  const result = await execa('script', ['-qec', command, '/dev/null'], { env: { ...inherited, TERM: 'xterm-256color', ...env }, extendEnv: false, reject: false });
   return String(result.stdout);
 }
 
