@@ -1,4 +1,4 @@
-import { ExitCode, NodeFailed, NodeNotReady, RigError } from '../errors.js';
+import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
 import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
@@ -43,213 +43,272 @@ export interface UpRun {
   facts(): FactStore | undefined;
 }
 
-/**
- * The steps of `rig up`. Nothing is created before the checks pass. The rig name is claimed by creating the
- * sidecar container right after the network (the engine lets only one container have a name): an up that loses
- * that race removes its own network and nothing else. From the network on, the whole up has a deadline of
- * --timeout and a grace, so a sidecar the host cannot reach ends it (exit 4) like a silent node.
- */
-export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
-  const { docker, images } = engine;
-  let linksUsed: PlannedLink[] = []; // made by this rig, or shared with another rig that made them
-  let network: RigNetwork | undefined;
-  let sidecarContainer: Docker.Container | undefined;
-  let claimed = false;
-  let sidecarServes = false;
-  let facts: FactStore | undefined;
-  const imageNames = [
-    ...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => rigImageOf(n.spec) ?? 'base')]),
-  ];
-  let missingImages: ImageName[] = [];
-  const etcdRootPassword = newRootPassword();
+/** Waits that end at once when an up is aborted, and the work under way that its cleanup waits for. */
+class AbortableRun implements Abortable {
+  private readonly aborter = new AbortController();
+  readonly signal = this.aborter.signal;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
-  // An interrupt or the deadline aborts: waits end at once; what is being made is awaited (`making`), so that
-  // cleanup, which comes after it, finds and removes all of it.
-  const aborter = new AbortController();
-  const { signal } = aborter;
-  const inFlight = new Set<Promise<unknown>>();
-  const track = (work: Promise<unknown>) => {
-    inFlight.add(work);
-    const done = () => inFlight.delete(work);
+  abort(reason: Error): void {
+    if (!this.signal.aborted) this.aborter.abort(reason);
+  }
+
+  get reason(): Error | undefined {
+    return this.signal.aborted ? (this.signal.reason as Error) : undefined;
+  }
+
+  /** Work that makes something: cleanup waits for it, so that it finds and removes all it made. */
+  readonly track = (work: Promise<unknown>): void => {
+    this.inFlight.add(work);
+    const done = () => this.inFlight.delete(work);
     work.then(done, done);
   };
-  const making = <T>(work: () => Promise<T>): Promise<T> => {
-    signal.throwIfAborted();
+
+  /** Start work that makes something, unless the up was aborted. */
+  readonly making = <T>(work: () => Promise<T>): Promise<T> => {
+    this.signal.throwIfAborted();
     const made = work();
-    track(made);
+    this.track(made);
     return made;
   };
-  const unlessAborted = <T>(wait: Promise<T>): Promise<T> => {
+
+  /** A wait that ends at once with the abort's reason. */
+  readonly unlessAborted = <T>(wait: Promise<T>): Promise<T> => {
     const ended = new Promise<T>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason as Error);
-      const onAbort = () => reject(signal.reason as Error);
-      signal.addEventListener('abort', onAbort, { once: true });
-      wait.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      if (this.signal.aborted) return reject(this.signal.reason as Error);
+      const onAbort = () => reject(this.signal.reason as Error);
+      this.signal.addEventListener('abort', onAbort, { once: true });
+      wait.then(resolve, reject).finally(() => this.signal.removeEventListener('abort', onAbort));
     });
     ended.catch(() => {}); // whoever awaits it handles the failure
     return ended;
   };
-  let deadline: NodeJS.Timeout | undefined;
-  const startDeadline = () => {
+
+  async settled(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+/**
+ * One `rig up`, as named steps on one object: check the rig, build images, create the network (and claim the rig
+ * name), link live configs, start the sidecar and the nodes. Nothing is created before the checks pass. The rig
+ * name is claimed by creating the sidecar container right after the network (the engine lets only one container
+ * have a name): an up that loses that race removes its own network and nothing else. From the network on, the
+ * whole up has a deadline of --timeout and a grace, so a sidecar the host cannot reach ends it (exit 4) like a
+ * silent node.
+ */
+class RigUp implements UpRun {
+  readonly steps: Step[];
+  private readonly run = new AbortableRun();
+  private readonly etcdRootPassword = newRootPassword();
+  private readonly imageNames: ImageName[];
+  private missingImages: ImageName[] = [];
+  private linksUsed: PlannedLink[] = []; // made by this rig, or shared with another rig that made them
+  private network?: RigNetwork;
+  private sidecarContainer?: Docker.Container;
+  private claimed = false; // this up owns the rig name: everything with the rig's label is its own
+  private sidecarServes = false;
+  private store?: FactStore;
+  private deadline?: NodeJS.Timeout;
+  private cleaned?: Promise<'rig' | 'network' | 'nothing' | 'kept'>;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly plan: Plan,
+    private readonly options: UpOptions,
+  ) {
+    this.imageNames = [...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => rigImageOf(n.spec) ?? 'base')])];
+    const count = plan.nodes.length;
+    this.steps = [
+      { title: 'Check the rig', run: () => this.checkRig() },
+      {
+        title: 'Build images',
+        skip: () => this.missingImages.length === 0,
+        concurrent: () => [{ title: `Build ${this.missingImages.map((n) => engine.images.ref(n)).join(', ')}`, run: (report) => this.buildImages(report) }],
+      },
+      { title: 'Create the rig network', run: (report) => this.createNetwork(report) },
+      { title: 'Link live node configs', skip: () => this.linksUsed.length === 0, run: (report) => this.linkConfigs(report) },
+      { title: `Start dnsmasq, etcd and ${count} node${count > 1 ? 's' : ''}`, concurrent: () => this.sidecarAndNodes() },
+    ];
+  }
+
+  abort(reason: Error): void {
+    this.run.abort(reason);
+  }
+
+  abortReason(): Error | undefined {
+    return this.run.reason;
+  }
+
+  cleanup(keep: boolean): Promise<'rig' | 'network' | 'nothing' | 'kept'> {
+    return (this.cleaned ??= this.removeWhatWasMade(keep));
+  }
+
+  done(): void {
+    clearTimeout(this.deadline);
+  }
+
+  facts(): FactStore | undefined {
+    return this.store;
+  }
+
+  private async checkRig(): Promise<void> {
+    const { engine, plan } = this;
+    const links = checkLinks(plan.links, plan.spec.file, linksInUse((await findRigNetworks(engine.docker)).map((n) => n.labels)));
+    this.linksUsed = [...links.toMake, ...links.shared];
+    if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
+    for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
+      const backend = engine.backends[kind];
+      if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
+      await backend.check?.();
+    }
+    const running = await engine.docker.listNetworks({ filters: { label: [`${Label.rig}=${plan.name}`] } });
+    if (running.length) throw alreadyUp(plan.name);
+    await checkContainerNames(engine, plan);
+    await checkNodeImages(engine, plan);
+    this.missingImages = await engine.images.missing(this.imageNames);
+  }
+
+  private async buildImages(report: (line: string) => void): Promise<void> {
+    for (const name of this.missingImages) {
+      this.run.signal.throwIfAborted();
+      report(`building ${this.engine.images.ref(name)}`);
+      await this.run.unlessAborted(this.engine.images.build(name, report));
+    }
+  }
+
+  private async createNetwork(report: (line: string) => void): Promise<void> {
+    const { engine, plan, options, run } = this;
+    this.startDeadline();
+    const network = await run.making(() =>
+      createRigNetwork(engine.docker, {
+        name: plan.network,
+        subnet: plan.spec.network.subnet,
+        pool: plan.spec.network.pool,
+        internal: plan.spec.network.internal,
+        labels: {
+          [Label.rig]: plan.name,
+          [Label.rigFile]: plan.spec.file,
+          [Label.owner]: options.owner,
+          [Label.links]: JSON.stringify(this.linksUsed.map(({ path, target }) => ({ path, target }))),
+        },
+      }),
+    );
+    this.network = network;
+    options.madeNetwork?.(network.id);
+    // The claim: another up of this name that got this far too has its own network, but only one sidecar.
+    this.sidecarContainer = await run.making(() => createSidecar(engine.docker, plan, network, engine.images.ref('sidecar'), this.etcdRootPassword)).catch((err: Error) => {
+      throw isConflict(err) ? alreadyUp(plan.name) : err;
+    });
+    this.claimed = true;
+    options.claimed?.();
+    report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
+  }
+
+  private async linkConfigs(report: (line: string) => void): Promise<void> {
+    // Shared links too: another rig that went down since the check, before this rig's network listed them,
+    // removed them.
+    const made = await this.run.making(async () => makeLinks(this.linksUsed));
+    report(`${made.length} symlinks made`);
+  }
+
+  /**
+   * Node containers are created while the sidecar starts, and started once it runs (the engine starts one
+   * container at a time or so: the sidecar is what every node waits for). A node is wired to the bridge, which
+   * sets its agent going, only once dnsmasq and etcd answer.
+   */
+  private sidecarAndNodes(): Step[] {
+    const network = this.network;
+    const container = this.sidecarContainer;
+    if (!network || !container) throw new InternalError('the nodes step ran before the network and the sidecar were made');
+    const sidecar = deferred<FactStore>();
+    const sidecarStarted = deferred<void>();
+    const sidecarStep: Step = {
+      title: 'dnsmasq and etcd',
+      run: async (report) => {
+        try {
+          sidecar.resolve(await this.startSidecar(network, container, sidecarStarted.resolve));
+        } catch (err) {
+          sidecarStarted.resolve();
+          sidecar.reject(err as Error);
+          throw this.run.reason ?? err;
+        }
+        report(`DNS and DHCP at ${network.addresses.dnsmasq}, etcd at ${etcdUrl(network)}`);
+      },
+    };
+    const options = { ...this.options, etcdRootPassword: this.etcdRootPassword };
+    const nodes = nodeSteps(this.engine, this.plan, network, this.run.unlessAborted(sidecarStarted.promise), sidecar.promise, options, this.run);
+    return [sidecarStep, ...nodes];
+  }
+
+  /** Start the sidecar, lock its etcd down (a user per node) and publish what rig knows before the nodes do. */
+  private async startSidecar(network: RigNetwork, container: Docker.Container, started: () => void): Promise<FactStore> {
+    const { engine, plan, options, run } = this;
+    const url = etcdUrl(network);
+    // etcd3 is the heaviest module (0.2 s of this thread): it loads while etcd starts and the engine starts the
+    // nodes, once the sidecar is wired; earlier it would hold up the engine requests.
+    const wired = deferred<void>();
+    run.signal.throwIfAborted();
+    const starting = startSidecar(engine.docker, plan, network, container, started, () => {
+      wired.resolve();
+      void import('etcd3');
+    });
+    run.track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
+    const prepared = engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]);
+    run.track(prepared); // the tools are unpacked through a container of their own, removed when done
+    await run.unlessAborted(Promise.all([starting, prepared]));
+    // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
+    const open = await run.unlessAborted(FactStore.connect({ url }));
+    await run
+      .unlessAborted(open.lockDown(plan.name, this.etcdRootPassword, plan.nodes.map((n) => n.spec.name)))
+      .catch(etcdUnanswered(url))
+      .finally(() => open.close());
+    const store = await run.unlessAborted(FactStore.connect({ url, rootPassword: this.etcdRootPassword }));
+    this.store = store;
+    // Production facts first: each node's agent publishes its own over them, so rig's win.
+    const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
+    await run.unlessAborted(Promise.all(production.map(([node, values]) => store.putFacts(plan.name, node, values)))).catch(etcdUnanswered(url));
+    // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
+    const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
+    await run.unlessAborted(Promise.all(mirrored.map((n) => store.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)))).catch(etcdUnanswered(url));
+    this.sidecarServes = true;
+    return store;
+  }
+
+  private startDeadline(): void {
+    const { plan, options } = this;
     const limitMs = options.timeoutMs + SILENCE_GRACE_MS + DEADLINE_GRACE_MS;
     const why = () =>
-      sidecarServes
+      this.sidecarServes
         ? `Rig ${plan.name} was not ready within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`
-        : `The sidecar of rig ${plan.name} (dnsmasq and etcd at ${network ? etcdUrl(network) : 'its network'}) did not answer within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`;
+        : `The sidecar of rig ${plan.name} (dnsmasq and etcd at ${this.network ? etcdUrl(this.network) : 'its network'}) did not answer within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`;
     const hint = 'is the sidecar running and reachable from the host (docker ps; no host route over the rig subnet)? A longer --timeout gives slow nodes more time';
-    deadline = setTimeout(() => aborter.abort(new RigError(why(), hint, ExitCode.timeout)), limitMs);
-  };
+    this.deadline = setTimeout(() => this.run.abort(new RigError(why(), hint, ExitCode.timeout)), limitMs);
+  }
 
-  const steps: Step[] = [
-    {
-      title: 'Check the rig',
-      run: async () => {
-        const links = checkLinks(plan.links, plan.spec.file, linksInUse((await findRigNetworks(docker)).map((n) => n.labels)));
-        linksUsed = [...links.toMake, ...links.shared];
-        if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
-        for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
-          if (!engine.backends[kind]) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
-          await engine.backends[kind]!.check?.();
-        }
-        const running = await docker.listNetworks({ filters: { label: [`${Label.rig}=${plan.name}`] } });
-        if (running.length) throw alreadyUp(plan.name);
-        await checkContainerNames(engine, plan);
-        await checkNodeImages(engine, plan);
-        missingImages = await images.missing(imageNames);
-      },
-    },
-    {
-      title: 'Build images',
-      skip: () => missingImages.length === 0,
-      concurrent: () => [
-        {
-          title: `Build ${missingImages.map((n) => images.ref(n)).join(', ')}`,
-          run: async (report) => {
-            for (const name of missingImages) {
-              signal.throwIfAborted();
-              report(`building ${images.ref(name)}`);
-              await unlessAborted(images.build(name, report));
-            }
-          },
-        },
-      ],
-    },
-    {
-      title: 'Create the rig network',
-      run: async (report) => {
-        startDeadline();
-        network = await making(() =>
-          createRigNetwork(docker, {
-            name: plan.network,
-            subnet: plan.spec.network.subnet,
-            pool: plan.spec.network.pool,
-            internal: plan.spec.network.internal,
-            labels: {
-              [Label.rig]: plan.name,
-              [Label.rigFile]: plan.spec.file,
-              [Label.owner]: options.owner,
-              [Label.links]: JSON.stringify(linksUsed.map(({ path, target }) => ({ path, target }))),
-            },
-          }),
-        );
-        options.madeNetwork?.(network.id);
-        // The claim: another up of this name that got this far too has its own network, but only one sidecar.
-        sidecarContainer = await making(() => createSidecar(docker, plan, network!, images.ref('sidecar'), etcdRootPassword)).catch((err: Error) => {
-          throw isConflict(err) ? alreadyUp(plan.name) : err;
-        });
-        claimed = true;
-        options.claimed?.();
-        report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
-      },
-    },
-    {
-      title: 'Link live node configs',
-      skip: () => linksUsed.length === 0,
-      run: async (report) => {
-        // Shared links too: another rig that went down since the check, before this rig's network listed them,
-        // removed them.
-        const made = await making(async () => makeLinks(linksUsed));
-        report(`${made.length} symlinks made`);
-      },
-    },
-    {
-      // Node containers are created while the sidecar starts, and started once it runs (the engine starts one
-      // container at a time or so: the sidecar is what every node waits for). A node is wired to the bridge,
-      // which sets its agent going, only once dnsmasq and etcd answer.
-      title: `Start dnsmasq, etcd and ${plan.nodes.length} node${plan.nodes.length > 1 ? 's' : ''}`,
-      concurrent: () => {
-        const sidecar = deferred<FactStore>();
-        const sidecarStarted = deferred<void>();
-        const url = etcdUrl(network!);
-        const sidecarStep: Step = {
-          title: 'dnsmasq and etcd',
-          run: async (report) => {
-            try {
-              // etcd3 is the heaviest module (0.2 s of this thread): it loads while etcd starts and the engine
-              // starts the nodes, once the sidecar is wired; earlier it would hold up the engine requests.
-              const wired = deferred<void>();
-              signal.throwIfAborted();
-              const starting = startSidecar(docker, plan, network!, sidecarContainer!, sidecarStarted.resolve, () => {
-                wired.resolve();
-                void import('etcd3');
-              });
-              track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
-              const prepared = engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]);
-              track(prepared); // the tools are unpacked through a container of their own, removed when done
-              await unlessAborted(Promise.all([starting, prepared]));
-              // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
-              const open = await unlessAborted(FactStore.connect({ url }));
-              await unlessAborted(open.lockDown(plan.name, etcdRootPassword, plan.nodes.map((n) => n.spec.name)))
-                .catch(etcdUnanswered(url))
-                .finally(() => open.close());
-              facts = await unlessAborted(FactStore.connect({ url, rootPassword: etcdRootPassword }));
-              // Production facts first: each node's agent publishes its own over them, so rig's win.
-              const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
-              await unlessAborted(Promise.all(production.map(([node, values]) => facts!.putFacts(plan.name, node, values)))).catch(etcdUnanswered(url));
-              // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
-              const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
-              await unlessAborted(Promise.all(mirrored.map((n) => facts!.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)))).catch(etcdUnanswered(url));
-              sidecarServes = true;
-              sidecar.resolve(facts);
-            } catch (err) {
-              sidecarStarted.resolve();
-              sidecar.reject(err as Error);
-              throw signal.aborted ? (signal.reason as Error) : err;
-            }
-            report(`DNS and DHCP at ${network!.addresses.dnsmasq}, etcd at ${url}`);
-          },
-        };
-        const nodes = nodeSteps(engine, plan, network!, unlessAborted(sidecarStarted.promise), sidecar.promise, { ...options, etcdRootPassword }, { making, unlessAborted, signal });
-        return [sidecarStep, ...nodes];
-      },
-    },
-  ];
-
-  let cleaned: Promise<'rig' | 'network' | 'nothing' | 'kept'> | undefined;
-  const cleanup = async (keep: boolean) => {
-    if (!signal.aborted) aborter.abort(new RigError(`up of rig ${plan.name} was stopped`));
-    clearTimeout(deadline);
-    while (inFlight.size) await Promise.allSettled([...inFlight]);
-    facts?.close();
-    if (!claimed) {
-      if (!network) return 'nothing';
-      await removeOwnNetwork(docker, network.id, plan.name);
+  /**
+   * Stop the steps, wait for what is being made to exist, then remove what this up made: the whole rig (by its
+   * label) if this up owns the rig name (unless `keep`), else only its own network.
+   */
+  private async removeWhatWasMade(keep: boolean): Promise<'rig' | 'network' | 'nothing' | 'kept'> {
+    this.run.abort(new RigError(`up of rig ${this.plan.name} was stopped`));
+    clearTimeout(this.deadline);
+    await this.run.settled();
+    this.store?.close();
+    if (!this.claimed) {
+      if (!this.network) return 'nothing';
+      await removeOwnNetwork(this.engine.docker, this.network.id, this.plan.name);
       return 'network';
     }
     if (keep) return 'kept';
-    await destroyRig(engine, plan.name);
+    await destroyRig(this.engine, this.plan.name);
     return 'rig';
-  };
-  return {
-    steps,
-    abort(reason) {
-      if (!signal.aborted) aborter.abort(reason);
-    },
-    abortReason: () => (signal.aborted ? (signal.reason as Error) : undefined),
-    cleanup: (keep) => (cleaned ??= cleanup(keep)),
-    done: () => clearTimeout(deadline),
-    facts: () => facts,
-  };
+  }
+}
+
+/** The steps of `rig up` (see RigUp). */
+export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
+  return new RigUp(engine, plan, options);
 }
 
 const alreadyUp = (rig: string) =>
