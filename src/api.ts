@@ -54,7 +54,7 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
   made.interrupts.release(); // the test runner's own signals are its business; the reaper still guards the rig
   const { engine, plan } = made;
   const [status] = await rigStatus(engine, plan.name);
-  const instances = (await listNodes(engine, plan.name));
+  const instances = await listNodes(engine, plan.name);
   const nodes: RigNode[] = status.nodes.map((n) => {
     const instance = instances.find((i) => i.node === n.node)!;
     return {
@@ -66,7 +66,11 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
       exec: (command) => engine.backends[instance.backend]!.exec(instance, command),
       waitFor: async (fact, timeoutMs = 60_000) => {
         const value = await withFacts(await factAccess(engine, plan.name), (f) => f.waitFact(plan.name, n.node, fact, timeoutMs));
-        if (value === null) throw new RigError(`${n.node} did not publish ${fact} within ${timeoutMs / 1000} s.`, `see its log with: rig logs ${n.node} --name ${plan.name}`);
+        if (value === null)
+          throw new RigError(
+            `${n.node} did not publish ${fact} within ${timeoutMs / 1000} s.`,
+            `see its log with: rig logs ${n.node} --name ${plan.name}`,
+          );
         return value;
       },
     };

@@ -68,7 +68,6 @@ export class NodeFailed extends Error {
   }
 }
 
-
 export interface Problem {
   file: string;
   line: number; // 1-based

@@ -49,16 +49,26 @@ export async function createEngine(): Promise<Engine> {
 
 /** rig --verbose: every Docker API call (method, path, status, time) and every host command, as they end. */
 function observeEngine(docker: Docker): void {
-  const modem = docker.modem as unknown as { dial(options: { method: string; path: string }, callback: (err: unknown, data: unknown) => void): void };
+  const modem = docker.modem as unknown as {
+    dial(options: { method: string; path: string }, callback: (err: unknown, data: unknown) => void): void;
+  };
   const dial = modem.dial.bind(modem);
   modem.dial = (options, callback) => {
     const start = performance.now();
     dial(options, (err, data) => {
       const status = err ? ((err as { statusCode?: number }).statusCode ?? 'error') : 'ok';
       const ms = Math.round(performance.now() - start);
-      verbose(`docker ${options.method} ${options.path.split('?')[0]}: ${status}, ${ms} ms`, { engine: 'docker', method: options.method, path: options.path, status, ms });
+      verbose(`docker ${options.method} ${options.path.split('?')[0]}: ${status}, ${ms} ms`, {
+        engine: 'docker',
+        method: options.method,
+        path: options.path,
+        status,
+        ms,
+      });
       callback(err, data);
     });
   };
-  observeCommands((command, exitCode, ms) => verbose(`$ ${command}: exit ${exitCode}, ${Math.round(ms)} ms`, { command, exitCode, ms: Math.round(ms) }));
+  observeCommands((command, exitCode, ms) =>
+    verbose(`$ ${command}: exit ${exitCode}, ${Math.round(ms)} ms`, { command, exitCode, ms: Math.round(ms) }),
+  );
 }

@@ -17,7 +17,14 @@ async function main(argv: string[]): Promise<number> {
       // --json: the error is one JSON line on stderr too, like every other line there.
       const rigError = err instanceof RigError;
       const exitCode = rigError ? err.exitCode : ExitCode.internal;
-      const line = { time: new Date().toISOString(), level: 'error', message: rigError ? err.message : `internal error: ${(err as Error)?.stack ?? err}`, detail: rigError ? err.detail : undefined, hint: rigError ? err.hint : 'this is a bug in rig; please report it with the command you ran', exitCode };
+      const line = {
+        time: new Date().toISOString(),
+        level: 'error',
+        message: rigError ? err.message : `internal error: ${(err as Error)?.stack ?? err}`,
+        detail: rigError ? err.detail : undefined,
+        hint: rigError ? err.hint : 'this is a bug in rig; please report it with the command you ran',
+        exitCode,
+      };
       process.stderr.write(`${JSON.stringify(line)}\n`);
       return exitCode;
     }
@@ -28,7 +35,9 @@ async function main(argv: string[]): Promise<number> {
     }
     const cause = (err as Error)?.cause;
     const causeText = cause ? `\ncaused by: ${(cause as Error)?.stack ?? cause}` : '';
-    process.stderr.write(`${chalk.red('rig: internal error:')} ${(err as Error)?.stack ?? err}${causeText}\nThis is a bug in rig; please report it with the command you ran.\n`);
+    process.stderr.write(
+      `${chalk.red('rig: internal error:')} ${(err as Error)?.stack ?? err}${causeText}\nThis is a bug in rig; please report it with the command you ran.\n`,
+    );
     return ExitCode.internal;
   }
 }

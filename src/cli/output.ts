@@ -21,7 +21,10 @@ export const outputSettings = (): Readonly<OutputSettings> => settings;
 
 function write(level: 'note' | 'warning' | 'verbose', message: string, fields: Record<string, unknown> = {}): void {
   if (settings.json) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
-  else process.stderr.write(`${level === 'warning' ? 'rig: warning: ' : level === 'verbose' ? `rig: [${timeOfDay()}] ` : 'rig: '}${printable(message)}\n`);
+  else
+    process.stderr.write(
+      `${level === 'warning' ? 'rig: warning: ' : level === 'verbose' ? `rig: [${timeOfDay()}] ` : 'rig: '}${printable(message)}\n`,
+    );
 }
 
 const timeOfDay = () => new Date().toISOString().slice(11, 23);

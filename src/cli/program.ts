@@ -6,7 +6,7 @@ const version = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 /** Commands load their modules when they run, so `rig --version` and `rig --help` start fast. */
 export function program(): Command {
   const rig = new Command('rig')
-    .description('Throwaway multi-machine test rigs out of containers, each node mirroring a live node\'s configuration.')
+    .description("Throwaway multi-machine test rigs out of containers, each node mirroring a live node's configuration.")
     .version(version)
     .configureOutput({ outputError: (text, write) => write(text) })
     .option('-q, --quiet', 'say nothing but results, warnings and errors')
@@ -48,7 +48,7 @@ function lifecycleCommands(rig: Command): void {
     .option('--wait', 'return only when every node is ready or one has failed (the default)')
     .option('--no-wait', 'return once every node is started')
     .option('--keep-on-failure', 'keep what was made when up fails, to look at it')
-    .option('--idempotent', 'run each node\'s steps twice: the second run must change nothing')
+    .option('--idempotent', "run each node's steps twice: the second run must change nothing")
     .option('--watch', 'then watch its files like rig watch; Ctrl-C takes the rig down')
     .option('--dry-run', 'print the plan and make nothing')
     .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')
@@ -56,27 +56,29 @@ function lifecycleCommands(rig: Command): void {
 
   rig
     .command('provision')
-    .description('run the nodes\' steps again in a rig that is up (edits are seen at once), then their validate commands')
+    .description("run the nodes' steps again in a rig that is up (edits are seen at once), then their validate commands")
     .argument('[nodes...]', 'nodes to provision (FQDN or short name; default: all), in the order of their needs')
-    .option('--name <name>', 'the rig (default: RIG_NAME, the only rig up, or ./rig.yaml\'s)')
+    .option('--name <name>', "the rig (default: RIG_NAME, the only rig up, or ./rig.yaml's)")
     .option('--idempotent', 'apply twice: the second run must change nothing, else show what changed')
     .option('--json', 'print the results as JSON')
     .action(async (nodes, flags) => (await import('./commands/provision.js')).provision(nodes, flags));
 
   rig
     .command('watch')
-    .description('on every saved change to the rig\'s files, provision and validate the nodes it affects, one verdict line per change')
-    .option('--name <name>', 'the rig (default: RIG_NAME, the only rig up, or ./rig.yaml\'s)')
+    .description("on every saved change to the rig's files, provision and validate the nodes it affects, one verdict line per change")
+    .option('--name <name>', "the rig (default: RIG_NAME, the only rig up, or ./rig.yaml's)")
     .option('--json', 'one JSON line per verdict')
     .action(async (flags) => (await import('./commands/rig-watch.js')).watchRig(flags));
 
   rig
     .command('update')
-    .description('a rolling update: each node\'s update: commands, then its validate: commands, N nodes at a time, stopping at the first failure')
+    .description(
+      "a rolling update: each node's update: commands, then its validate: commands, N nodes at a time, stopping at the first failure",
+    )
     .argument('[nodes...]', 'nodes to update, in this order (default: every node that declares update:)')
     .option('--mirrors <live>', 'the nodes that mirror this live node')
     .option('--batch <n>', 'how many nodes at a time', '1')
-    .option('--name <name>', 'the rig (default: RIG_NAME, the only rig up, or ./rig.yaml\'s)')
+    .option('--name <name>', "the rig (default: RIG_NAME, the only rig up, or ./rig.yaml's)")
     .option('--json', 'print the results as JSON')
     .action(async (nodes, flags) => (await import('./commands/update.js')).update(nodes, flags));
 
@@ -84,7 +86,7 @@ function lifecycleCommands(rig: Command): void {
     .command('down')
     .description('remove a rig: every container, network, lease, etcd key and symlink it made, and nothing else')
     .argument('[rigfile]', 'the rig file the rig came from')
-    .option('--name <name>', 'the rig\'s name')
+    .option('--name <name>', "the rig's name")
     .option('--all', 'remove every rig')
     .option('--json', 'print what was removed as JSON')
     .action(async (file, flags) => (await import('./commands/down.js')).down(file, flags));
@@ -96,7 +98,7 @@ function inspectCommands(rig: Command): void {
     .command('status')
     .description('the rigs that are up: each node with its address, the live node it mirrors and its stage')
     .option('--name <name>', 'only this rig')
-    .option('--watch', 'follow the nodes\' stages as they change (an etcd watch), until Ctrl-C or the rig is gone')
+    .option('--watch', "follow the nodes' stages as they change (an etcd watch), until Ctrl-C or the rig is gone")
     .option('--json', 'print as JSON (with --watch: one JSON line per change)')
     .action(async (flags) =>
       flags.watch ? (await import('./commands/watch.js')).watchStatus(flags) : (await import('./commands/status.js')).status(flags),
@@ -104,7 +106,9 @@ function inspectCommands(rig: Command): void {
 
   rig
     .command('check')
-    .description('how faithful a rig is to production, making nothing: every live host name its config trees name, and the rig node that answers for it')
+    .description(
+      'how faithful a rig is to production, making nothing: every live host name its config trees name, and the rig node that answers for it',
+    )
     .argument('<rigfile>', 'the rig file (YAML)')
     .option('--name <name>', 'rig name (default: name: in the file, else the file name)')
     .option('--json', 'print as JSON')
@@ -118,17 +122,17 @@ function inspectCommands(rig: Command): void {
 
   rig
     .command('graph')
-    .description('print the rig\'s dependency graph (needs:) as Graphviz DOT or Mermaid')
+    .description("print the rig's dependency graph (needs:) as Graphviz DOT or Mermaid")
     .argument('<rigfile>', 'the rig file (YAML)')
     .option('--format <format>', 'dot or mermaid', 'dot')
     .action(async (file, flags) => (await import('./commands/graph.js')).graph(file, flags));
 
   rig
     .command('facts')
-    .description('a node\'s facts, as it published them to etcd')
+    .description("a node's facts, as it published them to etcd")
     .argument('<node>', 'the node (FQDN or short name)')
-    .argument('[fact]', 'print only this fact\'s value')
-    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .argument('[fact]', "print only this fact's value")
+    .option('--name <name>', "the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('--json', 'print as JSON')
     .option('--yaml', 'print as YAML')
     .action(async (node, fact, flags) => (await import('./commands/facts.js')).facts(node, fact, flags));
@@ -138,14 +142,14 @@ function inspectCommands(rig: Command): void {
 function nodeCommands(rig: Command): void {
   rig
     .command('logs')
-    .description('nodes\' logs (their agents: DHCP, facts, stages, steps); no node: all of the rig\'s, each line after its node\'s name')
+    .description("nodes' logs (their agents: DHCP, facts, stages, steps); no node: all of the rig's, each line after its node's name")
     .argument('[nodes...]', 'the nodes (FQDN or short name)')
-    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .option('--name <name>', "the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('-f, --follow', 'follow: go on printing what comes, until Ctrl-C or the node stops')
     .option('--tail <lines>', 'only the last lines')
     .option('--since <when>', 'only since then: a duration back from now (10m) or a time (Docker nodes)')
     .option('--timestamps', 'each line with its time (Docker nodes)')
-    .option('--sidecar', 'the rig\'s dnsmasq and etcd (with nodes named: as well)')
+    .option('--sidecar', "the rig's dnsmasq and etcd (with nodes named: as well)")
     .action(async (nodes, flags) => (await import('./commands/node.js')).logs(nodes, flags));
 
   rig
@@ -153,7 +157,7 @@ function nodeCommands(rig: Command): void {
     .description('run a command inside a node (no command: a login shell), its output streamed, exiting with its exit code')
     .argument('<node>', 'the node (FQDN or short name)')
     .argument('[command...]', 'the command, after --')
-    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .option('--name <name>', "the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('-i, --interactive', 'pass stdin to the command (default when stdin is a terminal)')
     .option('--no-interactive', 'do not pass stdin')
     .option('-t, --tty', 'give the command a terminal (default when stdin is a terminal)')
@@ -166,7 +170,7 @@ function nodeCommands(rig: Command): void {
     .command('shell')
     .description('a login shell in a node (rig exec NODE with no command)')
     .argument('<node>', 'the node (FQDN or short name)')
-    .option('--name <name>', 'the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .option('--name <name>', "the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('-i, --interactive', 'pass stdin to the shell (default when stdin is a terminal)')
     .option('-t, --tty', 'give the shell a terminal (default when stdin is a terminal)')
     .option('--no-tty', 'no terminal')
@@ -174,12 +178,12 @@ function nodeCommands(rig: Command): void {
 
   rig
     .command('run')
-    .description('bring a rig up, run a command against it, then always take it down; exits with the command\'s code')
+    .description("bring a rig up, run a command against it, then always take it down; exits with the command's code")
     .argument('<rigfile>', 'the rig file (YAML)')
     .argument('[command...]', 'the command, after --; it gets RIG_NAME, RIG_DNS, RIG_ETCD, RIG_NODES and RIG_<NODE>_IP')
     .option('--name <name>', 'rig name (two runs of one rig file at once need different names)')
     .option('--on <node>', 'run the command inside this node instead of on the host')
-    .option('--test', 'run the nodes\' validate commands (rig test) as the command')
+    .option('--test', "run the nodes' validate commands (rig test) as the command")
     .option('--junit <file>', 'with --test: write JUnit XML here')
     .option('--timeout <duration>', 'how long every node has to become ready', '5m')
     .option('--keep-on-failure', 'keep the rig when up or the command fails, and say how to remove it')
@@ -188,9 +192,9 @@ function nodeCommands(rig: Command): void {
 
   rig
     .command('test')
-    .description('run every node\'s validate commands inside it; a table, JUnit XML with --junit; exit 1 if any fails')
+    .description("run every node's validate commands inside it; a table, JUnit XML with --junit; exit 1 if any fails")
     .argument('[rigfile]', 'the rig file the rig came from')
-    .option('--name <name>', 'the rig\'s name (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .option('--name <name>', "the rig's name (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('--junit <file>', 'write JUnit XML here')
     .option('--json', 'print the results as JSON')
     .action(async (file, flags) => (await import('./commands/test.js')).test(file, flags));
@@ -212,8 +216,8 @@ function toolCommands(rig: Command): void {
 
   rig
     .command('inventory')
-    .description('the rig\'s nodes for other tools: an Ansible inventory (groups from roles, no sshd needed), JSON, or /etc/hosts lines')
-    .option('--name <name>', 'the rig (default: RIG_NAME, else the only rig up, else ./rig.yaml\'s)')
+    .description("the rig's nodes for other tools: an Ansible inventory (groups from roles, no sshd needed), JSON, or /etc/hosts lines")
+    .option('--name <name>', "the rig (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('--format <format>', 'ansible, json or hosts', 'ansible')
     .action(async (flags) => (await import('./commands/inventory.js')).inventory(flags));
 
@@ -230,7 +234,7 @@ function toolCommands(rig: Command): void {
     .helpOption(false)
     .action(async (words) => (await import('./commands/completion.js')).complete(words));
 
-  const images = rig.command('images').description('rig\'s locally built images (no registry needed)');
+  const images = rig.command('images').description("rig's locally built images (no registry needed)");
   images
     .command('build')
     .description('build the images that are missing or out of date')
@@ -250,13 +254,26 @@ const EXAMPLES: Record<string, string[]> = {
   check: ['rig check rigs/village/rig.yaml', 'rig check rig.yaml --json'],
   facts: ['rig facts barn', 'rig facts barn ipaddress', 'rig facts barn --name village --json'],
   logs: ['rig logs mill', 'rig logs -f --tail 20', 'rig logs --sidecar --since 10m'],
-  exec: ['rig exec mill -- redis-cli info replication', 'rig exec -it mill -- bash', 'echo hi | rig exec -i mill -- cat', 'rig exec --role db -- redis-cli ping'],
+  exec: [
+    'rig exec mill -- redis-cli info replication',
+    'rig exec -it mill -- bash',
+    'echo hi | rig exec -i mill -- cat',
+    'rig exec --role db -- redis-cli ping',
+  ],
   shell: ['rig shell mill'],
-  run: ['rig run rig.yaml -- ./smoke-test.sh', 'rig run rig.yaml --test --junit results.xml', 'rig run rig.yaml --on mill -- redis-cli ping'],
+  run: [
+    'rig run rig.yaml -- ./smoke-test.sh',
+    'rig run rig.yaml --test --junit results.xml',
+    'rig run rig.yaml --on mill -- redis-cli ping',
+  ],
   test: ['rig test --name village', 'rig test rig.yaml --junit results.xml'],
   graph: ['rig graph rig.yaml | dot -Tsvg > graph.svg', 'rig graph rig.yaml --format mermaid'],
   gc: ['rig gc', 'rig gc --json'],
-  inventory: ['rig inventory > inventory.yml && ansible -i inventory.yml db -m raw -a hostname', 'rig inventory --format hosts', 'rig inventory --format json'],
+  inventory: [
+    'rig inventory > inventory.yml && ansible -i inventory.yml db -m raw -a hostname',
+    'rig inventory --format hosts',
+    'rig inventory --format json',
+  ],
   completion: ['eval "$(rig completion bash)"   # in ~/.bashrc', 'rig completion fish | source'],
   doctor: ['rig doctor', 'rig doctor --json'],
 };

@@ -3,7 +3,9 @@
 // Started detached, in its own session, so a Ctrl-C or a kill of the parent spares it.
 
 const [rig, claimed, network] = process.argv.slice(2);
-console.error(`${new Date().toISOString()} rig reaper: the owner of rig ${rig} is gone; removing ${claimed ? 'the rig' : `its network ${network}`}`);
+console.error(
+  `${new Date().toISOString()} rig reaper: the owner of rig ${rig} is gone; removing ${claimed ? 'the rig' : `its network ${network}`}`,
+);
 try {
   // Loaded only now: while its owner works, the reaper costs nothing but a pipe and a shell.
   const [{ destroyRig }, { removeOwnNetwork }, { createEngine }] = await Promise.all([

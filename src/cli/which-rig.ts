@@ -18,5 +18,9 @@ export async function whichRig(engine: Engine, name?: string, cwd = process.cwd(
   const here = join(cwd, 'rig.yaml');
   if (existsSync(here)) return loadRigFile(here).name;
   if (!up.length) throw new RigError('No rig is up.', 'bring one up with: rig up RIGFILE', ExitCode.badInput);
-  throw new RigError(`${up.length} rigs are up: ${up.join(', ')}; which one?`, 'say which with --name NAME (or set RIG_NAME)', ExitCode.badInput);
+  throw new RigError(
+    `${up.length} rigs are up: ${up.join(', ')}; which one?`,
+    'say which with --name NAME (or set RIG_NAME)',
+    ExitCode.badInput,
+  );
 }

@@ -2,14 +2,18 @@ import { relative } from 'node:path';
 import { REPO_MOUNT, type Plan, type PlannedNode } from '../plan/plan.js';
 import type { ProvisionStep } from '../rigfile/types.js';
 
-
 const b64 = (text: string | undefined) => (text ? Buffer.from(text).toString('base64') : '-');
 
 /**
  * The agent's environment: who the node is, where etcd is, what it mirrors, its custom facts, what it needs and
  * its provisioning steps, each pre-encoded so the agent (busybox sh) needs no JSON parser.
  */
-export function agentEnv(plan: Plan, node: PlannedNode, etcd: { url: string; password: string }, waitSeconds: number): Record<string, string> {
+export function agentEnv(
+  plan: Plan,
+  node: PlannedNode,
+  etcd: { url: string; password: string },
+  waitSeconds: number,
+): Record<string, string> {
   const inNode = (path: string | undefined) => (path ? `${REPO_MOUNT}/${relative(plan.spec.dir, path)}` : undefined);
   const step = (s: ProvisionStep) =>
     s.kind === 'shell'

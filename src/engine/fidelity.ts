@@ -15,7 +15,9 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The live domains of a rig: those of the live nodes it mirrors. */
 const liveDomains = (spec: RigSpec) =>
-  [...new Set(spec.nodes.flatMap((n) => (n.mirrors?.includes('.') ? [n.mirrors.slice(n.mirrors.indexOf('.') + 1)] : [])))].filter((d) => d !== spec.domain);
+  [...new Set(spec.nodes.flatMap((n) => (n.mirrors?.includes('.') ? [n.mirrors.slice(n.mirrors.indexOf('.') + 1)] : [])))].filter(
+    (d) => d !== spec.domain,
+  );
 
 /**
  * Every host name under a live domain that the rig's config trees name (the mirrored nodes' own files and every

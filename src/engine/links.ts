@@ -26,7 +26,11 @@ export function linksInUse(labels: Array<Record<string, string>>): Set<string> {
  * rig that is up made (shared: each rig lists them, and the last to go removes them). A link that points where
  * it should but no rig lists is the user's: left alone, never claimed.
  */
-export function checkLinks(links: PlannedLink[], rigFile: string, usedByOthers: Set<string>): { toMake: PlannedLink[]; shared: PlannedLink[] } {
+export function checkLinks(
+  links: PlannedLink[],
+  rigFile: string,
+  usedByOthers: Set<string>,
+): { toMake: PlannedLink[]; shared: PlannedLink[] } {
   const missing = links.filter((l) => !existsSync(l.live));
   if (missing.length) {
     throw new RigError(
@@ -43,7 +47,12 @@ export function checkLinks(links: PlannedLink[], rigFile: string, usedByOthers: 
   if (taken.length) {
     throw new RigError(
       `${rigFile}: rig will not overwrite ${taken.length === 1 ? 'a file' : `${taken.length} files`} it did not make, so nothing was created:\n` +
-        taken.map((l) => `  ${l.path} already exists${lstatOrUndefined(l.path)!.isSymbolicLink() ? ` (a symlink to ${readlinkSync(l.path)})` : ''}`).join('\n'),
+        taken
+          .map(
+            (l) =>
+              `  ${l.path} already exists${lstatOrUndefined(l.path)!.isSymbolicLink() ? ` (a symlink to ${readlinkSync(l.path)})` : ''}`,
+          )
+          .join('\n'),
       'move those files away, or pick other made-up node names',
       ExitCode.badInput,
     );
@@ -55,7 +64,9 @@ export function checkLinks(links: PlannedLink[], rigFile: string, usedByOthers: 
       return [];
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      return [`  ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EROFS' ? 'on a read-only file system' : `not writable (${code})`}`];
+      return [
+        `  ${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'EROFS' ? 'on a read-only file system' : `not writable (${code})`}`,
+      ];
     }
   });
   if (unwritable.length) {

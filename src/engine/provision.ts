@@ -35,7 +35,14 @@ export async function provisionNodes(
         // A need counts as met once its steps ran (it is ready again), as in `up`; its own checks are its verdict.
         const failedNeed = needsOf(node).find((d) => results.get(d)!.exitCode !== 0);
         if (failedNeed) {
-          results.set(node.node, { node: node.node, exitCode: -1, failure: `not run: it needs ${failedNeed}, which failed`, output: '', seconds: 0, checks: [] });
+          results.set(node.node, {
+            node: node.node,
+            exitCode: -1,
+            failure: `not run: it needs ${failedNeed}, which failed`,
+            output: '',
+            seconds: 0,
+            checks: [],
+          });
           return;
         }
         options.started?.(node.node);

@@ -33,7 +33,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
   return Promise.all(
     networks.map(async (net) => {
       const rig = net.labels[Label.rig];
-      const nodes = (await listNodes(engine, rig));
+      const nodes = await listNodes(engine, rig);
       const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
       let sidecarState = sidecar?.state ?? 'missing';
       // Without its sidecar a rig's stages and addresses cannot be known: they are shown as unknown, not as created.

@@ -12,6 +12,7 @@ import type Docker from 'dockerode';
 import { checkSubnetFree, createRigNetwork, findRigNetworks, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
 import { createSidecar, etcdUrl, startSidecar } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
+import type { NodeBackend, NodeLaunch } from '../runtime/backend.js';
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
 import { checkLinks, linksInUse, makeLinks } from './links.js';
@@ -124,7 +125,9 @@ class RigUp implements UpRun {
       {
         title: 'Build images',
         skip: () => this.missingImages.length === 0,
-        concurrent: () => [{ title: `Build ${this.missingImages.map((n) => engine.images.ref(n)).join(', ')}`, run: (report) => this.buildImages(report) }],
+        concurrent: () => [
+          { title: `Build ${this.missingImages.map((n) => engine.images.ref(n)).join(', ')}`, run: (report) => this.buildImages(report) },
+        ],
       },
       { title: 'Create the rig network', run: (report) => this.createNetwork(report) },
       { title: 'Link live node configs', skip: () => this.linksUsed.length === 0, run: (report) => this.linkConfigs(report) },
@@ -197,9 +200,11 @@ class RigUp implements UpRun {
     this.network = network;
     options.madeNetwork?.(network.id);
     // The claim: another up of this name that got this far too has its own network, but only one sidecar.
-    this.sidecarContainer = await run.making(() => createSidecar(engine.docker, plan, network, engine.images.ref('sidecar'), this.etcdRootPassword)).catch((err: Error) => {
-      throw isConflict(err) ? alreadyUp(plan.name) : err;
-    });
+    this.sidecarContainer = await run
+      .making(() => createSidecar(engine.docker, plan, network, engine.images.ref('sidecar'), this.etcdRootPassword))
+      .catch((err: Error) => {
+        throw isConflict(err) ? alreadyUp(plan.name) : err;
+      });
     this.claimed = true;
     options.claimed?.();
     report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
@@ -237,7 +242,15 @@ class RigUp implements UpRun {
       },
     };
     const options = { ...this.options, etcdRootPassword: this.etcdRootPassword };
-    const nodes = nodeSteps(this.engine, this.plan, network, this.run.unlessAborted(sidecarStarted.promise), sidecar.promise, options, this.run);
+    const nodes = nodeSteps(
+      this.engine,
+      this.plan,
+      network,
+      this.run.unlessAborted(sidecarStarted.promise),
+      sidecar.promise,
+      options,
+      this.run,
+    );
     return [sidecarStep, ...nodes];
   }
 
@@ -260,17 +273,27 @@ class RigUp implements UpRun {
     // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
     const open = await run.unlessAborted(FactStore.connect({ url }));
     await run
-      .unlessAborted(open.lockDown(plan.name, this.etcdRootPassword, plan.nodes.map((n) => n.spec.name)))
+      .unlessAborted(
+        open.lockDown(
+          plan.name,
+          this.etcdRootPassword,
+          plan.nodes.map((n) => n.spec.name),
+        ),
+      )
       .catch(etcdUnanswered(url))
       .finally(() => open.close());
     const store = await run.unlessAborted(FactStore.connect({ url, rootPassword: this.etcdRootPassword }));
     this.store = store;
     // Production facts first: each node's agent publishes its own over them, so rig's win.
     const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
-    await run.unlessAborted(Promise.all(production.map(([node, values]) => store.putFacts(plan.name, node, values)))).catch(etcdUnanswered(url));
+    await run
+      .unlessAborted(Promise.all(production.map(([node, values]) => store.putFacts(plan.name, node, values))))
+      .catch(etcdUnanswered(url));
     // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
     const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
-    await run.unlessAborted(Promise.all(mirrored.map((n) => store.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)))).catch(etcdUnanswered(url));
+    await run
+      .unlessAborted(Promise.all(mirrored.map((n) => store.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name))))
+      .catch(etcdUnanswered(url));
     this.sidecarServes = true;
     return store;
   }
@@ -282,7 +305,8 @@ class RigUp implements UpRun {
       this.sidecarServes
         ? `Rig ${plan.name} was not ready within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`
         : `The sidecar of rig ${plan.name} (dnsmasq and etcd at ${this.network ? etcdUrl(this.network) : 'its network'}) did not answer within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`;
-    const hint = 'is the sidecar running and reachable from the host (docker ps; no host route over the rig subnet)? A longer --timeout gives slow nodes more time';
+    const hint =
+      'is the sidecar running and reachable from the host (docker ps; no host route over the rig subnet)? A longer --timeout gives slow nodes more time';
     this.deadline = setTimeout(() => this.run.abort(new RigError(why(), hint, ExitCode.timeout)), limitMs);
   }
 
@@ -312,14 +336,21 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
 }
 
 const alreadyUp = (rig: string) =>
-  new RigError(`A rig named ${rig} is already up, or being brought up.`, `bring it down first (rig down --name ${rig}), or give this one another name with --name`, ExitCode.badInput);
-
+  new RigError(
+    `A rig named ${rig} is already up, or being brought up.`,
+    `bring it down first (rig down --name ${rig}), or give this one another name with --name`,
+    ExitCode.badInput,
+  );
 
 /** A call of the host's to the rig's etcd that got no answer in time is a timeout (exit 4), and says so. */
 const etcdUnanswered = (url: string) => (err: Error) => {
   if (err instanceof RigError) throw err;
   if (/deadline|unavailable/i.test(`${err.name} ${err.message}`)) {
-    throw new RigError(`The rig's etcd at ${url} did not answer: ${err.message}`, 'is the sidecar running and reachable from the host? (docker ps; ip route get ADDRESS)', ExitCode.timeout);
+    throw new RigError(
+      `The rig's etcd at ${url} did not answer: ${err.message}`,
+      'is the sidecar running and reachable from the host? (docker ps; ip route get ADDRESS)',
+      ExitCode.timeout,
+    );
   }
   throw err;
 };
@@ -329,7 +360,9 @@ async function checkContainerNames(engine: Engine, plan: Plan): Promise<void> {
   const names = [plan.sidecar.container, ...plan.nodes.filter((n) => n.spec.backend === 'docker').map((n) => n.container)];
   const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const found = await engine.docker.listContainers({ all: true, filters: { name: names.map((n) => `^/?${escape(n)}$`) } });
-  const taken = found.map((c) => ({ name: c.Names[0]?.replace(/^\//, ''), rig: c.Labels[Label.rig] })).filter((c) => names.includes(c.name));
+  const taken = found
+    .map((c) => ({ name: c.Names[0]?.replace(/^\//, ''), rig: c.Labels[Label.rig] }))
+    .filter((c) => names.includes(c.name));
   if (!taken.length) return;
   if (taken.some((c) => c.rig === plan.name)) throw alreadyUp(plan.name);
   throw new RigError(
@@ -360,17 +393,30 @@ function nodeImage(engine: Engine, spec: NodeSpec): string {
 }
 
 async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
-  const unknown = plan.nodes.map((n) => n.spec.image).filter((i) => i?.startsWith('rig:') && !NODE_IMAGES.includes(i.slice(4) as ImageName));
+  const unknown = plan.nodes
+    .map((n) => n.spec.image)
+    .filter((i) => i?.startsWith('rig:') && !NODE_IMAGES.includes(i.slice(4) as ImageName));
   if (unknown.length) {
-    throw new RigError(`${plan.spec.file}: rig builds no image ${unknown[0]}.`, `rig's node images: ${NODE_IMAGES.map((n) => `rig:${n}`).join(', ')}`, ExitCode.badInput);
+    throw new RigError(
+      `${plan.spec.file}: rig builds no image ${unknown[0]}.`,
+      `rig's node images: ${NODE_IMAGES.map((n) => `rig:${n}`).join(', ')}`,
+      ExitCode.badInput,
+    );
   }
   const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i && !i.startsWith('rig:')))];
   const missing: string[] = [];
-  await Promise.all(named.map((image) => engine.docker.getImage(image).inspect().catch(() => missing.push(image))));
+  await Promise.all(
+    named.map((image) =>
+      engine.docker
+        .getImage(image)
+        .inspect()
+        .catch(() => missing.push(image)),
+    ),
+  );
   if (missing.length) {
     throw new RigError(
       `${plan.spec.file}: node image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in the Docker engine, and no registry is used.`,
-      'build or load the image first (docker build / docker load / docker import), or remove image: to use rig\'s own Debian base',
+      "build or load the image first (docker build / docker load / docker import), or remove image: to use rig's own Debian base",
       ExitCode.badInput,
     );
   }
@@ -402,10 +448,21 @@ async function checkSystemdImages(engine: Engine, plan: Plan): Promise<void> {
 }
 
 async function imageHasFile(docker: Docker, image: string, paths: string[]): Promise<boolean> {
-  const probe = await docker.createContainer({ Image: image, Cmd: ['/.rig-probe'], Labels: { [Label.role]: 'probe' }, HostConfig: { NetworkMode: 'none' } });
+  const probe = await docker.createContainer({
+    Image: image,
+    Cmd: ['/.rig-probe'],
+    Labels: { [Label.role]: 'probe' },
+    HostConfig: { NetworkMode: 'none' },
+  });
   try {
     for (const path of paths) {
-      if (await probe.infoArchive({ path }).then(() => true, () => false)) return true;
+      if (
+        await probe.infoArchive({ path }).then(
+          () => true,
+          () => false,
+        )
+      )
+        return true;
     }
     return false;
   } finally {
@@ -445,7 +502,9 @@ function nodeSteps(
     const facts = await sidecar;
     stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
     await stopWatching.catch(etcdUnanswered(url));
-    const events = await engine.docker.getEvents({ filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] } });
+    const events = await engine.docker.getEvents({
+      filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] },
+    });
     lineStream(events, (line) => {
       const node = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.node];
       if (node) waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready'));
@@ -458,41 +517,24 @@ function nodeSteps(
   return plan.nodes.map((node) => ({
     title: node.spec.name,
     run: async (report) => {
-      const backend = engine.backends[node.spec.backend]!;
+      const backend = engine.backends[node.spec.backend];
+      if (!backend) throw new InternalError(`no ${node.spec.backend} backend, after the check that there is one`);
       const ready = waitReady(node, report, waiters, options.timeoutMs);
       // The backend wires the node to the bridge once this resolves: the sidecar serves, watches are on, stage recorded.
-      const wired = unlessAborted(subscribed.then(async () => (await sidecar).setStage(plan.name, node.spec.name, 'created')).catch(etcdUnanswered(url)));
+      const wired = unlessAborted(
+        subscribed.then(async () => (await sidecar).setStage(plan.name, node.spec.name, 'created')).catch(etcdUnanswered(url)),
+      );
       try {
         try {
-          await making(() =>
-            backend.launch({
-              rig: plan.name,
-              node,
-              bridge: network.bridge,
-              image: nodeImage(engine, node.spec),
-              env: { ...agentEnv(plan, node, { url, password: nodePassword(options.etcdRootPassword, node.spec.name) }, Math.ceil(options.timeoutMs / 1000)), ...(options.idempotent ? { RIG_IDEMPOTENT: '1' } : {}) },
-              repoDir: plan.spec.dir,
-              mayStart: sidecarStarted,
-              networkReady: wired,
-            }),
-          );
+          await making(() => backend.launch(nodeLaunch(engine, plan, node, network, options, sidecarStarted, wired)));
         } catch (err) {
           if (signal.aborted) throw signal.reason;
-          const sidecarFailure = await wired.then(() => undefined, (e: Error) => e);
-          if (sidecarFailure) {
-            throw new RigError(`${node.spec.name} not started: ${sidecarFailure instanceof RigError ? sidecarFailure.message : 'the sidecar failed'}`, undefined, (sidecarFailure as RigError).exitCode ?? ExitCode.failed);
-          }
-          if (isConflict(err)) throw new RigError(`${node.spec.name} could not start: the container name ${node.container} is taken.`, 'remove that container, or give the rig another name with --name', ExitCode.badInput);
-          throw new RigError(`${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${(err as Error).message}`, 'check the node\'s image and backend settings in the rig file');
+          throw await launchFailure(err as Error, node, wired);
         }
         if (!options.wait) return;
         await unlessAborted(ready.promise).catch(async (err: Error) => {
           if (signal.aborted) throw signal.reason;
-          const log = await backend.logs({ rig: plan.name, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] }).catch(() => '');
-          // A wait of the node's own that ran out is a timeout too (exit 4), like a node that never got ready.
-          const timedOut = err instanceof NodeFailed ? err.timedOut : err instanceof RigError && err.exitCode === ExitCode.timeout;
-          const detail = log ? `its log ends:\n${printableLines(tail(log))}` : undefined;
-          throw new NodeNotReady(node.spec.name, `${node.spec.name} ${err.message}`, timedOut ? ExitCode.timeout : ExitCode.failed, { cause: err, detail });
+          throw await notReady(err, node, backend, plan.name);
         });
       } finally {
         ready.cancel();
@@ -501,6 +543,66 @@ function nodeSteps(
       }
     },
   }));
+}
+
+/** What a backend is told to launch one node with: its image, the agent's environment, when to start and wire it. */
+function nodeLaunch(
+  engine: Engine,
+  plan: Plan,
+  node: PlannedNode,
+  network: RigNetwork,
+  options: UpOptions & { etcdRootPassword: string },
+  mayStart: Promise<void>,
+  networkReady: Promise<void>,
+): NodeLaunch {
+  const etcd = { url: etcdUrl(network), password: nodePassword(options.etcdRootPassword, node.spec.name) };
+  return {
+    rig: plan.name,
+    node,
+    bridge: network.bridge,
+    image: nodeImage(engine, node.spec),
+    env: { ...agentEnv(plan, node, etcd, Math.ceil(options.timeoutMs / 1000)), ...(options.idempotent ? { RIG_IDEMPOTENT: '1' } : {}) },
+    repoDir: plan.spec.dir,
+    mayStart,
+    networkReady,
+  };
+}
+
+/** Why a node could not be launched, in the user's words: the sidecar failed first, its name is taken, or else. */
+async function launchFailure(err: Error, node: PlannedNode, wired: Promise<void>): Promise<RigError> {
+  const sidecarFailure = await wired.then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  if (sidecarFailure) {
+    const why = sidecarFailure instanceof RigError ? sidecarFailure.message : 'the sidecar failed';
+    return new RigError(`${node.spec.name} not started: ${why}`, undefined, (sidecarFailure as RigError).exitCode ?? ExitCode.failed);
+  }
+  if (isConflict(err)) {
+    return new RigError(
+      `${node.spec.name} could not start: the container name ${node.container} is taken.`,
+      'remove that container, or give the rig another name with --name',
+      ExitCode.badInput,
+    );
+  }
+  return new RigError(
+    `${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${err.message}`,
+    "check the node's image and backend settings in the rig file",
+    undefined,
+    { cause: err },
+  );
+}
+
+/** A node that did not get ready: why, with its log's last lines; a wait of its own that ran out is a timeout (exit 4). */
+async function notReady(err: Error, node: PlannedNode, backend: NodeBackend, rig: string): Promise<NodeNotReady> {
+  const instance = { rig, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] };
+  const log = await backend.logs(instance).catch(() => '');
+  const timedOut = err instanceof NodeFailed ? err.timedOut : err instanceof RigError && err.exitCode === ExitCode.timeout;
+  const detail = log ? `its log ends:\n${printableLines(tail(log))}` : undefined;
+  return new NodeNotReady(node.spec.name, `${node.spec.name} ${err.message}`, timedOut ? ExitCode.timeout : ExitCode.failed, {
+    cause: err,
+    detail,
+  });
 }
 
 const SILENCE_GRACE_MS = 10_000;
@@ -523,7 +625,10 @@ function waitReady(node: PlannedNode, report: (line: string) => void, waiters: M
     // A node's own waits end at timeoutMs and report exactly what they waited for; the host gives up on a node
     // that says nothing a little later, so that the node's precise message comes first.
     const limit = timeoutMs + SILENCE_GRACE_MS;
-    timer = setTimeout(() => reject(new RigError(`not ready after ${limit / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)), limit);
+    timer = setTimeout(
+      () => reject(new RigError(`not ready after ${limit / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)),
+      limit,
+    );
     waiters.set(node.spec.name, {
       stage: (stage) => {
         last = stage;

@@ -38,7 +38,14 @@ async function updateNode(engine: Engine, node: NodeInstance): Promise<UpdateRes
     const { exitCode, output } = await engine.backends[node.backend]!.exec(node, ['/.rig/bin/rig-run', command]);
     outputs.push(output);
     if (exitCode !== 0) {
-      return { node: node.node, updated: false, failure: `update command ${JSON.stringify(command)} exited ${exitCode}`, output: outputs.join(''), seconds: (Date.now() - started) / 1000, checks: [] };
+      return {
+        node: node.node,
+        updated: false,
+        failure: `update command ${JSON.stringify(command)} exited ${exitCode}`,
+        output: outputs.join(''),
+        seconds: (Date.now() - started) / 1000,
+        checks: [],
+      };
     }
   }
   const checks = await validateNode(engine, node);

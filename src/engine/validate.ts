@@ -13,7 +13,7 @@ export interface CheckResult {
 
 /** Run every node's validate commands inside it (nodes in parallel, each node's checks in order). */
 export async function validateRig(engine: Engine, rig: string): Promise<CheckResult[]> {
-  const nodes = (await listNodes(engine, rig));
+  const nodes = await listNodes(engine, rig);
   const perNode = await Promise.all(nodes.map((node) => validateNode(engine, node)));
   return perNode.flat().sort((a, b) => a.node.localeCompare(b.node));
 }
@@ -29,7 +29,9 @@ export async function validateNode(engine: Engine, node: NodeInstance): Promise<
 }
 
 const xml = (text: string) =>
-  text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!).replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
+  text
+    .replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!)
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '');
 
 /** JUnit XML: one test suite per rig, one test case per check, classname = node. */
 export function junitXml(rig: string, results: CheckResult[]): string {

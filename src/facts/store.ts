@@ -27,7 +27,8 @@ export interface FactAccess {
 export const newRootPassword = () => randomBytes(24).toString('base64url');
 
 /** A node's etcd password, derived from the root password: rig can give it again (a restart) without storing it. */
-export const nodePassword = (rootPassword: string, fqdn: string) => createHmac('sha256', rootPassword).update(fqdn).digest('base64url').slice(0, 32);
+export const nodePassword = (rootPassword: string, fqdn: string) =>
+  createHmac('sha256', rootPassword).update(fqdn).digest('base64url').slice(0, 32);
 
 export class FactStore {
   private constructor(private readonly client: Etcd3) {}

@@ -21,7 +21,11 @@ export function affectedBy(plan: Plan, path: string): Affected {
   const mirroring = plan.links.filter((l) => isUnder(changed, resolve(dirname(l.path), l.target)) || isUnder(changed, l.path));
   if (mirroring.length) {
     const nodes = [...new Set(mirroring.map((l) => l.node))];
-    return { kind: 'nodes', nodes: all.filter((n) => nodes.includes(n)), why: `config of ${[...new Set(mirroring.map((l) => l.mirrors))].join(', ')}` };
+    return {
+      kind: 'nodes',
+      nodes: all.filter((n) => nodes.includes(n)),
+      why: `config of ${[...new Set(mirroring.map((l) => l.mirrors))].join(', ')}`,
+    };
   }
   for (const tree of plan.spec.configs) {
     if (!isUnder(changed, tree.dir)) continue;
@@ -42,7 +46,13 @@ function liveNameOf(relativePath: string, template: string): string | undefined 
   if (segment === undefined || relativePath.split(sep).length < at + 1) return undefined;
   const [before, after] = parts[at].split('{node}');
   if (!segment.startsWith(before) || !segment.endsWith(after) || segment.length <= before.length + after.length) return undefined;
-  if (!relativePath.split(sep).slice(0, at).every((p, i) => p === parts[i])) return undefined;
+  if (
+    !relativePath
+      .split(sep)
+      .slice(0, at)
+      .every((p, i) => p === parts[i])
+  )
+    return undefined;
   return segment.slice(before.length, segment.length - after.length);
 }
 

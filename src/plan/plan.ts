@@ -43,7 +43,11 @@ export function planRig(spec: RigSpec): Plan {
     links: spec.configs.flatMap((tree) =>
       spec.nodes.filter((n) => n.mirrors).map((n) => planLink(tree.dir, tree.file, n.name, n.mirrors!)),
     ),
-    nodes: spec.nodes.map((node) => ({ spec: node, container: containerName(spec.name, node.shortName), ...nodeWiring(spec.name, node.name) })),
+    nodes: spec.nodes.map((node) => ({
+      spec: node,
+      container: containerName(spec.name, node.shortName),
+      ...nodeWiring(spec.name, node.name),
+    })),
   };
 }
 
@@ -89,7 +93,11 @@ export const nodeAddress = (a: RigAddresses, index: number) => formatIp(parseIp(
 export function rigAddresses(subnet: string): RigAddresses {
   const c = parseCidr(subnet);
   if (c.prefix > SMALLEST_RIG_SUBNET) {
-    throw new RigError(`subnet ${subnet} is too small for a rig`, `use a /${SMALLEST_RIG_SUBNET} or larger (a /24 is the default)`, ExitCode.badInput);
+    throw new RigError(
+      `subnet ${subnet} is too small for a rig`,
+      `use a /${SMALLEST_RIG_SUBNET} or larger (a /24 is the default)`,
+      ExitCode.badInput,
+    );
   }
   return {
     subnet,

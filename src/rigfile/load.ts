@@ -10,7 +10,21 @@ import { checkNeeds, checkSteps, checkValidate, needList, type RawNeed } from '.
 import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
 // Known keys; schema/rigfile.schema.json must list exactly these (a unit test checks).
-export const TOP_LEVEL_KEYS = ['name', 'domain', 'backend', 'image', 'init', 'network', 'configs', 'facts', 'facts_from', 'provision', 'validate', 'update', 'nodes'] as const;
+export const TOP_LEVEL_KEYS = [
+  'name',
+  'domain',
+  'backend',
+  'image',
+  'init',
+  'network',
+  'configs',
+  'facts',
+  'facts_from',
+  'provision',
+  'validate',
+  'update',
+  'nodes',
+] as const;
 const FACTS_FROM_KEYS = ['dir', 'file'] as const;
 export const NODE_KEYS = ['mirrors', 'roles', 'image', 'init', 'backend', 'facts', 'provision', 'needs', 'validate', 'update'] as const;
 export { PUPPET_KEYS, STEP_KINDS } from './checker.js';
@@ -19,7 +33,20 @@ export const CONFIG_KEYS = ['dir', 'file', 'outside_repo'] as const;
 const BACKENDS: readonly BackendKind[] = ['docker', 'lxc'];
 /** Facts rig sets itself; a rig file may not set them. */
 export const RESERVED_FACTS = [
-  'hostname', 'fqdn', 'domain', 'ipaddress', 'netmask', 'netmask_length', 'macaddress', 'roles', 'os', 'os_release', 'kernel', 'rig', 'mirrors', 'stage',
+  'hostname',
+  'fqdn',
+  'domain',
+  'ipaddress',
+  'netmask',
+  'netmask_length',
+  'macaddress',
+  'roles',
+  'os',
+  'os_release',
+  'kernel',
+  'rig',
+  'mirrors',
+  'stage',
 ] as const;
 const DEFAULT_POOL = '10.213.0.0/16';
 const DEFAULT_CONFIG_FILE = '{node}.yaml';
@@ -46,10 +73,13 @@ export function loadRigFile(file: string, opts: LoadOptions = {}): RigSpec {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason =
-      code === 'ENOENT' ? 'no such file'
-      : code === 'EISDIR' ? 'it is a directory'
-      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-      : errorMessage(err);
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'permission denied'
+            : errorMessage(err);
     const hint = `check the path (it resolves to ${path.resolve(file)})`;
     throw new RigFileError([{ file, line: 1, column: 1, path: '', message: `cannot read rig file: ${reason}`, hint }]);
   }
@@ -83,7 +113,16 @@ export function parseRigFile(text: string, file: string, opts: LoadOptions = {})
   const bytes = Buffer.byteLength(text);
   if (bytes > LIMITS.fileBytes) {
     const message = `the rig file is ${kib(bytes)}; rig reads rig files of at most ${kib(LIMITS.fileBytes)}`;
-    throw new RigFileError([{ file, line: 1, column: 1, path: '', message, hint: 'keep scripts and data in files next to the rig file, and name them from it (script:, configs:)' }]);
+    throw new RigFileError([
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message,
+        hint: 'keep scripts and data in files next to the rig file, and name them from it (script:, configs:)',
+      },
+    ]);
   }
   let doc: ParsedYaml;
   try {
@@ -107,11 +146,17 @@ export function parseRigFile(text: string, file: string, opts: LoadOptions = {})
   const c = new Checker(file, doc);
   if (countValues(doc.value, LIMITS.values) > LIMITS.values) {
     const message = `the rig file expands to more than ${LIMITS.values} values (its YAML aliases repeat too much)`;
-    throw new RigFileError([{ file, line: 1, column: 1, path: '', message, hint: 'write the values out, or use fewer nested aliases (*name)' }]);
+    throw new RigFileError([
+      { file, line: 1, column: 1, path: '', message, hint: 'write the values out, or use fewer nested aliases (*name)' },
+    ]);
   }
   for (const { path: p, written, read } of doc.nonStringKeys) {
     const hint = `rig takes keys as names: quote it ("${written}") to mean the name as written`;
-    c.report(p, `YAML reads the key ${written} as ${read === null ? 'null' : `the ${typeof read} ${String(read)}`}, not as the name ${written}`, hint);
+    c.report(
+      p,
+      `YAML reads the key ${written} as ${read === null ? 'null' : `the ${typeof read} ${String(read)}`}, not as the name ${written}`,
+      hint,
+    );
   }
   if (c.problems.length) throw new RigFileError(c.problems);
   const spec = checkRig(c, doc.value, file, opts);
@@ -147,7 +192,7 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
   }
   const rig = {
     backend: checkBackend(c, settings, []) ?? 'docker',
-    image: c.string(settings, 'image', [], 'give an image name, or remove image: to use rig\'s own base image'),
+    image: c.string(settings, 'image', [], "give an image name, or remove image: to use rig's own base image"),
     init: checkInit(c, settings, []) ?? 'rig',
     facts: has(settings, 'facts') ? checkFacts(c, settings.facts, ['facts']) : {},
     provision: has(settings, 'provision') ? checkSteps(c, settings.provision, ['provision'], rigDir) : [],
@@ -169,7 +214,18 @@ function checkRig(c: Checker, root: unknown, file: string, opts: LoadOptions): R
   if (!found) return undefined;
   checkCapacity(c, found.nodes.length, network, nodesPath);
   const factsFrom = has(settings, 'facts_from') ? checkFactsFrom(c, settings.facts_from, rigDir) : undefined;
-  return { file: path.resolve(file), dir: rigDir, name, domain: found.domain, image: rig.image, network, configs, factsFrom, nodes: found.nodes, warnings: settingsWordNodes(file, found.nodes) };
+  return {
+    file: path.resolve(file),
+    dir: rigDir,
+    name,
+    domain: found.domain,
+    image: rig.image,
+    network,
+    configs,
+    factsFrom,
+    nodes: found.nodes,
+    warnings: settingsWordNodes(file, found.nodes),
+  };
 }
 
 /** A node's custom facts and shell steps ride in its environment, where one variable holds at most 128 KiB. */
@@ -177,9 +233,15 @@ function checkNodeSize(c: Checker, node: NodeSpec, p: PathSeg[]): void {
   const bytes = (texts: string[]) => texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
   const facts = bytes(Object.entries(node.facts).flat());
   const steps = bytes(node.provision.map((s) => (s.kind === 'shell' ? s.script : '')));
-  for (const [what, size] of [['custom facts', facts], ['shell steps', steps]] as const) {
+  for (const [what, size] of [
+    ['custom facts', facts],
+    ['shell steps', steps],
+  ] as const) {
     if (size > LIMITS.nodeBytes) {
-      const hint = what === 'shell steps' ? 'move the script into a file next to the rig file and run it with script:' : 'keep large data in files the node reads from the repo';
+      const hint =
+        what === 'shell steps'
+          ? 'move the script into a file next to the rig file and run it with script:'
+          : 'keep large data in files the node reads from the repo';
       c.report(p, `the node's ${what} come to ${kib(size)}; a node's ${what} may take at most ${kib(LIMITS.nodeBytes)}`, hint);
     }
   }
@@ -195,7 +257,8 @@ function checkFactsFrom(c: Checker, value: unknown, rigDir: string): ConfigTree 
   const dir = c.string(value, 'dir', ['facts_from'], example);
   if (!has(value, 'dir')) c.report(['facts_from', 'dir'], 'missing', example);
   const file = c.string(value, 'file', ['facts_from'], example) ?? '{node}.json';
-  if (!file.includes('{node}')) c.report(['facts_from', 'file'], 'must contain {node}, which stands for the live node name', example, 'value');
+  if (!file.includes('{node}'))
+    c.report(['facts_from', 'file'], 'must contain {node}, which stands for the live node name', example, 'value');
   return dir === undefined ? undefined : { dir: path.resolve(rigDir, dir), file };
 }
 
@@ -234,7 +297,9 @@ function settingsWordNodes(file: string, nodes: NodeSpec[]): string[] {
   const words: readonly string[] = [...NODE_KEYS, ...TOP_LEVEL_KEYS];
   return nodes
     .filter((n) => words.includes(n.shortName))
-    .map((n) => `${file}:${n.line}: node ${n.name} is named like the setting ${n.shortName}:; if it is that setting, indent it under its node`);
+    .map(
+      (n) => `${file}:${n.line}: node ${n.name} is named like the setting ${n.shortName}:; if it is that setting, indent it under its node`,
+    );
 }
 
 const INITS: InitKind[] = ['rig', 'systemd'];
@@ -243,7 +308,7 @@ function checkInit(c: Checker, obj: YamlMap, p: PathSeg[]): InitKind | undefined
   if (!has(obj, 'init')) return undefined;
   const v = obj.init;
   if (INITS.includes(v as InitKind)) return v as InitKind;
-  const hint = 'use init: systemd (systemd as PID 1, for units and `service`), or init: rig (rig\'s agent as PID 1, the default)';
+  const hint = "use init: systemd (systemd as PID 1, for units and `service`), or init: rig (rig's agent as PID 1, the default)";
   if (typeof v === 'string') c.report([...p, 'init'], `unknown init "${v}"`, hint, 'value');
   else c.typeError([...p, 'init'], v, 'an init name', hint);
   return undefined;
@@ -268,7 +333,11 @@ function checkFacts(c: Checker, value: unknown, p: PathSeg[]): Record<string, st
     } else {
       const value = typeof v === 'string' ? v : JSON.stringify(v);
       if (Buffer.byteLength(value) > LIMITS.factBytes) {
-        c.report(fp, `the value is ${kib(Buffer.byteLength(value))}; a fact may hold at most ${kib(LIMITS.factBytes)}`, 'keep large data in a file the node reads from the repo, and publish its path');
+        c.report(
+          fp,
+          `the value is ${kib(Buffer.byteLength(value))}; a fact may hold at most ${kib(LIMITS.factBytes)}`,
+          'keep large data in a file the node reads from the repo, and publish its path',
+        );
       } else {
         facts[key] = value;
       }
@@ -325,7 +394,8 @@ function checkCidr(c: Checker, obj: YamlMap, key: string, minPrefix: number, max
   }
   const prefix = Number(m[5]);
   if (prefix < minPrefix || prefix > maxPrefix) {
-    const why = key === 'subnet' && prefix > maxPrefix ? ` (a rig subnet needs ${DHCP_POOL_OFFSET} addresses of its own before its DHCP pool)` : '';
+    const why =
+      key === 'subnet' && prefix > maxPrefix ? ` (a rig subnet needs ${DHCP_POOL_OFFSET} addresses of its own before its DHCP pool)` : '';
     c.report(p, `prefix /${prefix} is out of range${why}`, `use a prefix from /${minPrefix} to /${maxPrefix}, e.g. ${example}`, 'value');
     return undefined;
   }
@@ -363,17 +433,35 @@ function checkConfigs(c: Checker, value: unknown, rigDir: string): ConfigTree[] 
     let outsideRepo = false;
     if (has(item, 'outside_repo')) {
       if (typeof item.outside_repo === 'boolean') outsideRepo = item.outside_repo;
-      else c.typeError([...p, 'outside_repo'], item.outside_repo, 'true or false', 'outside_repo: true lets rig make links in a directory outside the rig file\'s repository');
+      else
+        c.typeError(
+          [...p, 'outside_repo'],
+          item.outside_repo,
+          'true or false',
+          "outside_repo: true lets rig make links in a directory outside the rig file's repository",
+        );
     }
     if (dir === undefined) return;
     // rig makes its links in dir, or in the directory part of file under it ("sub/{node}.yaml": dir/sub).
     const parts = file.split('/');
-    const sub = fileProblem ? '' : parts.slice(0, parts.findIndex((part) => part.includes('{node}'))).join('/');
+    const sub = fileProblem
+      ? ''
+      : parts
+          .slice(
+            0,
+            parts.findIndex((part) => part.includes('{node}')),
+          )
+          .join('/');
     const confined = (key: string, where: string) => outsideRepo || checkInsideRepo(c, [...p, key], where, rigDir);
     if (!confined('dir', dir) || (sub && !confined('file', path.join(dir, sub)))) return;
     if (sub && isDirectory(path.resolve(rigDir, dir)) && !isDirectory(path.resolve(rigDir, dir, sub))) {
       const hint = 'make that directory, or fix file: so that its directory part exists under dir';
-      return c.report([...p, 'file'], `there is no directory ${path.join(dir, sub)}, where rig would make the links of "${file}"`, hint, 'value');
+      return c.report(
+        [...p, 'file'],
+        `there is no directory ${path.join(dir, sub)}, where rig would make the links of "${file}"`,
+        hint,
+        'value',
+      );
     }
     configs.push({ dir: path.resolve(rigDir, dir), file });
   });
@@ -400,7 +488,12 @@ function checkInsideRepo(c: Checker, p: PathSeg[], dir: string, rigDir: string):
   const rel = path.relative(repo, real);
   if (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) return true;
   const via = real === full ? '' : ` (it is a link to ${real})`;
-  c.report(p, `${dir} is outside the rig file's repository, ${repo}${via}: rig makes links in it, as root`, 'move the config tree into the repository, or add outside_repo: true to this entry if rig may write there', 'value');
+  c.report(
+    p,
+    `${dir} is outside the rig file's repository, ${repo}${via}: rig makes links in it, as root`,
+    'move the config tree into the repository, or add outside_repo: true to this entry if rig may write there',
+    'value',
+  );
   return false;
 }
 
@@ -444,12 +537,7 @@ interface NodeSettings {
   roles?: string[];
 }
 
-function checkNodes(
-  c: Checker,
-  nodes: YamlMap,
-  nodesPath: PathSeg[],
-  rig: RigDefaults,
-): { domain: string; nodes: NodeSpec[] } | undefined {
+function checkNodes(c: Checker, nodes: YamlMap, nodesPath: PathSeg[], rig: RigDefaults): { domain: string; nodes: NodeSpec[] } | undefined {
   const keys = Object.keys(nodes);
   if (keys.length === 0) {
     c.report(nodesPath, 'no nodes', `list at least one node: ${FORM_HINT}`, nodesPath.length ? 'key' : 'start');
@@ -472,7 +560,11 @@ function checkNodes(
     }
     const other = byShortName.get(shortName);
     if (shortName === SIDECAR) {
-      c.report(p, `short name "${SIDECAR}" is rig's own: its container rig-<rig>.${SIDECAR} runs the rig's dnsmasq and etcd`, `rename the node, e.g. ${SIDECAR}1${key.slice(SIDECAR.length)}`);
+      c.report(
+        p,
+        `short name "${SIDECAR}" is rig's own: its container rig-<rig>.${SIDECAR} runs the rig's dnsmasq and etcd`,
+        `rename the node, e.g. ${SIDECAR}1${key.slice(SIDECAR.length)}`,
+      );
     } else if (other !== undefined) {
       const hint = 'nodes must differ in their first label, which becomes the hostname';
       c.report(p, `short name "${shortName}" is already used by node "${other}"`, hint);
@@ -533,7 +625,7 @@ function checkNodeValue(c: Checker, v: unknown, p: PathSeg[], rig: RigDefaults):
   c.unknownKeys(v, p, NODE_KEYS);
   return {
     mirrors: has(v, 'mirrors') ? checkMirrors(c, v.mirrors, [...p, 'mirrors']) : undefined,
-    image: c.string(v, 'image', p, 'give an image name, or remove image: to use the rig\'s image'),
+    image: c.string(v, 'image', p, "give an image name, or remove image: to use the rig's image"),
     init: checkInit(c, v, p),
     backend: checkBackend(c, v, p),
     facts: has(v, 'facts') ? checkFacts(c, v.facts, [...p, 'facts']) : undefined,
@@ -553,7 +645,7 @@ function checkRoles(c: Checker, v: unknown, p: PathSeg[]): string[] | undefined 
 }
 
 function checkMirrors(c: Checker, v: unknown, p: PathSeg[]): string | undefined {
-  const hint = 'give the live node\'s host name, e.g. straleb.prod.example';
+  const hint = "give the live node's host name, e.g. straleb.prod.example";
   if (typeof v !== 'string') c.typeError(p, v, 'a host name', hint);
   else if (!isHostname(v)) c.report(p, `"${v}" is not a valid host name`, `${hint}; ${HOST_RULE}`, 'value');
   else return v;

@@ -64,7 +64,16 @@ function factsOf(doc: unknown, file: string): Record<string, string> {
   } else if (isMap(doc)) {
     entries = Object.entries(isMap(doc.values) ? doc.values : doc); // puppet facts find wraps them in "values"
   } else {
-    throw new RigFileError([{ file, line: 1, column: 1, path: '', message: 'production facts must be a map of facts, or a PuppetDB list of {name, value}', hint: 'export them with: puppet facts show --render-as json' }]);
+    throw new RigFileError([
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: 'production facts must be a map of facts, or a PuppetDB list of {name, value}',
+        hint: 'export them with: puppet facts show --render-as json',
+      },
+    ]);
   }
   const facts: Record<string, string> = {};
   for (const [name, value] of entries) {

@@ -87,7 +87,8 @@ export function checkSteps(c: Checker, value: unknown, p: PathSeg[], rigDir: str
     } else {
       const options = isMap(arg) ? arg : { manifest: arg };
       if (isMap(arg)) c.unknownKeys(arg, ap, PUPPET_KEYS);
-      if (!has(options, 'manifest')) return c.report(ap, 'missing manifest:', 'e.g. - puppet: { manifest: control-repo/manifests/site.pp }');
+      if (!has(options, 'manifest'))
+        return c.report(ap, 'missing manifest:', 'e.g. - puppet: { manifest: control-repo/manifests/site.pp }');
       const at = (key: string) => (isMap(arg) ? [...ap, key] : ap);
       const manifest = repoPath(c, options.manifest, at('manifest'), rigDir, 'manifest', 'any'); // puppet apply takes a file or a directory
       const modulepath = has(options, 'modulepath')
@@ -138,7 +139,12 @@ export function checkNeeds(c: Checker, nodes: NodeSpec[], raw: Map<NodeSpec, { p
       const target = whole ?? (dot > 0 ? byName.get(need.text.slice(0, dot)) : undefined);
       const fact = whole ? undefined : need.text.slice(dot + 1);
       if (!target) {
-        c.report(need.path, `"${need.text}" names no node of this rig`, `use a node name, or node.fact; nodes: ${nodes.map((n) => n.shortName).join(', ')}`, 'value');
+        c.report(
+          need.path,
+          `"${need.text}" names no node of this rig`,
+          `use a node name, or node.fact; nodes: ${nodes.map((n) => n.shortName).join(', ')}`,
+          'value',
+        );
       } else if (fact !== undefined && !FACT_NAME.test(fact)) {
         c.report(need.path, `"${fact}" is not a valid fact name`, 'write node.fact, e.g. redis1.redis_role', 'value');
       } else if (target === node) {
@@ -151,7 +157,11 @@ export function checkNeeds(c: Checker, nodes: NodeSpec[], raw: Map<NodeSpec, { p
   const cycle = findCycle(nodes);
   if (cycle) {
     const first = nodes.find((n) => n.name === cycle[0])!;
-    c.report(raw.get(first)!.path, `dependency cycle: ${cycle.join(' -> ')}`, 'nodes would wait for each other forever: remove one of these needs');
+    c.report(
+      raw.get(first)!.path,
+      `dependency cycle: ${cycle.join(' -> ')}`,
+      'nodes would wait for each other forever: remove one of these needs',
+    );
   }
 }
 

@@ -24,7 +24,11 @@ export class CommandError extends Error {
  * every `rig up`, and loading execa costs more start time than all of them take together.
  * Rejects with a CommandError when it exits non-zero or cannot start, unless `allowFailure`.
  */
-export function runCommand(program: string, args: string[], options: { input?: string; allowFailure?: boolean } = {}): Promise<CommandResult> {
+export function runCommand(
+  program: string,
+  args: string[],
+  options: { input?: string; allowFailure?: boolean } = {},
+): Promise<CommandResult> {
   const start = performance.now();
   const run = new Promise<CommandResult>((resolve, reject) => {
     const child = spawn(program, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
@@ -44,7 +48,10 @@ export function runCommand(program: string, args: string[], options: { input?: s
   });
   if (observer) {
     const seen = (exitCode: number) => observer!(`${program} ${args.join(' ')}`, exitCode, performance.now() - start);
-    run.then((r) => seen(r.exitCode), (e: CommandError) => seen(e.result?.exitCode ?? 127));
+    run.then(
+      (r) => seen(r.exitCode),
+      (e: CommandError) => seen(e.result?.exitCode ?? 127),
+    );
   }
   return run;
 }

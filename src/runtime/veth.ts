@@ -9,7 +9,10 @@ async function ip(args: string[], input?: string): Promise<void> {
     await runCommand('ip', args, { input });
   } catch (err) {
     if (err instanceof CommandError && err.code === 'ENOENT') throw new RigError('The ip command is missing.', 'apt-get install iproute2');
-    throw new RigError(`ip ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`, 'rig needs root (CAP_NET_ADMIN) to wire nodes to the rig bridge');
+    throw new RigError(
+      `ip ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`,
+      'rig needs root (CAP_NET_ADMIN) to wire nodes to the rig bridge',
+    );
   }
 }
 
@@ -21,7 +24,11 @@ async function ip(args: string[], input?: string): Promise<void> {
 export async function makeVeth(bridge: string, hostInterface: string, mac: string): Promise<void> {
   const peer = peerOf(hostInterface);
   await Promise.all([hostInterface, peer].map(removeVeth));
-  const batch = [`link add ${hostInterface} type veth peer name ${peer}`, `link set ${peer} address ${mac}`, `link set ${hostInterface} master ${bridge} up`];
+  const batch = [
+    `link add ${hostInterface} type veth peer name ${peer}`,
+    `link set ${peer} address ${mac}`,
+    `link set ${hostInterface} master ${bridge} up`,
+  ];
   await ip(['-batch', '-'], batch.join('\n')).catch(async (err) => {
     await removeVeth(hostInterface);
     throw err;

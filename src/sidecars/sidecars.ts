@@ -86,33 +86,41 @@ export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
  * Create the rig's sidecar container (not started). Its name is the rig's: the engine lets only one container
  * have it, so whoever creates it owns the rig name (see engine/up.ts).
  */
-export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, etcdRootPassword: string): Promise<Docker.Container> {
+export async function createSidecar(
+  docker: Docker,
+  plan: Plan,
+  net: RigNetwork,
+  image: string,
+  etcdRootPassword: string,
+): Promise<Docker.Container> {
   const a = net.addresses;
   const prefix = a.subnet.split('/')[1];
   const state = join(SIDECAR_STATE_ROOT, `${plan.name}.${randomBytes(6).toString('hex')}`);
   for (const dir of ['etcd', 'misc']) mkdirSync(join(state, dir), { recursive: true, mode: 0o700 });
-  return docker.createContainer({
-    name: plan.sidecar.container,
-    Image: image,
-    Entrypoint: ['/usr/local/bin/rig-sidecar'],
-    Cmd: [...dnsmasqCommand(plan, net), '--', ...etcdCommand(net)],
-    Hostname: 'rig-sidecar',
-    Env: [`RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`, ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`])],
-    // The root password of the rig's etcd, for later rig commands on the host; nodes cannot read labels.
-    Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar', [Label.etcdRoot]: etcdRootPassword, [Label.state]: state },
-    HostConfig: {
-      NetworkMode: 'none',
-      CapAdd: ['NET_ADMIN'], // eth0's addresses, and dnsmasq's DHCP replies to clients that have no address yet
-      Mounts: [
-        { Type: 'bind', Source: join(state, 'etcd'), Target: '/var/lib/etcd' },
-        { Type: 'bind', Source: join(state, 'misc'), Target: '/var/lib/misc' }, // dnsmasq's leases
-      ],
-      Init: false,
-    },
-  }).catch((err: Error) => {
-    rmSync(state, { recursive: true, force: true });
-    throw err;
-  });
+  return docker
+    .createContainer({
+      name: plan.sidecar.container,
+      Image: image,
+      Entrypoint: ['/usr/local/bin/rig-sidecar'],
+      Cmd: [...dnsmasqCommand(plan, net), '--', ...etcdCommand(net)],
+      Hostname: 'rig-sidecar',
+      Env: [`RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`, ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`])],
+      // The root password of the rig's etcd, for later rig commands on the host; nodes cannot read labels.
+      Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar', [Label.etcdRoot]: etcdRootPassword, [Label.state]: state },
+      HostConfig: {
+        NetworkMode: 'none',
+        CapAdd: ['NET_ADMIN'], // eth0's addresses, and dnsmasq's DHCP replies to clients that have no address yet
+        Mounts: [
+          { Type: 'bind', Source: join(state, 'etcd'), Target: '/var/lib/etcd' },
+          { Type: 'bind', Source: join(state, 'misc'), Target: '/var/lib/misc' }, // dnsmasq's leases
+        ],
+        Init: false,
+      },
+    })
+    .catch((err: Error) => {
+      rmSync(state, { recursive: true, force: true });
+      throw err;
+    });
 }
 
 /**
@@ -133,7 +141,14 @@ export function removeSidecarState(labels: Record<string, string>): void {
  * `started` is called once the container runs (the engine can take the nodes then), `wired` once its veth is
  * in; the promise resolves when both daemons say they serve.
  */
-export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, container: Docker.Container, started = () => {}, wired = () => {}): Promise<void> {
+export async function startSidecar(
+  docker: Docker,
+  plan: Plan,
+  net: RigNetwork,
+  container: Docker.Container,
+  started = () => {},
+  wired = () => {},
+): Promise<void> {
   const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
   veth.catch(() => {}); // awaited below
   try {
@@ -147,6 +162,11 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
     await removeVeth(plan.sidecar.hostInterface);
-    throw new RigError(`The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`, `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`, undefined, { cause: err });
+    throw new RigError(
+      `The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`,
+      `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`,
+      undefined,
+      { cause: err },
+    );
   }
 }

@@ -5,7 +5,9 @@ import { fixtureDir, leftovers, uniqueName } from './helpers.js';
 // The README's example ("A typed API for test suites"), as written there, on a rig of its own.
 describe('rig as a library', () => {
   const name = uniqueName('api');
-  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    provision:\n      - shell: sleep 1; rig-fact set redis_role master\n  mill.village.test:\n`);
+  const fixture = fixtureDir(
+    `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    provision:\n      - shell: sleep 1; rig-fact set redis_role master\n  mill.village.test:\n`,
+  );
   const rigFile = fixture.file;
 
   // --- as in the README ---
@@ -44,8 +46,8 @@ describe('rig as a library', () => {
 
 // The README's globalSetup example, taken from the README itself, in a vitest project of its own: one rig for every
 // test file of a suite, its addresses handed to the tests with provide/inject.
-describe('the README\'s globalSetup example', () => {
-  it('brings one rig up for the suite, hands barn\'s address to its tests, and takes the rig down', async () => {
+describe("the README's globalSetup example", () => {
+  it("brings one rig up for the suite, hands barn's address to its tests, and takes the rig down", async () => {
     const { execa } = await import('execa');
     const { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -62,19 +64,33 @@ describe('the README\'s globalSetup example', () => {
       mkdirSync(join(project, 'node_modules'));
       symlinkSync(root, join(project, 'node_modules', 'rig')); // as `npm install rig` would make it resolve
       writeFileSync(join(project, 'test', 'rig-setup.ts'), snippet!);
-      writeFileSync(join(project, 'test', 'rig.yaml'), `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n`);
-      writeFileSync(join(project, 'vitest.config.mjs'), "export default { test: { globalSetup: ['test/rig-setup.ts'], include: ['test/*.test.ts'] } };\n");
-      writeFileSync(join(project, 'test', 'barn.test.ts'), [
-        "import { expect, inject, it } from 'vitest';",
-        "import { execFileSync } from 'node:child_process';",
-        "it('gets barn\\'s address from the global setup', () => {",
-        "  const ip = inject('barnIp' as never) as string;",
-        "  expect(ip).toMatch(/^\\d+\\.\\d+\\.\\d+\\.\\d+$/);",
-        `  expect(execFileSync('docker', ['exec', 'rig-${name}.barn', '/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'eth0']).toString()).toContain(ip + '/');`,
-        '});',
-        '',
-      ].join('\n'));
-      const run = await execa(join(root, 'node_modules', '.bin', 'vitest'), ['run', '--root', project], { cwd: project, reject: false, all: true, env: { CI: 'true' } });
+      writeFileSync(
+        join(project, 'test', 'rig.yaml'),
+        `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n`,
+      );
+      writeFileSync(
+        join(project, 'vitest.config.mjs'),
+        "export default { test: { globalSetup: ['test/rig-setup.ts'], include: ['test/*.test.ts'] } };\n",
+      );
+      writeFileSync(
+        join(project, 'test', 'barn.test.ts'),
+        [
+          "import { expect, inject, it } from 'vitest';",
+          "import { execFileSync } from 'node:child_process';",
+          "it('gets barn\\'s address from the global setup', () => {",
+          "  const ip = inject('barnIp' as never) as string;",
+          '  expect(ip).toMatch(/^\\d+\\.\\d+\\.\\d+\\.\\d+$/);',
+          `  expect(execFileSync('docker', ['exec', 'rig-${name}.barn', '/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'eth0']).toString()).toContain(ip + '/');`,
+          '});',
+          '',
+        ].join('\n'),
+      );
+      const run = await execa(join(root, 'node_modules', '.bin', 'vitest'), ['run', '--root', project], {
+        cwd: project,
+        reject: false,
+        all: true,
+        env: { CI: 'true' },
+      });
       expect(run.exitCode, run.all).toBe(0);
       expect(run.all).toMatch(/1 passed/);
       expect(await leftovers(name)).toEqual([]); // the setup's teardown took it down

@@ -20,7 +20,6 @@ nodes:
       - rig-fact get barn ipaddress
 ${extra}`;
 
-
 describe('rig run', () => {
   const fixture = fixtureDir(rigFile());
   afterAll(() => fixture.cleanup());
@@ -30,7 +29,12 @@ describe('rig run', () => {
     const out = join(fixture.dir, 'env.txt');
     const run = await rig(['run', 'rig.yaml', '--name', name, '--', 'sh', '-c', `env | grep ^RIG_ | sort > ${out}`], { cwd: fixture.dir });
     expect(run.exitCode, run.all).toBe(0);
-    const env = Object.fromEntries(readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    const env = Object.fromEntries(
+      readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
     expect(env.RIG_NAME).toBe(name);
     expect(env.RIG_NODES).toBe('barn.village.test mill.village.test');
     expect(env.RIG_BARN_FQDN).toBe('barn.village.test');
@@ -42,7 +46,7 @@ describe('rig run', () => {
     expect(await leftovers(name)).toEqual([]);
   });
 
-  it('returns a failing command\'s exit code and still takes the rig down', async () => {
+  it("returns a failing command's exit code and still takes the rig down", async () => {
     const name = uniqueName('run7');
     const run = await rig(['run', 'rig.yaml', '--name', name, '--', 'sh', '-c', 'exit 7'], { cwd: fixture.dir });
     expect(run.exitCode).toBe(7);
@@ -51,7 +55,9 @@ describe('rig run', () => {
 
   it('runs a command inside a node with --on', async () => {
     const name = uniqueName('runon');
-    const run = await rig(['run', 'rig.yaml', '--name', name, '--on', 'mill', '--', 'sh', '-c', 'echo "I am $(hostname)"; exit 3'], { cwd: fixture.dir });
+    const run = await rig(['run', 'rig.yaml', '--name', name, '--on', 'mill', '--', 'sh', '-c', 'echo "I am $(hostname)"; exit 3'], {
+      cwd: fixture.dir,
+    });
     expect(run.exitCode).toBe(3);
     expect(run.stdout).toContain('I am mill');
     expect(await leftovers(name)).toEqual([]);
@@ -69,7 +75,7 @@ describe('rig run', () => {
 });
 
 describe('rig test', () => {
-  it('runs each node\'s validations inside it and writes JUnit XML a JUnit parser reads, with the failure reported', async () => {
+  it("runs each node's validations inside it and writes JUnit XML a JUnit parser reads, with the failure reported", async () => {
     const name = uniqueName('test');
     const fixture = fixtureDir(rigFile('  well.village.test:\n    validate: ["echo well is broken >&2; exit 4"]\n'));
     try {
@@ -190,7 +196,10 @@ describe('two rigs of one rig file at once', () => {
     const fixture = fixtureDir(rigFile());
     try {
       const ups = await Promise.all([a, b].map((name) => rig(['up', 'rig.yaml', '--name', name], { cwd: fixture.dir })));
-      expect(ups.map((u) => u.exitCode), ups.map((u) => u.all).join('\n')).toEqual([0, 0]);
+      expect(
+        ups.map((u) => u.exitCode),
+        ups.map((u) => u.all).join('\n'),
+      ).toEqual([0, 0]);
       const status = async (name: string) => JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
       const [sa, sb] = [await status(a), await status(b)];
       expect(sa.subnet).not.toBe(sb.subnet);
@@ -201,7 +210,10 @@ describe('two rigs of one rig file at once', () => {
         ]);
       }
       // Each rig's mill resolves barn to its own rig's barn, and reads its own rig's facts.
-      for (const [name, s] of [[a, sa], [b, sb]] as const) {
+      for (const [name, s] of [
+        [a, sa],
+        [b, sb],
+      ] as const) {
         const resolved = await docker(['exec', `rig-${name}.mill`, '/.rig/bin/sh', '-c', '/.rig/bin/nslookup -type=a barn; true']);
         expect(resolved).toContain(`Address: ${s.nodes[0].address}`);
         const fact = await docker(['exec', `rig-${name}.mill`, '/.rig/bin/rig-fact', 'get', 'barn', 'ipaddress']);
@@ -226,7 +238,9 @@ describe('rig doctor', () => {
     expect(doctor.exitCode, doctor.all).toBe(0);
     const checks = JSON.parse(doctor.stdout) as Array<{ name: string; ok: boolean; required: boolean }>;
     expect(checks.filter((c) => c.required && !c.ok)).toEqual([]);
-    expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['Docker engine', 'veth support', 'debootstrap', 'LXC', 'free subnets']));
+    expect(checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['Docker engine', 'veth support', 'debootstrap', 'LXC', 'free subnets']),
+    );
   });
 
   it('fails with a fix when the engine is missing', async () => {

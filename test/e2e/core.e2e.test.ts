@@ -28,7 +28,6 @@ nodes:
       motd: "Grüße aus dem Dorf\\nzweite Zeile"
 `;
 
-
 interface StatusNode {
   node: string;
   address: string;
@@ -47,7 +46,10 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
   beforeAll(async () => {
     const context = join(fixture.dir, '..', `plain-${name}`);
     await execa('mkdir', ['-p', context]);
-    await execa('sh', ['-c', `printf 'ID=plainlinux\\nPRETTY_NAME="Plain Linux 1"\\n' > ${context}/os-release && printf 'FROM scratch\\nCOPY os-release /etc/os-release\\n' > ${context}/Dockerfile`]);
+    await execa('sh', [
+      '-c',
+      `printf 'ID=plainlinux\\nPRETTY_NAME="Plain Linux 1"\\n' > ${context}/os-release && printf 'FROM scratch\\nCOPY os-release /etc/os-release\\n' > ${context}/Dockerfile`,
+    ]);
     await docker(['build', '-q', '-t', plainImage, context]);
     await execa('rm', ['-rf', context]);
 
@@ -79,7 +81,17 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     const leases = await docker(['exec', `rig-${name}.sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     const prefix = subnet.split('.').slice(0, 3).join('.') + '.';
     for (const node of nodes) {
-      const ip = await docker(['exec', `rig-${name}.${node.node.split('.')[0]}`, '/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+      const ip = await docker([
+        'exec',
+        `rig-${name}.${node.node.split('.')[0]}`,
+        '/.rig/bin/ip',
+        '-4',
+        '-o',
+        'addr',
+        'show',
+        'dev',
+        'eth0',
+      ]);
       const address = await expectAgreedAddress(name, node, ip, leases);
       expect(address.startsWith(prefix), `${address} in ${subnet}`).toBe(true);
     }
@@ -103,7 +115,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(short).toContain(nodes[2].address);
   });
 
-  it('answers the host\'s DNS queries at the address rig status gives', async () => {
+  it("answers the host's DNS queries at the address rig status gives", async () => {
     expect(await queryA(dns, 'mill.village.test')).toEqual([nodes[1].address]);
   });
 
@@ -165,13 +177,24 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(logs.stdout).toContain(`ready: mill.village.test at ${nodes[1].address}`);
   });
 
-  it('takes the whole rig down, leaving the user\'s files byte for byte as they were', async () => {
+  it("takes the whole rig down, leaving the user's files byte for byte as they were", async () => {
     const hostInterfaces = (await execa('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => / rv[0-9a-f]{12}@/.test(l)).length;
     expect(hostInterfaces).toBeGreaterThanOrEqual(3);
     const down = await rig(['down', fixture.file], { cwd: fixture.dir });
     expect(down.exitCode, down.all).toBe(0);
     expect(await leftovers(name)).toEqual([]);
-    expect(await eventually(async () => (await vethsLeft(name, nodes.map((n) => n.node))).length === 0, 5000)).toBe(true);
+    expect(
+      await eventually(
+        async () =>
+          (
+            await vethsLeft(
+              name,
+              nodes.map((n) => n.node),
+            )
+          ).length === 0,
+        5000,
+      ),
+    ).toBe(true);
     expect(snapshot(fixture.dir)).toEqual(before);
     expect(existsSync(join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml'))).toBe(false);
     const status = await rig(['status', '--name', name, '--json']);

@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { docker, fixtureDir, leftovers, rig, rigBin, uniqueName, useRig } from './helpers.js';
 
 /** How many times a node's log says its steps ran (the agent's first run, and each `rig provision`). */
-const runs = async (rigName: string, node: string) => (await rig(['logs', node, '--name', rigName])).stdout.split('\n').filter((l) => l.startsWith('rig-agent: step 1/1')).length;
+const runs = async (rigName: string, node: string) =>
+  (await rig(['logs', node, '--name', rigName])).stdout.split('\n').filter((l) => l.startsWith('rig-agent: step 1/1')).length;
 
 describe('rig provision: edits reach a rig that is up', () => {
   // Each node's live hiera file says what it serves; a step writes it where validate looks.
@@ -76,7 +77,13 @@ nodes:
     writeFileSync(join(r.dir, 'hieradata/nodes/kelda.prod.example.yaml'), 'colour: green\n');
     const script = readFileSync(join(r.dir, 'rig.yaml'), 'utf8');
     expect(script).toContain('sed -n'); // the steps are the ones the node was made with
-    await docker(['exec', `rig-${r.name}.mill`, 'sh', '-c', 'chmod 000 /tmp/colour && chattr +i /tmp/colour 2>/dev/null; rm -f /tmp/colour; mkdir /tmp/colour']);
+    await docker([
+      'exec',
+      `rig-${r.name}.mill`,
+      'sh',
+      '-c',
+      'chmod 000 /tmp/colour && chattr +i /tmp/colour 2>/dev/null; rm -f /tmp/colour; mkdir /tmp/colour',
+    ]);
     const provision = await rig(['provision', 'mill', '--name', r.name]);
     expect(provision.exitCode).toBe(1);
     expect(provision.stdout).toMatch(/^mill\.village\.test\s+FAILED: step 1\/1 \(shell\) exited \d+$/m);
@@ -111,11 +118,13 @@ nodes:
     try {
       const { mkdirSync } = await import('node:fs');
       mkdirSync(join(fixture.dir, 'manifests'));
-      writeFileSync(join(fixture.dir, 'manifests/calm.pp'), "file { '/tmp/calm': content => \"still\\n\" }\n");
+      writeFileSync(join(fixture.dir, 'manifests/calm.pp'), 'file { \'/tmp/calm\': content => "still\\n" }\n');
       writeFileSync(join(fixture.dir, 'manifests/restless.pp'), "exec { 'stamp': command => '/bin/date > /tmp/stamp' }\n");
       const up = await rig(['up', 'rig.yaml', '--idempotent'], { cwd: fixture.dir });
       expect(up.exitCode).toBe(1);
-      expect(up.stderr).toMatch(/restless\.village\.test failed: not idempotent: step 1\/1 \(puppet\) changed on the second run: .*Exec\[stamp\]\/returns: executed successfully/);
+      expect(up.stderr).toMatch(
+        /restless\.village\.test failed: not idempotent: step 1\/1 \(puppet\) changed on the second run: .*Exec\[stamp\]\/returns: executed successfully/,
+      );
       await rig(['down', '--name', name]);
 
       const kept = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
@@ -124,7 +133,9 @@ nodes:
       expect(calm.exitCode, calm.all).toBe(0);
       const restless = await rig(['provision', 'restless', '--idempotent', '--name', name]);
       expect(restless.exitCode).toBe(1);
-      expect(restless.stdout).toMatch(/restless\.village\.test\s+FAILED: not idempotent: step 1\/1 \(puppet\) changed on the second run: .*Exec\[stamp\]/);
+      expect(restless.stdout).toMatch(
+        /restless\.village\.test\s+FAILED: not idempotent: step 1\/1 \(puppet\) changed on the second run: .*Exec\[stamp\]/,
+      );
     } finally {
       await rig(['down', '--name', name]);
       fixture.cleanup();
@@ -159,7 +170,7 @@ nodes:
 `,
   );
 
-  it('records each node\'s update and validate commands on the node, for any tool to read', async () => {
+  it("records each node's update and validate commands on the node, for any tool to read", async () => {
     const labels = JSON.parse(await docker(['inspect', '-f', '{{json .Config.Labels}}', `rig-${r.name}.a`]));
     expect(JSON.parse(labels['io.rig.update'])).toEqual(['echo 2 > /tmp/version']);
     expect(JSON.parse(labels['io.rig.validate'])).toHaveLength(1);
@@ -173,7 +184,9 @@ nodes:
     expect(update.stdout).toMatch(/^a\.village\.test {2}updated in [\d.]+ s, validate 1\/1 passed$/m);
     expect(update.stdout).toMatch(/^b\.village\.test {2}FAILED: validate command "test ! -e \/tmp\/version" exited 1$/m);
     expect(update.stdout).toContain('updated: a.village.test');
-    expect(update.stdout).toContain('not updated: b.village.test, c.village.test (c.village.test not run: the update stopped at the first failure)');
+    expect(update.stdout).toContain(
+      'not updated: b.village.test, c.village.test (c.village.test not run: the update stopped at the first failure)',
+    );
     expect(update.stdout).not.toContain('d.village.test'); // it declares no update
     const version = async (node: string) => (await rig(['exec', node, '--name', r.name, '--', 'cat', '/tmp/version'])).stdout.trim();
     expect(await version('a')).toBe('2');
@@ -192,7 +205,9 @@ nodes:
     const zero = await rig(['update', '--batch', '0', '--name', r.name]);
     expect(zero.exitCode).toBe(2);
     expect(zero.stderr).toContain('--batch "0" is not a number of nodes');
-    expect((await rig(['update', '--mirrors', 'nosuch.prod.example', '--name', r.name])).stderr).toContain('the live nodes it mirrors: web.prod.example');
+    expect((await rig(['update', '--mirrors', 'nosuch.prod.example', '--name', r.name])).stderr).toContain(
+      'the live nodes it mirrors: web.prod.example',
+    );
     const d = await rig(['update', 'd', '--name', r.name]);
     expect(d.exitCode).toBe(2);
     expect(d.stderr).toContain('d.village.test declares no update: commands');
@@ -280,7 +295,9 @@ nodes:
 
   it('up --watch watches the rig it brought up, and takes it down on Ctrl-C', async () => {
     const name = uniqueName('upwatch');
-    const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nprovision:\n  - shell: cat hieradata/nodes/$RIG_NODE.yaml\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nprovision:\n  - shell: cat hieradata/nodes/$RIG_NODE.yaml\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     const child = execa('node', [rigBin, 'up', 'rig.yaml', '--watch'], { env: { CI: 'true' }, reject: false, cwd: fixture.dir, all: true });
     let out = '';
     child.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -289,7 +306,8 @@ nodes:
       for (let i = 0; i < 120 && !(await watching()); i++) await new Promise((resolve) => setTimeout(resolve, 250));
       expect(out).toContain(`watching ${fixture.dir}`);
       writeFileSync(join(fixture.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'edited: yes\n');
-      for (let i = 0; i < 80 && !/PASS .*straleb\.prod\.example\.yaml: barn\.village\.test pass/.test(out); i++) await new Promise((resolve) => setTimeout(resolve, 250));
+      for (let i = 0; i < 80 && !/PASS .*straleb\.prod\.example\.yaml: barn\.village\.test pass/.test(out); i++)
+        await new Promise((resolve) => setTimeout(resolve, 250));
       expect(out).toMatch(/PASS hieradata\/nodes\/straleb\.prod\.example\.yaml: barn\.village\.test pass/);
     } finally {
       child.kill('SIGINT');

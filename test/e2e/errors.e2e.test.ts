@@ -58,7 +58,7 @@ describe('bad input is refused before anything is made', () => {
     }
   });
 
-  it('refuses to overwrite a real file at a link\'s path, and changes nothing', async () => {
+  it("refuses to overwrite a real file at a link's path, and changes nothing", async () => {
     const name = uniqueName('clobber');
     const fixture = fixtureDir(rigFile(name));
     const mine = join(fixture.dir, 'hieradata/nodes/mill.village.test.yaml');

@@ -3,9 +3,17 @@ import { execa } from 'execa';
 import { rigBin, useRig } from './helpers.js';
 
 describe('rig exec and rig shell, on a Docker node and an LXC node', () => {
-  const { name } = useRig('exec', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`);
+  const { name } = useRig(
+    'exec',
+    (name) =>
+      `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`,
+  );
   const run = (args: string[], input?: string) =>
-    execa('node', [rigBin, ...args], { env: { CI: 'true', RIG_NAME: name }, reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+    execa('node', [rigBin, ...args], {
+      env: { CI: 'true', RIG_NAME: name },
+      reject: false,
+      ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+    });
 
   for (const node of ['dock', 'lex']) {
     it(`${node}: keeps stdout and stderr apart and returns the command's exit code`, async () => {
@@ -28,7 +36,11 @@ describe('rig exec and rig shell, on a Docker node and an LXC node', () => {
       expect(shell.exitCode).toBe(4);
       expect(shell.stdout).toContain(`shell of ${node}`);
       // script(1) gives rig a terminal: the command gets one too.
-      const tty = await execa('script', ['-qec', `node ${rigBin} exec ${node} -- sh -c 'tty; exit 5'`, '/dev/null'], { env: { RIG_NAME: name }, reject: false, stdin: 'ignore' });
+      const tty = await execa('script', ['-qec', `node ${rigBin} exec ${node} -- sh -c 'tty; exit 5'`, '/dev/null'], {
+        env: { RIG_NAME: name },
+        reject: false,
+        stdin: 'ignore',
+      });
       expect(tty.exitCode).toBe(5);
       expect(tty.stdout).toMatch(/\/dev\/pts\/\d+/);
     });

@@ -37,7 +37,19 @@ describe('a third-party Puppet module from Debian, with peers named by live name
     const images = await execa('node', [rigBin, 'images', 'build'], { env: { CI: 'true' }, all: true });
     const puppet = /^(rig\/puppet:[0-9a-f]+)/m.exec(images.stdout)?.[1];
     expect(puppet, images.all).toBeDefined();
-    await execa('docker', ['build', '-q', '--network', 'host', '--label', 'io.rig.test=haproxy', '--build-arg', `BASE=${puppet}`, '-t', imageTag, join(fixtures, 'image')]);
+    await execa('docker', [
+      'build',
+      '-q',
+      '--network',
+      'host',
+      '--label',
+      'io.rig.test=haproxy',
+      '--build-arg',
+      `BASE=${puppet}`,
+      '-t',
+      imageTag,
+      join(fixtures, 'image'),
+    ]);
   }, 600_000);
 
   const r = useRig(
@@ -86,7 +98,11 @@ nodes:
   });
 
   it('runs the services as Debian ships them, under systemd', async () => {
-    for (const [node, unit] of [['front', 'haproxy'], ['one', 'nginx'], ['two', 'nginx']]) {
+    for (const [node, unit] of [
+      ['front', 'haproxy'],
+      ['one', 'nginx'],
+      ['two', 'nginx'],
+    ]) {
       const active = await rig(['exec', node, '--name', r.name, '--', 'systemctl', 'is-active', unit]);
       expect(active.stdout.trim(), `${node} ${unit}`).toBe('active');
     }
@@ -94,8 +110,16 @@ nodes:
 
   it('converges: a second puppet apply changes nothing', async () => {
     for (const node of ['front', 'one', 'two']) {
-      const again = await rig(['exec', node, '--name', r.name, '--', 'sh', '-c',
-        'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp']);
+      const again = await rig([
+        'exec',
+        node,
+        '--name',
+        r.name,
+        '--',
+        'sh',
+        '-c',
+        'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp',
+      ]);
       expect(again.exitCode, `${node}: ${again.all}`).toBe(0);
     }
   });

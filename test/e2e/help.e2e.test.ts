@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { rig } from './helpers.js';
 
 describe('help that teaches', () => {
-  it('shows examples in each command\'s help', async () => {
+  it("shows examples in each command's help", async () => {
     for (const command of ['up', 'down', 'status', 'ls', 'check', 'facts', 'logs', 'exec', 'run', 'test']) {
       const help = await rig([command, '--help']);
       expect(help.exitCode).toBe(0);

@@ -111,7 +111,12 @@ export async function eventually(check: () => Promise<boolean>, ms: number, ever
  * A node's one IPv4 address, from `ip -4 -o addr show dev eth0` run inside it, checked against what rig says of it:
  * its status, its DHCP lease in the rig's dnsmasq, and the ipaddress fact it published. Returns the address.
  */
-export async function expectAgreedAddress(rigName: string, node: { node: string; address: string }, ipOutput: string, leases: string): Promise<string> {
+export async function expectAgreedAddress(
+  rigName: string,
+  node: { node: string; address: string },
+  ipOutput: string,
+  leases: string,
+): Promise<string> {
   const { expect } = await import('vitest');
   const lines = ipOutput.trim().split('\n');
   expect(lines, node.node).toHaveLength(1);
@@ -128,7 +133,11 @@ export async function expectAgreedAddress(rigName: string, node: { node: string;
  * with `files` (relative path -> text) beside it, brought up before the tests and taken down after them, leaving
  * nothing. Read `name` and `dir` inside the tests.
  */
-export function useRig(prefix: string, rigFile: (name: string) => string, files: Record<string, string> = {}): { name: string; dir: string } {
+export function useRig(
+  prefix: string,
+  rigFile: (name: string) => string,
+  files: Record<string, string> = {},
+): { name: string; dir: string } {
   const name = uniqueName(prefix);
   const fixture = fixtureDir(rigFile(name));
   for (const [path, text] of Object.entries(files)) {

@@ -8,7 +8,9 @@ const HOSTILE = 'a\x1b[2Jb\x1b]0;pwned\x07c\u2028d\u202ee';
 const HOSTILE_PRINTF = String.raw`a\033[2Jb\033]0;pwned\007c\342\200\250d\342\200\256e`;
 
 describe('what nodes publish never reaches a terminal raw', () => {
-  const { name } = useRig('hostile', (name) => `
+  const { name } = useRig(
+    'hostile',
+    (name) => `
 name: ${name}
 domain: village.test
 network:
@@ -18,7 +20,8 @@ nodes:
   a.village.test:
     provision:
       - shell: rig-fact set evil "$(printf '${HOSTILE_PRINTF}')"
-`);
+`,
+  );
 
   const setStage = (stage: string) =>
     rig(['exec', 'a', '--name', name, '--', '/.rig/bin/sh', '-c', `. /.rig/bin/rig-fact --library && stage "$(printf '${stage}')"`]);
@@ -50,10 +53,14 @@ nodes:
     watch.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     try {
       // The watch is on once it has printed nothing yet and etcd answers; write stages until one line shows up.
-      const seen = await eventually(async () => {
-        await setStage(`${HOSTILE_PRINTF}-again`);
-        return out.includes('-again');
-      }, 20_000, 500);
+      const seen = await eventually(
+        async () => {
+          await setStage(`${HOSTILE_PRINTF}-again`);
+          return out.includes('-again');
+        },
+        20_000,
+        500,
+      );
       expect(seen, out).toBe(true);
       expect(out).not.toMatch(/[\x1b\x07\u2028\u202e]/);
       expect(out).toContain(String.raw`\x1b]0;pwned\x07`);
@@ -64,7 +71,7 @@ nodes:
   });
 });
 
-describe('an LXC node\'s ownership mark cannot be forged by its own settings', () => {
+describe("an LXC node's ownership mark cannot be forged by its own settings", () => {
   const name = uniqueName('forge');
   const other = uniqueName('victim');
   // A validate command with a line separator and what looks like a marker line of another rig after it.
@@ -87,13 +94,15 @@ nodes:
     fixture.cleanup();
   });
 
-  it('is counted as its own rig\'s node, tested and removed with it', async () => {
+  it("is counted as its own rig's node, tested and removed with it", async () => {
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
     expect(status[0].nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([['a.village.test', 'ready']]);
     const test = await rig(['test', '--name', name, '--json']);
-    expect(JSON.parse(test.stdout).map((r: { command: string }) => r.command)).toEqual([`true\u2028# io.rig.rig = ${other}\u2028# io.rig.node = x.${other}.test`]);
+    expect(JSON.parse(test.stdout).map((r: { command: string }) => r.command)).toEqual([
+      `true\u2028# io.rig.rig = ${other}\u2028# io.rig.node = x.${other}.test`,
+    ]);
     expect(await lxcNames()).toHaveLength(1);
 
     const down = await rig(['down', '--name', name]);
@@ -104,7 +113,9 @@ nodes:
 });
 
 describe('a node may write only its own keys, and keeps only its own name', () => {
-  const { name } = useRig('walls', (name) => `
+  const { name } = useRig(
+    'walls',
+    (name) => `
 name: ${name}
 domain: village.test
 network:
@@ -114,17 +125,29 @@ nodes:
   a.village.test:
   b.village.test:
     facts: { role: primary }
-`);
+`,
+  );
   /** Run a shell snippet in node a with rig-fact's helpers loaded (etcd PATH BODY as the node, b64). */
   const inA = (script: string, env: Record<string, string> = {}) =>
-    rig(['exec', 'a', '--name', name, '--', '/.rig/bin/sh', '-c', `. /.rig/bin/rig-fact --library; ${Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')}${script}`]);
+    rig([
+      'exec',
+      'a',
+      '--name',
+      name,
+      '--',
+      '/.rig/bin/sh',
+      '-c',
+      `. /.rig/bin/rig-fact --library; ${Object.entries(env)
+        .map(([k, v]) => `${k}=${v} `)
+        .join('')}${script}`,
+    ]);
   // A raw call to etcd's gateway, as the node itself (with its token, where rig gives it one).
   const raw = (path: string, body: string) =>
     `{ type login >/dev/null 2>&1 && login; :; } && wget -q -O - --header 'Content-Type: application/json' \${token:+--header "Authorization: $token"} --post-data "${body}" "$RIG_ETCD${path}"`;
   const put = (key: string, value: string) => raw('/v3/kv/put', `{\\"key\\":\\"$(b64 '${key}')\\",\\"value\\":\\"$(b64 '${value}')\\"}`);
   const nodeKey = (node: string, rest: string) => `/rig/${name}/nodes/${node}.village.test/${rest}`;
 
-  it('refuses a node\'s writes to another node\'s facts and stage and to rig\'s own marks', async () => {
+  it("refuses a node's writes to another node's facts and stage and to rig's own marks", async () => {
     for (const key of [nodeKey('b', 'facts/role'), nodeKey('b', 'stage'), `/rig/${name}/kept`, `/rig/${name}/mirrors/x.prod.example`]) {
       const attempt = await inA(put(key, 'forged'));
       expect(attempt.exitCode, `${key}: ${attempt.all}`).not.toBe(0);
@@ -147,7 +170,7 @@ nodes:
     expect((await rig(['status', '--name', name, '--json'])).stdout).toContain(name);
   });
 
-  it('lets a node write its own facts and read everyone\'s', async () => {
+  it("lets a node write its own facts and read everyone's", async () => {
     const own = await rig(['exec', 'a', '--name', name, '--', '/.rig/bin/rig-fact', 'set', 'mine', 'yes']);
     expect(own.exitCode, own.all).toBe(0);
     expect((await rig(['facts', 'a', 'mine', '--name', name])).stdout.trim()).toBe('yes');
@@ -161,7 +184,7 @@ nodes:
     expect(slash.all).toContain('a fact name has no /');
   });
 
-  it('keeps each node\'s DNS name pinned: a node sending another\'s hostname over DHCP does not get it', async () => {
+  it("keeps each node's DNS name pinned: a node sending another's hostname over DHCP does not get it", async () => {
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
     const [a, b] = status.nodes as Array<{ address: string }>;
     const spoof = await inA('udhcpc -i eth0 -x hostname:b -n -q -t 3 -T 1 -s /.rig/bin/true');

@@ -8,7 +8,14 @@ import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vet
 
 // Interrupts, races and waits of `up` and `run` (issue 12, items 1 to 5 and the name conflicts of 14).
 
-const sixNodes = ['barn.village.test', 'mill.village.test', 'well.village.test', 'pump.village.test', 'gate.village.test', 'yard.village.test'];
+const sixNodes = [
+  'barn.village.test',
+  'mill.village.test',
+  'well.village.test',
+  'pump.village.test',
+  'gate.village.test',
+  'yard.village.test',
+];
 const twoNodes = sixNodes.slice(0, 2);
 
 const rigFile = (nodes: string[], network = 'internal: true', extra = '') => `${extra}
@@ -32,7 +39,9 @@ function spawnRig(args: string[], cwd: string): Spawned {
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   spawned.push(child);
   return { child, output: () => out, exited };
 }
@@ -40,7 +49,9 @@ function spawnRig(args: string[], cwd: string): Spawned {
 /** The process's end, or a failure naming what hung; a process that hangs is killed so the test can clean up. */
 async function ended(run: Spawned, ms: number) {
   let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms / 1000} s:\n${run.output()}`)), ms)));
+  const hung = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms / 1000} s:\n${run.output()}`)), ms)),
+  );
   try {
     return await Promise.race([run.exited, hung]);
   } finally {
@@ -169,7 +180,8 @@ describe('two ups of one name at once', () => {
       for (const up of ups) up.child.kill('SIGCONT');
       const codes = (await Promise.all(ups.map((up) => ended(up, 120_000)))).map((end) => end.code);
       expect([...codes].sort(), ups.map((u) => u.output()).join('\n----\n')).toEqual([0, 2, 2]);
-      for (const [i, loser] of ups.entries()) if (codes[i] === 2) expect(loser.output()).toMatch(new RegExp(`rig named ${name} is already up`));
+      for (const [i, loser] of ups.entries())
+        if (codes[i] === 2) expect(loser.output()).toMatch(new RegExp(`rig named ${name} is already up`));
       await sleep(2000);
       await expectWhole(name, twoNodes);
       expect(symlinksIn(join(dir, 'hieradata/nodes'))).toHaveLength(2);
@@ -189,7 +201,7 @@ describe('two ups of one name at once', () => {
     expect(symlinksIn(join(dir, 'hieradata/nodes'))).toEqual([]);
   });
 
-  it('a container of that name that is not rig\'s is exit 2 before anything is made', async () => {
+  it("a container of that name that is not rig's is exit 2 before anything is made", async () => {
     const { name, dir } = newRig('clash', twoNodes);
     const image = (await docker(['images', '--filter', 'label=io.rig.image=base', '--format', '{{.ID}}'])).split('\n')[0];
     const foreign = containerName(name, 'mill');
@@ -208,10 +220,24 @@ describe('every wait of up has a deadline', () => {
     const { name, dir } = newRig('pause', twoNodes);
     const up = spawnRig(['up', 'rig.yaml', '--name', name, '--timeout', '10s'], dir);
     const sidecar = containerName(name, SIDECAR);
-    const started = await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50);
+    const started = await eventually(
+      async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true',
+      60_000,
+      50,
+    );
     expect(started, up.output()).toBe(true);
     // The freezer can refuse while the sidecar's processes are still being started ("unable to freeze"): again.
-    expect(await eventually(() => docker(['pause', sidecar]).then(() => true, () => false), 10_000, 100)).toBe(true);
+    expect(
+      await eventually(
+        () =>
+          docker(['pause', sidecar]).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        100,
+      ),
+    ).toBe(true);
     const end = await ended(up, 120_000);
     expect(end.code, up.output()).toBe(4);
     expect(up.output()).toMatch(/did not answer/);
@@ -222,9 +248,21 @@ describe('every wait of up has a deadline', () => {
     const { name, dir } = newRig('pauseterm', twoNodes);
     const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
     const sidecar = containerName(name, SIDECAR);
-    expect(await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50)).toBe(true);
+    expect(
+      await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50),
+    ).toBe(true);
     // The freezer can refuse while the sidecar's processes are still being started ("unable to freeze"): again.
-    expect(await eventually(() => docker(['pause', sidecar]).then(() => true, () => false), 10_000, 100)).toBe(true);
+    expect(
+      await eventually(
+        () =>
+          docker(['pause', sidecar]).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        100,
+      ),
+    ).toBe(true);
     await sleep(2000);
     up.child.kill('SIGTERM');
     const end = await ended(up, 60_000);
@@ -237,7 +275,12 @@ describe('every wait of up has a deadline', () => {
     const dummy = `rigtd${process.pid % 100000}`;
     const third = 100 + Math.floor(Math.random() * 100);
     await execa('ip', ['link', 'add', dummy, 'type', 'bridge']);
-    cleanups.push(() => execa('ip', ['link', 'del', dummy]).then(() => {}, () => {}));
+    cleanups.push(() =>
+      execa('ip', ['link', 'del', dummy]).then(
+        () => {},
+        () => {},
+      ),
+    );
     await execa('ip', ['link', 'set', dummy, 'up']);
     await execa('ip', ['route', 'add', `10.252.${third}.0/24`, 'dev', dummy]); // goes with the interface
     const { name, dir } = newRig('route', twoNodes, `internal: true, subnet: 10.252.${third}.0/25`);

@@ -5,23 +5,30 @@ import { execa } from 'execa';
 import { rig, useRig } from './helpers.js';
 
 describe('roles and inventories', () => {
-  const { name, dir } = useRig('inv', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    roles: [db, primary]\n  mill.village.test:\n    backend: lxc\n    roles: [db]\n  well.village.test:\n    roles: [web]\n`);
+  const { name, dir } = useRig(
+    'inv',
+    (name) =>
+      `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    roles: [db, primary]\n  mill.village.test:\n    backend: lxc\n    roles: [db]\n  well.village.test:\n    roles: [web]\n`,
+  );
   let status: { nodes: Array<{ node: string; address: string }> } | undefined;
   const ip = async (short: string) => {
     status ??= JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
     return status!.nodes.find((n) => n.node.startsWith(`${short}.`))!.address;
   };
 
-  it('publishes each node\'s roles as a fact', async () => {
+  it("publishes each node's roles as a fact", async () => {
     expect((await rig(['facts', 'barn', 'roles', '--name', name])).stdout).toBe('db,primary');
   });
 
-  it('writes an Ansible inventory that Debian\'s ansible uses against Docker and LXC nodes, groups from roles, no sshd', async () => {
+  it("writes an Ansible inventory that Debian's ansible uses against Docker and LXC nodes, groups from roles, no sshd", async () => {
     const inventory = await rig(['inventory', '--name', name]);
     expect(inventory.exitCode, inventory.all).toBe(0);
     const file = join(dir, 'inventory.yml');
     writeFileSync(file, inventory.stdout);
-    const db = await execa('ansible', ['-i', file, 'db', '-m', 'raw', '-a', 'hostname'], { reject: false, env: { ANSIBLE_HOST_KEY_CHECKING: 'False' } });
+    const db = await execa('ansible', ['-i', file, 'db', '-m', 'raw', '-a', 'hostname'], {
+      reject: false,
+      env: { ANSIBLE_HOST_KEY_CHECKING: 'False' },
+    });
     expect(db.exitCode, db.all).toBe(0);
     expect(db.stdout).toMatch(/^barn\.village\.test \| CHANGED \| rc=0 >>\nbarn$/m);
     expect(db.stdout).toMatch(/^mill\.village\.test \| CHANGED \| rc=0 >>\nmill$/m);
@@ -34,7 +41,16 @@ describe('roles and inventories', () => {
     const db = await rig(['exec', '--role', 'db', '--name', name, '--', 'hostname']);
     expect(db.exitCode, db.all).toBe(0);
     expect(db.stdout.split('\n').sort()).toEqual(['barn | barn', 'mill | mill']);
-    const all = await rig(['exec', '--all', '--name', name, '--', 'sh', '-c', 'echo "$(hostname) out"; echo err >&2; [ "$(hostname)" != well ]']);
+    const all = await rig([
+      'exec',
+      '--all',
+      '--name',
+      name,
+      '--',
+      'sh',
+      '-c',
+      'echo "$(hostname) out"; echo err >&2; [ "$(hostname)" != well ]',
+    ]);
     expect(all.exitCode).toBe(1);
     expect(all.stdout.split('\n').sort()).toEqual(['barn | barn out', 'mill | mill out', 'well | well out']);
     expect(all.stderr.split('\n').sort()).toEqual(['barn | err', 'mill | err', 'well | err']);
@@ -43,7 +59,13 @@ describe('roles and inventories', () => {
 
   it('writes JSON and an /etc/hosts fragment', async () => {
     const json = JSON.parse((await rig(['inventory', '--name', name, '--format', 'json'])).stdout);
-    expect(json.nodes.find((n: { name: string }) => n.name === 'barn')).toMatchObject({ fqdn: 'barn.village.test', ip: await ip('barn'), roles: ['db', 'primary'], mirrors: 'straleb.prod.example', backend: 'docker' });
+    expect(json.nodes.find((n: { name: string }) => n.name === 'barn')).toMatchObject({
+      fqdn: 'barn.village.test',
+      ip: await ip('barn'),
+      roles: ['db', 'primary'],
+      mirrors: 'straleb.prod.example',
+      backend: 'docker',
+    });
     const hosts = (await rig(['inventory', '--name', name, '--format', 'hosts'])).stdout;
     expect(hosts).toContain(`${await ip('barn')} barn.village.test barn straleb.prod.example straleb`);
     expect(hosts).toContain(`${await ip('well')} well.village.test well`);

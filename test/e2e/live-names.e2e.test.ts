@@ -94,14 +94,22 @@ nodes:
   it('maps each to the rig node that answers for it, or says it is not in the rig; up warns and goes on', async () => {
     const fixture = fixtureDir(rigFile);
     const { appendFileSync, writeFileSync } = await import('node:fs');
-    appendFileSync(`${fixture.dir}/hieradata/nodes/kelda.prod.example.yaml`, 'profile::db::host: db1.prod.example\nprofile::time::server: ntp.prod.example\n');
-    writeFileSync(`${fixture.dir}/hieradata/nodes/common.yaml`, 'monitoring: "mon.prod.example:9100"\nupstream: straleb.prod.example\nunrelated: www.example.org\n');
+    appendFileSync(
+      `${fixture.dir}/hieradata/nodes/kelda.prod.example.yaml`,
+      'profile::db::host: db1.prod.example\nprofile::time::server: ntp.prod.example\n',
+    );
+    writeFileSync(
+      `${fixture.dir}/hieradata/nodes/common.yaml`,
+      'monitoring: "mon.prod.example:9100"\nupstream: straleb.prod.example\nunrelated: www.example.org\n',
+    );
     try {
       const check = await rig(['check', 'rig.yaml', '--json'], { cwd: fixture.dir });
       expect(check.exitCode, check.all).toBe(0);
       const names = JSON.parse(check.stdout) as Array<{ name: string; mirroredBy: string[]; forwarded: boolean; places: string[] }>;
       const byName = Object.fromEntries(names.map((n) => [n.name, n]));
-      expect(Object.keys(byName)).toEqual(expect.arrayContaining(['db1.prod.example', 'mon.prod.example', 'ntp.prod.example', 'straleb.prod.example']));
+      expect(Object.keys(byName)).toEqual(
+        expect.arrayContaining(['db1.prod.example', 'mon.prod.example', 'ntp.prod.example', 'straleb.prod.example']),
+      );
       expect(byName['www.example.org']).toBeUndefined();
       expect(byName['straleb.prod.example'].mirroredBy).toEqual(['barn.village.test']);
       expect(byName['straleb.prod.example'].places).toContain('hieradata/nodes/common.yaml:2');

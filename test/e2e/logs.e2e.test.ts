@@ -3,17 +3,21 @@ import { execa } from 'execa';
 import { eventually, rig, rigBin, useRig } from './helpers.js';
 
 describe('rig logs', () => {
-  const { name } = useRig('logs', (name) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`);
+  const { name } = useRig(
+    'logs',
+    (name) =>
+      `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  dock.village.test:\n  lex.village.test:\n    backend: lxc\n`,
+  );
   const logs = (...args: string[]) => rig(['logs', '--name', name, ...args]);
 
-  it('shows every node of the rig with no node named, each line after its node\'s name', async () => {
+  it("shows every node of the rig with no node named, each line after its node's name", async () => {
     const all = await logs();
     expect(all.exitCode, all.all).toBe(0);
     expect(all.stdout).toMatch(/^dock \| rig-agent: ready: dock\.village\.test/m);
     expect(all.stdout).toMatch(/^lex {2}\| rig-agent: ready: lex\.village\.test/m);
   });
 
-  it('takes --tail, --timestamps and --since, and the sidecar\'s log', async () => {
+  it("takes --tail, --timestamps and --since, and the sidecar's log", async () => {
     for (const node of ['dock', 'lex']) {
       const last = await logs(node, '--tail', '1');
       expect(last.stdout.split('\n'), node).toEqual([`rig-agent: ready: ${node}.village.test at ${last.stdout.split(' at ')[1]}`]);
@@ -23,7 +27,10 @@ describe('rig logs', () => {
       expect(stamped.exitCode, stamped.all).toBe(0);
       const lines = stamped.stdout.split('\n');
       expect(lines.length, node).toBeGreaterThan(0);
-      expect(lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z /.test(l)), stamped.stdout).toBe(true);
+      expect(
+        lines.every((l) => /^\d{4}-\d\d-\d\dT[\d:.]+Z /.test(l)),
+        stamped.stdout,
+      ).toBe(true);
       const when = Date.parse(lines[lines.length - 1].split(' ')[0]);
       expect(Math.abs(Date.now() - when), node).toBeLessThan(10 * 60_000); // a time of this run
       expect((await logs(node, '--since', '2030-01-01T00:00:00Z')).stdout, node).toBe('');
@@ -39,17 +46,24 @@ describe('rig logs', () => {
 
   for (const [node, write] of [
     ['dock', ['docker', 'exec', `rig-${name}.dock`, 'sh', '-c', 'echo "a line that came later" > /proc/1/fd/1']],
-    ['lex', ['lxc-attach', '-P', '/var/lib/lxc', '-n', `rig-${name}.lex`, '--', 'sh', '-c', 'echo "a line that came later" > /dev/console']],
+    [
+      'lex',
+      ['lxc-attach', '-P', '/var/lib/lxc', '-n', `rig-${name}.lex`, '--', 'sh', '-c', 'echo "a line that came later" > /dev/console'],
+    ],
   ] as const) {
     it(`follows ${node}'s log with -f until Ctrl-C`, async () => {
       const follow = execa('node', [rigBin, 'logs', '--name', name, node, '-f', '--tail', '0'], { reject: false, env: { CI: 'true' } });
       let out = '';
       follow.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
       try {
-        const seen = await eventually(async () => {
-          await execa(write[0], write.slice(1));
-          return out.includes('a line that came later');
-        }, 20_000, 500);
+        const seen = await eventually(
+          async () => {
+            await execa(write[0], write.slice(1));
+            return out.includes('a line that came later');
+          },
+          20_000,
+          500,
+        );
         expect(seen, out).toBe(true);
       } finally {
         follow.kill('SIGINT');

@@ -25,7 +25,8 @@ async function lxcContainers(): Promise<string[]> {
 }
 
 /** The host end of an LXC node's veth, from the config rig wrote. */
-const vethOf = (container: string) => /^lxc\.net\.0\.veth\.pair = (\S+)$/m.exec(readFileSync(join(LXC_PATH, container, 'config'), 'utf8'))![1];
+const vethOf = (container: string) =>
+  /^lxc\.net\.0\.veth\.pair = (\S+)$/m.exec(readFileSync(join(LXC_PATH, container, 'config'), 'utf8'))![1];
 
 async function hostInterfaces(): Promise<string> {
   return (await execa('ip', ['-o', 'link', 'show'])).stdout;
@@ -141,7 +142,8 @@ nodes:
     for (const short of ['barn', 'mill', 'well']) expect(existsSync(join(LXC_PATH, container(short)))).toBe(false);
     const after = await hostInterfaces();
     for (const veth of veths) expect(after).not.toContain(`${veth}@`);
-    for (const node of ['barn', 'mill', 'well']) expect(existsSync(join(fixture.dir, `hieradata/nodes/${node}.village.test.yaml`))).toBe(false);
+    for (const node of ['barn', 'mill', 'well'])
+      expect(existsSync(join(fixture.dir, `hieradata/nodes/${node}.village.test.yaml`))).toBe(false);
     expect(await leftovers(name)).toEqual([]);
   });
 });
@@ -186,11 +188,34 @@ nodes:
   });
 
   it('carries a TCP connection between them over the rig bridge, both ways', async () => {
-    const listener = execa('lxc-attach', ['-P', LXC_PATH, '-n', `rig-${name}.lex`, '--clear-env', '--', '/.rig/bin/sh', '-c', 'echo pong from lex | /.rig/bin/timeout 30 /.rig/bin/nc -l -p 7777'], { reject: false });
+    const listener = execa(
+      'lxc-attach',
+      [
+        '-P',
+        LXC_PATH,
+        '-n',
+        `rig-${name}.lex`,
+        '--clear-env',
+        '--',
+        '/.rig/bin/sh',
+        '-c',
+        'echo pong from lex | /.rig/bin/timeout 30 /.rig/bin/nc -l -p 7777',
+      ],
+      { reject: false },
+    );
     try {
-      const listening = await eventually(async () => (await attach(`rig-${name}.lex`, ['/.rig/bin/netstat', '-ltn'])).includes(':7777 '), 10_000);
+      const listening = await eventually(
+        async () => (await attach(`rig-${name}.lex`, ['/.rig/bin/netstat', '-ltn'])).includes(':7777 '),
+        10_000,
+      );
       expect(listening).toBe(true);
-      const client = await docker(['exec', `rig-${name}.dock`, '/.rig/bin/sh', '-c', 'echo ping from dock | /.rig/bin/nc -w 5 lex.village.test 7777']);
+      const client = await docker([
+        'exec',
+        `rig-${name}.dock`,
+        '/.rig/bin/sh',
+        '-c',
+        'echo ping from dock | /.rig/bin/nc -w 5 lex.village.test 7777',
+      ]);
       expect(client.trim()).toBe('pong from lex');
       const server = await listener;
       expect(server.stdout.trim()).toBe('ping from dock');
@@ -199,7 +224,7 @@ nodes:
     }
   });
 
-  it('lets each node read the other\'s facts from etcd', async () => {
+  it("lets each node read the other's facts from etcd", async () => {
     const fromDock = await rig(['exec', 'dock', '--name', name, '--', '/.rig/bin/rig-fact', 'get', 'lex', 'ipaddress']);
     expect(fromDock.exitCode, fromDock.all).toBe(0);
     expect(fromDock.stdout).toBe(address('lex'));

@@ -13,11 +13,19 @@ async function inTerminal(args: string[], env: Record<string, string> = {}) {
   const command = ['node', rigBin, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
   // A person at a terminal: no CI variable (with one, chalk turns colour off even in a terminal).
   const { CI: _ci, NO_COLOR: _no, FORCE_COLOR: _force, ...inherited } = process.env;
-  const result = await execa('script', ['-qec', command, '/dev/null'], { env: { ...inherited, TERM: 'xterm-256color', ...env }, extendEnv: false, reject: false });
+  const result = await execa('script', ['-qec', command, '/dev/null'], {
+    env: { ...inherited, TERM: 'xterm-256color', ...env },
+    extendEnv: false,
+    reject: false,
+  });
   return String(result.stdout);
 }
 
-const jsonLines = (text: string) => text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+const jsonLines = (text: string) =>
+  text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 const ANSI = /\x1b\[[0-9;]*m/;
 
 describe('output that can be trusted', () => {
@@ -87,7 +95,10 @@ nodes:
     expect(plain.stdout).not.toMatch(ANSI);
     const untimed = (text: string) => text.replace(/\d+\.\d\d$/gm, 'S'); // the seconds differ from run to run
     expect(untimed(coloured.stdout.replace(/\x1b\[[0-9;]*m/g, ''))).toBe(untimed(plain.stdout));
-    const result = plain.stdout.split('\n').filter((l) => /^\S+\.out\.test {2}/.test(l)).map((l) => l.search(/ {2}(pass|fail)/));
+    const result = plain.stdout
+      .split('\n')
+      .filter((l) => /^\S+\.out\.test {2}/.test(l))
+      .map((l) => l.search(/ {2}(pass|fail)/));
     expect(new Set(result).size).toBe(1); // one column, whatever the colour
 
     expect(await inTerminal(['status', '--name', name])).toMatch(ANSI);
@@ -128,7 +139,10 @@ nodes:
       await new Promise((r) => setTimeout(r, 1500)); // the watch is following the first rig
       const upSecond = await rig(['up', 'rig.yaml'], { cwd: second.dir });
       expect(upSecond.exitCode, upSecond.all).toBe(0);
-      await Promise.race([sawSecond, new Promise((_, reject) => setTimeout(() => reject(new Error(`no ready stage of ${other} in: ${JSON.stringify(seen)}`)), 30_000))]);
+      await Promise.race([
+        sawSecond,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`no ready stage of ${other} in: ${JSON.stringify(seen)}`)), 30_000)),
+      ]);
     } finally {
       watch.kill('SIGINT');
       await watch;
@@ -142,7 +156,9 @@ nodes:
 describe('output of a failed up, and warnings', () => {
   it('prints the log tail once, and a hint that fits what is left', async () => {
     const name = uniqueName('outfail');
-    const fixture = fixtureDir(`name: ${name}\ndomain: out.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  sad.out.test:\n    provision:\n      - shell: echo unique-line-7d3f; exit 3\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\ndomain: out.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  sad.out.test:\n    provision:\n      - shell: echo unique-line-7d3f; exit 3\n`,
+    );
     try {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
       expect(up.exitCode).toBe(1);

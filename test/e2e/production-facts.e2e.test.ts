@@ -12,20 +12,26 @@ function controlRepo(dir: string): void {
     mkdirSync(join(dir, path, '..'), { recursive: true });
     writeFileSync(join(dir, path), text);
   };
-  write('repo/hiera.yaml', [
-    'version: 5',
-    'defaults: { datadir: data, data_hash: yaml_data }',
-    'hierarchy:',
-    '  - { name: role, path: "role/%{facts.role}.yaml" }',
-    '  - { name: location, path: "dc/%{facts.location.dc}.yaml" }',
-    '',
-  ].join('\n'));
+  write(
+    'repo/hiera.yaml',
+    [
+      'version: 5',
+      'defaults: { datadir: data, data_hash: yaml_data }',
+      'hierarchy:',
+      '  - { name: role, path: "role/%{facts.role}.yaml" }',
+      '  - { name: location, path: "dc/%{facts.location.dc}.yaml" }',
+      '',
+    ].join('\n'),
+  );
   write('repo/data/role/cache.yaml', 'motd: "a cache"\n');
   write('repo/data/dc/ams.yaml', 'ntp: ntp.ams.prod.example\n');
-  write('repo/manifests/site.pp', [
-    'file { "/tmp/from-hiera": content => "${lookup(\'motd\')} in ${lookup(\'ntp\')} (os ${facts[\'os\'][\'family\']}, ip ${facts[\'networking\'][\'ip\']}, mirrors ${facts[\'mirrors\']})\\n" }',
-    '',
-  ].join('\n'));
+  write(
+    'repo/manifests/site.pp',
+    [
+      "file { \"/tmp/from-hiera\": content => \"${lookup('motd')} in ${lookup('ntp')} (os ${facts['os']['family']}, ip ${facts['networking']['ip']}, mirrors ${facts['mirrors']})\\n\" }",
+      '',
+    ].join('\n'),
+  );
 }
 
 describe('production facts', () => {
@@ -54,9 +60,16 @@ nodes:
     controlRepo(fixture.dir);
     mkdirSync(join(fixture.dir, 'facts'));
     // puppet facts show's shape, with facts of the machine that rig's own must win over.
-    writeFileSync(join(fixture.dir, 'facts/straleb.prod.example.json'), JSON.stringify({
-      role: 'cache', location: { dc: 'ams', rack: 'r12' }, hostname: 'straleb', ipaddress: '192.0.2.10', networking: { ip: '192.0.2.10' },
-    }));
+    writeFileSync(
+      join(fixture.dir, 'facts/straleb.prod.example.json'),
+      JSON.stringify({
+        role: 'cache',
+        location: { dc: 'ams', rack: 'r12' },
+        hostname: 'straleb',
+        ipaddress: '192.0.2.10',
+        networking: { ip: '192.0.2.10' },
+      }),
+    );
     up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
   });
 
@@ -71,24 +84,33 @@ nodes:
     expect(up.stderr).toContain('warning: no production facts for kelda.prod.example');
   });
 
-  it('publishes them under rig\'s own facts', async () => {
+  it("publishes them under rig's own facts", async () => {
     const facts = JSON.parse((await rig(['facts', 'barn', '--name', name, '--json'])).stdout);
     const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
-    expect(facts).toMatchObject({ role: 'cache', location: '{"dc":"ams","rack":"r12"}', hostname: 'barn', ipaddress: status.nodes[0].address });
+    expect(facts).toMatchObject({
+      role: 'cache',
+      location: '{"dc":"ams","rack":"r12"}',
+      hostname: 'barn',
+      ipaddress: status.nodes[0].address,
+    });
     expect(facts.networking).toBeUndefined();
   });
 
-  it('lets Hiera levels keyed on them resolve, through Facter, with Facter\'s own facts intact', async () => {
+  it("lets Hiera levels keyed on them resolve, through Facter, with Facter's own facts intact", async () => {
     const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
     const out = await rig(['exec', 'barn', '--name', name, '--', 'cat', '/tmp/from-hiera']);
-    expect(out.stdout.trim()).toBe(`a cache in ntp.ams.prod.example (os Debian, ip ${status.nodes[0].address}, mirrors straleb.prod.example)`);
+    expect(out.stdout.trim()).toBe(
+      `a cache in ntp.ams.prod.example (os Debian, ip ${status.nodes[0].address}, mirrors straleb.prod.example)`,
+    );
   });
 });
 
 describe('production facts that are not JSON or YAML', () => {
   it('are exit 2, naming the file and line, before anything is made', async () => {
     const name = uniqueName('badfacts');
-    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs: []\nfacts_from: { dir: facts }\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\nnetwork: { internal: true }\nconfigs: []\nfacts_from: { dir: facts }\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     mkdirSync(join(fixture.dir, 'facts'));
     writeFileSync(join(fixture.dir, 'facts/straleb.prod.example.json'), '{\n  "role": "cache",\n  "location": {\n}}}\n');
     try {

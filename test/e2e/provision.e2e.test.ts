@@ -15,7 +15,10 @@ ${nodes}`;
 async function etcdCalls(etcd: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${etcd}/metrics`)).text();
   const count = (method: string, service: string) =>
-    Number(new RegExp(`^grpc_server_started_total\\{grpc_method="${method}",grpc_service="${service}",[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    Number(
+      new RegExp(`^grpc_server_started_total\\{grpc_method="${method}",grpc_service="${service}",[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ??
+        NaN,
+    );
   return { range: count('Range', 'etcdserverpb.KV'), watch: count('Watch', 'etcdserverpb.Watch'), txn: count('Txn', 'etcdserverpb.KV') };
 }
 
@@ -44,7 +47,10 @@ describe('provisioning with peer discovery', () => {
   let etcd = '';
 
   beforeAll(async () => {
-    await execa('sh', ['-c', `mkdir -p ${fixture.dir}/steps && printf 'echo "second step in $(pwd)"\\nrig-fact set second done\\n' > ${fixture.dir}/steps/second.sh`]);
+    await execa('sh', [
+      '-c',
+      `mkdir -p ${fixture.dir}/steps && printf 'echo "second step in $(pwd)"\\nrig-fact set second done\\n' > ${fixture.dir}/steps/second.sh`,
+    ]);
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
     etcd = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].etcd;
@@ -55,7 +61,7 @@ describe('provisioning with peer discovery', () => {
     fixture.cleanup();
   });
 
-  it('runs each node\'s steps after what it needs is published, with peers found through etcd', async () => {
+  it("runs each node's steps after what it needs is published, with peers found through etcd", async () => {
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
     expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready']);
     const peer = await docker(['exec', `rig-${name}.b`, 'cat', '/tmp/peer']);
@@ -69,7 +75,9 @@ describe('provisioning with peer discovery', () => {
 
   it('wakes a waiting node on the publish itself: a watch, not a polling loop', async () => {
     const before = await etcdCalls(etcd);
-    const waiter = execa('docker', ['exec', `rig-${name}.b`, '/.rig/bin/rig-fact', 'wait', '--timeout', '60', 'a', 'color'], { reject: false });
+    const waiter = execa('docker', ['exec', `rig-${name}.b`, '/.rig/bin/rig-fact', 'wait', '--timeout', '60', 'a', 'color'], {
+      reject: false,
+    });
     // The waiter has read the key once and opened its watch when etcd counts one more Watch.
     for (let i = 0; i < 100 && (await etcdCalls(etcd)).watch === before.watch; i++) await new Promise((r) => setTimeout(r, 100));
     const watching = await etcdCalls(etcd);
@@ -87,7 +95,9 @@ describe('provisioning with peer discovery', () => {
   });
 
   it('with --change, waits for the next write even when the fact exists', async () => {
-    const waiter = execa('docker', ['exec', `rig-${name}.c`, '/.rig/bin/rig-fact', 'wait', '--timeout', '30', '--change', 'a', 'role'], { reject: false });
+    const waiter = execa('docker', ['exec', `rig-${name}.c`, '/.rig/bin/rig-fact', 'wait', '--timeout', '30', '--change', 'a', 'role'], {
+      reject: false,
+    });
     await new Promise((r) => setTimeout(r, 1500));
     await docker(['exec', `rig-${name}.a`, '/.rig/bin/rig-fact', 'set', 'role', 'standby']);
     const woke = await waiter;
@@ -98,11 +108,15 @@ describe('provisioning with peer discovery', () => {
 describe('dependencies and failures', () => {
   it('rejects a cycle in needs before any container exists, naming it', async () => {
     const name = uniqueName('cycle');
-    const fixture = fixtureDir(base(name, '  a.village.test:\n    needs: [b]\n  b.village.test:\n    needs: [c.ready_flag]\n  c.village.test:\n    needs: [a]\n'));
+    const fixture = fixtureDir(
+      base(name, '  a.village.test:\n    needs: [b]\n  b.village.test:\n    needs: [c.ready_flag]\n  c.village.test:\n    needs: [a]\n'),
+    );
     try {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
       expect(up.exitCode).toBe(2);
-      expect(up.stderr).toMatch(/rig\.yaml:9:5: nodes\["a\.village\.test"\]\.needs: dependency cycle: a\.village\.test -> b\.village\.test -> c\.village\.test -> a\.village\.test/);
+      expect(up.stderr).toMatch(
+        /rig\.yaml:9:5: nodes\["a\.village\.test"\]\.needs: dependency cycle: a\.village\.test -> b\.village\.test -> c\.village\.test -> a\.village\.test/,
+      );
       expect(await leftovers(name)).toEqual([]);
       const graph = await rig(['graph', 'rig.yaml', '--format', 'mermaid'], { cwd: fixture.dir });
       expect(graph.exitCode).toBe(2);
@@ -128,7 +142,12 @@ describe('dependencies and failures', () => {
 
   it('marks a node failed when a step fails, shows its last lines, and exits non-zero', async () => {
     const name = uniqueName('stepfail');
-    const fixture = fixtureDir(base(name, '  a.village.test:\n    provision:\n      - shell: echo fine\n      - shell: |\n          echo "the disk is full" >&2\n          exit 3\n'));
+    const fixture = fixtureDir(
+      base(
+        name,
+        '  a.village.test:\n    provision:\n      - shell: echo fine\n      - shell: |\n          echo "the disk is full" >&2\n          exit 3\n',
+      ),
+    );
     try {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
       expect(up.exitCode).toBe(1);
@@ -146,13 +165,18 @@ describe('dependencies and failures', () => {
     try {
       const up = execa('node', [rigBin, 'up', 'rig.yaml'], { cwd: fixture.dir, env: { CI: 'true' }, reject: false, all: true });
       let seen = '';
-      await new Promise<void>((resolve) => up.all!.on('data', (chunk: Buffer) => (seen += chunk.toString()).includes('provisioning 1/1') && resolve()));
+      await new Promise<void>((resolve) =>
+        up.all!.on('data', (chunk: Buffer) => (seen += chunk.toString()).includes('provisioning 1/1') && resolve()),
+      );
       const watch = execa('node', [rigBin, 'status', '--watch', '--json', '--name', name], { reject: false });
       expect((await up).exitCode).toBe(0);
       await rig(['down', '--name', name]);
       const result = await watch;
       expect(result.exitCode).toBe(0);
-      const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const events = result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(events).toContainEqual(expect.objectContaining({ rig: name, node: 'a.village.test', stage: 'ready' }));
     } finally {
       await rig(['down', '--name', name]);

@@ -68,7 +68,12 @@ const hieraLevel = (options: string) =>
 
 describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real etcd', () => {
   beforeAll(async () => {
-    const build = await execa('node', [join(root, 'bin', 'rig'), 'images', 'build'], { cwd: root, reject: false, all: true, env: { CI: 'true' } });
+    const build = await execa('node', [join(root, 'bin', 'rig'), 'images', 'build'], {
+      cwd: root,
+      reject: false,
+      all: true,
+      env: { CI: 'true' },
+    });
     expect(build.exitCode, build.all).toBe(0);
     const ref = (name: string) => {
       const found = new RegExp(`^(rig/${name}:[0-9a-f]+) `, 'm').exec(build.stdout)?.[1];
@@ -81,7 +86,10 @@ describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real
     made.dirs.push(dir);
     mkdirSync(join(dir, 'hieradata', 'nodes'), { recursive: true });
     copyFileSync(join(root, 'images', 'puppet', 'hiera.example.yaml'), join(dir, 'hiera.yaml'));
-    copyFileSync(join(root, 'test', 'fixtures', 'village', 'hieradata', 'nodes', 'straleb.prod.example.yaml'), join(dir, 'hieradata', 'nodes', 'straleb.prod.example.yaml'));
+    copyFileSync(
+      join(root, 'test', 'fixtures', 'village', 'hieradata', 'nodes', 'straleb.prod.example.yaml'),
+      join(dir, 'hieradata', 'nodes', 'straleb.prod.example.yaml'),
+    );
     symlinkSync('straleb.prod.example.yaml', join(dir, 'hieradata', 'nodes', 'barn.village.test.yaml'));
     writeFileSync(join(dir, 'nowait.yaml'), hieraLevel('{ wait: 0 }'));
     writeFileSync(join(dir, 'wait20.yaml'), hieraLevel('{ wait: 20 }'));
@@ -90,8 +98,22 @@ describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real
     made.networks.push(network);
     await docker(['network', 'create', '--internal', network]);
     made.containers.push(etcd);
-    await docker(['run', '-d', '--name', etcd, '--network', network, ref('sidecar'),
-      'etcd', '--data-dir', '/tmp/etcd', '--listen-client-urls', 'http://0.0.0.0:2379', '--advertise-client-urls', 'http://127.0.0.1:2379']);
+    await docker([
+      'run',
+      '-d',
+      '--name',
+      etcd,
+      '--network',
+      network,
+      ref('sidecar'),
+      'etcd',
+      '--data-dir',
+      '/tmp/etcd',
+      '--listen-client-urls',
+      'http://0.0.0.0:2379',
+      '--advertise-client-urls',
+      'http://127.0.0.1:2379',
+    ]);
     const etcdIp = await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', etcd]);
     for (let i = 0; ; i++) {
       const health = await etcdGet('/health').catch(() => '');
@@ -101,10 +123,27 @@ describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real
     }
 
     made.containers.push(node);
-    await docker(['run', '-d', '--name', node, '--network', network,
-      '-e', `RIG_NAME=${rigName}`, '-e', 'RIG_NODE=barn.village.test', '-e', `RIG_ETCD=http://${etcdIp}:2379`,
-      '-v', `${join(root, 'images', 'puppet')}:/etc/rig-puppet:ro`, '-v', `${dir}:${controlRepo}:ro`,
-      ref('puppet'), 'sleep', 'infinity']);
+    await docker([
+      'run',
+      '-d',
+      '--name',
+      node,
+      '--network',
+      network,
+      '-e',
+      `RIG_NAME=${rigName}`,
+      '-e',
+      'RIG_NODE=barn.village.test',
+      '-e',
+      `RIG_ETCD=http://${etcdIp}:2379`,
+      '-v',
+      `${join(root, 'images', 'puppet')}:/etc/rig-puppet:ro`,
+      '-v',
+      `${dir}:${controlRepo}:ro`,
+      ref('puppet'),
+      'sleep',
+      'infinity',
+    ]);
 
     await put(fact('redis1.village.test', 'ipaddress'), '10.213.7.11');
     await put(stage('redis1.village.test'), 'provisioning 1/2');
@@ -235,7 +274,9 @@ describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real
 
   it('says which etcd it cannot reach', async () => {
     const ip = await docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', etcd]);
-    const run = await puppetApply('nowait.yaml', 'notify { lookup("rig::nodes::redis1::ipaddress"): }', { env: [`RIG_ETCD=http://${ip}:2390`] });
+    const run = await puppetApply('nowait.yaml', 'notify { lookup("rig::nodes::redis1::ipaddress"): }', {
+      env: [`RIG_ETCD=http://${ip}:2390`],
+    });
     expect(run.exitCode).not.toBe(0);
     expect(run.stderr).toContain(`rig: cannot reach etcd at http://${ip}:2390`);
   });

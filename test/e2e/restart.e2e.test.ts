@@ -13,7 +13,9 @@ const keepers = async (name: string) =>
 
 describe('a rig whose node or sidecar restarts', () => {
   const name = uniqueName('restart');
-  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.village.test:\n    facts: { role: primary }\n    provision:\n      - shell: rig-fact set provisioned_at "$(date +%s%N)"\n  b.village.test:\n`);
+  const fixture = fixtureDir(
+    `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.village.test:\n    facts: { role: primary }\n    provision:\n      - shell: rig-fact set provisioned_at "$(date +%s%N)"\n  b.village.test:\n`,
+  );
   const status = async (): Promise<Status> => JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
   let before: Status;
   let factsBefore: Record<string, string>;
@@ -54,14 +56,21 @@ describe('a rig whose node or sidecar restarts', () => {
   it('keeps the facts and leases when the sidecar restarts, and wires it again', async () => {
     const sidecar = `rig-${name}.sidecar`;
     await docker(['restart', '-t', '2', sidecar]);
-    const back = await eventually(async () => {
-      const s = await status();
-      return s.sidecar === 'running' && s.nodes.every((n) => n.state === 'ready');
-    }, 60_000, 300);
+    const back = await eventually(
+      async () => {
+        const s = await status();
+        return s.sidecar === 'running' && s.nodes.every((n) => n.state === 'ready');
+      },
+      60_000,
+      300,
+    );
     expect(back, JSON.stringify(await status())).toBe(true);
     const after = await status();
     expect(after.nodes.map((n) => n.address)).toEqual(before.nodes.map((n) => n.address));
-    expect(JSON.parse((await rig(['facts', 'a', '--name', name, '--json'])).stdout)).toMatchObject({ role: 'primary', provisioned_at: factsBefore.provisioned_at });
+    expect(JSON.parse((await rig(['facts', 'a', '--name', name, '--json'])).stdout)).toMatchObject({
+      role: 'primary',
+      provisioned_at: factsBefore.provisioned_at,
+    });
     const leases = await docker(['exec', sidecar, 'cat', '/var/lib/misc/dnsmasq.leases']);
     for (const n of before.nodes) expect(leases).toContain(` ${n.address} ${n.node.split('.')[0]} `);
     expect(await queryA(after.dns, 'b.village.test')).toEqual([before.nodes[1].address]);
@@ -73,7 +82,18 @@ describe('a rig whose node or sidecar restarts', () => {
     expect(down.exitCode, down.all).toBe(0);
     expect(await leftovers(name)).toEqual([]);
     expect(await eventually(async () => (await keepers(name)).length === 0, 10_000)).toBe(true);
-    expect(await eventually(async () => (await vethsLeft(name, before.nodes.map((n) => n.node))).length === 0, 5000)).toBe(true);
+    expect(
+      await eventually(
+        async () =>
+          (
+            await vethsLeft(
+              name,
+              before.nodes.map((n) => n.node),
+            )
+          ).length === 0,
+        5000,
+      ),
+    ).toBe(true);
     const { existsSync } = await import('node:fs');
     expect(state).toMatch(/^\/dev\/shm\/rig\//);
     expect(existsSync(state)).toBe(false);
@@ -82,7 +102,9 @@ describe('a rig whose node or sidecar restarts', () => {
 
 describe('an LXC node that restarts', () => {
   const name = uniqueName('lxcrestart');
-  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nbackend: lxc\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.village.test:\n    provision:\n      - shell: rig-fact set provisioned_at "$(date +%s%N)"\n`);
+  const fixture = fixtureDir(
+    `name: ${name}\ndomain: village.test\nbackend: lxc\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.village.test:\n    provision:\n      - shell: rig-fact set provisioned_at "$(date +%s%N)"\n`,
+  );
 
   afterAll(async () => {
     await rig(['down', '--name', name]);
@@ -93,7 +115,8 @@ describe('an LXC node that restarts', () => {
   it('is ready again with the same address and is not provisioned again (LXC makes its veth itself)', async () => {
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
-    const node = async () => JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].nodes[0] as { address: string; state: string };
+    const node = async () =>
+      JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].nodes[0] as { address: string; state: string };
     const before = await node();
     const factBefore = (await rig(['facts', 'a', 'provisioned_at', '--name', name])).stdout;
     const container = `rig-${name}.a`;

@@ -23,7 +23,10 @@ describe('rigs never meet in container names', () => {
     expect(a.exitCode, a.all).toBe(0);
     const b = await rig(['up', 'rig.yaml'], { cwd: second.dir });
     expect(b.exitCode, b.all).toBe(0);
-    for (const [name, node] of [[relq, 'x-sidecar.relq.test'], [relqX, 'a.relq.test']]) {
+    for (const [name, node] of [
+      [relq, 'x-sidecar.relq.test'],
+      [relqX, 'a.relq.test'],
+    ]) {
       const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
       expect(status.sidecar).toBe('running');
       expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([[node, 'ready']]);
@@ -34,7 +37,9 @@ describe('rigs never meet in container names', () => {
 describe('one rig file up under two names', () => {
   const one = uniqueName('twin');
   const two = `${one}-b`;
-  const fixture = fixtureDir(`domain: village.test\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n  mill.village.test: kelda.prod.example\n`);
+  const fixture = fixtureDir(
+    `domain: village.test\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n  mill.village.test: kelda.prod.example\n`,
+  );
   const link = (node: string) => join(fixture.dir, 'hieradata/nodes', `${node}.village.test.yaml`);
 
   afterAll(async () => {
@@ -77,7 +82,9 @@ describe('one rig file up under two names', () => {
 describe('a link the user made, where rig would make one', () => {
   it('is used while the rig is up and left in place by down', async () => {
     const name = uniqueName('users');
-    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     const link = join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml');
     symlinkSync('straleb.prod.example.yaml', link);
     try {
@@ -95,10 +102,12 @@ describe('a link the user made, where rig would make one', () => {
   });
 });
 
-describe('a container that is not rig\'s, attached to a rig network', () => {
+describe("a container that is not rig's, attached to a rig network", () => {
   it('is disconnected and left running; down removes the rest and says so', async () => {
     const name = uniqueName('guest');
-    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     const guest = `${name}-guest`;
     try {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
@@ -121,15 +130,20 @@ describe('a container that is not rig\'s, attached to a rig network', () => {
 });
 
 describe('where rig makes its links', () => {
-  it('refuses a config dir outside the rig file\'s repository, or a link out of it, at load', async () => {
+  it("refuses a config dir outside the rig file's repository, or a link out of it, at load", async () => {
     const name = uniqueName('etc');
     for (const [configs, where] of [
-      ['  - dir: /etc\n    file: "{node}"', 'rig.yaml:4:10: configs[0].dir: /etc is outside the rig file\'s repository'],
-      ['  - dir: sneaky\n    file: "{node}"', 'configs[0].dir: sneaky is outside the rig file\'s repository'],
+      ['  - dir: /etc\n    file: "{node}"', "rig.yaml:4:10: configs[0].dir: /etc is outside the rig file's repository"],
+      ['  - dir: sneaky\n    file: "{node}"', "configs[0].dir: sneaky is outside the rig file's repository"],
       // Through the directory part of the file template: the links would be made in hieradata/sneaky, that is /etc.
-      ['  - dir: hieradata\n    file: "sneaky/{node}"', 'rig.yaml:5:11: configs[0].file: hieradata/sneaky is outside the rig file\'s repository'],
+      [
+        '  - dir: hieradata\n    file: "sneaky/{node}"',
+        "rig.yaml:5:11: configs[0].file: hieradata/sneaky is outside the rig file's repository",
+      ],
     ]) {
-      const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n${configs}\nnodes:\n  barn.village.test: hostname\n`);
+      const fixture = fixtureDir(
+        `name: ${name}\nnetwork: { internal: true }\nconfigs:\n${configs}\nnodes:\n  barn.village.test: hostname\n`,
+      );
       symlinkSync('/etc', join(fixture.dir, 'sneaky'));
       symlinkSync('/etc', join(fixture.dir, 'hieradata/sneaky'));
       try {
@@ -147,7 +161,9 @@ describe('where rig makes its links', () => {
   it('links there with outside_repo: true, and removes the links on down', async () => {
     const name = uniqueName('outside');
     const elsewhere = fixtureDir('');
-    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: ${elsewhere.dir}/hieradata/nodes\n    outside_repo: true\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: ${elsewhere.dir}/hieradata/nodes\n    outside_repo: true\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     try {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
       expect(up.exitCode, up.all).toBe(0);
@@ -163,7 +179,9 @@ describe('where rig makes its links', () => {
 
   it('links a per-node directory ({node}/main.yml) whole', async () => {
     const name = uniqueName('hostvars');
-    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: host_vars\n    file: "{node}/main.yml"\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: host_vars\n    file: "{node}/main.yml"\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     mkdirSync(join(fixture.dir, 'host_vars/straleb.prod.example'), { recursive: true });
     writeFileSync(join(fixture.dir, 'host_vars/straleb.prod.example/main.yml'), 'redis_role: master\n');
     try {
@@ -181,7 +199,9 @@ describe('where rig makes its links', () => {
 
   it('refuses a file template whose directory does not exist, at load', async () => {
     const name = uniqueName('nosub');
-    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\n    file: "sub/{node}.yaml"\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\n    file: "sub/{node}.yaml"\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     try {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
       expect(up.exitCode, up.all).toBe(2);
@@ -194,7 +214,9 @@ describe('where rig makes its links', () => {
 
   it('refuses a config dir on a read-only file system before anything is made', async () => {
     const name = uniqueName('ro');
-    const fixture = fixtureDir(`name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: ro\nnodes:\n  barn.village.test: straleb.prod.example\n`);
+    const fixture = fixtureDir(
+      `name: ${name}\nnetwork: { internal: true }\nconfigs:\n  - dir: ro\nnodes:\n  barn.village.test: straleb.prod.example\n`,
+    );
     const ro = join(fixture.dir, 'ro');
     mkdirSync(ro);
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', ro]);

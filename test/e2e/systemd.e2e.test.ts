@@ -36,7 +36,7 @@ nodes:
   );
   const nodes = ['dock', 'cont'];
 
-  it('boots systemd as PID 1, with rig\'s agent as one of its services', async () => {
+  it("boots systemd as PID 1, with rig's agent as one of its services", async () => {
     for (const node of nodes) {
       const pid1 = await rig(['exec', node, '--name', r.name, '--', 'cat', '/proc/1/comm']);
       expect(pid1.stdout.trim(), node).toBe('systemd');
@@ -66,7 +66,19 @@ nodes:
     expect(test.exitCode, test.all).toBe(0);
     expect(test.stdout).toMatch(/4 passed, 0 failed/);
     for (const node of nodes) {
-      const provider = await rig(['exec', node, '--name', r.name, '--', 'puppet', 'resource', 'service', 'redis-server', '--param', 'provider']);
+      const provider = await rig([
+        'exec',
+        node,
+        '--name',
+        r.name,
+        '--',
+        'puppet',
+        'resource',
+        'service',
+        'redis-server',
+        '--param',
+        'provider',
+      ]);
       expect(provider.stdout, `${node}: ${provider.all}`).toMatch(/provider\s*=>\s*'systemd'/);
       expect(provider.stdout).toMatch(/ensure\s*=>\s*'running'/);
     }
@@ -84,7 +96,10 @@ nodes:
   it('brings a restarted Docker node back: systemd boots again, the agent comes back ready at its address', async () => {
     const before = (await rig(['facts', 'dock', 'ipaddress', '--name', r.name])).stdout.trim();
     await docker(['restart', '-t', '5', `rig-${r.name}.dock`]);
-    const state = async () => (JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout)[0].nodes as Array<{ node: string; state: string }>).find((n) => n.node === 'dock.sd.test')?.state;
+    const state = async () =>
+      (JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout)[0].nodes as Array<{ node: string; state: string }>).find(
+        (n) => n.node === 'dock.sd.test',
+      )?.state;
     const ready = await eventually(async () => (await state()) === 'ready', 60_000, 500);
     expect(ready).toBe(true);
     expect((await rig(['facts', 'dock', 'ipaddress', '--name', r.name])).stdout.trim()).toBe(before);
@@ -100,7 +115,17 @@ nodes:
     const down = await rig(['down', '--name', r.name]);
     expect(down.exitCode, down.all).toBe(0);
     // Halted as a machine is (systemd's SIGRTMIN+3, 37), and it stopped by itself before it was removed.
-    const events = await docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', `container=${id}`, '--format', '{{.Action}} {{index .Actor.Attributes "signal"}} {{index .Actor.Attributes "exitCode"}}']);
+    const events = await docker([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      `container=${id}`,
+      '--format',
+      '{{.Action}} {{index .Actor.Attributes "signal"}} {{index .Actor.Attributes "exitCode"}}',
+    ]);
     expect(events.split('\n').map((e) => e.trim())).toEqual(expect.arrayContaining(['kill 37', 'die  0', 'stop', 'destroy']));
     expect(await leftovers(r.name)).toEqual([]);
     expect(await hostTraces(traces)).toEqual([]);
@@ -125,12 +150,17 @@ describe('init: systemd, bad input', () => {
     }
   });
 
-  it('an image without systemd is exit 2 before anything is made, at the node\'s line, naming the image', async () => {
+  it("an image without systemd is exit 2 before anything is made, at the node's line, naming the image", async () => {
     const images = await execa('node', [rigBin, 'images', 'build'], { env: { CI: 'true' } });
     const base = /^(rig\/base:[0-9a-f]+)/m.exec(images.stdout)![1]; // as a user's own image: the probe looks into it
-    for (const [image, named] of [['rig:base', 'rig:base'], [base, base]]) {
+    for (const [image, named] of [
+      ['rig:base', 'rig:base'],
+      [base, base],
+    ]) {
       const name = uniqueName('sysdnone');
-      const fixture = fixtureDir(`name: ${name}\ndomain: sd.test\ninit: systemd\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.sd.test:\n    image: ${image}\n`);
+      const fixture = fixtureDir(
+        `name: ${name}\ndomain: sd.test\ninit: systemd\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a.sd.test:\n    image: ${image}\n`,
+      );
       try {
         const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
         expect(up.exitCode, up.all).toBe(2);

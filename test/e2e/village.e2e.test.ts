@@ -32,7 +32,9 @@ describe('the village example: production Puppet code, unchanged, for a replicat
   });
 
   it('has a control repo with nothing rig-specific in it', () => {
-    const files = (readdirSync(join(dir, 'control-repo'), { recursive: true }) as string[]).filter((f) => statSync(join(dir, 'control-repo', f)).isFile());
+    const files = (readdirSync(join(dir, 'control-repo'), { recursive: true }) as string[]).filter((f) =>
+      statSync(join(dir, 'control-repo', f)).isFile(),
+    );
     expect(files.length).toBeGreaterThan(4);
     for (const f of files) {
       // the links rig makes (nodes/<made-up name>.yaml) are not there before up
@@ -54,7 +56,7 @@ describe('the village example: production Puppet code, unchanged, for a replicat
     expect(lease).toContain(` ${nodes[0].address} barn `);
   });
 
-  it('runs Debian\'s redis-server under systemd, managed by Puppet\'s service', async () => {
+  it("runs Debian's redis-server under systemd, managed by Puppet's service", async () => {
     for (const node of ['barn', 'mill']) {
       expect((await docker(['exec', `rig-${name}.${node}`, 'systemctl', 'is-active', 'redis-server'])).trim()).toBe('active');
     }
@@ -62,8 +64,16 @@ describe('the village example: production Puppet code, unchanged, for a replicat
 
   it('converges: a second puppet apply changes nothing', async () => {
     for (const node of ['barn', 'mill', 'well']) {
-      const again = await rig(['exec', node, '--name', name, '--', 'sh', '-c',
-        'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp']);
+      const again = await rig([
+        'exec',
+        node,
+        '--name',
+        name,
+        '--',
+        'sh',
+        '-c',
+        'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp',
+      ]);
       expect(again.exitCode, `${node}: ${again.all}`).toBe(0);
     }
   });
@@ -87,7 +97,9 @@ describe('the village example: production Puppet code, unchanged, for a replicat
   });
 
   it('lets the application node wait for what barn computed while provisioning, then check replication itself', async () => {
-    const runId = (await docker(['exec', `rig-${name}.barn`, 'sh', '-c', "redis-cli info server | sed -n 's/^run_id://p' | tr -d '\\r'"])).trim();
+    const runId = (
+      await docker(['exec', `rig-${name}.barn`, 'sh', '-c', "redis-cli info server | sed -n 's/^run_id://p' | tr -d '\\r'"])
+    ).trim();
     expect(runId).toMatch(/^[0-9a-f]{40}$/);
     expect((await rig(['facts', 'barn', 'redis_run_id', '--name', name])).stdout.trim()).toBe(runId);
     expect((await rig(['facts', 'well', 'replication', '--name', name])).stdout.trim()).toBe('ok');
@@ -96,7 +108,7 @@ describe('the village example: production Puppet code, unchanged, for a replicat
     expect(test.stdout).toContain('5 passed, 0 failed');
   });
 
-  it('comes down leaving nothing, the example\'s files as they were', async () => {
+  it("comes down leaving nothing, the example's files as they were", async () => {
     expect((await rig(['down', '--name', name])).exitCode).toBe(0);
     expect(await leftovers(name)).toEqual([]);
     expect(snapshot(dir)).toEqual(before);

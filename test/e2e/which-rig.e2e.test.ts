@@ -4,7 +4,8 @@ import { fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 describe('which rig a command means, with two rigs up', () => {
   const one = uniqueName('whicha');
   const two = uniqueName('whichb');
-  const rigFile = (name: string) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    facts: { rig_is: ${name} }\n`;
+  const rigFile = (name: string) =>
+    `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    facts: { rig_is: ${name} }\n`;
   const first = fixtureDir(rigFile(one));
   const second = fixtureDir(rigFile(two));
 
@@ -44,8 +45,15 @@ describe('which rig a command means, with two rigs up', () => {
   });
 
   it('rig ls prints a line per rig', async () => {
-    const ls = JSON.parse((await rig(['ls', '--json'])).stdout) as Array<{ name: string; nodes: number; ready: number; failed: number; sidecar: string }>;
-    for (const name of [one, two]) expect(ls.find((r) => r.name === name)).toMatchObject({ nodes: 1, ready: 1, failed: 0, sidecar: 'running' });
+    const ls = JSON.parse((await rig(['ls', '--json'])).stdout) as Array<{
+      name: string;
+      nodes: number;
+      ready: number;
+      failed: number;
+      sidecar: string;
+    }>;
+    for (const name of [one, two])
+      expect(ls.find((r) => r.name === name)).toMatchObject({ nodes: 1, ready: 1, failed: 0, sidecar: 'running' });
     const table = (await rig(['ls'])).stdout;
     expect(table).toMatch(/^NAME\s+NODES\s+READY\s+FAILED\s+SUBNET\s+RIG FILE\s+AGE/);
     expect(table).toMatch(new RegExp(`^${one}\\s+1\\s+1\\s+0\\s+10\\.\\d+\\.\\d+\\.0/24\\s+\\S*rig\\.yaml\\s+\\d+[smhd]$`, 'm'));
@@ -54,7 +62,9 @@ describe('which rig a command means, with two rigs up', () => {
 
 describe('shell completion', () => {
   const name = uniqueName('compl');
-  const fixture = fixtureDir(`name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  silo.village.test:\n`);
+  const fixture = fixtureDir(
+    `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  silo.village.test:\n`,
+  );
 
   afterAll(async () => {
     await rig(['down', '--name', name]);
@@ -84,14 +94,26 @@ describe('shell completion', () => {
     const { rigBin } = await import('./helpers.js');
     // zsh: the script loaded as a user's .zshrc would, the completion function run with the words typed so far;
     // compadd is where zsh would take the offers, so it prints them here.
-    const zsh = await execa('zsh', ['-f', '-c', `autoload -U compinit; compinit -u; rig() { node ${rigBin} "$@"; }
+    const zsh = await execa(
+      'zsh',
+      [
+        '-f',
+        '-c',
+        `autoload -U compinit; compinit -u; rig() { node ${rigBin} "$@"; }
       eval "$(rig completion zsh)"; compadd() { shift; print -l -- "$@"; }
-      words=(rig exec --name ${name} si); CURRENT=5; _rig`], { reject: false, all: true });
+      words=(rig exec --name ${name} si); CURRENT=5; _rig`,
+      ],
+      { reject: false, all: true },
+    );
     expect(zsh.exitCode, zsh.all).toBe(0);
     expect(zsh.stderr).toBe('');
     expect(zsh.stdout.split('\n')).toEqual(['silo', 'silo.village.test']);
     // fish: complete -C asks fish's own completion machinery for a command line.
-    const fish = await execa('fish', ['-c', `function rig; node ${rigBin} $argv; end; rig completion fish | source; complete -C'rig exec --name ${name} si'`], { reject: false, all: true });
+    const fish = await execa(
+      'fish',
+      ['-c', `function rig; node ${rigBin} $argv; end; rig completion fish | source; complete -C'rig exec --name ${name} si'`],
+      { reject: false, all: true },
+    );
     expect(fish.exitCode, fish.all).toBe(0);
     expect(fish.stderr).toBe('');
     expect(fish.stdout.split('\n').map((l) => l.split('\t')[0])).toEqual(['silo', 'silo.village.test']);

@@ -8,7 +8,8 @@ import { affectedBy } from '../../src/plan/affected.js';
 
 describe('affectedBy: what a changed file means for watch mode', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rig-affected-'));
-  for (const d of ['repo/hieradata/nodes', 'repo/manifests', 'repo/modules', 'scripts', 'ansible/host_vars/kelda.prod.example']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['repo/hieradata/nodes', 'repo/manifests', 'repo/modules', 'scripts', 'ansible/host_vars/kelda.prod.example'])
+    mkdirSync(join(dir, d), { recursive: true });
   for (const f of ['repo/hiera.yaml', 'repo/manifests/site.pp', 'scripts/app.sh', 'README.md']) writeFileSync(join(dir, f), '');
   const file = join(dir, 'rig.yaml');
   const plan = planRig(
@@ -33,8 +34,12 @@ nodes:
   );
   const at = (path: string) => affectedBy(plan, join(dir, path));
 
-  it('maps a live node\'s config file to the nodes mirroring it, and only those', () => {
-    expect(at('repo/hieradata/nodes/straleb.prod.example.yaml')).toEqual({ kind: 'nodes', nodes: ['barn.village.test'], why: 'config of straleb.prod.example' });
+  it("maps a live node's config file to the nodes mirroring it, and only those", () => {
+    expect(at('repo/hieradata/nodes/straleb.prod.example.yaml')).toEqual({
+      kind: 'nodes',
+      nodes: ['barn.village.test'],
+      why: 'config of straleb.prod.example',
+    });
     expect(at('repo/hieradata/nodes/kelda.prod.example.yaml')).toMatchObject({ nodes: ['mill.village.test', 'silo.village.test'] });
     // a per-node directory: any file in it
     expect(at('ansible/host_vars/kelda.prod.example/main.yml')).toMatchObject({ nodes: ['mill.village.test', 'silo.village.test'] });
@@ -43,18 +48,29 @@ nodes:
   });
 
   it('maps the config of a live node nobody mirrors to no node', () => {
-    expect(at('repo/hieradata/nodes/hobb.prod.example.yaml')).toEqual({ kind: 'nodes', nodes: [], why: 'config of hobb.prod.example, which no node mirrors' });
+    expect(at('repo/hieradata/nodes/hobb.prod.example.yaml')).toEqual({
+      kind: 'nodes',
+      nodes: [],
+      why: 'config of hobb.prod.example, which no node mirrors',
+    });
   });
 
   it('maps a file a step uses to the nodes with that step', () => {
-    expect(at('repo/modules/profile/manifests/redis.pp')).toEqual({ kind: 'nodes', nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test'], why: 'used by their steps' });
+    expect(at('repo/modules/profile/manifests/redis.pp')).toEqual({
+      kind: 'nodes',
+      nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test'],
+      why: 'used by their steps',
+    });
     expect(at('repo/hieradata/common.yaml')).toMatchObject({ nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test'] });
     expect(at('scripts/app.sh')).toEqual({ kind: 'nodes', nodes: ['well.village.test'], why: 'used by their steps' });
   });
 
   it('maps the rig file to itself, and anything else to all nodes', () => {
     expect(at('rig.yaml')).toEqual({ kind: 'rigfile' });
-    expect(at('README.md')).toMatchObject({ nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test', 'well.village.test'], why: 'a file of the rig' });
+    expect(at('README.md')).toMatchObject({
+      nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test', 'well.village.test'],
+      why: 'a file of the rig',
+    });
   });
 
   it('cleans up', () => rmSync(dir, { recursive: true, force: true }));

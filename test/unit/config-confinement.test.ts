@@ -40,11 +40,15 @@ describe('where rig may make links', () => {
 
   it('refuses a dir that leads out of the repository, even one not made yet', () => {
     expect(problems('  - dir: out')).toMatchObject([{ path: 'configs[0].dir', message: expect.stringContaining('(it is a link to') }]);
-    expect(problems('  - dir: out/new')).toMatchObject([{ path: 'configs[0].dir', message: expect.stringContaining(path.join(root, 'outside/new')) }]);
+    expect(problems('  - dir: out/new')).toMatchObject([
+      { path: 'configs[0].dir', message: expect.stringContaining(path.join(root, 'outside/new')) },
+    ]);
   });
 
   it('refuses a file template whose directory part leads out of the repository', () => {
-    expect(problems('  - dir: hiera', '    file: "etc/{node}"')).toMatchObject([{ path: 'configs[0].file', line: 3, column: 11, message: expect.stringContaining('hiera/etc is outside') }]);
+    expect(problems('  - dir: hiera', '    file: "etc/{node}"')).toMatchObject([
+      { path: 'configs[0].file', line: 3, column: 11, message: expect.stringContaining('hiera/etc is outside') },
+    ]);
   });
 
   it('takes them outside with outside_repo: true', () => {

@@ -7,7 +7,21 @@ import { dirname, join, relative, resolve } from 'node:path';
  * -> CLI and the API. A file may import its own layer or a lower one; folders form no cycle.
  */
 const src = resolve(import.meta.dirname, '../../src');
-const LAYER: Record<string, number> = { errors: 0, labels: 0, printable: 0, ipv4: 0, rigfile: 1, plan: 2, runtime: 3, images: 4, facts: 4, sidecars: 4, engine: 4, cli: 5, api: 5 };
+const LAYER: Record<string, number> = {
+  errors: 0,
+  labels: 0,
+  printable: 0,
+  ipv4: 0,
+  rigfile: 1,
+  plan: 2,
+  runtime: 3,
+  images: 4,
+  facts: 4,
+  sidecars: 4,
+  engine: 4,
+  cli: 5,
+  api: 5,
+};
 
 const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
 const unitOf = (file: string) => file.split('/')[0].replace(/\.ts$/, '');

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { readMarker, renderConfig, splitEnv, type LxcNodeConfig } from '../../src/runtime/lxc/config.js';
 
 const node: LxcNodeConfig = {
-  marker: { rig: 'village', node: 'barn.village.test', mirrors: 'straleb.prod.example', validate: ['test "$(hostname)" = barn'], update: ['true'] },
+  marker: {
+    rig: 'village',
+    node: 'barn.village.test',
+    mirrors: 'straleb.prod.example',
+    validate: ['test "$(hostname)" = barn'],
+    update: ['true'],
+  },
   hostname: 'barn',
   lowerDir: '/var/cache/rig/rootfs/74395a11b495',
   upperDir: '/var/lib/lxc/rig-village-barn/delta0',
@@ -41,7 +47,10 @@ describe('LXC node config', () => {
     for (const sep of ['\u2028', '\u2029', '\r', '\u0085']) {
       const forged = { ...node.marker, validate: [`true${sep}# io.rig.rig = other${sep}# io.rig.node = x.other.test`] };
       const config = renderConfig({ ...node, marker: forged });
-      expect(config.split('\n').every((line) => /^[\x20-\x7e]*$/.test(line)), 'every line is printable ASCII').toBe(true);
+      expect(
+        config.split('\n').every((line) => /^[\x20-\x7e]*$/.test(line)),
+        'every line is printable ASCII',
+      ).toBe(true);
       expect(readMarker(config)).toEqual(forged);
     }
   });
@@ -53,7 +62,13 @@ describe('LXC node config', () => {
 
   it('reads its own marker back', () => {
     expect(readMarker(config)).toEqual(node.marker);
-    expect(readMarker(renderConfig({ ...node, marker: { rig: 'v', node: 'a.v.test', validate: [], update: [] } }))).toEqual({ rig: 'v', node: 'a.v.test', mirrors: undefined, validate: [], update: [] });
+    expect(readMarker(renderConfig({ ...node, marker: { rig: 'v', node: 'a.v.test', validate: [], update: [] } }))).toEqual({
+      rig: 'v',
+      node: 'a.v.test',
+      mirrors: undefined,
+      validate: [],
+      update: [],
+    });
   });
 
   it('finds no marker in a container that is not a rig node', () => {

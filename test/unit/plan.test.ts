@@ -63,7 +63,7 @@ nodes:
 });
 
 describe('addresses', () => {
-  it('keeps Docker\'s range (sidecars) apart from the DHCP pool', () => {
+  it("keeps Docker's range (sidecars) apart from the DHCP pool", () => {
     expect(rigAddresses('10.213.4.0/24')).toEqual({
       subnet: '10.213.4.0/24',
       gateway: '10.213.4.1',
@@ -132,7 +132,13 @@ describe('links', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rig-links-'));
     try {
       writeFileSync(join(dir, 'live.yaml'), 'x');
-      const link = (name: string) => ({ node: name, mirrors: 'live', path: join(dir, `${name}.yaml`), live: join(dir, 'live.yaml'), target: 'live.yaml' });
+      const link = (name: string) => ({
+        node: name,
+        mirrors: 'live',
+        path: join(dir, `${name}.yaml`),
+        live: join(dir, 'live.yaml'),
+        target: 'live.yaml',
+      });
       symlinkSync('live.yaml', join(dir, 'rigs.yaml'));
       symlinkSync('live.yaml', join(dir, 'users.yaml'));
       const other = linksInUse([{ 'io.rig.links': JSON.stringify([{ path: join(dir, 'rigs.yaml'), target: 'live.yaml' }]) }]);
@@ -153,10 +159,20 @@ describe('links', () => {
       writeFileSync(join(dir, 'n', 'live.yaml'), 'x');
       writeFileSync(join(dir, 'n', 'mine.yaml'), 'mine');
       symlinkSync('elsewhere.yaml', join(dir, 'n', 'theirs.yaml'));
-      const link = (name: string, live = 'live.yaml') => ({ node: name, mirrors: 'live', path: join(dir, 'n', `${name}.yaml`), live: join(dir, 'n', live), target: live });
+      const link = (name: string, live = 'live.yaml') => ({
+        node: name,
+        mirrors: 'live',
+        path: join(dir, 'n', `${name}.yaml`),
+        live: join(dir, 'n', live),
+        target: live,
+      });
       expect(() => checkLinks([link('mine')], 'r.yaml', new Set())).toThrow(/mine\.yaml already exists/);
-      expect(() => checkLinks([link('theirs')], 'r.yaml', new Set())).toThrow(/theirs\.yaml already exists \(a symlink to elsewhere\.yaml\)/);
-      expect(() => checkLinks([link('new', 'nope.yaml'), link('new2', 'gone.yaml')], 'r.yaml', new Set())).toThrow(/2 live node configs are missing[\s\S]*nope\.yaml[\s\S]*gone\.yaml/);
+      expect(() => checkLinks([link('theirs')], 'r.yaml', new Set())).toThrow(
+        /theirs\.yaml already exists \(a symlink to elsewhere\.yaml\)/,
+      );
+      expect(() => checkLinks([link('new', 'nope.yaml'), link('new2', 'gone.yaml')], 'r.yaml', new Set())).toThrow(
+        /2 live node configs are missing[\s\S]*nope\.yaml[\s\S]*gone\.yaml/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

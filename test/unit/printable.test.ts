@@ -13,7 +13,13 @@ describe('printable', () => {
   });
 
   it('pads table columns by the escaped text, styles after padding', () => {
-    const out = table(['A', 'B'], [['\x1b', { text: 'x', style: (s) => `<${s}>` }], ['bb', 'y']]);
+    const out = table(
+      ['A', 'B'],
+      [
+        ['\x1b', { text: 'x', style: (s) => `<${s}>` }],
+        ['bb', 'y'],
+      ],
+    );
     expect(out.split('\n').slice(1)).toEqual([String.raw`\x1b  <x>`, 'bb    y']);
   });
 });

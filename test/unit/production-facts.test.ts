@@ -12,7 +12,10 @@ function factsFor(exported: string, file = 'live.prod.example.json') {
   const dir = mkdtempSync(join(tmpdir(), 'rig-pfacts-'));
   dirs.push(dir);
   writeFileSync(join(dir, file), exported);
-  const spec = parseRigFile('name: p\nfacts_from: { dir: . }\nnodes:\n  a.p.test: live.prod.example\n  b.p.test: other.prod.example\n', join(dir, 'rig.yaml'));
+  const spec = parseRigFile(
+    'name: p\nfacts_from: { dir: . }\nnodes:\n  a.p.test: live.prod.example\n  b.p.test: other.prod.example\n',
+    join(dir, 'rig.yaml'),
+  );
   return readProductionFacts(spec);
 }
 
@@ -28,13 +31,24 @@ describe('production facts', () => {
     expect(factsFor('role: db\nlocation: { dc: ams }\nuptime_days: 12\n').facts.get('a.p.test')).toEqual(expected);
   });
 
-  it('never takes the machine\'s own facts from production', () => {
-    const exported = { role: 'db', hostname: 'live', fqdn: 'live.prod.example', ipaddress: '192.0.2.1', ipaddress_eth0: '192.0.2.1', networking: {}, os: {}, rig: 'x' };
+  it("never takes the machine's own facts from production", () => {
+    const exported = {
+      role: 'db',
+      hostname: 'live',
+      fqdn: 'live.prod.example',
+      ipaddress: '192.0.2.1',
+      ipaddress_eth0: '192.0.2.1',
+      networking: {},
+      os: {},
+      rig: 'x',
+    };
     expect(factsFor(JSON.stringify(exported)).facts.get('a.p.test')).toEqual({ role: 'db' });
   });
 
   it('warns of a live node with no export, and names the file and line of one that does not parse', () => {
     expect(factsFor('{}').warnings).toEqual([expect.stringContaining('no production facts for other.prod.example')]);
-    expect(() => factsFor('{\n  "role": "db",\n  ]\n')).toThrow(/live\.prod\.example\.json:3:\d+: production facts are not valid JSON or YAML/);
+    expect(() => factsFor('{\n  "role": "db",\n  ]\n')).toThrow(
+      /live\.prod\.example\.json:3:\d+: production facts are not valid JSON or YAML/,
+    );
   });
 });

@@ -116,8 +116,26 @@ describe('full form', () => {
     const rigFacts = { datacentre: 'test', rack: '7' };
     const none = { init: 'rig', provision: [], needs: [], validate: [], update: [], roles: [] };
     expect(spec.nodes).toEqual([
-      { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 17 },
-      { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 18 },
+      {
+        name: 'barn.village.test',
+        shortName: 'barn',
+        mirrors: 'straleb.prod.example',
+        backend: 'lxc',
+        image: 'debian-with-tools',
+        facts: rigFacts,
+        ...none,
+        line: 17,
+      },
+      {
+        name: 'mill.village.test',
+        shortName: 'mill',
+        mirrors: 'kelda.prod.example',
+        backend: 'lxc',
+        image: 'debian-with-tools',
+        facts: rigFacts,
+        ...none,
+        line: 18,
+      },
       { name: 'well.village.test', shortName: 'well', backend: 'lxc', image: 'debian-with-tools', facts: rigFacts, ...none, line: 19 },
       {
         name: 'pump.village.test',

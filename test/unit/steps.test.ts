@@ -163,7 +163,7 @@ describe('provision', () => {
     expect(q.message).toBe('module path control-repo/hiera.yaml is not a directory');
   });
 
-  it('rejects paths outside the rig file\'s directory, even ones that exist', () => {
+  it("rejects paths outside the rig file's directory, even ones that exist", () => {
     const found = problems(
       'domain: village.test',
       'provision:',
@@ -183,7 +183,7 @@ describe('provision', () => {
     expect(found[0].hint).toBe(`move it under ${dir}`);
   });
 
-  it('rejects a link that leads out of the rig file\'s directory', () => {
+  it("rejects a link that leads out of the rig file's directory", () => {
     fs.symlinkSync(path.join(root, 'outside.sh'), at('scripts/link.sh'));
     const p = one('provision: [{ script: scripts/link.sh }]', 'nodes: { redis1.village.test: }');
     expect(p).toMatchObject({ line: 1, column: 23, path: 'provision[0].script' });
@@ -288,7 +288,7 @@ describe('needs', () => {
     expect(p).toMatchObject({ line: 4, column: 34, path: 'nodes.app.needs[1]', message: 'a node cannot need itself' });
   });
 
-  it('rejects a cycle of two at the first node\'s needs', () => {
+  it("rejects a cycle of two at the first node's needs", () => {
     const p = one(
       'domain: village.test',
       'nodes:',
@@ -353,13 +353,7 @@ describe('validate', () => {
   });
 
   it('rejects what is not a command, each where it is', () => {
-    const found = problems(
-      'domain: village.test',
-      'validate: { cmd: x }',
-      'nodes:',
-      '  redis1:',
-      '    validate: [redis-cli ping, 3, ""]',
-    );
+    const found = problems('domain: village.test', 'validate: { cmd: x }', 'nodes:', '  redis1:', '    validate: [redis-cli ping, 3, ""]');
     expect(found.map((p) => [p.line, p.column, p.path, p.message])).toEqual([
       [2, 11, 'validate', 'must be a shell command or a list of them, not a map'],
       [5, 32, 'nodes.redis1.validate[1]', 'must be a shell command, not a number (3)'],

@@ -19,14 +19,23 @@ export async function check(rigFile: string, flags: { name?: string; json?: bool
     console.log('The config trees name no host under a live domain.');
     return;
   }
-  console.log(table(['LIVE NAME', 'IN THE RIG', 'NAMED IN'], names.map((n) => [n.name, n.mirroredBy.join(', ') || (n.forwarded ? 'forwarded upstream' : 'not in the rig'), places(n)])));
+  console.log(
+    table(
+      ['LIVE NAME', 'IN THE RIG', 'NAMED IN'],
+      names.map((n) => [n.name, n.mirroredBy.join(', ') || (n.forwarded ? 'forwarded upstream' : 'not in the rig'), places(n)]),
+    ),
+  );
   const missing = names.filter(notInRig).length;
-  if (missing) console.log(`\n${missing} live name${missing > 1 ? 's' : ''} not in the rig: ${missing > 1 ? 'they get' : 'it gets'} NXDOMAIN in the rig (add a node that mirrors ${missing > 1 ? 'each' : 'it'}, or list ${missing > 1 ? 'them' : 'it'} in network.forward)`);
+  if (missing)
+    console.log(
+      `\n${missing} live name${missing > 1 ? 's' : ''} not in the rig: ${missing > 1 ? 'they get' : 'it gets'} NXDOMAIN in the rig (add a node that mirrors ${missing > 1 ? 'each' : 'it'}, or list ${missing > 1 ? 'them' : 'it'} in network.forward)`,
+    );
 }
 
 const notInRig = (n: LiveName) => !n.mirroredBy.length && !n.forwarded;
 
-export const places = (n: LiveName) => (n.places.length > 3 ? `${n.places.slice(0, 3).join(', ')} and ${n.places.length - 3} more` : n.places.join(', '));
+export const places = (n: LiveName) =>
+  n.places.length > 3 ? `${n.places.slice(0, 3).join(', ')} and ${n.places.length - 3} more` : n.places.join(', ');
 
 /** What `up` says of the live names no node answers for: a warning, and up goes on. */
 export function unmappedWarnings(names: LiveName[]): string[] {

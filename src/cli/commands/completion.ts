@@ -10,7 +10,12 @@ import { program } from '../program.js';
  */
 export function completion(shell: string): void {
   const script = SCRIPTS[shell];
-  if (!script) throw new RigError(`No completion for shell ${JSON.stringify(shell)}.`, 'rig completion bash, rig completion zsh or rig completion fish', ExitCode.badInput);
+  if (!script)
+    throw new RigError(
+      `No completion for shell ${JSON.stringify(shell)}.`,
+      'rig completion bash, rig completion zsh or rig completion fish',
+      ExitCode.badInput,
+    );
   process.stdout.write(script);
 }
 
@@ -41,7 +46,7 @@ async function upRigs(): Promise<string[]> {
 async function nodesOf(rig?: string): Promise<string[]> {
   const engine = await createEngine().catch(() => undefined);
   if (!engine) return [];
-  const nodes = (await listNodes(engine, rig, { lenient: true }));
+  const nodes = await listNodes(engine, rig, { lenient: true });
   return [...new Set(nodes.flatMap((n) => [n.node.split('.')[0], n.node]))].sort();
 }
 

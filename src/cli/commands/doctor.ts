@@ -64,7 +64,11 @@ const CHECKS: Check[] = [
     name: 'root',
     required: true,
     run: async () => {
-      if (process.getuid?.() !== 0) throw new Failed(`running as uid ${process.getuid?.()}`, 'run rig as root: it wires veths into bridges, manages a firewall rule and runs debootstrap');
+      if (process.getuid?.() !== 0)
+        throw new Failed(
+          `running as uid ${process.getuid?.()}`,
+          'run rig as root: it wires veths into bridges, manages a firewall rule and runs debootstrap',
+        );
       return 'running as root';
     },
   },
@@ -83,7 +87,11 @@ const CHECKS: Check[] = [
     name: 'iptables DOCKER-USER',
     required: true,
     run: async () => {
-      await tool('iptables', ['-w', '-S', 'DOCKER-USER'], 'apt-get install iptables, and let dockerd manage iptables (it makes the DOCKER-USER chain)');
+      await tool(
+        'iptables',
+        ['-w', '-S', 'DOCKER-USER'],
+        'apt-get install iptables, and let dockerd manage iptables (it makes the DOCKER-USER chain)',
+      );
       return 'the chain exists (internal rigs add one rule there)';
     },
   },
@@ -95,13 +103,21 @@ const CHECKS: Check[] = [
       return existsSync(path) ? `bridge-nf-call-iptables=${readFileSync(path, 'utf8').trim()}` : 'br_netfilter not loaded (fine)';
     },
   },
-  { name: 'debootstrap', required: true, run: () => tool('debootstrap', ['--version'], 'apt-get install debootstrap (rig builds its base image with it)') },
+  {
+    name: 'debootstrap',
+    required: true,
+    run: () => tool('debootstrap', ['--version'], 'apt-get install debootstrap (rig builds its base image with it)'),
+  },
   { name: 'LXC', required: false, run: () => tool('lxc-start', ['--version'], 'apt-get install lxc (only for backend: lxc)') },
   {
     name: 'overlayfs',
     required: false,
     run: async () => {
-      if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay')) throw new Failed('overlay is not in /proc/filesystems', 'modprobe overlay (LXC nodes start from an overlay of the base root filesystem)');
+      if (!readFileSync('/proc/filesystems', 'utf8').includes('overlay'))
+        throw new Failed(
+          'overlay is not in /proc/filesystems',
+          'modprobe overlay (LXC nodes start from an overlay of the base root filesystem)',
+        );
       return 'available';
     },
   },
@@ -111,13 +127,28 @@ const CHECKS: Check[] = [
     run: async (host) => {
       const fix = 'only for nodes with init: systemd; see README "Nodes with systemd"';
       if (!host.docker) throw new Failed('unknown: no engine', 'start the Docker engine first');
-      const [version, info] = await Promise.all([host.docker.version(), host.docker.info() as Promise<{ SecurityOptions?: string[]; CgroupVersion?: string }>]);
+      const [version, info] = await Promise.all([
+        host.docker.version(),
+        host.docker.info() as Promise<{ SecurityOptions?: string[]; CgroupVersion?: string }>,
+      ]);
       const [major, minor] = version.ApiVersion.split('.').map(Number);
-      if (major === 1 && minor < 41) throw new Failed(`Docker API ${version.ApiVersion} cannot share the host's cgroup namespace`, `upgrade Docker to 20.10 or newer (${fix})`);
+      if (major === 1 && minor < 41)
+        throw new Failed(
+          `Docker API ${version.ApiVersion} cannot share the host's cgroup namespace`,
+          `upgrade Docker to 20.10 or newer (${fix})`,
+        );
       const security = (info.SecurityOptions ?? []).join(' ');
-      if (/rootless|userns/.test(security)) throw new Failed(`Docker runs ${/rootless/.test(security) ? 'rootless' : 'with userns-remap'}: it cannot give a node CAP_SYS_ADMIN over the host's cgroups`, fix);
+      if (/rootless|userns/.test(security))
+        throw new Failed(
+          `Docker runs ${/rootless/.test(security) ? 'rootless' : 'with userns-remap'}: it cannot give a node CAP_SYS_ADMIN over the host's cgroups`,
+          fix,
+        );
       const unified = existsSync('/sys/fs/cgroup/cgroup.controllers');
-      if (!unified && !existsSync('/sys/fs/cgroup/systemd')) throw new Failed('cgroup v1 without a name=systemd hierarchy at /sys/fs/cgroup/systemd', `mount it: mkdir /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd (${fix})`);
+      if (!unified && !existsSync('/sys/fs/cgroup/systemd'))
+        throw new Failed(
+          'cgroup v1 without a name=systemd hierarchy at /sys/fs/cgroup/systemd',
+          `mount it: mkdir /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd (${fix})`,
+        );
       return `cgroup ${unified ? 'v2' : 'v1 with a name=systemd hierarchy'}, Docker can share it with a node (SYS_ADMIN, cgroupns=host)`;
     },
   },
@@ -126,7 +157,9 @@ const CHECKS: Check[] = [
     required: true,
     run: async (host) => {
       if (!host.docker) throw new Failed('unknown: no engine', 'start the Docker engine first');
-      const taken = (await host.docker.listNetworks()).flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')));
+      const taken = (await host.docker.listNetworks()).flatMap((n) =>
+        (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')),
+      );
       let free = 0;
       for (let t = [...taken]; free < 256; free++) {
         const next = pickSubnet('10.213.0.0/16', t);
@@ -144,7 +177,11 @@ const CHECKS: Check[] = [
       if (!host.docker) throw new Failed('unknown: no engine', 'start the Docker engine first');
       const images = new ImageBuilder(host.docker, settings());
       const missing = await images.missing(IMAGE_NAMES);
-      if (missing.length) throw new Failed(`not built yet: ${missing.map((n) => images.ref(n)).join(', ')}`, 'rig images build (or let the first rig up build them)');
+      if (missing.length)
+        throw new Failed(
+          `not built yet: ${missing.map((n) => images.ref(n)).join(', ')}`,
+          'rig images build (or let the first rig up build them)',
+        );
       return `built: ${IMAGE_NAMES.map((n) => images.ref(n)).join(', ')}`;
     },
   },
@@ -153,7 +190,6 @@ const CHECKS: Check[] = [
 /** rig doctor: check the host for what rig's backends need, each check with the fix; exit 1 if a needed one fails. */
 export async function doctor(flags: { json?: boolean }): Promise<void> {
   const host: Host = {};
-
 
   const results = [];
   for (const check of CHECKS) {

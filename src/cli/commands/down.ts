@@ -25,7 +25,8 @@ export async function down(rigFile: string | undefined, flags: { name?: string; 
   else {
     for (const r of results) {
       console.log(`rig ${r.rig}: removed ${r.containers} containers, its network and ${r.links.length} symlinks`);
-      for (const name of r.detached) console.log(`rig ${r.rig}: ${name} was attached to its network and is not rig's: disconnected it, left it running`);
+      for (const name of r.detached)
+        console.log(`rig ${r.rig}: ${name} was attached to its network and is not rig's: disconnected it, left it running`);
     }
   }
 }

@@ -8,14 +8,28 @@ import { printable } from '../../printable.js';
 import { namesNode } from '../../plan/plan.js';
 import { noSuchNode } from './node.js';
 
-export async function facts(node: string, fact: string | undefined, flags: { name?: string; json?: boolean; yaml?: boolean }): Promise<void> {
+export async function facts(
+  node: string,
+  fact: string | undefined,
+  flags: { name?: string; json?: boolean; yaml?: boolean },
+): Promise<void> {
   const engine = await createEngine();
   const rigs = await rigStatus(engine, flags.name ?? settings().rigName);
   const matches = rigs.flatMap((rig) => rig.nodes.filter((n) => namesNode(node, n.node)).map((n) => ({ rig, node: n.node })));
-  if (!matches.length) throw noSuchNode(node, flags.name ?? settings().rigName, rigs.flatMap((r) => r.nodes.map((n) => ({ rig: r.rig, node: n.node }))));
+  if (!matches.length)
+    throw noSuchNode(
+      node,
+      flags.name ?? settings().rigName,
+      rigs.flatMap((r) => r.nodes.map((n) => ({ rig: r.rig, node: n.node }))),
+    );
   const here = matches.length > 1 ? await whichRig(engine).catch(() => undefined) : undefined; // the rig file of this directory
   const chosen = matches.length > 1 ? matches.filter((m) => m.rig.rig === here) : matches;
-  if (chosen.length !== 1) throw new RigError(`${node} names nodes in ${matches.length} rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`, 'say which with --name RIG (or set RIG_NAME)', ExitCode.badInput);
+  if (chosen.length !== 1)
+    throw new RigError(
+      `${node} names nodes in ${matches.length} rigs: ${matches.map((m) => m.rig.rig).join(', ')}.`,
+      'say which with --name RIG (or set RIG_NAME)',
+      ExitCode.badInput,
+    );
   const [{ rig, node: fqdn }] = chosen;
   const values = await withFacts(await factAccess(engine, rig.rig), (f) => f.nodeFacts(rig.rig, fqdn));
   if (fact !== undefined) {
@@ -26,5 +40,11 @@ export async function facts(node: string, fact: string | undefined, flags: { nam
     else console.log(process.stdout.isTTY ? printable(values[fact]) : values[fact]);
   } else if (flags.json) console.log(JSON.stringify(values, null, 2));
   else if (flags.yaml) process.stdout.write(yaml.dump(values));
-  else console.log(table(['FACT', 'VALUE'], Object.entries(values).sort(([a], [b]) => a.localeCompare(b))));
+  else
+    console.log(
+      table(
+        ['FACT', 'VALUE'],
+        Object.entries(values).sort(([a], [b]) => a.localeCompare(b)),
+      ),
+    );
 }

@@ -42,6 +42,7 @@ export async function gc(flags: { json?: boolean }): Promise<void> {
   if (flags.json) console.log(JSON.stringify({ removed, left }));
   else {
     console.log(removed.length ? `removed ${removed.length} abandoned rig(s): ${removed.join(', ')}` : 'no abandoned rig');
-    for (const { rig, why } of left) console.log(`left rig ${rig}, whose owner is gone: ${why} (remove it yourself with: rig down --name ${rig})`);
+    for (const { rig, why } of left)
+      console.log(`left rig ${rig}, whose owner is gone: ${why} (remove it yourself with: rig down --name ${rig})`);
   }
 }

@@ -10,7 +10,13 @@ export async function buildImages(flags: { force?: boolean; json?: boolean }): P
     outputMode(!!flags.json),
   );
   if (flags.json) {
-    console.log(JSON.stringify(IMAGE_NAMES.map((name) => ({ image: name, ref: images.ref(name), built: missing.includes(name) })), null, 2));
+    console.log(
+      JSON.stringify(
+        IMAGE_NAMES.map((name) => ({ image: name, ref: images.ref(name), built: missing.includes(name) })),
+        null,
+        2,
+      ),
+    );
     return;
   }
   for (const name of IMAGE_NAMES) console.log(`${images.ref(name)}${missing.includes(name) ? ' (built)' : ' (cached)'}`);

@@ -28,7 +28,7 @@ export async function inventory(flags: { name?: string; format: string }): Promi
   const [status] = await rigStatus(engine, rig);
   if (!status) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
-  const instances = (await listNodes(engine, rig));
+  const instances = await listNodes(engine, rig);
   const nodes: InventoryNode[] = status.nodes.map((n) => ({
     fqdn: n.node,
     name: n.node.split('.')[0],
@@ -57,7 +57,9 @@ function ansibleInventory(nodes: InventoryNode[]) {
     ]),
   );
   const groups = [...new Set(nodes.flatMap((n) => n.roles))].sort();
-  const children = Object.fromEntries(groups.map((g) => [g, { hosts: Object.fromEntries(nodes.filter((n) => n.roles.includes(g)).map((n) => [n.fqdn, null])) }]));
+  const children = Object.fromEntries(
+    groups.map((g) => [g, { hosts: Object.fromEntries(nodes.filter((n) => n.roles.includes(g)).map((n) => [n.fqdn, null])) }]),
+  );
   return { all: { hosts, ...(groups.length ? { children } : {}) } };
 }
 

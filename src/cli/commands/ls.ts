@@ -48,7 +48,15 @@ export async function ls(flags: { json?: boolean }): Promise<void> {
   console.log(
     table(
       ['NAME', 'NODES', 'READY', 'FAILED', 'SUBNET', 'RIG FILE', 'AGE'],
-      rigs.map((r) => [r.name, String(r.nodes), String(r.ready), String(r.failed), r.subnet, file(r.file) + (r.sidecar === 'running' ? '' : ` (sidecar ${r.sidecar})`), age(r.created)]),
+      rigs.map((r) => [
+        r.name,
+        String(r.nodes),
+        String(r.ready),
+        String(r.failed),
+        r.subnet,
+        file(r.file) + (r.sidecar === 'running' ? '' : ` (sidecar ${r.sidecar})`),
+        age(r.created),
+      ]),
     ),
   );
 }

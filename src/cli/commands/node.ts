@@ -14,21 +14,27 @@ import { parseDuration } from '../table.js';
 /** A node name that is not in the rig: the nodes it has, so the right one is one copy away. */
 export function noSuchNode(node: string, rig: string | undefined, nodes: Array<{ rig: string; node: string }>): RigError {
   const listed = nodes.map((n) => (rig ? n.node : `${n.node} (rig ${n.rig})`));
-  const hint = listed.length ? `the nodes${rig ? ` of rig ${rig}` : ' that are up'}: ${listed.join(', ')}` : 'no node is up; bring a rig up with: rig up RIGFILE';
+  const hint = listed.length
+    ? `the nodes${rig ? ` of rig ${rig}` : ' that are up'}: ${listed.join(', ')}`
+    : 'no node is up; bring a rig up with: rig up RIGFILE';
   return new RigError(`No node ${printable(node)}${rig ? ` in rig ${rig}` : ' in any rig that is up'}.`, hint, ExitCode.badInput);
 }
 
 /** A node by FQDN or short name, in the rig named (--name, else RIG_NAME), else in whichever rig has it. */
 async function findNode(engine: Engine, node: string, name?: string): Promise<NodeInstance> {
   const rig = name ?? settings().rigName;
-  const all = (await listNodes(engine, rig));
+  const all = await listNodes(engine, rig);
   const found = all.filter((n) => namesNode(node, n.node));
   if (!found.length) throw noSuchNode(node, rig, all);
   if (found.length > 1) {
     const here = await whichRig(engine).catch(() => undefined); // the rig file of this directory, if any
     const mine = found.find((n) => n.rig === here);
     if (mine) return mine;
-    throw new RigError(`${node} names nodes in ${found.length} rigs: ${found.map((n) => n.rig).join(', ')}.`, 'say which with --name RIG (or set RIG_NAME)', ExitCode.badInput);
+    throw new RigError(
+      `${node} names nodes in ${found.length} rigs: ${found.map((n) => n.rig).join(', ')}.`,
+      'say which with --name RIG (or set RIG_NAME)',
+      ExitCode.badInput,
+    );
   }
   return found[0];
 }
@@ -45,7 +51,12 @@ export interface LogsFlags {
 /** When --since means: a duration back from now (10m, 90s) or a time (2026-11-23T10:00:00Z), as unix seconds. */
 function parseSince(text: string): number {
   const at = /^\d{4}-\d\d-\d\d/.test(text) ? Date.parse(text) : Date.now() - parseDuration(text, '--since');
-  if (Number.isNaN(at)) throw new RigError(`--since ${JSON.stringify(text)} is not a time.`, 'write a duration back from now (10m, 90s) or a time (2026-11-23T10:00:00Z)', ExitCode.badInput);
+  if (Number.isNaN(at))
+    throw new RigError(
+      `--since ${JSON.stringify(text)} is not a time.`,
+      'write a duration back from now (10m, 90s) or a time (2026-11-23T10:00:00Z)',
+      ExitCode.badInput,
+    );
   return Math.floor(at / 1000);
 }
 
@@ -58,7 +69,12 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
   if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0)) {
     throw new RigError(`--tail ${JSON.stringify(flags.tail)} is not a number of lines.`, 'e.g. --tail 50', ExitCode.badInput);
   }
-  const options = { follow: !!flags.follow, tail, since: flags.since === undefined ? undefined : parseSince(flags.since), timestamps: !!flags.timestamps };
+  const options = {
+    follow: !!flags.follow,
+    tail,
+    since: flags.since === undefined ? undefined : parseSince(flags.since),
+    timestamps: !!flags.timestamps,
+  };
   const engine = await createEngine();
   let instances: NodeInstance[];
   let rig: string;
@@ -67,11 +83,15 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
     rig = instances[0].rig;
   } else {
     rig = await whichRig(engine, flags.name);
-    instances = flags.sidecar ? [] : (await listNodes(engine, rig));
-    if (!instances.length && !flags.sidecar) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
+    instances = flags.sidecar ? [] : await listNodes(engine, rig);
+    if (!instances.length && !flags.sidecar)
+      throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   }
   type Source = { label: string; stream: (onLine: (line: string) => void, signal: AbortSignal) => Promise<void> };
-  const sources: Source[] = instances.map((i) => ({ label: i.node.split('.')[0], stream: (onLine, signal) => engine.backends[i.backend]!.streamLogs(i, options, onLine, signal) }));
+  const sources: Source[] = instances.map((i) => ({
+    label: i.node.split('.')[0],
+    stream: (onLine, signal) => engine.backends[i.backend]!.streamLogs(i, options, onLine, signal),
+  }));
   if (flags.sidecar) {
     const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
     if (!sidecar) throw new RigError(`Rig ${rig} has no sidecar.`, 'see the rigs with: rig ls', ExitCode.badInput);
@@ -96,10 +116,18 @@ const LOGIN_SHELL = ['/bin/sh', '-c', 'command -v bash >/dev/null 2>&1 && exec b
  * Run a command in a node, like docker exec: stdout and stderr apart and as they come, stdin with -i, a terminal
  * with -t (both by default when rig's own stdin is a terminal); exits with the command's exit code.
  */
-export async function exec(node: string, command: string[], flags: { name?: string; interactive?: boolean; tty?: boolean; all?: boolean; role?: string }): Promise<void> {
+export async function exec(
+  node: string,
+  command: string[],
+  flags: { name?: string; interactive?: boolean; tty?: boolean; all?: boolean; role?: string },
+): Promise<void> {
   const terminal = !!process.stdin.isTTY;
   if (flags.tty && !terminal) {
-    throw new RigError('-t asks for a terminal, but rig\'s stdin is not one.', 'run it from a terminal, or leave out -t (with -i alone, stdin still reaches the command)', ExitCode.badInput);
+    throw new RigError(
+      "-t asks for a terminal, but rig's stdin is not one.",
+      'run it from a terminal, or leave out -t (with -i alone, stdin still reaches the command)',
+      ExitCode.badInput,
+    );
   }
   const engine = await createEngine();
   if (flags.all || flags.role) return execOnMany(engine, [node, ...command], flags);
@@ -138,15 +166,21 @@ function labelled(label: string, target: NodeJS.WritableStream): NodeJS.Writable
 
 /** rig exec --all / --role ROLE: the command on each of those nodes at once, each line after its node's name. */
 async function execOnMany(engine: Engine, command: string[], flags: { name?: string; all?: boolean; role?: string }): Promise<void> {
-  if (!command.length) throw new RigError('Say what to run on the nodes.', 'rig exec --all -- COMMAND, or rig exec --role ROLE -- COMMAND', ExitCode.badInput);
+  if (!command.length)
+    throw new RigError('Say what to run on the nodes.', 'rig exec --all -- COMMAND, or rig exec --role ROLE -- COMMAND', ExitCode.badInput);
   const rig = await whichRig(engine, flags.name);
-  const instances = (await listNodes(engine, rig));
+  const instances = await listNodes(engine, rig);
   let chosen = instances;
   if (flags.role) {
     const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
     chosen = instances.filter((i) => (state.get(i.node)?.facts.roles ?? '').split(',').includes(flags.role!));
   }
-  if (!chosen.length) throw new RigError(`No node of rig ${rig}${flags.role ? ` has the role ${flags.role}` : ' is up'}.`, 'see the nodes and their roles with: rig inventory --format json', ExitCode.badInput);
+  if (!chosen.length)
+    throw new RigError(
+      `No node of rig ${rig}${flags.role ? ` has the role ${flags.role}` : ' is up'}.`,
+      'see the nodes and their roles with: rig inventory --format json',
+      ExitCode.badInput,
+    );
   const width = Math.max(...chosen.map((i) => i.node.split('.')[0].length));
   const codes = await Promise.all(
     chosen.map(async (i) => {

@@ -29,7 +29,12 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
   if (!all.length) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   const chosen = names.length ? [...new Set(names.map((n) => all.find((i) => namesNode(n, i.node)) ?? throwNoSuchNode(n, rig, all)))] : all;
   const stopped = chosen.find((n) => !n.running);
-  if (stopped) throw new RigError(`${stopped.node} is not running.`, `start it again (docker start ${stopped.name}), or bring the rig up anew`, ExitCode.badInput);
+  if (stopped)
+    throw new RigError(
+      `${stopped.node} is not running.`,
+      `start it again (docker start ${stopped.name}), or bring the rig up anew`,
+      ExitCode.badInput,
+    );
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
     needs: await needsOf(engine, rig),
@@ -51,7 +56,9 @@ async function needsOf(engine: Engine, rig: string): Promise<Map<string, string[
   try {
     return new Map(loadRigFile(file!, { name: rig }).nodes.map((n) => [n.name, n.needs.map((d) => d.node)]));
   } catch (err) {
-    warn(`the rig file ${file ?? '(unknown)'} cannot be read now (${(err as Error).message.split('\n')[0]}): nodes are provisioned all at once`);
+    warn(
+      `the rig file ${file ?? '(unknown)'} cannot be read now (${(err as Error).message.split('\n')[0]}): nodes are provisioned all at once`,
+    );
     return new Map();
   }
 }
@@ -64,8 +71,10 @@ function printResults(results: ProvisionResult[]): void {
     console.log(`${r.node.padEnd(width)}  ${verdict}`);
   }
   for (const r of results.filter((x) => !provisionPassed(x))) {
-    if (r.exitCode !== 0 && r.output) console.log(`\n${r.node}: its output ends:\n${printableLines(r.output.trimEnd().split('\n').slice(-15).join('\n'))}`);
-    for (const c of r.checks.filter((x) => !x.passed)) console.log(`\n${r.node}: ${printable(c.command)} exited ${c.exitCode}:\n${printableLines(c.output.trimEnd())}`);
+    if (r.exitCode !== 0 && r.output)
+      console.log(`\n${r.node}: its output ends:\n${printableLines(r.output.trimEnd().split('\n').slice(-15).join('\n'))}`);
+    for (const c of r.checks.filter((x) => !x.passed))
+      console.log(`\n${r.node}: ${printable(c.command)} exited ${c.exitCode}:\n${printableLines(c.output.trimEnd())}`);
   }
   const failed = results.filter((r) => !provisionPassed(r)).length;
   console.log(`\n${results.length - failed} provisioned and valid, ${failed} failed`);

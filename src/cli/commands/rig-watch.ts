@@ -33,9 +33,17 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
   const rig = await whichRig(engine, flags.name);
   const [network] = await findRigNetworks(engine.docker, rig);
   const file = network?.labels[Label.rigFile];
-  if (!file) throw new RigError(`No rig named ${rig} is up.`, 'bring it up with: rig up RIGFILE --watch, or see the rigs with: rig ls', ExitCode.badInput);
+  if (!file)
+    throw new RigError(
+      `No rig named ${rig} is up.`,
+      'bring it up with: rig up RIGFILE --watch, or see the rigs with: rig ls',
+      ExitCode.badInput,
+    );
   let plan = planRig(loadRigFile(file, { name: rig }));
-  const dirs = [plan.spec.dir, ...plan.spec.configs.map((c) => c.dir).filter((d) => !d.startsWith(plan.spec.dir + sep) && d !== plan.spec.dir)];
+  const dirs = [
+    plan.spec.dir,
+    ...plan.spec.configs.map((c) => c.dir).filter((d) => !d.startsWith(plan.spec.dir + sep) && d !== plan.spec.dir),
+  ];
   note(`watching ${dirs.join(', ')} for rig ${rig} (Ctrl-C to stop)`);
 
   const pending = new Set<string>();
@@ -58,19 +66,34 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
     if (paths.some((p) => affectedBy(plan, p).kind === 'rigfile')) {
       try {
         plan = planRig(loadRigFile(file, { name: rig }));
-        verdict(at, paths, plan, 'the rig file changed: `rig up` of an edited rig file on a rig that is up (reconcile) is not built yet; run rig down, then rig up', undefined);
+        verdict(
+          at,
+          paths,
+          plan,
+          'the rig file changed: `rig up` of an edited rig file on a rig that is up (reconcile) is not built yet; run rig down, then rig up',
+          undefined,
+        );
       } catch (err) {
         const why = err instanceof RigFileError ? err.message : (err as Error).message;
         verdict(at, paths, plan, `the rig file is not valid; the rig stays as it was:\n${why}`, false);
       }
       return;
     }
-    const nodes = [...new Set(paths.flatMap((p) => { const a = affectedBy(plan, p); return a.kind === 'nodes' ? a.nodes : []; }))];
+    const nodes = [
+      ...new Set(
+        paths.flatMap((p) => {
+          const a = affectedBy(plan, p);
+          return a.kind === 'nodes' ? a.nodes : [];
+        }),
+      ),
+    ];
     if (!nodes.length) return verdict(at, paths, plan, 'affects no node', undefined);
     await provisionAndJudge(engine, rig, nodes, at, paths, plan);
   };
 
-  const watchers: FSWatcher[] = dirs.map((dir) => watch(dir, { recursive: true }, (_event, name) => name && changed(`${dir}${sep}${name}`)));
+  const watchers: FSWatcher[] = dirs.map((dir) =>
+    watch(dir, { recursive: true }, (_event, name) => name && changed(`${dir}${sep}${name}`)),
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -94,7 +117,20 @@ async function provisionAndJudge(engine: Engine, rig: string, nodes: string[], a
   const results = await provisionNodes(engine, instances, { idempotent: false, needs });
   const failed = results.filter((r) => !provisionPassed(r));
   const detail = results
-    .map((r) => `${r.node} ${provisionPassed(r) ? 'pass' : `FAIL (${printable(r.failure ?? r.checks.filter((c) => !c.passed).map((c) => c.command).join(', '))})`}`)
+    .map(
+      (r) =>
+        `${r.node} ${
+          provisionPassed(r)
+            ? 'pass'
+            : `FAIL (${printable(
+                r.failure ??
+                  r.checks
+                    .filter((c) => !c.passed)
+                    .map((c) => c.command)
+                    .join(', '),
+              )})`
+        }`,
+    )
     .join(', ');
   verdict(at, paths, plan, detail, failed.length === 0, results);
 }
@@ -103,7 +139,9 @@ function verdict(at: Date, paths: string[], plan: Plan, text: string, passed: bo
   const seconds = (Date.now() - at.getTime()) / 1000;
   const what = paths.map((p) => relative(plan.spec.dir, p) || p).join(', ');
   if (outputSettings().json) {
-    console.log(JSON.stringify({ time: new Date().toISOString(), changed: paths, passed: passed ?? null, seconds, verdict: text, results }));
+    console.log(
+      JSON.stringify({ time: new Date().toISOString(), changed: paths, passed: passed ?? null, seconds, verdict: text, results }),
+    );
     return;
   }
   const mark = passed === undefined ? '-' : passed ? 'PASS' : 'FAIL';

@@ -22,7 +22,10 @@ function rigEnvironment(status: RigStatus): Record<string, string> {
     RIG_NODES: status.nodes.map((n) => n.node).join(' '),
   };
   for (const node of status.nodes) {
-    const key = node.node.split('.')[0].toUpperCase().replace(/[^A-Z0-9]/g, '_');
+    const key = node.node
+      .split('.')[0]
+      .toUpperCase()
+      .replace(/[^A-Z0-9]/g, '_');
     env[`RIG_${key}_IP`] = node.address;
     env[`RIG_${key}_FQDN`] = node.node;
   }
@@ -38,11 +41,16 @@ const shellQuote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${ar
  * ends with the rig if rig dies; Ctrl-C and SIGTERM are passed on to it, then the rig is taken down (exit 130).
  */
 export async function run(rigFile: string, command: string[], flags: RunFlags): Promise<void> {
-  if (!command.length && !flags.test) throw new RigError('Nothing to run.', 'rig run RIGFILE -- COMMAND..., or rig run RIGFILE --test', ExitCode.badInput);
+  if (!command.length && !flags.test)
+    throw new RigError('Nothing to run.', 'rig run RIGFILE -- COMMAND..., or rig run RIGFILE --test', ExitCode.badInput);
   if (flags.junit && !flags.test) throw new RigError('--junit needs --test.', 'rig run RIGFILE --test --junit FILE', ExitCode.badInput);
   const checkNode = (plan: Plan) => {
     if (flags.on && !plan.nodes.some((n) => namesNode(flags.on!, n.spec.name))) {
-      throw new RigError(`No node ${flags.on} in rig ${plan.name}.`, `nodes: ${plan.nodes.map((n) => n.spec.name).join(', ')}`, ExitCode.badInput);
+      throw new RigError(
+        `No node ${flags.on} in rig ${plan.name}.`,
+        `nodes: ${plan.nodes.map((n) => n.spec.name).join(', ')}`,
+        ExitCode.badInput,
+      );
     }
   };
   const rig = await bringUp(rigFile, flags, checkNode);
@@ -55,7 +63,12 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
       exitCode = await runValidations(rig.engine, rig.plan.name, flags);
     } else if (flags.on) {
       const node = status.nodes.find((n) => namesNode(flags.on!, n.node));
-      if (!node) throw new RigError(`No node ${flags.on} in rig ${rig.plan.name}.`, `nodes: ${status.nodes.map((n) => n.node).join(', ')}`, ExitCode.badInput);
+      if (!node)
+        throw new RigError(
+          `No node ${flags.on} in rig ${rig.plan.name}.`,
+          `nodes: ${status.nodes.map((n) => n.node).join(', ')}`,
+          ExitCode.badInput,
+        );
       const instance = (await listNodes(rig.engine, rig.plan.name)).find((n) => n.node === node.node)!;
       const result = await rig.engine.backends[instance.backend]!.exec(instance, ['/.rig/bin/rig-run', command.map(shellQuote).join(' ')]);
       process.stdout.write(result.output);
@@ -95,6 +108,7 @@ async function runOnHost(command: string[], env: Record<string, string>, rig: Up
   }
   const result = await child;
   rig.reaper.command(undefined);
-  if (result.failed && result.exitCode === undefined && !result.signal) throw new RigError(`Could not run ${command[0]}: ${result.shortMessage}`, 'check the command after --', ExitCode.badInput);
+  if (result.failed && result.exitCode === undefined && !result.signal)
+    throw new RigError(`Could not run ${command[0]}: ${result.shortMessage}`, 'check the command after --', ExitCode.badInput);
   return result.exitCode ?? ExitCode.failed;
 }

@@ -24,6 +24,11 @@ export function printStatus(rigs: RigStatus[], json: boolean): void {
   }
   for (const rig of rigs) {
     console.log(`rig ${rig.rig}  subnet ${rig.subnet}  dns ${rig.dns}  etcd ${rig.etcd}`);
-    console.log(table(['NODE', 'ADDRESS', 'MIRRORS', 'STATE'], rig.nodes.map((n) => [n.node, n.address, n.mirrors, colourState(n.state)])));
+    console.log(
+      table(
+        ['NODE', 'ADDRESS', 'MIRRORS', 'STATE'],
+        rig.nodes.map((n) => [n.node, n.address, n.mirrors, colourState(n.state)]),
+      ),
+    );
   }
 }

@@ -76,7 +76,12 @@ export const interruptedError = (what: string) => new RigError(`Interrupted; ${w
  * nothing is armed or made for a command line with a mistake in it. Returns with the reaper still armed and
  * the interrupts still caught: the caller decides whether the rig stays, and releases them.
  */
-export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Plan) => void = () => {}, mode = outputMode(!!flags.json)): Promise<UpRig> {
+export async function bringUp(
+  rigFile: string,
+  flags: UpFlags,
+  check: (plan: Plan) => void = () => {},
+  mode = outputMode(!!flags.json),
+): Promise<UpRig> {
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   check(plan);
@@ -111,7 +116,10 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
       const reason = run.abortReason() ?? err;
       const removed = await run.cleanup(!!flags.keepOnFailure && !interrupts.signal).catch((cleanupErr: Error) => {
         // The reaper, still armed, tries again when this process ends.
-        throw new RigError(`${(reason as Error).message}\nThen removing what was made of rig ${plan.name} failed: ${cleanupErr.message}`, 'remove it with: rig down --name ' + plan.name);
+        throw new RigError(
+          `${(reason as Error).message}\nThen removing what was made of rig ${plan.name} failed: ${cleanupErr.message}`,
+          'remove it with: rig down --name ' + plan.name,
+        );
       });
       reaper.disarm();
       if (removed === 'kept') warn(`kept the failed rig; remove it with: rig down --name ${plan.name}`);
@@ -120,7 +128,9 @@ export async function bringUp(rigFile: string, flags: UpFlags, check: (plan: Pla
       }
       // The hint fits what is left: a removed rig has no node to look at.
       if (reason instanceof NodeNotReady && removed !== 'kept') {
-        throw reason.withHint(`rig ${plan.name} was removed, nothing of it is left; to look at a failed node, run up again with --keep-on-failure, then: rig logs NODE`);
+        throw reason.withHint(
+          `rig ${plan.name} was removed, nothing of it is left; to look at a failed node, run up again with --keep-on-failure, then: rig logs NODE`,
+        );
       }
       throw reason;
     } finally {

@@ -21,8 +21,18 @@ export interface UpdateFlags {
  */
 export async function update(names: string[], flags: UpdateFlags): Promise<void> {
   const batch = Number(flags.batch ?? 1);
-  if (!Number.isInteger(batch) || batch < 1) throw new RigError(`--batch ${JSON.stringify(flags.batch)} is not a number of nodes.`, 'give a whole number of at least 1, e.g. --batch 2', ExitCode.badInput);
-  if (names.length && flags.mirrors) throw new RigError('Name the nodes, or --mirrors LIVE, not both.', 'rig update barn mill, or rig update --mirrors straleb.prod.example', ExitCode.badInput);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new RigError(
+      `--batch ${JSON.stringify(flags.batch)} is not a number of nodes.`,
+      'give a whole number of at least 1, e.g. --batch 2',
+      ExitCode.badInput,
+    );
+  if (names.length && flags.mirrors)
+    throw new RigError(
+      'Name the nodes, or --mirrors LIVE, not both.',
+      'rig update barn mill, or rig update --mirrors straleb.prod.example',
+      ExitCode.badInput,
+    );
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
   const all = await listNodes(engine, rig);
@@ -30,23 +40,44 @@ export async function update(names: string[], flags: UpdateFlags): Promise<void>
   let chosen = names.length ? names.map((n) => all.find((i) => namesNode(n, i.node)) ?? throwNoSuchNode(n, rig, all)) : all;
   if (flags.mirrors) {
     chosen = all.filter((n) => n.mirrors === flags.mirrors);
-    if (!chosen.length) throw new RigError(`No node of rig ${rig} mirrors ${flags.mirrors}.`, `the live nodes it mirrors: ${[...new Set(all.map((n) => n.mirrors).filter(Boolean))].join(', ') || 'none'}`, ExitCode.badInput);
+    if (!chosen.length)
+      throw new RigError(
+        `No node of rig ${rig} mirrors ${flags.mirrors}.`,
+        `the live nodes it mirrors: ${[...new Set(all.map((n) => n.mirrors).filter(Boolean))].join(', ') || 'none'}`,
+        ExitCode.badInput,
+      );
   }
   const without = chosen.filter((n) => !n.update?.length);
-  if (names.length && without.length) throw new RigError(`${without.map((n) => n.node).join(', ')} ${without.length > 1 ? 'declare' : 'declares'} no update: commands.`, 'add update: to the node (or rig-wide) in the rig file; it is recorded on the node when it is made', ExitCode.badInput);
+  if (names.length && without.length)
+    throw new RigError(
+      `${without.map((n) => n.node).join(', ')} ${without.length > 1 ? 'declare' : 'declares'} no update: commands.`,
+      'add update: to the node (or rig-wide) in the rig file; it is recorded on the node when it is made',
+      ExitCode.badInput,
+    );
   chosen = [...new Set(chosen)].filter((n) => n.update?.length);
-  if (!chosen.length) throw new RigError(`No node of rig ${rig} declares update: commands.`, 'add update: to nodes (or rig-wide) in the rig file, then bring the rig up anew', ExitCode.badInput);
+  if (!chosen.length)
+    throw new RigError(
+      `No node of rig ${rig} declares update: commands.`,
+      'add update: to nodes (or rig-wide) in the rig file, then bring the rig up anew',
+      ExitCode.badInput,
+    );
 
   const { results, notRun } = await rollingUpdate(engine, chosen, batch, (r) => {
-    if (!flags.json) console.log(`${r.node}  ${r.updated ? `updated in ${r.seconds.toFixed(1)} s, validate ${r.checks.length}/${r.checks.length} passed` : `FAILED: ${printable(r.failure ?? '')}`}`);
+    if (!flags.json)
+      console.log(
+        `${r.node}  ${r.updated ? `updated in ${r.seconds.toFixed(1)} s, validate ${r.checks.length}/${r.checks.length} passed` : `FAILED: ${printable(r.failure ?? '')}`}`,
+      );
   });
   const updated = results.filter((r) => r.updated).map((r) => r.node);
   const notUpdated = [...results.filter((r) => !r.updated).map((r) => r.node), ...notRun];
   if (flags.json) console.log(JSON.stringify({ results, updated, notUpdated }, null, 2));
   else {
-    for (const r of results.filter((x) => !x.updated)) console.log(`\n${r.node}: ${printable(r.failure ?? '')}:\n${printableLines(r.output.trimEnd())}`);
+    for (const r of results.filter((x) => !x.updated))
+      console.log(`\n${r.node}: ${printable(r.failure ?? '')}:\n${printableLines(r.output.trimEnd())}`);
     console.log(`\nupdated: ${updated.join(', ') || 'none'}`);
-    console.log(`not updated: ${notUpdated.join(', ') || 'none'}${notRun.length ? ` (${notRun.join(', ')} not run: the update stopped at the first failure)` : ''}`);
+    console.log(
+      `not updated: ${notUpdated.join(', ') || 'none'}${notRun.length ? ` (${notRun.join(', ')} not run: the update stopped at the first failure)` : ''}`,
+    );
   }
   process.exitCode = notUpdated.length ? ExitCode.failed : ExitCode.ok;
 }

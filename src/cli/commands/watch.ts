@@ -17,7 +17,12 @@ import { printable } from '../../printable.js';
 export async function watchStatus(flags: { name?: string; json?: boolean }): Promise<void> {
   const engine = await createEngine();
   const rigs = await rigStatus(engine, flags.name);
-  if (!rigs.length) throw new RigError(flags.name ? `No rig named ${flags.name} is up.` : 'No rig is up.', 'bring one up with: rig up RIGFILE', ExitCode.badInput);
+  if (!rigs.length)
+    throw new RigError(
+      flags.name ? `No rig named ${flags.name} is up.` : 'No rig is up.',
+      'bring one up with: rig up RIGFILE',
+      ExitCode.badInput,
+    );
   const mode = outputMode(!!flags.json);
   const redraw = async () => {
     const now = await rigStatus(engine, flags.name);
@@ -57,11 +62,18 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   // Until interrupted, or until every watched rig is taken down: its sidecar (etcd) dies with it. A rig whose
   // sidecar starts while this watches (another `rig up`) is followed too, once its etcd serves. Docker events
   // and the sidecar's own log say when: no polling.
-  const events = await engine.docker.getEvents({ filters: { type: ['container'], event: ['die', 'start'], label: [`${Label.role}=sidecar`] } });
+  const events = await engine.docker.getEvents({
+    filters: { type: ['container'], event: ['die', 'start'], label: [`${Label.role}=sidecar`] },
+  });
   await Promise.all(rigs.map((rig: RigStatus) => follow(rig.rig)));
   await new Promise<void>((resolve) => {
     lineStream(events, (line) => {
-      const event = JSON.parse(line) as { status?: string; Action?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const event = JSON.parse(line) as {
+        status?: string;
+        Action?: string;
+        id?: string;
+        Actor?: { ID?: string; Attributes?: Record<string, string> };
+      };
       const rig = event.Actor?.Attributes?.[Label.rig] ?? '';
       if ((event.Action ?? event.status) === 'die') {
         alive.delete(rig);

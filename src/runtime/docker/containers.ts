@@ -42,7 +42,7 @@ export async function containerLog(docker: Docker, id: string, lines = 200): Pro
 function demuxed(buf: Buffer): string {
   const out: Buffer[] = [];
   // Multiplexed frames: 8-byte header (stream, 0, 0, 0, size as big-endian u32), then the payload.
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const size = buf.readUInt32BE(i + 4);
     out.push(buf.subarray(i + 8, i + 8 + size));
     i += 8 + size;
@@ -80,7 +80,10 @@ export async function removeContainer(docker: Docker, id: string): Promise<void>
     if (isNotFound(err)) return;
     if (!isConflict(err)) throw err; // with force, a conflict is a removal already in progress
     // Someone else (a reaper, a Ctrl-C) is removing it: done once it is gone, so its network can go next.
-    await docker.getContainer(id).wait({ condition: 'removed' }).catch(() => {});
+    await docker
+      .getContainer(id)
+      .wait({ condition: 'removed' })
+      .catch(() => {});
   }
 }
 

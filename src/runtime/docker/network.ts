@@ -20,7 +20,9 @@ export interface RigNetwork {
 /** Subnets already in use: every Docker network's and every route of the host. */
 async function takenSubnets(docker: Docker): Promise<string[]> {
   const networks = await docker.listNetworks();
-  const fromDocker = networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')));
+  const fromDocker = networks.flatMap((n) =>
+    (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')),
+  );
   return [...fromDocker, ...hostRoutes().map((r) => r.subnet)];
 }
 
@@ -65,7 +67,11 @@ export async function createRigNetwork(docker: Docker, req: NetworkRequest): Pro
   for (let attempt = 0; attempt < 8; attempt++) {
     const subnet = req.subnet ?? pickSubnet(req.pool, [...(await takenSubnets(docker)), ...refused]);
     if (!subnet) {
-      throw new RigError(`No free /24 left in the address pool ${req.pool}.`, 'remove old rigs (rig down --all) or set network.pool in the rig file', ExitCode.badInput);
+      throw new RigError(
+        `No free /24 left in the address pool ${req.pool}.`,
+        'remove old rigs (rig down --all) or set network.pool in the rig file',
+        ExitCode.badInput,
+      );
     }
     const addresses = rigAddresses(subnet);
     try {
@@ -94,14 +100,22 @@ export async function createRigNetwork(docker: Docker, req: NetworkRequest): Pro
       return network;
     } catch (err) {
       if (isConflict(err)) {
-        throw new RigError(`A rig named ${req.labels[Label.rig]} is already up (network ${req.name} exists).`, `bring it down first (rig down --name ${req.labels[Label.rig]}) or pick another name with --name`, ExitCode.badInput);
+        throw new RigError(
+          `A rig named ${req.labels[Label.rig]} is already up (network ${req.name} exists).`,
+          `bring it down first (rig down --name ${req.labels[Label.rig]}) or pick another name with --name`,
+          ExitCode.badInput,
+        );
       }
       if (!req.subnet && isPoolOverlap(err)) {
         refused.push(subnet);
         continue;
       }
       if (req.subnet && isPoolOverlap(err)) {
-        throw new RigError(`The subnet ${req.subnet} overlaps a network that already exists.`, 'remove network.subnet from the rig file to get a free one, or pick another', ExitCode.badInput);
+        throw new RigError(
+          `The subnet ${req.subnet} overlaps a network that already exists.`,
+          'remove network.subnet from the rig file to get a free one, or pick another',
+          ExitCode.badInput,
+        );
       }
       throw err;
     }
@@ -118,14 +132,29 @@ async function allowInsideBridge(bridge: string, rig: string): Promise<void> {
   await iptables(['-I', 'DOCKER-USER', ...bridgeRule(bridge, rig)]);
 }
 
-const bridgeRule = (bridge: string, rig: string) => ['-i', bridge, '-o', bridge, '-m', 'comment', '--comment', `rig:${rig}`, '-j', 'ACCEPT'];
+const bridgeRule = (bridge: string, rig: string) => [
+  '-i',
+  bridge,
+  '-o',
+  bridge,
+  '-m',
+  'comment',
+  '--comment',
+  `rig:${rig}`,
+  '-j',
+  'ACCEPT',
+];
 
 async function iptables(args: string[]): Promise<void> {
   try {
     await runCommand('iptables', ['-w', ...args]);
   } catch (err) {
-    if (err instanceof CommandError && err.code === 'ENOENT') throw new RigError('iptables is not installed.', 'apt-get install iptables', ExitCode.engineUnavailable);
-    throw new RigError(`iptables ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`, 'rig needs root to manage its internal networks');
+    if (err instanceof CommandError && err.code === 'ENOENT')
+      throw new RigError('iptables is not installed.', 'apt-get install iptables', ExitCode.engineUnavailable);
+    throw new RigError(
+      `iptables ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`,
+      'rig needs root to manage its internal networks',
+    );
   }
 }
 

@@ -75,7 +75,11 @@ export class DockerNodes implements NodeBackend {
     await container.start();
     const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac)]);
     try {
-      if (!State.Running) throw new RigError(`container ${node.container} stopped at once: ${printableLines(tail(await containerLog(this.docker, container.id, 20)))}`, `see its log: docker logs ${node.container}`);
+      if (!State.Running)
+        throw new RigError(
+          `container ${node.container} stopped at once: ${printableLines(tail(await containerLog(this.docker, container.id, 20)))}`,
+          `see its log: docker logs ${node.container}`,
+        );
       await networkReady;
       await moveIntoNode(State.Pid, node.hostInterface);
     } catch (err) {
@@ -89,7 +93,11 @@ export class DockerNodes implements NodeBackend {
     // (SIGRTMIN+3), briefly: their units stop as on a machine that shuts down (well under a second, here).
     const nodes = (await findRigContainers(this.docker, rig)).filter((c) => c.role === 'node');
     const halt = async (c: (typeof nodes)[number]) => {
-      if (c.labels[Label.init] === 'systemd' && c.state === 'running') await this.docker.getContainer(c.id).stop({ t: SYSTEMD_HALT_SECONDS }).catch(() => {});
+      if (c.labels[Label.init] === 'systemd' && c.state === 'running')
+        await this.docker
+          .getContainer(c.id)
+          .stop({ t: SYSTEMD_HALT_SECONDS })
+          .catch(() => {});
     };
     await Promise.all(nodes.map(async (c) => (await halt(c), await removeContainer(this.docker, c.id))));
   }
@@ -121,7 +129,9 @@ export class DockerNodes implements NodeBackend {
   }
 
   async attach(instance: NodeInstance, command: string[], { stdin, stdout, stderr, tty }: AttachStreams): Promise<number> {
-    const exec = await this.docker.getContainer(instance.name).exec({ Cmd: command, AttachStdin: !!stdin, AttachStdout: true, AttachStderr: true, Tty: tty });
+    const exec = await this.docker
+      .getContainer(instance.name)
+      .exec({ Cmd: command, AttachStdin: !!stdin, AttachStdout: true, AttachStderr: true, Tty: tty });
     const stream = await exec.start({ hijack: true, stdin: !!stdin, Tty: tty });
     if (tty) stream.pipe(stdout);
     else this.docker.modem.demuxStream(stream, stdout, stderr);

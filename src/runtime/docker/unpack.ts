@@ -27,7 +27,12 @@ async function unpackOnce(docker: Docker, image: string, dir: string, path?: str
   mkdirSync(dirname(dir), { recursive: true });
   const partial = mkdtempSync(`${dir}.partial-`);
   // Never started: a container is only the way to read an image's files. FROM scratch images have no command.
-  const container = await docker.createContainer({ Image: image, Cmd: ['/.rig-unpack'], Labels: { [Label.role]: 'unpack' }, HostConfig: { NetworkMode: 'none' } });
+  const container = await docker.createContainer({
+    Image: image,
+    Cmd: ['/.rig-unpack'],
+    Labels: { [Label.role]: 'unpack' },
+    HostConfig: { NetworkMode: 'none' },
+  });
   try {
     const tar = path ? await container.getArchive({ path }) : await container.export();
     const { execa } = await import('execa'); // only when a tree is unpacked: execa is slow to load

@@ -33,7 +33,12 @@ const fstabPath = (path: string) => path.replace(/[\\ \t\n]/g, (ch) => `\\${ch.c
 /** The whole config of one node: marker comments, the overlay root, the veth on the rig bridge, the agent as init. */
 export function renderConfig(c: LxcNodeConfig): string {
   for (const path of [c.lowerDir, c.upperDir]) {
-    if (path.includes(':')) throw new RigError(`LXC cannot use an overlay path with a colon in it: ${path}`, 'set RIG_CACHE_DIR (or the LXC path) to a directory whose path has no colon', ExitCode.badInput);
+    if (path.includes(':'))
+      throw new RigError(
+        `LXC cannot use an overlay path with a colon in it: ${path}`,
+        'set RIG_CACHE_DIR (or the LXC path) to a directory whose path has no colon',
+        ExitCode.badInput,
+      );
   }
   const { rig, node, mirrors, validate, update } = c.marker;
   return [
@@ -83,7 +88,13 @@ export function readMarker(config: string): LxcMarker | undefined {
   const rig = values.get(Label.rig);
   const node = values.get(Label.node);
   if (!rig || !node || values.get(Label.role) !== 'node' || values.get(Label.backend) !== 'lxc') return undefined;
-  return { rig, node, mirrors: values.get(Label.mirrors) || undefined, validate: parseList(values.get(Label.validate)), update: parseList(values.get(Label.update)) };
+  return {
+    rig,
+    node,
+    mirrors: values.get(Label.mirrors) || undefined,
+    validate: parseList(values.get(Label.validate)),
+    update: parseList(values.get(Label.update)),
+  };
 }
 
 /** JSON in printable ASCII only (every other character as \uXXXX), so a marker value stays one plain line. */

@@ -2,7 +2,11 @@ import { ExitCode, RigError } from '../../errors.js';
 import { CommandError, runCommand } from '../command.js';
 
 const notInstalled = () =>
-  new RigError('LXC is not installed, and this rig has LXC nodes.', 'apt-get install lxc (or use backend: docker)', ExitCode.engineUnavailable);
+  new RigError(
+    'LXC is not installed, and this rig has LXC nodes.',
+    'apt-get install lxc (or use backend: docker)',
+    ExitCode.engineUnavailable,
+  );
 
 export interface LxcResult {
   exitCode: number;

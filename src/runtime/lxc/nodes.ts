@@ -1,5 +1,19 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
@@ -88,7 +102,12 @@ export class LxcNodes implements NodeBackend {
     });
     // Made under a hidden name, then renamed into place: a dir with a node's name always has its marker,
     // however `up` dies. Never into a container that exists: it may not be ours.
-    const exists = () => new RigError(`An LXC container named ${name} already exists in ${this.options.lxcPath}.`, `remove it (lxc-destroy -n ${name}), or rename the node ${node.spec.name}`, ExitCode.badInput);
+    const exists = () =>
+      new RigError(
+        `An LXC container named ${name} already exists in ${this.options.lxcPath}.`,
+        `remove it (lxc-destroy -n ${name}), or rename the node ${node.spec.name}`,
+        ExitCode.badInput,
+      );
     if (existsSync(dir)) throw exists();
     mkdirSync(this.options.lxcPath, { recursive: true });
     const staging = mkdtempSync(join(this.options.lxcPath, `.${name}.`));
@@ -110,12 +129,17 @@ export class LxcNodes implements NodeBackend {
     const log = join(dir, 'lxc.log');
     const start = await lxc('lxc-start', this.options.lxcPath, ['-n', name, '-d', '-o', log, '-l', 'INFO'], true);
     if (start.exitCode !== 0) {
-      throw new RigError(`lxc-start failed: ${startFailure(log, start.output)} (LXC's log: ${log}, kept with --keep-on-failure)`, `see ${log}`);
+      throw new RigError(
+        `lxc-start failed: ${startFailure(log, start.output)} (LXC's log: ${log}, kept with --keep-on-failure)`,
+        `see ${log}`,
+      );
     }
   }
 
   async removeAll(rig: string): Promise<void> {
-    await Promise.all(this.marked(rig).map(({ name, staged }) => (staged ? rmSync(this.dir(name), { recursive: true, force: true }) : this.remove(name))));
+    await Promise.all(
+      this.marked(rig).map(({ name, staged }) => (staged ? rmSync(this.dir(name), { recursive: true, force: true }) : this.remove(name))),
+    );
   }
 
   private async remove(name: string): Promise<void> {
@@ -126,7 +150,10 @@ export class LxcNodes implements NodeBackend {
     await lxc('lxc-stop', lxcPath, ['-n', name, '-t', '2'], true);
     const destroy = await lxc('lxc-destroy', lxcPath, ['-n', name, '-f'], true);
     if (destroy.exitCode !== 0 && existsSync(this.dir(name))) {
-      throw new RigError(`Could not remove the LXC container ${name}: ${destroy.output.trim()}`, `remove it by hand: lxc-destroy -f -P ${lxcPath} -n ${name}`);
+      throw new RigError(
+        `Could not remove the LXC container ${name}: ${destroy.output.trim()}`,
+        `remove it by hand: lxc-destroy -f -P ${lxcPath} -n ${name}`,
+      );
     }
   }
 
@@ -212,7 +239,9 @@ export class LxcNodes implements NodeBackend {
       const { time, line } = splitStamp(raw);
       if (time) last = Date.parse(time) / 1000;
       if (options.since !== undefined && (last === undefined || last < options.since)) return;
-      onLine(options.timestamps && last !== undefined ? `${time ?? new Date(last * 1000).toISOString().replace('.000Z', 'Z')} ${line}` : line);
+      onLine(
+        options.timestamps && last !== undefined ? `${time ?? new Date(last * 1000).toISOString().replace('.000Z', 'Z')} ${line}` : line,
+      );
     };
     const lines = text ? text.replace(/\n$/, '').split('\n') : [];
     const shown = options.tail === undefined ? lines : options.tail === 0 ? [] : lines.slice(-options.tail);
