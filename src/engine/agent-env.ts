@@ -17,9 +17,9 @@ export function agentEnv(
   const inNode = (path: string | undefined) => (path ? `${REPO_MOUNT}/${relative(plan.spec.dir, path)}` : undefined);
   const step = (s: ProvisionStep) =>
     s.kind === 'shell'
-      ? `shell ${b64(s.script)}`
+      ? `shell ${b64(s.script)} ${s.changedExit ?? '-'}`
       : s.kind === 'script'
-        ? `script ${b64(inNode(s.path))}`
+        ? `script ${b64(inNode(s.path))} ${s.changedExit ?? '-'}`
         : `puppet ${b64(inNode(s.manifest))} ${b64(inNode(s.modulepath))} ${b64(inNode(s.hieraConfig))}`;
   return {
     RIG_NAME: plan.name,

@@ -6,6 +6,8 @@ import { formatPath, type ParsedYaml, type PathSeg } from './positions.js';
 /** Step kinds and puppet step options; schema/rigfile.schema.json must list exactly these (a unit test checks). */
 export const STEP_KINDS = ['shell', 'script', 'puppet'] as const;
 export const PUPPET_KEYS = ['manifest', 'modulepath', 'hiera_config'] as const;
+/** Beside shell: or script:, the exit code by which the step says it changed something (for --idempotent). */
+export const CHANGED_EXIT = 'changed_exit';
 
 export const FACT_NAME = /^[a-z_][a-z0-9_]*$/;
 

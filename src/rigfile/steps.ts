@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { FACT_NAME, has, isMap, PUPPET_KEYS, STEP_KINDS, type Checker } from './checker.js';
+import { CHANGED_EXIT, FACT_NAME, has, isMap, PUPPET_KEYS, STEP_KINDS, type Checker } from './checker.js';
 import type { PathSeg } from './positions.js';
 import type { NodeSpec, ProvisionStep } from './types.js';
 
@@ -65,7 +65,7 @@ export function checkSteps(c: Checker, value: unknown, p: PathSeg[], rigDir: str
   value.forEach((item: unknown, i) => {
     const sp = [...p, i];
     if (!isMap(item)) return c.typeError(sp, item, `a map with one of ${STEP_KINDS.join(', ')}`, STEP_EXAMPLE);
-    c.unknownKeys(item, sp, STEP_KINDS);
+    c.unknownKeys(item, sp, [...STEP_KINDS, CHANGED_EXIT]);
     const kinds = STEP_KINDS.filter((k) => has(item, k));
     if (kinds.length > 1) {
       const message = `a step does one thing, but this one has ${kinds.join(' and ')}`;
@@ -74,16 +74,21 @@ export function checkSteps(c: Checker, value: unknown, p: PathSeg[], rigDir: str
     if (Object.keys(item).length === 0) {
       return c.report(sp, 'is an empty step', `give one of ${STEP_KINDS.map((k) => `${k}:`).join(', ')} ${STEP_EXAMPLE}`, 'value');
     }
-    if (kinds.length === 0) return; // an unknown key, reported above
+    if (kinds.length === 0) {
+      if (has(item, CHANGED_EXIT))
+        c.report([...sp, CHANGED_EXIT], 'needs a shell: or script: step beside it', 'e.g. - { shell: ./converge.sh, changed_exit: 2 }');
+      return; // else an unknown key, reported above
+    }
     const kind = kinds[0];
     const arg = item[kind];
     const ap = [...sp, kind];
+    const changedExit = checkChangedExit(c, item, sp, kind);
     if (kind === 'shell') {
-      if (typeof arg === 'string' && arg.trim()) steps.push({ kind, script: arg });
+      if (typeof arg === 'string' && arg.trim()) steps.push({ kind, script: arg, ...(changedExit !== undefined && { changedExit }) });
       else c.typeError(ap, arg, 'a shell script', 'e.g. - shell: rig-fact set redis_role master');
     } else if (kind === 'script') {
       const file = repoPath(c, arg, ap, rigDir, 'script', 'file');
-      if (file) steps.push({ kind, path: file });
+      if (file) steps.push({ kind, path: file, ...(changedExit !== undefined && { changedExit }) });
     } else {
       const options = isMap(arg) ? arg : { manifest: arg };
       if (isMap(arg)) c.unknownKeys(arg, ap, PUPPET_KEYS);
@@ -101,6 +106,23 @@ export function checkSteps(c: Checker, value: unknown, p: PathSeg[], rigDir: str
     }
   });
   return steps;
+}
+
+/**
+ * How a shell or script step says it changed something: an exit code from 1 to 255 (it is then not a failure). Puppet
+ * steps need none: --detailed-exitcodes says it.
+ */
+function checkChangedExit(c: Checker, item: Record<string, unknown>, sp: PathSeg[], kind: string): number | undefined {
+  if (!has(item, CHANGED_EXIT)) return undefined;
+  const v = item[CHANGED_EXIT];
+  const p = [...sp, CHANGED_EXIT];
+  if (kind === 'puppet') {
+    c.report(p, 'is for shell: and script: steps', 'leave it out: a puppet step says what it changed itself (--detailed-exitcodes)');
+    return undefined;
+  }
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 255) return v;
+  c.typeError(p, v, 'an exit code from 1 to 255', 'e.g. changed_exit: 2 (the step exits 2 when it changed something, 0 when it did not)');
+  return undefined;
 }
 
 /** One string or a list of strings, each item checked where it is. */

@@ -11,8 +11,8 @@ export interface ConfigTree {
 
 /** One provisioning step, run inside the node after its facts are published. Paths are absolute on the host. */
 export type ProvisionStep =
-  | { kind: 'shell'; script: string }
-  | { kind: 'script'; path: string }
+  | { kind: 'shell'; script: string; changedExit?: number } // changedExit: the exit code by which it says it changed something
+  | { kind: 'script'; path: string; changedExit?: number }
   | { kind: 'puppet'; manifest: string; modulepath?: string; hieraConfig?: string };
 
 /** A node waits, before provisioning, until `node` is ready, or until its `fact` exists. */

@@ -257,7 +257,7 @@ nodes:
         const ready = verdicts.shift();
         if (ready) return resolve(ready);
         waiting.push(resolve);
-        setTimeout(() => reject(new Error('no verdict within 20 s')), 20_000);
+        setTimeout(() => reject(new Error('no verdict within 60 s')), 60_000);
       });
     return { child, next };
   }
@@ -303,10 +303,10 @@ nodes:
     child.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     try {
       const watching = async () => out.includes('watching');
-      for (let i = 0; i < 120 && !(await watching()); i++) await new Promise((resolve) => setTimeout(resolve, 250));
+      for (let i = 0; i < 240 && !(await watching()); i++) await new Promise((resolve) => setTimeout(resolve, 250));
       expect(out).toContain(`watching ${fixture.dir}`);
       writeFileSync(join(fixture.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'edited: yes\n');
-      for (let i = 0; i < 80 && !/PASS .*straleb\.prod\.example\.yaml: barn\.village\.test pass/.test(out); i++)
+      for (let i = 0; i < 240 && !/PASS .*straleb\.prod\.example\.yaml: barn\.village\.test pass/.test(out); i++)
         await new Promise((resolve) => setTimeout(resolve, 250));
       expect(out).toMatch(/PASS hieradata\/nodes\/straleb\.prod\.example\.yaml: barn\.village\.test pass/);
     } finally {
@@ -316,5 +316,37 @@ nodes:
     }
     expect(out).toContain(`rig ${name} was removed`);
     expect(await leftovers(name)).toEqual([]);
+  });
+});
+
+describe('idempotence of shell steps that say what they changed (changed_exit)', () => {
+  const r = useRig(
+    'idemsh',
+    (name) => `name: ${name}
+domain: village.test
+network: { internal: true }
+configs: []
+nodes:
+  settles.village.test:
+    provision:
+      - shell: "if [ -e /tmp/done ]; then exit 0; fi; touch /tmp/done; exit 2"
+        changed_exit: 2
+  churns.village.test:
+    provision:
+      - shell: "date >> /tmp/runs; exit 2"
+        changed_exit: 2
+`,
+  );
+
+  it('takes the change exit code as success, and fails --idempotent when the second run still changes something', async () => {
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']); // exit 2 said "changed", not "failed"
+    const settles = await rig(['provision', 'settles', '--idempotent', '--name', r.name]);
+    expect(settles.exitCode, settles.all).toBe(0);
+    const churns = await rig(['provision', 'churns', '--idempotent', '--name', r.name]);
+    expect(churns.exitCode).toBe(1);
+    expect(churns.stdout).toMatch(
+      /churns\.village\.test\s+FAILED: not idempotent: step 1\/1 \(shell\) said it changed something on the second run \(exit 2\)/,
+    );
   });
 });

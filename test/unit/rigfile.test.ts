@@ -431,7 +431,7 @@ describe('schema/rigfile.schema.json', () => {
     expect(sorted(Object.keys(schema.definitions.network.properties))).toEqual(sorted(NETWORK_KEYS));
     expect(sorted(Object.keys(schema.definitions.config.properties))).toEqual(sorted(CONFIG_KEYS));
     expect(sorted(schema.definitions.facts.propertyNames.not.enum)).toEqual(sorted(RESERVED_FACTS));
-    expect(sorted(Object.keys(schema.definitions.step.properties))).toEqual(sorted(STEP_KINDS));
+    expect(sorted(Object.keys(schema.definitions.step.properties))).toEqual(sorted([...STEP_KINDS, 'changed_exit']));
     const puppetMap = schema.definitions.puppet.anyOf.find((s: { type?: string }) => s.type === 'object');
     expect(sorted(Object.keys(puppetMap.properties))).toEqual(sorted(PUPPET_KEYS));
     expect(puppetMap.required).toEqual(['manifest']);

@@ -193,7 +193,7 @@ describe('provision', () => {
   it('suggests a step kind for an unknown one', () => {
     const p = one('domain: village.test', 'nodes:', '  redis1:', '    provision:', '      - shel: echo hi');
     expect(p).toMatchObject({ line: 5, column: 9, path: 'nodes.redis1.provision[0].shel', message: 'unknown key "shel"' });
-    expect(p.hint).toBe('did you mean shell? valid keys here: shell, script, puppet');
+    expect(p.hint).toBe('did you mean shell? valid keys here: shell, script, puppet, changed_exit');
 
     const [missing, unknown] = problems('provision:', '  - puppet: { manfest: site.pp }', 'nodes: { redis1.village.test: }');
     expect(missing).toMatchObject({ line: 2, column: 5, path: 'provision[0].puppet', message: 'missing manifest:' });
@@ -359,5 +359,35 @@ describe('validate', () => {
       [5, 32, 'nodes.redis1.validate[1]', 'must be a shell command, not a number (3)'],
       [5, 35, 'nodes.redis1.validate[2]', 'must be a shell command, not an empty string'],
     ]);
+  });
+});
+
+describe('changed_exit', () => {
+  it('lets a shell or script step say by an exit code that it changed something; not puppet; 1 to 255', () => {
+    const spec = parseRigFile(
+      ['provision:', '  - { shell: ./converge.sh, changed_exit: 2 }', 'nodes: { redis1.village.test: }'].join('\n'),
+      '/work/rigs/t.yaml',
+    );
+    expect(spec.nodes[0].provision).toEqual([{ kind: 'shell', script: './converge.sh', changedExit: 2 }]);
+    const bad = (step: string) => {
+      try {
+        parseRigFile(['provision:', `  - ${step}`, 'nodes: { redis1.village.test: }'].join('\n'), '/work/rigs/t.yaml');
+        return undefined;
+      } catch (err) {
+        return (err as { problems: Array<{ path: string; message: string }> }).problems.find((p) => p.path.endsWith('changed_exit'));
+      }
+    };
+    expect(bad('{ shell: x, changed_exit: 0 }')).toMatchObject({
+      path: 'provision[0].changed_exit',
+      message: expect.stringContaining('an exit code from 1 to 255'),
+    });
+    expect(bad('{ puppet: site.pp, changed_exit: 2 }')).toMatchObject({
+      path: 'provision[0].changed_exit',
+      message: 'is for shell: and script: steps',
+    });
+    expect(bad('{ changed_exit: 2 }')).toMatchObject({
+      path: 'provision[0].changed_exit',
+      message: 'needs a shell: or script: step beside it',
+    });
   });
 });
