@@ -50,6 +50,7 @@ function lifecycleCommands(rig: Command): void {
     .option('--keep-on-failure', 'keep what was made when up fails, to look at it')
     .option('--idempotent', "run each node's steps twice: the second run must change nothing")
     .option('--watch', 'then watch its files like rig watch; Ctrl-C takes the rig down')
+    .option('--recreate', 'if the rig is up and its rig file changed, take it down and bring it up anew')
     .option('--dry-run', 'print the plan and make nothing')
     .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')
     .action(async (file, flags) => (await import('./commands/up.js')).up(file, flags));

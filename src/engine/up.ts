@@ -5,7 +5,7 @@ import { Label } from '../labels.js';
 import { isConflict } from '../runtime/docker/connect.js';
 import { lineStream } from '../runtime/docker/events.js';
 import { printable, printableLines } from '../printable.js';
-import type { Plan, PlannedLink, PlannedNode } from '../plan/plan.js';
+import { rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '../plan/plan.js';
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import type Docker from 'dockerode';
@@ -192,6 +192,7 @@ class RigUp implements UpRun {
         labels: {
           [Label.rig]: plan.name,
           [Label.rigFile]: plan.spec.file,
+          [Label.spec]: rigSettingsHash(plan.spec),
           [Label.owner]: options.owner,
           [Label.links]: JSON.stringify(this.linksUsed.map(({ path, target }) => ({ path, target }))),
         },
@@ -335,7 +336,7 @@ export function upSteps(engine: Engine, plan: Plan, options: UpOptions): UpRun {
   return new RigUp(engine, plan, options);
 }
 
-const alreadyUp = (rig: string) =>
+export const alreadyUp = (rig: string) =>
   new RigError(
     `A rig named ${rig} is already up, or being brought up.`,
     `bring it down first (rig down --name ${rig}), or give this one another name with --name`,

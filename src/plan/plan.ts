@@ -51,6 +51,31 @@ export function planRig(spec: RigSpec): Plan {
   };
 }
 
+/** A stable hash of settings: what `up` of an edited rig file compares with what runs. Key order does not count. */
+export function settingsHash(value: unknown): string {
+  const stable = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(stable)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, stable((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(stable(value)))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** A node's settings as they shape its container (its line in the file does not). */
+export const nodeSettingsHash = ({ line: _line, ...spec }: NodeSpec) => settingsHash(spec);
+
+/** The rig-wide settings that shape the network and the sidecar: a change there means a new rig. */
+export const rigSettingsHash = (spec: RigSpec) =>
+  settingsHash({ domain: spec.domain, network: spec.network, configs: spec.configs, factsFrom: spec.factsFrom });
+
 /** Whether `name`, as a user types it on the command line (FQDN or short name), names the node `fqdn`. */
 export const namesNode = (name: string, fqdn: string) => fqdn === name || fqdn.split('.')[0] === name;
 

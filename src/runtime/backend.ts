@@ -23,6 +23,7 @@ export interface NodeInstance {
   mirrors?: string;
   validate?: string[]; // the node's own checks (rig test), carried by the node itself
   update?: string[]; // how the node is updated in place (rig update), carried by the node itself
+  settings?: string; // the hash of the settings it was made with (nodeSettingsHash)
 }
 
 export interface ExecResult {

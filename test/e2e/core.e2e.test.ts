@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { docker, eventually, expectAgreedAddress, fixtureDir, leftovers, queryA, rig, snapshot, uniqueName, vethsLeft } from './helpers.js';
@@ -160,12 +160,30 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(readlinkSync(join(fixture.dir, 'hieradata/nodes/mill.village.test.yaml'))).toBe('kelda.prod.example.yaml');
   });
 
-  it('refuses a second rig of the same name and leaves the first alone', async () => {
+  it('takes up of the same rig file again as nothing to do, and a changed one as a plan it will not half-apply', async () => {
+    const ids = async () => (await docker(['ps', '-q', '--no-trunc', '--filter', `label=io.rig.rig=${name}`])).split('\n').sort();
+    const before = await ids();
     const again = await rig(['up', fixture.file], { cwd: fixture.dir });
-    expect(again.exitCode).toBe(2);
-    expect(again.stderr).toContain(`A rig named ${name} is already up`);
-    const status = await rig(['status', '--name', name, '--json']);
-    expect(JSON.parse(status.stdout)[0].nodes).toHaveLength(3);
+    expect(again.exitCode, again.all).toBe(0);
+    expect(again.stderr).toContain(`rig ${name} is up and matches ${fixture.file}: nothing to do`);
+    expect(await ids()).toEqual(before); // untouched
+
+    const edited = join(fixture.dir, 'edited.yaml');
+    writeFileSync(
+      edited,
+      readFileSync(fixture.file, 'utf8')
+        .replace('  mill: kelda.prod.example\n', '  mill: kelda.prod.example\n  silo.village.test:\n')
+        .replace('role: app', 'role: web'),
+    );
+    const changed = await rig(['up', edited], { cwd: fixture.dir });
+    rmSync(edited); // the user's files stay as they were
+    expect(changed.exitCode).toBe(2);
+    expect(changed.stderr).toContain(`Rig ${name} is up, and ${edited} differs from it:`);
+    expect(changed.stderr).toContain('+ silo.village.test (new)');
+    expect(changed.stderr).toContain('~ well.village.test (settings changed)');
+    expect(changed.stderr).toContain('= 2 nodes unchanged');
+    expect(changed.stderr).toContain('--recreate');
+    expect(await ids()).toEqual(before);
   });
 
   it('runs commands in nodes and shows their logs', async () => {

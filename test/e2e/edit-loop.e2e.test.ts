@@ -350,3 +350,31 @@ nodes:
     );
   });
 });
+
+describe('up of a rig file that changed, on a rig that is up', () => {
+  it('recreates the rig with --recreate, printing the plan first', async () => {
+    const name = uniqueName('recreate');
+    const fixture = fixtureDir(
+      `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n`,
+    );
+    try {
+      expect((await rig(['up', 'rig.yaml'], { cwd: fixture.dir })).exitCode).toBe(0);
+      writeFileSync(
+        fixture.file,
+        `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n  mill.village.test:\n`,
+      );
+      const recreate = await rig(['up', 'rig.yaml', '--recreate'], { cwd: fixture.dir });
+      expect(recreate.exitCode, recreate.all).toBe(0);
+      expect(recreate.stderr).toMatch(/differs from rig\.yaml; recreating it:\nrig: {3}\+ mill\.village\.test \(new\)\nrig: {3}= 1 node unchanged/);
+      const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+      expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([
+        ['barn.village.test', 'ready'],
+        ['mill.village.test', 'ready'],
+      ]);
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+    expect(await leftovers(name)).toEqual([]);
+  });
+});

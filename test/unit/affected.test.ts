@@ -75,3 +75,35 @@ nodes:
 
   it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
 });
+
+describe('diffRig: what up of an edited rig file would change', () => {
+  it('finds added, removed and changed nodes by their settings, and a changed rig', async () => {
+    const { diffRig, describeDiff } = await import('../../src/engine/reconcile.js');
+    const { nodeSettingsHash, rigSettingsHash } = await import('../../src/plan/plan.js');
+    const plan = (text: string) => planRig(parseRigFile(text, '/work/rigs/x.yaml'));
+    const before = plan('name: x\ndomain: v.test\nnodes:\n  a.v.test:\n  b.v.test:\n  c.v.test:\n');
+    const running = {
+      settings: rigSettingsHash(before.spec),
+      nodes: before.nodes.map((n) => ({
+        rig: 'x',
+        node: n.spec.name,
+        backend: 'docker' as const,
+        name: n.container,
+        running: true,
+        settings: nodeSettingsHash(n.spec),
+      })),
+    };
+    expect(describeDiff(diffRig(before, running))).toEqual(['= 3 nodes unchanged']);
+    // Line numbers move when a node is added above: not a change.
+    const after = plan('name: x\ndomain: v.test\nnodes:\n  z.v.test:\n  a.v.test:\n  b.v.test: { facts: { role: db } }\n');
+    expect(diffRig(after, running)).toEqual({
+      rigChanged: false,
+      added: ['z.v.test'],
+      removed: ['c.v.test'],
+      changed: ['b.v.test'],
+      unchanged: ['a.v.test'],
+    });
+    const otherDomain = plan('name: x\ndomain: w.test\nnodes:\n  a.w.test:\n');
+    expect(diffRig(otherDomain, running).rigChanged).toBe(true);
+  });
+});

@@ -1,19 +1,10 @@
-import { hostname } from 'node:os';
+import { ownerAlive } from '../../engine/owner.js';
 import { destroyRig } from '../../engine/down.js';
 import { factAccess, withFacts } from '../../engine/status.js';
 import { errorMessage } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { findRigNetworks } from '../../runtime/docker/network.js';
 import { createEngine } from '../engine.js';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * rig gc: remove rigs whose owner died before it was done with them — an `up` that never finished, a `run`
@@ -25,8 +16,7 @@ export async function gc(flags: { json?: boolean }): Promise<void> {
   const left: Array<{ rig: string; why: string }> = [];
   for (const network of await findRigNetworks(engine.docker)) {
     const rig = network.labels[Label.rig];
-    const [host, pid] = (network.labels[Label.owner] ?? '').split(':');
-    if (host !== hostname() || alive(Number(pid))) continue;
+    if (ownerAlive(network.labels)) continue;
     let kept: string | null;
     try {
       kept = await withFacts(await factAccess(engine, rig), (f) => f.mark(rig, 'kept'));

@@ -70,7 +70,7 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
           at,
           paths,
           plan,
-          'the rig file changed: `rig up` of an edited rig file on a rig that is up (reconcile) is not built yet; run rig down, then rig up',
+          'the rig file changed: applying only the changes (reconcile) is not built yet; apply it with rig up RIGFILE --recreate',
           undefined,
         );
       } catch (err) {

@@ -7,13 +7,18 @@ import { unmappedWarnings } from './check.js';
 import { readProductionFacts } from '../../rigfile/production-facts.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
-import { upSteps } from '../../engine/up.js';
+import { alreadyUp, upSteps } from '../../engine/up.js';
+import { ownerAlive } from '../../engine/owner.js';
 import { planRig, type Plan } from '../../plan/plan.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
 import { outputMode, runSteps } from '../progress.js';
 import { parseDuration } from '../table.js';
 import { note, warn } from '../output.js';
+import { describeDiff, diffRig, sameRig } from '../../engine/reconcile.js';
+import { listNodes } from '../../engine/nodes.js';
+import { findRigNetworks } from '../../runtime/docker/network.js';
+import { Label } from '../../labels.js';
 import { ExitCode, NodeNotReady, RigError } from '../../errors.js';
 import { printStatus } from './status.js';
 
@@ -24,6 +29,7 @@ export interface UpFlags {
   keepOnFailure?: boolean;
   idempotent?: boolean;
   watch?: boolean;
+  recreate?: boolean;
   dryRun?: boolean;
   json?: boolean;
 }
@@ -152,12 +158,45 @@ export async function bringUp(
   }
 }
 
+/**
+ * `up` of a rig that is up: compare the rig file with what runs and print the plan. Nothing changed: say so and
+ * show it (true: nothing more to do). Changed: with --recreate, take the rig down for the up that follows; else
+ * exit 2 with the plan, as applying only the changes (reconcile) is not built yet.
+ */
+async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
+  parseDuration(flags.timeout, '--timeout');
+  const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
+  const engine = await createEngine();
+  const [network] = await findRigNetworks(engine.docker, plan.name);
+  if (!network) return false;
+  if (ownerAlive(network.labels)) throw alreadyUp(plan.name); // an up or a run of it is still at work
+  const diff = diffRig(plan, { settings: network.labels[Label.spec], nodes: await listNodes(engine, plan.name) });
+  const lines = describeDiff(diff);
+  if (sameRig(diff)) {
+    printStatus(await rigStatus(engine, plan.name), !!flags.json);
+    note(`rig ${plan.name} is up and matches ${rigFile}: nothing to do`);
+    return true;
+  }
+  if (!flags.recreate) {
+    throw new RigError(
+      `Rig ${plan.name} is up, and ${rigFile} differs from it:\n${lines.map((l) => `  ${l}`).join('\n')}\nApplying only these changes (reconcile) is not built yet.`,
+      `recreate the whole rig with: rig up ${rigFile} --recreate (rig down, then rig up), or give this one another name with --name`,
+      ExitCode.badInput,
+    );
+  }
+  note(`rig ${plan.name} differs from ${rigFile}; recreating it:`);
+  lines.forEach((line) => note(`  ${line}`));
+  await destroyRig(engine, plan.name);
+  return false;
+}
+
 export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   if (flags.dryRun) {
     parseDuration(flags.timeout, '--timeout');
     console.log(JSON.stringify(planRig(loadRigFile(rigFile, { name: flags.name })), null, 2));
     return;
   }
+  if (await upToDate(rigFile, flags)) return;
   const rig = await bringUp(rigFile, flags);
   try {
     const [status] = await rigStatus(rig.engine, rig.plan.name);

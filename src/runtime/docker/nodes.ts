@@ -4,7 +4,7 @@ import { Label } from '../../labels.js';
 import { printableLines } from '../../printable.js';
 import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
-import { REPO_MOUNT } from '../../plan/plan.js';
+import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import { unpackTools } from './unpack.js';
 import { containerLog, findRigContainers, removeContainer, streamContainerLog, tail } from './containers.js';
 
@@ -53,6 +53,7 @@ export class DockerNodes implements NodeBackend {
         ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
         [Label.validate]: JSON.stringify(spec.validate),
         [Label.update]: JSON.stringify(spec.update),
+        [Label.spec]: nodeSettingsHash(spec),
         ...(systemd ? { [Label.init]: 'systemd' } : {}),
       },
       // systemd halts on SIGRTMIN+3 (stopping its units, the agent among them); the agent alone on SIGTERM.
@@ -114,6 +115,7 @@ export class DockerNodes implements NodeBackend {
         mirrors: c.labels[Label.mirrors],
         validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
         update: JSON.parse(c.labels[Label.update] ?? '[]') as string[],
+        settings: c.labels[Label.spec],
       }));
   }
 

@@ -8,6 +8,7 @@ export interface LxcMarker {
   mirrors?: string;
   validate: string[]; // the node's own checks (rig test)
   update: string[]; // how it is updated in place (rig update)
+  settings?: string; // the hash of the settings it was made with
 }
 
 export interface LxcNodeConfig {
@@ -40,7 +41,7 @@ export function renderConfig(c: LxcNodeConfig): string {
         ExitCode.badInput,
       );
   }
-  const { rig, node, mirrors, validate, update } = c.marker;
+  const { rig, node, mirrors, validate, update, settings } = c.marker;
   return [
     `# A node of rig ${rig}, made by rig; \`rig down --name ${rig}\` removes it.`,
     `# ${Label.rig} = ${rig}`,
@@ -50,6 +51,7 @@ export function renderConfig(c: LxcNodeConfig): string {
     ...(mirrors ? [`# ${Label.mirrors} = ${mirrors}`] : []),
     `# ${Label.validate} = ${asciiJson(validate)}`,
     `# ${Label.update} = ${asciiJson(update)}`,
+    ...(settings ? [`# ${Label.spec} = ${settings}`] : []),
     `lxc.include = ${c.commonConfig}`,
     `lxc.uts.name = ${c.hostname}`,
     `lxc.rootfs.path = overlay:${c.lowerDir}:${c.upperDir}`,
@@ -94,6 +96,7 @@ export function readMarker(config: string): LxcMarker | undefined {
     mirrors: values.get(Label.mirrors) || undefined,
     validate: parseList(values.get(Label.validate)),
     update: parseList(values.get(Label.update)),
+    settings: values.get(Label.spec) || undefined,
   };
 }
 

@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
-import { REPO_MOUNT } from '../../plan/plan.js';
+import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
 import { unpackImage, unpackTools } from '../docker/unpack.js';
@@ -85,7 +85,14 @@ export class LxcNodes implements NodeBackend {
     const dir = this.dir(name);
     const { config: configEnv, file: envFile } = splitEnv({ ...env, RIG_LOG_STAMPS: '1' }); // its console log has times
     const config = renderConfig({
-      marker: { rig, node: node.spec.name, mirrors: node.spec.mirrors, validate: node.spec.validate, update: node.spec.update },
+      marker: {
+        rig,
+        node: node.spec.name,
+        mirrors: node.spec.mirrors,
+        validate: node.spec.validate,
+        update: node.spec.update,
+        settings: nodeSettingsHash(node.spec),
+      },
       hostname: node.spec.shortName,
       lowerDir,
       upperDir: join(dir, 'delta0'),
@@ -170,6 +177,7 @@ export class LxcNodes implements NodeBackend {
       mirrors: marker.mirrors,
       validate: marker.validate,
       update: marker.update,
+      settings: marker.settings,
     }));
   }
 
