@@ -365,7 +365,9 @@ describe('up of a rig file that changed, on a rig that is up', () => {
       );
       const recreate = await rig(['up', 'rig.yaml', '--recreate'], { cwd: fixture.dir });
       expect(recreate.exitCode, recreate.all).toBe(0);
-      expect(recreate.stderr).toMatch(/differs from rig\.yaml; recreating it:\nrig: {3}\+ mill\.village\.test \(new\)\nrig: {3}= 1 node unchanged/);
+      expect(recreate.stderr).toMatch(
+        /differs from rig\.yaml; recreating it:\nrig: {3}\+ mill\.village\.test \(new\)\nrig: {3}= 1 node unchanged/,
+      );
       const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
       expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([
         ['barn.village.test', 'ready'],
