@@ -155,3 +155,14 @@ export function useRig(
   });
   return { name, dir: fixture.dir };
 }
+
+/**
+ * `puppet apply` once more in a node, by hand, as the agent's puppet step runs it for a control repo laid out as
+ * control-repo/{manifests/site.pp, site-modules, hiera.yaml}; with --detailed-exitcodes, 0 means it changed nothing.
+ */
+export function applyAgain(rigName: string, node: string) {
+  const apply =
+    'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" ' +
+    '--modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp';
+  return rig(['exec', node, '--name', rigName, '--', 'sh', '-c', apply]);
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { docker, leftovers, rig, snapshot, uniqueName } from './helpers.js';
+import { applyAgain, docker, leftovers, rig, snapshot, uniqueName } from './helpers.js';
 
 // The example a new user runs first (rigs/village), in a copy of its own so the repo is never touched.
 describe('the village example: production Puppet code, unchanged, for a replicated redis pair under systemd', () => {
@@ -64,16 +64,7 @@ describe('the village example: production Puppet code, unchanged, for a replicat
 
   it('converges: a second puppet apply changes nothing', async () => {
     for (const node of ['barn', 'mill', 'well']) {
-      const again = await rig([
-        'exec',
-        node,
-        '--name',
-        name,
-        '--',
-        'sh',
-        '-c',
-        'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp',
-      ]);
+      const again = await applyAgain(name, node);
       expect(again.exitCode, `${node}: ${again.all}`).toBe(0);
     }
   });
