@@ -65,36 +65,45 @@ nodes:
   it("an edit to a live node's hiera file reaches the nodes mirroring it (--mirrors), and only them; a peer waiting for the change reacts", async () => {
     writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: red\n');
     const before = { mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') };
-    // mill waits for barn's colour to be written again (an etcd watch), as a peer of a re-provisioned node would.
-    const waiter = rig([
-      'exec',
-      'mill',
-      '--name',
-      r.name,
-      '--',
-      '/.rig/bin/rig-fact',
-      'wait',
-      '--change',
-      '--timeout',
-      '300',
-      'barn',
-      'colour',
-    ]);
-    let waited: Awaited<typeof waiter> | undefined;
-    void waiter.then((w) => (waited = w));
+    // mill waits (an etcd watch) for barn's colour to be written again, as a peer of a re-provisioned node would,
+    // and for loft's next stage.
+    const waitIn = (node: string, fact: string) => {
+      const waiter = rig([
+        'exec',
+        'mill',
+        '--name',
+        r.name,
+        '--',
+        '/.rig/bin/rig-fact',
+        'wait',
+        '--change',
+        '--timeout',
+        '300',
+        node,
+        fact,
+      ]);
+      const seen: { result?: Awaited<typeof waiter> } = {};
+      void waiter.then((w) => (seen.result = w));
+      return { waiter, seen };
+    };
+    const colour = waitIn('barn', 'colour');
+    const stage = waitIn('loft', 'stage');
     const provision = await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name]);
     expect(provision.exitCode).toBe(1); // both ran; barn's validate wants blue, loft's anything but red
     expect(provision.stdout).toMatch(/^barn\.village\.test\s+provisioned in [\d.]+ s, validate 0\/1 passed$/m);
     expect(provision.stdout).toMatch(/^loft\.village\.test\s+provisioned in [\d.]+ s, validate 0\/1 passed$/m);
     expect(provision.stdout).not.toMatch(/mill|well/);
     expect((await rig(['facts', 'loft', 'colour', '--name', r.name])).stdout.trim()).toBe('red');
-    // The watch may have started after that write: write again until the waiter has seen one (at most a few times).
-    for (let i = 0; i < 10 && !waited; i++) {
-      await rig(['provision', 'barn', '--name', r.name]);
-      await Promise.race([waiter, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    // A watch may have started after those writes: write again until both waiters have seen one (at most a few times).
+    for (let i = 0; i < 10 && !(colour.seen.result && stage.seen.result); i++) {
+      await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name]);
+      await Promise.race([Promise.all([colour.waiter, stage.waiter]), new Promise((resolve) => setTimeout(resolve, 2000))]);
     }
-    expect(waited?.exitCode, waited?.all).toBe(0);
-    expect(waited?.stdout.trim()).toBe('red');
+    expect(colour.seen.result?.exitCode, colour.seen.result?.all).toBe(0);
+    expect(colour.seen.result?.stdout.trim()).toBe('red');
+    expect(stage.seen.result?.stdout.trim()).toBe('provisioning 1/1'); // the stage moves, then back to ready:
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready', 'ready']);
     expect({ mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') }).toEqual(before); // not touched
     writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: blue\n');
     expect((await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name])).exitCode).toBe(0);
