@@ -59,6 +59,7 @@ function lifecycleCommands(rig: Command): void {
     .command('provision')
     .description("run the nodes' steps again in a rig that is up (edits are seen at once), then their validate commands")
     .argument('[nodes...]', 'nodes to provision (FQDN or short name; default: all), in the order of their needs')
+    .option('--mirrors <live>', 'the nodes that mirror this live node (an edit to its hiera file reaches them)')
     .option('--name <name>', "the rig (default: RIG_NAME, the only rig up, or ./rig.yaml's)")
     .option('--idempotent', 'apply twice: the second run must change nothing, else show what changed')
     .option('--json', 'print the results as JSON')
@@ -246,7 +247,12 @@ function toolCommands(rig: Command): void {
 
 const EXAMPLES: Record<string, string[]> = {
   up: ['rig up rigs/village/rig.yaml', 'rig up rig.yaml --name try2 --timeout 10m', 'rig up rig.yaml --dry-run'],
-  provision: ['rig provision', 'rig provision mill --idempotent', 'rig provision barn mill --name village --json'],
+  provision: [
+    'rig provision',
+    'rig provision mill --idempotent',
+    'rig provision --mirrors straleb.prod.example',
+    'rig provision barn mill --name village --json',
+  ],
   watch: ['rig watch', 'rig watch --name village --json', 'rig up rig.yaml --watch'],
   update: ['rig update', 'rig update --mirrors straleb.prod.example', 'rig update --batch 2 --name village'],
   down: ['rig down --name village', 'rig down rigs/village/rig.yaml', 'rig down --all'],

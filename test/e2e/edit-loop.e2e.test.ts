@@ -23,6 +23,9 @@ nodes:
   barn.village.test:
     mirrors: straleb.prod.example
     validate: ['test "$(cat /tmp/colour)" = blue']
+  loft.village.test:
+    mirrors: straleb.prod.example
+    validate: ['test "$(cat /tmp/colour)" != red']
   mill.village.test:
     mirrors: kelda.prod.example
     validate: ['test -s /tmp/colour']
@@ -56,7 +59,54 @@ nodes:
     expect(await runs(r.name, 'barn')).toBe(2); // the node's own log shows the second run
     expect({ mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') }).toEqual(before);
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready']);
+    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready', 'ready']);
+  });
+
+  it("an edit to a live node's hiera file reaches the nodes mirroring it (--mirrors), and only them; a peer waiting for the change reacts", async () => {
+    writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: red\n');
+    const before = { mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') };
+    // mill waits (an etcd watch) for barn's colour to be written again, as a peer of a re-provisioned node would,
+    // and for loft's next stage.
+    const waitIn = (node: string, fact: string) => {
+      const waiter = rig([
+        'exec',
+        'mill',
+        '--name',
+        r.name,
+        '--',
+        '/.rig/bin/rig-fact',
+        'wait',
+        '--change',
+        '--timeout',
+        '300',
+        node,
+        fact,
+      ]);
+      const seen: { result?: Awaited<typeof waiter> } = {};
+      void waiter.then((w) => (seen.result = w));
+      return { waiter, seen };
+    };
+    const colour = waitIn('barn', 'colour');
+    const stage = waitIn('loft', 'stage');
+    const provision = await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name]);
+    expect(provision.exitCode).toBe(1); // both ran; barn's validate wants blue, loft's anything but red
+    expect(provision.stdout).toMatch(/^barn\.village\.test\s+provisioned in [\d.]+ s, validate 0\/1 passed$/m);
+    expect(provision.stdout).toMatch(/^loft\.village\.test\s+provisioned in [\d.]+ s, validate 0\/1 passed$/m);
+    expect(provision.stdout).not.toMatch(/mill|well/);
+    expect((await rig(['facts', 'loft', 'colour', '--name', r.name])).stdout.trim()).toBe('red');
+    // A watch may have started after those writes: write again until both waiters have seen one (at most a few times).
+    for (let i = 0; i < 10 && !(colour.seen.result && stage.seen.result); i++) {
+      await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name]);
+      await Promise.race([Promise.all([colour.waiter, stage.waiter]), new Promise((resolve) => setTimeout(resolve, 2000))]);
+    }
+    expect(colour.seen.result?.exitCode, colour.seen.result?.all).toBe(0);
+    expect(colour.seen.result?.stdout.trim()).toBe('red');
+    expect(stage.seen.result?.stdout.trim()).toBe('provisioning 1/1'); // the stage moves, then back to ready:
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready', 'ready']);
+    expect({ mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') }).toEqual(before); // not touched
+    writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: blue\n');
+    expect((await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name])).exitCode).toBe(0);
   });
 
   it('provisions all nodes in the order of their needs, Docker and LXC alike, and says which failed', async () => {
@@ -66,6 +116,7 @@ nodes:
     const results = JSON.parse(provision.stdout) as Array<{ node: string; exitCode: number; checks: Array<{ passed: boolean }> }>;
     expect(results.map((x) => [x.node, x.exitCode, x.checks.every((c) => c.passed)])).toEqual([
       ['barn.village.test', 0, false],
+      ['loft.village.test', 0, true],
       ['mill.village.test', 0, true],
       ['well.village.test', 0, true],
     ]);
@@ -91,11 +142,28 @@ nodes:
     expect(status.nodes.find((n: { node: string }) => n.node === 'mill.village.test').state).toMatch(/^failed: step 1\/1 \(shell\) exited/);
   });
 
+  it('provisions a node that failed again, and says so', async () => {
+    await docker(['exec', `rig-${r.name}.mill`, 'rmdir', '/tmp/colour']);
+    const again = await rig(['provision', 'mill', '--name', r.name]);
+    expect(again.exitCode, again.all).toBe(0);
+    expect(again.stderr).toMatch(/mill\.village\.test failed before \(failed: step 1\/1 \(shell\) exited \d+\); provisioning it again/);
+    expect(again.stdout).toMatch(/^mill\.village\.test\s+provisioned in [\d.]+ s, validate 1\/1 passed$/m);
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+    expect(status.nodes.find((n: { node: string }) => n.node === 'mill.village.test').state).toBe('ready');
+  });
+
   it('refuses bad input: a node not in the rig, a rig not up', async () => {
     const nosuch = await rig(['provision', 'nosuch', '--name', r.name]);
     expect(nosuch.exitCode).toBe(2);
-    expect(nosuch.stderr).toContain('barn.village.test, mill.village.test, well.village.test');
-    expect((await rig(['provision', '--name', 'no-such-rig-here'])).exitCode).toBe(2);
+    expect(nosuch.stderr).toContain('barn.village.test, loft.village.test, mill.village.test, well.village.test');
+    const notUp = await rig(['provision', '--name', 'no-such-rig-here']);
+    expect(notUp.exitCode).toBe(2);
+    expect(notUp.stderr).toContain('No rig named no-such-rig-here is up');
+    const mirrors = await rig(['provision', '--mirrors', 'nosuch.prod.example', '--name', r.name]);
+    expect(mirrors.exitCode).toBe(2);
+    expect(mirrors.stderr).toContain('the live nodes it mirrors: hobb.prod.example, kelda.prod.example, straleb.prod.example');
+    const both = await rig(['provision', 'barn', '--mirrors', 'straleb.prod.example', '--name', r.name]);
+    expect(both.exitCode).toBe(2);
   });
 });
 
@@ -176,6 +244,7 @@ nodes:
     expect(JSON.parse(labels['io.rig.validate'])).toHaveLength(1);
     const lxcConfig = readFileSync(`/var/lib/lxc/rig-${r.name}.c/config`, 'utf8');
     expect(lxcConfig).toContain('# io.rig.update = ["echo 2 > /tmp/version"]');
+    expect(lxcConfig).toMatch(/^# io\.rig\.validate = \["test .*"\]$/m);
   });
 
   it('updates one node at a time and stops at the first that fails validation: the third is never updated', async () => {
@@ -201,13 +270,19 @@ nodes:
     expect(result.notUpdated).toEqual(['b.village.test']);
   });
 
-  it('refuses bad input: --batch 0, an unknown live node, a node without update:', async () => {
+  it('refuses bad input: --batch 0, an unknown node or live node, a rig not up, a node without update:', async () => {
     const zero = await rig(['update', '--batch', '0', '--name', r.name]);
     expect(zero.exitCode).toBe(2);
     expect(zero.stderr).toContain('--batch "0" is not a number of nodes');
-    expect((await rig(['update', '--mirrors', 'nosuch.prod.example', '--name', r.name])).stderr).toContain(
-      'the live nodes it mirrors: web.prod.example',
-    );
+    const mirrors = await rig(['update', '--mirrors', 'nosuch.prod.example', '--name', r.name]);
+    expect(mirrors.exitCode).toBe(2);
+    expect(mirrors.stderr).toContain('the live nodes it mirrors: web.prod.example');
+    const nosuch = await rig(['update', 'nosuch', '--name', r.name]);
+    expect(nosuch.exitCode).toBe(2);
+    expect(nosuch.stderr).toContain('a.village.test, b.village.test, c.village.test, d.village.test');
+    const notUp = await rig(['update', '--name', 'no-such-rig-here']);
+    expect(notUp.exitCode).toBe(2);
+    expect(notUp.stderr).toContain('No rig named no-such-rig-here is up');
     const d = await rig(['update', 'd', '--name', r.name]);
     expect(d.exitCode).toBe(2);
     expect(d.stderr).toContain('d.village.test declares no update: commands');
@@ -333,7 +408,7 @@ nodes:
         changed_exit: 2
   churns.village.test:
     provision:
-      - shell: "date >> /tmp/runs; exit 2"
+      - shell: "date >> /tmp/runs; echo appended run $(grep -c . /tmp/runs) to /tmp/runs; exit 2"
         changed_exit: 2
 `,
   );
@@ -346,7 +421,7 @@ nodes:
     const churns = await rig(['provision', 'churns', '--idempotent', '--name', r.name]);
     expect(churns.exitCode).toBe(1);
     expect(churns.stdout).toMatch(
-      /churns\.village\.test\s+FAILED: not idempotent: step 1\/1 \(shell\) said it changed something on the second run \(exit 2\)/,
+      /churns\.village\.test\s+FAILED: not idempotent: step 1\/1 \(shell\) said it changed something on the second run \(exit 2\): appended run 3 to \/tmp\/runs$/m,
     );
   });
 });

@@ -391,3 +391,13 @@ describe('changed_exit', () => {
     });
   });
 });
+
+describe('changed_exit errors', () => {
+  it('are reported at their line and key, with a hint', () => {
+    const p = one('domain: village.test', 'provision:', '  - shell: ./converge.sh', '    changed_exit: 300', 'nodes: { redis1: }');
+    expect(p).toMatchObject({ line: 4, path: 'provision[0].changed_exit', message: expect.stringContaining('an exit code from 1 to 255') });
+    expect(p.hint).toContain('changed_exit: 2');
+    const text = one('domain: village.test', 'nodes:', '  redis1:', '    provision:', '      - { shell: x, changed_exit: two }');
+    expect(text).toMatchObject({ line: 5, path: 'nodes.redis1.provision[0].changed_exit' });
+  });
+});

@@ -20,6 +20,18 @@ export function noSuchNode(node: string, rig: string | undefined, nodes: Array<{
   return new RigError(`No node ${printable(node)}${rig ? ` in rig ${rig}` : ' in any rig that is up'}.`, hint, ExitCode.badInput);
 }
 
+/** The nodes of a rig that mirror the live node `live`; none is bad input, naming the live nodes the rig mirrors. */
+export function mirroring<T extends { node: string; mirrors?: string }>(all: T[], live: string, rig: string): T[] {
+  const found = all.filter((n) => n.mirrors === live);
+  if (found.length) return found;
+  const lives = [...new Set(all.map((n) => n.mirrors).filter(Boolean))].sort();
+  throw new RigError(
+    `No node of rig ${rig} mirrors ${printable(live)}.`,
+    `the live nodes it mirrors: ${lives.join(', ') || 'none'}`,
+    ExitCode.badInput,
+  );
+}
+
 /** A node by FQDN or short name, in the rig named (--name, else RIG_NAME), else in whichever rig has it. */
 async function findNode(engine: Engine, node: string, name?: string): Promise<NodeInstance> {
   const rig = name ?? settings().rigName;

@@ -1,4 +1,5 @@
 import { listNodes } from '../../engine/nodes.js';
+import { factAccess, withFacts } from '../../engine/status.js';
 import { provisionNodes, provisionPassed, type ProvisionResult } from '../../engine/provision.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
@@ -10,24 +11,35 @@ import type { Engine } from '../../engine/context.js';
 import { createEngine } from '../engine.js';
 import { note, warn } from '../output.js';
 import { whichRig } from '../which-rig.js';
-import { noSuchNode } from './node.js';
+import { mirroring, noSuchNode } from './node.js';
 
 export interface ProvisionFlags {
   name?: string;
+  mirrors?: string;
   idempotent?: boolean;
   json?: boolean;
 }
 
 /**
- * rig provision [NODE...]: run the nodes' steps again in the rig that is up (edits to the rig file's directory are
+ * rig provision [NODE... | --mirrors LIVE]: run the nodes' steps again in the rig that is up (edits to the rig file's directory are
  * seen at once: it is mounted), then their validate commands; one line per node; exit 1 if any failed.
  */
 export async function provision(names: string[], flags: ProvisionFlags): Promise<void> {
+  if (names.length && flags.mirrors)
+    throw new RigError(
+      'Name the nodes, or --mirrors LIVE, not both.',
+      'rig provision barn mill, or rig provision --mirrors straleb.prod.example',
+      ExitCode.badInput,
+    );
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
   const all = await listNodes(engine, rig);
   if (!all.length) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
-  const chosen = names.length ? [...new Set(names.map((n) => all.find((i) => namesNode(n, i.node)) ?? throwNoSuchNode(n, rig, all)))] : all;
+  const chosen = flags.mirrors
+    ? mirroring(all, flags.mirrors, rig)
+    : names.length
+      ? [...new Set(names.map((n) => all.find((i) => namesNode(n, i.node)) ?? throwNoSuchNode(n, rig, all)))]
+      : all;
   const stopped = chosen.find((n) => !n.running);
   if (stopped)
     throw new RigError(
@@ -35,6 +47,12 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
       `start it again (docker start ${stopped.name}), or bring the rig up anew`,
       ExitCode.badInput,
     );
+  // A node that failed may be provisioned again (an edit may have fixed it): allowed, and said.
+  const stages = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig)).catch(() => undefined);
+  for (const n of chosen) {
+    const stage = stages?.get(n.node)?.stage;
+    if (stage?.startsWith('failed')) note(`${n.node} failed before (${printable(stage)}); provisioning it again`);
+  }
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
     needs: await needsOf(engine, rig),

@@ -5,7 +5,7 @@ import { namesNode } from '../../plan/plan.js';
 import { printable, printableLines } from '../../printable.js';
 import { createEngine } from '../engine.js';
 import { whichRig } from '../which-rig.js';
-import { noSuchNode } from './node.js';
+import { mirroring, noSuchNode } from './node.js';
 
 export interface UpdateFlags {
   name?: string;
@@ -38,15 +38,7 @@ export async function update(names: string[], flags: UpdateFlags): Promise<void>
   const all = await listNodes(engine, rig);
   if (!all.length) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   let chosen = names.length ? names.map((n) => all.find((i) => namesNode(n, i.node)) ?? throwNoSuchNode(n, rig, all)) : all;
-  if (flags.mirrors) {
-    chosen = all.filter((n) => n.mirrors === flags.mirrors);
-    if (!chosen.length)
-      throw new RigError(
-        `No node of rig ${rig} mirrors ${flags.mirrors}.`,
-        `the live nodes it mirrors: ${[...new Set(all.map((n) => n.mirrors).filter(Boolean))].join(', ') || 'none'}`,
-        ExitCode.badInput,
-      );
-  }
+  if (flags.mirrors) chosen = mirroring(all, flags.mirrors, rig);
   const without = chosen.filter((n) => !n.update?.length);
   if (names.length && without.length)
     throw new RigError(
