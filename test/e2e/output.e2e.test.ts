@@ -189,6 +189,26 @@ describe('output of a failed up, and warnings', () => {
     }
   });
 
+  it('a usage error with --json is one JSON line with the usage as its hint; without --json it stays text', async () => {
+    for (const args of [
+      ['status', '--bogus', '--json'],
+      ['up', '--json'],
+    ]) {
+      const usage = await raw(args);
+      expect(usage.exitCode).toBe(2);
+      expect(usage.stdout).toBe('');
+      const lines = jsonLines(usage.stderr);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 'error', exitCode: 2 });
+      expect(String(lines[0].hint)).toContain(`usage: rig ${args[0]} [options]`);
+    }
+    expect(jsonLines((await raw(['status', '--bogus', '--json'])).stderr)[0].message).toBe("unknown option '--bogus'");
+    // After --, --json is the command's, not rig's: the error stays text.
+    const text = await raw(['exec', '--bogus', 'n', '--', 'x', '--json']);
+    expect(text.exitCode).toBe(2);
+    expect(text.stderr).toContain("error: unknown option '--bogus'");
+  });
+
   it('-t without a terminal is exit 2 with a clear error', async () => {
     const exec = await rig(['exec', '-t', 'anything', '--', 'true']);
     expect(exec.exitCode).toBe(2);
