@@ -184,6 +184,11 @@ describe('output of a failed up, and warnings', () => {
       const check = await rig(['--quiet', 'check', 'rig.yaml'], { cwd: fixture.dir });
       expect(check.exitCode).toBe(0);
       expect(check.stderr).toMatch(/rig: warning: .*rig\.yaml:6: node mirrors\.lab\.test is named like the setting mirrors:/);
+      const plan = await raw(['up', 'rig.yaml', '--dry-run', '--json'], {}, fixture.dir);
+      expect(plan.exitCode, plan.stderr).toBe(0);
+      expect(jsonLines(plan.stderr)).toEqual([
+        expect.objectContaining({ level: 'warning', message: expect.stringMatching(/rig\.yaml:6: node mirrors\.lab\.test is named like/) }),
+      ]);
     } finally {
       fixture.cleanup();
     }

@@ -193,7 +193,9 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
 export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   if (flags.dryRun) {
     parseDuration(flags.timeout, '--timeout');
-    console.log(JSON.stringify(planRig(loadRigFile(rigFile, { name: flags.name })), null, 2));
+    const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
+    plan.spec.warnings.forEach((w) => warn(w));
+    console.log(JSON.stringify(plan, null, 2));
     return;
   }
   if (await upToDate(rigFile, flags)) return;
