@@ -118,31 +118,46 @@ nodes:
     expect(quiet.stderr).toBe('');
   });
 
-  it('status --watch picks up a rig started after it', async () => {
+  it('status --watch starts with where every node is, and picks up a rig started after it', async () => {
     const other = uniqueName('out2');
     const second = fixtureDir(`name: ${other}\ndomain: out.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  solo.out.test:\n`);
     const watch = execa('node', [rigBin, 'status', '--watch', '--json'], { env: { CI: 'true' }, reject: false });
+    let errors = '';
+    watch.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     const seen: Array<Record<string, unknown>> = [];
     let buffer = '';
-    const sawSecond = new Promise<void>((resolve) => {
-      watch.stdout!.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const lines = buffer.split('\n');
-        buffer = lines.pop() ?? '';
-        for (const line of lines.filter(Boolean)) {
-          seen.push(JSON.parse(line) as Record<string, unknown>);
-          if (seen.some((e) => e.rig === other && e.node === 'solo.out.test' && e.stage === 'ready')) resolve();
-        }
-      });
+    const waiters: Array<() => void> = [];
+    watch.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) seen.push(JSON.parse(line) as Record<string, unknown>);
+      waiters.forEach((w) => w());
     });
+    const sees = (rigName: string, node: string, stage: string) =>
+      new Promise<void>((resolve, reject) => {
+        const why = () => `no ${stage} stage of ${node} in: ${JSON.stringify(seen)}; stderr: ${errors}`;
+        const timer = setTimeout(() => reject(new Error(why())), 60_000);
+        const check = () => {
+          if (!seen.some((e) => e.rig === rigName && e.node === node && e.stage === stage)) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.push(check);
+        check();
+      });
     try {
-      await new Promise((r) => setTimeout(r, 1500)); // the watch is following the first rig
+      // First where the rig that is up stands (nothing changes there), which also says the watch is following.
+      await sees(name, 'mid.out.test', 'ready');
+      expect(
+        seen
+          .filter((e) => e.rig === name)
+          .slice(0, 3)
+          .map((e) => `${e.node} ${e.stage}`),
+      ).toEqual(['alpha.out.test ready', 'mid.out.test ready', 'zeta.out.test ready']);
       const upSecond = await rig(['up', 'rig.yaml'], { cwd: second.dir });
       expect(upSecond.exitCode, upSecond.all).toBe(0);
-      await Promise.race([
-        sawSecond,
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`no ready stage of ${other} in: ${JSON.stringify(seen)}`)), 30_000)),
-      ]);
+      await sees(other, 'solo.out.test', 'ready');
     } finally {
       watch.kill('SIGINT');
       await watch;
