@@ -180,6 +180,12 @@ describe('output of a failed up, and warnings', () => {
       expect(up.stderr.split('unique-line-7d3f').length - 1).toBe(1); // the step's own echo, once
       expect(up.stderr).toContain(`rig ${name} was removed, nothing of it is left`);
       expect(up.stderr).not.toContain('see the whole log with: rig logs');
+      expect(up.stderr).toContain('run it again with --keep-on-failure');
+      expect(await leftovers(name)).toEqual([]);
+      const run = await rig(['run', 'rig.yaml', '--', 'true'], { cwd: fixture.dir }); // rig run's up says the same, once
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr.split('unique-line-7d3f').length - 1).toBe(1);
+      expect(run.stderr).toContain(`rig ${name} was removed, nothing of it is left`);
       expect(await leftovers(name)).toEqual([]);
 
       const kept = await rig(['up', 'rig.yaml', '--keep-on-failure'], { cwd: fixture.dir });

@@ -135,7 +135,7 @@ export async function bringUp(
       // The hint fits what is left: a removed rig has no node to look at.
       if (reason instanceof NodeNotReady && removed !== 'kept') {
         throw reason.withHint(
-          `rig ${plan.name} was removed, nothing of it is left; to look at a failed node, run up again with --keep-on-failure, then: rig logs NODE`,
+          `rig ${plan.name} was removed, nothing of it is left; to look at the failed node, run it again with --keep-on-failure, then: rig logs NODE`,
         );
       }
       throw reason;
