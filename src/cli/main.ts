@@ -1,15 +1,38 @@
-import { CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { ExitCode, RigError } from '../errors.js';
+import { jsonAsked } from './output.js';
 import { program } from './program.js';
+
+/** With --json, commander's usage errors are kept back, to be one JSON line (its usage lines are the hint). */
+function holdUsageErrors(command: Command, usage: string[]): void {
+  const hold = (text: string) => usage.push(text.trim());
+  command.configureOutput({ outputError: () => {}, writeErr: hold });
+  command.commands.forEach((sub) => holdUsageErrors(sub, usage));
+}
 
 /** The one error boundary: user errors print their message and hint; anything else is a bug to report. */
 async function main(argv: string[]): Promise<number> {
+  const json = jsonAsked(argv.slice(2));
+  const usage: string[] = [];
   try {
-    await program().parseAsync(argv);
+    const rig = program();
+    if (json) holdUsageErrors(rig, usage);
+    await rig.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+      if (err.exitCode === 0) return ExitCode.ok;
+      if (json) {
+        const line = {
+          time: new Date().toISOString(),
+          level: 'error',
+          message: err.message.replace(/^error: /, ''),
+          hint: usage.join(' '),
+          exitCode: ExitCode.badInput,
+        };
+        process.stderr.write(`${JSON.stringify(line)}\n`);
+      }
+      return ExitCode.badInput;
     }
     const chalk = (await import('chalk')).chalkStderr;
     const { outputSettings } = await import('./output.js');

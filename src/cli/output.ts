@@ -66,3 +66,9 @@ export async function applyColourSettings(): Promise<void> {
   chalk.level = 0;
   chalkStderr.level = 0;
 }
+
+/** Whether rig's own arguments (those before `--`) ask for --json: then a usage error is a JSON line too. */
+export function jsonAsked(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}

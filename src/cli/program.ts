@@ -149,8 +149,8 @@ function nodeCommands(rig: Command): void {
     .option('--name <name>', "the rig, when several are up (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('-f, --follow', 'follow: go on printing what comes, until Ctrl-C or the node stops')
     .option('--tail <lines>', 'only the last lines')
-    .option('--since <when>', 'only since then: a duration back from now (10m) or a time (Docker nodes)')
-    .option('--timestamps', 'each line with its time (Docker nodes)')
+    .option('--since <when>', 'only since then: a duration back from now (10m) or a time (2026-11-23T10:00:00Z)')
+    .option('--timestamps', 'each line with its time')
     .option('--sidecar', "the rig's dnsmasq and etcd (with nodes named: as well)")
     .action(async (nodes, flags) => (await import('./commands/node.js')).logs(nodes, flags));
 

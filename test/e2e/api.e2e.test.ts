@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { up, type Rig } from 'rig';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fixtureDir, leftovers, uniqueName } from './helpers.js';
+
+const root = resolve(import.meta.dirname, '../..');
 
 // The README's example ("A typed API for test suites"), as written there, on a rig of its own.
 describe('rig as a library', () => {
@@ -26,6 +30,22 @@ describe('rig as a library', () => {
   });
   // --- end of the README's example ---
 
+  it("is the README's example, line for line", () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const example = /In a vitest file \(this is `test\/e2e\/api\.e2e\.test\.ts`\):\n\n```ts\n([^]*?)```/.exec(readme)?.[1];
+    const here = /\/\/ --- as in the README ---\n([^]*?)\n {2}\/\/ --- end of the README's example ---/.exec(
+      readFileSync(import.meta.filename, 'utf8'),
+    )?.[1];
+    // Here the example sits inside describe(), one level deeper than in the README.
+    const lines = (text = '', indent = '') =>
+      text
+        .split('\n')
+        .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l))
+        .filter((l) => l && !l.startsWith('import '));
+    expect(lines(example).length).toBeGreaterThan(5);
+    expect(lines(here, '  ')).toEqual(lines(example));
+  });
+
   it('gives each node its address, names and facts', async () => {
     expect(rig.name).toBe(name);
     expect(rig.nodes.map((n) => [n.name, n.fqdn, n.mirrors])).toEqual([
@@ -49,10 +69,8 @@ describe('rig as a library', () => {
 describe("the README's globalSetup example", () => {
   it("brings one rig up for the suite, hands barn's address to its tests, and takes the rig down", async () => {
     const { execa } = await import('execa');
-    const { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
+    const { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
-    const { join, resolve } = await import('node:path');
-    const root = resolve(import.meta.dirname, '../..');
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     const snippet = /For one rig shared by every test file[^]*?```ts\n([^]*?)```/.exec(readme)?.[1];
     expect(snippet).toContain('project.provide');
@@ -68,10 +86,10 @@ describe("the README's globalSetup example", () => {
         join(project, 'test', 'rig.yaml'),
         `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n`,
       );
-      writeFileSync(
-        join(project, 'vitest.config.mjs'),
-        "export default { test: { globalSetup: ['test/rig-setup.ts'], include: ['test/*.test.ts'] } };\n",
-      );
+      // The config the README's first line names, with what that line says it holds.
+      const [, configFile, config] = /^\/\/ (vitest\.config\.ts): (.*)$/m.exec(snippet!) ?? [];
+      expect(config).toBe("test: { globalSetup: ['test/rig-setup.ts'] }");
+      writeFileSync(join(project, configFile), `export default { ${config} };\n`);
       writeFileSync(
         join(project, 'test', 'barn.test.ts'),
         [

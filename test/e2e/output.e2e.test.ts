@@ -118,31 +118,46 @@ nodes:
     expect(quiet.stderr).toBe('');
   });
 
-  it('status --watch picks up a rig started after it', async () => {
+  it('status --watch starts with where every node is, and picks up a rig started after it', async () => {
     const other = uniqueName('out2');
     const second = fixtureDir(`name: ${other}\ndomain: out.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  solo.out.test:\n`);
     const watch = execa('node', [rigBin, 'status', '--watch', '--json'], { env: { CI: 'true' }, reject: false });
+    let errors = '';
+    watch.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     const seen: Array<Record<string, unknown>> = [];
     let buffer = '';
-    const sawSecond = new Promise<void>((resolve) => {
-      watch.stdout!.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        const lines = buffer.split('\n');
-        buffer = lines.pop() ?? '';
-        for (const line of lines.filter(Boolean)) {
-          seen.push(JSON.parse(line) as Record<string, unknown>);
-          if (seen.some((e) => e.rig === other && e.node === 'solo.out.test' && e.stage === 'ready')) resolve();
-        }
-      });
+    const waiters: Array<() => void> = [];
+    watch.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) seen.push(JSON.parse(line) as Record<string, unknown>);
+      waiters.forEach((w) => w());
     });
+    const sees = (rigName: string, node: string, stage: string) =>
+      new Promise<void>((resolve, reject) => {
+        const why = () => `no ${stage} stage of ${node} in: ${JSON.stringify(seen)}; stderr: ${errors}`;
+        const timer = setTimeout(() => reject(new Error(why())), 60_000);
+        const check = () => {
+          if (!seen.some((e) => e.rig === rigName && e.node === node && e.stage === stage)) return;
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.push(check);
+        check();
+      });
     try {
-      await new Promise((r) => setTimeout(r, 1500)); // the watch is following the first rig
+      // First where the rig that is up stands (nothing changes there), which also says the watch is following.
+      await sees(name, 'mid.out.test', 'ready');
+      expect(
+        seen
+          .filter((e) => e.rig === name)
+          .slice(0, 3)
+          .map((e) => `${e.node} ${e.stage}`),
+      ).toEqual(['alpha.out.test ready', 'mid.out.test ready', 'zeta.out.test ready']);
       const upSecond = await rig(['up', 'rig.yaml'], { cwd: second.dir });
       expect(upSecond.exitCode, upSecond.all).toBe(0);
-      await Promise.race([
-        sawSecond,
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`no ready stage of ${other} in: ${JSON.stringify(seen)}`)), 30_000)),
-      ]);
+      await sees(other, 'solo.out.test', 'ready');
     } finally {
       watch.kill('SIGINT');
       await watch;
@@ -165,6 +180,12 @@ describe('output of a failed up, and warnings', () => {
       expect(up.stderr.split('unique-line-7d3f').length - 1).toBe(1); // the step's own echo, once
       expect(up.stderr).toContain(`rig ${name} was removed, nothing of it is left`);
       expect(up.stderr).not.toContain('see the whole log with: rig logs');
+      expect(up.stderr).toContain('run it again with --keep-on-failure');
+      expect(await leftovers(name)).toEqual([]);
+      const run = await rig(['run', 'rig.yaml', '--', 'true'], { cwd: fixture.dir }); // rig run's up says the same, once
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr.split('unique-line-7d3f').length - 1).toBe(1);
+      expect(run.stderr).toContain(`rig ${name} was removed, nothing of it is left`);
       expect(await leftovers(name)).toEqual([]);
 
       const kept = await rig(['up', 'rig.yaml', '--keep-on-failure'], { cwd: fixture.dir });
@@ -184,9 +205,34 @@ describe('output of a failed up, and warnings', () => {
       const check = await rig(['--quiet', 'check', 'rig.yaml'], { cwd: fixture.dir });
       expect(check.exitCode).toBe(0);
       expect(check.stderr).toMatch(/rig: warning: .*rig\.yaml:6: node mirrors\.lab\.test is named like the setting mirrors:/);
+      const plan = await raw(['up', 'rig.yaml', '--dry-run', '--json'], {}, fixture.dir);
+      expect(plan.exitCode, plan.stderr).toBe(0);
+      expect(jsonLines(plan.stderr)).toEqual([
+        expect.objectContaining({ level: 'warning', message: expect.stringMatching(/rig\.yaml:6: node mirrors\.lab\.test is named like/) }),
+      ]);
     } finally {
       fixture.cleanup();
     }
+  });
+
+  it('a usage error with --json is one JSON line with the usage as its hint; without --json it stays text', async () => {
+    for (const args of [
+      ['status', '--bogus', '--json'],
+      ['up', '--json'],
+    ]) {
+      const usage = await raw(args);
+      expect(usage.exitCode).toBe(2);
+      expect(usage.stdout).toBe('');
+      const lines = jsonLines(usage.stderr);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 'error', exitCode: 2 });
+      expect(String(lines[0].hint)).toContain(`usage: rig ${args[0]} [options]`);
+    }
+    expect(jsonLines((await raw(['status', '--bogus', '--json'])).stderr)[0].message).toBe("unknown option '--bogus'");
+    // After --, --json is the command's, not rig's: the error stays text.
+    const text = await raw(['exec', '--bogus', 'n', '--', 'x', '--json']);
+    expect(text.exitCode).toBe(2);
+    expect(text.stderr).toContain("error: unknown option '--bogus'");
   });
 
   it('-t without a terminal is exit 2 with a clear error', async () => {

@@ -118,4 +118,31 @@ describe('shell completion', () => {
     expect(fish.stderr).toBe('');
     expect(fish.stdout.split('\n').map((l) => l.split('\t')[0])).toEqual(['silo', 'silo.village.test']);
   });
+
+  it('completes a node name on Tab in an interactive zsh and fish, in a real terminal', async () => {
+    const { execa } = await import('execa');
+    const { rigBin } = await import('./helpers.js');
+    const dir = fixture.dir;
+    const { writeFileSync } = await import('node:fs');
+    // rig runs for completion; the command itself only says what it was given, so the line shows what Tab made.
+    writeFileSync(
+      `${dir}/zshrc`,
+      `autoload -U compinit; compinit -u
+rig() { if [[ $1 == __complete || $1 == completion ]]; then node ${rigBin} "$@"; else print -r -- "GOT:$*"; fi }
+eval "$(rig completion zsh)"\n`,
+    );
+    writeFileSync(
+      `${dir}/rc.fish`,
+      `function rig; if contains -- $argv[1] __complete completion; node ${rigBin} $argv; else; echo "GOT:$argv"; end; end
+rig completion fish | source\n`,
+    );
+    // Keys typed into a pseudo-terminal (util-linux script): the shell reads them as a person's, Tab included.
+    const typed = async (shell: string, rc: string) => {
+      const input = `source ${dir}/${rc}\nrig exec --name ${name} silo.v\t\nexit\n`;
+      const run = await execa('script', ['-qec', shell, '/dev/null'], { input, reject: false, env: { TERM: 'xterm', CI: 'true' } });
+      return String(run.stdout);
+    };
+    expect(await typed('zsh -f -i', 'zshrc')).toContain(`GOT:exec --name ${name} silo.village.test`);
+    expect(await typed('fish -i --no-config', 'rc.fish')).toContain(`GOT:exec --name ${name} silo.village.test`);
+  });
 });

@@ -135,7 +135,7 @@ export async function bringUp(
       // The hint fits what is left: a removed rig has no node to look at.
       if (reason instanceof NodeNotReady && removed !== 'kept') {
         throw reason.withHint(
-          `rig ${plan.name} was removed, nothing of it is left; to look at a failed node, run up again with --keep-on-failure, then: rig logs NODE`,
+          `rig ${plan.name} was removed, nothing of it is left; to look at the failed node, run it again with --keep-on-failure, then: rig logs NODE`,
         );
       }
       throw reason;
@@ -193,7 +193,9 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
 export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   if (flags.dryRun) {
     parseDuration(flags.timeout, '--timeout');
-    console.log(JSON.stringify(planRig(loadRigFile(rigFile, { name: flags.name })), null, 2));
+    const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
+    plan.spec.warnings.forEach((w) => warn(w));
+    console.log(JSON.stringify(plan, null, 2));
     return;
   }
   if (await upToDate(rigFile, flags)) return;

@@ -6,6 +6,7 @@ import { lineStream } from '../../runtime/docker/events.js';
 import { waitForLog } from '../../runtime/docker/containers.js';
 import { createEngine } from '../engine.js';
 import { outputMode } from '../progress.js';
+import { warn } from '../output.js';
 import { printStatus } from './status.js';
 import { printable } from '../../printable.js';
 
@@ -29,7 +30,6 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     process.stdout.write('\x1b[2J\x1b[H');
     printStatus(now, false);
   };
-  if (mode === 'tty') await redraw();
   const show = (rig: string, node: string, stage: string) => {
     if (mode === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), rig, node, stage }));
     else console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig} ${printable(node)}: ${printable(stage)}`);
@@ -42,7 +42,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     stores.push(store);
     await store.watchStages(rig, (node, stage) => (mode === 'tty' ? void redraw() : show(rig, node, stage)));
   };
-  // A rig followed from the middle of its `up`: where each node is now (what came before the watch is not replayed).
+  // Where each node of a rig stands when the watch starts following it (what came before is not replayed).
   const showCurrent = async (rig: string) => {
     if (mode === 'tty') return redraw();
     const [now] = await rigStatus(engine, rig);
@@ -65,7 +65,16 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   const events = await engine.docker.getEvents({
     filters: { type: ['container'], event: ['die', 'start'], label: [`${Label.role}=sidecar`] },
   });
-  await Promise.all(rigs.map((rig: RigStatus) => follow(rig.rig)));
+  // A rig going down as the watch starts cannot be followed; the others still are.
+  const following = await Promise.allSettled(rigs.map((rig: RigStatus) => follow(rig.rig)));
+  const lost = following.flatMap((result, i) => (result.status === 'rejected' ? [{ rig: rigs[i].rig, why: result.reason as Error }] : []));
+  if (lost.length === rigs.length) throw lost[0].why;
+  for (const { rig, why } of lost) {
+    alive.delete(rig);
+    warn(`cannot follow rig ${rig}: ${why.message}`);
+  }
+  if (mode === 'tty') await redraw();
+  else for (const rig of rigs.filter((r) => alive.has(r.rig))) await showCurrent(rig.rig);
   await new Promise<void>((resolve) => {
     lineStream(events, (line) => {
       const event = JSON.parse(line) as {
