@@ -426,6 +426,37 @@ nodes:
   });
 });
 
+describe('rig provision on nodes with init: systemd (the agent a service of systemd), Docker and LXC', () => {
+  const r = useRig(
+    'provsd',
+    (name) => `name: ${name}
+domain: sd.test
+init: systemd
+image: rig:systemd
+network: { internal: true }
+configs: []
+provision:
+  - shell: echo run >> /tmp/runs
+validate:
+  - test "$(grep -c run /tmp/runs)" -ge 2
+nodes:
+  dock.sd.test:
+  cont.sd.test:
+    backend: lxc
+`,
+  );
+
+  it("runs the steps again under systemd, in the node's own log, then validates", async () => {
+    const provision = await rig(['provision', '--name', r.name]);
+    expect(provision.exitCode, provision.all).toBe(0);
+    expect(provision.stdout).toMatch(/^cont\.sd\.test\s+provisioned in [\d.]+ s, validate 1\/1 passed$/m);
+    expect(provision.stdout).toMatch(/^dock\.sd\.test\s+provisioned in [\d.]+ s, validate 1\/1 passed$/m);
+    for (const node of ['dock', 'cont']) expect(await runs(r.name, node), node).toBe(2);
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']);
+  });
+});
+
 describe('up of a rig file that changed, on a rig that is up', () => {
   it('recreates the rig with --recreate, printing the plan first', async () => {
     const name = uniqueName('recreate');

@@ -21,8 +21,8 @@ export interface ProvisionFlags {
 }
 
 /**
- * rig provision [NODE... | --mirrors LIVE]: run the nodes' steps again in the rig that is up (edits to the rig file's directory are
- * seen at once: it is mounted), then their validate commands; one line per node; exit 1 if any failed.
+ * rig provision [NODE... | --mirrors LIVE]: run the nodes' steps again in the rig that is up (edits to the rig file's
+ * directory are seen at once: it is mounted), then their validate commands; one line per node; exit 1 if any failed.
  */
 export async function provision(names: string[], flags: ProvisionFlags): Promise<void> {
   if (names.length && flags.mirrors)
@@ -48,7 +48,9 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
       ExitCode.badInput,
     );
   // A node that failed may be provisioned again (an edit may have fixed it): allowed, and said.
-  const stages = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig)).catch(() => undefined);
+  const stages = await factAccess(engine, rig)
+    .then((access) => withFacts(access, (f) => f.rigState(rig)))
+    .catch(() => undefined); // its etcd down: the steps will say so
   for (const n of chosen) {
     const stage = stages?.get(n.node)?.stage;
     if (stage?.startsWith('failed')) note(`${n.node} failed before (${printable(stage)}); provisioning it again`);
