@@ -148,7 +148,7 @@ nodes:
       });
     try {
       // First where the rig that is up stands (nothing changes there), which also says the watch is following.
-      await sees(name, 'mid.out.test', 'ready');
+      await sees(name, 'zeta.out.test', 'ready'); // the last of them, by name
       expect(
         seen
           .filter((e) => e.rig === name)
