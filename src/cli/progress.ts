@@ -1,5 +1,6 @@
 import type { ListrTask } from 'listr2';
 import type { Step } from '../engine/context.js';
+import { outputSettings } from './output.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json' | 'quiet'; // quiet: no progress (rig used as a library)
 
@@ -13,6 +14,7 @@ export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.s
  * one JSON object per event on stderr (stdout stays for the result).
  */
 export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
+  if (outputSettings().quiet) mode = 'quiet'; // rig --quiet: progress is neither a result nor a warning
   if (mode === 'json' || mode === 'quiet') return runJson(steps, mode === 'quiet');
   const { Listr, ListrLogger, PRESET_TIMER, PRESET_TIMESTAMP, ProcessOutput } = await import('listr2'); // not for JSON
   const stderrOnly = () => new ProcessOutput(process.stderr, process.stderr);

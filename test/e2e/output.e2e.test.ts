@@ -148,7 +148,7 @@ nodes:
       });
     try {
       // First where the rig that is up stands (nothing changes there), which also says the watch is following.
-      await sees(name, 'mid.out.test', 'ready');
+      await sees(name, 'zeta.out.test', 'ready'); // the last of them, by name
       expect(
         seen
           .filter((e) => e.rig === name)
@@ -182,6 +182,13 @@ describe('output of a failed up, and warnings', () => {
       expect(up.stderr).not.toContain('see the whole log with: rig logs');
       expect(up.stderr).toContain('run it again with --keep-on-failure');
       expect(await leftovers(name)).toEqual([]);
+      // --quiet: no progress, the error and its log tail only (one JSON line with --json).
+      const quiet = await rig(['--quiet', 'up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(quiet.exitCode).toBe(1);
+      expect(quiet.stderr).not.toContain('Create the rig network');
+      expect(quiet.stderr).toMatch(/^rig: sad\.out\.test failed: .*\nits log ends:\n/);
+      const quietJson = await raw(['--quiet', 'up', 'rig.yaml', '--json'], {}, fixture.dir);
+      expect(jsonLines(quietJson.stderr)).toEqual([expect.objectContaining({ level: 'error', exitCode: 1 })]);
       const run = await rig(['run', 'rig.yaml', '--', 'true'], { cwd: fixture.dir }); // rig run's up says the same, once
       expect(run.exitCode).toBe(1);
       expect(run.stderr.split('unique-line-7d3f').length - 1).toBe(1);
