@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
 import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
@@ -597,13 +598,29 @@ async function launchFailure(err: Error, node: PlannedNode, wired: Promise<void>
 /** A node that did not get ready: why, with its log's last lines; a wait of its own that ran out is a timeout (exit 4). */
 async function notReady(err: Error, node: PlannedNode, backend: NodeBackend, rig: string): Promise<NodeNotReady> {
   const instance = { rig, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] };
-  const log = await backend.logs(instance).catch(() => '');
+  const log = await settledLog(() => backend.logs(instance), err instanceof NodeFailed && err.reason === 'failed');
   const timedOut = err instanceof NodeFailed ? err.timedOut : err instanceof RigError && err.exitCode === ExitCode.timeout;
   const detail = log ? `its log ends:\n${printableLines(tail(log))}` : undefined;
   return new NodeNotReady(node.spec.name, `${node.spec.name} ${err.message}`, timedOut ? ExitCode.timeout : ExitCode.failed, {
     cause: err,
     detail,
   });
+}
+
+/** How long the engine may take to copy a failed node's last lines into its log (Docker's copy lags the process's output). */
+const LOG_SETTLE_MS = 3_000;
+
+/**
+ * A node's log, read again until it holds the agent's own failure line (written just before it published the stage
+ * rig saw), so the tail shows why the step failed; after LOG_SETTLE_MS the log as it is.
+ */
+async function settledLog(read: () => Promise<string>, published: boolean): Promise<string> {
+  const deadline = Date.now() + LOG_SETTLE_MS;
+  for (;;) {
+    const log = await read().catch(() => '');
+    if (!published || /^rig-agent: failed/m.test(log) || Date.now() >= deadline) return log;
+    await sleep(100);
+  }
 }
 
 const SILENCE_GRACE_MS = 10_000;
