@@ -10,7 +10,7 @@ export const Label = {
   update: 'io.rig.update', // on a node: JSON list of its update commands (rig update), for any tool to read
   spec: 'io.rig.spec', // on a node: a hash of its settings; on the network: of the rig-wide ones (what `up` compares)
   owner: 'io.rig.owner', // on the network: host:pid of the rig process that made it (rig gc)
-  links: 'io.rig.links', // on the network: JSON list of symlinks this rig made
+  links: 'io.rig.links', // JSON list of symlinks rig made: on the network those of `up`, on a node those a reconcile made for it
   rigFile: 'io.rig.file', // on the network: the rig file it came from
   state: 'io.rig.state', // on the sidecar: the host directory with its etcd data and leases
   etcdRoot: 'io.rig.etcd-root', // on the sidecar: the root password of the rig's etcd (nodes have their own users)

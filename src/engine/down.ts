@@ -42,15 +42,15 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   // the node waited for the sidecar) is still on the host.
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
   await Promise.all(veths.map(removeVeth));
-  let links: string[] = [];
-  const networks = await findRigNetworks(docker);
-  const usedByOthers = linksInUse(networks.filter((n) => n.labels[Label.rig] !== rig).map((n) => n.labels));
+  const usedByOthers = await linksInUse(engine, rig);
+  const networks = await findRigNetworks(docker, rig);
+  const used = [
+    ...networks.flatMap((n) => JSON.parse(n.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>),
+    ...nodes.flat().flatMap((n) => n.links ?? []),
+  ];
   const detached: string[] = [];
-  for (const network of networks.filter((n) => n.labels[Label.rig] === rig)) {
-    detached.push(...(await removeNetwork(docker, network.id)));
-    const used = JSON.parse(network.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>;
-    links = links.concat(removeLinks(used, usedByOthers));
-  }
+  for (const network of networks) detached.push(...(await removeNetwork(docker, network.id)));
+  const links = removeLinks(used, usedByOthers);
   await removeBridgeRules(rig);
   return { rig, containers: sidecars.length + nodes.flat().length, links, detached };
 }

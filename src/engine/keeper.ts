@@ -51,8 +51,11 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
     if (!wiring) return;
     const what = node ?? 'the sidecar';
     try {
-      if (node) await markRestarted(engine, rig, node);
       const { State } = await docker.getContainer(id).inspect();
+      // A first start is a new node's (a reconcile's): whoever launched it wires it. Only a container that ran and
+      // stopped before has a FinishedAt.
+      if (State.FinishedAt.startsWith('0001-')) return;
+      if (node) await markRestarted(engine, rig, node);
       if (!State.Running) return;
       await makeVeth(network.bridge, wiring.hostInterface, wiring.mac);
       await moveIntoNode(State.Pid, wiring.hostInterface);

@@ -3,6 +3,9 @@ import { dirname } from 'node:path';
 import { ExitCode, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import type { PlannedLink } from '../plan/plan.js';
+import { findRigNetworks } from '../runtime/docker/network.js';
+import type { Engine } from './context.js';
+import { listNodes } from './nodes.js';
 
 function lstatOrUndefined(path: string) {
   try {
@@ -13,11 +16,24 @@ function lstatOrUndefined(path: string) {
 }
 
 type Link = Pick<PlannedLink, 'path' | 'target'>;
-const linkKey = (l: Link) => `${l.path}\0${l.target}`;
+export const linkKey = (l: Link) => `${l.path}\0${l.target}`;
 
-/** The links other rigs that are up use (from their networks' labels): rig made them, and they are still in use. */
-export function linksInUse(labels: Array<Record<string, string>>): Set<string> {
-  return new Set(labels.flatMap((l) => (JSON.parse(l[Label.links] ?? '[]') as Link[]).map(linkKey)));
+/**
+ * The links each rig lists, by rig: those its `up` made (on its network) and those a reconcile made for one of its
+ * nodes (on that node).
+ */
+export async function rigLinks(engine: Engine, rig?: string): Promise<Map<string, Link[]>> {
+  const [networks, nodes] = await Promise.all([findRigNetworks(engine.docker, rig), listNodes(engine, rig, { lenient: true })]);
+  const byRig = new Map<string, Link[]>();
+  const add = (name: string, links: Link[]) => byRig.set(name, [...(byRig.get(name) ?? []), ...links]);
+  for (const n of networks) add(n.labels[Label.rig], JSON.parse(n.labels[Label.links] ?? '[]') as Link[]);
+  for (const n of nodes) add(n.rig, n.links ?? []);
+  return byRig;
+}
+
+/** The links rigs other than `rig` list: rig made them, and they are still in use. */
+export async function linksInUse(engine: Engine, rig: string): Promise<Set<string>> {
+  return new Set([...(await rigLinks(engine))].filter(([name]) => name !== rig).flatMap(([, links]) => links.map(linkKey)));
 }
 
 /**

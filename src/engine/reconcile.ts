@@ -1,5 +1,18 @@
-import { nodeSettingsHash, rigSettingsHash, type Plan } from '../plan/plan.js';
-import type { NodeInstance } from '../runtime/backend.js';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, InternalError, RigError } from '../errors.js';
+import { FactStore } from '../facts/store.js';
+import type { ImageName } from '../images/images.js';
+import { Label } from '../labels.js';
+import { linksOf, nodeSettingsHash, nodeWiring, rigSettingsHash, type Plan, type PlannedLink } from '../plan/plan.js';
+import type { LinkRecord, NodeInstance } from '../runtime/backend.js';
+import type { RigContainer } from '../runtime/docker/containers.js';
+import type { RigNetwork } from '../runtime/docker/network.js';
+import { removeVeth } from '../runtime/veth.js';
+import { assignAddresses, etcdUrl, nodesConf, reloadNodesConf, reservedAddresses } from '../sidecars/sidecars.js';
+import type { Engine, Step } from './context.js';
+import { checkLinks, linkKey, makeLinks, removeLinks, rigLinks } from './links.js';
+import { AbortableRun, checkContainerNames, checkNodeImages, etcdUnanswered, nodeSteps, rigImageOf, type UpOptions } from './up.js';
 
 /** What differs between a rig file and the rig of that name that is up. */
 export interface RigDiff {
@@ -7,21 +20,28 @@ export interface RigDiff {
   added: string[];
   removed: string[];
   changed: string[];
+  broken: string[]; // same settings, but not running or not ready: made again
   unchanged: string[];
 }
 
-export const sameRig = (d: RigDiff) => !d.rigChanged && !d.added.length && !d.removed.length && !d.changed.length;
+export const sameRig = (d: RigDiff) => !d.rigChanged && !d.added.length && !d.removed.length && !d.changed.length && !d.broken.length;
 
-/** Compare a plan with what runs: node by node by the hash of its settings, and the rig-wide settings. Pure. */
-export function diffRig(plan: Plan, running: { settings?: string; nodes: NodeInstance[] }): RigDiff {
+/**
+ * Compare a plan with what runs: node by node by the hash of its settings, and the rig-wide settings. A node whose
+ * settings match but that is not running, or whose stage is not ready (`stages`, when known), is broken. Pure.
+ */
+export function diffRig(plan: Plan, running: { settings?: string; nodes: NodeInstance[]; stages?: Map<string, string> }): RigDiff {
   const wanted = new Map(plan.nodes.map((n) => [n.spec.name, nodeSettingsHash(n.spec)]));
-  const have = new Map(running.nodes.map((n) => [n.node, n.settings]));
+  const have = new Map(running.nodes.map((n) => [n.node, n]));
+  const ok = (node: string) => have.get(node)!.running && (!running.stages || running.stages.get(node) === 'ready');
+  const same = [...wanted].filter(([n, hash]) => have.get(n)?.settings === hash).map(([n]) => n);
   return {
     rigChanged: running.settings !== rigSettingsHash(plan.spec),
     added: [...wanted.keys()].filter((n) => !have.has(n)),
     removed: [...have.keys()].filter((n) => !wanted.has(n)),
-    changed: [...wanted].filter(([n, hash]) => have.has(n) && have.get(n) !== hash).map(([n]) => n),
-    unchanged: [...wanted].filter(([n, hash]) => have.get(n) === hash).map(([n]) => n),
+    changed: [...wanted].filter(([n, hash]) => have.has(n) && have.get(n)!.settings !== hash).map(([n]) => n),
+    broken: same.filter((n) => !ok(n)),
+    unchanged: same.filter(ok),
   };
 }
 
@@ -32,6 +52,244 @@ export function describeDiff(d: RigDiff): string[] {
     ...d.added.map((n) => `+ ${n} (new)`),
     ...d.removed.map((n) => `- ${n} (gone from the rig file)`),
     ...d.changed.map((n) => `~ ${n} (settings changed)`),
+    ...d.broken.map((n) => `~ ${n} (not running or not ready: made again)`),
     ...(d.unchanged.length ? [`= ${d.unchanged.length} node${d.unchanged.length > 1 ? 's' : ''} unchanged`] : []),
   ];
+}
+
+/** The rig that is up, as a reconcile finds it. */
+export interface RunningRig {
+  network: RigNetwork;
+  sidecar: RigContainer;
+  nodes: NodeInstance[];
+}
+
+export type ReconcileOptions = Pick<UpOptions, 'timeoutMs' | 'owner' | 'productionFacts' | 'idempotent'>;
+
+export interface ReconcileRun {
+  steps: Step[];
+  abort(reason: Error): void;
+  abortReason(): Error | undefined;
+  /** Stop, and wait for what is being made: it is the rig's (labelled), and stays. Releases the reconcile's lock. */
+  settle(): Promise<void>;
+}
+
+/**
+ * `up` of an edited rig file on a rig that is up, when only nodes differ: remove the nodes gone from the rig file
+ * and those to make again (changed or broken), give dnsmasq the new node list (every kept node keeps its
+ * address), fix the links, then start the new nodes as `up` does. The unchanged nodes are not touched. The rig
+ * is never removed: a failure or an interrupt leaves it as far as the changes got, and `up` again finishes them.
+ */
+class RigReconcile implements ReconcileRun {
+  readonly steps: Step[];
+  private readonly run = new AbortableRun();
+  private readonly toRemove: NodeInstance[];
+  private readonly toStart: Plan; // the plan with only the nodes to start
+  private missingImages: ImageName[] = [];
+  private links: { toMake: PlannedLink[]; toRemove: LinkRecord[]; usedElsewhere: Set<string> } = {
+    toMake: [],
+    toRemove: [],
+    usedElsewhere: new Set(),
+  };
+  private nodeLinks = new Map<string, LinkRecord[]>();
+  private store?: FactStore;
+  private locked = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly plan: Plan,
+    private readonly diff: RigDiff,
+    private readonly rig: RunningRig,
+    private readonly options: ReconcileOptions,
+  ) {
+    const remade = new Set([...diff.changed, ...diff.broken]);
+    this.toRemove = rig.nodes.filter((n) => diff.removed.includes(n.node) || remade.has(n.node));
+    this.toStart = { ...plan, nodes: plan.nodes.filter((n) => diff.added.includes(n.spec.name) || remade.has(n.spec.name)) };
+    const starting = this.toStart.nodes.length;
+    this.steps = [
+      { title: 'Check the changes', run: () => this.check() },
+      {
+        title: 'Build images',
+        skip: () => this.missingImages.length === 0,
+        run: (report) => this.buildImages(report),
+      },
+      {
+        title: `Remove ${this.toRemove.length} node${this.toRemove.length === 1 ? '' : 's'}`,
+        skip: () => !this.toRemove.length,
+        run: (report) => this.removeNodes(report),
+      },
+      { title: 'Give DNS, DHCP and etcd the new node list', run: (report) => this.updateSidecar(report) },
+      { title: 'Link live node configs', skip: () => !this.links.toMake.length, run: async (report) => this.makeLinks(report) },
+      {
+        title: `Start ${starting} node${starting === 1 ? '' : 's'}`,
+        skip: () => !starting,
+        concurrent: () => this.startNodes(),
+      },
+    ];
+  }
+
+  abort(reason: Error): void {
+    this.run.abort(reason);
+  }
+
+  abortReason(): Error | undefined {
+    return this.run.reason;
+  }
+
+  async settle(): Promise<void> {
+    this.run.abort(new RigError('the reconcile was stopped'));
+    await this.run.settled();
+    this.store?.close();
+    if (this.locked) rmSync(lockPath(this.rig.sidecar), { force: true });
+  }
+
+  private async check(): Promise<void> {
+    const { engine, toStart, rig } = this;
+    this.lock();
+    for (const kind of new Set(toStart.nodes.map((n) => n.spec.backend))) {
+      const backend = engine.backends[kind];
+      if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
+      await backend.check?.();
+    }
+    const added = toStart.nodes.filter((n) => this.diff.added.includes(n.spec.name));
+    await checkContainerNames(engine, { ...toStart, nodes: added }, { sidecar: false });
+    await checkNodeImages(engine, toStart);
+    const imageNames = new Set<ImageName>(['tools', ...toStart.nodes.map((n) => rigImageOf(n.spec) ?? 'base')]);
+    this.missingImages = await engine.images.missing([...imageNames]);
+    this.planLinks(await rigLinks(engine), rig.network.labels);
+  }
+
+  /** Which links go (those of removed nodes that no node keeps), which are made, and which each new node records. */
+  private planLinks(byRig: Map<string, LinkRecord[]>, networkLabels: Record<string, string>): void {
+    const { plan, rig } = this;
+    const usedElsewhere = new Set([...byRig].filter(([name]) => name !== plan.name).flatMap(([, links]) => links.map(linkKey)));
+    const wanted = new Set(plan.links.map(linkKey));
+    const recorded = new Set([
+      ...(JSON.parse(networkLabels[Label.links] ?? '[]') as LinkRecord[]).map(linkKey),
+      ...rig.nodes.flatMap((n) => (n.links ?? []).map(linkKey)),
+    ]);
+    const toRemove = this.toRemove
+      .flatMap((n) => (n.mirrors ? linksOf(plan.spec, n.node, n.mirrors) : []))
+      .filter((l) => recorded.has(linkKey(l)) && !wanted.has(linkKey(l)));
+    const startLinks = plan.links.filter((l) => this.toStart.nodes.some((n) => n.spec.name === l.node));
+    // Links of this rig's that stay (a node made again with the same mirror) count as in use: checked, not made again.
+    const checked = checkLinks(startLinks, plan.spec.file, new Set([...usedElsewhere, ...recorded]));
+    for (const link of [...checked.toMake, ...checked.shared]) {
+      this.nodeLinks.set(link.node, [...(this.nodeLinks.get(link.node) ?? []), { path: link.path, target: link.target }]);
+    }
+    this.links = { toMake: checked.toMake, toRemove, usedElsewhere };
+  }
+
+  /** One reconcile of a rig at a time: a lock file in the sidecar's state directory, taken over if its holder died. */
+  private lock(): void {
+    const path = lockPath(this.rig.sidecar);
+    const holder = existsSync(path) ? Number(readFileSync(path, 'utf8')) : undefined;
+    if (holder && holder !== process.pid && processAlive(holder)) {
+      throw new RigError(
+        `Rig ${this.plan.name} is being changed by another rig up (pid ${holder}).`,
+        'wait for it to finish, then run rig up again',
+        ExitCode.badInput,
+      );
+    }
+    writeFileSync(path, String(process.pid));
+    this.locked = true;
+  }
+
+  private async buildImages(report: (line: string) => void): Promise<void> {
+    for (const name of this.missingImages) {
+      this.run.signal.throwIfAborted();
+      report(`building ${this.engine.images.ref(name)}`);
+      await this.run.unlessAborted(this.engine.images.build(name, report));
+    }
+  }
+
+  private async facts(): Promise<FactStore> {
+    this.store ??= await FactStore.connect({ url: etcdUrl(this.rig.network), rootPassword: this.rig.sidecar.labels[Label.etcdRoot] });
+    return this.store;
+  }
+
+  /** Stop and remove each node (its agent releases its lease), its veth if left, its etcd user and keys, then the links that go. */
+  private async removeNodes(report: (line: string) => void): Promise<void> {
+    const { engine, plan, run } = this;
+    const facts = await this.facts();
+    await Promise.all(
+      this.toRemove.map((node) =>
+        run.making(async () => {
+          const backend = engine.backends[node.backend];
+          if (!backend) throw new RigError(`${node.node} is a ${node.backend} node, and that backend is not available here.`);
+          await backend.remove(node);
+          await removeVeth(nodeWiring(plan.name, node.node).hostInterface);
+          await facts.removeNode(plan.name, node.node).catch(etcdUnanswered(etcdUrl(this.rig.network)));
+          report(`removed ${node.node}`);
+        }),
+      ),
+    );
+    const removed = removeLinks(this.links.toRemove, this.links.usedElsewhere);
+    if (removed.length) report(`${removed.length} symlink${removed.length > 1 ? 's' : ''} removed`);
+  }
+
+  /**
+   * dnsmasq gets the new node list, each kept node at its address and each new one at a free one (never one a
+   * removed node had, whose lease may outlive it); etcd gets a user for each new node, and the live-name marks.
+   */
+  private async updateSidecar(report: (line: string) => void): Promise<void> {
+    const { engine, plan, rig, run } = this;
+    const reserved = reservedAddresses(rig.sidecar.labels);
+    if (!reserved) throw new InternalError(`the sidecar of rig ${plan.name} has no node config, after the check that it has`);
+    const addresses = assignAddresses(plan, rig.network.addresses, reserved);
+    await run.making(() => reloadNodesConf(engine.docker, rig.sidecar, nodesConf(plan, addresses)));
+    report(`dnsmasq serves ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`);
+    const facts = await this.facts();
+    const url = etcdUrl(rig.network);
+    const starting = this.toStart.nodes.map((n) => n.spec.name);
+    await run.making(() => facts.addNodes(plan.name, rig.sidecar.labels[Label.etcdRoot], starting)).catch(etcdUnanswered(url));
+    const production = [...(this.options.productionFacts ?? new Map<string, Record<string, string>>())].filter(([n]) =>
+      starting.includes(n),
+    );
+    await Promise.all(production.map(([node, values]) => facts.putFacts(plan.name, node, values))).catch(etcdUnanswered(url));
+    const mirrored = new Map(plan.nodes.filter((n) => n.spec.mirrors).map((n) => [n.spec.mirrors!, n.spec.name]));
+    const gone = this.toRemove.map((n) => n.mirrors).filter((m): m is string => !!m && !mirrored.has(m));
+    await Promise.all([
+      ...[...mirrored].map(([live, node]) => facts.setMark(plan.name, `mirrors/${live}`, node)),
+      ...gone.map((live) => facts.deleteMark(plan.name, `mirrors/${live}`)),
+    ]).catch(etcdUnanswered(url));
+  }
+
+  private makeLinks(report: (line: string) => void): void {
+    const made = makeLinks(this.links.toMake);
+    report(`${made.length} symlink${made.length === 1 ? '' : 's'} made`);
+  }
+
+  private startNodes(): Step[] {
+    const { engine, toStart, rig, options } = this;
+    if (!this.store) throw new InternalError('the nodes step ran before the sidecar was given the new nodes');
+    const store = this.store;
+    return nodeSteps(
+      engine,
+      toStart,
+      rig.network,
+      Promise.resolve(),
+      Promise.resolve(store),
+      { ...options, wait: true, etcdRootPassword: rig.sidecar.labels[Label.etcdRoot], nodeLinks: this.nodeLinks },
+      this.run,
+    );
+  }
+}
+
+const lockPath = (sidecar: RigContainer) => join(sidecar.labels[Label.state], 'reconcile.lock');
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a rig that is up can take a reconcile: its sidecar keeps the node config in a file (rig 0.1 sidecars did not). */
+export const canReconcile = (sidecar: RigContainer) => reservedAddresses(sidecar.labels) !== undefined;
+
+export function reconcileSteps(engine: Engine, plan: Plan, diff: RigDiff, rig: RunningRig, options: ReconcileOptions): ReconcileRun {
+  return new RigReconcile(engine, plan, diff, rig, options);
 }

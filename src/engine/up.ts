@@ -10,10 +10,10 @@ import { rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import type Docker from 'dockerode';
-import { checkSubnetFree, createRigNetwork, findRigNetworks, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
+import { checkSubnetFree, createRigNetwork, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
 import { createSidecar, etcdUrl, startSidecar } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
-import type { NodeBackend, NodeLaunch } from '../runtime/backend.js';
+import type { LinkRecord, NodeBackend, NodeLaunch } from '../runtime/backend.js';
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
 import { checkLinks, linksInUse, makeLinks } from './links.js';
@@ -26,6 +26,7 @@ export interface UpOptions {
   claimed?: () => void; // this process owns the rig name: everything with the rig's label is its own
   productionFacts?: Map<string, Record<string, string>>; // by node: the live node's facts, under rig's own
   idempotent?: boolean; // run each node's steps twice: the second run must change nothing
+  nodeLinks?: Map<string, LinkRecord[]>; // by node: symlinks made for it alone, recorded on it (a reconcile's)
 }
 
 export interface UpRun {
@@ -46,7 +47,7 @@ export interface UpRun {
 }
 
 /** Waits that end at once when an up is aborted, and the work under way that its cleanup waits for. */
-class AbortableRun implements Abortable {
+export class AbortableRun implements Abortable {
   private readonly aborter = new AbortController();
   readonly signal = this.aborter.signal;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -158,7 +159,7 @@ class RigUp implements UpRun {
 
   private async checkRig(): Promise<void> {
     const { engine, plan } = this;
-    const links = checkLinks(plan.links, plan.spec.file, linksInUse((await findRigNetworks(engine.docker)).map((n) => n.labels)));
+    const links = checkLinks(plan.links, plan.spec.file, await linksInUse(engine, plan.name));
     this.linksUsed = [...links.toMake, ...links.shared];
     if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
     for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
@@ -345,7 +346,7 @@ export const alreadyUp = (rig: string) =>
   );
 
 /** A call of the host's to the rig's etcd that got no answer in time is a timeout (exit 4), and says so. */
-const etcdUnanswered = (url: string) => (err: Error) => {
+export const etcdUnanswered = (url: string) => (err: Error) => {
   if (err instanceof RigError) throw err;
   if (/deadline|unavailable/i.test(`${err.name} ${err.message}`)) {
     throw new RigError(
@@ -358,8 +359,11 @@ const etcdUnanswered = (url: string) => (err: Error) => {
 };
 
 /** Every container name the rig will take must be free; one taken by something else is bad input, not a crash later. */
-async function checkContainerNames(engine: Engine, plan: Plan): Promise<void> {
-  const names = [plan.sidecar.container, ...plan.nodes.filter((n) => n.spec.backend === 'docker').map((n) => n.container)];
+export async function checkContainerNames(engine: Engine, plan: Plan, { sidecar = true } = {}): Promise<void> {
+  const names = [
+    ...(sidecar ? [plan.sidecar.container] : []),
+    ...plan.nodes.filter((n) => n.spec.backend === 'docker').map((n) => n.container),
+  ];
   const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const found = await engine.docker.listContainers({ all: true, filters: { name: names.map((n) => `^/?${escape(n)}$`) } });
   const taken = found
@@ -383,7 +387,7 @@ function deferred<T>() {
 }
 
 /** The image rig builds that a node runs (rig's base by default, rig:systemd for init: systemd), if it runs one. */
-function rigImageOf(spec: NodeSpec): ImageName | undefined {
+export function rigImageOf(spec: NodeSpec): ImageName | undefined {
   if (!spec.image) return spec.init === 'systemd' ? 'systemd' : 'base';
   return spec.image.startsWith('rig:') ? (spec.image.slice(4) as ImageName) : undefined;
 }
@@ -394,7 +398,7 @@ function nodeImage(engine: Engine, spec: NodeSpec): string {
   return own ? engine.images.ref(own) : spec.image!;
 }
 
-async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
+export async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
   const unknown = plan.nodes
     .map((n) => n.spec.image)
     .filter((i) => i?.startsWith('rig:') && !NODE_IMAGES.includes(i.slice(4) as ImageName));
@@ -472,14 +476,14 @@ async function imageHasFile(docker: Docker, image: string, paths: string[]): Pro
   }
 }
 
-interface Abortable {
+export interface Abortable {
   making: <T>(work: () => Promise<T>) => Promise<T>;
   unlessAborted: <T>(wait: Promise<T>) => Promise<T>;
   signal: AbortSignal;
 }
 
 /** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
-function nodeSteps(
+export function nodeSteps(
   engine: Engine,
   plan: Plan,
   network: RigNetwork,
@@ -565,6 +569,7 @@ function nodeLaunch(
     image: nodeImage(engine, node.spec),
     env: { ...agentEnv(plan, node, etcd, Math.ceil(options.timeoutMs / 1000)), ...(options.idempotent ? { RIG_IDEMPOTENT: '1' } : {}) },
     repoDir: plan.spec.dir,
+    links: options.nodeLinks?.get(node.spec.name) ?? [],
     mayStart,
     networkReady,
   };

@@ -53,9 +53,15 @@ export class FactStore {
    * (which has no credentials) can do nothing more: connect again as root.
    */
   async lockDown(rig: string, rootPassword: string, nodes: string[]): Promise<void> {
-    const { Range } = await import('etcd3');
     await this.client.user('root').create(rootPassword);
     await this.client.user('root').addRole('root');
+    await this.addNodes(rig, rootPassword, nodes);
+    await this.client.auth.authEnable();
+  }
+
+  /** Give each node its etcd user, whose role may write only the node's own keys and read the rig's. */
+  async addNodes(rig: string, rootPassword: string, nodes: string[]): Promise<void> {
+    const { Range } = await import('etcd3');
     await Promise.all(
       nodes.map(async (fqdn) => {
         const role = await this.client.role(fqdn).create();
@@ -67,7 +73,17 @@ export class FactStore {
         await user.addRole(role);
       }),
     );
-    await this.client.auth.authEnable();
+  }
+
+  /** A node leaves the rig (a reconcile): its user, its role and every key it wrote go. */
+  async removeNode(rig: string, node: string): Promise<void> {
+    const { EtcdRoleNotFoundError, EtcdUserNotFoundError } = await import('etcd3');
+    const gone = (err: Error) => {
+      if (!(err instanceof EtcdUserNotFoundError || err instanceof EtcdRoleNotFoundError)) throw err;
+    };
+    await this.client.user(node).delete().catch(gone);
+    await this.client.role(node).delete().catch(gone);
+    await this.client.delete().prefix(nodePrefix(rig, node));
   }
 
   async nodeFacts(rig: string, node: string): Promise<Record<string, string>> {
@@ -134,6 +150,10 @@ export class FactStore {
   /** Rig-wide marks outside the nodes' keys, e.g. /rig/<rig>/kept once an up finished and left the rig to its user. */
   async setMark(rig: string, name: string, value: string): Promise<void> {
     await this.client.put(`/rig/${rig}/${name}`).value(value);
+  }
+
+  async deleteMark(rig: string, name: string): Promise<void> {
+    await this.client.delete().key(`/rig/${rig}/${name}`);
   }
 
   async mark(rig: string, name: string): Promise<string | null> {

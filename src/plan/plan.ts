@@ -40,9 +40,7 @@ export function planRig(spec: RigSpec): Plan {
     name: spec.name,
     network: networkName(spec.name),
     sidecar: { container: containerName(spec.name, SIDECAR), ...sidecarWiring(spec.name) },
-    links: spec.configs.flatMap((tree) =>
-      spec.nodes.filter((n) => n.mirrors).map((n) => planLink(tree.dir, tree.file, n.name, n.mirrors!)),
-    ),
+    links: spec.nodes.flatMap((n) => (n.mirrors ? linksOf(spec, n.name, n.mirrors) : [])),
     nodes: spec.nodes.map((node) => ({
       spec: node,
       container: containerName(spec.name, node.shortName),
@@ -87,6 +85,10 @@ export function nodeWiring(rig: string, node: string): { hostInterface: string; 
 
 /** The sidecar's veth and MAC: wired like a node's, under a name no node can have (node names start with a letter or digit). */
 export const sidecarWiring = (rig: string) => nodeWiring(rig, `.${SIDECAR}`);
+
+/** The links of node `node` mirroring `mirrors`: one per config tree. */
+export const linksOf = (spec: RigSpec, node: string, mirrors: string): PlannedLink[] =>
+  spec.configs.map((tree) => planLink(tree.dir, tree.file, node, mirrors));
 
 /**
  * The link for one node: at the first path part of the file template that holds {node}, so that a per-node

@@ -9,8 +9,15 @@ export interface NodeLaunch {
   image: string;
   env: Record<string, string>; // the agent's environment
   repoDir: string; // the rig file's directory, mounted read-only at /.rig-repo (scripts, manifests, hiera data)
+  links: LinkRecord[]; // symlinks made for this node alone (by a reconcile), recorded on it so that `down` removes them
   mayStart: Promise<void>; // a backend may create the node before, but starts it only after (the sidecar starts first)
   networkReady: Promise<void>; // and wires it to the bridge only after this
+}
+
+/** A symlink rig made, as it records it. */
+export interface LinkRecord {
+  path: string;
+  target: string;
 }
 
 /** A node as a backend sees it, found by the rig's marks alone. */
@@ -24,6 +31,7 @@ export interface NodeInstance {
   validate?: string[]; // the node's own checks (rig test), carried by the node itself
   update?: string[]; // how the node is updated in place (rig update), carried by the node itself
   settings?: string; // the hash of the settings it was made with (nodeSettingsHash)
+  links?: LinkRecord[]; // symlinks made for it alone (NodeLaunch.links)
 }
 
 export interface ExecResult {
@@ -56,6 +64,8 @@ export interface NodeBackend {
   launch(launch: NodeLaunch): Promise<void>;
   /** Remove the rig's nodes of this backend. */
   removeAll(rig: string): Promise<void>;
+  /** Stop one node (its agent releases its lease) and remove it. */
+  remove(instance: NodeInstance): Promise<void>;
   list(rig?: string): Promise<NodeInstance[]>;
   exec(instance: NodeInstance, command: string[]): Promise<ExecResult>;
   /** Run a command in the node with its output streamed as it comes; resolves to its exit code. */

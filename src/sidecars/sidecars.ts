@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
 import { RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import { nodeAddress, type Plan, type RigAddresses } from '../plan/plan.js';
 import type { RigNetwork } from '../runtime/docker/network.js';
-import { containerLog, tail, waitForLog } from '../runtime/docker/containers.js';
+import { containerLog, tail, waitForLog, watchLog } from '../runtime/docker/containers.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../runtime/veth.js';
 
-/** dnsmasq serves the rig's DHCP and DNS: leases from the rig subnet, names under the rig domain, reverse lookups. */
+/**
+ * dnsmasq serves the rig's DHCP and DNS: leases from the rig subnet, names under the rig domain, reverse lookups.
+ * What depends on the rig's nodes is in a file of its own (nodesConf), so that a reconcile can change it.
+ */
 function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
   const a = net.addresses;
   const domain = plan.spec.domain;
@@ -17,19 +20,14 @@ function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
     'dnsmasq',
     '--keep-in-foreground',
     '--log-facility=-',
-    '--conf-file=/dev/null',
+    `--conf-file=${NODES_CONF_IN_SIDECAR}`, // and no /etc/dnsmasq.conf
     '--user=root',
     '--no-hosts',
     `--domain=${domain},${a.subnet}`,
     `--local=/${domain}/`, // names under the rig domain are answered here and never forwarded
     '--bogus-priv',
     '--expand-hosts',
-    // Each node's name is pinned to its planned MAC, and names clients send are ignored: a node cannot take
-    // another's name in DNS by sending it over DHCP.
-    // Each node's address is reserved for it too, so that the live names it mirrors can be answered with it.
-    ...plan.nodes.map((n, i) => `--dhcp-host=${n.mac},${n.spec.shortName},${nodeAddress(a, i)}`),
     '--dhcp-ignore-names',
-    ...liveNameOptions(plan, a),
     `--dhcp-range=${a.dhcpFirst},${a.dhcpLast},${a.netmask},12h`,
     // An internal rig has no way out: offer no default route. Otherwise the bridge (Docker's gateway) routes.
     net.internal ? '--dhcp-option=option:router' : `--dhcp-option=option:router,${a.gateway}`,
@@ -42,21 +40,90 @@ function dnsmasqCommand(plan: Plan, net: RigNetwork): string[] {
   ];
 }
 
+/** The dnsmasq options that depend on the rig's nodes, kept in the sidecar's state directory. */
+const NODES_CONF = 'misc/rig-nodes.conf';
+const NODES_CONF_IN_SIDECAR = '/var/lib/misc/rig-nodes.conf';
+
+/**
+ * dnsmasq's options for the rig's nodes, one per line as in its config file. Each node's name is pinned to its
+ * planned MAC, and names clients send are ignored (--dhcp-ignore-names): a node cannot take another's name in DNS
+ * by sending it over DHCP. Each node's address is reserved for it too, so that the live names it mirrors can be
+ * answered with it.
+ */
+export function nodesConf(plan: Plan, addresses: Map<string, string>): string {
+  const addressOf = (fqdn: string) => addresses.get(fqdn)!;
+  return [
+    "# The rig's nodes, written by rig (up, and up of an edited rig file).",
+    ...plan.nodes.map((n) => `dhcp-host=${n.mac},${n.spec.shortName},${addressOf(n.spec.name)}`),
+    ...liveNameOptions(plan, addressOf),
+    '',
+  ].join('\n');
+}
+
 /**
  * Live names, answered as production code asks for them: the live FQDN of every mirrored node resolves to the
  * node(s) mirroring it (A only: reverse lookups keep the made-up name), its short name through the resolver's
  * search list (the live domains follow the rig's), and any other name under a live domain is NXDOMAIN at once:
  * a test rig never reaches production by name, unless the rig file lets that name through (network.forward).
  */
-function liveNameOptions(plan: Plan, a: RigAddresses): string[] {
-  const mirrored = plan.nodes.flatMap((n, i) => (n.spec.mirrors ? [{ live: n.spec.mirrors, address: nodeAddress(a, i) }] : []));
+function liveNameOptions(plan: Plan, addressOf: (fqdn: string) => string): string[] {
+  const mirrored = plan.nodes.flatMap((n) => (n.spec.mirrors ? [{ live: n.spec.mirrors, address: addressOf(n.spec.name) }] : []));
   const domains = [...new Set(mirrored.map((m) => m.live.slice(m.live.indexOf('.') + 1)).filter((d) => d && d !== plan.spec.domain))];
   return [
-    ...mirrored.map((m) => `--address=/${m.live}/${m.address}`),
-    ...domains.map((d) => `--local=/${d}/`),
-    ...plan.spec.network.forward.map((name) => `--server=/${name}/#`),
-    `--dhcp-option=option:domain-search,${[plan.spec.domain, ...domains].join(',')}`,
+    ...mirrored.map((m) => `address=/${m.live}/${m.address}`),
+    ...domains.map((d) => `local=/${d}/`),
+    ...plan.spec.network.forward.map((name) => `server=/${name}/#`),
+    `dhcp-option=option:domain-search,${[plan.spec.domain, ...domains].join(',')}`,
   ];
+}
+
+/**
+ * Each node's address: the one it has (a node a reconcile keeps keeps its address), else the first of the DHCP
+ * pool that no node had, in node order. `kept` is by MAC, as the sidecar's config has it.
+ */
+export function assignAddresses(plan: Plan, a: RigAddresses, kept = new Map<string, string>()): Map<string, string> {
+  const taken = new Set(kept.values()); // a removed node's too: its lease may outlive it
+  const assigned = new Map<string, string>();
+  for (const node of plan.nodes) {
+    const address = kept.get(node.mac);
+    if (address) assigned.set(node.spec.name, address);
+  }
+  let next = 0;
+  for (const node of plan.nodes.filter((n) => !assigned.has(n.spec.name))) {
+    while (taken.has(nodeAddress(a, next))) next++;
+    assigned.set(node.spec.name, nodeAddress(a, next));
+    taken.add(nodeAddress(a, next));
+  }
+  return assigned;
+}
+
+/** The addresses the sidecar's config reserves, by MAC; undefined for a sidecar made before the config was a file. */
+export function reservedAddresses(labels: Record<string, string>): Map<string, string> | undefined {
+  const path = join(labels[Label.state] ?? '', NODES_CONF);
+  if (!labels[Label.state] || !existsSync(path)) return undefined;
+  const reserved = new Map<string, string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const match = /^dhcp-host=([0-9a-f:]+),[^,]*,([0-9.]+)$/.exec(line);
+    if (match) reserved.set(match[1], match[2]);
+  }
+  return reserved;
+}
+
+/**
+ * Give the sidecar's dnsmasq a new config for the rig's nodes (a reconcile): the file is replaced whole, then
+ * rig-sidecar restarts dnsmasq on SIGHUP (leases are kept in their file). Resolves once the new dnsmasq serves.
+ */
+export async function reloadNodesConf(
+  docker: Docker,
+  sidecar: { id: string; labels: Record<string, string> },
+  conf: string,
+): Promise<void> {
+  const path = join(sidecar.labels[Label.state], NODES_CONF);
+  writeFileSync(`${path}.new`, conf);
+  renameSync(`${path}.new`, path);
+  const served = await watchLog(docker, sidecar.id, [/DHCP, IP range/], 10_000, { newOnly: true });
+  await docker.getContainer(sidecar.id).kill({ signal: 'SIGHUP' });
+  await served();
 }
 
 function etcdCommand(net: RigNetwork): string[] {
@@ -97,6 +164,7 @@ export async function createSidecar(
   const prefix = a.subnet.split('/')[1];
   const state = join(SIDECAR_STATE_ROOT, `${plan.name}.${randomBytes(6).toString('hex')}`);
   for (const dir of ['etcd', 'misc']) mkdirSync(join(state, dir), { recursive: true, mode: 0o700 });
+  writeFileSync(join(state, NODES_CONF), nodesConf(plan, assignAddresses(plan, a)));
   return docker
     .createContainer({
       name: plan.sidecar.container,

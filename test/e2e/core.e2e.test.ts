@@ -160,7 +160,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(readlinkSync(join(fixture.dir, 'hieradata/nodes/mill.village.test.yaml'))).toBe('kelda.prod.example.yaml');
   });
 
-  it('takes up of the same rig file again as nothing to do, and a changed one as a plan it will not half-apply', async () => {
+  it('takes up of the same rig file again as nothing to do, and one whose network changed as a plan it will not half-apply', async () => {
     const ids = async () => (await docker(['ps', '-q', '--no-trunc', '--filter', `label=io.rig.rig=${name}`])).split('\n').sort();
     const before = await ids();
     const again = await rig(['up', fixture.file], { cwd: fixture.dir });
@@ -173,7 +173,8 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
       edited,
       readFileSync(fixture.file, 'utf8')
         .replace('  mill: kelda.prod.example\n', '  mill: kelda.prod.example\n  silo.village.test:\n')
-        .replace('role: app', 'role: web'),
+        .replace('role: app', 'role: web')
+        .replace('  internal: true\n', '  internal: true\n  forward: [ntp.prod.example]\n'),
     );
     const changed = await rig(['up', edited], { cwd: fixture.dir });
     rmSync(edited); // the user's files stay as they were
@@ -182,6 +183,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(changed.stderr).toContain('+ silo.village.test (new)');
     expect(changed.stderr).toContain('~ well.village.test (settings changed)');
     expect(changed.stderr).toContain('= 2 nodes unchanged');
+    expect(changed.stderr).toContain('~ the rig: domain, network, config trees or production facts changed');
     expect(changed.stderr).toContain('--recreate');
     expect(await ids()).toEqual(before);
   });

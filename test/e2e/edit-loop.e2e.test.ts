@@ -358,9 +358,22 @@ nodes:
       expect(broken.passed).toBe(false);
       expect(String(broken.verdict)).toMatch(/the rig file is not valid; the rig stays as it was:[^]*rig\.yaml:\d+:\d+: YAML syntax error/);
       writeFileSync(join(r.dir, 'rig.yaml'), rigFile);
-      await watch.next();
+      expect((await watch.next()).verdict).toBe('the rig already matches the rig file');
       const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
       expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']);
+
+      // A node added to the rig file: the watch applies it as rig up would, and validates it (its live file has no colour).
+      writeFileSync(join(r.dir, 'rig.yaml'), `${rigFile}  well.village.test: hobb.prod.example\n`);
+      const added = await watch.next();
+      expect(added.verdict).toBe('applied: + well.village.test (new), = 2 nodes unchanged');
+      expect(added.passed).toBe(true);
+      const [grown] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
+      expect(grown.nodes.map((n: { node: string; state: string }) => `${n.node} ${n.state}`)).toEqual([
+        'barn.village.test ready',
+        'mill.village.test ready',
+        'well.village.test ready',
+      ]);
+      expect(await runs(r.name, 'mill')).toBe(before); // the unchanged nodes are not touched
     } finally {
       watch.child.kill('SIGINT');
     }

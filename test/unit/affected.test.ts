@@ -101,9 +101,47 @@ describe('diffRig: what up of an edited rig file would change', () => {
       added: ['z.v.test'],
       removed: ['c.v.test'],
       changed: ['b.v.test'],
+      broken: [],
       unchanged: ['a.v.test'],
     });
     const otherDomain = plan('name: x\ndomain: w.test\nnodes:\n  a.w.test:\n');
     expect(diffRig(otherDomain, running).rigChanged).toBe(true);
+    // Same settings, but stopped or not ready: made again.
+    const stopped = { ...running, nodes: running.nodes.map((n) => (n.node === 'a.v.test' ? { ...n, running: false } : n)) };
+    const stages = new Map([
+      ['a.v.test', 'ready'],
+      ['b.v.test', 'failed: step 1/1 (shell) exited 3'],
+      ['c.v.test', 'ready'],
+    ]);
+    const broken = diffRig(before, { ...stopped, stages });
+    expect([broken.broken, broken.unchanged]).toEqual([['a.v.test', 'b.v.test'], ['c.v.test']]);
+    expect(describeDiff(broken)).toContain('~ b.v.test (not running or not ready: made again)');
+  });
+});
+
+describe('node addresses across a reconcile', () => {
+  it('keeps the address of every node that stays, and gives a new one the first never reserved', async () => {
+    const { assignAddresses, nodesConf } = await import('../../src/sidecars/sidecars.js');
+    const { rigAddresses } = await import('../../src/plan/plan.js');
+    const a = rigAddresses('10.9.0.0/24');
+    const plan = (text: string) => planRig(parseRigFile(text, '/work/rigs/x.yaml'));
+    const first = plan('name: x\ndomain: v.test\nnodes:\n  a.v.test:\n  b.v.test: live-b.prod.example\n  c.v.test:\n');
+    const at = assignAddresses(first, a);
+    expect([...at.values()]).toEqual([
+      a.dhcpFirst,
+      '10.9.0.' + (Number(a.dhcpFirst.split('.')[3]) + 1),
+      '10.9.0.' + (Number(a.dhcpFirst.split('.')[3]) + 2),
+    ]);
+    const reserved = new Map(first.nodes.map((n) => [n.mac, at.get(n.spec.name)!]));
+    // b goes, d comes first in the file: a and c keep theirs, d takes none that b had.
+    const second = plan('name: x\ndomain: v.test\nnodes:\n  d.v.test: live-b.prod.example\n  a.v.test:\n  c.v.test:\n');
+    const then = assignAddresses(second, a, reserved);
+    expect(then.get('a.v.test')).toBe(at.get('a.v.test'));
+    expect(then.get('c.v.test')).toBe(at.get('c.v.test'));
+    expect([...at.values()]).not.toContain(then.get('d.v.test'));
+    const conf = nodesConf(second, then);
+    expect(conf).toContain(`dhcp-host=${second.nodes[0].mac},d,${then.get('d.v.test')}`);
+    expect(conf).toContain(`address=/live-b.prod.example/${then.get('d.v.test')}`);
+    expect(conf).toContain('local=/prod.example/');
   });
 });

@@ -8,6 +8,8 @@ const node: LxcNodeConfig = {
     mirrors: 'straleb.prod.example',
     validate: ['test "$(hostname)" = barn'],
     update: ['true'],
+    settings: '0123456789abcdef',
+    links: [{ path: '/srv/hiera/nodes/barn.village.test.yaml', target: 'straleb.prod.example.yaml' }],
   },
   hostname: 'barn',
   lowerDir: '/var/cache/rig/rootfs/74395a11b495',
@@ -68,6 +70,8 @@ describe('LXC node config', () => {
       mirrors: undefined,
       validate: [],
       update: [],
+      settings: undefined,
+      links: [],
     });
   });
 

@@ -6,7 +6,7 @@ import { parseRigFile } from '../../src/rigfile/load.js';
 import { planRig, rigAddresses } from '../../src/plan/plan.js';
 import { pickSubnet, overlaps, parseCidr } from '../../src/ipv4.js';
 import { parseDuration } from '../../src/cli/table.js';
-import { checkLinks, linksInUse, makeLinks, removeLinks } from '../../src/engine/links.js';
+import { checkLinks, linkKey, makeLinks, removeLinks } from '../../src/engine/links.js';
 
 const spec = (text: string) => parseRigFile(text, '/work/rigs/test.yaml');
 
@@ -141,7 +141,7 @@ describe('links', () => {
       });
       symlinkSync('live.yaml', join(dir, 'rigs.yaml'));
       symlinkSync('live.yaml', join(dir, 'users.yaml'));
-      const other = linksInUse([{ 'io.rig.links': JSON.stringify([{ path: join(dir, 'rigs.yaml'), target: 'live.yaml' }]) }]);
+      const other = new Set([linkKey({ path: join(dir, 'rigs.yaml'), target: 'live.yaml' })]);
       expect(checkLinks([link('rigs'), link('users')], 'r.yaml', other)).toEqual({ toMake: [], shared: [link('rigs')] });
       // While the other rig is up its link stays; once it is gone, the last rig to list it removes it.
       expect(removeLinks([link('rigs')], other)).toEqual([]);

@@ -13,6 +13,9 @@ import { findRigNetworks } from '../../runtime/docker/network.js';
 import { createEngine } from '../engine.js';
 import { note, outputSettings, warn } from '../output.js';
 import { whichRig } from '../which-rig.js';
+import { describeDiff, sameRig } from '../../engine/reconcile.js';
+import { applyRigFile } from './up.js';
+import { validateNode } from '../../engine/validate.js';
 
 /** How long a burst of file events (an editor's save: write, rename, chmod) settles before it counts as one change. */
 const DEBOUNCE_MS = 120;
@@ -64,20 +67,15 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
     // A link rig made stands for its live node's file: report (and map) the file itself, once.
     const paths = [...new Set(changedPaths.map((p) => linkTarget(plan, p) ?? p))];
     if (paths.some((p) => affectedBy(plan, p).kind === 'rigfile')) {
+      let edited: Plan;
       try {
-        plan = planRig(loadRigFile(file, { name: rig }));
-        verdict(
-          at,
-          paths,
-          plan,
-          'the rig file changed: applying only the changes (reconcile) is not built yet; apply it with rig up RIGFILE --recreate',
-          undefined,
-        );
+        edited = planRig(loadRigFile(file, { name: rig }));
       } catch (err) {
         const why = err instanceof RigFileError ? err.message : (err as Error).message;
-        verdict(at, paths, plan, `the rig file is not valid; the rig stays as it was:\n${why}`, false);
+        return verdict(at, paths, plan, `the rig file is not valid; the rig stays as it was:\n${why}`, false);
       }
-      return;
+      plan = edited;
+      return reconcileAndJudge(engine, plan, at, paths);
     }
     const nodes = [
       ...new Set(
@@ -105,6 +103,24 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
   clearTimeout(timer);
   await running;
 }
+
+/** A rig file that changed: apply the changes to the rig (as `rig up` of it would) and judge the nodes it started. */
+async function reconcileAndJudge(engine: Engine, plan: Plan, at: Date, paths: string[]): Promise<void> {
+  try {
+    const diff = await applyRigFile(engine, plan, undefined, { timeoutMs: RECONCILE_TIMEOUT_MS }, 'quiet');
+    if (sameRig(diff)) return verdict(at, paths, plan, 'the rig already matches the rig file', undefined);
+    const started = new Set([...diff.added, ...diff.changed, ...diff.broken]);
+    const nodes = (await listNodes(engine, plan.name)).filter((n) => started.has(n.node));
+    const failed = (await Promise.all(nodes.map((n) => validateNode(engine, n)))).flat().filter((c) => !c.passed);
+    const checks = failed.length ? `; validate FAIL (${printable(failed.map((c) => `${c.node}: ${c.command}`).join(', '))})` : '';
+    verdict(at, paths, plan, `applied: ${describeDiff(diff).join(', ')}${checks}`, !failed.length);
+  } catch (err) {
+    verdict(at, paths, plan, `applying the rig file failed: ${(err as Error).message}`, false);
+  }
+}
+
+/** How long the nodes a changed rig file starts have to become ready (rig up's default --timeout). */
+const RECONCILE_TIMEOUT_MS = 5 * 60_000;
 
 function linkTarget(plan: Plan, path: string): string | undefined {
   const link = plan.links.find((l) => l.path === path);

@@ -12,10 +12,11 @@ import { ownerAlive } from '../../engine/owner.js';
 import { planRig, type Plan } from '../../plan/plan.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
-import { outputMode, runSteps } from '../progress.js';
+import { outputMode, runSteps, type OutputMode } from '../progress.js';
 import { parseDuration } from '../table.js';
 import { note, warn } from '../output.js';
-import { describeDiff, diffRig, sameRig } from '../../engine/reconcile.js';
+import { canReconcile, describeDiff, diffRig, reconcileSteps, sameRig, type RigDiff, type RunningRig } from '../../engine/reconcile.js';
+import { findRigContainers } from '../../runtime/docker/containers.js';
 import { listNodes } from '../../engine/nodes.js';
 import { findRigNetworks } from '../../runtime/docker/network.js';
 import { Label } from '../../labels.js';
@@ -91,10 +92,7 @@ export async function bringUp(
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   check(plan);
-  const production = readProductionFacts(plan.spec);
-  for (const warning of [...plan.spec.warnings, ...production.warnings, ...unmappedWarnings(liveNamesInConfigs(plan.spec))]) {
-    warn(warning);
-  }
+  const production = rigFileWarnings(plan);
   const interrupts = new Interrupts();
   try {
     const engine = await createEngine();
@@ -160,34 +158,118 @@ export async function bringUp(
 
 /**
  * `up` of a rig that is up: compare the rig file with what runs and print the plan. Nothing changed: say so and
- * show it (true: nothing more to do). Changed: with --recreate, take the rig down for the up that follows; else
- * exit 2 with the plan, as applying only the changes (reconcile) is not built yet.
+ * show it. Only nodes changed: apply just that (reconcile). With --recreate the rig goes for the up that follows
+ * (false: bring it up). True: the rig is up and matches.
  */
 async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
-  parseDuration(flags.timeout, '--timeout');
+  const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   const engine = await createEngine();
-  const [network] = await findRigNetworks(engine.docker, plan.name);
-  if (!network) return false;
-  if (ownerAlive(network.labels)) throw alreadyUp(plan.name); // an up or a run of it is still at work
-  const diff = diffRig(plan, { settings: network.labels[Label.spec], nodes: await listNodes(engine, plan.name) });
-  const lines = describeDiff(diff);
-  if (sameRig(diff)) {
-    printStatus(await rigStatus(engine, plan.name), !!flags.json);
-    note(`rig ${plan.name} is up and matches ${rigFile}: nothing to do`);
-    return true;
+  const found = await findRig(engine, plan);
+  if (!found) return false;
+  if (flags.recreate && !sameRig(found.diff)) {
+    note(`rig ${plan.name} differs from ${rigFile}; recreating it:`);
+    describeDiff(found.diff).forEach((line) => note(`  ${line}`));
+    await destroyRig(engine, plan.name);
+    return false;
   }
-  if (!flags.recreate) {
+  const diff = await applyRigFile(engine, plan, found, { ...flags, timeoutMs }, outputMode(!!flags.json));
+  printStatus(await rigStatus(engine, plan.name), !!flags.json);
+  note(`rig ${plan.name} is up and matches ${rigFile}${sameRig(diff) ? ': nothing to do' : ''}`);
+  return true;
+}
+
+/** The rig of the plan's name that is up, and how the plan differs from it; undefined if none is up. */
+async function findRig(engine: Engine, plan: Plan): Promise<{ diff: RigDiff; running: Omit<RunningRig, 'sidecar'> } | undefined> {
+  const [network] = await findRigNetworks(engine.docker, plan.name);
+  if (!network) return undefined;
+  if (ownerAlive(network.labels)) throw alreadyUp(plan.name); // an up or a run of it is still at work
+  const nodes = await listNodes(engine, plan.name);
+  const stages = await factAccess(engine, plan.name)
+    .then((access) => withFacts(access, async (f) => new Map([...(await f.rigState(plan.name))].map(([n, s]) => [n, s.stage ?? '']))))
+    .catch(() => undefined); // a sidecar that is down: --recreate, or the reconcile's own check, says so
+  return { diff: diffRig(plan, { settings: network.labels[Label.spec], nodes, stages }), running: { network, nodes } };
+}
+
+/**
+ * Make the rig that is up match the plan, when only its nodes differ: print the plan, then apply it. When the rig
+ * itself changed (its domain, network or config trees), exit 2 with the plan, touching nothing. Returns the diff.
+ */
+export async function applyRigFile(
+  engine: Engine,
+  plan: Plan,
+  found: { diff: RigDiff; running: Omit<RunningRig, 'sidecar'> } | undefined,
+  flags: { timeoutMs: number; idempotent?: boolean },
+  mode: OutputMode,
+): Promise<RigDiff> {
+  const { diff, running } = found ?? (await findRig(engine, plan)) ?? {};
+  if (!diff || !running)
+    throw new RigError(`No rig named ${plan.name} is up.`, `bring it up with: rig up ${plan.spec.file}`, ExitCode.badInput);
+  if (sameRig(diff)) return diff;
+  const lines = describeDiff(diff);
+  const sidecar = (await findRigContainers(engine.docker, plan.name)).find((c) => c.role === 'sidecar');
+  if (diff.rigChanged || !sidecar || sidecar.state !== 'running' || !canReconcile(sidecar)) {
+    const why = diff.rigChanged
+      ? 'Its domain, network, config trees or production facts changed: that is a new rig.'
+      : sidecar?.state === 'running'
+        ? 'Its sidecar was made by an earlier rig, which cannot change the nodes of a rig that is up.'
+        : `Its sidecar (dnsmasq and etcd) is ${sidecar?.state ?? 'missing'}.`;
     throw new RigError(
-      `Rig ${plan.name} is up, and ${rigFile} differs from it:\n${lines.map((l) => `  ${l}`).join('\n')}\nApplying only these changes (reconcile) is not built yet.`,
-      `recreate the whole rig with: rig up ${rigFile} --recreate (rig down, then rig up), or give this one another name with --name`,
+      `Rig ${plan.name} is up, and ${plan.spec.file} differs from it:\n${lines.map((l) => `  ${l}`).join('\n')}\n${why}`,
+      `recreate the whole rig with: rig up ${plan.spec.file} --recreate (rig down, then rig up), or give this one another name with --name`,
       ExitCode.badInput,
     );
   }
-  note(`rig ${plan.name} differs from ${rigFile}; recreating it:`);
-  lines.forEach((line) => note(`  ${line}`));
-  await destroyRig(engine, plan.name);
-  return false;
+  if (mode !== 'quiet') {
+    note(`rig ${plan.name} differs from ${plan.spec.file}; changing only that:`);
+    lines.forEach((line) => note(`  ${line}`));
+  }
+  await reconcile(engine, plan, diff, { ...running, sidecar }, flags, mode);
+  return diff;
+}
+
+/** Apply a reconcile with progress; a failure or Ctrl-C leaves the rig up as far as it got, and says how to go on. */
+async function reconcile(
+  engine: Engine,
+  plan: Plan,
+  diff: RigDiff,
+  rig: RunningRig,
+  flags: { timeoutMs: number; idempotent?: boolean },
+  mode: OutputMode,
+): Promise<void> {
+  const production = rigFileWarnings(plan);
+  const interrupts = new Interrupts();
+  const run = reconcileSteps(engine, plan, diff, rig, {
+    timeoutMs: flags.timeoutMs,
+    owner: `${hostname()}:${process.pid}`,
+    productionFacts: production.facts,
+    idempotent: !!flags.idempotent,
+  });
+  interrupts.on(() => {
+    warn(`interrupted; stopping the changes to rig ${plan.name} (Ctrl-C again to leave at once)`);
+    run.abort(interruptedError(`rig ${plan.name} stays up as far as the changes got; rig up ${plan.spec.file} again finishes them`));
+  });
+  try {
+    await runSteps(run.steps, mode);
+  } catch (err) {
+    const reason = run.abortReason() ?? err;
+    const onward = `rig ${plan.name} stays up as far as the changes got: fix the rig file or the node, then rig up ${plan.spec.file} again (it makes again the nodes that are not ready), or rig down --name ${plan.name}`;
+    if (reason instanceof NodeNotReady) throw reason.withHint(`look at it with: rig logs ${reason.node} --name ${plan.name}; ${onward}`);
+    if (reason instanceof RigError && !reason.hint) throw new RigError(reason.message, onward, reason.exitCode, { cause: reason });
+    throw reason;
+  } finally {
+    await run.settle();
+    interrupts.release();
+  }
+}
+
+/** Warn of what the rig file asks that will not work as asked; returns the production facts it names. */
+function rigFileWarnings(plan: Plan): ReturnType<typeof readProductionFacts> {
+  const production = readProductionFacts(plan.spec);
+  for (const warning of [...plan.spec.warnings, ...production.warnings, ...unmappedWarnings(liveNamesInConfigs(plan.spec))]) {
+    warn(warning);
+  }
+  return production;
 }
 
 export async function up(rigFile: string, flags: UpFlags): Promise<void> {

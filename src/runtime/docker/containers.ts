@@ -8,29 +8,50 @@ import { isConflict, isNotFound } from './connect.js';
  * polled). Rejects with the log's tail if the container exits first or `timeoutMs` passes.
  */
 export async function waitForLog(docker: Docker, id: string, patterns: RegExp[], timeoutMs: number): Promise<void> {
+  await (
+    await watchLog(docker, id, patterns, timeoutMs)
+  )();
+}
+
+/**
+ * Follow a container's log (from now on if `newOnly`) and look for `patterns` in it, as waitForLog does. Resolves
+ * once the log is followed, to the wait for the match: what the container prints after that is not missed.
+ */
+export async function watchLog(
+  docker: Docker,
+  id: string,
+  patterns: RegExp[],
+  timeoutMs: number,
+  { newOnly = false } = {},
+): Promise<() => Promise<void>> {
   const container = docker.getContainer(id);
-  const raw = (await container.logs({ follow: true, stdout: true, stderr: true })) as NodeJS.ReadableStream & { destroy(): void };
+  const raw = (await container.logs({
+    follow: true,
+    stdout: true,
+    stderr: true,
+    ...(newOnly ? { tail: 0 } : {}),
+  })) as NodeJS.ReadableStream & {
+    destroy(): void;
+  };
   const text = new PassThrough();
   docker.modem.demuxStream(raw, text, text);
   let seen = '';
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${tail(seen)}`)), timeoutMs);
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      };
-      text.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (patterns.every((p) => p.test(seen))) done();
-      });
-      raw.on('end', () => done(new Error(`exited before it was ready; its log ends:\n${tail(seen)}`)));
-      raw.on('error', (err: Error) => done(err));
+  const matched = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${tail(seen)}`)), timeoutMs);
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    };
+    text.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (patterns.every((p) => p.test(seen))) done();
     });
-  } finally {
-    raw.destroy();
-  }
+    raw.on('end', () => done(new Error(`exited before it was ready; its log ends:\n${tail(seen)}`)));
+    raw.on('error', (err: Error) => done(err));
+  }).finally(() => raw.destroy());
+  matched.catch(() => {}); // whoever waits for it handles the failure
+  return () => matched;
 }
 
 export const tail = (text: string, lines = 8) => text.trimEnd().split('\n').slice(-lines).join('\n');

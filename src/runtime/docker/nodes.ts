@@ -2,7 +2,7 @@ import type Docker from 'dockerode';
 import { RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { printableLines } from '../../printable.js';
-import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import type { AttachStreams, ExecResult, LinkRecord, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import { unpackTools } from './unpack.js';
@@ -32,7 +32,7 @@ export class DockerNodes implements NodeBackend {
     return this.tools;
   }
 
-  async launch({ rig, node, bridge, image, env, repoDir, mayStart, networkReady }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, bridge, image, env, repoDir, links, mayStart, networkReady }: NodeLaunch): Promise<void> {
     const spec = node.spec;
     const tools = await this.prepare();
     const systemd = spec.init === 'systemd';
@@ -54,6 +54,7 @@ export class DockerNodes implements NodeBackend {
         [Label.validate]: JSON.stringify(spec.validate),
         [Label.update]: JSON.stringify(spec.update),
         [Label.spec]: nodeSettingsHash(spec),
+        ...(links.length ? { [Label.links]: JSON.stringify(links) } : {}),
         ...(systemd ? { [Label.init]: 'systemd' } : {}),
       },
       // systemd halts on SIGRTMIN+3 (stopping its units, the agent among them); the agent alone on SIGTERM.
@@ -103,6 +104,13 @@ export class DockerNodes implements NodeBackend {
     await Promise.all(nodes.map(async (c) => (await halt(c), await removeContainer(this.docker, c.id))));
   }
 
+  async remove(instance: NodeInstance): Promise<void> {
+    // SIGTERM (or systemd's halt): the agent releases its lease before the container goes.
+    const container = this.docker.getContainer(instance.name);
+    await container.stop({ t: SYSTEMD_HALT_SECONDS }).catch(() => {});
+    await removeContainer(this.docker, instance.name);
+  }
+
   async list(rig?: string): Promise<NodeInstance[]> {
     return (await findRigContainers(this.docker, rig))
       .filter((c) => c.role === 'node')
@@ -116,6 +124,7 @@ export class DockerNodes implements NodeBackend {
         validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
         update: JSON.parse(c.labels[Label.update] ?? '[]') as string[],
         settings: c.labels[Label.spec],
+        links: JSON.parse(c.labels[Label.links] ?? '[]') as LinkRecord[],
       }));
   }
 

@@ -1,5 +1,6 @@
 import { ExitCode, InternalError, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
+import type { LinkRecord } from '../backend.js';
 
 /** What marks an LXC container as a rig's node. `down` and `status` read it back from the config alone. */
 export interface LxcMarker {
@@ -9,6 +10,7 @@ export interface LxcMarker {
   validate: string[]; // the node's own checks (rig test)
   update: string[]; // how it is updated in place (rig update)
   settings?: string; // the hash of the settings it was made with
+  links?: LinkRecord[]; // symlinks made for it alone (by a reconcile)
 }
 
 export interface LxcNodeConfig {
@@ -41,7 +43,7 @@ export function renderConfig(c: LxcNodeConfig): string {
         ExitCode.badInput,
       );
   }
-  const { rig, node, mirrors, validate, update, settings } = c.marker;
+  const { rig, node, mirrors, validate, update, settings, links } = c.marker;
   return [
     `# A node of rig ${rig}, made by rig; \`rig down --name ${rig}\` removes it.`,
     `# ${Label.rig} = ${rig}`,
@@ -52,6 +54,7 @@ export function renderConfig(c: LxcNodeConfig): string {
     `# ${Label.validate} = ${asciiJson(validate)}`,
     `# ${Label.update} = ${asciiJson(update)}`,
     ...(settings ? [`# ${Label.spec} = ${settings}`] : []),
+    ...(links?.length ? [`# ${Label.links} = ${asciiJson(links)}`] : []),
     `lxc.include = ${c.commonConfig}`,
     `lxc.uts.name = ${c.hostname}`,
     `lxc.rootfs.path = overlay:${c.lowerDir}:${c.upperDir}`,
@@ -97,6 +100,7 @@ export function readMarker(config: string): LxcMarker | undefined {
     validate: parseList(values.get(Label.validate)),
     update: parseList(values.get(Label.update)),
     settings: values.get(Label.spec) || undefined,
+    links: parseLinks(values.get(Label.links)),
   };
 }
 
@@ -126,4 +130,17 @@ export function splitEnv(env: Record<string, string>): { config: Record<string, 
     else config[key] = value;
   }
   return { config, file: lines.length ? `# Written by rig: what an LXC config line cannot hold.\n${lines.join('\n')}\n` : undefined };
+}
+
+function parseLinks(json: string | undefined): LinkRecord[] {
+  try {
+    const list: unknown = JSON.parse(json ?? '[]');
+    return Array.isArray(list)
+      ? list
+          .filter((l): l is LinkRecord => typeof l?.path === 'string' && typeof l?.target === 'string')
+          .map(({ path, target }) => ({ path, target }))
+      : [];
+  } catch {
+    return [];
+  }
 }

@@ -79,7 +79,7 @@ export class LxcNodes implements NodeBackend {
     return join(this.options.lxcPath, name);
   }
 
-  async launch({ rig, node, bridge, image, env, repoDir, networkReady }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, bridge, image, env, repoDir, links, networkReady }: NodeLaunch): Promise<void> {
     const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
     const name = node.container;
     const dir = this.dir(name);
@@ -92,6 +92,7 @@ export class LxcNodes implements NodeBackend {
         validate: node.spec.validate,
         update: node.spec.update,
         settings: nodeSettingsHash(node.spec),
+        links,
       },
       hostname: node.spec.shortName,
       lowerDir,
@@ -145,11 +146,15 @@ export class LxcNodes implements NodeBackend {
 
   async removeAll(rig: string): Promise<void> {
     await Promise.all(
-      this.marked(rig).map(({ name, staged }) => (staged ? rmSync(this.dir(name), { recursive: true, force: true }) : this.remove(name))),
+      this.marked(rig).map(({ name, staged }) => (staged ? rmSync(this.dir(name), { recursive: true, force: true }) : this.destroy(name))),
     );
   }
 
-  private async remove(name: string): Promise<void> {
+  remove(instance: NodeInstance): Promise<void> {
+    return this.destroy(instance.name);
+  }
+
+  private async destroy(name: string): Promise<void> {
     const { lxcPath } = this.options;
     // A start still under way (its `up` was killed) finishes first; racing it, the destroy could fail.
     await lxc('lxc-wait', lxcPath, ['-n', name, '-s', 'RUNNING|STOPPED', '-t', '10'], true);
@@ -178,6 +183,7 @@ export class LxcNodes implements NodeBackend {
       validate: marker.validate,
       update: marker.update,
       settings: marker.settings,
+      links: marker.links,
     }));
   }
 

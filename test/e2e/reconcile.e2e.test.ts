@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, lstatSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { docker, fixtureDir, leftovers, queryA, rig, uniqueName, vethsLeft } from './helpers.js';
+
+interface StatusNode {
+  node: string;
+  address: string;
+  state: string;
+}
+
+const rigFile = (name: string, nodes: string) => `name: ${name}
+domain: village.test
+network: { internal: true }
+configs:
+  - dir: hieradata/nodes
+nodes:
+${nodes}`;
+
+const before = `  barn.village.test: straleb.prod.example
+  mill.village.test:
+    mirrors: kelda.prod.example
+    facts: { colour: red }
+  well.village.test: hobb.prod.example
+  yard.village.test:
+`;
+
+// well goes, mill's settings change, silo comes (mirroring the live node well mirrored), barn and yard stay.
+const after = `  barn.village.test: straleb.prod.example
+  mill.village.test:
+    mirrors: kelda.prod.example
+    facts: { colour: blue }
+  yard.village.test:
+  silo.village.test:
+    mirrors: hobb.prod.example
+    needs: [barn]
+`;
+
+describe('rig up of an edited rig file on a rig that is up: only the changes', () => {
+  const name = uniqueName('reconcile');
+  const fixture = fixtureDir(rigFile(name, before));
+  const link = (node: string) => join(fixture.dir, 'hieradata/nodes', `${node}.village.test.yaml`);
+  const containerIds = async () =>
+    Object.fromEntries(
+      (await docker(['ps', '-a', '--no-trunc', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Label "io.rig.node"}} {{.ID}}']))
+        .split('\n')
+        .filter((l) => l.startsWith(' ') === false && l.includes('.'))
+        .map((l) => l.split(' ')),
+    );
+  const status = async (): Promise<{ dns: string; nodes: StatusNode[] }> =>
+    JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
+  let first: { dns: string; nodes: StatusNode[] };
+  let firstIds: Record<string, string>;
+  let reconcile: Awaited<ReturnType<typeof rig>>;
+  const addressOf = (s: { nodes: StatusNode[] }, short: string) => s.nodes.find((n) => n.node === `${short}.village.test`)?.address;
+
+  beforeAll(async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    first = await status();
+    firstIds = await containerIds();
+    writeFileSync(fixture.file, rigFile(name, after));
+    reconcile = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+  });
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+    expect(
+      await vethsLeft(
+        name,
+        ['barn', 'mill', 'well', 'yard', 'silo'].map((n) => `${n}.village.test`),
+      ),
+    ).toEqual([]);
+  });
+
+  it('prints the plan, then applies it', () => {
+    expect(reconcile.exitCode, reconcile.all).toBe(0);
+    expect(reconcile.stderr).toMatch(
+      /differs from rig\.yaml; changing only that:\nrig: {3}\+ silo\.village\.test \(new\)\nrig: {3}- well\.village\.test \(gone from the rig file\)\nrig: {3}~ mill\.village\.test \(settings changed\)\nrig: {3}= 2 nodes unchanged\n/,
+    );
+  });
+
+  it('leaves the unchanged nodes untouched: same containers, same addresses, same links', async () => {
+    const ids = await containerIds();
+    expect(ids['barn.village.test']).toBe(firstIds['barn.village.test']);
+    expect(ids['yard.village.test']).toBe(firstIds['yard.village.test']);
+    const now = await status();
+    expect(addressOf(now, 'barn')).toBe(addressOf(first, 'barn'));
+    expect(addressOf(now, 'yard')).toBe(addressOf(first, 'yard'));
+    expect(readlinkSync(link('barn'))).toBe('straleb.prod.example.yaml');
+    const log = await rig(['logs', 'barn', '--name', name]);
+    expect(log.stdout.match(/ready: barn\.village\.test/g)).toHaveLength(1); // provisioned once, at the first up
+  });
+
+  it('recreates the changed node with its new settings, at its old address', async () => {
+    const ids = await containerIds();
+    expect(ids['mill.village.test']).toBeDefined();
+    expect(ids['mill.village.test']).not.toBe(firstIds['mill.village.test']);
+    expect(addressOf(await status(), 'mill')).toBe(addressOf(first, 'mill'));
+    expect((await rig(['facts', 'mill', 'colour', '--name', name])).stdout.trim()).toBe('blue');
+    expect(readlinkSync(link('mill'))).toBe('kelda.prod.example.yaml');
+  });
+
+  it('removes the node gone from the rig file, with its link, its facts and its name', async () => {
+    expect((await containerIds())['well.village.test']).toBeUndefined();
+    expect(existsSync(link('well')) || !!lstatSync(link('well'), { throwIfNoEntry: false })).toBe(false);
+    const now = await status();
+    expect(now.nodes.map((n) => n.node)).not.toContain('well.village.test');
+    expect(await queryA(now.dns, 'well.village.test')).toEqual([]);
+    expect((await rig(['facts', 'well', '--name', name])).exitCode).toBe(2);
+  });
+
+  it('adds the new node, ready, linked, named in DNS and under the live name it mirrors', async () => {
+    const now = await status();
+    const silo = now.nodes.find((n) => n.node === 'silo.village.test');
+    expect(silo?.state).toBe('ready');
+    expect(['barn', 'mill', 'yard'].map((n) => addressOf(now, n))).not.toContain(silo?.address);
+    expect(readlinkSync(link('silo'))).toBe('hobb.prod.example.yaml');
+    expect(await queryA(now.dns, 'silo.village.test')).toEqual([silo!.address]);
+    expect(await queryA(now.dns, 'hobb.prod.example')).toEqual([silo!.address]);
+    const fromBarn = await rig(['exec', 'barn', '--name', name, '--', 'getent', 'ahostsv4', 'silo.village.test']);
+    expect(fromBarn.stdout).toContain(silo!.address);
+  });
+
+  it('takes the same rig file again as nothing to do', async () => {
+    const again = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(again.exitCode, again.all).toBe(0);
+    expect(again.stderr).toContain('nothing to do');
+  });
+});
+
+describe('a reconcile that fails, and one the rig cannot take', () => {
+  const name = uniqueName('reconfail');
+  const file = (nodes: string, domain = 'village.test') =>
+    `name: ${name}\ndomain: ${domain}\nnetwork: { internal: true }\nconfigs: []\nnodes:\n${nodes}`;
+  const fixture = fixtureDir(file('  barn.village.test:\n'));
+  const barnId = async () =>
+    docker(['ps', '-q', '--no-trunc', '--filter', `label=io.rig.node=barn.village.test`, '--filter', `label=io.rig.rig=${name}`]);
+
+  beforeAll(async () => {
+    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(up.exitCode, up.all).toBe(0);
+  });
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+  });
+
+  it('leaves the rig up when a new node fails, says how to go on, and makes that node again on the next up', async () => {
+    const barn = await barnId();
+    writeFileSync(
+      fixture.file,
+      file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo the disk is full >&2; exit 3"\n'),
+    );
+    const failed = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(failed.exitCode, failed.all).toBe(1);
+    expect(failed.stderr).toContain('mill.village.test failed: step 1/1 (shell) exited 3');
+    expect(failed.stderr).toContain('the disk is full');
+    expect(failed.stderr).toContain(`stays up as far as the changes got`);
+    expect(await barnId()).toBe(barn);
+
+    writeFileSync(fixture.file, file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n'));
+    const fixed = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(fixed.exitCode, fixed.all).toBe(0);
+    expect(fixed.stderr).toContain('~ mill.village.test (settings changed)');
+    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+    expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([
+      ['barn.village.test', 'ready'],
+      ['mill.village.test', 'ready'],
+    ]);
+    expect(await barnId()).toBe(barn);
+  });
+
+  it('makes again a node that is not running, with nothing changed in the rig file', async () => {
+    await docker(['stop', '-t', '0', `rig-${name}.mill`]);
+    const again = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(again.exitCode, again.all).toBe(0);
+    expect(again.stderr).toContain('~ mill.village.test (not running or not ready: made again)');
+    expect((await docker(['inspect', '-f', '{{.State.Running}}', `rig-${name}.mill`])).trim()).toBe('true');
+  });
+
+  it('refuses a change of the rig itself without --recreate, touching nothing', async () => {
+    const barn = await barnId();
+    writeFileSync(
+      fixture.file,
+      file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n', 'hamlet.test').replaceAll(
+        'village.test:',
+        'hamlet.test:',
+      ),
+    );
+    const refused = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('~ the rig: domain, network, config trees or production facts changed');
+    expect(refused.stderr).toContain('that is a new rig');
+    expect(refused.stderr).toContain('--recreate');
+    expect(await barnId()).toBe(barn);
+  });
+});
+
+describe('a reconcile that adds and removes an LXC node beside a Docker one', () => {
+  const name = uniqueName('reclxc');
+  const file = (nodes: string) =>
+    `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n${nodes}`;
+  const fixture = fixtureDir(file('  barn.village.test: straleb.prod.example\n'));
+  const lxcNodes = async () => (await execa('lxc-ls', ['-1'])).stdout.split('\n').filter((n) => n.startsWith(`rig-${name}.`));
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+    expect(await lxcNodes()).toEqual([]);
+  });
+
+  it('starts the LXC node ready and linked, then removes it with its link', async () => {
+    expect((await rig(['up', 'rig.yaml'], { cwd: fixture.dir })).exitCode).toBe(0);
+    writeFileSync(
+      fixture.file,
+      file('  barn.village.test: straleb.prod.example\n  mill.village.test:\n    mirrors: kelda.prod.example\n    backend: lxc\n'),
+    );
+    const added = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(added.exitCode, added.all).toBe(0);
+    expect(await lxcNodes()).toEqual([`rig-${name}.mill`]);
+    const fromBarn = await rig(['exec', 'barn', '--name', name, '--', 'getent', 'ahostsv4', 'kelda.prod.example']);
+    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+    const mill = status.nodes.find((n: StatusNode) => n.node === 'mill.village.test');
+    expect(mill.state).toBe('ready');
+    expect(fromBarn.stdout).toContain(mill.address);
+    const link = join(fixture.dir, 'hieradata/nodes/mill.village.test.yaml');
+    expect(readlinkSync(link)).toBe('kelda.prod.example.yaml');
+
+    writeFileSync(fixture.file, file('  barn.village.test: straleb.prod.example\n'));
+    const removed = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(removed.exitCode, removed.all).toBe(0);
+    expect(await lxcNodes()).toEqual([]);
+    expect(lstatSync(link, { throwIfNoEntry: false })).toBeUndefined();
+  });
+
+  it('removes a link a reconcile made when the rig goes down', async () => {
+    writeFileSync(
+      fixture.file,
+      file('  barn.village.test: straleb.prod.example\n  mill.village.test:\n    mirrors: kelda.prod.example\n    backend: lxc\n'),
+    );
+    expect((await rig(['up', 'rig.yaml'], { cwd: fixture.dir })).exitCode).toBe(0);
+    const link = join(fixture.dir, 'hieradata/nodes/mill.village.test.yaml');
+    expect(readlinkSync(link)).toBe('kelda.prod.example.yaml');
+    const down = await rig(['down', '--name', name]);
+    expect(down.exitCode, down.all).toBe(0);
+    expect(lstatSync(link, { throwIfNoEntry: false })).toBeUndefined();
+    expect(lstatSync(join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml'), { throwIfNoEntry: false })).toBeUndefined();
+  });
+});
