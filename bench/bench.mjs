@@ -229,9 +229,11 @@ function makeContenders(ctx) {
       const wallStart = Date.now();
       const { ms, result } = await timed(() => run(NODE, [RIG, 'up', file, '--json']));
       const wallEnd = Date.now();
+      // Step events only: notes and warnings (`{"time", "level", "message"}`) have no step.
       const events = lines(result.stderr)
         .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l));
+        .map((l) => JSON.parse(l))
+        .filter((e) => typeof e.step === 'string');
       const [status] = JSON.parse(result.stdout);
       const ready = status.nodes.filter((node) => node.state === 'ready').length;
       if (ready !== n) throw new Error(`rig up ${name}: ${ready} of ${n} nodes ready`);
