@@ -1,12 +1,12 @@
-// A fact waiter for bench.mjs, in its own process as a waiting node would be: it watches one etcd key and, for
-// every put, prints "<value> <monotonic ns>" with the clock read first thing in the event handler.
+// A fact waiter for the bench (facts.ts), in its own process as a waiting node would be: it watches one etcd key
+// and, for every put, prints "<value> <monotonic ns>" with the clock read first thing in the event handler.
 // CLOCK_MONOTONIC (process.hrtime) is one clock for every process on the host, so the publisher can subtract.
-//   node bench/fact-waiter.mjs ETCD_URL KEY      prints "watching" once the watch is in place; stops when stdin closes
+//   node dist-bench/fact-waiter.js ETCD_URL KEY      prints "watching" once the watch is in place; stops when stdin closes
 import { Etcd3 } from 'etcd3';
 
 const [url, key] = process.argv.slice(2);
 if (!url || !key) {
-  process.stderr.write('usage: node bench/fact-waiter.mjs ETCD_URL KEY\n');
+  process.stderr.write('usage: node dist-bench/fact-waiter.js ETCD_URL KEY\n');
   process.exit(2);
 }
 const password = process.env.RIG_ETCD_ROOT_PASSWORD; // a rig's etcd has auth on; the host is its root
@@ -16,7 +16,7 @@ watcher.on('put', (kv) => {
   const now = process.hrtime.bigint();
   process.stdout.write(`${kv.value.toString()} ${now}\n`);
 });
-watcher.on('error', (err) => {
+watcher.on('error', (err: Error) => {
   process.stderr.write(`fact-waiter: ${err.message}\n`);
   process.exit(1);
 });

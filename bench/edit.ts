@@ -1,0 +1,129 @@
+// Edit-to-verdict (issue 13): from saving a live node's hiera file to the validated verdict line of `rig watch`.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
+import type { Ctx } from './context.js';
+import { shellRigFile } from './files.js';
+import type { Options } from './options.js';
+import { live, NODE, repo, RIG, rigDown, run } from './process.js';
+import { ratio, round, roundN, sleep, stats, timed, type Maybe, type Stats } from './util.js';
+
+export interface EditToVerdict {
+  shell?: Stats;
+  puppetByHand?: Stats;
+  puppetWatch?: Stats;
+  puppetRatio?: Maybe;
+}
+
+interface Verdict {
+  at: number;
+  passed?: boolean;
+  verdict?: string;
+}
+
+/** `rig watch --json` on a rig, and its verdict lines one at a time, stamped when they arrive. */
+function watchVerdicts(name: string, cwd: string) {
+  const child = execa(NODE, [RIG, 'watch', '--name', name, '--json'], { cwd, reject: false, detached: true, env: { CI: 'true' } });
+  const queue: Verdict[] = [];
+  const waiting: ((v: Verdict) => void)[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (!line.includes('"verdict"')) return;
+    const v: Verdict = { at: performance.now(), ...(JSON.parse(line) as Omit<Verdict, 'at'>) };
+    (waiting.shift() ?? ((x: Verdict) => queue.push(x)))(v);
+  });
+  const next = () =>
+    new Promise<Verdict>((resolveNext, reject) => {
+      const queued = queue.shift();
+      if (queued) return resolveNext(queued);
+      waiting.push(resolveNext);
+      setTimeout(() => reject(new Error(`rig watch gave no verdict within 120 s`)), 120_000).unref();
+    });
+  return { child, next };
+}
+
+/** Edits `file` runs + 1 times (values in turn; the first edit warms up), each time until rig watch's verdict. */
+async function measure(options: Options, name: string, dir: string, file: string, values: string[]): Promise<Stats> {
+  const watch = watchVerdicts(name, dir);
+  live.set(`${name}-watch`, async () => watch.child.kill('SIGINT'));
+  try {
+    await sleep(1500); // it is watching
+    const ms: number[] = [];
+    for (let i = 0; i < options.editRuns + 1; i++) {
+      const start = performance.now();
+      writeFileSync(file, values[i % values.length]);
+      const verdict = await watch.next();
+      if (!verdict.passed) throw new Error(`rig watch: ${verdict.verdict}`);
+      if (i > 0) ms.push(roundN(verdict.at - start));
+    }
+    return stats(ms);
+  } finally {
+    watch.child.kill('SIGINT');
+    await watch.child;
+    live.delete(`${name}-watch`);
+  }
+}
+
+/** A shell-provisioned rig: two nodes, the step reads the live node's hiera file. */
+async function shellRig(options: Options, ctx: Ctx): Promise<Stats> {
+  const name = `${ctx.prefix}es`;
+  const dir = join(ctx.tmp, name);
+  mkdirSync(join(dir, 'hieradata', 'nodes'), { recursive: true });
+  writeFileSync(join(dir, 'hieradata', 'nodes', 'live1.prod.example.yaml'), 'colour: blue\n');
+  writeFileSync(join(dir, 'hieradata', 'nodes', 'live2.prod.example.yaml'), 'colour: green\n');
+  writeFileSync(join(dir, 'rig.yaml'), shellRigFile(name));
+  live.set(name, () => rigDown(name));
+  await run(NODE, [RIG, 'up', 'rig.yaml'], { cwd: dir });
+  try {
+    return await measure(options, name, dir, join(dir, 'hieradata', 'nodes', 'live1.prod.example.yaml'), [
+      'colour: red\n',
+      'colour: blue\n',
+    ]);
+  } finally {
+    await rigDown(name);
+    live.delete(name);
+  }
+}
+
+const APPLY =
+  'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" --modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp >/dev/null; rc=$?; [ $rc = 0 ] || [ $rc = 2 ]';
+const VALIDATE = 'redis-cli ping >/dev/null && redis-cli info replication | grep -q role:master';
+
+/** The village (Puppet, systemd): barn's live hiera file, by rig watch and by hand in barn, alternating. */
+async function village(options: Options, ctx: Ctx): Promise<EditToVerdict> {
+  const name = `${ctx.prefix}ev`;
+  const dir = join(ctx.tmp, name);
+  await run('cp', ['-r', join(repo, 'rigs', 'village'), dir]);
+  live.set(name, () => rigDown(name));
+  await run(NODE, [RIG, 'up', 'rig.yaml', '--name', name], { cwd: dir });
+  const hiera = join(dir, 'control-repo', 'hieradata', 'nodes', 'straleb.prod.example.yaml');
+  const original = readFileSync(hiera, 'utf8');
+  const values = ['65mb', '64mb'].map((m) => original.replace(/maxmemory: .*/, `maxmemory: ${m}`));
+  try {
+    const byHand: number[] = [];
+    for (let i = 0; i < options.editRuns + 1; i++) {
+      writeFileSync(hiera, values[i % 2]);
+      const { ms } = await timed(() => run('docker', ['exec', `rig-${name}.barn`, 'sh', '-c', `${APPLY} && ${VALIDATE}`]));
+      if (i > 0) byHand.push(roundN(ms));
+    }
+    const puppetByHand = stats(byHand);
+    const puppetWatch = await measure(options, name, dir, hiera, values);
+    return { puppetByHand, puppetWatch, puppetRatio: round(ratio(puppetWatch.median, puppetByHand.median), 3) };
+  } finally {
+    writeFileSync(hiera, original);
+    await rigDown(name);
+    live.delete(name);
+  }
+}
+
+/**
+ * Edit-to-verdict, median of `runs`, for a shell-provisioned rig (target < 1 s) and for the village with Puppet, side
+ * by side with what a user would do by hand in the node: the same `puppet apply` and validate commands (target ≤ 1.2×
+ * that). The edit alternates a value, so every run changes something.
+ */
+export async function editToVerdict(options: Options, ctx: Ctx): Promise<EditToVerdict> {
+  const result: EditToVerdict = {};
+  result.shell = await shellRig(options, ctx);
+  Object.assign(result, await village(options, ctx));
+  return result;
+}

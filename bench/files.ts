@@ -1,0 +1,69 @@
+// The rig files and the compose file the bench writes.
+import { range } from './util.js';
+
+/** A rig of n nodes on the default (rig's own minimal Debian) image, internal, with no config trees. */
+export function rigFile(name: string, n: number): string {
+  return [
+    `name: ${name}`,
+    'domain: bench.test',
+    'network:',
+    '  internal: true',
+    'configs: []',
+    'nodes:',
+    ...range(n).map((i) => `  n${i}.bench.test:`),
+    '',
+  ].join('\n');
+}
+
+export interface FidelityVariant {
+  init: 'rig' | 'systemd';
+  mirrors: boolean;
+}
+
+/**
+ * A rig file for the fidelity costs: n nodes of rig:systemd, with `init` as given, each mirroring a live node
+ * (live names resolve to them) or none.
+ */
+export function fidelityRigFile(name: string, n: number, { init, mirrors }: FidelityVariant): string {
+  return [
+    `name: ${name}`,
+    'domain: bench.test',
+    `init: ${init}`,
+    'image: rig:systemd',
+    'network:',
+    '  internal: true',
+    'configs: []',
+    'nodes:',
+    ...range(n).map((i) => `  n${i}.bench.test:${mirrors ? ` live${i}.prod.example` : ''}`),
+    '',
+  ].join('\n');
+}
+
+/** A shell-provisioned rig of two nodes mirroring live1 and live2; the step reads the live node's hiera file. */
+export function shellRigFile(name: string): string {
+  return [
+    `name: ${name}`,
+    'domain: bench.test',
+    'network:',
+    '  internal: true',
+    'provision:',
+    '  - shell: |',
+    '      sed -n "s/^colour: //p" "hieradata/nodes/$RIG_NODE.yaml" > /tmp/colour',
+    'validate:',
+    '  - test -s /tmp/colour',
+    'nodes:',
+    '  n1.bench.test: live1.prod.example',
+    '  n2.bench.test: live2.prod.example',
+    '',
+  ].join('\n');
+}
+
+/** n services of one image on one internal network (JSON is YAML, so no YAML writer is needed). */
+export function composeFile(n: number, image: string, runId: string): string {
+  const services = Object.fromEntries(
+    range(n).map((i) => [`n${i}`, { image, command: ['sleep', 'infinity'], networks: ['net'], labels: { 'io.rig.bench': runId } }]),
+  );
+  return (
+    JSON.stringify({ version: '2.4', services, networks: { net: { internal: true, labels: { 'io.rig.bench': runId } } } }, null, 2) + '\n'
+  );
+}
