@@ -220,8 +220,9 @@ export async function startSidecar(
   const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
   veth.catch(() => {}); // awaited below
   try {
-    await container.start();
-    started();
+    const starting = container.start();
+    started(); // the engine takes the nodes' starts while it starts this one: it serves them side by side
+    await starting;
     const [{ State }] = await Promise.all([container.inspect(), veth]);
     if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
     await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
