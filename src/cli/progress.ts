@@ -1,4 +1,5 @@
 import type { ListrTask } from 'listr2';
+import chalk from 'chalk';
 import type { Step } from '../engine/context.js';
 import { outputSettings } from './output.js';
 
@@ -10,56 +11,182 @@ export function outputMode(json: boolean, stream: NodeJS.WriteStream = process.s
 }
 
 /**
- * Run steps with progress: listr2's live view in a terminal, timestamped lines otherwise, and in JSON mode
- * one JSON object per event on stderr (stdout stays for the result).
+ * What the runner tells a view, step by step. `stopped`: the step had started when another failed, and the run
+ * ended without waiting for it (its caller stops it). `children`: the steps of a concurrent group, as computed.
  */
-export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
-  if (outputSettings().quiet) mode = 'quiet'; // rig --quiet: progress is neither a result nor a warning
-  if (mode === 'json' || mode === 'quiet') return runJson(steps, mode === 'quiet');
-  const { Listr, ListrLogger, PRESET_TIMER, PRESET_TIMESTAMP, ProcessOutput } = await import('listr2'); // not for JSON
-  const stderrOnly = () => new ProcessOutput(process.stderr, process.stderr);
-  const toTask = (step: Step): ListrTask => ({
-    title: step.title,
-    skip: step.skip,
-    task: async (_ctx, task) => {
-      if (step.run) await step.run((line) => (task.output = mode === 'tty' ? line : `${step.title}: ${line}`));
-      if (step.concurrent) return task.newListr(step.concurrent().map(toTask), { concurrent: true, exitOnError: true });
-    },
-    rendererOptions: { persistentOutput: false, outputBar: 1 },
-  });
-  await new Listr(steps.map(toTask), {
-    renderer: mode === 'tty' ? 'default' : 'simple',
-    fallbackRenderer: 'simple',
-    // Progress goes to stderr, so stdout carries only results (a table, JSON, a command's own output under rig run).
-    rendererOptions:
-      mode === 'tty'
-        ? { timer: PRESET_TIMER, collapseSubtasks: false, logger: new ListrLogger({ processOutput: stderrOnly() }) }
-        : { timestamp: PRESET_TIMESTAMP, logger: new ListrLogger({ processOutput: stderrOnly() }) },
-    exitOnError: true,
-    collectErrors: false,
-    registerSignalListeners: false,
-  }).run();
-}
+export type StepEvent =
+  | { step: Step; status: 'started' | 'done' | 'skipped' | 'stopped' }
+  | { step: Step; status: 'failed'; error: Error }
+  | { step: Step; output: string }
+  | { step: Step; children: Step[] };
 
-async function runJson(steps: Step[], quiet = false): Promise<void> {
-  const emit = (event: Record<string, unknown>): void => {
-    if (!quiet) process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
-  };
+/**
+ * Run steps in order, a concurrent group's at once, and tell `emit` what happens. The one place steps are run, so
+ * a failure means the same in every view: the first step that fails ends the run at once (its concurrent
+ * siblings are not waited for; they are reported `stopped`, and the caller stops them), and its error is the run's.
+ */
+export async function runStepTree(steps: Step[], emit: (event: StepEvent) => void): Promise<void> {
+  const running = new Set<Step>();
+  let ended = false;
+  const tell = (event: StepEvent) => ended || emit(event);
   const runOne = async (step: Step): Promise<void> => {
-    if (step.skip && (await step.skip())) return emit({ step: step.title, status: 'skipped' });
-    emit({ step: step.title, status: 'started' });
+    if (step.skip && (await step.skip())) return void tell({ step, status: 'skipped' });
+    running.add(step);
+    tell({ step, status: 'started' });
     try {
-      if (step.run) await step.run((line) => emit({ step: step.title, output: line }));
+      if (step.run) await step.run((line) => tell({ step, output: line }));
       if (step.concurrent) {
-        const results = await Promise.allSettled(step.concurrent().map(runOne));
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        const children = step.concurrent();
+        tell({ step, children });
+        await Promise.all(children.map(runOne)); // the first failure, at once
       }
-      emit({ step: step.title, status: 'done' });
+      running.delete(step);
+      tell({ step, status: 'done' });
     } catch (err) {
-      emit({ step: step.title, status: 'failed', error: (err as Error).message });
+      running.delete(step);
+      tell({ step, status: 'failed', error: err as Error });
       throw err;
     }
   };
-  for (const step of steps) await runOne(step);
+  try {
+    for (const step of steps) await runOne(step);
+  } finally {
+    for (const step of running) tell({ step, status: 'stopped' });
+    ended = true;
+  }
+}
+
+/**
+ * Run steps with progress: listr2's live view in a terminal, timestamped lines otherwise, and in JSON mode
+ * one JSON object per event on stderr (stdout stays for the result). Progress goes to stderr in every mode.
+ */
+export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
+  if (outputSettings().quiet) mode = 'quiet'; // rig --quiet: progress is neither a result nor a warning
+  if (mode === 'quiet') return runStepTree(steps, () => {});
+  if (mode === 'json') return runStepTree(steps, jsonLine);
+  if (mode === 'plain') return runStepTree(steps, plainLine);
+  const view = await terminalView(steps);
+  try {
+    await runStepTree(steps, view.emit);
+  } finally {
+    await view.ended();
+  }
+}
+
+function jsonLine(event: StepEvent): void {
+  const fields =
+    'children' in event
+      ? undefined
+      : 'output' in event
+        ? { output: event.output }
+        : { status: event.status, ...(event.status === 'failed' ? { error: event.error.message } : {}) };
+  if (fields) process.stderr.write(JSON.stringify({ time: new Date().toISOString(), step: event.step.title, ...fields }) + '\n');
+}
+
+/** As listr2's simple renderer has it: a mark, the time, the step, and what it says. */
+function plainLine(event: StepEvent): void {
+  if ('children' in event) return;
+  const time = `[${new Date().toTimeString().slice(0, 8)}]`;
+  const title = event.step.title;
+  const line =
+    'output' in event
+      ? `${chalk.dim('›')} ${time} ${title}: ${event.output}`
+      : {
+          started: `${chalk.yellow('❯')} ${time} ${title}`,
+          done: `${chalk.green('✔')} ${time} ${title}`,
+          skipped: `${chalk.yellow('↓')} ${time} ${title} [SKIPPED]`,
+          stopped: `${chalk.yellow('■')} ${time} ${title} [STOPPED]`,
+          failed: `${chalk.red('✖')} ${time} ${title} [FAILED: ${event.status === 'failed' ? event.error.message : ''}]`,
+        }[event.status];
+  process.stderr.write(`${line}\n`);
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => {}); // the view awaits it, or the run ended first
+  return { promise, resolve, reject };
+}
+
+/** A step as the terminal view shows it: listr2 tasks that follow the runner's events and never run anything. */
+class ShownStep {
+  readonly begun = deferred<'started' | 'skipped'>();
+  readonly ended = deferred<'done' | 'stopped'>();
+  readonly children = deferred<ShownStep[]>();
+  private task?: { output?: string | unknown };
+  private lastOutput?: string;
+
+  constructor(readonly title: string) {}
+
+  say(line: string): void {
+    this.lastOutput = line;
+    if (this.task) this.task.output = line;
+  }
+
+  toTask(): ListrTask {
+    return {
+      title: this.title,
+      skip: async () => (await this.begun.promise) === 'skipped',
+      task: async (_ctx, task) => {
+        this.task = task;
+        if (this.lastOutput) task.output = this.lastOutput;
+        const children = await Promise.race([this.children.promise, this.ended.promise.then(() => undefined)]);
+        if (children)
+          return task.newListr(
+            children.map((c) => c.toTask()),
+            { concurrent: true, exitOnError: false },
+          );
+        if ((await this.ended.promise) === 'stopped') task.skip('stopped');
+      },
+      rendererOptions: { persistentOutput: false, outputBar: 1 },
+    };
+  }
+}
+
+async function terminalView(steps: Step[]): Promise<{ emit: (event: StepEvent) => void; ended: () => Promise<void> }> {
+  const { Listr, ListrLogger, PRESET_TIMER, ProcessOutput } = await import('listr2'); // not for plain or JSON
+  const shown = new Map<Step, ShownStep>(steps.map((s) => [s, new ShownStep(s.title)]));
+  const emit = (event: StepEvent) => {
+    const view = shown.get(event.step)!;
+    if ('children' in event) {
+      const children = event.children.map((c) => new ShownStep(c.title));
+      event.children.forEach((c, i) => shown.set(c, children[i]));
+      view.children.resolve(children);
+    } else if ('output' in event) {
+      view.say(event.output);
+    } else if (event.status === 'started' || event.status === 'skipped') {
+      view.begun.resolve(event.status);
+    } else if (event.status === 'failed') {
+      view.ended.reject(event.error);
+    } else {
+      view.ended.resolve(event.status);
+    }
+  };
+  const list = new Listr(
+    [...shown.values()].map((s) => s.toTask()),
+    {
+      renderer: 'default',
+      rendererOptions: {
+        timer: PRESET_TIMER,
+        collapseSubtasks: false,
+        logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
+      },
+      exitOnError: true,
+      collectErrors: false,
+      registerSignalListeners: false,
+    },
+  );
+  const rendered = list.run().catch(() => {}); // the run's own error is the runner's
+  return {
+    emit,
+    ended: async () => {
+      // Steps the run never reached end the view too.
+      for (const view of new Set(shown.values())) {
+        view.begun.resolve('skipped');
+        view.ended.resolve('stopped');
+      }
+      await rendered;
+    },
+  };
 }
