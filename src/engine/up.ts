@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
-import { FactStore, newRootPassword, nodePassword } from '../facts/store.js';
+import { FactStore, newRootPassword, nodePassword, unanswered } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
 import { isConflict } from '../runtime/docker/connect.js';
@@ -346,13 +346,14 @@ export const alreadyUp = (rig: string) =>
   );
 
 /** A call of the host's to the rig's etcd that got no answer in time is a timeout (exit 4), and says so. */
-export const etcdUnanswered = (url: string) => (err: Error) => {
+export const etcdUnanswered = (url: string) => async (err: Error) => {
   if (err instanceof RigError) throw err;
-  if (/deadline|unavailable/i.test(`${err.name} ${err.message}`)) {
+  if (await unanswered(err)) {
     throw new RigError(
       `The rig's etcd at ${url} did not answer: ${err.message}`,
       'is the sidecar running and reachable from the host? (docker ps; ip route get ADDRESS)',
       ExitCode.timeout,
+      { cause: err },
     );
   }
   throw err;

@@ -24,6 +24,15 @@ export interface FactAccess {
   rootPassword?: string;
 }
 
+/**
+ * Whether an etcd call failed for want of an answer: its deadline passed, etcd was unreachable, or etcd3 stopped
+ * trying after repeated failures (its circuit breaker, whose error class etcd3 does not export).
+ */
+export async function unanswered(err: unknown): Promise<boolean> {
+  const { GRPCDeadlineExceededError, GRPCUnavailableError } = await import('etcd3');
+  return err instanceof GRPCDeadlineExceededError || err instanceof GRPCUnavailableError || (err as Error)?.name === 'BrokenCircuitError';
+}
+
 export const newRootPassword = () => randomBytes(24).toString('base64url');
 
 /** A node's etcd password, derived from the root password: rig can give it again (a restart) without storing it. */
