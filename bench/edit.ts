@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import type { Ctx } from './context.js';
-import { shellRigFile } from './files.js';
+import { SHELL_STEP, SHELL_VALIDATE, shellRigFile } from './files.js';
 import type { Options } from './options.js';
 import { live, NODE, repo, RIG, rigDown, run } from './process.js';
 import { ratio, round, roundN, sleep, stats, timed, type Maybe, type Stats } from './util.js';
 
 export interface EditToVerdict {
   shell?: Stats;
+  provisionRig?: Stats;
+  provisionByHand?: Stats;
+  provisionRatio?: Maybe;
   puppetByHand?: Stats;
   puppetWatch?: Stats;
   puppetRatio?: Maybe;
@@ -64,8 +67,32 @@ async function measure(options: Options, name: string, dir: string, file: string
   }
 }
 
+/**
+ * `rig provision` of one node against the same step and validate command run with `docker exec` by hand, alternating
+ * (a warm-up first): what the node's stages, the etcd publishing and the CLI cost over the work itself.
+ */
+async function provisionOneNode(
+  options: Options,
+  name: string,
+  dir: string,
+): Promise<Pick<EditToVerdict, 'provisionRig' | 'provisionByHand' | 'provisionRatio'>> {
+  const byHand = `cd /.rig-repo && RIG_NODE=n1.bench.test && ${SHELL_STEP} && ${SHELL_VALIDATE}`;
+  const rigMs: number[] = [];
+  const handMs: number[] = [];
+  for (let i = 0; i < options.editRuns + 1; i++) {
+    const viaRig = await timed(() => run(NODE, [RIG, 'provision', 'n1.bench.test', '--name', name], { cwd: dir }));
+    const direct = await timed(() => run('docker', ['exec', `rig-${name}.n1`, 'sh', '-c', byHand]));
+    if (i === 0) continue; // warm-up
+    rigMs.push(roundN(viaRig.ms));
+    handMs.push(roundN(direct.ms));
+  }
+  const provisionRig = stats(rigMs);
+  const provisionByHand = stats(handMs);
+  return { provisionRig, provisionByHand, provisionRatio: round(ratio(provisionRig.median, provisionByHand.median), 3) };
+}
+
 /** A shell-provisioned rig: two nodes, the step reads the live node's hiera file. */
-async function shellRig(options: Options, ctx: Ctx): Promise<Stats> {
+async function shellRig(options: Options, ctx: Ctx): Promise<EditToVerdict> {
   const name = `${ctx.prefix}es`;
   const dir = join(ctx.tmp, name);
   mkdirSync(join(dir, 'hieradata', 'nodes'), { recursive: true });
@@ -75,10 +102,12 @@ async function shellRig(options: Options, ctx: Ctx): Promise<Stats> {
   live.set(name, () => rigDown(name));
   await run(NODE, [RIG, 'up', 'rig.yaml'], { cwd: dir });
   try {
-    return await measure(options, name, dir, join(dir, 'hieradata', 'nodes', 'live1.prod.example.yaml'), [
+    const provision = await provisionOneNode(options, name, dir);
+    const shell = await measure(options, name, dir, join(dir, 'hieradata', 'nodes', 'live1.prod.example.yaml'), [
       'colour: red\n',
       'colour: blue\n',
     ]);
+    return { shell, ...provision };
   } finally {
     await rigDown(name);
     live.delete(name);
@@ -123,7 +152,7 @@ async function village(options: Options, ctx: Ctx): Promise<EditToVerdict> {
  */
 export async function editToVerdict(options: Options, ctx: Ctx): Promise<EditToVerdict> {
   const result: EditToVerdict = {};
-  result.shell = await shellRig(options, ctx);
+  Object.assign(result, await shellRig(options, ctx));
   Object.assign(result, await village(options, ctx));
   return result;
 }

@@ -39,6 +39,10 @@ export function fidelityRigFile(name: string, n: number, { init, mirrors }: Fide
   ].join('\n');
 }
 
+/** The shell rig's one step and validate command (the bench runs them by hand too, with docker exec). */
+export const SHELL_STEP = 'sed -n "s/^colour: //p" "hieradata/nodes/$RIG_NODE.yaml" > /tmp/colour';
+export const SHELL_VALIDATE = 'test -s /tmp/colour';
+
 /** A shell-provisioned rig of two nodes mirroring live1 and live2; the step reads the live node's hiera file. */
 export function shellRigFile(name: string): string {
   return [
@@ -48,9 +52,9 @@ export function shellRigFile(name: string): string {
     '  internal: true',
     'provision:',
     '  - shell: |',
-    '      sed -n "s/^colour: //p" "hieradata/nodes/$RIG_NODE.yaml" > /tmp/colour',
+    `      ${SHELL_STEP}`,
     'validate:',
-    '  - test -s /tmp/colour',
+    `  - ${SHELL_VALIDATE}`,
     'nodes:',
     '  n1.bench.test: live1.prod.example',
     '  n2.bench.test: live2.prod.example',

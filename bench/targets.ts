@@ -84,6 +84,13 @@ function microTargets(micro: Micro, add: Add): void {
   const edit = micro.edit;
   if (edit?.shell)
     add('edit -> verdict in rig watch, shell-provisioned rig < 1 s', `${msf(edit.shell.median)} ms`, lt(edit.shell.median, 1000), 'median');
+  if (edit?.provisionRatio)
+    add(
+      'rig provision of one node ≤ 1.2× its steps + validate by docker exec',
+      times(edit.provisionRatio),
+      le(edit.provisionRatio, 1.2),
+      'side by side',
+    );
   if (edit?.puppetRatio)
     add(
       'edit -> verdict, Puppet (village) ≤ 1.2× puppet apply + validate by hand',
