@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RigFileError, type Problem } from '../../src/errors.js';
+import { schemaAt } from '../../src/rigfile/check-schema.js';
 import { loadRigFile, parseRigFile, type LoadOptions } from '../../src/rigfile/load.js';
-import { rigFileJsonSchema } from '../../src/rigfile/schema.js';
+import { NODE_KEYS, TOP_LEVEL_KEYS, plainSchema, rigFileJsonSchema } from '../../src/rigfile/schema.js';
 
 const FILE = 'rigs/test.yaml';
 const y = (...lines: string[]) => lines.join('\n') + '\n';
@@ -318,6 +319,39 @@ describe('settings', () => {
   });
 });
 
+describe('the schema pass', () => {
+  it('points at the item of a list that is wrong, not at the list', () => {
+    const found = problems(y('network: { forward: [ntp.prod.example, Bad_Name] }', 'nodes:', '  barn.v.test: { roles: [db, Primary] }'));
+    expect(found.map((p) => [p.line, p.column, p.path, p.message])).toEqual([
+      [1, 40, 'network.forward[1]', '"Bad_Name" is not a valid DNS name'],
+      [3, 30, 'nodes["barn.v.test"].roles[1]', 'must be a role name (lowercase letters, digits, underscores), not a string ("Primary")'],
+    ]);
+  });
+
+  it('keeps a node whose value is wrong, so that what needs it finds it', () => {
+    const p = one(y('name: x', 'nodes:', '  a.v.test: { needs: [b] }', '  b.v.test: 3'));
+    expect(p).toMatchObject({ line: 4, column: 13, path: 'nodes["b.v.test"]' });
+    expect(p.message).toBe('must be a live node name, a map of settings, or empty, not a number (3)');
+  });
+
+  it('names keys with slashes and tildes as written', () => {
+    const found = problems(y('"a/b": 1', '"c~d": 2', 'nodes: { barn.v.test: }'));
+    expect(found.map((p) => [p.line, p.path, p.message])).toEqual([
+      [1, '["a/b"]', 'unknown key "a/b"'],
+      [2, '["c~d"]', 'unknown key "c~d"'],
+    ]);
+  });
+
+  it("reports a union by the branch of the value's type", () => {
+    const found = problems(y('provision:', '  - puppet: { modulepath: 3 }', '  - puppet: 3', 'nodes: { barn.v.test: }'));
+    expect(found.map((p) => [p.line, p.path, p.message])).toEqual([
+      [2, 'provision[0].puppet', 'missing manifest:'],
+      [2, 'provision[0].puppet.modulepath', 'must be the path of module path, relative to the rig file, not a number (3)'],
+      [3, 'provision[1].puppet', 'must be the path of manifest, relative to the rig file, or a map with manifest:, not a number (3)'],
+    ]);
+  });
+});
+
 describe('file-level problems', () => {
   it('rejects a rig file that is not a map', () => {
     let p = one(y('- barn.v.test'));
@@ -412,5 +446,26 @@ describe('schema/rigfile.schema.json', () => {
   it('is what src/rigfile/schema.ts generates (npm run schema writes it)', () => {
     const checkedIn = fs.readFileSync(new URL('../../schema/rigfile.schema.json', import.meta.url), 'utf8');
     expect(checkedIn, 'schema/rigfile.schema.json is out of date: run npm run schema').toBe(rigFileJsonSchema());
+  });
+
+  it('has words for every type it checks', () => {
+    const typed: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (typeof node !== 'object' || node === null) return;
+      for (const [key, child] of Object.entries(node)) {
+        if (key === 'if' || key === 'not') continue; // these only test: they report nothing themselves
+        if ((key === 'type' && !at.endsWith('/propertyNames')) || key === 'anyOf') typed.push(`${at}/${key}`); // keys are always strings
+        walk(child, `${at}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+      }
+    };
+    walk(plainSchema(), '#');
+    expect(typed.length).toBeGreaterThan(50);
+    expect(typed.filter((p) => !schemaAt(p).says.expected)).toEqual([]);
+  });
+
+  it('names keys in the order rig lists them', () => {
+    expect(TOP_LEVEL_KEYS.slice(0, 3)).toEqual(['name', 'domain', 'backend']);
+    expect(TOP_LEVEL_KEYS.at(-1)).toBe('nodes');
+    expect(NODE_KEYS[0]).toBe('mirrors');
   });
 });
