@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { ErrorObject, Options, ValidateFunction } from 'ajv';
 import { closest, describe, isMap, type Checker } from './checker.js';
 import type { Says } from './json-schema.js';
@@ -29,25 +30,34 @@ export function checkSchema(c: Checker, doc: unknown): unknown {
   return pruned;
 }
 
-export const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strictTypes: false };
-/** Where `npm run build` puts the validator it precompiles (scripts/validator.mjs), beside this module in dist/. */
+const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strictTypes: false };
+/** The validator `npm run build` precompiles (scripts/validator.mjs), beside this module in dist/. */
 export const VALIDATOR_FILE = 'validate-rigfile.cjs';
 
 let validator: ValidateFunction | undefined;
+const require = createRequire(import.meta.url);
 
 /**
  * The precompiled validator, if it was made from this schema: loading ajv and compiling the schema would take
  * longer than the rest of the CLI's start. Else (the tests, which run from src/) compile it here.
  */
 function loadValidator(): ValidateFunction {
-  const require = createRequire(import.meta.url);
-  const file = new URL(VALIDATOR_FILE, import.meta.url);
+  const file = fileURLToPath(new URL(VALIDATOR_FILE, import.meta.url));
   if (fs.existsSync(file)) {
-    const precompiled = require(file.pathname) as ValidateFunction & { schemaText?: string };
+    const precompiled = require(file) as ValidateFunction & { schemaText?: string };
     if (precompiled.schemaText === JSON.stringify(plainSchema())) return precompiled;
   }
   const { Ajv } = require('ajv') as typeof import('ajv');
   return new Ajv(AJV_OPTIONS).compile(plainSchema());
+}
+
+/** The source of the precompiled validator (a CommonJS module: ajv's standalone code, and the schema it is of). */
+export function validatorSource(): string {
+  const { Ajv } = require('ajv') as typeof import('ajv');
+  const standaloneCode = (require('ajv/dist/standalone/index.js') as typeof import('ajv/dist/standalone/index.js')).default;
+  const schema = plainSchema();
+  const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
+  return `${standaloneCode(ajv, ajv.compile(schema))}\nmodule.exports.schemaText = ${JSON.stringify(JSON.stringify(schema))};\n`;
 }
 
 interface Found {

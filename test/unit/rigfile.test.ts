@@ -1,9 +1,10 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RigFileError, type Problem } from '../../src/errors.js';
-import { schemaAt } from '../../src/rigfile/check-schema.js';
+import { schemaAt, validatorSource } from '../../src/rigfile/check-schema.js';
 import { loadRigFile, parseRigFile, type LoadOptions } from '../../src/rigfile/load.js';
 import { NODE_KEYS, TOP_LEVEL_KEYS, plainSchema, rigFileJsonSchema } from '../../src/rigfile/schema.js';
 
@@ -461,6 +462,27 @@ describe('schema/rigfile.schema.json', () => {
     walk(plainSchema(), '#');
     expect(typed.length).toBeGreaterThan(50);
     expect(typed.filter((p) => !schemaAt(p).says.expected)).toEqual([]);
+  });
+
+  it('precompiles (npm run build) to a validator that finds what the compiled one finds', async () => {
+    const { Ajv } = await import('ajv');
+    const module = { exports: {} as { (doc: unknown): boolean; errors?: unknown[]; schemaText?: string } };
+    new Function('module', 'exports', 'require', validatorSource())(module, module.exports, createRequire(import.meta.url));
+    const precompiled = module.exports;
+    const compiled = new Ajv({ allErrors: true, verbose: true, strictTypes: false }).compile(plainSchema());
+    expect(precompiled.schemaText).toBe(JSON.stringify(plainSchema()));
+    const docs = [
+      { nodes: { 'a.v.test': { init: 3, provision: [{}, { shell: 'x', script: 'y' }, { puppet: { manfest: 1 } }] } }, imgae: 'x' },
+      { 'Barn.x': { a: 1 }, 'c.x': 12 },
+      { facts: { Role: null, fqdn: 1 }, network: { subnet: '10.300.0.0/16' }, nodes: {} },
+    ];
+    for (const doc of docs) {
+      expect(precompiled(doc)).toBe(false);
+      expect(compiled(doc)).toBe(false);
+      const strip = (errors: unknown[] | null | undefined) =>
+        JSON.parse(JSON.stringify(errors, (k, v) => (k === 'schema' || k === 'parentSchema' ? undefined : v)));
+      expect(strip(precompiled.errors)).toEqual(strip(compiled.errors));
+    }
   });
 
   it('names keys in the order rig lists them', () => {
