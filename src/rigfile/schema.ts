@@ -1,4 +1,4 @@
-import { AUTO_SUBNET_PREFIX, SMALLEST_RIG_SUBNET } from '../ipv4.js';
+import { AUTO_SUBNET_PREFIX, SMALLEST_RIG_SUBNET, dhcpLeases } from '../ipv4.js';
 import * as J from './json-schema.js';
 import type { Says, Schema, Static } from './json-schema.js';
 
@@ -220,35 +220,32 @@ const liveNode = (description?: string) =>
     description,
   );
 
-const NodeSettings = J.object(
-  {
-    mirrors: liveNode('Live node to mirror.'),
-    roles: J.array(
-      J.string({
-        pattern: FACT_NAME_PATTERN,
-        says: { expected: 'a role name (lowercase letters, digits, underscores)', hint: 'e.g. roles: [db, primary]' },
-      }),
-      {
-        description: "The node's roles: inventory groups (rig inventory), and its roles fact.",
-        says: { expected: 'a list of role names (lowercase letters, digits, underscores)', hint: 'e.g. roles: [db, primary]' },
-      },
-    ),
-    image: image("give an image name, or remove image: to use the rig's image"),
-    init: init('PID 1 of this node: rig or systemd.'),
-    backend: backend(),
-    facts: facts(),
-    provision: steps("The node's own provisioning steps, instead of the rig-wide ones."),
-    needs: oneOrList(
-      'a node name or node.fact',
-      'e.g. needs: [redis1, redis1.redis_role]',
-      'What the node waits for before provisioning: one need or a list.',
-      'A node of this rig (full or short name), to wait until it is ready, or node.fact, to wait for that fact.',
-    ),
-    validate: commands('validate', "The node's own validation commands, instead of the rig-wide ones."),
-    update: commands('update', "The node's own update commands (rig update), instead of the rig-wide ones."),
-  },
-  {},
-);
+const NodeSettings = J.object({
+  mirrors: liveNode('Live node to mirror.'),
+  roles: J.array(
+    J.string({
+      pattern: FACT_NAME_PATTERN,
+      says: { expected: 'a role name (lowercase letters, digits, underscores)', hint: 'e.g. roles: [db, primary]' },
+    }),
+    {
+      description: "The node's roles: inventory groups (rig inventory), and its roles fact.",
+      says: { expected: 'a list of role names (lowercase letters, digits, underscores)', hint: 'e.g. roles: [db, primary]' },
+    },
+  ),
+  image: image("give an image name, or remove image: to use the rig's image"),
+  init: init('PID 1 of this node: rig or systemd.'),
+  backend: backend(),
+  facts: facts(),
+  provision: steps("The node's own provisioning steps, instead of the rig-wide ones."),
+  needs: oneOrList(
+    'a node name or node.fact',
+    'e.g. needs: [redis1, redis1.redis_role]',
+    'What the node waits for before provisioning: one need or a list.',
+    'A node of this rig (full or short name), to wait until it is ready, or node.fact, to wait for that fact.',
+  ),
+  validate: commands('validate', "The node's own validation commands, instead of the rig-wide ones."),
+  update: commands('update', "The node's own update commands (rig update), instead of the rig-wide ones."),
+});
 export const NODE_KEYS = J.keysOf(NodeSettings);
 
 const nodeName = J.string({
@@ -370,7 +367,7 @@ const Network = J.object(
   {
     subnet: cidr(
       '10.213.7.0/24',
-      `The rig's IPv4 network, prefix /${PREFIXES.subnet[0]} to /${PREFIXES.subnet[1]} (a /26 leaves 47 DHCP leases, a /24 239). Default: a free /${AUTO_SUBNET_PREFIX} from pool.`,
+      `The rig's IPv4 network, prefix /${PREFIXES.subnet[0]} to /${PREFIXES.subnet[1]} (a /${PREFIXES.subnet[1]} leaves ${dhcpLeases(PREFIXES.subnet[1])} DHCP leases, a /24 ${dhcpLeases(24)}). Default: a free /${AUTO_SUBNET_PREFIX} from pool.`,
     ),
     pool: cidr(
       DEFAULT_POOL,
