@@ -8,6 +8,7 @@ import { checkSchema } from './check-schema.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
 import { DHCP_POOL_OFFSET, AUTO_SUBNET_PREFIX, dhcpLeases } from '../ipv4.js';
 import {
+  DEFAULT_FILE,
   DEFAULT_POOL,
   NAME_RULE,
   NODE_KEYS,
@@ -24,8 +25,6 @@ import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, Provisio
 
 // The structure of a rig file (keys, types, allowed values, patterns) is schema.ts's, checked by check-schema.ts;
 // what is here reads the file, builds the RigSpec from what passed, and checks what a schema cannot say.
-
-const DEFAULT_CONFIG_FILE = '{node}.yaml';
 
 export interface LoadOptions {
   name?: string; // overrides the name in the file and the default from the file name
@@ -168,7 +167,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
     image: rig.image,
     network,
     configs,
-    factsFrom: factsFrom && { dir: path.resolve(rigDir, factsFrom.dir), file: factsFrom.file ?? '{node}.json' },
+    factsFrom: factsFrom && { dir: path.resolve(rigDir, factsFrom.dir), file: factsFrom.file ?? DEFAULT_FILE.facts },
     nodes: found.nodes,
     warnings: settingsWordNodes(file, found.nodes),
   };
@@ -296,7 +295,7 @@ function checkConfigs(c: Checker, entries: (RawConfig | undefined)[], rigDir: st
   entries.forEach((entry, i) => {
     if (entry?.dir === undefined) return; // the schema pass reported it
     const p = ['configs', i];
-    const { dir, file = DEFAULT_CONFIG_FILE, outside_repo: outsideRepo = false } = entry;
+    const { dir, file = DEFAULT_FILE.config, outside_repo: outsideRepo = false } = entry;
     // rig makes its links in dir, or in the directory part of file under it ("sub/{node}.yaml": dir/sub).
     const parts = file.split('/');
     const sub = parts
@@ -357,7 +356,7 @@ const isDirectory = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.is
 
 function defaultConfigs(rigDir: string): ConfigTree[] {
   const dir = path.join(rigDir, 'hieradata', 'nodes');
-  return fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? [{ dir, file: DEFAULT_CONFIG_FILE }] : [];
+  return fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? [{ dir, file: DEFAULT_FILE.config }] : [];
 }
 
 interface RigDefaults {

@@ -38,6 +38,8 @@ export const RESERVED_FACTS = [
   'stage',
 ] as const;
 export const DEFAULT_POOL = '10.213.0.0/16';
+/** The file: of a config tree and of facts_from when they have none. */
+export const DEFAULT_FILE = { config: '{node}.yaml', facts: '{node}.json' } as const;
 /** The prefixes network.subnet and network.pool may have (checked in load.ts: a pattern cannot say it well). */
 export const PREFIXES = { subnet: [16, SMALLEST_RIG_SUBNET], pool: [8, AUTO_SUBNET_PREFIX] } as const;
 
@@ -304,7 +306,7 @@ const Config = J.object(
       },
     }),
     file: J.string({
-      description: 'File name template inside dir; {node} is the live node name. Default: {node}.yaml.',
+      description: `File name template inside dir; {node} is the live node name. Default: ${DEFAULT_FILE.config}.`,
       says: { expected: 'a non-empty string', hint: 'e.g. file: "{node}.yaml"' },
       allOf: [
         {
@@ -338,7 +340,7 @@ const FactsFrom = J.object(
       says: { expected: 'a non-empty string', hint: FACTS_FROM_EXAMPLE, missing: { message: 'missing' } },
     }),
     file: J.string({
-      description: 'File name template; {node} is the live node name. Default: {node}.json.',
+      description: `File name template; {node} is the live node name. Default: ${DEFAULT_FILE.facts}.`,
       pattern: '\\{node\\}',
       says: {
         expected: 'a non-empty string',
