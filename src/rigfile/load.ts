@@ -241,12 +241,12 @@ function checkFacts(c: Checker, facts: Record<string, unknown> | undefined, p: P
 }
 
 function checkNetwork(c: Checker, net: RawNetwork | undefined): NetworkSpec {
-  return {
-    subnet: checkPrefix(c, 'subnet', net?.subnet),
-    pool: checkPrefix(c, 'pool', net?.pool) ?? DEFAULT_POOL,
-    internal: net?.internal ?? false,
-    forward: (net?.forward ?? []).filter((f) => f !== undefined),
-  };
+  const network: NetworkSpec = { pool: DEFAULT_POOL, internal: net?.internal ?? false, forward: [] };
+  if (!net) return network;
+  network.subnet = checkPrefix(c, 'subnet', net.subnet);
+  network.pool = checkPrefix(c, 'pool', net.pool) ?? DEFAULT_POOL;
+  network.forward = (net.forward ?? []).filter((f) => f !== undefined);
+  return network;
 }
 
 /** Every node needs a DHCP lease: more nodes than the subnet has leases is found here, before anything is made. */
