@@ -1,15 +1,7 @@
 import type { Problem } from '../errors.js';
 import { formatPath, type ParsedYaml, type PathSeg } from './positions.js';
 
-// Shared by load.ts and steps.ts; kept here so neither imports the other's module at load time.
-
-/** Step kinds and puppet step options; schema/rigfile.schema.json must list exactly these (a unit test checks). */
-export const STEP_KINDS = ['shell', 'script', 'puppet'] as const;
-export const PUPPET_KEYS = ['manifest', 'modulepath', 'hiera_config'] as const;
-/** Beside shell: or script:, the exit code by which the step says it changed something (for --idempotent). */
-export const CHANGED_EXIT = 'changed_exit';
-
-export const FACT_NAME = /^[a-z_][a-z0-9_]*$/;
+// Shared by the schema pass (check-schema.ts) and the checks after it (load.ts, steps.ts).
 
 export type YamlMap = Record<string, unknown>;
 export const isMap = (v: unknown): v is YamlMap => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -32,29 +24,6 @@ export class Checker {
   line(p: PathSeg[]): number {
     return this.doc.keyAt(p).line;
   }
-
-  typeError(p: PathSeg[], value: unknown, expected: string, hint: string): void {
-    const message = value === null ? `is empty; expected ${expected}` : `must be ${expected}, not ${describe(value)}`;
-    this.report(p, message, hint, 'value');
-  }
-
-  unknownKeys(obj: YamlMap, p: PathSeg[], valid: readonly string[], extraHint?: (key: string) => string): void {
-    for (const key of Object.keys(obj)) {
-      if (valid.includes(key)) continue;
-      const near = closest(key, valid);
-      const hint = `${near ? `did you mean ${near}? ` : ''}valid keys here: ${valid.join(', ')}${extraHint?.(key) ?? ''}`;
-      this.report([...p, key], `unknown key "${key}"`, hint);
-    }
-  }
-
-  /** An optional non-empty string setting. */
-  string(obj: YamlMap, key: string, p: PathSeg[], hint: string): string | undefined {
-    if (!has(obj, key)) return undefined;
-    const v = obj[key];
-    if (typeof v === 'string' && v !== '') return v;
-    this.typeError([...p, key], v, 'a non-empty string', hint);
-    return undefined;
-  }
 }
 
 /** "a list", "a map", "a string ("x")", "a number (3)": what a YAML value is, for messages. */
@@ -65,7 +34,7 @@ export function describe(v: unknown): string {
   return `a ${typeof v} (${String(v)})`;
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const c of candidates) {

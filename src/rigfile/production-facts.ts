@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { RigFileError } from '../errors.js';
-import { RESERVED_FACTS } from './load.js';
+import { LIMITS } from './load.js';
+import { FACT_NAME, RESERVED_FACTS } from './schema.js';
 import type { RigSpec } from './types.js';
 
 /**
@@ -17,7 +18,6 @@ export interface ProductionFacts {
 
 // Facts of the machine itself, which Facter (and rig) see in the rig: never taken from production.
 const OWN = /^(networking|interfaces|(ipaddress|ipaddress6|macaddress|netmask|netmask6|network|network6|mtu|scope6|dhcp_servers)(_.*)?)$/;
-const MAX_FACT_BYTES = 16 * 1024;
 
 export function readProductionFacts(spec: RigSpec): ProductionFacts {
   const result: ProductionFacts = { facts: new Map(), warnings: [] };
@@ -77,9 +77,9 @@ function factsOf(doc: unknown, file: string): Record<string, string> {
   }
   const facts: Record<string, string> = {};
   for (const [name, value] of entries) {
-    if (!/^[a-z_][a-z0-9_]*$/.test(name) || OWN.test(name) || (RESERVED_FACTS as readonly string[]).includes(name)) continue;
+    if (!FACT_NAME.test(name) || OWN.test(name) || (RESERVED_FACTS as readonly string[]).includes(name)) continue;
     const text = typeof value === 'string' ? value : JSON.stringify(value);
-    if (Buffer.byteLength(text) <= MAX_FACT_BYTES) facts[name] = text;
+    if (Buffer.byteLength(text) <= LIMITS.factBytes) facts[name] = text;
   }
   return facts;
 }

@@ -1,16 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CHANGED_EXIT, FACT_NAME, has, isMap, PUPPET_KEYS, STEP_KINDS, type Checker } from './checker.js';
+import type { Checker } from './checker.js';
 import type { PathSeg } from './positions.js';
+import { FACT_NAME, STEP_KINDS, type RawStep } from './schema.js';
 import type { NodeSpec, ProvisionStep } from './types.js';
 
 export interface RawNeed {
   text: string;
   path: PathSeg[];
 }
-
-const STEP_EXAMPLE =
-  'e.g.\n      provision:\n        - shell: echo hello\n        - script: scripts/setup.sh\n        - puppet: control-repo/manifests/site.pp';
 
 const inside = (dir: string, file: string) => {
   const rel = path.relative(dir, file);
@@ -23,16 +21,12 @@ const inside = (dir: string, file: string) => {
  */
 function repoPath(
   c: Checker,
-  value: unknown,
+  value: string,
   p: PathSeg[],
   rigDir: string,
   what: string,
   type: 'file' | 'directory' | 'any',
 ): string | undefined {
-  if (typeof value !== 'string' || value === '') {
-    c.typeError(p, value, `the path of ${what}, relative to the rig file`, STEP_EXAMPLE);
-    return undefined;
-  }
   const full = path.resolve(rigDir, value);
   const outside = `${value} is outside the rig file's directory, which is all the nodes can see`;
   if (!inside(rigDir, full)) {
@@ -56,98 +50,37 @@ function repoPath(
   return full;
 }
 
-export function checkSteps(c: Checker, value: unknown, p: PathSeg[], rigDir: string): ProvisionStep[] {
-  if (!Array.isArray(value)) {
-    c.typeError(p, value, 'a list of steps', STEP_EXAMPLE);
-    return [];
-  }
+/** The steps of a provision: list, each run as written; a step the schema pass removed (a hole) is left out. */
+export function buildSteps(c: Checker, raw: (RawStep | undefined)[] | undefined, p: PathSeg[], rigDir: string): ProvisionStep[] {
   const steps: ProvisionStep[] = [];
-  value.forEach((item: unknown, i) => {
-    const sp = [...p, i];
-    if (!isMap(item)) return c.typeError(sp, item, `a map with one of ${STEP_KINDS.join(', ')}`, STEP_EXAMPLE);
-    c.unknownKeys(item, sp, [...STEP_KINDS, CHANGED_EXIT]);
-    const kinds = STEP_KINDS.filter((k) => has(item, k));
-    if (kinds.length > 1) {
-      const message = `a step does one thing, but this one has ${kinds.join(' and ')}`;
-      return c.report(sp, message, `split it into one step per kind: ${kinds.map((k) => `- ${k}: ...`).join(', then ')}`);
-    }
-    if (Object.keys(item).length === 0) {
-      return c.report(sp, 'is an empty step', `give one of ${STEP_KINDS.map((k) => `${k}:`).join(', ')} ${STEP_EXAMPLE}`, 'value');
-    }
-    if (kinds.length === 0) {
-      if (has(item, CHANGED_EXIT))
-        c.report([...sp, CHANGED_EXIT], 'needs a shell: or script: step beside it', 'e.g. - { shell: ./converge.sh, changed_exit: 2 }');
-      return; // else an unknown key, reported above
-    }
-    const kind = kinds[0];
-    const arg = item[kind];
-    const ap = [...sp, kind];
-    const changedExit = checkChangedExit(c, item, sp, kind);
+  (raw ?? []).forEach((step, i) => {
+    const kind = step && STEP_KINDS.find((k) => step[k] !== undefined);
+    if (!step || !kind) return; // the schema pass reported it
+    const ap = [...p, i, kind];
+    const changed = step.changed_exit === undefined ? {} : { changedExit: step.changed_exit };
     if (kind === 'shell') {
-      if (typeof arg === 'string' && arg.trim()) steps.push({ kind, script: arg, ...(changedExit !== undefined && { changedExit }) });
-      else c.typeError(ap, arg, 'a shell script', 'e.g. - shell: rig-fact set redis_role master');
+      steps.push({ kind, script: step.shell!, ...changed });
     } else if (kind === 'script') {
-      const file = repoPath(c, arg, ap, rigDir, 'script', 'file');
-      if (file) steps.push({ kind, path: file, ...(changedExit !== undefined && { changedExit }) });
+      const file = repoPath(c, step.script!, ap, rigDir, 'script', 'file');
+      if (file) steps.push({ kind, path: file, ...changed });
     } else {
-      const options = isMap(arg) ? arg : { manifest: arg };
-      if (isMap(arg)) c.unknownKeys(arg, ap, PUPPET_KEYS);
-      if (!has(options, 'manifest'))
-        return c.report(ap, 'missing manifest:', 'e.g. - puppet: { manifest: control-repo/manifests/site.pp }');
-      const at = (key: string) => (isMap(arg) ? [...ap, key] : ap);
+      const arg = step.puppet!;
+      const options = typeof arg === 'string' ? { manifest: arg } : arg;
+      const at = (key: string) => (typeof arg === 'string' ? ap : [...ap, key]);
+      if (options.manifest === undefined) return;
       const manifest = repoPath(c, options.manifest, at('manifest'), rigDir, 'manifest', 'any'); // puppet apply takes a file or a directory
-      const modulepath = has(options, 'modulepath')
-        ? repoPath(c, options.modulepath, at('modulepath'), rigDir, 'module path', 'directory')
-        : undefined;
-      const hieraConfig = has(options, 'hiera_config')
-        ? repoPath(c, options.hiera_config, at('hiera_config'), rigDir, 'hiera config', 'file')
-        : undefined;
+      const modulepath = options.modulepath && repoPath(c, options.modulepath, at('modulepath'), rigDir, 'module path', 'directory');
+      const hieraConfig = options.hiera_config && repoPath(c, options.hiera_config, at('hiera_config'), rigDir, 'hiera config', 'file');
       if (manifest) steps.push({ kind, manifest, ...(modulepath && { modulepath }), ...(hieraConfig && { hieraConfig }) });
     }
   });
   return steps;
 }
 
-/**
- * How a shell or script step says it changed something: an exit code from 1 to 255 (it is then not a failure). Puppet
- * steps need none: --detailed-exitcodes says it.
- */
-function checkChangedExit(c: Checker, item: Record<string, unknown>, sp: PathSeg[], kind: string): number | undefined {
-  if (!has(item, CHANGED_EXIT)) return undefined;
-  const v = item[CHANGED_EXIT];
-  const p = [...sp, CHANGED_EXIT];
-  if (kind === 'puppet') {
-    c.report(p, 'is for shell: and script: steps', 'leave it out: a puppet step says what it changed itself (--detailed-exitcodes)');
-    return undefined;
-  }
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 255) return v;
-  c.typeError(p, v, 'an exit code from 1 to 255', 'e.g. changed_exit: 2 (the step exits 2 when it changed something, 0 when it did not)');
-  return undefined;
-}
-
-/** One string or a list of strings, each item checked where it is. */
-function stringList(c: Checker, value: unknown, p: PathSeg[], what: string, hint: string): { text: string; path: PathSeg[] }[] {
-  const one = typeof value === 'string';
-  if (!one && !Array.isArray(value)) {
-    c.typeError(p, value, `${what} or a list of them`, hint);
-    return [];
-  }
-  const items: { text: string; path: PathSeg[] }[] = [];
-  (one ? [value] : (value as unknown[])).forEach((v, i) => {
-    const at = one ? p : [...p, i];
-    if (typeof v === 'string' && v.trim()) items.push({ text: v, path: at });
-    else c.typeError(at, v, what, hint);
-  });
-  return items;
-}
-
-export function checkValidate(c: Checker, value: unknown, p: PathSeg[]): string[] {
-  return stringList(c, value, p, 'a shell command', 'e.g. validate: ["redis-cli ping"]').map((v) => v.text);
-}
-
-/** A node's needs as written, resolved later by checkNeeds once all nodes are known. */
-export function needList(c: Checker, value: unknown, p: PathSeg[]): RawNeed[] {
-  return stringList(c, value, p, 'a node name or node.fact', 'e.g. needs: [redis1, redis1.redis_role]');
+/** One string or a list of them (validate:, update:, needs:), each with its place in the file. */
+export function stringList(value: string | (string | undefined)[] | undefined, p: PathSeg[]): RawNeed[] {
+  if (typeof value === 'string') return [{ text: value, path: p }];
+  return (value ?? []).flatMap((text, i) => (text === undefined ? [] : [{ text, path: [...p, i] }]));
 }
 
 /** Resolve each node's needs to nodes (and facts) of the rig, then reject a cycle before anything starts. */

@@ -1,7 +1,9 @@
-export type BackendKind = 'docker' | 'lxc';
+import type { BACKENDS, INITS } from './schema.js';
+
+export type BackendKind = (typeof BACKENDS)[number];
 
 /** PID 1 of a node: rig's agent itself, or systemd with rig's agent as one of its services. */
-export type InitKind = 'rig' | 'systemd';
+export type InitKind = (typeof INITS)[number];
 
 /** A tree of live node configs to mirror: `dir/file` with {node} replaced by a node name. */
 export interface ConfigTree {

@@ -1,20 +1,12 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RigFileError, type Problem } from '../../src/errors.js';
-import {
-  CONFIG_KEYS,
-  NETWORK_KEYS,
-  NODE_KEYS,
-  PUPPET_KEYS,
-  RESERVED_FACTS,
-  STEP_KINDS,
-  TOP_LEVEL_KEYS,
-  loadRigFile,
-  parseRigFile,
-  type LoadOptions,
-} from '../../src/rigfile/load.js';
+import { schemaAt, validatorSource } from '../../src/rigfile/check-schema.js';
+import { loadRigFile, parseRigFile, type LoadOptions } from '../../src/rigfile/load.js';
+import { NODE_KEYS, TOP_LEVEL_KEYS, plainSchema, rigFileJsonSchema } from '../../src/rigfile/schema.js';
 
 const FILE = 'rigs/test.yaml';
 const y = (...lines: string[]) => lines.join('\n') + '\n';
@@ -328,6 +320,39 @@ describe('settings', () => {
   });
 });
 
+describe('the schema pass', () => {
+  it('points at the item of a list that is wrong, not at the list', () => {
+    const found = problems(y('network: { forward: [ntp.prod.example, Bad_Name] }', 'nodes:', '  barn.v.test: { roles: [db, Primary] }'));
+    expect(found.map((p) => [p.line, p.column, p.path, p.message])).toEqual([
+      [1, 40, 'network.forward[1]', '"Bad_Name" is not a valid DNS name'],
+      [3, 30, 'nodes["barn.v.test"].roles[1]', 'must be a role name (lowercase letters, digits, underscores), not a string ("Primary")'],
+    ]);
+  });
+
+  it('keeps a node whose value is wrong, so that what needs it finds it', () => {
+    const p = one(y('name: x', 'nodes:', '  a.v.test: { needs: [b] }', '  b.v.test: 3'));
+    expect(p).toMatchObject({ line: 4, column: 13, path: 'nodes["b.v.test"]' });
+    expect(p.message).toBe('must be a live node name, a map of settings, or empty, not a number (3)');
+  });
+
+  it('names keys with slashes and tildes as written', () => {
+    const found = problems(y('"a/b": 1', '"c~d": 2', 'nodes: { barn.v.test: }'));
+    expect(found.map((p) => [p.line, p.path, p.message])).toEqual([
+      [1, '["a/b"]', 'unknown key "a/b"'],
+      [2, '["c~d"]', 'unknown key "c~d"'],
+    ]);
+  });
+
+  it("reports a union by the branch of the value's type", () => {
+    const found = problems(y('provision:', '  - puppet: { modulepath: 3 }', '  - puppet: 3', 'nodes: { barn.v.test: }'));
+    expect(found.map((p) => [p.line, p.path, p.message])).toEqual([
+      [2, 'provision[0].puppet', 'missing manifest:'],
+      [2, 'provision[0].puppet.modulepath', 'must be the path of module path, relative to the rig file, not a number (3)'],
+      [3, 'provision[1].puppet', 'must be the path of manifest, relative to the rig file, or a map with manifest:, not a number (3)'],
+    ]);
+  });
+});
+
 describe('file-level problems', () => {
   it('rejects a rig file that is not a map', () => {
     let p = one(y('- barn.v.test'));
@@ -419,21 +444,57 @@ describe('configs default', () => {
 });
 
 describe('schema/rigfile.schema.json', () => {
-  const schema = JSON.parse(fs.readFileSync(new URL('../../schema/rigfile.schema.json', import.meta.url), 'utf8'));
-  const sorted = (keys: readonly string[]) => [...keys].sort();
+  const CHECKS = ['type', 'anyOf', 'enum', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'minProperties', 'not'];
 
-  it('knows exactly the keys the parser knows', () => {
-    expect(sorted(Object.keys(schema.properties))).toEqual(sorted(TOP_LEVEL_KEYS));
-    expect(sorted(schema.then.propertyNames.enum)).toEqual(sorted(TOP_LEVEL_KEYS));
-    expect(sorted(schema.else.propertyNames.allOf[1].not.enum)).toEqual(sorted(TOP_LEVEL_KEYS.filter((k) => k !== 'nodes')));
-    const nodeMap = schema.definitions.node.anyOf.find((s: { type?: string }) => s.type === 'object');
-    expect(sorted(Object.keys(nodeMap.properties))).toEqual(sorted(NODE_KEYS));
-    expect(sorted(Object.keys(schema.definitions.network.properties))).toEqual(sorted(NETWORK_KEYS));
-    expect(sorted(Object.keys(schema.definitions.config.properties))).toEqual(sorted(CONFIG_KEYS));
-    expect(sorted(schema.definitions.facts.propertyNames.not.enum)).toEqual(sorted(RESERVED_FACTS));
-    expect(sorted(Object.keys(schema.definitions.step.properties))).toEqual(sorted([...STEP_KINDS, 'changed_exit']));
-    const puppetMap = schema.definitions.puppet.anyOf.find((s: { type?: string }) => s.type === 'object');
-    expect(sorted(Object.keys(puppetMap.properties))).toEqual(sorted(PUPPET_KEYS));
-    expect(puppetMap.required).toEqual(['manifest']);
+  it('is what src/rigfile/schema.ts generates (npm run schema writes it)', () => {
+    const checkedIn = fs.readFileSync(new URL('../../schema/rigfile.schema.json', import.meta.url), 'utf8');
+    expect(checkedIn, 'schema/rigfile.schema.json is out of date: run npm run schema').toBe(rigFileJsonSchema());
+  });
+
+  it('has words and a fix for every check it makes', () => {
+    const checks: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (typeof node !== 'object' || node === null) return;
+      for (const [key, child] of Object.entries(node)) {
+        if (key === 'if') continue; // it only tests: it reports nothing itself
+        if (CHECKS.includes(key) && !(key === 'type' && at.endsWith('/propertyNames'))) checks.push(`${at}/${key}`); // keys are strings
+        if (key !== 'not') walk(child, `${at}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`);
+      }
+    };
+    walk(plainSchema(), '#');
+    expect(checks.length).toBeGreaterThan(100);
+    const wordless = checks.filter((p) => {
+      const { says } = schemaAt(p);
+      const typed = p.endsWith('/type') || p.endsWith('/anyOf');
+      return typed ? !says.expected || !says.hint : !(says.invalid || says.expected) || !(says.invalidHint ?? says.hint);
+    });
+    expect(wordless).toEqual([]);
+  });
+
+  it('precompiles (npm run build) to a validator that finds what the compiled one finds', async () => {
+    const { Ajv } = await import('ajv');
+    const module = { exports: {} as { (doc: unknown): boolean; errors?: unknown[]; schemaText?: string } };
+    new Function('module', 'exports', 'require', validatorSource())(module, module.exports, createRequire(import.meta.url));
+    const precompiled = module.exports;
+    const compiled = new Ajv({ allErrors: true, verbose: true, strictTypes: false }).compile(plainSchema());
+    expect(precompiled.schemaText).toBe(JSON.stringify(plainSchema()));
+    const docs = [
+      { nodes: { 'a.v.test': { init: 3, provision: [{}, { shell: 'x', script: 'y' }, { puppet: { manfest: 1 } }] } }, imgae: 'x' },
+      { 'Barn.x': { a: 1 }, 'c.x': 12 },
+      { facts: { Role: null, fqdn: 1 }, network: { subnet: '10.300.0.0/16' }, nodes: {} },
+    ];
+    for (const doc of docs) {
+      expect(precompiled(doc)).toBe(false);
+      expect(compiled(doc)).toBe(false);
+      const strip = (errors: unknown[] | null | undefined) =>
+        JSON.parse(JSON.stringify(errors, (k, v) => (k === 'schema' || k === 'parentSchema' ? undefined : v)));
+      expect(strip(precompiled.errors)).toEqual(strip(compiled.errors));
+    }
+  });
+
+  it('names keys in the order rig lists them', () => {
+    expect(TOP_LEVEL_KEYS.slice(0, 3)).toEqual(['name', 'domain', 'backend']);
+    expect(TOP_LEVEL_KEYS.at(-1)).toBe('nodes');
+    expect(NODE_KEYS[0]).toBe('mirrors');
   });
 });

@@ -1,0 +1,485 @@
+import { AUTO_SUBNET_PREFIX, SMALLEST_RIG_SUBNET, dhcpLeases } from '../ipv4.js';
+import * as J from './json-schema.js';
+import type { Says, Schema, Static } from './json-schema.js';
+
+/**
+ * The rig file's one definition: every key, type, allowed value and pattern, with what rig says when a value breaks
+ * it. check-schema.ts validates against it (ajv) and places each problem in the file; load.ts then checks what a
+ * schema cannot say (names against each other, subnet math, files on disk). schema/rigfile.schema.json, for
+ * editors, is generated from it (`npm run schema`; a unit test fails when the checked-in file differs).
+ */
+
+// Patterns, each written once: the schema holds them, and code that needs the same test compiles them from here.
+const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
+const HOSTNAME = `^${LABEL}(\\.${LABEL})*$`;
+const FACT_NAME_PATTERN = '^[a-z_][a-z0-9_]*$';
+const OCTET = '(25[0-5]|2[0-4]\\d|[01]?\\d?\\d)';
+const CIDR = `^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/\\d{1,2}$`;
+export const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
+export const FACT_NAME = new RegExp(FACT_NAME_PATTERN);
+
+export const BACKENDS = ['docker', 'lxc'] as const;
+export const INITS = ['rig', 'systemd'] as const;
+/** Facts rig sets itself; a rig file may not set them. */
+export const RESERVED_FACTS = [
+  'hostname',
+  'fqdn',
+  'domain',
+  'ipaddress',
+  'netmask',
+  'netmask_length',
+  'macaddress',
+  'roles',
+  'os',
+  'os_release',
+  'kernel',
+  'rig',
+  'mirrors',
+  'stage',
+] as const;
+export const DEFAULT_POOL = '10.213.0.0/16';
+/** The file: of a config tree and of facts_from when they have none. */
+export const DEFAULT_FILE = { config: '{node}.yaml', facts: '{node}.json' } as const;
+/** The prefixes network.subnet and network.pool may have (checked in load.ts: a pattern cannot say it well). */
+export const PREFIXES = { subnet: [16, SMALLEST_RIG_SUBNET], pool: [8, AUTO_SUBNET_PREFIX] } as const;
+
+export const NAME_RULE = 'use 1-24 lowercase letters, digits and hyphens, starting with a letter or digit';
+const HOST_RULE = 'use dot-separated labels of lowercase letters, digits and hyphens, not starting or ending with a hyphen';
+const FORM_HINT =
+  'write one "made-up-name: live-name" line per node (e.g. barn.village.test: straleb.prod.example), ' +
+  'or a map with a nodes: key and optional settings';
+const NODES_EXAMPLE = 'e.g.\n      nodes:\n        barn.village.test: straleb.prod.example';
+const STEP_EXAMPLE =
+  'e.g.\n      provision:\n        - shell: echo hello\n        - script: scripts/setup.sh\n        - puppet: control-repo/manifests/site.pp';
+const MIRRORS_HINT = "give the live node's host name, e.g. straleb.prod.example";
+
+const hostname = (says: Says, description?: string) =>
+  J.string({ ...(description && { description }), maxLength: 253, pattern: HOSTNAME, says });
+
+/** A string from a fixed list: "unknown <what> "x"", else "must be a <what> name". */
+const oneOf = <T extends string>(values: readonly T[], what: string, hint: string, description?: string) =>
+  J.enumOf(values, {
+    ...(description && { description }),
+    says: { expected: `${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} name`, hint, invalid: (v) => `unknown ${what} "${String(v)}"` },
+  });
+
+const image = (hint: string, description?: string) =>
+  J.string({ ...(description && { description }), minLength: 1, says: { expected: 'a non-empty string', hint } });
+
+const backend = (description?: string) => oneOf(BACKENDS, 'backend', `use one of: ${BACKENDS.join(', ')}`, description);
+
+const init = (description: string) =>
+  oneOf(
+    INITS,
+    'init',
+    "use init: systemd (systemd as PID 1, for units and `service`), or init: rig (rig's agent as PID 1, the default)",
+    description,
+  );
+
+const facts = (description?: string) =>
+  J.map(
+    J.string({
+      allOf: [
+        {
+          pattern: FACT_NAME_PATTERN,
+          says: {
+            invalid: (k) => `"${String(k)}" is not a valid fact name`,
+            invalidHint: 'use lowercase letters, digits and underscores, starting with a letter or underscore',
+          } satisfies Says,
+        },
+        {
+          not: { enum: RESERVED_FACTS },
+          says: {
+            invalid: (k) => `"${String(k)}" is set by rig itself and cannot be a custom fact`,
+            invalidHint: `rename it; reserved fact names: ${RESERVED_FACTS.join(', ')}`,
+          } satisfies Says,
+        },
+      ],
+    }),
+    J.anything({
+      not: { type: 'null' },
+      says: { invalid: () => 'has no value', invalidHint: 'give the fact a value (quote it to get a string), or remove it', at: 'key' },
+    }),
+    { ...(description && { description }), says: { expected: 'a map of fact names to values', hint: 'e.g. facts: { datacentre: test }' } },
+  );
+
+/** One string or a list of them, each a non-blank line of shell or a need. */
+const oneOrList = (what: string, hint: string, description: string, itemDescription?: string) => {
+  const item = J.string({ ...(itemDescription && { description: itemDescription }), pattern: '\\S', says: { expected: what, hint } });
+  return J.union([item, J.array(item)], { description, says: { expected: `${what} or a list of them`, hint } });
+};
+
+const commands = (key: string, description: string) => oneOrList('a shell command', `e.g. ${key}: ["redis-cli ping"]`, description);
+
+// Provisioning steps.
+
+/** A file or directory a step names (load.ts checks that it exists, inside the rig file's directory). */
+const repoPath = (what: string, description: string, missing?: Says['missing']) =>
+  J.string({
+    description,
+    minLength: 1,
+    says: { expected: `the path of ${what}, relative to the rig file`, hint: STEP_EXAMPLE, missing },
+  });
+
+const PuppetOptions = J.object(
+  {
+    manifest: repoPath('manifest', 'Manifest to apply.', {
+      message: 'missing manifest:',
+      hint: 'e.g. - puppet: { manifest: control-repo/manifests/site.pp }',
+      at: 'parent',
+    }),
+    modulepath: repoPath('module path', 'Module directory.'),
+    hiera_config: repoPath('hiera config', 'hiera.yaml to use.'),
+  },
+  { required: ['manifest'] },
+);
+
+const STEP_KIND_SCHEMAS = {
+  shell: J.string({
+    description: 'An inline shell script.',
+    pattern: '\\S',
+    says: { expected: 'a shell script', hint: 'e.g. - shell: rig-fact set redis_role master' },
+  }),
+  script: repoPath('script', 'A script file to run.'),
+  puppet: J.union([repoPath('manifest', 'Manifest to apply.'), PuppetOptions], {
+    description: 'puppet apply: a manifest path, or a map with manifest: and optional modulepath: and hiera_config:.',
+    says: { expected: 'the path of manifest, relative to the rig file, or a map with manifest:', hint: STEP_EXAMPLE },
+  }),
+};
+export const STEP_KINDS = Object.keys(STEP_KIND_SCHEMAS) as (keyof typeof STEP_KIND_SCHEMAS)[];
+/** Beside shell: or script:, the exit code by which the step says it changed something (for --idempotent). */
+const CHANGED_EXIT = 'changed_exit';
+
+const kindsIn = (step: unknown) => STEP_KINDS.filter((k) => Object.hasOwn(step as object, k));
+const pairs = STEP_KINDS.flatMap((a, i) => STEP_KINDS.slice(i + 1).map((b) => [a, b]));
+/** changed_exit where it may not be. */
+const noChangedExit = (message: string, hint: string) => ({
+  properties: { [CHANGED_EXIT]: { not: {}, says: { invalid: () => message, invalidHint: hint, at: 'key' } satisfies Says } },
+});
+
+const Step = J.object(
+  {
+    ...STEP_KIND_SCHEMAS,
+    [CHANGED_EXIT]: J.integer({
+      description:
+        'The exit code by which a shell or script step says it changed something (not a failure; --idempotent fails on it in the second run).',
+      minimum: 1,
+      maximum: 255,
+      says: {
+        expected: 'an exit code from 1 to 255',
+        hint: 'e.g. changed_exit: 2 (the step exits 2 when it changed something, 0 when it did not)',
+      },
+    }),
+  },
+  {
+    description: `One provisioning step: a map with exactly one of ${STEP_KINDS.join(', ')} (shell: and script: may add changed_exit:).`,
+    minProperties: 1,
+    says: {
+      expected: `a map with one of ${STEP_KINDS.join(', ')}`,
+      hint: STEP_EXAMPLE,
+      invalid: () => 'is an empty step',
+      invalidHint: `give one of ${STEP_KINDS.map((k) => `${k}:`).join(', ')} ${STEP_EXAMPLE}`,
+    },
+    allOf: [
+      {
+        not: { type: 'object', anyOf: pairs.map((pair) => ({ required: pair })) },
+        says: {
+          invalid: (step) => `a step does one thing, but this one has ${kindsIn(step).join(' and ')}`,
+          invalidHint: (step) =>
+            `split it into one step per kind: ${kindsIn(step)
+              .map((k) => `- ${k}: ...`)
+              .join(', then ')}`,
+          at: 'key',
+        } satisfies Says,
+      },
+      {
+        if: { required: ['puppet'] },
+        then: noChangedExit(
+          'is for shell: and script: steps',
+          'leave it out: a puppet step says what it changed itself (--detailed-exitcodes)',
+        ),
+      },
+      {
+        if: { not: { anyOf: STEP_KINDS.map((k) => ({ required: [k] })) } },
+        then: noChangedExit('needs a shell: or script: step beside it', 'e.g. - { shell: ./converge.sh, changed_exit: 2 }'),
+      },
+    ],
+  },
+);
+
+const steps = (description: string) => J.array(Step, { description, says: { expected: 'a list of steps', hint: STEP_EXAMPLE } });
+
+// Nodes.
+
+const liveNode = (description?: string) =>
+  hostname(
+    {
+      expected: 'a host name',
+      hint: MIRRORS_HINT,
+      invalid: (v) => `"${String(v)}" is not a valid host name`,
+      invalidHint: `${MIRRORS_HINT}; ${HOST_RULE}`,
+    },
+    description,
+  );
+
+const NodeSettings = J.object({
+  mirrors: liveNode('Live node to mirror.'),
+  roles: J.array(
+    J.string({
+      pattern: FACT_NAME_PATTERN,
+      says: { expected: 'a role name (lowercase letters, digits, underscores)', hint: 'e.g. roles: [db, primary]' },
+    }),
+    {
+      description: "The node's roles: inventory groups (rig inventory), and its roles fact.",
+      says: { expected: 'a list of role names (lowercase letters, digits, underscores)', hint: 'e.g. roles: [db, primary]' },
+    },
+  ),
+  image: image("give an image name, or remove image: to use the rig's image"),
+  init: init('PID 1 of this node: rig or systemd.'),
+  backend: backend(),
+  facts: facts(),
+  provision: steps("The node's own provisioning steps, instead of the rig-wide ones."),
+  needs: oneOrList(
+    'a node name or node.fact',
+    'e.g. needs: [redis1, redis1.redis_role]',
+    'What the node waits for before provisioning: one need or a list.',
+    'A node of this rig (full or short name), to wait until it is ready, or node.fact, to wait for that fact.',
+  ),
+  validate: commands('validate', "The node's own validation commands, instead of the rig-wide ones."),
+  update: commands('update', "The node's own update commands (rig update), instead of the rig-wide ones."),
+});
+export const NODE_KEYS = J.keysOf(NodeSettings);
+
+const nodeName = J.string({
+  maxLength: 253,
+  pattern: HOSTNAME,
+  says: { invalid: (k) => `"${String(k)}" is not a valid node name`, invalidHint: HOST_RULE },
+});
+
+/** The nodes map, of either form; `value` says what a node may be. */
+const nodeMap = <V>(value: Schema<V>, options: J.Options) =>
+  J.map(nodeName, value, {
+    ...options,
+    minProperties: 1,
+    says: {
+      expected: 'a map of node names',
+      hint: NODES_EXAMPLE,
+      invalid: () => 'no nodes',
+      invalidHint: `list at least one node: ${FORM_HINT}`,
+      at: 'key',
+      missing: {
+        message: 'missing: a rig file with settings must list its nodes under nodes:',
+        hint: `add nodes: with one "name: live-name" line per node, ${NODES_EXAMPLE}`,
+        at: 'start',
+      },
+    },
+  });
+
+const FullNodeValue = J.union([liveNode(), J.nullValue(), NodeSettings], {
+  description: 'A live node name to mirror, a map of settings, or empty for a node that mirrors nothing.',
+  says: {
+    expected: 'a live node name, a map of settings, or empty',
+    hint: `give the live node it mirrors, e.g. straleb.prod.example, a map with ${NODE_KEYS.map((k) => `${k}:`).join(', ')} or nothing`,
+  },
+});
+
+const SimpleNodeValue = J.union([liveNode(), J.nullValue()], {
+  says: {
+    expected: 'a live node name or empty',
+    hint: 'give the live node it mirrors, e.g. straleb.prod.example, or nothing; for per-node settings, put the nodes under nodes:',
+  },
+});
+
+// The two forms of the rig file.
+
+const CONFIGS_EXAMPLE = 'e.g.\n      configs:\n        - dir: hieradata/nodes\n          file: "{node}.yaml"';
+const FILE_HINT = 'e.g. file: "{node}.yaml"; put the directory part in dir:';
+const Config = J.object(
+  {
+    dir: J.string({
+      description: 'Directory of per-node config files, relative to the rig file.',
+      minLength: 1,
+      says: {
+        expected: 'a non-empty string',
+        hint: 'give the directory holding one config file per live node, relative to the rig file',
+        missing: { message: 'missing' },
+      },
+    }),
+    file: J.string({
+      description: `File name template inside dir; {node} is the live node name. Default: ${DEFAULT_FILE.config}.`,
+      says: { expected: 'a non-empty string', hint: 'e.g. file: "{node}.yaml"' },
+      allOf: [
+        {
+          pattern: '\\{node\\}',
+          says: { invalid: () => 'must contain {node}, which stands for the live node name', invalidHint: FILE_HINT } satisfies Says,
+        },
+        {
+          pattern: '^(?!/)(?!(.*[\\\\/])?\\.\\.([\\\\/]|$))',
+          says: { invalid: () => 'must be a path inside dir (not absolute, no ..)', invalidHint: FILE_HINT } satisfies Says,
+        },
+      ],
+    }),
+    outside_repo: J.boolean({
+      description:
+        "Let rig make its links in a dir (or file's directory part) outside the rig file's repository (the nearest directory above it with a .git, else its own directory). Default: false.",
+      says: {
+        expected: 'true or false',
+        hint: "outside_repo: true lets rig make links in a directory outside the rig file's repository",
+      },
+    }),
+  },
+  { required: ['dir'], says: { expected: 'a map with dir: and file:', hint: CONFIGS_EXAMPLE } },
+);
+
+const FACTS_FROM_EXAMPLE = 'e.g. facts_from: { dir: ../facts, file: "{node}.json" }';
+const FactsFrom = J.object(
+  {
+    dir: J.string({
+      description: 'Directory of the exports, relative to the rig file.',
+      minLength: 1,
+      says: { expected: 'a non-empty string', hint: FACTS_FROM_EXAMPLE, missing: { message: 'missing' } },
+    }),
+    file: J.string({
+      description: `File name template; {node} is the live node name. Default: ${DEFAULT_FILE.facts}.`,
+      pattern: '\\{node\\}',
+      says: {
+        expected: 'a non-empty string',
+        hint: FACTS_FROM_EXAMPLE,
+        invalid: () => 'must contain {node}, which stands for the live node name',
+      },
+    }),
+  },
+  {
+    required: ['dir'],
+    description:
+      "Where each live node's facts, as exported from production (puppet facts show, or a PuppetDB facts query), are: JSON or YAML. They lie under rig's own facts. Default: none.",
+    says: { expected: 'a map with dir: and file:', hint: FACTS_FROM_EXAMPLE },
+  },
+);
+
+const cidr = (example: string, description: string) =>
+  J.string({
+    description,
+    pattern: CIDR,
+    says: { expected: 'an IPv4 network in CIDR notation', hint: `write it as a.b.c.d/prefix, e.g. ${example}` },
+  });
+
+const FORWARD_HINT = 'list the names under a live domain the rig may look up upstream, e.g. forward: [ntp.prod.example]';
+const Network = J.object(
+  {
+    subnet: cidr(
+      '10.213.7.0/24',
+      `The rig's IPv4 network, prefix /${PREFIXES.subnet[0]} to /${PREFIXES.subnet[1]} (a /${PREFIXES.subnet[1]} leaves ${dhcpLeases(PREFIXES.subnet[1])} DHCP leases, a /24 ${dhcpLeases(24)}). Default: a free /${AUTO_SUBNET_PREFIX} from pool.`,
+    ),
+    pool: cidr(
+      DEFAULT_POOL,
+      `Where to allocate the rig's /${AUTO_SUBNET_PREFIX} from, prefix /${PREFIXES.pool[0]} to /${PREFIXES.pool[1]}. Default: ${DEFAULT_POOL}.`,
+    ),
+    internal: J.boolean({
+      description: 'No route out of the machine. Default: false.',
+      says: { expected: 'true or false', hint: 'internal: true cuts the rig off from the outside world' },
+    }),
+    forward: J.array(hostname({ expected: 'a DNS name', hint: FORWARD_HINT, invalid: (v) => `"${String(v)}" is not a valid DNS name` }), {
+      description:
+        "Names under a live domain (the domain of a node the rig mirrors) that the rig's DNS may look up upstream. Every other name under a live domain is NXDOMAIN. Default: none.",
+      says: { expected: 'a list of DNS names', hint: FORWARD_HINT },
+    }),
+  },
+  { says: { expected: 'a map', hint: 'e.g. network: { subnet: 10.213.7.0/24 }' } },
+);
+
+const FullForm = J.object(
+  {
+    name: J.string({
+      description: 'Rig name, used in container, network and bridge names. Default: the file name without extension.',
+      pattern: RIG_NAME.source,
+      says: {
+        expected: 'a non-empty string',
+        hint: NAME_RULE,
+        invalid: (v) => `"${String(v)}" is not a valid rig name (it is used in container and network names)`,
+      },
+    }),
+    domain: hostname(
+      {
+        expected: 'a non-empty string',
+        hint: 'e.g. domain: village.test',
+        invalid: (v) => `"${String(v)}" is not a valid domain`,
+        invalidHint: HOST_RULE,
+      },
+      'Domain of the made-up nodes. Default: the part after the first dot of the node names, if they all share it.',
+    ),
+    backend: backend('Container backend. Default: docker.'),
+    image: image(
+      "give an image name, or remove image: to use rig's own base image",
+      "Node image for all nodes. Default: rig's own Debian base image.",
+    ),
+    init: init(
+      "PID 1 of every node: rig (rig's agent, the default) or systemd (rig's agent runs as a systemd service). Default image with systemd: rig:systemd.",
+    ),
+    network: Network,
+    configs: J.array(Config, {
+      description: 'Config trees to mirror. Default: hieradata/nodes next to the rig file, if it exists.',
+      says: { expected: 'a list of config trees', hint: CONFIGS_EXAMPLE },
+    }),
+    facts: facts('Custom facts for all nodes.'),
+    facts_from: FactsFrom,
+    provision: steps('Provisioning steps for every node that has no provision: of its own. Default: none.'),
+    validate: commands('validate', 'Validation commands (rig test) for every node that has no validate: of its own. Default: none.'),
+    update: commands('update', 'Shell commands that update every node in place (rig update), each followed by its validate commands.'),
+    nodes: nodeMap(FullNodeValue, { description: 'Made-up node names (full, or short with the domain appended) to what they mirror.' }),
+  },
+  {
+    required: ['nodes'],
+    description: 'Full form: settings, and the nodes under nodes:.',
+    says: { unknownKey: (key) => (key.includes('.') ? '; nodes go under nodes:' : '') },
+  },
+);
+/** The settings of the full form; a rig file with any of them at the top is of the full form. */
+export const TOP_LEVEL_KEYS = J.keysOf(FullForm);
+
+const SimpleForm = nodeMap(SimpleNodeValue, { description: 'Simple form: made-up node name -> live node name (or empty).' });
+
+export type FullRigFile = Static<typeof FullForm>;
+type SimpleRigFile = Static<typeof SimpleForm>;
+export type NodeValue = Static<typeof FullNodeValue>;
+export type RawStep = Static<typeof Step>;
+export type RawConfig = Static<typeof Config>;
+export type RawNetwork = Static<typeof Network>;
+
+export const RIG_FILE_SCHEMA: Schema<FullRigFile | SimpleRigFile> = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://github.com/rig/rig/schema/rigfile.schema.json',
+  title: 'rig file',
+  description:
+    'A throwaway container test rig. Simple form: a map of made-up node names to the live nodes they mirror. Full form: settings plus a nodes: map.',
+  type: 'object',
+  says: { subject: 'the rig file', expected: 'a map', empty: 'the rig file is empty', hint: FORM_HINT },
+  if: { anyOf: TOP_LEVEL_KEYS.map((k) => ({ required: [k] })) },
+  then: FullForm,
+  else: SimpleForm,
+};
+
+/** The schema as JSON Schema: without what rig says (`says`), which is for rig's messages. */
+export const plainSchema = (): Record<string, unknown> =>
+  JSON.parse(JSON.stringify(RIG_FILE_SCHEMA, (k, v) => (k === 'says' ? undefined : v)));
+
+/** The text of schema/rigfile.schema.json, for editors. */
+export const rigFileJsonSchema = (): string => json(plainSchema(), '') + '\n';
+
+const FIRST = ['$schema', '$id', 'title', 'description', 'type'];
+
+/** JSON with the keys above first, and what fits in a line on one line. */
+function json(v: unknown, indent: string): string {
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v);
+  const inner = indent + '  ';
+  const entries = Array.isArray(v)
+    ? v.map((x) => json(x, inner))
+    : Object.keys(v)
+        .sort((a, b) => (FIRST.indexOf(a) + 1 || 99) - (FIRST.indexOf(b) + 1 || 99))
+        .map((k) => `${JSON.stringify(k)}: ${json((v as Record<string, unknown>)[k], inner)}`);
+  const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
+  const pad = Array.isArray(v) || !entries.length ? '' : ' ';
+  const line = `${open}${pad}${entries.join(', ')}${pad}${close}`;
+  if (!line.includes('\n') && indent.length + line.length <= 120) return line;
+  return `${open}\n${entries.map((e) => inner + e).join(',\n')}\n${indent}${close}`;
+}
