@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Engine } from '../engine/context.js';
 import { ImageBuilder } from '../images/images.js';
 import { connectDocker } from '../runtime/docker/connect.js';
+import { dockerRuntime } from '../runtime/docker/runtime.js';
 import { DockerNodes } from '../runtime/docker/nodes.js';
 import { LxcNodes } from '../runtime/lxc/nodes.js';
 import { observeCommands } from '../runtime/command.js';
@@ -39,6 +40,7 @@ export async function createEngine(): Promise<Engine> {
   });
   return {
     docker,
+    runtime: dockerRuntime(docker),
     images,
     backends: { docker: dockerNodes, lxc: lxcNodes },
     prepare: async (kinds) => {

@@ -8,14 +8,8 @@ console.error(
 );
 try {
   // Loaded only now: while its owner works, the reaper costs nothing but a pipe and a shell.
-  const [{ destroyRig }, { removeOwnNetwork }, { createEngine }] = await Promise.all([
-    import('../engine/down.js'),
-    import('../runtime/docker/network.js'),
-    import('./engine.js'),
-  ]);
-  const engine = await createEngine();
-  if (claimed) await destroyRig(engine, rig);
-  else await removeOwnNetwork(engine.docker, network, rig);
+  const [{ reap }, { createEngine }] = await Promise.all([import('../engine/down.js'), import('./engine.js')]);
+  await reap(await createEngine(), rig, { claimed: !!claimed, network });
   console.error(`${new Date().toISOString()} rig reaper: removed ${claimed ? `rig ${rig}` : `network ${network} of rig ${rig}`}`);
 } catch (err) {
   console.error(`rig reaper: could not remove rig ${rig}: ${(err as Error).message}`);

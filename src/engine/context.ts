@@ -1,11 +1,13 @@
 import type Docker from 'dockerode';
 import type { ImageBuilder } from '../images/images.js';
 import type { NodeBackend } from '../runtime/backend.js';
+import type { RigRuntime } from '../runtime/runtime.js';
 import type { BackendKind } from '../rigfile/types.js';
 
 /** What the engine works with; built once in the CLI and passed in. */
 export interface Engine {
   docker: Docker;
+  runtime: RigRuntime; // networks, the sidecar and the host's wiring, by the rig's labels (nodes: the backends)
   images: ImageBuilder;
   backends: Partial<Record<BackendKind, NodeBackend>>;
   /** Once images are built: whatever the backends of these kinds need before the first node (the tools, on the host). */

@@ -1,11 +1,10 @@
+import { errorMessage } from '../errors.js';
 import { Label } from '../labels.js';
+import { ownerAlive } from './owner.js';
 import { listNodes } from './nodes.js';
-import { findRigContainers, removeContainer } from '../runtime/docker/containers.js';
-import { findRigNetworks, removeBridgeRules, removeNetwork } from '../runtime/docker/network.js';
 import type { Engine } from './context.js';
 import { linksInUse, removeLinks } from './links.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
-import { removeVeth } from '../runtime/veth.js';
 import { removeSidecarState } from '../sidecars/sidecars.js';
 
 export interface DownResult {
@@ -17,11 +16,7 @@ export interface DownResult {
 
 /** Every rig that has anything left: a network or a container carrying the rig label, or a node of any backend. */
 export async function rigNames(engine: Engine): Promise<string[]> {
-  const [networks, containers, nodes] = await Promise.all([
-    findRigNetworks(engine.docker),
-    findRigContainers(engine.docker),
-    listNodes(engine),
-  ]);
+  const [networks, containers, nodes] = await Promise.all([engine.runtime.networks(), engine.runtime.containers(), listNodes(engine)]);
   const names = [...networks.map((n) => n.labels[Label.rig]), ...containers.map((c) => c.labels[Label.rig]), ...nodes.map((n) => n.rig)];
   return [...new Set(names)].sort();
 }
@@ -32,25 +27,59 @@ export async function rigNames(engine: Engine): Promise<string[]> {
  * rebuilt rig starts from none), then the network, its firewall rule and the symlinks this rig made.
  */
 export async function destroyRig(engine: Engine, rig: string): Promise<DownResult> {
-  const { docker } = engine;
+  const { runtime } = engine;
   const backends = Object.values(engine.backends);
-  const [before, nodes] = await Promise.all([findRigContainers(docker, rig), Promise.all(backends.map((b) => b.list(rig)))]);
+  const [before, nodes] = await Promise.all([runtime.containers(rig), Promise.all(backends.map((b) => b.list(rig)))]);
   const sidecars = before.filter((c) => c.role !== 'node');
-  await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => removeContainer(docker, c.id))]);
+  await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => runtime.removeContainer(c.id))]);
   sidecars.forEach((c) => removeSidecarState(c.labels));
   // A veth goes with its container's namespace once it is wired; one made but not yet moved (up stopped while
   // the node waited for the sidecar) is still on the host.
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
-  await Promise.all(veths.map(removeVeth));
   const usedByOthers = await linksInUse(engine, rig);
-  const networks = await findRigNetworks(docker, rig);
+  const networks = await runtime.networks(rig);
   const used = [
     ...networks.flatMap((n) => JSON.parse(n.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>),
     ...nodes.flat().flatMap((n) => n.links ?? []),
   ];
   const detached: string[] = [];
-  for (const network of networks) detached.push(...(await removeNetwork(docker, network.id)));
+  for (const network of networks) detached.push(...(await runtime.removeNetwork(network.id)));
   const links = removeLinks(used, usedByOthers);
-  await removeBridgeRules(rig);
+  await runtime.removeWiring(rig, veths);
   return { rig, containers: sidecars.length + nodes.flat().length, links, detached };
+}
+
+/**
+ * The reaper's work, once the process that brought a rig up died before it was done: the whole rig if that process
+ * owned the rig's name (`claimed`), else only the network it made (another up owns the name, and the rig is its).
+ */
+export async function reap(engine: Engine, rig: string, made: { claimed: boolean; network?: string }): Promise<void> {
+  if (made.claimed) await destroyRig(engine, rig);
+  else if (made.network) await engine.runtime.removeOwnNetwork(made.network, rig);
+}
+
+/**
+ * rig gc's decisions: remove each rig whose owner died before it was done with it (an `up` that never finished, a
+ * `run` whose process is gone) and that is known not to be kept (an `up` that finished left it to its user). A rig
+ * whose mark cannot be read may be kept: it is left, and said why.
+ */
+export async function removeAbandoned(
+  engine: Engine,
+  isKept: (rig: string) => Promise<boolean>,
+): Promise<{ removed: string[]; left: Array<{ rig: string; why: string }> }> {
+  const removed: string[] = [];
+  const left: Array<{ rig: string; why: string }> = [];
+  for (const network of await engine.runtime.networks()) {
+    const rig = network.labels[Label.rig];
+    if (ownerAlive(network.labels)) continue;
+    try {
+      if (await isKept(rig)) continue;
+    } catch (err) {
+      left.push({ rig, why: `cannot tell whether it is kept: ${errorMessage(err)}` });
+      continue;
+    }
+    await destroyRig(engine, rig);
+    removed.push(rig);
+  }
+  return { removed, left };
 }

@@ -3,7 +3,6 @@ import { dirname } from 'node:path';
 import { ExitCode, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import type { PlannedLink } from '../plan/plan.js';
-import { findRigNetworks } from '../runtime/docker/network.js';
 import type { Engine } from './context.js';
 import { listNodes } from './nodes.js';
 
@@ -23,7 +22,7 @@ export const linkKey = (l: Link) => `${l.path}\0${l.target}`;
  * nodes (on that node).
  */
 export async function rigLinks(engine: Engine, rig?: string): Promise<Map<string, Link[]>> {
-  const [networks, nodes] = await Promise.all([findRigNetworks(engine.docker, rig), listNodes(engine, rig, { lenient: true })]);
+  const [networks, nodes] = await Promise.all([engine.runtime.networks(rig), listNodes(engine, rig, { lenient: true })]);
   const byRig = new Map<string, Link[]>();
   const add = (name: string, links: Link[]) => byRig.set(name, [...(byRig.get(name) ?? []), ...links]);
   for (const n of networks) add(n.labels[Label.rig], JSON.parse(n.labels[Label.links] ?? '[]') as Link[]);

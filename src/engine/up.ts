@@ -10,7 +10,7 @@ import { rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import type Docker from 'dockerode';
-import { checkSubnetFree, createRigNetwork, removeOwnNetwork, type RigNetwork } from '../runtime/docker/network.js';
+import { checkSubnetFree, createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
 import { createSidecar, etcdUrl, startSidecar } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import type { LinkRecord, NodeBackend, NodeLaunch } from '../runtime/backend.js';
@@ -324,7 +324,7 @@ class RigUp implements UpRun {
     this.store?.close();
     if (!this.claimed) {
       if (!this.network) return 'nothing';
-      await removeOwnNetwork(this.engine.docker, this.network.id, this.plan.name);
+      await this.engine.runtime.removeOwnNetwork(this.network.id, this.plan.name);
       return 'network';
     }
     if (keep) return 'kept';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, lstatSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { docker, fixtureDir, leftovers, queryA, rig, uniqueName, vethsLeft } from './helpers.js';
+import { docker, eventually, fixtureDir, leftovers, queryA, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
 
 interface StatusNode {
   node: string;
@@ -252,5 +252,40 @@ describe('a reconcile that adds and removes an LXC node beside a Docker one', ()
     expect(down.exitCode, down.all).toBe(0);
     expect(lstatSync(link, { throwIfNoEntry: false })).toBeUndefined();
     expect(lstatSync(join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml'), { throwIfNoEntry: false })).toBeUndefined();
+  });
+});
+
+describe('Ctrl-C during a reconcile', () => {
+  const name = uniqueName('recint');
+  const file = (nodes: string) => `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n${nodes}`;
+  const fixture = fixtureDir(file('  barn.village.test:\n'));
+
+  afterAll(async () => {
+    await rig(['down', '--name', name]);
+    fixture.cleanup();
+    expect(await leftovers(name)).toEqual([]);
+  });
+
+  it('stops it with exit 130, leaves the rig up as far as it got, and up again finishes it', async () => {
+    expect((await rig(['up', 'rig.yaml'], { cwd: fixture.dir })).exitCode).toBe(0);
+    const barn = await docker(['ps', '-q', '--no-trunc', '--filter', `name=rig-${name}.barn`]);
+    writeFileSync(fixture.file, file('  barn.village.test:\n  slow.village.test:\n    provision:\n      - shell: sleep 600\n'));
+    const child = execa('node', [rigBin, 'up', 'rig.yaml'], { cwd: fixture.dir, env: { CI: 'true' }, reject: false, all: true });
+    let out = '';
+    child.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    expect(await eventually(async () => out.includes('slow.village.test: provisioning 1/1'), 60_000, 100), out).toBe(true);
+    child.kill('SIGINT');
+    const ended = await child;
+    expect(ended.exitCode, out).toBe(130);
+    expect(out).toContain('stays up as far as the changes got');
+    expect(await docker(['ps', '-q', '--no-trunc', '--filter', `name=rig-${name}.barn`])).toBe(barn);
+    expect((await rig(['status', '--name', name])).exitCode).not.toBe(2); // the rig is still up
+
+    writeFileSync(fixture.file, file('  barn.village.test:\n  slow.village.test:\n    provision:\n      - shell: "true"\n'));
+    const again = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(again.exitCode, again.all).toBe(0);
+    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+    expect(status.nodes.map((n: StatusNode) => `${n.node} ${n.state}`)).toEqual(['barn.village.test ready', 'slow.village.test ready']);
+    expect(await docker(['ps', '-q', '--no-trunc', '--filter', `name=rig-${name}.barn`])).toBe(barn);
   });
 });

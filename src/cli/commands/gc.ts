@@ -1,9 +1,5 @@
-import { ownerAlive } from '../../engine/owner.js';
-import { destroyRig } from '../../engine/down.js';
+import { removeAbandoned } from '../../engine/down.js';
 import { factAccess, withFacts } from '../../engine/status.js';
-import { errorMessage } from '../../errors.js';
-import { Label } from '../../labels.js';
-import { findRigNetworks } from '../../runtime/docker/network.js';
 import { createEngine } from '../engine.js';
 
 /**
@@ -12,23 +8,8 @@ import { createEngine } from '../engine.js';
  */
 export async function gc(flags: { json?: boolean }): Promise<void> {
   const engine = await createEngine();
-  const removed: string[] = [];
-  const left: Array<{ rig: string; why: string }> = [];
-  for (const network of await findRigNetworks(engine.docker)) {
-    const rig = network.labels[Label.rig];
-    if (ownerAlive(network.labels)) continue;
-    let kept: string | null;
-    try {
-      kept = await withFacts(await factAccess(engine, rig), (f) => f.mark(rig, 'kept'));
-    } catch (err) {
-      // A mark that cannot be read may be there: only a rig known not to be kept is removed.
-      left.push({ rig, why: `cannot tell whether it is kept: ${errorMessage(err)}` });
-      continue;
-    }
-    if (kept) continue;
-    await destroyRig(engine, rig);
-    removed.push(rig);
-  }
+  const isKept = async (rig: string) => !!(await withFacts(await factAccess(engine, rig), (f) => f.mark(rig, 'kept')));
+  const { removed, left } = await removeAbandoned(engine, isKept);
   if (flags.json) console.log(JSON.stringify({ removed, left }));
   else {
     console.log(removed.length ? `removed ${removed.length} abandoned rig(s): ${removed.join(', ')}` : 'no abandoned rig');
