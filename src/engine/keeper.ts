@@ -2,8 +2,6 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Label } from '../labels.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
-import { findRigContainers } from '../runtime/docker/containers.js';
-import { findRigNetworks } from '../runtime/docker/network.js';
 import { lineStream } from '../runtime/docker/events.js';
 import { makeVeth, moveIntoNode } from '../runtime/veth.js';
 import { etcdUrl } from '../sidecars/sidecars.js';
@@ -32,12 +30,12 @@ interface DockerEvent {
 
 export async function keep(engine: Engine, rig: string, log: (line: string) => void): Promise<void> {
   const { docker } = engine;
-  const [network] = await findRigNetworks(docker, rig);
+  const [network] = await engine.runtime.networks(rig);
   if (!network) return;
   const containerEvents = await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [`${Label.rig}=${rig}`] } });
   const networkEvents = await docker.getEvents({ filters: { type: ['network'], event: ['destroy'], network: [network.id] } });
   // A network removed between the look-up and the subscription would never say so: look once more.
-  if (!(await findRigNetworks(docker, rig)).length) return close();
+  if (!(await engine.runtime.networks(rig)).length) return close();
 
   function close() {
     for (const stream of [containerEvents, networkEvents]) (stream as unknown as { destroy(): void }).destroy();
@@ -76,8 +74,8 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
 
 /** The stage says so at once: a restarted node is not `ready` until its agent says it is again. */
 async function markRestarted(engine: Engine, rig: string, node: string): Promise<void> {
-  const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
-  const [network] = await findRigNetworks(engine.docker, rig);
+  const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
+  const [network] = await engine.runtime.networks(rig);
   if (sidecar?.state !== 'running' || !network) return;
   await withFacts({ url: etcdUrl(network), rootPassword: sidecar.labels[Label.etcdRoot], rig }, (f) => f.setStage(rig, node, 'restarted'));
 }

@@ -1,8 +1,6 @@
 import { Label } from '../labels.js';
 import { listNodes } from './nodes.js';
 import { FactStore, type FactAccess } from '../facts/store.js';
-import { findRigContainers } from '../runtime/docker/containers.js';
-import { findRigNetworks } from '../runtime/docker/network.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import { etcdUrl } from '../sidecars/sidecars.js';
 import type { Engine } from './context.js';
@@ -29,12 +27,12 @@ export interface RigStatus {
 
 /** The rigs that are up (or one of them), each node with the address and stage it published itself. */
 export async function rigStatus(engine: Engine, only?: string): Promise<RigStatus[]> {
-  const networks = (await findRigNetworks(engine.docker, only)).sort((a, b) => a.labels[Label.rig].localeCompare(b.labels[Label.rig]));
+  const networks = (await engine.runtime.networks(only)).sort((a, b) => a.labels[Label.rig].localeCompare(b.labels[Label.rig]));
   return Promise.all(
     networks.map(async (net) => {
       const rig = net.labels[Label.rig];
       const nodes = await listNodes(engine, rig);
-      const sidecar = (await findRigContainers(engine.docker, rig)).find((c) => c.role === 'sidecar');
+      const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
       let sidecarState = sidecar?.state ?? 'missing';
       // Without its sidecar a rig's stages and addresses cannot be known: they are shown as unknown, not as created.
       // One rig whose etcd does not answer (being taken down, paused) does not stop the others being shown.
@@ -69,7 +67,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
 
 /** How the host reaches a rig's etcd: its address on the rig network, as root (the password is on the sidecar). */
 export async function factAccess(engine: Engine, rig: string): Promise<FactAccess & { rig: string }> {
-  const [[network], containers] = await Promise.all([findRigNetworks(engine.docker, rig), findRigContainers(engine.docker, rig)]);
+  const [[network], containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
   if (!network) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
   const sidecar = containers.find((c) => c.role === 'sidecar');
   if (sidecar?.state !== 'running') throw sidecarDown(rig, sidecar?.state ?? 'missing');

@@ -6,7 +6,6 @@ import { Label } from '../../labels.js';
 import { namesNode } from '../../plan/plan.js';
 import { printable, printableLines } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
-import { findRigNetworks } from '../../runtime/docker/network.js';
 import type { Engine } from '../../engine/context.js';
 import { createEngine } from '../engine.js';
 import { note, warn } from '../output.js';
@@ -71,7 +70,7 @@ function throwNoSuchNode(name: string, rig: string, all: Array<{ rig: string; no
 
 /** What each node needs, from the rig file the rig came from; without it (moved, now invalid), no order. */
 async function needsOf(engine: Engine, rig: string): Promise<Map<string, string[]>> {
-  const [network] = await findRigNetworks(engine.docker, rig);
+  const [network] = await engine.runtime.networks(rig);
   const file = network?.labels[Label.rigFile];
   try {
     return new Map(loadRigFile(file!, { name: rig }).nodes.map((n) => [n.name, n.needs.map((d) => d.node)]));

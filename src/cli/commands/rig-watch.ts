@@ -9,7 +9,6 @@ import { affectedBy } from '../../plan/affected.js';
 import { planRig, type Plan } from '../../plan/plan.js';
 import { printable } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
-import { findRigNetworks } from '../../runtime/docker/network.js';
 import { createEngine } from '../engine.js';
 import { note, outputSettings, warn } from '../output.js';
 import { whichRig } from '../which-rig.js';
@@ -34,7 +33,7 @@ export interface WatchFlags {
 export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise<void> {
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
-  const [network] = await findRigNetworks(engine.docker, rig);
+  const [network] = await engine.runtime.networks(rig);
   const file = network?.labels[Label.rigFile];
   if (!file)
     throw new RigError(

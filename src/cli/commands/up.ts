@@ -16,9 +16,7 @@ import { outputMode, runSteps, type OutputMode } from '../progress.js';
 import { parseDuration } from '../table.js';
 import { note, warn } from '../output.js';
 import { canReconcile, describeDiff, diffRig, reconcileSteps, sameRig, type RigDiff, type RunningRig } from '../../engine/reconcile.js';
-import { findRigContainers } from '../../runtime/docker/containers.js';
 import { listNodes } from '../../engine/nodes.js';
-import { findRigNetworks } from '../../runtime/docker/network.js';
 import { Label } from '../../labels.js';
 import { ExitCode, NodeNotReady, RigError } from '../../errors.js';
 import { printStatus } from './status.js';
@@ -181,7 +179,7 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
 
 /** The rig of the plan's name that is up, and how the plan differs from it; undefined if none is up. */
 async function findRig(engine: Engine, plan: Plan): Promise<{ diff: RigDiff; running: Omit<RunningRig, 'sidecar'> } | undefined> {
-  const [network] = await findRigNetworks(engine.docker, plan.name);
+  const [network] = await engine.runtime.networks(plan.name);
   if (!network) return undefined;
   if (ownerAlive(network.labels)) throw alreadyUp(plan.name); // an up or a run of it is still at work
   const nodes = await listNodes(engine, plan.name);
@@ -207,7 +205,7 @@ export async function applyRigFile(
     throw new RigError(`No rig named ${plan.name} is up.`, `bring it up with: rig up ${plan.spec.file}`, ExitCode.badInput);
   if (sameRig(diff)) return diff;
   const lines = describeDiff(diff);
-  const sidecar = (await findRigContainers(engine.docker, plan.name)).find((c) => c.role === 'sidecar');
+  const sidecar = (await engine.runtime.containers(plan.name)).find((c) => c.role === 'sidecar');
   if (diff.rigChanged || !sidecar || sidecar.state !== 'running' || !canReconcile(sidecar)) {
     const why = diff.rigChanged
       ? 'Its domain, network, config trees or production facts changed: that is a new rig.'
