@@ -171,7 +171,7 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
     await destroyRig(engine, plan.name);
     return false;
   }
-  const diff = await applyRigFile(engine, plan, found, { ...flags, timeoutMs }, outputMode(!!flags.json));
+  const diff = await applyRigFile(engine, plan, found, { ...flags, timeoutMs, file: rigFile }, outputMode(!!flags.json));
   printStatus(await rigStatus(engine, plan.name), !!flags.json);
   note(`rig ${plan.name} is up and matches ${rigFile}${sameRig(diff) ? ': nothing to do' : ''}`);
   return true;
@@ -197,12 +197,12 @@ export async function applyRigFile(
   engine: Engine,
   plan: Plan,
   found: { diff: RigDiff; running: Omit<RunningRig, 'sidecar'> } | undefined,
-  flags: { timeoutMs: number; idempotent?: boolean },
+  flags: { timeoutMs: number; idempotent?: boolean; file?: string },
   mode: OutputMode,
 ): Promise<RigDiff> {
+  const file = flags.file ?? plan.spec.file; // as the user named it
   const { diff, running } = found ?? (await findRig(engine, plan)) ?? {};
-  if (!diff || !running)
-    throw new RigError(`No rig named ${plan.name} is up.`, `bring it up with: rig up ${plan.spec.file}`, ExitCode.badInput);
+  if (!diff || !running) throw new RigError(`No rig named ${plan.name} is up.`, `bring it up with: rig up ${file}`, ExitCode.badInput);
   if (sameRig(diff)) return diff;
   const lines = describeDiff(diff);
   const sidecar = (await engine.runtime.containers(plan.name)).find((c) => c.role === 'sidecar');
@@ -213,13 +213,13 @@ export async function applyRigFile(
         ? 'Its sidecar was made by an earlier rig, which cannot change the nodes of a rig that is up.'
         : `Its sidecar (dnsmasq and etcd) is ${sidecar?.state ?? 'missing'}.`;
     throw new RigError(
-      `Rig ${plan.name} is up, and ${plan.spec.file} differs from it:\n${lines.map((l) => `  ${l}`).join('\n')}\n${why}`,
-      `recreate the whole rig with: rig up ${plan.spec.file} --recreate (rig down, then rig up), or give this one another name with --name`,
+      `Rig ${plan.name} is up, and ${file} differs from it:\n${lines.map((l) => `  ${l}`).join('\n')}\n${why}`,
+      `recreate the whole rig with: rig up ${file} --recreate (rig down, then rig up), or give this one another name with --name`,
       ExitCode.badInput,
     );
   }
   if (mode !== 'quiet') {
-    note(`rig ${plan.name} differs from ${plan.spec.file}; changing only that:`);
+    note(`rig ${plan.name} differs from ${file}; changing only that:`);
     lines.forEach((line) => note(`  ${line}`));
   }
   await reconcile(engine, plan, diff, { ...running, sidecar }, flags, mode);
@@ -232,9 +232,10 @@ async function reconcile(
   plan: Plan,
   diff: RigDiff,
   rig: RunningRig,
-  flags: { timeoutMs: number; idempotent?: boolean },
+  flags: { timeoutMs: number; idempotent?: boolean; file?: string },
   mode: OutputMode,
 ): Promise<void> {
+  const file = flags.file ?? plan.spec.file;
   const production = rigFileWarnings(plan);
   const interrupts = new Interrupts();
   const run = reconcileSteps(engine, plan, diff, rig, {
@@ -245,13 +246,13 @@ async function reconcile(
   });
   interrupts.on(() => {
     warn(`interrupted; stopping the changes to rig ${plan.name} (Ctrl-C again to leave at once)`);
-    run.abort(interruptedError(`rig ${plan.name} stays up as far as the changes got; rig up ${plan.spec.file} again finishes them`));
+    run.abort(interruptedError(`rig ${plan.name} stays up as far as the changes got; rig up ${file} again finishes them`));
   });
   try {
     await runSteps(run.steps, mode);
   } catch (err) {
     const reason = run.abortReason() ?? err;
-    const onward = `rig ${plan.name} stays up as far as the changes got: fix the rig file or the node, then rig up ${plan.spec.file} again (it makes again the nodes that are not ready), or rig down --name ${plan.name}`;
+    const onward = `rig ${plan.name} stays up as far as the changes got: fix the rig file or the node, then rig up ${file} again (it makes again the nodes that are not ready), or rig down --name ${plan.name}`;
     if (reason instanceof NodeNotReady) throw reason.withHint(`look at it with: rig logs ${reason.node} --name ${plan.name}; ${onward}`);
     if (reason instanceof RigError && !reason.hint) throw new RigError(reason.message, onward, reason.exitCode, { cause: reason });
     throw reason;
