@@ -40,8 +40,8 @@ function linearGrowth(summary: Summary, sizes: number[], add: Add): void {
 }
 
 /**
- * The ratio targets are set at 12 nodes; at other sizes the ratio is shown for information, not judged (rig's
- * fixed cost makes a 1-node ratio say nothing about the target).
+ * The 12-node ratio targets are judged at 12 nodes; at other sizes the ratio is shown for information (rig's
+ * fixed cost makes a 1-node ratio say nothing about them). The 1-node target is judged at 1 node.
  */
 function macroTargets(summary: Summary, options: Options, add: Add): void {
   const sizes = options.sizes;
@@ -71,6 +71,10 @@ function macroTargets(summary: Summary, options: Options, add: Add): void {
       judge(r.downRigBare, (x) => x <= 1.2),
       note,
     );
+  // Issue 13: an edit-test loop brings up small rigs, all fixed cost.
+  const one = summary[1]?.ratios.upRigBare ?? null;
+  if (has('rig') && has('bare') && sizes.includes(1))
+    add('1-node up ≤ 2× one bare docker run', times(one), one === null ? null : one <= 2, '');
   if (has('rig') && sizes.length >= 3) linearGrowth(summary, sizes, add);
 }
 
