@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, lstatSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { docker, eventually, fixtureDir, leftovers, queryA, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
@@ -135,7 +135,7 @@ describe('rig up of an edited rig file on a rig that is up: only the changes', (
 describe('a reconcile that fails, and one the rig cannot take', () => {
   const name = uniqueName('reconfail');
   const file = (nodes: string, domain = 'village.test') =>
-    `name: ${name}\ndomain: ${domain}\nnetwork: { internal: true }\nconfigs: []\nnodes:\n${nodes}`;
+    `name: ${name}\ndomain: ${domain}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n${nodes}`;
   const fixture = fixtureDir(file('  barn.village.test:\n'));
   const barnId = async () =>
     docker(['ps', '-q', '--no-trunc', '--filter', `label=io.rig.node=barn.village.test`, '--filter', `label=io.rig.rig=${name}`]);
@@ -182,6 +182,25 @@ describe('a reconcile that fails, and one the rig cannot take', () => {
     expect(again.exitCode, again.all).toBe(0);
     expect(again.stderr).toContain('~ mill.village.test (not running or not ready: made again)');
     expect((await docker(['inspect', '-f', '{{.State.Running}}', `rig-${name}.mill`])).trim()).toBe('true');
+  });
+
+  it("refuses, before it changes anything, a new node whose link would overwrite the user's file", async () => {
+    const before = await barnId();
+    writeFileSync(join(fixture.dir, 'hieradata/nodes/silo.village.test.yaml'), 'mine: true\n');
+    writeFileSync(
+      fixture.file,
+      file(
+        '  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n  silo.village.test: hobb.prod.example\n',
+      ),
+    );
+    const refused = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    expect(refused.exitCode, refused.all).toBe(2);
+    expect(refused.stderr).toContain('silo.village.test.yaml already exists');
+    expect(readFileSync(join(fixture.dir, 'hieradata/nodes/silo.village.test.yaml'), 'utf8')).toBe('mine: true\n');
+    expect(await barnId()).toBe(before);
+    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+    expect(status.nodes.map((n: StatusNode) => n.node)).toEqual(['barn.village.test', 'mill.village.test']);
+    writeFileSync(fixture.file, file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n'));
   });
 
   it('refuses a change of the rig itself without --recreate, touching nothing', async () => {
