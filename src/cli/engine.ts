@@ -5,6 +5,8 @@ import type { Engine } from '../engine/context.js';
 import { ImageBuilder } from '../images/images.js';
 import { connectDocker } from '../runtime/docker/connect.js';
 import { dockerRuntime } from '../runtime/docker/runtime.js';
+import { dockerSidecars } from '../sidecars/sidecars.js';
+import { FactStore } from '../facts/store.js';
 import { DockerNodes } from '../runtime/docker/nodes.js';
 import { LxcNodes } from '../runtime/lxc/nodes.js';
 import { observeCommands } from '../runtime/command.js';
@@ -41,6 +43,8 @@ export async function createEngine(): Promise<Engine> {
   return {
     docker,
     runtime: dockerRuntime(docker),
+    sidecars: dockerSidecars(docker, images.ref('sidecar')),
+    facts: (access) => FactStore.connect(access),
     images,
     backends: { docker: dockerNodes, lxc: lxcNodes },
     prepare: async (kinds) => {

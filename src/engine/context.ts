@@ -2,12 +2,17 @@ import type Docker from 'dockerode';
 import type { ImageBuilder } from '../images/images.js';
 import type { NodeBackend } from '../runtime/backend.js';
 import type { RigRuntime } from '../runtime/runtime.js';
+import type { FactAccess, Facts } from '../facts/store.js';
+import type { Sidecars } from '../sidecars/sidecars.js';
 import type { BackendKind } from '../rigfile/types.js';
 
 /** What the engine works with; built once in the CLI and passed in. */
 export interface Engine {
   docker: Docker;
   runtime: RigRuntime; // networks, the sidecar and the host's wiring, by the rig's labels (nodes: the backends)
+  sidecars: Sidecars; // the rig's dnsmasq and etcd
+  /** Connect to a rig's etcd (as root with a password; without, only to turn its auth on). */
+  facts(access: FactAccess): Promise<Facts>;
   images: ImageBuilder;
   backends: Partial<Record<BackendKind, NodeBackend>>;
   /** Once images are built: whatever the backends of these kinds need before the first node (the tools, on the host). */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, InternalError, RigError } from '../errors.js';
-import { FactStore } from '../facts/store.js';
+import type { Facts } from '../facts/store.js';
 import type { ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
 import { linksOf, nodeSettingsHash, nodeWiring, rigSettingsHash, type Plan, type PlannedLink } from '../plan/plan.js';
@@ -9,7 +9,7 @@ import type { LinkRecord, NodeInstance } from '../runtime/backend.js';
 import type { RigContainer } from '../runtime/docker/containers.js';
 import type { RigNetwork } from '../runtime/docker/network.js';
 import { removeVeth } from '../runtime/veth.js';
-import { assignAddresses, etcdUrl, nodesConf, reloadNodesConf, reservedAddresses } from '../sidecars/sidecars.js';
+import { assignAddresses, etcdUrl, nodesConf, reservedAddresses } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import { checkLinks, linkKey, makeLinks, removeLinks, rigLinks } from './links.js';
 import { AbortableRun, checkContainerNames, checkNodeImages, etcdUnanswered, nodeSteps, rigImageOf, type UpOptions } from './up.js';
@@ -92,7 +92,7 @@ class RigReconcile implements ReconcileRun {
     usedElsewhere: new Set(),
   };
   private nodeLinks = new Map<string, LinkRecord[]>();
-  private store?: FactStore;
+  private store?: Facts;
   private locked = false;
 
   constructor(
@@ -203,8 +203,8 @@ class RigReconcile implements ReconcileRun {
     }
   }
 
-  private async facts(): Promise<FactStore> {
-    this.store ??= await FactStore.connect({ url: etcdUrl(this.rig.network), rootPassword: this.rig.sidecar.labels[Label.etcdRoot] });
+  private async facts(): Promise<Facts> {
+    this.store ??= await this.engine.facts({ url: etcdUrl(this.rig.network), rootPassword: this.rig.sidecar.labels[Label.etcdRoot] });
     return this.store;
   }
 
@@ -237,7 +237,7 @@ class RigReconcile implements ReconcileRun {
     const reserved = reservedAddresses(rig.sidecar.labels);
     if (!reserved) throw new InternalError(`the sidecar of rig ${plan.name} has no node config, after the check that it has`);
     const addresses = assignAddresses(plan, rig.network.addresses, reserved);
-    await run.making(() => reloadNodesConf(engine.docker, rig.sidecar, nodesConf(plan, addresses)));
+    await run.making(() => engine.sidecars.reload(rig.sidecar, nodesConf(plan, addresses)));
     report(`dnsmasq serves ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`);
     const facts = await this.facts();
     const url = etcdUrl(rig.network);

@@ -1,17 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
-import { FactStore, newRootPassword, nodePassword, unanswered } from '../facts/store.js';
+import { newRootPassword, nodePassword, unanswered, type Facts } from '../facts/store.js';
 import { NODE_IMAGES, type ImageName } from '../images/images.js';
 import { Label } from '../labels.js';
 import { isConflict } from '../runtime/docker/connect.js';
-import { lineStream } from '../runtime/docker/events.js';
 import { printable, printableLines } from '../printable.js';
 import { rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '../plan/plan.js';
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
-import type Docker from 'dockerode';
-import { checkSubnetFree, createRigNetwork, type RigNetwork } from '../runtime/docker/network.js';
-import { createSidecar, etcdUrl, startSidecar } from '../sidecars/sidecars.js';
+import { checkSubnetFree, type RigNetwork } from '../runtime/docker/network.js';
+import { etcdUrl } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import type { LinkRecord, NodeBackend, NodeLaunch } from '../runtime/backend.js';
 import { agentEnv } from './agent-env.js';
@@ -43,7 +41,7 @@ export interface UpRun {
   cleanup(keep: boolean): Promise<'rig' | 'network' | 'nothing' | 'kept'>;
   /** The steps ended well: the deadline no longer applies. */
   done(): void;
-  facts(): FactStore | undefined;
+  facts(): Facts | undefined;
 }
 
 /** Waits that end at once when an up is aborted, and the work under way that its cleanup waits for. */
@@ -108,10 +106,10 @@ class RigUp implements UpRun {
   private missingImages: ImageName[] = [];
   private linksUsed: PlannedLink[] = []; // made by this rig, or shared with another rig that made them
   private network?: RigNetwork;
-  private sidecarContainer?: Docker.Container;
+  private sidecarContainer?: string; // its id
   private claimed = false; // this up owns the rig name: everything with the rig's label is its own
   private sidecarServes = false;
-  private store?: FactStore;
+  private store?: Facts;
   private deadline?: NodeJS.Timeout;
   private cleaned?: Promise<'rig' | 'network' | 'nothing' | 'kept'>;
 
@@ -153,7 +151,7 @@ class RigUp implements UpRun {
     clearTimeout(this.deadline);
   }
 
-  facts(): FactStore | undefined {
+  facts(): Facts | undefined {
     return this.store;
   }
 
@@ -167,7 +165,7 @@ class RigUp implements UpRun {
       if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
       await backend.check?.();
     }
-    const running = await engine.docker.listNetworks({ filters: { label: [`${Label.rig}=${plan.name}`] } });
+    const running = await engine.runtime.networks(plan.name);
     if (running.length) throw alreadyUp(plan.name);
     await checkContainerNames(engine, plan);
     await checkNodeImages(engine, plan);
@@ -186,7 +184,7 @@ class RigUp implements UpRun {
     const { engine, plan, options, run } = this;
     this.startDeadline();
     const network = await run.making(() =>
-      createRigNetwork(engine.docker, {
+      engine.runtime.createNetwork({
         name: plan.network,
         subnet: plan.spec.network.subnet,
         pool: plan.spec.network.pool,
@@ -204,7 +202,7 @@ class RigUp implements UpRun {
     options.madeNetwork?.(network.id);
     // The claim: another up of this name that got this far too has its own network, but only one sidecar.
     this.sidecarContainer = await run
-      .making(() => createSidecar(engine.docker, plan, network, engine.images.ref('sidecar'), this.etcdRootPassword))
+      .making(() => engine.sidecars.create(plan, network, this.etcdRootPassword))
       .catch((err: Error) => {
         throw isConflict(err) ? alreadyUp(plan.name) : err;
       });
@@ -229,7 +227,7 @@ class RigUp implements UpRun {
     const network = this.network;
     const container = this.sidecarContainer;
     if (!network || !container) throw new InternalError('the nodes step ran before the network and the sidecar were made');
-    const sidecar = deferred<FactStore>();
+    const sidecar = deferred<Facts>();
     const sidecarStarted = deferred<void>();
     const sidecarStep: Step = {
       title: 'dnsmasq and etcd',
@@ -258,14 +256,14 @@ class RigUp implements UpRun {
   }
 
   /** Start the sidecar, lock its etcd down (a user per node) and publish what rig knows before the nodes do. */
-  private async startSidecar(network: RigNetwork, container: Docker.Container, started: () => void): Promise<FactStore> {
+  private async startSidecar(network: RigNetwork, container: string, started: () => void): Promise<Facts> {
     const { engine, plan, options, run } = this;
     const url = etcdUrl(network);
     // etcd3 is the heaviest module (0.2 s of this thread): it loads while etcd starts and the engine starts the
     // nodes, once the sidecar is wired; earlier it would hold up the engine requests.
     const wired = deferred<void>();
     run.signal.throwIfAborted();
-    const starting = startSidecar(engine.docker, plan, network, container, started, () => {
+    const starting = engine.sidecars.start(plan, network, container, started, () => {
       wired.resolve();
       void import('etcd3');
     });
@@ -274,7 +272,7 @@ class RigUp implements UpRun {
     run.track(prepared); // the tools are unpacked through a container of their own, removed when done
     await run.unlessAborted(Promise.all([starting, prepared]));
     // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
-    const open = await run.unlessAborted(FactStore.connect({ url }));
+    const open = await run.unlessAborted(engine.facts({ url }));
     await run
       .unlessAborted(
         open.lockDown(
@@ -285,7 +283,7 @@ class RigUp implements UpRun {
       )
       .catch(etcdUnanswered(url))
       .finally(() => open.close());
-    const store = await run.unlessAborted(FactStore.connect({ url, rootPassword: this.etcdRootPassword }));
+    const store = await run.unlessAborted(engine.facts({ url, rootPassword: this.etcdRootPassword }));
     this.store = store;
     // Production facts first: each node's agent publishes its own over them, so rig's win.
     const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
@@ -365,11 +363,7 @@ export async function checkContainerNames(engine: Engine, plan: Plan, { sidecar 
     ...(sidecar ? [plan.sidecar.container] : []),
     ...plan.nodes.filter((n) => n.spec.backend === 'docker').map((n) => n.container),
   ];
-  const escape = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const found = await engine.docker.listContainers({ all: true, filters: { name: names.map((n) => `^/?${escape(n)}$`) } });
-  const taken = found
-    .map((c) => ({ name: c.Names[0]?.replace(/^\//, ''), rig: c.Labels[Label.rig] }))
-    .filter((c) => names.includes(c.name));
+  const taken = await engine.runtime.containersNamed(names);
   if (!taken.length) return;
   if (taken.some((c) => c.rig === plan.name)) throw alreadyUp(plan.name);
   throw new RigError(
@@ -412,14 +406,7 @@ export async function checkNodeImages(engine: Engine, plan: Plan): Promise<void>
   }
   const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i && !i.startsWith('rig:')))];
   const missing: string[] = [];
-  await Promise.all(
-    named.map((image) =>
-      engine.docker
-        .getImage(image)
-        .inspect()
-        .catch(() => missing.push(image)),
-    ),
-  );
+  await Promise.all(named.map(async (image) => (await engine.runtime.imageExists(image)) || missing.push(image)));
   if (missing.length) {
     throw new RigError(
       `${plan.spec.file}: node image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in the Docker engine, and no registry is used.`,
@@ -440,7 +427,7 @@ async function checkSystemdImages(engine: Engine, plan: Plan): Promise<void> {
     const own = rigImageOf(spec);
     if (own) return Promise.resolve(SYSTEMD_IMAGES.includes(own));
     let found = probed.get(spec.image!);
-    if (!found) probed.set(spec.image!, (found = imageHasFile(engine.docker, spec.image!, SYSTEMD_PATHS)));
+    if (!found) probed.set(spec.image!, (found = engine.runtime.imageHasFile(spec.image!, SYSTEMD_PATHS)));
     return found;
   };
   for (const { spec } of plan.nodes.filter((n) => n.spec.init === 'systemd')) {
@@ -451,29 +438,6 @@ async function checkSystemdImages(engine: Engine, plan: Plan): Promise<void> {
       'install systemd-sysv in the image, use image: rig:systemd (or rig:puppet), or remove init: systemd',
       ExitCode.badInput,
     );
-  }
-}
-
-async function imageHasFile(docker: Docker, image: string, paths: string[]): Promise<boolean> {
-  const probe = await docker.createContainer({
-    Image: image,
-    Cmd: ['/.rig-probe'],
-    Labels: { [Label.role]: 'probe' },
-    HostConfig: { NetworkMode: 'none' },
-  });
-  try {
-    for (const path of paths) {
-      if (
-        await probe.infoArchive({ path }).then(
-          () => true,
-          () => false,
-        )
-      )
-        return true;
-    }
-    return false;
-  } finally {
-    await probe.remove({ force: true }).catch(() => {});
   }
 }
 
@@ -489,7 +453,7 @@ export function nodeSteps(
   plan: Plan,
   network: RigNetwork,
   sidecarStarted: Promise<void>,
-  sidecar: Promise<FactStore>,
+  sidecar: Promise<Facts>,
   options: UpOptions & { etcdRootPassword: string },
   { making, unlessAborted, signal }: Abortable,
 ): Step[] {
@@ -509,14 +473,9 @@ export function nodeSteps(
     const facts = await sidecar;
     stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
     await stopWatching.catch(etcdUnanswered(url));
-    const events = await engine.docker.getEvents({
-      filters: { label: [`${Label.rig}=${plan.name}`], event: ['die'], type: ['container'] },
-    });
-    lineStream(events, (line) => {
-      const node = (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes?.[Label.node];
-      if (node) waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready'));
-    });
-    stopEvents = () => (events as unknown as { destroy(): void }).destroy();
+    stopEvents = await engine.runtime.watchDeaths(plan.name, (node) =>
+      waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready')),
+    );
     if (remaining === 0) finished(); // every node ended (an abort) while this was on its way
   })();
   subscribed.catch(() => {}); // each node's wait reports it

@@ -33,6 +33,12 @@ export async function unanswered(err: unknown): Promise<boolean> {
   return err instanceof GRPCDeadlineExceededError || err instanceof GRPCUnavailableError || (err as Error)?.name === 'BrokenCircuitError';
 }
 
+/** What the engine asks of a rig's fact store (FactStore on etcd; a fake in unit tests). */
+export type Facts = Pick<
+  FactStore,
+  'lockDown' | 'addNodes' | 'removeNode' | 'putFacts' | 'setStage' | 'watchStages' | 'setMark' | 'deleteMark' | 'close'
+>;
+
 export const newRootPassword = () => randomBytes(24).toString('base64url');
 
 /** A node's etcd password, derived from the root password: rig can give it again (a restart) without storing it. */

@@ -1,5 +1,5 @@
 import type { RigContainer } from './docker/containers.js';
-import type { RigNetwork } from './docker/network.js';
+import type { NetworkRequest, RigNetwork } from './docker/network.js';
 
 /**
  * What the engine asks of the container engine and the host for a rig's shared parts (its network, the sidecar,
@@ -18,6 +18,15 @@ export interface RigRuntime {
   removeNetwork(id: string): Promise<string[]>;
   /** Remove a network this process made, and its own firewall rule (another process may own the rig's name). */
   removeOwnNetwork(id: string, rig: string): Promise<void>;
+  /** Containers of any owner whose name is one of `names`, with the rig whose label they carry (if any). */
+  containersNamed(names: string[]): Promise<Array<{ name: string; rig?: string }>>;
+  imageExists(ref: string): Promise<boolean>;
+  /** Whether the image holds any of these files (looked into through a container made, never started). */
+  imageHasFile(ref: string, paths: string[]): Promise<boolean>;
+  /** Create a rig network on a free subnet (or the one asked for), with its firewall rule when it is internal. */
+  createNetwork(request: NetworkRequest): Promise<RigNetwork>;
+  /** Call `onDeath` with the node's name whenever a container of the rig dies; resolves, once listening, to a stop. */
+  watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void>;
   /** Remove what the host has of a rig's wiring: these veth host ends (where still there), and its firewall rules. */
   removeWiring(rig: string, hostInterfaces: string[]): Promise<void>;
 }

@@ -153,13 +153,7 @@ export const etcdUrl = (net: RigNetwork) => `http://${net.addresses.etcd}:2379`;
  * Create the rig's sidecar container (not started). Its name is the rig's: the engine lets only one container
  * have it, so whoever creates it owns the rig name (see engine/up.ts).
  */
-export async function createSidecar(
-  docker: Docker,
-  plan: Plan,
-  net: RigNetwork,
-  image: string,
-  etcdRootPassword: string,
-): Promise<Docker.Container> {
+export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, etcdRootPassword: string): Promise<string> {
   const a = net.addresses;
   const prefix = a.subnet.split('/')[1];
   const state = join(SIDECAR_STATE_ROOT, `${plan.name}.${randomBytes(6).toString('hex')}`);
@@ -185,6 +179,7 @@ export async function createSidecar(
         Init: false,
       },
     })
+    .then((container) => container.id)
     .catch((err: Error) => {
       rmSync(state, { recursive: true, force: true });
       throw err;
@@ -213,10 +208,11 @@ export async function startSidecar(
   docker: Docker,
   plan: Plan,
   net: RigNetwork,
-  container: Docker.Container,
+  id: string,
   started = () => {},
   wired = () => {},
 ): Promise<void> {
+  const container = docker.getContainer(id);
   const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
   veth.catch(() => {}); // awaited below
   try {
@@ -238,4 +234,22 @@ export async function startSidecar(
       { cause: err },
     );
   }
+}
+
+/** The rig's sidecar as the engine drives it (the Docker engine's; a fake in unit tests). */
+export interface Sidecars {
+  /** Create it, not started; the rig's name taken by another's sidecar rejects with a conflict (isConflict). */
+  create(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<string>;
+  /** Start it (see startSidecar); resolves once dnsmasq and etcd serve. */
+  start(plan: Plan, net: RigNetwork, id: string, started: () => void, wired: () => void): Promise<void>;
+  /** Give its dnsmasq a new node config (see reloadNodesConf). */
+  reload(sidecar: { id: string; labels: Record<string, string> }, conf: string): Promise<void>;
+}
+
+export function dockerSidecars(docker: Docker, image: string): Sidecars {
+  return {
+    create: (plan, net, password) => createSidecar(docker, plan, net, image, password),
+    start: (plan, net, id, started, wired) => startSidecar(docker, plan, net, id, started, wired),
+    reload: (sidecar, conf) => reloadNodesConf(docker, sidecar, conf),
+  };
 }
