@@ -1,14 +1,22 @@
 import { hostname } from 'node:os';
 import type { Engine } from '../../src/engine/context.js';
-import type { NodeBackend, NodeInstance } from '../../src/runtime/backend.js';
-import type { RigContainer } from '../../src/runtime/docker/containers.js';
-import type { RigNetwork } from '../../src/runtime/docker/network.js';
-import type { RigRuntime } from '../../src/runtime/runtime.js';
+import type { Facts } from '../../src/facts/store.js';
+import type { ImageBuilder } from '../../src/images/images.js';
+import type { Plan } from '../../src/plan/plan.js';
 import { rigAddresses } from '../../src/plan/plan.js';
+import type { NodeBackend, NodeInstance, NodeLaunch } from '../../src/runtime/backend.js';
+import type { RigContainer } from '../../src/runtime/docker/containers.js';
+import type { NetworkRequest, RigNetwork } from '../../src/runtime/docker/network.js';
+import type { RigRuntime } from '../../src/runtime/runtime.js';
+import type { Sidecars } from '../../src/sidecars/sidecars.js';
+
+/** How a fake node's agent behaves: ready (the default), a failed step, silence, or a death once wired. */
+export type NodeScript = 'ready' | 'fails' | 'silent' | 'dies';
 
 /**
- * A container engine and host in memory: rig networks, labelled containers (a foreign one may be attached to a
- * network), nodes of one backend, and what was asked of the host. Enough for the engine's teardown decisions.
+ * A container engine, host, sidecar and etcd in memory: rig networks, labelled containers (a foreign one may be
+ * attached to a network), nodes whose agent publishes its stages as scripted, and what was asked of the host.
+ * Enough for the engine's decisions (up, down, failure cleanup, interrupts, the reaper, gc) without root or an engine.
  */
 export class FakeRuntime implements RigRuntime {
   readonly nets: RigNetwork[] = [];
@@ -16,6 +24,14 @@ export class FakeRuntime implements RigRuntime {
   readonly nodes: NodeInstance[] = [];
   readonly attached = new Map<string, string[]>(); // network id -> foreign container names
   readonly unwired: Array<{ rig: string; hostInterfaces: string[] }> = [];
+  readonly scripts = new Map<string, NodeScript>(); // node fqdn -> how its agent behaves
+  readonly stages = new Map<string, string>(); // "rig/node" -> the stage it published
+  /** Called when a node is launched, before its agent runs: a test's chance to interrupt at that instant. */
+  onLaunch: (node: string) => void = () => {};
+  /** Called when a network is made, before the sidecar: a test's chance to let another up claim the name. */
+  onNetwork: () => void = () => {};
+  private readonly deaths = new Set<(node: string) => void>();
+  private readonly stageWatchers = new Set<(rig: string, node: string, stage: string) => void>();
 
   addNetwork(rig: string, labels: Record<string, string> = {}, owner = `${hostname()}:1`): RigNetwork {
     const id = `net${this.nets.length}${rig}`.padEnd(64, '0');
@@ -65,28 +81,122 @@ export class FakeRuntime implements RigRuntime {
     this.unwired.push({ rig, hostInterfaces });
   }
 
+  async containersNamed(names: string[]) {
+    const all = [
+      ...this.boxes.map((c) => ({ name: c.name, rig: c.labels['io.rig.rig'] })),
+      ...this.nodes.map((n) => ({ name: n.name, rig: n.rig })),
+    ];
+    return all.filter((c) => names.includes(c.name));
+  }
+
+  async imageExists() {
+    return true;
+  }
+
+  async imageHasFile() {
+    return true;
+  }
+
+  async createNetwork(request: NetworkRequest) {
+    const net = this.addNetwork(request.labels['io.rig.rig'], request.labels, request.labels['io.rig.owner']);
+    this.onNetwork();
+    return net;
+  }
+
+  async watchDeaths(_rig: string, onDeath: (node: string) => void) {
+    this.deaths.add(onDeath);
+    return () => void this.deaths.delete(onDeath);
+  }
+
+  sidecars(): Sidecars {
+    return {
+      create: async (plan: Plan) => {
+        if (this.boxes.some((c) => c.name === plan.sidecar.container)) throw Object.assign(new Error('name taken'), { statusCode: 409 });
+        this.boxes.push({
+          id: `sc-${plan.name}`,
+          name: plan.sidecar.container,
+          role: 'sidecar',
+          state: 'created',
+          labels: { 'io.rig.rig': plan.name },
+        });
+        return `sc-${plan.name}`;
+      },
+      start: async (_plan, _net, id, started, wired) => {
+        const box = this.boxes.find((c) => c.id === id);
+        if (!box) throw new Error(`no container ${id}`);
+        box.state = 'running';
+        started();
+        wired();
+      },
+      reload: async () => {},
+    };
+  }
+
+  facts(): Facts {
+    const publish = (rig: string, node: string, stage: string) => {
+      this.stages.set(`${rig}/${node}`, stage);
+      for (const watcher of this.stageWatchers) watcher(rig, node, stage);
+    };
+    return {
+      lockDown: async () => {},
+      addNodes: async () => {},
+      removeNode: async () => {},
+      putFacts: async () => {},
+      setMark: async () => {},
+      deleteMark: async () => {},
+      setStage: async (rig, node, stage) => publish(rig, node, stage),
+      watchStages: async (rig, onStage) => {
+        const watcher = (r: string, node: string, stage: string) => r === rig && onStage(node, stage);
+        this.stageWatchers.add(watcher);
+        return async () => void this.stageWatchers.delete(watcher);
+      },
+      close: () => {},
+    };
+  }
+
+  /** A Docker node backend whose node, once wired, publishes the stages its script says (through the fake etcd). */
   backend(): NodeBackend {
+    const facts = this.facts();
     const list = async (rig?: string) => this.nodes.filter((n) => !rig || n.rig === rig);
     const removeAll = async (rig: string) => void this.nodes.splice(0, this.nodes.length, ...this.nodes.filter((n) => n.rig !== rig));
+    const launch = async ({ rig, node, mayStart, networkReady, links }: NodeLaunch) => {
+      this.nodes.push({ rig, node: node.spec.name, backend: 'docker', name: node.container, running: false, links });
+      this.onLaunch(node.spec.name);
+      await mayStart;
+      this.nodes.find((n) => n.node === node.spec.name && n.rig === rig)!.running = true;
+      await networkReady;
+      const script = this.scripts.get(node.spec.name) ?? 'ready';
+      setImmediate(() => {
+        if (script === 'ready') void facts.setStage(rig, node.spec.name, 'ready');
+        if (script === 'fails') void facts.setStage(rig, node.spec.name, 'failed: step 1/1 (shell) exited 3');
+        if (script === 'dies') for (const onDeath of this.deaths) onDeath(node.spec.name);
+      });
+    };
     const unused = () => Promise.reject(new Error('not in the fake'));
     return {
       kind: 'docker',
       list,
       removeAll,
       remove: unused,
-      launch: unused,
+      launch,
       exec: unused,
       attach: unused,
-      logs: unused,
+      // A failed node's agent says why in its log, last (rig waits for that line before it shows the log's tail).
+      logs: async (n: NodeInstance) =>
+        this.scripts.get(n.node) === 'fails' ? 'rig-agent: step 1/1: shell\ndisk full\nrig-agent: failed: step 1/1 (shell) exited 3\n' : '',
       streamLogs: unused,
     };
   }
 
   engine(): Engine {
+    const images = { ref: (name: string) => `rig/${name}:fake`, missing: async () => [] } as unknown as ImageBuilder;
+    const facts = this.facts();
     return {
       docker: undefined as never,
-      images: undefined as never,
+      images,
       runtime: this,
+      sidecars: this.sidecars(),
+      facts: async () => facts,
       backends: { docker: this.backend() },
       prepare: async () => {},
     };
