@@ -8,7 +8,6 @@ import { linksOf, nodeSettingsHash, nodeWiring, rigSettingsHash, type Plan, type
 import type { LinkRecord, NodeInstance } from '../runtime/backend.js';
 import type { RigContainer } from '../runtime/docker/containers.js';
 import type { RigNetwork } from '../runtime/docker/network.js';
-import { removeVeth } from '../runtime/veth.js';
 import { assignAddresses, etcdUrl, nodesConf, reservedAddresses } from '../sidecars/sidecars.js';
 import type { Engine, Step } from './context.js';
 import { checkLinks, linkKey, makeLinks, removeLinks, rigLinks } from './links.js';
@@ -218,7 +217,7 @@ class RigReconcile implements ReconcileRun {
           const backend = engine.backends[node.backend];
           if (!backend) throw new RigError(`${node.node} is a ${node.backend} node, and that backend is not available here.`);
           await backend.remove(node);
-          await removeVeth(nodeWiring(plan.name, node.node).hostInterface);
+          await engine.runtime.removeHostInterfaces([nodeWiring(plan.name, node.node).hostInterface]);
           await facts.removeNode(plan.name, node.node).catch(etcdUnanswered(etcdUrl(this.rig.network)));
           report(`removed ${node.node}`);
         }),

@@ -27,6 +27,8 @@ export interface RigRuntime {
   createNetwork(request: NetworkRequest): Promise<RigNetwork>;
   /** Call `onDeath` with the node's name whenever a container of the rig dies; resolves, once listening, to a stop. */
   watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void>;
+  /** Remove these veth host ends, where still there (a node removed alone). */
+  removeHostInterfaces(hostInterfaces: string[]): Promise<void>;
   /** Remove what the host has of a rig's wiring: these veth host ends (where still there), and its firewall rules. */
   removeWiring(rig: string, hostInterfaces: string[]): Promise<void>;
 }

@@ -1,14 +1,16 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Engine } from '../../src/engine/context.js';
 import type { Facts } from '../../src/facts/store.js';
 import type { ImageBuilder } from '../../src/images/images.js';
 import type { Plan } from '../../src/plan/plan.js';
-import { rigAddresses } from '../../src/plan/plan.js';
+import { nodeSettingsHash, rigAddresses } from '../../src/plan/plan.js';
 import type { NodeBackend, NodeInstance, NodeLaunch } from '../../src/runtime/backend.js';
 import type { RigContainer } from '../../src/runtime/docker/containers.js';
 import type { NetworkRequest, RigNetwork } from '../../src/runtime/docker/network.js';
 import type { RigRuntime } from '../../src/runtime/runtime.js';
-import type { Sidecars } from '../../src/sidecars/sidecars.js';
+import { assignAddresses, nodesConf, type Sidecars } from '../../src/sidecars/sidecars.js';
 
 /** How a fake node's agent behaves: ready (the default), a failed step, silence, or a death once wired. */
 export type NodeScript = 'ready' | 'fails' | 'silent' | 'dies';
@@ -28,6 +30,8 @@ export class FakeRuntime implements RigRuntime {
   readonly stages = new Map<string, string>(); // "rig/node" -> the stage it published
   /** Called when a node is launched, before its agent runs: a test's chance to interrupt at that instant. */
   onLaunch: (node: string) => void = () => {};
+  /** Where the fake sidecar keeps its dnsmasq node config, as the real one does (a reconcile reads and rewrites it). */
+  stateDir?: string;
   /** Called when a network is made, before the sidecar: a test's chance to let another up claim the name. */
   onNetwork: () => void = () => {};
   private readonly deaths = new Set<(node: string) => void>();
@@ -77,6 +81,10 @@ export class FakeRuntime implements RigRuntime {
     await this.removeNetwork(id);
   }
 
+  async removeHostInterfaces(hostInterfaces: string[]) {
+    this.unwired.push({ rig: '', hostInterfaces });
+  }
+
   async removeWiring(rig: string, hostInterfaces: string[]) {
     this.unwired.push({ rig, hostInterfaces });
   }
@@ -110,15 +118,15 @@ export class FakeRuntime implements RigRuntime {
 
   sidecars(): Sidecars {
     return {
-      create: async (plan: Plan) => {
+      create: async (plan: Plan, net: RigNetwork) => {
         if (this.boxes.some((c) => c.name === plan.sidecar.container)) throw Object.assign(new Error('name taken'), { statusCode: 409 });
-        this.boxes.push({
-          id: `sc-${plan.name}`,
-          name: plan.sidecar.container,
-          role: 'sidecar',
-          state: 'created',
-          labels: { 'io.rig.rig': plan.name },
-        });
+        const labels: Record<string, string> = { 'io.rig.rig': plan.name, 'io.rig.etcd-root': 'root-password' };
+        if (this.stateDir) {
+          mkdirSync(join(this.stateDir, 'misc'), { recursive: true });
+          writeFileSync(join(this.stateDir, 'misc', 'rig-nodes.conf'), nodesConf(plan, assignAddresses(plan, net.addresses)));
+          labels['io.rig.state'] = this.stateDir;
+        }
+        this.boxes.push({ id: `sc-${plan.name}`, name: plan.sidecar.container, role: 'sidecar', state: 'created', labels });
         return `sc-${plan.name}`;
       },
       start: async (_plan, _net, id, started, wired) => {
@@ -128,7 +136,7 @@ export class FakeRuntime implements RigRuntime {
         started();
         wired();
       },
-      reload: async () => {},
+      reload: async (sidecar, conf) => writeFileSync(join(sidecar.labels['io.rig.state'], 'misc', 'rig-nodes.conf'), conf),
     };
   }
 
@@ -160,7 +168,8 @@ export class FakeRuntime implements RigRuntime {
     const list = async (rig?: string) => this.nodes.filter((n) => !rig || n.rig === rig);
     const removeAll = async (rig: string) => void this.nodes.splice(0, this.nodes.length, ...this.nodes.filter((n) => n.rig !== rig));
     const launch = async ({ rig, node, mayStart, networkReady, links }: NodeLaunch) => {
-      this.nodes.push({ rig, node: node.spec.name, backend: 'docker', name: node.container, running: false, links });
+      const settings = nodeSettingsHash(node.spec);
+      this.nodes.push({ rig, node: node.spec.name, backend: 'docker', name: node.container, running: false, links, settings });
       this.onLaunch(node.spec.name);
       await mayStart;
       this.nodes.find((n) => n.node === node.spec.name && n.rig === rig)!.running = true;
@@ -172,12 +181,14 @@ export class FakeRuntime implements RigRuntime {
         if (script === 'dies') for (const onDeath of this.deaths) onDeath(node.spec.name);
       });
     };
+    const remove = async (gone: NodeInstance) =>
+      void this.nodes.splice(0, this.nodes.length, ...this.nodes.filter((n) => !(n.rig === gone.rig && n.node === gone.node)));
     const unused = () => Promise.reject(new Error('not in the fake'));
     return {
       kind: 'docker',
       list,
       removeAll,
-      remove: unused,
+      remove,
       launch,
       exec: unused,
       attach: unused,

@@ -26,6 +26,7 @@ export function dockerRuntime(docker: Docker): RigRuntime {
     imageHasFile: (ref, paths) => imageHasFile(docker, ref, paths),
     createNetwork: (request) => createRigNetwork(docker, request),
     watchDeaths: (rig, onDeath) => watchDeaths(docker, rig, onDeath),
+    removeHostInterfaces: async (hostInterfaces) => void (await Promise.all(hostInterfaces.map(removeVeth))),
     async removeWiring(rig, hostInterfaces) {
       await Promise.all(hostInterfaces.map(removeVeth));
       await removeBridgeRules(rig);
