@@ -41,7 +41,6 @@ export async function createEngine(): Promise<Engine> {
     isRoot: process.getuid?.() === 0,
   });
   return {
-    docker,
     runtime: dockerRuntime(docker),
     sidecars: dockerSidecars(docker, images.ref('sidecar')),
     facts: (access) => FactStore.connect(access),

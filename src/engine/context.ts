@@ -1,4 +1,3 @@
-import type Docker from 'dockerode';
 import type { ImageBuilder } from '../images/images.js';
 import type { NodeBackend } from '../runtime/backend.js';
 import type { RigRuntime } from '../runtime/runtime.js';
@@ -8,7 +7,6 @@ import type { BackendKind } from '../rigfile/types.js';
 
 /** What the engine works with; built once in the CLI and passed in. */
 export interface Engine {
-  docker: Docker;
   runtime: RigRuntime; // networks, the sidecar and the host's wiring, by the rig's labels (nodes: the backends)
   sidecars: Sidecars; // the rig's dnsmasq and etcd
   /** Connect to a rig's etcd (as root with a password; without, only to turn its auth on). */

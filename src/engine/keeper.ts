@@ -2,8 +2,6 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Label } from '../labels.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
-import { lineStream } from '../runtime/docker/events.js';
-import { makeVeth, moveIntoNode } from '../runtime/veth.js';
 import { etcdUrl } from '../sidecars/sidecars.js';
 import type { Engine } from './context.js';
 import { withFacts } from './status.js';
@@ -21,55 +19,37 @@ export function startKeeper(rig: string): void {
   spawn(process.execPath, [script, rig], { detached: true, stdio: 'ignore' }).unref();
 }
 
-interface DockerEvent {
-  Type?: string;
-  Action?: string;
-  id?: string;
-  Actor?: { ID?: string; Attributes?: Record<string, string> };
-}
-
 export async function keep(engine: Engine, rig: string, log: (line: string) => void): Promise<void> {
-  const { docker } = engine;
-  const [network] = await engine.runtime.networks(rig);
+  const { runtime } = engine;
+  const [network] = await runtime.networks(rig);
   if (!network) return;
-  const containerEvents = await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [`${Label.rig}=${rig}`] } });
-  const networkEvents = await docker.getEvents({ filters: { type: ['network'], event: ['destroy'], network: [network.id] } });
-  // A network removed between the look-up and the subscription would never say so: look once more.
-  if (!(await engine.runtime.networks(rig)).length) return close();
-
-  function close() {
-    for (const stream of [containerEvents, networkEvents]) (stream as unknown as { destroy(): void }).destroy();
-  }
-
-  const rewire = async (event: DockerEvent) => {
-    const attributes = event.Actor?.Attributes ?? {};
-    const id = event.Actor?.ID ?? event.id ?? '';
-    const node = attributes[Label.node];
-    const wiring = attributes[Label.role] === 'sidecar' ? sidecarWiring(rig) : node ? nodeWiring(rig, node) : undefined;
+  const rewire = async (id: string, labels: Record<string, string>) => {
+    const node = labels[Label.node];
+    const wiring = labels[Label.role] === 'sidecar' ? sidecarWiring(rig) : node ? nodeWiring(rig, node) : undefined;
     if (!wiring) return;
     const what = node ?? 'the sidecar';
     try {
-      const { State } = await docker.getContainer(id).inspect();
-      // A first start is a new node's (a reconcile's): whoever launched it wires it. Only a container that ran and
-      // stopped before has a FinishedAt.
-      if (State.FinishedAt.startsWith('0001-')) return;
+      const state = await runtime.containerState(id);
+      if (!state.stoppedBefore) return; // a first start is a new node's (a reconcile's): whoever launched it wires it
       if (node) await markRestarted(engine, rig, node);
-      if (!State.Running) return;
-      await makeVeth(network.bridge, wiring.hostInterface, wiring.mac);
-      await moveIntoNode(State.Pid, wiring.hostInterface);
+      if (!state.running) return;
+      await runtime.wire(network.bridge, wiring.hostInterface, wiring.mac, state.pid);
       log(`${what} restarted: wired to ${network.bridge} again`);
     } catch (err) {
       log(`${what} restarted, but could not be wired again: ${(err as Error).message}`);
     }
   };
-
+  let stop = () => {};
   await new Promise<void>((resolve) => {
-    lineStream(containerEvents, (line) => void rewire(JSON.parse(line) as DockerEvent));
-    lineStream(networkEvents, () => resolve());
-    containerEvents.on('end', resolve);
-    networkEvents.on('end', resolve);
+    void runtime
+      .watchStarts(rig, network.id, (id, labels) => void rewire(id, labels), resolve)
+      .then(async (stopWatching) => {
+        stop = stopWatching;
+        // A network removed between the look-up and the subscription would never say so: look once more.
+        if (!(await runtime.networks(rig)).length) resolve();
+      }, resolve);
   });
-  close();
+  stop();
 }
 
 /** The stage says so at once: a restarted node is not `ready` until its agent says it is again. */

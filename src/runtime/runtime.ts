@@ -1,3 +1,4 @@
+import type { LogOptions } from './backend.js';
 import type { RigContainer } from './docker/containers.js';
 import type { NetworkRequest, RigNetwork } from './docker/network.js';
 
@@ -27,6 +28,26 @@ export interface RigRuntime {
   createNetwork(request: NetworkRequest): Promise<RigNetwork>;
   /** Call `onDeath` with the node's name whenever a container of the rig dies; resolves, once listening, to a stop. */
   watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void>;
+  /** Call `onEvent` whenever a rig's sidecar starts or dies; resolves, once listening, to a stop. */
+  watchSidecars(onEvent: (event: { rig: string; id: string; action: 'start' | 'die' }) => void): Promise<() => void>;
+  /** Resolve once the container has printed lines matching every pattern (its log followed); reject at the deadline. */
+  waitForLog(id: string, patterns: RegExp[], timeoutMs: number): Promise<void>;
+  /** A container's log, a line at a time (see NodeBackend.streamLogs). */
+  streamLog(id: string, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Follow a rig's container starts (`onStart` with the container's id and labels) until its network `networkId`
+   * is removed or the engine's stream ends (`onEnd`); resolves, once listening, to a stop.
+   */
+  watchStarts(
+    rig: string,
+    networkId: string,
+    onStart: (id: string, labels: Record<string, string>) => void,
+    onEnd: () => void,
+  ): Promise<() => void>;
+  /** A container's state: running, its init's pid, and whether it had stopped before (a restart, not a first start). */
+  containerState(id: string): Promise<{ running: boolean; pid: number; stoppedBefore: boolean }>;
+  /** Put a new veth (this host end and MAC) on the bridge and move its other end into the process's namespace as eth0. */
+  wire(bridge: string, hostInterface: string, mac: string, pid: number): Promise<void>;
   /** Remove these veth host ends, where still there (a node removed alone). */
   removeHostInterfaces(hostInterfaces: string[]): Promise<void>;
   /** Remove what the host has of a rig's wiring: these veth host ends (where still there), and its firewall rules. */

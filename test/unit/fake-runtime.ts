@@ -116,6 +116,24 @@ export class FakeRuntime implements RigRuntime {
     return () => void this.deaths.delete(onDeath);
   }
 
+  async watchSidecars() {
+    return () => {};
+  }
+
+  async waitForLog() {}
+
+  async watchStarts() {
+    return () => {};
+  }
+
+  async containerState() {
+    return { running: true, pid: 1, stoppedBefore: false };
+  }
+
+  async wire() {}
+
+  async streamLog() {}
+
   sidecars(): Sidecars {
     return {
       create: async (plan: Plan, net: RigNetwork) => {
@@ -203,7 +221,6 @@ export class FakeRuntime implements RigRuntime {
     const images = { ref: (name: string) => `rig/${name}:fake`, missing: async () => [] } as unknown as ImageBuilder;
     const facts = this.facts();
     return {
-      docker: undefined as never,
       images,
       runtime: this,
       sidecars: this.sidecars(),

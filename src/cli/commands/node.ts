@@ -8,7 +8,6 @@ import { createEngine, settings } from '../engine.js';
 import { whichRig } from '../which-rig.js';
 import { namesNode } from '../../plan/plan.js';
 import { printable } from '../../printable.js';
-import { streamContainerLog } from '../../runtime/docker/containers.js';
 import { parseDuration } from '../table.js';
 
 /** A node name that is not in the rig: the nodes it has, so the right one is one copy away. */
@@ -107,7 +106,7 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
   if (flags.sidecar) {
     const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
     if (!sidecar) throw new RigError(`Rig ${rig} has no sidecar.`, 'see the rigs with: rig ls', ExitCode.badInput);
-    sources.push({ label: 'sidecar', stream: (onLine, signal) => streamContainerLog(engine.docker, sidecar.id, options, onLine, signal) });
+    sources.push({ label: 'sidecar', stream: (onLine, signal) => engine.runtime.streamLog(sidecar.id, options, onLine, signal) });
   }
   const width = Math.max(...sources.map((s) => s.label.length));
   // What a node logs is its own: shown escaped to a person, exact to a pipe.

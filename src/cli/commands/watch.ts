@@ -1,9 +1,6 @@
 import { FactStore } from '../../facts/store.js';
 import { factAccess, rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
-import { Label } from '../../labels.js';
-import { lineStream } from '../../runtime/docker/events.js';
-import { waitForLog } from '../../runtime/docker/containers.js';
 import { createEngine } from '../engine.js';
 import { outputMode } from '../progress.js';
 import { warn } from '../output.js';
@@ -62,9 +59,8 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   // Until interrupted, or until every watched rig is taken down: its sidecar (etcd) dies with it. A rig whose
   // sidecar starts while this watches (another `rig up`) is followed too, once its etcd serves. Docker events
   // and the sidecar's own log say when: no polling.
-  const events = await engine.docker.getEvents({
-    filters: { type: ['container'], event: ['die', 'start'], label: [`${Label.role}=sidecar`] },
-  });
+  let onSidecar: (event: { rig: string; id: string; action: 'start' | 'die' }) => void = () => {};
+  const stopEvents = await engine.runtime.watchSidecars((event) => onSidecar(event));
   // A rig going down as the watch starts cannot be followed; the others still are.
   const following = await Promise.allSettled(rigs.map((rig: RigStatus) => follow(rig.rig)));
   const lost = following.flatMap((result, i) => (result.status === 'rejected' ? [{ rig: rigs[i].rig, why: result.reason as Error }] : []));
@@ -76,28 +72,22 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   if (mode === 'tty') await redraw();
   else for (const rig of rigs.filter((r) => alive.has(r.rig))) await showCurrent(rig.rig);
   await new Promise<void>((resolve) => {
-    lineStream(events, (line) => {
-      const event = JSON.parse(line) as {
-        status?: string;
-        Action?: string;
-        id?: string;
-        Actor?: { ID?: string; Attributes?: Record<string, string> };
-      };
-      const rig = event.Actor?.Attributes?.[Label.rig] ?? '';
-      if ((event.Action ?? event.status) === 'die') {
+    onSidecar = ({ rig, id, action }) => {
+      if (action === 'die') {
         alive.delete(rig);
         if (alive.size === 0) resolve();
         return;
       }
       if (!rig || alive.has(rig) || (flags.name && rig !== flags.name)) return;
       alive.add(rig);
-      void waitForLog(engine.docker, event.Actor?.ID ?? event.id ?? '', [/serving client traffic|ready to serve client requests/], 60_000)
+      void engine.runtime
+        .waitForLog(id, [/serving client traffic|ready to serve client requests/], 60_000)
         .then(() => followOnceAuthIsSet(rig))
         .then(() => showCurrent(rig))
         .catch(() => alive.delete(rig));
-    });
+    };
     process.once('SIGINT', () => resolve());
   });
-  (events as unknown as { destroy(): void }).destroy();
+  stopEvents();
   stores.forEach((s) => s.close());
 }

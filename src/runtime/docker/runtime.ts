@@ -1,8 +1,8 @@
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
 import type { RigRuntime } from '../runtime.js';
-import { removeVeth } from '../veth.js';
-import { findRigContainers, removeContainer } from './containers.js';
+import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { findRigContainers, removeContainer, streamContainerLog, waitForLog } from './containers.js';
 import { lineStream } from './events.js';
 import { createRigNetwork, findRigNetworks, removeBridgeRules, removeNetwork, removeOwnNetwork } from './network.js';
 
@@ -26,6 +26,18 @@ export function dockerRuntime(docker: Docker): RigRuntime {
     imageHasFile: (ref, paths) => imageHasFile(docker, ref, paths),
     createNetwork: (request) => createRigNetwork(docker, request),
     watchDeaths: (rig, onDeath) => watchDeaths(docker, rig, onDeath),
+    watchSidecars: (onEvent) => watchSidecars(docker, onEvent),
+    watchStarts: (rig, networkId, onStart, onEnd) => watchStarts(docker, rig, networkId, onStart, onEnd),
+    async containerState(id) {
+      const { State } = await docker.getContainer(id).inspect();
+      return { running: State.Running, pid: State.Pid, stoppedBefore: !State.FinishedAt.startsWith('0001-') };
+    },
+    async wire(bridge, hostInterface, mac, pid) {
+      await makeVeth(bridge, hostInterface, mac);
+      await moveIntoNode(pid, hostInterface);
+    },
+    waitForLog: (id, patterns, timeoutMs) => waitForLog(docker, id, patterns, timeoutMs),
+    streamLog: (id, options, onLine, signal) => streamContainerLog(docker, id, options, onLine, signal),
     removeHostInterfaces: async (hostInterfaces) => void (await Promise.all(hostInterfaces.map(removeVeth))),
     async removeWiring(rig, hostInterfaces) {
       await Promise.all(hostInterfaces.map(removeVeth));
@@ -68,4 +80,42 @@ async function watchDeaths(docker: Docker, rig: string, onDeath: (node: string) 
     if (node) onDeath(node);
   });
   return () => (events as unknown as { destroy(): void }).destroy();
+}
+
+async function watchSidecars(
+  docker: Docker,
+  onEvent: (event: { rig: string; id: string; action: 'start' | 'die' }) => void,
+): Promise<() => void> {
+  const events = await docker.getEvents({ filters: { type: ['container'], event: ['die', 'start'], label: [`${Label.role}=sidecar`] } });
+  lineStream(events, (line) => {
+    const event = JSON.parse(line) as {
+      status?: string;
+      Action?: string;
+      id?: string;
+      Actor?: { ID?: string; Attributes?: Record<string, string> };
+    };
+    const action = event.Action ?? event.status;
+    if (action !== 'start' && action !== 'die') return;
+    onEvent({ rig: event.Actor?.Attributes?.[Label.rig] ?? '', id: event.Actor?.ID ?? event.id ?? '', action });
+  });
+  return () => (events as unknown as { destroy(): void }).destroy();
+}
+
+async function watchStarts(
+  docker: Docker,
+  rig: string,
+  networkId: string,
+  onStart: (id: string, labels: Record<string, string>) => void,
+  onEnd: () => void,
+): Promise<() => void> {
+  const starts = await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [`${Label.rig}=${rig}`] } });
+  const gone = await docker.getEvents({ filters: { type: ['network'], event: ['destroy'], network: [networkId] } });
+  lineStream(starts, (line) => {
+    const event = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+    onStart(event.Actor?.ID ?? event.id ?? '', event.Actor?.Attributes ?? {});
+  });
+  lineStream(gone, () => onEnd());
+  starts.on('end', onEnd);
+  gone.on('end', onEnd);
+  return () => [starts, gone].forEach((stream) => (stream as unknown as { destroy(): void }).destroy());
 }
