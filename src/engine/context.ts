@@ -1,8 +1,8 @@
-import type { ImageBuilder } from '../images/images.js';
+import type { ImageBuilder } from '../runtime/docker/images.js';
 import type { NodeBackend } from '../runtime/backend.js';
 import type { RigRuntime } from '../runtime/runtime.js';
 import type { FactAccess, Facts } from '../facts/store.js';
-import type { Sidecars } from '../sidecars/sidecars.js';
+import type { Sidecars } from '../runtime/runtime.js';
 import type { BackendKind } from '../rigfile/types.js';
 
 /** What the engine works with; built once in the CLI and passed in. */

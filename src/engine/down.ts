@@ -5,7 +5,7 @@ import { listNodes } from './nodes.js';
 import type { Engine } from './context.js';
 import { linksInUse, removeLinks } from './links.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
-import { removeSidecarState } from '../sidecars/sidecars.js';
+import { removeSidecarState } from '../runtime/docker/sidecar.js';
 
 export interface DownResult {
   rig: string;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Label } from '../labels.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
-import { etcdUrl } from '../sidecars/sidecars.js';
+import { etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
 import { withFacts } from './status.js';
 

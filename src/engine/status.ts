@@ -2,7 +2,7 @@ import { Label } from '../labels.js';
 import { listNodes } from './nodes.js';
 import { FactStore, type FactAccess } from '../facts/store.js';
 import type { NodeInstance } from '../runtime/backend.js';
-import { etcdUrl } from '../sidecars/sidecars.js';
+import { etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
 import { errorMessage, ExitCode, RigError } from '../errors.js';
 

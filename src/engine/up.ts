@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
 import { newRootPassword, nodePassword, unanswered, type Facts } from '../facts/store.js';
-import { NODE_IMAGES, type ImageName } from '../images/images.js';
+import { NODE_IMAGES, type ImageName } from '../runtime/docker/images.js';
 import { Label } from '../labels.js';
 import { isConflict } from '../runtime/docker/connect.js';
 import { printable, printableLines } from '../printable.js';
@@ -9,7 +9,7 @@ import { rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import { checkSubnetFree, type RigNetwork } from '../runtime/docker/network.js';
-import { etcdUrl } from '../sidecars/sidecars.js';
+import { etcdUrl } from '../plan/sidecar.js';
 import type { Engine, Step } from './context.js';
 import type { LinkRecord, NodeBackend, NodeLaunch } from '../runtime/backend.js';
 import { agentEnv } from './agent-env.js';

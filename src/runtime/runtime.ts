@@ -1,3 +1,4 @@
+import type { Plan } from '../plan/plan.js';
 import type { LogOptions } from './backend.js';
 import type { RigContainer } from './docker/containers.js';
 import type { NetworkRequest, RigNetwork } from './docker/network.js';
@@ -52,4 +53,14 @@ export interface RigRuntime {
   removeHostInterfaces(hostInterfaces: string[]): Promise<void>;
   /** Remove what the host has of a rig's wiring: these veth host ends (where still there), and its firewall rules. */
   removeWiring(rig: string, hostInterfaces: string[]): Promise<void>;
+}
+
+/** The rig's sidecar as the engine drives it (the Docker engine's; a fake in unit tests). */
+export interface Sidecars {
+  /** Create it, not started; the rig's name taken by another's sidecar rejects with a conflict (isConflict). */
+  create(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<string>;
+  /** Start it (see startSidecar); resolves once dnsmasq and etcd serve. */
+  start(plan: Plan, net: RigNetwork, id: string, started: () => void, wired: () => void): Promise<void>;
+  /** Give its dnsmasq a new node config (see reloadNodesConf). */
+  reload(sidecar: { id: string; labels: Record<string, string> }, conf: string): Promise<void>;
 }

@@ -121,7 +121,7 @@ describe('diffRig: what up of an edited rig file would change', () => {
 
 describe('node addresses across a reconcile', () => {
   it('keeps the address of every node that stays, and gives a new one the first never reserved', async () => {
-    const { assignAddresses, nodesConf } = await import('../../src/sidecars/sidecars.js');
+    const { assignAddresses, nodesConf } = await import('../../src/plan/sidecar.js');
     const { rigAddresses } = await import('../../src/plan/plan.js');
     const a = rigAddresses('10.9.0.0/24');
     const plan = (text: string) => planRig(parseRigFile(text, '/work/rigs/x.yaml'));

@@ -3,14 +3,15 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '../../src/engine/context.js';
 import type { Facts } from '../../src/facts/store.js';
-import type { ImageBuilder } from '../../src/images/images.js';
+import type { ImageBuilder } from '../../src/runtime/docker/images.js';
 import type { Plan } from '../../src/plan/plan.js';
 import { nodeSettingsHash, rigAddresses } from '../../src/plan/plan.js';
 import type { NodeBackend, NodeInstance, NodeLaunch } from '../../src/runtime/backend.js';
 import type { RigContainer } from '../../src/runtime/docker/containers.js';
 import type { NetworkRequest, RigNetwork } from '../../src/runtime/docker/network.js';
 import type { RigRuntime } from '../../src/runtime/runtime.js';
-import { assignAddresses, nodesConf, type Sidecars } from '../../src/sidecars/sidecars.js';
+import { assignAddresses, nodesConf } from '../../src/plan/sidecar.js';
+import { type Sidecars } from '../../src/runtime/runtime.js';
 
 /** How a fake node's agent behaves: ready (the default), a failed step, silence, or a death once wired. */
 export type NodeScript = 'ready' | 'fails' | 'silent' | 'dies';

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 /**
- * Imports flow one way: shared modules -> rig file -> plan -> runtime -> engine (with images, facts, sidecars)
+ * Imports flow one way: shared modules -> rig file -> plan -> runtime -> engine (with facts)
  * -> CLI and the API. A file may import its own layer or a lower one; folders form no cycle.
  */
 const src = resolve(import.meta.dirname, '../../src');
@@ -15,9 +15,7 @@ const LAYER: Record<string, number> = {
   rigfile: 1,
   plan: 2,
   runtime: 3,
-  images: 4,
   facts: 4,
-  sidecars: 4,
   engine: 4,
   cli: 5,
   api: 5,

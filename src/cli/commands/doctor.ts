@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import chalk from 'chalk';
 import { execa } from 'execa';
-import { ImageBuilder, IMAGE_NAMES } from '../../images/images.js';
+import { ImageBuilder, IMAGE_NAMES } from '../../runtime/docker/images.js';
 import { pickSubnet } from '../../ipv4.js';
 import { connectDocker } from '../../runtime/docker/connect.js';
 import { settings } from '../engine.js';

@@ -1,4 +1,4 @@
-import { IMAGE_NAMES } from '../../images/images.js';
+import { IMAGE_NAMES } from '../../runtime/docker/images.js';
 import { createEngine } from '../engine.js';
 import { outputMode, runSteps } from '../progress.js';
 

@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import yaml from 'js-yaml';
-import { errorMessage, ExitCode, RigError } from '../errors.js';
-import { Label } from '../labels.js';
-import { followStream, isNotFound } from '../runtime/docker/connect.js';
+import { errorMessage, ExitCode, RigError } from '../../errors.js';
+import { Label } from '../../labels.js';
+import { followStream, isNotFound } from './connect.js';
 
 /**
  * The images rig builds itself, parents first. `base` comes from debootstrap; the others from a Dockerfile FROM
@@ -13,7 +13,13 @@ import { followStream, isNotFound } from '../runtime/docker/connect.js';
  */
 export const IMAGE_NAMES = ['base', 'sidecar', 'tools', 'systemd', 'puppet'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
-const PARENT: Record<ImageName, ImageName | undefined> = { base: undefined, sidecar: 'base', tools: 'sidecar', systemd: 'base', puppet: 'systemd' };
+const PARENT: Record<ImageName, ImageName | undefined> = {
+  base: undefined,
+  sidecar: 'base',
+  tools: 'sidecar',
+  systemd: 'base',
+  puppet: 'systemd',
+};
 export const NODE_IMAGES: readonly ImageName[] = ['base', 'systemd', 'puppet'];
 
 export interface ImageOptions {
@@ -95,7 +101,12 @@ export class ImageBuilder {
     const { execa } = await import('execa'); // loaded only to build: it is slow to load
     const rootfs = this.rootfsDir();
     if (!existsSync(join(rootfs, 'etc', 'os-release'))) {
-      if (process.getuid?.() !== 0) throw new RigError('debootstrap needs root to build rig\'s base image.', 'run rig as root (e.g. sudo rig images build)', ExitCode.engineUnavailable);
+      if (process.getuid?.() !== 0)
+        throw new RigError(
+          "debootstrap needs root to build rig's base image.",
+          'run rig as root (e.g. sudo rig images build)',
+          ExitCode.engineUnavailable,
+        );
       const partial = `${rootfs}.partial-${process.pid}`; // two rigs building at once each use their own
       rmSync(partial, { recursive: true, force: true });
       mkdirSync(partial, { recursive: true });
@@ -113,11 +124,14 @@ export class ImageBuilder {
     onLine('importing the root filesystem into Docker');
     const tar = execa('tar', ['-C', rootfs, '-c', '.'], { buffer: false });
     const [repo, tag] = this.ref('base').split(':');
-    const stream = await this.docker.importImage(tar.stdout as unknown as string, {
-      repo,
-      tag,
-      changes: [`LABEL ${Label.image}=base ${Label.hash}=${this.hash('base')}`],
-    } as object);
+    const stream = await this.docker.importImage(
+      tar.stdout as unknown as string,
+      {
+        repo,
+        tag,
+        changes: [`LABEL ${Label.image}=base ${Label.hash}=${this.hash('base')}`],
+      } as object,
+    );
     await followStream(this.docker, stream, onLine);
     await tar;
   }
@@ -147,7 +161,9 @@ export class ImageBuilder {
       const dir = join(this.options.imagesDir, name);
       for (const file of filesUnder(dir)) {
         const path = join(dir, file);
-        h.update(`\0${file}\0`).update(readFileSync(path)).update(String(statSync(path).mode & 0o111));
+        h.update(`\0${file}\0`)
+          .update(readFileSync(path))
+          .update(String(statSync(path).mode & 0o111));
       }
       hash = h.digest('hex');
       this.hashes.set(name, hash);

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type Docker from 'dockerode';
+import { RigError } from '../../errors.js';
+import { Label } from '../../labels.js';
+import type { Plan } from '../../plan/plan.js';
+import { assignAddresses, dnsmasqCommand, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
+import type { Sidecars } from '../runtime.js';
+import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { containerLog, tail, waitForLog, watchLog } from './containers.js';
+import type { RigNetwork } from './network.js';
+
+/** The addresses the sidecar's config reserves, by MAC; undefined for a sidecar made before the config was a file. */
+export function reservedAddresses(labels: Record<string, string>): Map<string, string> | undefined {
+  const path = join(labels[Label.state] ?? '', NODES_CONF);
+  if (!labels[Label.state] || !existsSync(path)) return undefined;
+  const reserved = new Map<string, string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const match = /^dhcp-host=([0-9a-f:]+),[^,]*,([0-9.]+)$/.exec(line);
+    if (match) reserved.set(match[1], match[2]);
+  }
+  return reserved;
+}
+
+/**
+ * Give the sidecar's dnsmasq a new config for the rig's nodes (a reconcile): the file is replaced whole, then
+ * rig-sidecar restarts dnsmasq on SIGHUP (leases are kept in their file). Resolves once the new dnsmasq serves.
+ */
+export async function reloadNodesConf(
+  docker: Docker,
+  sidecar: { id: string; labels: Record<string, string> },
+  conf: string,
+): Promise<void> {
+  const path = join(sidecar.labels[Label.state], NODES_CONF);
+  writeFileSync(`${path}.new`, conf);
+  renameSync(`${path}.new`, path);
+  const served = await watchLog(docker, sidecar.id, [/DHCP, IP range/], 10_000, { newOnly: true });
+  await docker.getContainer(sidecar.id).kill({ signal: 'SIGHUP' });
+  await served();
+}
+
+/**
+ * Create the rig's sidecar container (not started). Its name is the rig's: the engine lets only one container
+ * have it, so whoever creates it owns the rig name (see engine/up.ts).
+ */
+export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork, image: string, etcdRootPassword: string): Promise<string> {
+  const a = net.addresses;
+  const prefix = a.subnet.split('/')[1];
+  const state = join(SIDECAR_STATE_ROOT, `${plan.name}.${randomBytes(6).toString('hex')}`);
+  for (const dir of ['etcd', 'misc']) mkdirSync(join(state, dir), { recursive: true, mode: 0o700 });
+  writeFileSync(join(state, NODES_CONF), nodesConf(plan, assignAddresses(plan, a)));
+  return docker
+    .createContainer({
+      name: plan.sidecar.container,
+      Image: image,
+      Entrypoint: ['/usr/local/bin/rig-sidecar'],
+      Cmd: [...dnsmasqCommand(plan, net), '--', ...etcdCommand(net)],
+      Hostname: 'rig-sidecar',
+      Env: [`RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`, ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`])],
+      // The root password of the rig's etcd, for later rig commands on the host; nodes cannot read labels.
+      Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar', [Label.etcdRoot]: etcdRootPassword, [Label.state]: state },
+      HostConfig: {
+        NetworkMode: 'none',
+        CapAdd: ['NET_ADMIN'], // eth0's addresses, and dnsmasq's DHCP replies to clients that have no address yet
+        Mounts: [
+          { Type: 'bind', Source: join(state, 'etcd'), Target: '/var/lib/etcd' },
+          { Type: 'bind', Source: join(state, 'misc'), Target: '/var/lib/misc' }, // dnsmasq's leases
+        ],
+        Init: false,
+      },
+    })
+    .then((container) => container.id)
+    .catch((err: Error) => {
+      rmSync(state, { recursive: true, force: true });
+      throw err;
+    });
+}
+
+/**
+ * Where a sidecar keeps etcd's data and dnsmasq's leases: on the host's tmpfs, as fast as the container's own, but
+ * outliving a restart of the sidecar, so a rig keeps its facts and leases. One directory per sidecar, named on
+ * its label; `down` removes it.
+ */
+const SIDECAR_STATE_ROOT = '/dev/shm/rig';
+
+export function removeSidecarState(labels: Record<string, string>): void {
+  const state = labels[Label.state];
+  if (state && dirname(state) === SIDECAR_STATE_ROOT) rmSync(state, { recursive: true, force: true });
+}
+
+/**
+ * Start the rig's sidecar (made by createSidecar): dnsmasq and etcd (images/sidecar/rig-sidecar). Like a node it
+ * has no Docker network: its veth goes on the rig bridge, with dnsmasq's and etcd's fixed addresses on it.
+ * `started` is called once the container runs (the engine can take the nodes then), `wired` once its veth is
+ * in; the promise resolves when both daemons say they serve.
+ */
+export async function startSidecar(
+  docker: Docker,
+  plan: Plan,
+  net: RigNetwork,
+  id: string,
+  started = () => {},
+  wired = () => {},
+): Promise<void> {
+  const container = docker.getContainer(id);
+  const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
+  veth.catch(() => {}); // awaited below
+  try {
+    const starting = container.start();
+    started(); // the engine takes the nodes' starts while it starts this one: it serves them side by side
+    await starting;
+    const [{ State }] = await Promise.all([container.inspect(), veth]);
+    if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
+    await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
+    wired();
+    await waitForLog(docker, container.id, [/DHCP, IP range/, /serving client traffic|ready to serve client requests/], 30_000);
+  } catch (err) {
+    await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
+    await removeVeth(plan.sidecar.hostInterface);
+    throw new RigError(
+      `The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`,
+      `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`,
+      undefined,
+      { cause: err },
+    );
+  }
+}
+
+export function dockerSidecars(docker: Docker, image: string): Sidecars {
+  return {
+    create: (plan, net, password) => createSidecar(docker, plan, net, image, password),
+    start: (plan, net, id, started, wired) => startSidecar(docker, plan, net, id, started, wired),
+    reload: (sidecar, conf) => reloadNodesConf(docker, sidecar, conf),
+  };
+}
