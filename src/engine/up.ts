@@ -455,60 +455,86 @@ export function nodeSteps(
   sidecarStarted: Promise<void>,
   sidecar: Promise<Facts>,
   options: UpOptions & { etcdRootPassword: string },
-  { making, unlessAborted, signal }: Abortable,
+  run: Abortable,
 ): Step[] {
-  const waiters = new Map<string, Waiter>();
-  let stopWatching: Promise<() => Promise<void>> | undefined;
-  let stopEvents: (() => void) | undefined;
-  let remaining = plan.nodes.length;
-  const finished = () => {
-    if (--remaining > 0) return;
-    void stopWatching?.then((stop) => stop()).catch(() => {});
-    stopEvents?.();
-  };
-  const url = etcdUrl(network);
+  return new NodeStarts(engine, plan, network, sidecarStarted, sidecar, options, run).steps();
+}
 
-  // Subscribe before any node is wired to the bridge, so no stage and no death is missed.
-  const subscribed = (async () => {
-    const facts = await sidecar;
-    stopWatching = facts.watchStages(plan.name, (node, stage) => waiters.get(node)?.stage(stage));
-    await stopWatching.catch(etcdUnanswered(url));
-    stopEvents = await engine.runtime.watchDeaths(plan.name, (node) =>
-      waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready')),
+/**
+ * The nodes of one up (or reconcile): one etcd watch of their stages and one stream of their deaths for all of
+ * them, subscribed before any node is wired, and each node's wait for ready on it. The watches stop when the last
+ * node's step ends.
+ */
+class NodeStarts {
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly subscribed: Promise<void>;
+  private readonly url: string;
+  private stopStages?: Promise<() => Promise<void>>;
+  private stopDeaths?: () => void;
+  private remaining: number;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly plan: Plan,
+    private readonly network: RigNetwork,
+    private readonly sidecarStarted: Promise<void>,
+    private readonly sidecar: Promise<Facts>,
+    private readonly options: UpOptions & { etcdRootPassword: string },
+    private readonly run: Abortable,
+  ) {
+    this.remaining = plan.nodes.length;
+    this.url = etcdUrl(network);
+    this.subscribed = this.subscribe();
+    this.subscribed.catch(() => {}); // each node's wait reports it
+  }
+
+  steps(): Step[] {
+    return this.plan.nodes.map((node) => ({ title: node.spec.name, run: (report) => this.start(node, report) }));
+  }
+
+  /** Subscribe before any node is wired to the bridge, so no stage and no death is missed. */
+  private async subscribe(): Promise<void> {
+    const facts = await this.sidecar;
+    this.stopStages = facts.watchStages(this.plan.name, (node, stage) => this.waiters.get(node)?.stage(stage));
+    await this.stopStages.catch(etcdUnanswered(this.url));
+    this.stopDeaths = await this.engine.runtime.watchDeaths(this.plan.name, (node) =>
+      this.waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready')),
     );
-    if (remaining === 0) finished(); // every node ended (an abort) while this was on its way
-  })();
-  subscribed.catch(() => {}); // each node's wait reports it
+    if (this.remaining === 0) this.stopWatching(); // every node ended (an abort) while this was on its way
+  }
 
-  return plan.nodes.map((node) => ({
-    title: node.spec.name,
-    run: async (report) => {
-      const backend = engine.backends[node.spec.backend];
-      if (!backend) throw new InternalError(`no ${node.spec.backend} backend, after the check that there is one`);
-      const ready = waitReady(node, report, waiters, options.timeoutMs);
-      // The backend wires the node to the bridge once this resolves: the sidecar serves, watches are on, stage recorded.
-      const wired = unlessAborted(
-        subscribed.then(async () => (await sidecar).setStage(plan.name, node.spec.name, 'created')).catch(etcdUnanswered(url)),
-      );
+  private stopWatching(): void {
+    void this.stopStages?.then((stop) => stop()).catch(() => {});
+    this.stopDeaths?.();
+  }
+
+  private async start(node: PlannedNode, report: (line: string) => void): Promise<void> {
+    const { engine, plan, network, options, run } = this;
+    const backend = engine.backends[node.spec.backend];
+    if (!backend) throw new InternalError(`no ${node.spec.backend} backend, after the check that there is one`);
+    const ready = waitReady(node, report, this.waiters, options.timeoutMs);
+    // The backend wires the node to the bridge once this resolves: the sidecar serves, watches are on, stage recorded.
+    const wired = run.unlessAborted(
+      this.subscribed.then(async () => (await this.sidecar).setStage(plan.name, node.spec.name, 'created')).catch(etcdUnanswered(this.url)),
+    );
+    try {
       try {
-        try {
-          await making(() => backend.launch(nodeLaunch(engine, plan, node, network, options, sidecarStarted, wired)));
-        } catch (err) {
-          if (signal.aborted) throw signal.reason;
-          throw await launchFailure(err as Error, node, wired);
-        }
-        if (!options.wait) return;
-        await unlessAborted(ready.promise).catch(async (err: Error) => {
-          if (signal.aborted) throw signal.reason;
-          throw await notReady(err, node, backend, plan.name);
-        });
-      } finally {
-        ready.cancel();
-        waiters.delete(node.spec.name);
-        finished();
+        await run.making(() => backend.launch(nodeLaunch(engine, plan, node, network, options, this.sidecarStarted, wired)));
+      } catch (err) {
+        if (run.signal.aborted) throw run.signal.reason;
+        throw await launchFailure(err as Error, node, wired);
       }
-    },
-  }));
+      if (!options.wait) return;
+      await run.unlessAborted(ready.promise).catch(async (err: Error) => {
+        if (run.signal.aborted) throw run.signal.reason;
+        throw await notReady(err, node, backend, plan.name);
+      });
+    } finally {
+      ready.cancel();
+      this.waiters.delete(node.spec.name);
+      if (--this.remaining === 0) this.stopWatching();
+    }
+  }
 }
 
 /** What a backend is told to launch one node with: its image, the agent's environment, when to start and wire it. */
