@@ -199,7 +199,8 @@ nodes:
         '--',
         '/.rig/bin/sh',
         '-c',
-        'echo pong from lex | /.rig/bin/timeout 30 /.rig/bin/nc -l -p 7777',
+        // Its stdin stays open a moment after the reply: busybox nc stops reading the socket at its stdin's end.
+        '(echo pong from lex; sleep 2) | /.rig/bin/timeout 30 /.rig/bin/nc -l -p 7777',
       ],
       { reject: false },
     );
@@ -214,7 +215,7 @@ nodes:
         `rig-${name}.dock`,
         '/.rig/bin/sh',
         '-c',
-        'echo ping from dock | /.rig/bin/nc -w 5 lex.village.test 7777',
+        '(echo ping from dock; sleep 1) | /.rig/bin/nc -w 5 lex.village.test 7777',
       ]);
       expect(client.trim()).toBe('pong from lex');
       const server = await listener;
