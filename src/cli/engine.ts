@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Engine } from '../engine/context.js';
 import { ImageBuilder } from '../runtime/docker/images.js';
 import { connectDocker } from '../runtime/docker/connect.js';
-import { dockerRuntime } from '../runtime/docker/runtime.js';
+import { dockerImageFiles, dockerRuntime } from '../runtime/docker/runtime.js';
 import { dockerSidecars } from '../runtime/docker/sidecar.js';
 import { FactStore } from '../facts/store.js';
 import { DockerNodes } from '../runtime/docker/nodes.js';
@@ -31,7 +31,7 @@ export async function createEngine(): Promise<Engine> {
   const s = settings();
   const images = new ImageBuilder(docker, s);
   const dockerNodes = new DockerNodes(docker, images.ref('tools'), s.cacheDir);
-  const lxcNodes = new LxcNodes(docker, {
+  const lxcNodes = new LxcNodes(dockerImageFiles(docker), {
     lxcPath: s.lxcPath,
     cacheDir: s.cacheDir,
     toolsImage: images.ref('tools'),

@@ -55,6 +55,16 @@ export interface RigRuntime {
   removeWiring(rig: string, hostInterfaces: string[]): Promise<void>;
 }
 
+/** Image files on the host, for a backend that runs nodes from them (LXC): the Docker engine's images, unpacked. */
+export interface ImageFiles {
+  /** rig's node tools (the tools image's /rig), unpacked once into the cache; resolves to their directory. */
+  tools(toolsImage: string, cacheDir: string): Promise<string>;
+  /** An image's id (its content). */
+  imageId(ref: string): Promise<string>;
+  /** An image's whole filesystem, unpacked into `dir`. */
+  unpack(ref: string, dir: string): Promise<void>;
+}
+
 /** The rig's sidecar as the engine drives it (the Docker engine's; a fake in unit tests). */
 export interface Sidecars {
   /** Create it, not started; the rig's name taken by another's sidecar rejects with a conflict (isConflict). */

@@ -1,9 +1,10 @@
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
-import type { RigRuntime } from '../runtime.js';
+import type { ImageFiles, RigRuntime } from '../runtime.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { findRigContainers, removeContainer, streamContainerLog, waitForLog } from './containers.js';
 import { lineStream } from './events.js';
+import { unpackImage, unpackTools } from './unpack.js';
 import { createRigNetwork, findRigNetworks, removeBridgeRules, removeNetwork, removeOwnNetwork } from './network.js';
 
 /** The rig runtime on the Docker engine and this host's network tools. */
@@ -118,4 +119,13 @@ async function watchStarts(
   starts.on('end', onEnd);
   gone.on('end', onEnd);
   return () => [starts, gone].forEach((stream) => (stream as unknown as { destroy(): void }).destroy());
+}
+
+/** The Docker engine's images as files on the host (for LXC nodes). */
+export function dockerImageFiles(docker: Docker): ImageFiles {
+  return {
+    tools: (toolsImage, cacheDir) => unpackTools(docker, toolsImage, cacheDir),
+    imageId: async (ref) => (await docker.getImage(ref).inspect()).Id,
+    unpack: (ref, dir) => unpackImage(docker, ref, dir),
+  };
 }

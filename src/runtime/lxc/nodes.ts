@@ -15,12 +15,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import type { AttachStreams, ExecResult, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import type { ImageFiles } from '../runtime.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
-import { unpackImage, unpackTools } from '../docker/unpack.js';
 import { checkLxc, lxc } from './lxc.js';
 
 export interface LxcOptions {
@@ -44,7 +43,7 @@ export class LxcNodes implements NodeBackend {
   private readonly roots = new Map<string, Promise<string>>();
 
   constructor(
-    private readonly docker: Docker,
+    private readonly images: ImageFiles,
     private readonly options: LxcOptions,
   ) {}
 
@@ -54,7 +53,7 @@ export class LxcNodes implements NodeBackend {
 
   /** The tools, unpacked from the tools image once into the cache; returns their directory. */
   prepare(): Promise<string> {
-    this.tools ??= unpackTools(this.docker, this.options.toolsImage, this.options.cacheDir);
+    this.tools ??= this.images.tools(this.options.toolsImage, this.options.cacheDir);
     return this.tools;
   }
 
@@ -65,9 +64,9 @@ export class LxcNodes implements NodeBackend {
       dir = (async () => {
         const { baseImage, baseRootfs, cacheDir } = this.options;
         if (image === baseImage && existsSync(join(baseRootfs, 'etc', 'os-release'))) return baseRootfs;
-        const { Id } = await this.docker.getImage(image).inspect();
-        const unpacked = join(cacheDir, 'lxc-rootfs', Id.replace(/^sha256:/, '').slice(0, 12));
-        await unpackImage(this.docker, image, unpacked);
+        const id = await this.images.imageId(image);
+        const unpacked = join(cacheDir, 'lxc-rootfs', id.replace(/^sha256:/, '').slice(0, 12));
+        await this.images.unpack(image, unpacked);
         return unpacked;
       })();
       this.roots.set(image, dir);
