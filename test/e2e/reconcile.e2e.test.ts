@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { docker, eventually, fixtureDir, leftovers, queryA, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
+import { docker, eventually, fixtureDir, leftovers, queryA, rig, rigBin, uniqueName, useRig, vethsLeft } from './helpers.js';
 
 interface StatusNode {
   node: string;
@@ -133,42 +133,32 @@ describe('rig up of an edited rig file on a rig that is up: only the changes', (
 });
 
 describe('a reconcile that fails, and one the rig cannot take', () => {
-  const name = uniqueName('reconfail');
-  const file = (nodes: string, domain = 'village.test') =>
-    `name: ${name}\ndomain: ${domain}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n${nodes}`;
-  const fixture = fixtureDir(file('  barn.village.test:\n'));
+  const rigFileOf = (rigName: string, nodes: string, domain = 'village.test') =>
+    `name: ${rigName}\ndomain: ${domain}\nnetwork: { internal: true }\nconfigs:\n  - dir: hieradata/nodes\nnodes:\n${nodes}`;
+  const r = useRig('reconfail', (rigName) => rigFileOf(rigName, '  barn.village.test:\n'));
+  const file = (nodes: string, domain?: string) => rigFileOf(r.name, nodes, domain);
+  const rigFile = () => join(r.dir, 'rig.yaml');
   const barnId = async () =>
-    docker(['ps', '-q', '--no-trunc', '--filter', `label=io.rig.node=barn.village.test`, '--filter', `label=io.rig.rig=${name}`]);
-
-  beforeAll(async () => {
-    const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
-    expect(up.exitCode, up.all).toBe(0);
-  });
-
-  afterAll(async () => {
-    await rig(['down', '--name', name]);
-    fixture.cleanup();
-    expect(await leftovers(name)).toEqual([]);
-  });
+    docker(['ps', '-q', '--no-trunc', '--filter', `label=io.rig.node=barn.village.test`, '--filter', `label=io.rig.rig=${r.name}`]);
 
   it('leaves the rig up when a new node fails, says how to go on, and makes that node again on the next up', async () => {
     const barn = await barnId();
     writeFileSync(
-      fixture.file,
+      rigFile(),
       file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo the disk is full >&2; exit 3"\n'),
     );
-    const failed = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    const failed = await rig(['up', 'rig.yaml'], { cwd: r.dir });
     expect(failed.exitCode, failed.all).toBe(1);
     expect(failed.stderr).toContain('mill.village.test failed: step 1/1 (shell) exited 3');
     expect(failed.stderr).toContain('the disk is full');
     expect(failed.stderr).toContain(`stays up as far as the changes got`);
     expect(await barnId()).toBe(barn);
 
-    writeFileSync(fixture.file, file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n'));
-    const fixed = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    writeFileSync(rigFile(), file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n'));
+    const fixed = await rig(['up', 'rig.yaml'], { cwd: r.dir });
     expect(fixed.exitCode, fixed.all).toBe(0);
     expect(fixed.stderr).toContain('~ mill.village.test (settings changed)');
-    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
     expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([
       ['barn.village.test', 'ready'],
       ['mill.village.test', 'ready'],
@@ -177,42 +167,42 @@ describe('a reconcile that fails, and one the rig cannot take', () => {
   });
 
   it('makes again a node that is not running, with nothing changed in the rig file', async () => {
-    await docker(['stop', '-t', '0', `rig-${name}.mill`]);
-    const again = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    await docker(['stop', '-t', '0', `rig-${r.name}.mill`]);
+    const again = await rig(['up', 'rig.yaml'], { cwd: r.dir });
     expect(again.exitCode, again.all).toBe(0);
     expect(again.stderr).toContain('~ mill.village.test (not running or not ready: made again)');
-    expect((await docker(['inspect', '-f', '{{.State.Running}}', `rig-${name}.mill`])).trim()).toBe('true');
+    expect((await docker(['inspect', '-f', '{{.State.Running}}', `rig-${r.name}.mill`])).trim()).toBe('true');
   });
 
   it("refuses, before it changes anything, a new node whose link would overwrite the user's file", async () => {
     const before = await barnId();
-    writeFileSync(join(fixture.dir, 'hieradata/nodes/silo.village.test.yaml'), 'mine: true\n');
+    writeFileSync(join(r.dir, 'hieradata/nodes/silo.village.test.yaml'), 'mine: true\n');
     writeFileSync(
-      fixture.file,
+      rigFile(),
       file(
         '  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n  silo.village.test: hobb.prod.example\n',
       ),
     );
-    const refused = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    const refused = await rig(['up', 'rig.yaml'], { cwd: r.dir });
     expect(refused.exitCode, refused.all).toBe(2);
     expect(refused.stderr).toContain('silo.village.test.yaml already exists');
-    expect(readFileSync(join(fixture.dir, 'hieradata/nodes/silo.village.test.yaml'), 'utf8')).toBe('mine: true\n');
+    expect(readFileSync(join(r.dir, 'hieradata/nodes/silo.village.test.yaml'), 'utf8')).toBe('mine: true\n');
     expect(await barnId()).toBe(before);
-    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
+    const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
     expect(status.nodes.map((n: StatusNode) => n.node)).toEqual(['barn.village.test', 'mill.village.test']);
-    writeFileSync(fixture.file, file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n'));
+    writeFileSync(rigFile(), file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n'));
   });
 
   it('refuses a change of the rig itself without --recreate, touching nothing', async () => {
     const barn = await barnId();
     writeFileSync(
-      fixture.file,
+      rigFile(),
       file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n', 'hamlet.test').replaceAll(
         'village.test:',
         'hamlet.test:',
       ),
     );
-    const refused = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+    const refused = await rig(['up', 'rig.yaml'], { cwd: r.dir });
     expect(refused.exitCode).toBe(2);
     expect(refused.stderr).toContain('~ the rig: domain, network, config trees or production facts changed');
     expect(refused.stderr).toContain('that is a new rig');
