@@ -3,7 +3,7 @@ import { Label } from '../labels.js';
 import { ownerAlive } from './owner.js';
 import { listNodes } from './nodes.js';
 import type { Engine } from './context.js';
-import { linksInUse, removeLinks } from './links.js';
+import { linksInUse, listedLinks, removeLinks } from './links.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
 import { removeSidecarState } from '../runtime/docker/sidecar.js';
 
@@ -38,10 +38,7 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
   const usedByOthers = await linksInUse(engine, rig);
   const networks = await runtime.networks(rig);
-  const used = [
-    ...networks.flatMap((n) => JSON.parse(n.labels[Label.links] ?? '[]') as Array<{ path: string; target: string }>),
-    ...nodes.flat().flatMap((n) => n.links ?? []),
-  ];
+  const used = listedLinks(networks, nodes.flat());
   const detached: string[] = [];
   for (const network of networks) detached.push(...(await runtime.removeNetwork(network.id)));
   const links = removeLinks(used, usedByOthers);

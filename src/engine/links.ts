@@ -23,16 +23,29 @@ export const linkKey = (l: Link) => `${l.path}\0${l.target}`;
  */
 export async function rigLinks(engine: Engine, rig?: string): Promise<Map<string, Link[]>> {
   const [networks, nodes] = await Promise.all([engine.runtime.networks(rig), listNodes(engine, rig, { lenient: true })]);
-  const byRig = new Map<string, Link[]>();
-  const add = (name: string, links: Link[]) => byRig.set(name, [...(byRig.get(name) ?? []), ...links]);
-  for (const n of networks) add(n.labels[Label.rig], JSON.parse(n.labels[Label.links] ?? '[]') as Link[]);
-  for (const n of nodes) add(n.rig, n.links ?? []);
-  return byRig;
+  const rigs = new Set([...networks.map((n) => n.labels[Label.rig]), ...nodes.map((n) => n.rig)]);
+  return new Map(
+    [...rigs].map((name) => [
+      name,
+      listedLinks(
+        networks.filter((n) => n.labels[Label.rig] === name),
+        nodes.filter((n) => n.rig === name),
+      ),
+    ]),
+  );
 }
 
-/** The links rigs other than `rig` list: rig made them, and they are still in use. */
+/** The links a rig's networks and nodes list (see rigLinks). */
+export function listedLinks(networks: Array<{ labels: Record<string, string> }>, nodes: Array<{ links?: Link[] }>): Link[] {
+  return [...networks.flatMap((n) => JSON.parse(n.labels[Label.links] ?? '[]') as Link[]), ...nodes.flatMap((n) => n.links ?? [])];
+}
+
+/** The links rigs other than `rig` list (of `byRig`, from rigLinks): rig made them, and they are still in use. */
+export const linksOfOthers = (byRig: Map<string, Link[]>, rig: string): Set<string> =>
+  new Set([...byRig].filter(([name]) => name !== rig).flatMap(([, links]) => links.map(linkKey)));
+
 export async function linksInUse(engine: Engine, rig: string): Promise<Set<string>> {
-  return new Set([...(await rigLinks(engine))].filter(([name]) => name !== rig).flatMap(([, links]) => links.map(linkKey)));
+  return linksOfOthers(await rigLinks(engine), rig);
 }
 
 /**

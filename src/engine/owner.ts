@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { Label } from '../labels.js';
 
-const alive = (pid: number) => {
+/** Whether a process of this host runs (one of another user's counts). */
+export const processAlive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return true;
@@ -16,5 +17,5 @@ const alive = (pid: number) => {
  */
 export function ownerAlive(networkLabels: Record<string, string>): boolean {
   const [host, pid] = (networkLabels[Label.owner] ?? '').split(':');
-  return host !== hostname() || alive(Number(pid));
+  return host !== hostname() || processAlive(Number(pid));
 }

@@ -11,7 +11,8 @@ import type { RigNetwork } from '../runtime/docker/network.js';
 import { assignAddresses, etcdUrl, nodesConf } from '../plan/sidecar.js';
 import { reservedAddresses } from '../runtime/docker/sidecar.js';
 import type { Engine, Step } from './context.js';
-import { checkLinks, linkKey, makeLinks, removeLinks, rigLinks } from './links.js';
+import { checkLinks, linkKey, linksOfOthers, makeLinks, removeLinks, rigLinks } from './links.js';
+import { processAlive } from './owner.js';
 import { AbortableRun, checkContainerNames, checkNodeImages, etcdUnanswered, nodeSteps, rigImageOf, type UpOptions } from './up.js';
 
 /** What differs between a rig file and the rig of that name that is up. */
@@ -144,7 +145,7 @@ class RigReconcile implements ReconcileRun {
   }
 
   private async check(): Promise<void> {
-    const { engine, toStart, rig } = this;
+    const { engine, toStart } = this;
     this.lock();
     for (const kind of new Set(toStart.nodes.map((n) => n.spec.backend))) {
       const backend = engine.backends[kind];
@@ -156,18 +157,15 @@ class RigReconcile implements ReconcileRun {
     await checkNodeImages(engine, toStart);
     const imageNames = new Set<ImageName>(['tools', ...toStart.nodes.map((n) => rigImageOf(n.spec) ?? 'base')]);
     this.missingImages = await engine.images.missing([...imageNames]);
-    this.planLinks(await rigLinks(engine), rig.network.labels);
+    this.planLinks(await rigLinks(engine));
   }
 
   /** Which links go (those of removed nodes that no node keeps), which are made, and which each new node records. */
-  private planLinks(byRig: Map<string, LinkRecord[]>, networkLabels: Record<string, string>): void {
-    const { plan, rig } = this;
-    const usedElsewhere = new Set([...byRig].filter(([name]) => name !== plan.name).flatMap(([, links]) => links.map(linkKey)));
+  private planLinks(byRig: Map<string, LinkRecord[]>): void {
+    const { plan } = this;
+    const usedElsewhere = linksOfOthers(byRig, plan.name);
     const wanted = new Set(plan.links.map(linkKey));
-    const recorded = new Set([
-      ...(JSON.parse(networkLabels[Label.links] ?? '[]') as LinkRecord[]).map(linkKey),
-      ...rig.nodes.flatMap((n) => (n.links ?? []).map(linkKey)),
-    ]);
+    const recorded = new Set((byRig.get(plan.name) ?? []).map(linkKey));
     const toRemove = this.toRemove
       .flatMap((n) => (n.mirrors ? linksOf(plan.spec, n.node, n.mirrors) : []))
       .filter((l) => recorded.has(linkKey(l)) && !wanted.has(linkKey(l)));
@@ -277,15 +275,6 @@ class RigReconcile implements ReconcileRun {
 }
 
 const lockPath = (sidecar: RigContainer) => join(sidecar.labels[Label.state], 'reconcile.lock');
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Whether a rig that is up can take a reconcile: its sidecar keeps the node config in a file (rig 0.1 sidecars did not). */
 export const canReconcile = (sidecar: RigContainer) => reservedAddresses(sidecar.labels) !== undefined;
