@@ -4,7 +4,7 @@ import type { ImageFiles, RigRuntime } from '../runtime.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { findRigContainers, removeContainer, streamContainerLog, waitForLog } from './containers.js';
 import { lineStream } from './events.js';
-import { unpackImage, unpackTools } from './unpack.js';
+import { readImage, unpackImage, unpackTools } from './unpack.js';
 import { createRigNetwork, findRigNetworks, removeBridgeRules, removeNetwork, removeOwnNetwork } from './network.js';
 
 /** The rig runtime on the Docker engine and this host's network tools. */
@@ -54,13 +54,7 @@ async function containersNamed(docker: Docker, names: string[]): Promise<Array<{
 }
 
 async function imageHasFile(docker: Docker, image: string, paths: string[]): Promise<boolean> {
-  const probe = await docker.createContainer({
-    Image: image,
-    Cmd: ['/.rig-probe'],
-    Labels: { [Label.role]: 'probe' },
-    HostConfig: { NetworkMode: 'none' },
-  });
-  try {
+  return readImage(docker, image, 'probe', async (probe) => {
     for (const path of paths) {
       const found = await probe.infoArchive({ path }).then(
         () => true,
@@ -69,9 +63,7 @@ async function imageHasFile(docker: Docker, image: string, paths: string[]): Pro
       if (found) return true;
     }
     return false;
-  } finally {
-    await probe.remove({ force: true }).catch(() => {});
-  }
+  });
 }
 
 async function watchDeaths(docker: Docker, rig: string, onDeath: (node: string) => void): Promise<() => void> {

@@ -22,35 +22,54 @@ export function unpackImage(docker: Docker, image: string, dir: string, path?: s
 
 const unpacking = new Map<string, Promise<void>>();
 
+/**
+ * Read an image's files through a container made from it, never started (a FROM scratch image has no command: the
+ * container is only the way in), on no network, and removed once `read` is done.
+ */
+export async function readImage<T>(
+  docker: Docker,
+  image: string,
+  role: 'probe' | 'unpack',
+  read: (container: Docker.Container) => Promise<T>,
+): Promise<T> {
+  const container = await docker.createContainer({
+    Image: image,
+    Cmd: [`/.rig-${role}`],
+    Labels: { [Label.role]: role },
+    HostConfig: { NetworkMode: 'none' },
+  });
+  try {
+    return await read(container);
+  } finally {
+    await removeContainer(docker, container.id);
+  }
+}
+
 async function unpackOnce(docker: Docker, image: string, dir: string, path?: string): Promise<void> {
   if (existsSync(dir)) return;
   mkdirSync(dirname(dir), { recursive: true });
   const partial = mkdtempSync(`${dir}.partial-`);
-  // Never started: a container is only the way to read an image's files. FROM scratch images have no command.
-  const container = await docker.createContainer({
-    Image: image,
-    Cmd: ['/.rig-unpack'],
-    Labels: { [Label.role]: 'unpack' },
-    HostConfig: { NetworkMode: 'none' },
-  });
   try {
-    const tar = path ? await container.getArchive({ path }) : await container.export();
-    const { execa } = await import('execa'); // only when a tree is unpacked: execa is slow to load
-    const untar = execa('tar', ['-x', '--numeric-owner', '-C', partial]);
-    tar.pipe(untar.stdin!);
-    await untar;
-    // getArchive puts the tree under its own base name; export adds Docker's marker file.
-    const from = path ? `${partial}/${path.split('/').filter(Boolean).pop()}` : partial;
-    if (!path) rmSync(`${partial}/.dockerenv`, { force: true });
-    try {
-      renameSync(from, dir);
-    } catch (err) {
-      if (!existsSync(dir)) throw err; // else another rig unpacked the same tree first
-    }
+    await readImage(docker, image, 'unpack', (container) => untarInto(container, partial, dir, path));
   } finally {
-    // The container first: a failure to clear the partial tree must not leave it behind.
-    await removeContainer(docker, container.id);
-    rmSync(partial, { recursive: true, force: true });
+    rmSync(partial, { recursive: true, force: true }); // after the container is gone: a failure here leaves no container
+  }
+}
+
+/** Unpack the container's `path` (or its whole filesystem) into `partial`, then rename the tree into `dir`. */
+async function untarInto(container: Docker.Container, partial: string, dir: string, path?: string): Promise<void> {
+  const tar = path ? await container.getArchive({ path }) : await container.export();
+  const { execa } = await import('execa'); // only when a tree is unpacked: execa is slow to load
+  const untar = execa('tar', ['-x', '--numeric-owner', '-C', partial]);
+  tar.pipe(untar.stdin!);
+  await untar;
+  // getArchive puts the tree under its own base name; export adds Docker's marker file.
+  const from = path ? `${partial}/${path.split('/').filter(Boolean).pop()}` : partial;
+  if (!path) rmSync(`${partial}/.dockerenv`, { force: true });
+  try {
+    renameSync(from, dir);
+  } catch (err) {
+    if (!existsSync(dir)) throw err; // else another rig unpacked the same tree first
   }
 }
 
