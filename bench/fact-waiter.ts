@@ -2,7 +2,7 @@
 // and, for every put, prints "<value> <monotonic ns>" with the clock read first thing in the event handler.
 // CLOCK_MONOTONIC (process.hrtime) is one clock for every process on the host, so the publisher can subtract.
 //   node dist-bench/fact-waiter.js ETCD_URL KEY      prints "watching" once the watch is in place; stops when stdin closes
-import { Etcd3 } from 'etcd3';
+import { EtcdClient } from '../dist/facts/etcd.js';
 
 const [url, key] = process.argv.slice(2);
 if (!url || !key) {
@@ -10,24 +10,19 @@ if (!url || !key) {
   process.exit(2);
 }
 const password = process.env.RIG_ETCD_ROOT_PASSWORD; // a rig's etcd has auth on; the host is its root
-const client = new Etcd3({ hosts: url, dialTimeout: 3000, ...(password ? { auth: { username: 'root', password } } : {}) });
-const watcher = await client.watch().key(key).create();
-watcher.on('put', (kv) => {
-  const now = process.hrtime.bigint();
-  process.stdout.write(`${kv.value.toString()} ${now}\n`);
-});
-watcher.on('error', (err: Error) => {
-  process.stderr.write(`fact-waiter: ${err.message}\n`);
-  process.exit(1);
-});
+const client = new EtcdClient(url, password ? { name: 'root', password } : undefined);
+await client
+  .watch(key, (event) => {
+    const now = process.hrtime.bigint();
+    if (event.type === 'put') process.stdout.write(`${event.value} ${now}\n`);
+  })
+  .catch((err: Error) => {
+    process.stderr.write(`fact-waiter: ${err.message}\n`);
+    process.exit(1);
+  });
 process.stdout.write('watching\n');
 process.stdin.on('end', () => {
-  void watcher
-    .cancel()
-    .catch(() => {})
-    .finally(() => {
-      client.close();
-      process.exit(0);
-    });
+  client.close();
+  process.exit(0);
 });
 process.stdin.resume();

@@ -1,7 +1,7 @@
 // Fact publish -> waiter wake-up, on a 2-node rig.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Etcd3, type IOptions } from 'etcd3';
+import { EtcdClient } from '../dist/facts/etcd.js';
 import { execa } from 'execa';
 import type { RigStatus } from './contenders.js';
 import type { Ctx } from './context.js';
@@ -25,7 +25,7 @@ export interface FactLatency {
   putRoundTrip?: { p50: Maybe; p99: Maybe };
 }
 
-type Auth = NonNullable<IOptions['auth']>;
+type Auth = { username: string; password: string };
 
 const WARM_UP = 5;
 
@@ -47,13 +47,13 @@ const latency = (measured: string, values: number[]): WaiterLatency => ({
 });
 
 /** Puts fact bench_w<i> of n1, one at a time, each 200 ms after the waiter in n2 woke for the one before. */
-async function toNode(client: Etcd3, waiter: Waiter, factKey: (fact: string) => string, publishes: number): Promise<number[]> {
+async function toNode(client: EtcdClient, waiter: Waiter, factKey: (fact: string) => string, publishes: number): Promise<number[]> {
   const nodeMs: number[] = [];
   for (let i = 0; i < WARM_UP + publishes; i++) {
     checkInterrupted();
     const seen = waiter.next(`v${i}`);
     const before = process.hrtime.bigint();
-    await client.put(factKey(`bench_w${i}`)).value(`v${i}`);
+    await client.put(factKey(`bench_w${i}`), `v${i}`);
     const woke = await seen;
     if (i >= WARM_UP) nodeMs.push(ms(before, woke));
     await sleep(200);
@@ -62,7 +62,7 @@ async function toNode(client: Etcd3, waiter: Waiter, factKey: (fact: string) => 
 }
 
 /** Puts one key over and over, each once the host waiter saw the one before: put round trips and wake-ups. */
-async function toHost(client: Etcd3, waiter: Waiter, key: string, publishes: number): Promise<{ putMs: number[]; hostMs: number[] }> {
+async function toHost(client: EtcdClient, waiter: Waiter, key: string, publishes: number): Promise<{ putMs: number[]; hostMs: number[] }> {
   const putMs: number[] = [];
   const hostMs: number[] = [];
   for (let i = 0; i < WARM_UP + publishes; i++) {
@@ -70,7 +70,7 @@ async function toHost(client: Etcd3, waiter: Waiter, key: string, publishes: num
     const value = `${i}`;
     const seen = waiter.next(value);
     const before = process.hrtime.bigint();
-    await client.put(key).value(value);
+    await client.put(key, value);
     const afterPut = process.hrtime.bigint();
     const woke = await seen;
     if (i >= WARM_UP) {
@@ -82,14 +82,14 @@ async function toHost(client: Etcd3, waiter: Waiter, key: string, publishes: num
 }
 
 /**
- * Fact publish -> waiter wake-up, on a 2-node rig. The bench publishes from the host with the etcd3 client (the
+ * Fact publish -> waiter wake-up, on a 2-node rig. The bench publishes from the host with rig's own etcd client (the
  * same write a node's `rig-fact set` makes: one key on the rig's etcd), one publish at a time, reading the monotonic
  * clock right before each put. Two waiters:
  *  - node: inside node n2, `rig-fact wait n1 bench_w<i>` in a loop (busybox wget on etcd's watch gateway), started
  *    once by `docker exec`; it wakes when the fact is written. Latency = when its line reaches the bench through
  *    the exec's stdout - before the put: an upper bound, the exec's relay included. Each put waits 200 ms after the
  *    waiter's last line, so the waiter is back in its watch when the fact arrives.
- *  - host: bench/fact-waiter.ts, a separate process on the host with an etcd3 watch; it stamps the event with
+ *  - host: bench/fact-waiter.ts, a separate process on the host with rig's etcd watch; it stamps the event with
  *    the monotonic clock (one clock for every process): etcd's own put -> watch latency, as the floor.
  */
 export async function factLatency(options: Options, ctx: Ctx): Promise<FactLatency> {
@@ -97,14 +97,14 @@ export async function factLatency(options: Options, ctx: Ctx): Promise<FactLaten
   const file = join(ctx.tmp, `${name}.yaml`);
   writeFileSync(file, rigFile(name, 2));
   live.set(name, () => rigDown(name));
-  let client: Etcd3 | undefined;
+  let client: EtcdClient | undefined;
   let waiter: Waiter | undefined;
   try {
     const up = await run(NODE, [RIG, 'up', file, '--json']);
     const [status] = JSON.parse(up.stdout) as RigStatus[];
     const factKey = (fact: string) => `/rig/${name}/nodes/n1.bench.test/facts/${fact}`;
     const auth = await etcdRootAuth(name);
-    client = new Etcd3({ hosts: status.etcd, dialTimeout: 3000, auth });
+    client = new EtcdClient(status.etcd, { name: 'root', password: auth.password });
     const result: FactLatency = { publishes: options.publishes };
 
     // In a node: rig-fact wait, the way a node waits for a peer's fact.
@@ -117,12 +117,15 @@ export async function factLatency(options: Options, ctx: Ctx): Promise<FactLaten
       nodeMs,
     );
 
-    // On the host: etcd3's watch in another process; etcd's own latency.
+    // On the host: rig's etcd watch in another process; etcd's own latency.
     const key = factKey('bench_n');
     waiter = startHostWaiter(status.etcd, key, auth.password);
     await waiter.ready;
     const { putMs, hostMs } = await toHost(client, waiter, key, options.publishes);
-    result.host = latency('on the host: an etcd3 watch in a separate process (bench/fact-waiter.ts), stamped in its event handler', hostMs);
+    result.host = latency(
+      "on the host: an etcd watch (rig's client) in a separate process (bench/fact-waiter.ts), stamped in its event handler",
+      hostMs,
+    );
     result.putRoundTrip = { p50: round(percentile(putMs, 50), 2), p99: round(percentile(putMs, 99), 2) };
     return result;
   } finally {

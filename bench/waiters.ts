@@ -62,7 +62,7 @@ function lineWaiter(child: Child, stampOf: (rest: string, arrived: bigint) => bi
   };
 }
 
-/** bench/fact-waiter.ts (compiled next to this module) on the host: an etcd3 watch on `key`. */
+/** bench/fact-waiter.ts (compiled next to this module) on the host: an etcd watch on `key` (rig's own client). */
 export function startHostWaiter(etcd: string, key: string, rootPassword: string): Waiter {
   const script = fileURLToPath(new URL('fact-waiter.js', import.meta.url));
   const child = execa(NODE, [script, etcd, key], {

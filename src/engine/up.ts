@@ -259,14 +259,9 @@ class RigUp implements UpRun {
   private async startSidecar(network: RigNetwork, container: string, started: () => void): Promise<Facts> {
     const { engine, plan, options, run } = this;
     const url = etcdUrl(network);
-    // etcd3 is the heaviest module (0.2 s of this thread): it loads while etcd starts and the engine starts the
-    // nodes, once the sidecar is wired; earlier it would hold up the engine requests.
     const wired = deferred<void>();
     run.signal.throwIfAborted();
-    const starting = engine.sidecars.start(plan, network, container, started, () => {
-      wired.resolve();
-      void import('etcd3');
-    });
+    const starting = engine.sidecars.start(plan, network, container, started, wired.resolve);
     run.track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
     const prepared = engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]);
     run.track(prepared); // the tools are unpacked through a container of their own, removed when done
@@ -346,7 +341,7 @@ export const alreadyUp = (rig: string) =>
 /** A call of the host's to the rig's etcd that got no answer in time is a timeout (exit 4), and says so. */
 export const etcdUnanswered = (url: string) => async (err: Error) => {
   if (err instanceof RigError) throw err;
-  if (await unanswered(err)) {
+  if (unanswered(err)) {
     throw new RigError(
       `The rig's etcd at ${url} did not answer: ${err.message}`,
       'is the sidecar running and reachable from the host? (docker ps; ip route get ADDRESS)',

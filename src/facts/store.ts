@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Etcd3 } from 'etcd3';
+import { EtcdClient, EtcdCode, EtcdError, EtcdUnanswered, keyRange } from './etcd.js';
 
 /**
  * The rig's facts in etcd. Key layout (documented in the README):
@@ -24,14 +24,8 @@ export interface FactAccess {
   rootPassword?: string;
 }
 
-/**
- * Whether an etcd call failed for want of an answer: its deadline passed, etcd was unreachable, or etcd3 stopped
- * trying after repeated failures (its circuit breaker, whose error class etcd3 does not export).
- */
-export async function unanswered(err: unknown): Promise<boolean> {
-  const { GRPCDeadlineExceededError, GRPCUnavailableError } = await import('etcd3');
-  return err instanceof GRPCDeadlineExceededError || err instanceof GRPCUnavailableError || (err as Error)?.name === 'BrokenCircuitError';
-}
+/** Whether an etcd call failed for want of an answer: etcd was unreachable, or the call's deadline passed. */
+export const unanswered = (err: unknown): boolean => err instanceof EtcdUnanswered;
 
 /** What the engine asks of a rig's fact store (FactStore on etcd; a fake in unit tests). */
 export type Facts = Pick<
@@ -46,20 +40,10 @@ export const nodePassword = (rootPassword: string, fqdn: string) =>
   createHmac('sha256', rootPassword).update(fqdn).digest('base64url').slice(0, 32);
 
 export class FactStore {
-  private constructor(private readonly client: Etcd3) {}
+  private constructor(private readonly etcd: EtcdClient) {}
 
-  /** etcd3 (with gRPC) is the heaviest module rig loads: only commands that talk to etcd pay for it. */
   static async connect({ url, rootPassword }: FactAccess): Promise<FactStore> {
-    const { Etcd3 } = await import('etcd3');
-    // A rig's etcd is one container on this machine: a call it cannot answer in seconds will not be answered.
-    return new FactStore(
-      new Etcd3({
-        hosts: url,
-        dialTimeout: 3000,
-        defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 5000 }),
-        ...(rootPassword ? { auth: { username: 'root', password: rootPassword } } : {}),
-      }),
-    );
+    return new FactStore(new EtcdClient(url, rootPassword ? { name: 'root', password: rootPassword } : undefined));
   }
 
   /**
@@ -68,37 +52,43 @@ export class FactStore {
    * (which has no credentials) can do nothing more: connect again as root.
    */
   async lockDown(rig: string, rootPassword: string, nodes: string[]): Promise<void> {
-    await this.client.user('root').create(rootPassword);
-    await this.client.user('root').addRole('root');
-    await this.addNodes(rig, rootPassword, nodes);
-    await this.client.auth.authEnable();
+    await Promise.all([
+      this.etcd
+        .call('/v3/auth/user/add', { name: 'root', password: rootPassword })
+        .then(() => this.etcd.call('/v3/auth/user/grant', { user: 'root', role: 'root' })),
+      this.addNodes(rig, rootPassword, nodes),
+    ]);
+    await this.etcd.call('/v3/auth/enable', {});
   }
 
   /** Give each node its etcd user, whose role may write only the node's own keys and read the rig's. */
   async addNodes(rig: string, rootPassword: string, nodes: string[]): Promise<void> {
-    const { Range } = await import('etcd3');
+    const grant = (role: string, permType: 'READ' | 'READWRITE', prefix: string) =>
+      this.etcd.call('/v3/auth/role/grant', { name: role, perm: { permType, ...keyRange(prefix, true) } });
     await Promise.all(
       nodes.map(async (fqdn) => {
-        const role = await this.client.role(fqdn).create();
-        await role.grant([
-          { permission: 'Readwrite', range: Range.prefix(nodePrefix(rig, fqdn)) },
-          { permission: 'Read', range: Range.prefix(`/rig/${rig}/`) },
+        await Promise.all([
+          this.etcd.call('/v3/auth/role/add', { name: fqdn }),
+          this.etcd.call('/v3/auth/user/add', { name: fqdn, password: nodePassword(rootPassword, fqdn) }),
         ]);
-        const user = await this.client.user(fqdn).create(nodePassword(rootPassword, fqdn));
-        await user.addRole(role);
+        await Promise.all([
+          grant(fqdn, 'READWRITE', nodePrefix(rig, fqdn)),
+          grant(fqdn, 'READ', `/rig/${rig}/`),
+          this.etcd.call('/v3/auth/user/grant', { user: fqdn, role: fqdn }),
+        ]);
       }),
     );
   }
 
   /** A node leaves the rig (a reconcile): its user, its role and every key it wrote go. */
   async removeNode(rig: string, node: string): Promise<void> {
-    const { EtcdRoleNotFoundError, EtcdUserNotFoundError } = await import('etcd3');
     const gone = (err: Error) => {
-      if (!(err instanceof EtcdUserNotFoundError || err instanceof EtcdRoleNotFoundError)) throw err;
+      // etcd says "user name not found" or "role name not found" with this code: either is already gone
+      if (!(err instanceof EtcdError && err.code === EtcdCode.failedPrecondition && /not found/.test(err.message))) throw err;
     };
-    await this.client.user(node).delete().catch(gone);
-    await this.client.role(node).delete().catch(gone);
-    await this.client.delete().prefix(nodePrefix(rig, node));
+    await this.etcd.call('/v3/auth/user/delete', { name: node }).catch(gone);
+    await this.etcd.call('/v3/auth/role/delete', { role: node }).catch(gone);
+    await this.etcd.delete(nodePrefix(rig, node), { prefix: true });
   }
 
   async nodeFacts(rig: string, node: string): Promise<Record<string, string>> {
@@ -107,9 +97,9 @@ export class FactStore {
 
   /** Every node's stage and facts, by node. */
   async rigState(rig: string): Promise<Map<string, NodeState>> {
-    const all = await this.client.getAll().prefix(rigPrefix(rig)).strings();
+    const { kvs } = await this.etcd.range(rigPrefix(rig), { prefix: true });
     const nodes = new Map<string, NodeState>();
-    for (const [key, value] of Object.entries(all)) {
+    for (const { key, value } of kvs) {
       const [node, kind, name] = key.slice(rigPrefix(rig).length).split('/');
       const state = nodes.get(node) ?? { facts: {} };
       if (kind === 'stage') state.stage = value;
@@ -122,60 +112,57 @@ export class FactStore {
   /** Put many facts of a node at once (one transaction). */
   async putFacts(rig: string, node: string, facts: Record<string, string>): Promise<void> {
     const entries = Object.entries(facts);
-    if (!entries.length) return;
-    await this.client
-      .if(`${nodePrefix(rig, node)}stage`, 'Version', '>', -1) // always true: a transaction of puts
-      .then(...entries.map(([name, value]) => this.client.put(`${nodePrefix(rig, node)}facts/${name}`).value(value)))
-      .commit();
+    if (entries.length) await this.etcd.putAll(entries.map(([name, value]) => [`${nodePrefix(rig, node)}facts/${name}`, value]));
   }
 
   /** A node's fact once it is published: at once if it is, else on its put (an etcd watch), else null at the deadline. */
   async waitFact(rig: string, node: string, fact: string, timeoutMs: number): Promise<string | null> {
     const key = `${nodePrefix(rig, node)}facts/${fact}`;
-    const watcher = await this.client.watch().key(key).create();
+    const { kvs, revision } = await this.etcd.range(key);
+    if (kvs.length) return kvs[0].value;
+    let put!: (value: string | null) => void;
+    const published = new Promise<string | null>((resolve) => (put = resolve));
+    const stop = await this.etcd.watch(key, (event) => event.type === 'put' && put(event.value), { afterRevision: revision });
+    const timer = setTimeout(() => put(null), timeoutMs);
     try {
-      const now = await this.client.get(key).string();
-      if (now !== null) return now;
-      return await new Promise<string | null>((resolve) => {
-        const timer = setTimeout(() => resolve(null), timeoutMs);
-        watcher.on('put', (kv) => {
-          clearTimeout(timer);
-          resolve(kv.value.toString());
-        });
-      });
+      return await published;
     } finally {
-      await watcher.cancel();
+      clearTimeout(timer);
+      stop();
     }
   }
 
   async setStage(rig: string, node: string, stage: string): Promise<void> {
-    await this.client.put(`${nodePrefix(rig, node)}stage`).value(stage);
+    await this.etcd.put(`${nodePrefix(rig, node)}stage`, stage);
   }
 
   /** Call `onStage` whenever a node of the rig writes its stage. Returns a function that stops watching. */
   async watchStages(rig: string, onStage: (node: string, stage: string) => void): Promise<() => Promise<void>> {
-    const watcher = await this.client.watch().prefix(rigPrefix(rig)).create();
-    watcher.on('put', (kv) => {
-      const [node, kind] = kv.key.toString().slice(rigPrefix(rig).length).split('/');
-      if (kind === 'stage') onStage(node, kv.value.toString());
-    });
-    return () => watcher.cancel();
+    const stop = await this.etcd.watch(
+      rigPrefix(rig),
+      ({ key, value, type }) => {
+        const [node, kind] = key.slice(rigPrefix(rig).length).split('/');
+        if (type === 'put' && kind === 'stage') onStage(node, value);
+      },
+      { prefix: true },
+    );
+    return async () => stop();
   }
 
   /** Rig-wide marks outside the nodes' keys, e.g. /rig/<rig>/kept once an up finished and left the rig to its user. */
   async setMark(rig: string, name: string, value: string): Promise<void> {
-    await this.client.put(`/rig/${rig}/${name}`).value(value);
+    await this.etcd.put(`/rig/${rig}/${name}`, value);
   }
 
   async deleteMark(rig: string, name: string): Promise<void> {
-    await this.client.delete().key(`/rig/${rig}/${name}`);
+    await this.etcd.delete(`/rig/${rig}/${name}`);
   }
 
   async mark(rig: string, name: string): Promise<string | null> {
-    return this.client.get(`/rig/${rig}/${name}`).string();
+    return this.etcd.get(`/rig/${rig}/${name}`);
   }
 
   close(): void {
-    this.client.close();
+    this.etcd.close();
   }
 }

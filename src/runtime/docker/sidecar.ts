@@ -114,7 +114,12 @@ export async function startSidecar(
     if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
     await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
     wired();
-    await waitForLog(docker, container.id, [/DHCP, IP range/, /serving client traffic|ready to serve client requests/], 30_000);
+    await waitForLog(
+      docker,
+      container.id,
+      [/DHCP, IP range/, /serving client traffic|ready to serve client requests/, SIDECAR_WIRED],
+      30_000,
+    );
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
     await removeVeth(plan.sidecar.hostInterface);
@@ -126,6 +131,9 @@ export async function startSidecar(
     );
   }
 }
+
+/** rig-sidecar's line once eth0 has the rig's addresses: the daemons, started before, can be reached from then on. */
+const SIDECAR_WIRED = /rig-sidecar: eth0 has the rig's addresses/;
 
 export function dockerSidecars(docker: Docker, image: string): Sidecars {
   return {
