@@ -221,53 +221,86 @@ class RigUp implements UpRun {
   /**
    * Node containers are created while the sidecar starts, and started once it runs (the engine starts one
    * container at a time or so: the sidecar is what every node waits for). A node is wired to the bridge, which
-   * sets its agent going, only once dnsmasq and etcd answer.
+   * sets its agent going, once dnsmasq serves; the sidecar keeps the nodes out of etcd until rig has locked etcd
+   * down, put each node's `created` and watches their stages (the agents try again until then), so a node's DHCP
+   * overlaps etcd's start.
    */
   private sidecarAndNodes(): Step[] {
     const network = this.network;
     const container = this.sidecarContainer;
     if (!network || !container) throw new InternalError('the nodes step ran before the network and the sidecar were made');
-    const sidecar = deferred<Facts>();
+    const facts = deferred<Facts>();
+    const bridge = deferred<void>();
     const sidecarStarted = deferred<void>();
-    const sidecarStep: Step = {
-      title: 'dnsmasq and etcd',
-      run: async (report) => {
-        try {
-          sidecar.resolve(await this.startSidecar(network, container, sidecarStarted.resolve));
-        } catch (err) {
-          sidecarStarted.resolve();
-          sidecar.reject(err as Error);
-          throw this.run.reason ?? err;
-        }
-        report(`DNS and DHCP at ${network.addresses.dnsmasq}, etcd at ${etcdUrl(network)}`);
-      },
-    };
     const options = { ...this.options, etcdRootPassword: this.etcdRootPassword };
-    const nodes = nodeSteps(
+    const nodes = new NodeStarts(
       this.engine,
       this.plan,
       network,
       this.run.unlessAborted(sidecarStarted.promise),
-      sidecar.promise,
+      facts.promise,
       options,
       this.run,
+      {
+        bridge: bridge.promise,
+      },
     );
-    return [sidecarStep, ...nodes];
+    const sidecarStep: Step = {
+      title: 'dnsmasq and etcd',
+      run: async (report) => {
+        try {
+          await this.startSidecar(network, container, { started: sidecarStarted.resolve, facts, bridge });
+          await this.run.unlessAborted(nodes.admitted);
+          await this.run.unlessAborted(this.engine.sidecars.letNodesIn(container));
+        } catch (err) {
+          for (const waiting of [sidecarStarted, facts, bridge]) waiting.reject(err as Error);
+          throw this.run.reason ?? err;
+        }
+        this.sidecarServes = true;
+        report(`DNS and DHCP at ${network.addresses.dnsmasq}, etcd at ${etcdUrl(network)}`);
+      },
+    };
+    return [sidecarStep, ...nodes.steps()];
   }
 
-  /** Start the sidecar, lock its etcd down (a user per node) and publish what rig knows before the nodes do. */
-  private async startSidecar(network: RigNetwork, container: string, started: () => void): Promise<Facts> {
+  /**
+   * Start the sidecar. As soon as etcd serves the host on its socket, lock it down (a user per node) and publish
+   * what rig knows before the nodes do (`facts`), while the sidecar's veth goes in; `bridge` once dnsmasq and etcd
+   * serve on the rig bridge.
+   */
+  private async startSidecar(
+    network: RigNetwork,
+    container: string,
+    said: { started: () => void; facts: Deferred<Facts>; bridge: Deferred<void> },
+  ): Promise<void> {
+    const { engine, run } = this;
+    const wired = deferred<void>();
+    const etcdServes = deferred<string>();
+    run.signal.throwIfAborted();
+    const starting = engine.sidecars.start(this.plan, network, container, {
+      started: said.started,
+      wired: wired.resolve,
+      etcdServes: etcdServes.resolve,
+      bridgeServes: said.bridge.resolve,
+    });
+    run.track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
+    const prepared = engine.prepare([...new Set(this.plan.nodes.map((n) => n.spec.backend))]);
+    run.track(prepared); // the tools are unpacked through a container of their own, removed when done
+    // The sidecar's own failure says more than an etcd that did not answer: it comes first.
+    const socket = Promise.race([etcdServes.promise, starting.then(() => etcdServes.promise)]);
+    const seeded = socket.then((s) => this.seedFacts(network, s));
+    seeded.then(said.facts.resolve, () => {}); // its failure is the step's, below
+    await run.unlessAborted(Promise.all([seeded, starting, prepared]));
+  }
+
+  /**
+   * Turn etcd's auth on (from its first write, a node can write only its own keys), then, as root, put what rig
+   * knows before the nodes publish: production facts, and which node mirrors which live node.
+   */
+  private async seedFacts(network: RigNetwork, socket: string): Promise<Facts> {
     const { engine, plan, options, run } = this;
     const url = etcdUrl(network);
-    const wired = deferred<void>();
-    run.signal.throwIfAborted();
-    const starting = engine.sidecars.start(plan, network, container, started, wired.resolve);
-    run.track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
-    const prepared = engine.prepare([...new Set(plan.nodes.map((n) => n.spec.backend))]);
-    run.track(prepared); // the tools are unpacked through a container of their own, removed when done
-    await run.unlessAborted(Promise.all([starting, prepared]));
-    // Auth goes on before any node is wired: from its first write, a node can write only its own keys.
-    const open = await run.unlessAborted(engine.facts({ url }));
+    const open = await run.unlessAborted(engine.facts({ url, socket }));
     await run
       .unlessAborted(
         open.lockDown(
@@ -278,19 +311,20 @@ class RigUp implements UpRun {
       )
       .catch(etcdUnanswered(url))
       .finally(() => open.close());
-    const store = await run.unlessAborted(engine.facts({ url, rootPassword: this.etcdRootPassword }));
+    const store = await run.unlessAborted(engine.facts({ url, rootPassword: this.etcdRootPassword, socket }));
     this.store = store;
     // Production facts first: each node's agent publishes its own over them, so rig's win.
     const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
-    await run
-      .unlessAborted(Promise.all(production.map(([node, values]) => store.putFacts(plan.name, node, values))))
-      .catch(etcdUnanswered(url));
     // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".
     const mirrored = plan.nodes.filter((n) => n.spec.mirrors);
     await run
-      .unlessAborted(Promise.all(mirrored.map((n) => store.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name))))
+      .unlessAborted(
+        Promise.all([
+          ...production.map(([node, values]) => store.putFacts(plan.name, node, values)),
+          ...mirrored.map((n) => store.setMark(plan.name, `mirrors/${n.spec.mirrors}`, n.spec.name)),
+        ]),
+      )
       .catch(etcdUnanswered(url));
-    this.sidecarServes = true;
     return store;
   }
 
@@ -367,6 +401,8 @@ export async function checkContainerNames(engine: Engine, plan: Plan, { sidecar 
     ExitCode.badInput,
   );
 }
+
+type Deferred<T> = ReturnType<typeof deferred<T>>;
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -457,12 +493,16 @@ export function nodeSteps(
 
 /**
  * The nodes of one up (or reconcile): one etcd watch of their stages and one stream of their deaths for all of
- * them, subscribed before any node is wired, and each node's wait for ready on it. The watches stop when the last
- * node's step ends.
+ * them, subscribed before any node can write to etcd, and each node's wait for ready on it. The watches stop when
+ * the last node's step ends. A node's `created` goes to etcd before it can write its own stage: before it is wired
+ * to the bridge, or, where the sidecar keeps the nodes out of etcd until this up lets them in (`gate`), before
+ * that (`admitted`), so that the nodes may be wired as soon as the bridge serves.
  */
 class NodeStarts {
   private readonly waiters = new Map<string, Waiter>();
   private readonly subscribed: Promise<void>;
+  /** Every node's `created` is in etcd and their stages are watched: they may be let into etcd. */
+  readonly admitted: Promise<void>;
   private readonly url: string;
   private stopStages?: Promise<() => Promise<void>>;
   private stopDeaths?: () => void;
@@ -476,11 +516,14 @@ class NodeStarts {
     private readonly sidecar: Promise<Facts>,
     private readonly options: UpOptions & { etcdRootPassword: string },
     private readonly run: Abortable,
+    private readonly gate?: { bridge: Promise<void> },
   ) {
     this.remaining = plan.nodes.length;
     this.url = etcdUrl(network);
     this.subscribed = this.subscribe();
     this.subscribed.catch(() => {}); // each node's wait reports it
+    this.admitted = gate ? Promise.all([this.subscribed, ...plan.nodes.map((n) => this.created(n))]).then(() => {}) : this.subscribed;
+    this.admitted.catch(() => {}); // the sidecar's step reports it
   }
 
   steps(): Step[] {
@@ -489,13 +532,19 @@ class NodeStarts {
 
   /** Subscribe before any node is wired to the bridge, so no stage and no death is missed. */
   private async subscribe(): Promise<void> {
-    const facts = await this.sidecar;
-    this.stopStages = facts.watchStages(this.plan.name, (node, stage) => this.waiters.get(node)?.stage(stage));
-    await this.stopStages.catch(etcdUnanswered(this.url));
-    this.stopDeaths = await this.engine.runtime.watchDeaths(this.plan.name, (node) =>
+    const deaths = this.engine.runtime.watchDeaths(this.plan.name, (node) =>
       this.waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready')),
     );
+    // Subscribed while the sidecar starts; stopped at once if every node's step ended (a failure) before that.
+    deaths.then((stop) => ((this.stopDeaths = stop), this.remaining === 0 && stop())).catch(() => {});
+    const facts = await this.sidecar;
+    this.stopStages = facts.watchStages(this.plan.name, (node, stage) => this.waiters.get(node)?.stage(stage));
+    await Promise.all([this.stopStages.catch(etcdUnanswered(this.url)), deaths]);
     if (this.remaining === 0) this.stopWatching(); // every node ended (an abort) while this was on its way
+  }
+
+  private created(node: PlannedNode): Promise<void> {
+    return this.sidecar.then((facts) => facts.setStage(this.plan.name, node.spec.name, 'created')).catch(etcdUnanswered(this.url));
   }
 
   private stopWatching(): void {
@@ -508,9 +557,10 @@ class NodeStarts {
     const backend = engine.backends[node.spec.backend];
     if (!backend) throw new InternalError(`no ${node.spec.backend} backend, after the check that there is one`);
     const ready = waitReady(node, report, this.waiters, options.timeoutMs);
-    // The backend wires the node to the bridge once this resolves: the sidecar serves, watches are on, stage recorded.
+    // The backend wires the node to the bridge once this resolves: the bridge serves and, where the sidecar does not
+    // keep the node out of etcd (a reconcile), its stage is recorded and watched.
     const wired = run.unlessAborted(
-      this.subscribed.then(async () => (await this.sidecar).setStage(plan.name, node.spec.name, 'created')).catch(etcdUnanswered(this.url)),
+      this.gate ? this.gate.bridge : Promise.all([this.subscribed, this.created(node)]).then(() => {}, etcdUnanswered(this.url)),
     );
     try {
       try {

@@ -74,9 +74,11 @@ export class EtcdClient {
   private closed = false;
   private readonly watches = new Set<() => void>();
 
+  /** `socket`: reach etcd on this Unix socket rather than at `url` (which still names it in messages). */
   constructor(
     private readonly url: string,
     private readonly login?: { name: string; password: string },
+    private readonly socket?: string,
   ) {}
 
   /** One call (e.g. /v3/kv/put), as the user logged in if any; a token etcd no longer knows is renewed once. */
@@ -236,6 +238,7 @@ export class EtcdClient {
       {
         method: 'POST',
         agent: this.agent,
+        ...(this.socket ? { socketPath: this.socket } : {}),
         headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: token } : {}) },
       },
       onResponse,

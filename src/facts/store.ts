@@ -22,6 +22,7 @@ export interface NodeState {
 export interface FactAccess {
   url: string;
   rootPassword?: string;
+  socket?: string; // the host's own way in, a Unix socket (see EtcdClient)
 }
 
 /** Whether an etcd call failed for want of an answer: etcd was unreachable, or the call's deadline passed. */
@@ -42,8 +43,8 @@ export const nodePassword = (rootPassword: string, fqdn: string) =>
 export class FactStore {
   private constructor(private readonly etcd: EtcdClient) {}
 
-  static async connect({ url, rootPassword }: FactAccess): Promise<FactStore> {
-    return new FactStore(new EtcdClient(url, rootPassword ? { name: 'root', password: rootPassword } : undefined));
+  static async connect({ url, rootPassword, socket }: FactAccess): Promise<FactStore> {
+    return new FactStore(new EtcdClient(url, rootPassword ? { name: 'root', password: rootPassword } : undefined, socket));
   }
 
   /**

@@ -66,11 +66,25 @@ export interface ImageFiles {
 }
 
 /** The rig's sidecar as the engine drives it (the Docker engine's; a fake in unit tests). */
+/** What a sidecar's start says on its way, before it resolves. */
+export interface SidecarEvents {
+  /** The container runs: the engine can take the nodes' starts. */
+  started?: () => void;
+  /** Its veth is in: from now on it makes nothing more, it waits for its daemons. */
+  wired?: () => void;
+  /** etcd serves the host on `socket`, a Unix socket only the host reaches: before the rig bridge is up. */
+  etcdServes?: (socket: string) => void;
+  /** dnsmasq serves DHCP and DNS on the rig bridge, where the sidecar has its addresses: nodes may be wired. */
+  bridgeServes?: () => void;
+}
+
 export interface Sidecars {
   /** Create it, not started; the rig's name taken by another's sidecar rejects with a conflict (isConflict). */
   create(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<string>;
-  /** Start it (see startSidecar); resolves once dnsmasq and etcd serve. */
-  start(plan: Plan, net: RigNetwork, id: string, started: () => void, wired: () => void): Promise<void>;
+  /** Start it (see startSidecar); resolves once dnsmasq serves the bridge and etcd the host. */
+  start(plan: Plan, net: RigNetwork, id: string, events?: SidecarEvents): Promise<void>;
+  /** Let the nodes into its etcd, which it keeps out until then (see letNodesIn); resolves once they can reach it. */
+  letNodesIn(id: string): Promise<void>;
   /** Give its dnsmasq a new node config (see reloadNodesConf). */
   reload(sidecar: { id: string; labels: Record<string, string> }, conf: string): Promise<void>;
 }

@@ -148,13 +148,16 @@ export class FakeRuntime implements RigRuntime {
         this.boxes.push({ id: `sc-${plan.name}`, name: plan.sidecar.container, role: 'sidecar', state: 'created', labels });
         return `sc-${plan.name}`;
       },
-      start: async (_plan, _net, id, started, wired) => {
+      start: async (_plan, _net, id, events = {}) => {
         const box = this.boxes.find((c) => c.id === id);
         if (!box) throw new Error(`no container ${id}`);
         box.state = 'running';
-        started();
-        wired();
+        events.started?.();
+        events.wired?.();
+        events.etcdServes?.('/run/etcd.sock');
+        events.bridgeServes?.();
       },
+      letNodesIn: async () => {},
       reload: async (sidecar, conf) => writeFileSync(join(sidecar.labels['io.rig.state'], 'misc', 'rig-nodes.conf'), conf),
     };
   }

@@ -282,9 +282,11 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
   if (await upToDate(rigFile, flags)) return;
   const rig = await bringUp(rigFile, flags);
   try {
-    const [status] = await rigStatus(rig.engine, rig.plan.name);
     // The rig now belongs to its user: mark it kept (rig gc leaves it) and stand the reaper down.
-    await withFacts(await factAccess(rig.engine, rig.plan.name), (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString()));
+    const kept = factAccess(rig.engine, rig.plan.name).then((access) =>
+      withFacts(access, (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString())),
+    );
+    const [[status]] = await Promise.all([rigStatus(rig.engine, rig.plan.name), kept]);
     if (rig.interrupts.signal) {
       await rig.down();
       throw interruptedError(`rig ${rig.plan.name} was removed`);

@@ -5,8 +5,8 @@ import type Docker from 'dockerode';
 import { RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import type { Plan } from '../../plan/plan.js';
-import { assignAddresses, dnsmasqCommand, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
-import type { Sidecars } from '../runtime.js';
+import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
+import type { SidecarEvents, Sidecars } from '../runtime.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { containerLog, tail, waitForLog, watchLog } from './containers.js';
 import type { RigNetwork } from './network.js';
@@ -41,6 +41,16 @@ export async function reloadNodesConf(
 }
 
 /**
+ * Let the nodes into the sidecar's etcd: rig-sidecar keeps them out (a firewall rule) from its start until this,
+ * which comes once etcd's auth is on and rig has put what it knows before the nodes publish. Resolves once it has.
+ */
+export async function letNodesIn(docker: Docker, id: string): Promise<void> {
+  const letIn = await watchLog(docker, id, [/rig-sidecar: etcd lets the nodes in/], 10_000, { newOnly: true });
+  await docker.getContainer(id).kill({ signal: 'SIGUSR1' });
+  await letIn();
+}
+
+/**
  * Create the rig's sidecar container (not started). Its name is the rig's: the engine lets only one container
  * have it, so whoever creates it owns the rig name (see engine/up.ts).
  */
@@ -57,7 +67,12 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
       Entrypoint: ['/usr/local/bin/rig-sidecar'],
       Cmd: [...dnsmasqCommand(plan, net), '--', ...etcdCommand(net)],
       Hostname: 'rig-sidecar',
-      Env: [`RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`, ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`])],
+      WorkingDir: '/var/lib/etcd', // etcd's Unix socket for the host is named relative to it (ETCD_SOCKET)
+      Env: [
+        `RIG_ADDRESSES=${a.dnsmasq}/${prefix} ${a.etcd}/${prefix}`,
+        `RIG_ETCD_SOCKET=${ETCD_SOCKET}`,
+        ...(net.internal ? [] : [`RIG_GATEWAY=${a.gateway}`]),
+      ],
       // The root password of the rig's etcd, for later rig commands on the host; nodes cannot read labels.
       Labels: { [Label.rig]: plan.name, [Label.role]: 'sidecar', [Label.etcdRoot]: etcdRootPassword, [Label.state]: state },
       HostConfig: {
@@ -91,35 +106,27 @@ export function removeSidecarState(labels: Record<string, string>): void {
 
 /**
  * Start the rig's sidecar (made by createSidecar): dnsmasq and etcd (images/sidecar/rig-sidecar). Like a node it
- * has no Docker network: its veth goes on the rig bridge, with dnsmasq's and etcd's fixed addresses on it.
- * `started` is called once the container runs (the engine can take the nodes then), `wired` once its veth is
- * in; the promise resolves when both daemons say they serve.
+ * has no Docker network: its veth goes on the rig bridge, with dnsmasq's and etcd's fixed addresses on it. Says
+ * when the container runs, when its veth is in, when etcd serves the host on its Unix socket (which needs no
+ * bridge) and when dnsmasq serves the bridge; resolves when all of that is done.
  */
-export async function startSidecar(
-  docker: Docker,
-  plan: Plan,
-  net: RigNetwork,
-  id: string,
-  started = () => {},
-  wired = () => {},
-): Promise<void> {
+export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, id: string, events: SidecarEvents = {}): Promise<void> {
   const container = docker.getContainer(id);
   const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
   veth.catch(() => {}); // awaited below
   try {
     const starting = container.start();
-    started(); // the engine takes the nodes' starts while it starts this one: it serves them side by side
+    events.started?.(); // the engine takes the nodes' starts while it starts this one: it serves them side by side
     await starting;
-    const [{ State }] = await Promise.all([container.inspect(), veth]);
+    const [{ State, Config }] = await Promise.all([container.inspect(), veth]);
     if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
+    const socket = join(Config.Labels[Label.state], 'etcd', ETCD_SOCKET);
+    const etcdServes = waitForLog(docker, container.id, [ETCD_SERVES], 30_000).then(() => events.etcdServes?.(socket));
+    etcdServes.catch(() => {}); // awaited below
     await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
-    wired();
-    await waitForLog(
-      docker,
-      container.id,
-      [/DHCP, IP range/, /serving client traffic|ready to serve client requests/, SIDECAR_WIRED],
-      30_000,
-    );
+    events.wired?.();
+    const bridgeServes = waitForLog(docker, container.id, [/DHCP, IP range/, SIDECAR_WIRED], 30_000).then(() => events.bridgeServes?.());
+    await Promise.all([bridgeServes, etcdServes]);
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
     await removeVeth(plan.sidecar.hostInterface);
@@ -132,13 +139,16 @@ export async function startSidecar(
   }
 }
 
+const ETCD_SERVES = /serving client traffic|ready to serve client requests/;
+
 /** rig-sidecar's line once eth0 has the rig's addresses: the daemons, started before, can be reached from then on. */
 const SIDECAR_WIRED = /rig-sidecar: eth0 has the rig's addresses/;
 
 export function dockerSidecars(docker: Docker, image: string): Sidecars {
   return {
     create: (plan, net, password) => createSidecar(docker, plan, net, image, password),
-    start: (plan, net, id, started, wired) => startSidecar(docker, plan, net, id, started, wired),
+    start: (plan, net, id, events) => startSidecar(docker, plan, net, id, events),
+    letNodesIn: (id) => letNodesIn(docker, id),
     reload: (sidecar, conf) => reloadNodesConf(docker, sidecar, conf),
   };
 }
