@@ -95,19 +95,13 @@ function microRows(micro: Micro): string[][] {
   if (f?.putRoundTrip) rows.push(['  etcd put round trip, p50', `${msf(f.putRoundTrip.p50)} ms`, `p99 ${msf(f.putRoundTrip.p99)} ms`, '']);
   const e = micro.edit;
   if (e?.shell) rows.push(['edit -> verdict, rig watch, shell steps', `${msf(e.shell.median)} ms`, range(e.shell), `${e.shell.n} edits`]);
-  if (e?.provisionByHand && e.provisionRig) {
-    rows.push([
-      'steps + validate by docker exec, one node',
-      `${msf(e.provisionByHand.median)} ms`,
-      range(e.provisionByHand),
-      `${e.provisionByHand.n} runs`,
-    ]);
-    rows.push([
-      'rig provision, one node',
-      `${msf(e.provisionRig.median)} ms`,
-      range(e.provisionRig),
-      `ratio ${times(e.provisionRatio ?? null)}`,
-    ]);
+  for (const [label, cost] of [
+    ['shell rig', e?.provisionShell],
+    ['village barn, Puppet', e?.provisionPuppet],
+  ] as const) {
+    if (!cost) continue;
+    rows.push([`steps + validate by docker exec, ${label}`, `${msf(cost.byHand.median)} ms`, range(cost.byHand), `${cost.byHand.n} runs`]);
+    rows.push([`rig provision, ${label}`, `${msf(cost.rig.median)} ms`, range(cost.rig), `ratio ${times(cost.ratio)}`]);
   }
   if (e?.puppetByHand)
     rows.push([

@@ -10,6 +10,11 @@ const LOADED_ON_FIRST_USE = [
   '/dockerode/lib/session.js', // gRPC, for BuildKit sessions
   '/docker-modem/lib/http_duplex.js', // readable-stream, for attaching to a container's stdin
 ];
+// Modules that export an object, which rig uses rarely or never: loaded on the first look at one of its properties.
+const OBJECTS_LOADED_ON_FIRST_USE = [
+  '/tar-fs/index.js', // a build context from a directory (rig gives its contexts as a stream)
+  'https', // Docker over TLS (tcp:// hosts with DOCKER_TLS_VERIFY)
+];
 
 /**
  * Load dockerode without the parts rig never calls at start: they are most of dockerode's load time, which
@@ -20,6 +25,19 @@ export async function loadDockerode(): Promise<typeof Dockerode> {
   const load = loader._load;
   loader._load = function (request, parent, isMain) {
     const file = loader._resolveFilename(request, parent, isMain);
+    if (OBJECTS_LOADED_ON_FIRST_USE.some((tail) => file.endsWith(tail))) {
+      let real: object | undefined;
+      const target = () => (real ??= load(request, parent, isMain) as object);
+      return new Proxy(
+        {},
+        {
+          get: (_, key) => Reflect.get(target(), key),
+          has: (_, key) => Reflect.has(target(), key),
+          ownKeys: () => Reflect.ownKeys(target()),
+          getOwnPropertyDescriptor: (_, key) => ({ ...Reflect.getOwnPropertyDescriptor(target(), key), configurable: true }),
+        },
+      );
+    }
     if (LOADED_ON_FIRST_USE.some((tail) => file.endsWith(tail))) {
       return function onFirstUse(this: unknown, ...args: unknown[]) {
         const real = load(request, parent, isMain) as new (...a: unknown[]) => unknown;
