@@ -157,7 +157,14 @@ class RigUp implements UpRun {
 
   private async checkRig(): Promise<void> {
     const { engine, plan } = this;
-    const links = checkLinks(plan.links, plan.spec.file, await linksInUse(engine, plan.name));
+    // The engine's lists are read at once; the first check to fail in this order says what is wrong. The node
+    // images' check may look into an image (a container made and removed): it comes last, alone.
+    const quiet = <T>(p: Promise<T>) => (p.catch(() => {}), p);
+    const inUse = quiet(linksInUse(engine, plan.name));
+    const running = quiet(engine.runtime.networks(plan.name));
+    const names = quiet(checkContainerNames(engine, plan));
+    const missing = quiet(engine.images.missing(this.imageNames));
+    const links = checkLinks(plan.links, plan.spec.file, await inUse);
     this.linksUsed = [...links.toMake, ...links.shared];
     if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
     for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
@@ -165,11 +172,10 @@ class RigUp implements UpRun {
       if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
       await backend.check?.();
     }
-    const running = await engine.runtime.networks(plan.name);
-    if (running.length) throw alreadyUp(plan.name);
-    await checkContainerNames(engine, plan);
+    if ((await running).length) throw alreadyUp(plan.name);
+    await names;
     await checkNodeImages(engine, plan);
-    this.missingImages = await engine.images.missing(this.imageNames);
+    this.missingImages = await missing;
   }
 
   private async buildImages(report: (line: string) => void): Promise<void> {
@@ -183,7 +189,7 @@ class RigUp implements UpRun {
   private async createNetwork(report: (line: string) => void): Promise<void> {
     const { engine, plan, options, run } = this;
     this.startDeadline();
-    const network = await run.making(() =>
+    const { network, firewall } = await run.making(() =>
       engine.runtime.createNetwork({
         name: plan.network,
         subnet: plan.spec.network.subnet,
@@ -200,14 +206,20 @@ class RigUp implements UpRun {
     );
     this.network = network;
     options.madeNetwork?.(network.id);
-    // The claim: another up of this name that got this far too has its own network, but only one sidecar.
-    this.sidecarContainer = await run
-      .making(() => engine.sidecars.create(plan, network, this.etcdRootPassword))
-      .catch((err: Error) => {
+    run.track(firewall);
+    // The claim: another up of this name that got this far too has its own network, but only one sidecar. It is
+    // made while the network's firewall rule goes in; a rule that fails removes the rig (or this up's network).
+    const claim = run.making(() => engine.sidecars.create(plan, network, this.etcdRootPassword)).then(
+      (id) => {
+        this.sidecarContainer = id;
+        this.claimed = true;
+        options.claimed?.();
+      },
+      (err: Error) => {
         throw isConflict(err) ? alreadyUp(plan.name) : err;
-      });
-    this.claimed = true;
-    options.claimed?.();
+      },
+    );
+    await Promise.all([claim, firewall]);
     report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
   }
 

@@ -25,8 +25,11 @@ export interface RigRuntime {
   imageExists(ref: string): Promise<boolean>;
   /** Whether the image holds any of these files (looked into through a container made, never started). */
   imageHasFile(ref: string, paths: string[]): Promise<boolean>;
-  /** Create a rig network on a free subnet (or the one asked for), with its firewall rule when it is internal. */
-  createNetwork(request: NetworkRequest): Promise<RigNetwork>;
+  /**
+   * Create a rig network on a free subnet (or the one asked for). Resolves once it exists; `firewall` once its
+   * firewall rule (an internal network's) is in. A rule that fails leaves the network to the caller to remove.
+   */
+  createNetwork(request: NetworkRequest): Promise<{ network: RigNetwork; firewall: Promise<void> }>;
   /** Call `onDeath` with the node's name whenever a container of the rig dies; resolves, once listening, to a stop. */
   watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void>;
   /** Call `onEvent` whenever a rig's sidecar starts or dies; resolves, once listening, to a stop. */

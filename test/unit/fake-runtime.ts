@@ -109,7 +109,7 @@ export class FakeRuntime implements RigRuntime {
   async createNetwork(request: NetworkRequest) {
     const net = this.addNetwork(request.labels['io.rig.rig'], request.labels, request.labels['io.rig.owner']);
     this.onNetwork();
-    return net;
+    return { network: net, firewall: Promise.resolve() };
   }
 
   async watchDeaths(_rig: string, onDeath: (node: string) => void) {

@@ -62,7 +62,7 @@ export interface NetworkRequest {
 }
 
 /** Create the rig's bridge network on a free subnet; another rig racing for the same subnet makes us try the next. */
-export async function createRigNetwork(docker: Docker, req: NetworkRequest): Promise<RigNetwork> {
+export async function createRigNetwork(docker: Docker, req: NetworkRequest): Promise<{ network: RigNetwork; firewall: Promise<void> }> {
   const refused: string[] = []; // Docker may still hold a subnet no network lists (one just removed, one being made)
   for (let attempt = 0; attempt < 8; attempt++) {
     const subnet = req.subnet ?? pickSubnet(req.pool, [...(await takenSubnets(docker)), ...refused]);
@@ -91,13 +91,9 @@ export async function createRigNetwork(docker: Docker, req: NetworkRequest): Pro
         addresses,
         labels: req.labels,
       };
-      if (req.internal) {
-        await allowInsideBridge(network.bridge, req.labels[Label.rig]).catch(async (err) => {
-          await removeNetwork(docker, created.id);
-          throw err;
-        });
-      }
-      return network;
+      const firewall = req.internal ? allowInsideBridge(network.bridge, req.labels[Label.rig]) : Promise.resolve();
+      firewall.catch(() => {}); // the caller awaits it
+      return { network, firewall };
     } catch (err) {
       if (isConflict(err)) {
         throw new RigError(
