@@ -209,16 +209,18 @@ class RigUp implements UpRun {
     run.track(firewall);
     // The claim: another up of this name that got this far too has its own network, but only one sidecar. It is
     // made while the network's firewall rule goes in; a rule that fails removes the rig (or this up's network).
-    const claim = run.making(() => engine.sidecars.create(plan, network, this.etcdRootPassword)).then(
-      (id) => {
-        this.sidecarContainer = id;
-        this.claimed = true;
-        options.claimed?.();
-      },
-      (err: Error) => {
-        throw isConflict(err) ? alreadyUp(plan.name) : err;
-      },
-    );
+    const claim = run
+      .making(() => engine.sidecars.create(plan, network, this.etcdRootPassword))
+      .then(
+        (id) => {
+          this.sidecarContainer = id;
+          this.claimed = true;
+          options.claimed?.();
+        },
+        (err: Error) => {
+          throw isConflict(err) ? alreadyUp(plan.name) : err;
+        },
+      );
     await Promise.all([claim, firewall]);
     report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
   }
