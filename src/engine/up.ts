@@ -279,8 +279,8 @@ class RigUp implements UpRun {
 
   /**
    * Start the sidecar. As soon as etcd serves the host on its socket, lock it down (a user per node) and publish
-   * what rig knows before the nodes do (`facts`), while the sidecar's veth goes in; `bridge` once dnsmasq and etcd
-   * serve on the rig bridge.
+   * what rig knows before the nodes do (`facts`), while the sidecar's veth goes in; `bridge` once dnsmasq serves on
+   * the rig bridge (the nodes may be wired then).
    */
   private async startSidecar(
     network: RigNetwork,
