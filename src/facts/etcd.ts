@@ -1,4 +1,4 @@
-import { Agent, request, type IncomingMessage } from 'node:http';
+import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 
 /**
  * A rig's etcd, through its v3 JSON gateway over HTTP: the same way in as the nodes' rig-fact. Not the etcd3
@@ -130,7 +130,7 @@ export class EtcdClient {
   ): Promise<() => void> {
     let next = afterRevision === undefined ? undefined : String(BigInt(afterRevision) + 1n);
     let stopped = false;
-    let current: IncomingMessage | undefined;
+    let current: ClientRequest | undefined;
     let retry: NodeJS.Timeout | undefined;
     const stop = () => {
       stopped = true;
@@ -151,7 +151,6 @@ export class EtcdClient {
             if (stopped) return resolve();
             const body = { create_request: { ...keyRange(key, prefix), ...(next ? { start_revision: next } : {}) } };
             const req = this.request('/v3/watch', token, (res) => {
-              current = res;
               let buffered = '';
               res.setEncoding('utf8');
               res.on('data', (chunk: string) => {
@@ -160,7 +159,12 @@ export class EtcdClient {
                   const line = buffered.slice(0, nl).trim();
                   buffered = buffered.slice(nl + 1);
                   if (!line) continue;
-                  const message = JSON.parse(line) as WatchMessage;
+                  let message: WatchMessage;
+                  try {
+                    message = JSON.parse(line) as WatchMessage;
+                  } catch {
+                    message = { error: { message: `etcd at ${this.url} sent a watch line that is not JSON` } };
+                  }
                   const failure = watchFailure(message);
                   if (failure) {
                     res.destroy();
@@ -181,13 +185,17 @@ export class EtcdClient {
               res.on('error', () => {}); // a cut connection: 'close' follows, and the watch is taken up again
               res.on('close', () => ended());
             });
+            current = req;
             req.on('error', (err) => ended(unanswered(this.url, err)));
             req.end(JSON.stringify(body));
           })
           .catch(reject);
       });
     this.watches.add(stop);
-    await open();
+    await open().catch((err: Error) => {
+      stop();
+      throw err;
+    });
     return stop;
   }
 
