@@ -35,9 +35,7 @@ export async function reloadNodesConf(
   const path = join(sidecar.labels[Label.state], NODES_CONF);
   writeFileSync(`${path}.new`, conf);
   renameSync(`${path}.new`, path);
-  const served = await watchLog(docker, sidecar.id, [/DHCP, IP range/], 10_000, { newOnly: true });
-  await docker.getContainer(sidecar.id).kill({ signal: 'SIGHUP' });
-  await served();
+  await signalAndAwait(docker, sidecar.id, 'SIGHUP', /DHCP, IP range/);
 }
 
 /**
@@ -45,9 +43,14 @@ export async function reloadNodesConf(
  * which comes once etcd's auth is on and rig has put what it knows before the nodes publish. Resolves once it has.
  */
 export async function letNodesIn(docker: Docker, id: string): Promise<void> {
-  const letIn = await watchLog(docker, id, [/rig-sidecar: etcd lets the nodes in/], 10_000, { newOnly: true });
-  await docker.getContainer(id).kill({ signal: 'SIGUSR1' });
-  await letIn();
+  await signalAndAwait(docker, id, 'SIGUSR1', /rig-sidecar: etcd lets the nodes in/);
+}
+
+/** Signal rig-sidecar and wait for the line that says it has done what the signal asks (followed before it is sent). */
+async function signalAndAwait(docker: Docker, id: string, signal: string, done: RegExp): Promise<void> {
+  const said = await watchLog(docker, id, [done], 10_000, { newOnly: true });
+  await docker.getContainer(id).kill({ signal });
+  await said();
 }
 
 /**
