@@ -4,6 +4,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { containerName, SIDECAR } from '../../src/labels.js';
+import { connectDocker } from '../../src/runtime/docker/connect.js';
 import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
 
 // Interrupts, races and waits of `up` and `run` (issue 12, items 1 to 5 and the name conflicts of 14).
@@ -216,28 +217,54 @@ describe('two ups of one name at once', () => {
 });
 
 describe('every wait of up has a deadline', () => {
-  it('a paused sidecar ends up by its --timeout with exit 4, and removes the rig', async () => {
-    const { name, dir } = newRig('pause', twoNodes);
-    const up = spawnRig(['up', 'rig.yaml', '--name', name, '--timeout', '10s'], dir);
-    const sidecar = containerName(name, SIDECAR);
-    const started = await eventually(
-      async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true',
-      60_000,
-      50,
-    );
-    expect(started, up.output()).toBe(true);
-    // The freezer can refuse while the sidecar's processes are still being started ("unable to freeze"): again.
-    expect(
-      await eventually(
-        () =>
-          docker(['pause', sidecar]).then(
+  /**
+   * `rig up` of a 2-node rig whose sidecar is frozen as soon as it starts, before it serves the rig bridge: no node is
+   * wired yet, and up waits on a sidecar that does not answer. The pause is sent on the engine's start event; the
+   * freezer may refuse while the container's processes are still being set up, so it is sent again until it holds.
+   * The sidecar serves the bridge a few tens of milliseconds after it starts, so the pause can still come too late
+   * (its log then says the bridge is served, and nodes may be on it): that up is stopped and the scenario made
+   * again, until the pause comes in time.
+   */
+  async function upWithSidecarPaused(prefix: string, args: string[]) {
+    const engine = await connectDocker();
+    for (let attempt = 1; ; attempt++) {
+      const { name, dir } = newRig(prefix, twoNodes);
+      const sidecar = containerName(name, SIDECAR);
+      const events = (await engine.getEvents({ filters: { container: [sidecar], event: ['start'] } })) as NodeJS.ReadableStream & {
+        destroy(): void;
+      };
+      const pauseOnce = () =>
+        engine
+          .getContainer(sidecar)
+          .pause()
+          .then(
             () => true,
             () => false,
-          ),
-        10_000,
-        100,
-      ),
-    ).toBe(true);
+          );
+      const paused = new Promise<boolean>((resolve) => {
+        events.once('data', async () => {
+          for (let tries = 0; tries < 200; tries++) {
+            if (await pauseOnce()) return resolve(true);
+            await sleep(5);
+          }
+          resolve(false);
+        });
+      });
+      const up = spawnRig(['up', 'rig.yaml', '--name', name, ...args], dir);
+      const held = await Promise.race([paused, up.exited.then(() => false)]);
+      events.destroy();
+      expect(held, up.output()).toBe(true);
+      const log = await execa('docker', ['logs', sidecar], { all: true, reject: false });
+      if (!/eth0 has the rig's addresses/.test(log.all ?? '')) return { name, dir, up };
+      expect(attempt, `the sidecar served the rig bridge before every pause of ${attempt}`).toBeLessThan(8);
+      up.child.kill('SIGTERM');
+      expect((await ended(up, 60_000)).code, up.output()).toBe(130);
+      await expectNothingLeft(name, dir, twoNodes);
+    }
+  }
+
+  it('a paused sidecar ends up by its --timeout with exit 4, and removes the rig', async () => {
+    const { name, dir, up } = await upWithSidecarPaused('pause', ['--timeout', '10s']);
     const end = await ended(up, 120_000);
     expect(end.code, up.output()).toBe(4);
     expect(up.output()).toMatch(/did not answer/);
@@ -245,24 +272,7 @@ describe('every wait of up has a deadline', () => {
   });
 
   it('SIGTERM ends an up whose sidecar is paused', async () => {
-    const { name, dir } = newRig('pauseterm', twoNodes);
-    const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
-    const sidecar = containerName(name, SIDECAR);
-    expect(
-      await eventually(async () => (await docker(['inspect', '-f', '{{.State.Running}}', sidecar]).catch(() => '')) === 'true', 60_000, 50),
-    ).toBe(true);
-    // The freezer can refuse while the sidecar's processes are still being started ("unable to freeze"): again.
-    expect(
-      await eventually(
-        () =>
-          docker(['pause', sidecar]).then(
-            () => true,
-            () => false,
-          ),
-        10_000,
-        100,
-      ),
-    ).toBe(true);
+    const { name, dir, up } = await upWithSidecarPaused('pauseterm', []);
     await sleep(2000);
     up.child.kill('SIGTERM');
     const end = await ended(up, 60_000);
