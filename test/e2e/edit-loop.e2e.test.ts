@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { docker, fixtureDir, leftovers, rig, rigBin, uniqueName, useRig } from './helpers.js';
+import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, useRig } from './helpers.js';
 
 /** How many times a node's log says its steps ran (the agent's first run, and each `rig provision`). */
 const runs = async (rigName: string, node: string) =>
@@ -88,6 +88,11 @@ nodes:
     };
     const colour = waitIn('barn', 'colour');
     const stage = waitIn('loft', 'stage');
+    // Both waiters follow their etcd watch (busybox wget on /v3/watch) before anything is written: a watch begun
+    // between loft's `provisioning 1/1` and its `ready` would see only the second.
+    const watching = async () =>
+      (await docker(['exec', `rig-${r.name}.mill`, '/.rig/bin/ps'])).split('\n').filter((l) => l.includes('/v3/watch')).length >= 2;
+    expect(await eventually(watching, 30_000, 50)).toBe(true);
     const provision = await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name]);
     expect(provision.exitCode).toBe(1); // both ran; barn's validate wants blue, loft's anything but red
     expect(provision.stdout).toMatch(/^barn\.village\.test\s+provisioned in [\d.]+ s, validate 0\/1 passed$/m);
