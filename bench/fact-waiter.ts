@@ -10,7 +10,7 @@ if (!url || !key) {
   process.exit(2);
 }
 const password = process.env.RIG_ETCD_ROOT_PASSWORD; // a rig's etcd has auth on; the host is its root
-const client = new EtcdClient(url, password ? { name: 'root', password } : undefined);
+const client = new EtcdClient(url, password ? { name: 'root', password } : undefined, process.env.RIG_ETCD_SOCKET);
 await client
   .watch(key, (event) => {
     const now = process.hrtime.bigint();

@@ -25,7 +25,7 @@ export interface FactLatency {
   putRoundTrip?: { p50: Maybe; p99: Maybe };
 }
 
-type Auth = { username: string; password: string };
+type Auth = { username: string; password: string; socket: string };
 
 const WARM_UP = 5;
 
@@ -34,8 +34,11 @@ async function etcdRootAuth(rig: string): Promise<Auth> {
   const sidecar = (
     await execa('docker', ['ps', '-q', '--filter', `label=io.rig.rig=${rig}`, '--filter', 'label=io.rig.role=sidecar'])
   ).stdout.trim();
-  const password = (await execa('docker', ['inspect', '-f', '{{index .Config.Labels "io.rig.etcd-root"}}', sidecar])).stdout.trim();
-  return { username: 'root', password };
+  const label = (name: string) =>
+    execa('docker', ['inspect', '-f', `{{index .Config.Labels "${name}"}}`, sidecar]).then((r) => r.stdout.trim());
+  const [password, state] = await Promise.all([label('io.rig.etcd-root'), label('io.rig.state')]);
+  // The host's way in, as rig's own commands take it: etcd's Unix socket in the sidecar's state directory.
+  return { username: 'root', password, socket: join(state, 'etcd', 'client:2379') };
 }
 
 const ms = (from: bigint, to: bigint): number => Number(to - from) / 1e6;
@@ -104,7 +107,7 @@ export async function factLatency(options: Options, ctx: Ctx): Promise<FactLaten
     const [status] = JSON.parse(up.stdout) as RigStatus[];
     const factKey = (fact: string) => `/rig/${name}/nodes/n1.bench.test/facts/${fact}`;
     const auth = await etcdRootAuth(name);
-    client = new EtcdClient(status.etcd, { name: 'root', password: auth.password });
+    client = new EtcdClient(status.etcd, { name: 'root', password: auth.password }, auth.socket);
     const result: FactLatency = { publishes: options.publishes };
 
     // In a node: rig-fact wait, the way a node waits for a peer's fact.
@@ -119,7 +122,7 @@ export async function factLatency(options: Options, ctx: Ctx): Promise<FactLaten
 
     // On the host: rig's etcd watch in another process; etcd's own latency.
     const key = factKey('bench_n');
-    waiter = startHostWaiter(status.etcd, key, auth.password);
+    waiter = startHostWaiter(status.etcd, key, auth.password, auth.socket);
     await waiter.ready;
     const { putMs, hostMs } = await toHost(client, waiter, key, options.publishes);
     result.host = latency(

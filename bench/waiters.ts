@@ -63,14 +63,14 @@ function lineWaiter(child: Child, stampOf: (rest: string, arrived: bigint) => bi
 }
 
 /** bench/fact-waiter.ts (compiled next to this module) on the host: an etcd watch on `key` (rig's own client). */
-export function startHostWaiter(etcd: string, key: string, rootPassword: string): Waiter {
+export function startHostWaiter(etcd: string, key: string, rootPassword: string, socket: string): Waiter {
   const script = fileURLToPath(new URL('fact-waiter.js', import.meta.url));
   const child = execa(NODE, [script, etcd, key], {
     detached: true,
     reject: false,
     stdin: 'pipe',
     buffer: false,
-    env: { RIG_ETCD_ROOT_PASSWORD: rootPassword },
+    env: { RIG_ETCD_ROOT_PASSWORD: rootPassword, RIG_ETCD_SOCKET: socket },
   });
   return lineWaiter(child, (ns) => BigInt(ns), 'watching');
 }

@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Label } from '../labels.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
-import { etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
-import { withFacts } from './status.js';
+import { hostAccess, withFacts } from './status.js';
 
 /**
  * A rig's keeper: a small detached process for each rig that is up, so that a Docker node or the sidecar that
@@ -57,5 +56,5 @@ async function markRestarted(engine: Engine, rig: string, node: string): Promise
   const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
   const [network] = await engine.runtime.networks(rig);
   if (sidecar?.state !== 'running' || !network) return;
-  await withFacts({ url: etcdUrl(network), rootPassword: sidecar.labels[Label.etcdRoot], rig }, (f) => f.setStage(rig, node, 'restarted'));
+  await withFacts(hostAccess(network, sidecar.labels, rig), (f) => f.setStage(rig, node, 'restarted'));
 }

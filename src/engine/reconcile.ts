@@ -14,6 +14,8 @@ import type { Engine, Step } from './context.js';
 import { checkLinks, linkKey, linksOfOthers, makeLinks, removeLinks, rigLinks } from './links.js';
 import { processAlive } from './owner.js';
 import { AbortableRun, checkContainerNames, checkNodeImages, etcdUnanswered, nodeSteps, rigImageOf, type UpOptions } from './up.js';
+import { hostAccess } from './status.js';
+import { guardedPorts } from './ports.js';
 
 /** What differs between a rig file and the rig of that name that is up. */
 export interface RigDiff {
@@ -202,7 +204,7 @@ class RigReconcile implements ReconcileRun {
   }
 
   private async facts(): Promise<Facts> {
-    this.store ??= await this.engine.facts({ url: etcdUrl(this.rig.network), rootPassword: this.rig.sidecar.labels[Label.etcdRoot] });
+    this.store ??= await this.engine.facts(hostAccess(this.rig.network, this.rig.sidecar.labels, this.plan.name));
     return this.store;
   }
 
@@ -235,6 +237,7 @@ class RigReconcile implements ReconcileRun {
     const reserved = reservedAddresses(rig.sidecar.labels);
     if (!reserved) throw new InternalError(`the sidecar of rig ${plan.name} has no node config, after the check that it has`);
     const addresses = assignAddresses(plan, rig.network.addresses, reserved);
+    await run.making(() => engine.runtime.guardPorts(plan.name, rig.network.id, guardedPorts(plan, addresses)));
     await run.making(() => engine.sidecars.reload(rig.sidecar, nodesConf(plan, addresses)));
     report(`dnsmasq serves ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`);
     const facts = await this.facts();

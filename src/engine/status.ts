@@ -2,8 +2,10 @@ import { Label } from '../labels.js';
 import { listNodes } from './nodes.js';
 import { FactStore, type FactAccess } from '../facts/store.js';
 import type { NodeInstance } from '../runtime/backend.js';
-import { etcdUrl } from '../plan/sidecar.js';
+import { join } from 'node:path';
+import { ETCD_SOCKET, etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
+import type { RigAddresses } from '../plan/plan.js';
 import { errorMessage, ExitCode, RigError } from '../errors.js';
 
 export interface NodeStatus {
@@ -38,7 +40,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
       // One rig whose etcd does not answer (being taken down, paused) does not stop the others being shown.
       const state =
         sidecarState === 'running'
-          ? await withFacts({ url: etcdUrl(net), rootPassword: sidecar!.labels[Label.etcdRoot], rig }, (f) => f.rigState(rig)).catch(() => {
+          ? await withFacts(hostAccess(net, sidecar!.labels, rig), (f) => f.rigState(rig)).catch(() => {
               sidecarState = 'running, but its etcd does not answer';
               return undefined;
             })
@@ -65,13 +67,24 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
   );
 }
 
-/** How the host reaches a rig's etcd: its address on the rig network, as root (the password is on the sidecar). */
+/**
+ * How the host reaches a rig's etcd: as root (the password is on the sidecar's label), through the Unix socket etcd
+ * serves in the sidecar's state directory, never over the rig bridge, where a node could pose as the sidecar.
+ */
+export const hostAccess = (network: { addresses: RigAddresses }, sidecarLabels: Record<string, string>, rig: string) => ({
+  url: etcdUrl(network),
+  rootPassword: sidecarLabels[Label.etcdRoot],
+  socket: join(sidecarLabels[Label.state] ?? '', 'etcd', ETCD_SOCKET),
+  rig,
+});
+
+/** How the host reaches a rig's etcd, once its sidecar is known to run (hostAccess). */
 export async function factAccess(engine: Engine, rig: string): Promise<FactAccess & { rig: string }> {
   const [[network], containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
   if (!network) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
   const sidecar = containers.find((c) => c.role === 'sidecar');
   if (sidecar?.state !== 'running') throw sidecarDown(rig, sidecar?.state ?? 'missing');
-  return { url: etcdUrl(network), rootPassword: sidecar.labels[Label.etcdRoot], rig };
+  return hostAccess(network, sidecar.labels, rig);
 }
 
 export function sidecarDown(rig: string, state: string): RigError {

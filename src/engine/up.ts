@@ -9,7 +9,8 @@ import { rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import { checkSubnetFree, type RigNetwork } from '../runtime/docker/network.js';
-import { etcdUrl } from '../plan/sidecar.js';
+import { assignAddresses, etcdUrl } from '../plan/sidecar.js';
+import { guardedPorts } from './ports.js';
 import type { Engine, Step } from './context.js';
 import type { LinkRecord, NodeBackend, NodeLaunch } from '../runtime/backend.js';
 import { agentEnv } from './agent-env.js';
@@ -207,8 +208,12 @@ class RigUp implements UpRun {
     this.network = network;
     options.madeNetwork?.(network.id);
     run.track(firewall);
+    // Port security is in place before any node is wired: each node's port passes only its planned MAC and address.
+    const ports = run.making(() =>
+      engine.runtime.guardPorts(plan.name, network.id, guardedPorts(plan, assignAddresses(plan, network.addresses))),
+    );
     // The claim: another up of this name that got this far too has its own network, but only one sidecar. It is
-    // made while the network's firewall rule goes in; a rule that fails removes the rig (or this up's network).
+    // made while the network's firewall rule and port guard go in; either failing removes the rig (or this up's network).
     const claim = run
       .making(() => engine.sidecars.create(plan, network, this.etcdRootPassword))
       .then(
@@ -221,7 +226,7 @@ class RigUp implements UpRun {
           throw isConflict(err) ? alreadyUp(plan.name) : err;
         },
       );
-    await Promise.all([claim, firewall]);
+    await Promise.all([claim, firewall, ports]);
     report(`${network.name}: ${network.addresses.subnet} on ${network.bridge}${network.internal ? ' (internal)' : ''}`);
   }
 

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { InternalError } from '../errors.js';
 import { EtcdClient, EtcdCode, EtcdError, EtcdUnanswered, keyRange } from './etcd.js';
 
 /**
@@ -44,6 +45,8 @@ export class FactStore {
   private constructor(private readonly etcd: EtcdClient) {}
 
   static async connect({ url, rootPassword, socket }: FactAccess): Promise<FactStore> {
+    // Whoever answers on the bridge (a node posing as the sidecar) would be given the rig's root password.
+    if (rootPassword && !socket) throw new InternalError(`etcd's root logs in only through the sidecar's socket, not at ${url}`);
     return new FactStore(new EtcdClient(url, rootPassword ? { name: 'root', password: rootPassword } : undefined, socket));
   }
 

@@ -27,7 +27,10 @@ export function dnsmasqCommand(plan: Plan, net: SidecarNetwork): string[] {
     '--bogus-priv',
     '--expand-hosts',
     '--dhcp-ignore-names',
-    `--dhcp-range=${a.dhcpFirst},${a.dhcpLast},${a.netmask},12h`,
+    // Leases only for the MACs rig planned (dhcp-host lines, by MAC alone: id:*), each its own fixed address: a
+    // node that sends other MACs or client ids gets nothing, and cannot empty a pool, as there is none.
+    `--dhcp-range=${a.dhcpFirst},static,${a.netmask},12h`,
+    '--dhcp-ignore=tag:!known',
     // An internal rig has no way out: offer no default route. Otherwise the bridge (Docker's gateway) routes.
     net.internal ? '--dhcp-option=option:router' : `--dhcp-option=option:router,${a.gateway}`,
     '--dhcp-authoritative',
@@ -53,7 +56,7 @@ export function nodesConf(plan: Plan, addresses: Map<string, string>): string {
   const addressOf = (fqdn: string) => addresses.get(fqdn)!;
   return [
     "# The rig's nodes, written by rig (up, and up of an edited rig file).",
-    ...plan.nodes.map((n) => `dhcp-host=${n.mac},${n.spec.shortName},${addressOf(n.spec.name)}`),
+    ...plan.nodes.map((n) => `dhcp-host=${n.mac},id:*,${n.spec.shortName},${addressOf(n.spec.name)}`),
     ...liveNameOptions(plan, addressOf),
     '',
   ].join('\n');

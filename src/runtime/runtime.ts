@@ -2,6 +2,7 @@ import type { Plan } from '../plan/plan.js';
 import type { LogOptions } from './backend.js';
 import type { RigContainer } from './docker/containers.js';
 import type { NetworkRequest, RigNetwork } from './docker/network.js';
+import type { GuardedPort } from './port-guard.js';
 
 /**
  * What the engine asks of the container engine and the host for a rig's shared parts (its network, the sidecar,
@@ -18,7 +19,7 @@ export interface RigRuntime {
   removeContainer(id: string): Promise<void>;
   /** Remove a rig network; containers that are not rig's, attached to it, are disconnected and their names returned. */
   removeNetwork(id: string): Promise<string[]>;
-  /** Remove a network this process made, and its own firewall rule (another process may own the rig's name). */
+  /** Remove a network this process made, and its own firewall rule and port guard (another process may own the rig's name). */
   removeOwnNetwork(id: string, rig: string): Promise<void>;
   /** Containers of any owner whose name is one of `names`, with the rig whose label they carry (if any). */
   containersNamed(names: string[]): Promise<Array<{ name: string; rig?: string }>>;
@@ -30,6 +31,11 @@ export interface RigRuntime {
    * firewall rule (an internal network's) is in. A rule that fails leaves the network to the caller to remove.
    */
   createNetwork(request: NetworkRequest): Promise<{ network: RigNetwork; firewall: Promise<void> }>;
+  /**
+   * Port security on a rig network (see port-guard.ts): each node's port passes only frames from its planned MAC and
+   * address. Made before any node is wired; called again with every node a reconcile leaves, it replaces the rules.
+   */
+  guardPorts(rig: string, networkId: string, ports: GuardedPort[]): Promise<void>;
   /** Call `onDeath` with the node's name whenever a container of the rig dies; resolves, once listening, to a stop. */
   watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void>;
   /** Call `onEvent` whenever a rig's sidecar starts or dies; resolves, once listening, to a stop. */
@@ -54,7 +60,7 @@ export interface RigRuntime {
   wire(bridge: string, hostInterface: string, mac: string, pid: number): Promise<void>;
   /** Remove these veth host ends, where still there (a node removed alone). */
   removeHostInterfaces(hostInterfaces: string[]): Promise<void>;
-  /** Remove what the host has of a rig's wiring: these veth host ends (where still there), and its firewall rules. */
+  /** Remove what the host has of a rig's wiring: these veth host ends (where still there), its firewall rules and port guards. */
   removeWiring(rig: string, hostInterfaces: string[]): Promise<void>;
 }
 

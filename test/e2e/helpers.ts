@@ -52,12 +52,13 @@ export async function docker(args: string[]): Promise<string> {
   return (await execa('docker', args)).stdout;
 }
 
-/** Everything of a rig still on the machine: containers and networks by label, firewall rules by comment. */
+/** Everything of a rig still on the machine: containers and networks by label, firewall rules by comment, port guards by name. */
 export async function leftovers(name: string): Promise<string[]> {
   const containers = await docker(['ps', '-a', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Names}}']);
   const networks = await docker(['network', 'ls', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Name}}']);
   const rules = (await execa('iptables', ['-S', 'DOCKER-USER'])).stdout.split('\n').filter((r) => r.includes(`rig:${name}`));
-  return [...containers.split('\n'), ...networks.split('\n'), ...rules].filter(Boolean);
+  const guards = (await execa('nft', ['list', 'tables', 'bridge'])).stdout.split('\n').filter((t) => t.includes(`rig.${name}.`));
+  return [...containers.split('\n'), ...networks.split('\n'), ...rules, ...guards].filter(Boolean);
 }
 
 /** Ask a DNS server for a name's A records over UDP, from the host (as a user would with dig @server name). */

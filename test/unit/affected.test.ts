@@ -140,7 +140,7 @@ describe('node addresses across a reconcile', () => {
     expect(then.get('c.v.test')).toBe(at.get('c.v.test'));
     expect([...at.values()]).not.toContain(then.get('d.v.test'));
     const conf = nodesConf(second, then);
-    expect(conf).toContain(`dhcp-host=${second.nodes[0].mac},d,${then.get('d.v.test')}`);
+    expect(conf).toContain(`dhcp-host=${second.nodes[0].mac},id:*,d,${then.get('d.v.test')}`);
     expect(conf).toContain(`address=/live-b.prod.example/${then.get('d.v.test')}`);
     expect(conf).toContain('local=/prod.example/');
   });

@@ -10,6 +10,7 @@ import type { NodeBackend, NodeInstance, NodeLaunch } from '../../src/runtime/ba
 import type { RigContainer } from '../../src/runtime/docker/containers.js';
 import type { NetworkRequest, RigNetwork } from '../../src/runtime/docker/network.js';
 import type { RigRuntime } from '../../src/runtime/runtime.js';
+import type { GuardedPort } from '../../src/runtime/port-guard.js';
 import { assignAddresses, nodesConf } from '../../src/plan/sidecar.js';
 import { type Sidecars } from '../../src/runtime/runtime.js';
 
@@ -29,6 +30,7 @@ export class FakeRuntime implements RigRuntime {
   readonly unwired: Array<{ rig: string; hostInterfaces: string[] }> = [];
   readonly scripts = new Map<string, NodeScript>(); // node fqdn -> how its agent behaves
   readonly stages = new Map<string, string>(); // "rig/node" -> the stage it published
+  readonly guards = new Map<string, GuardedPort[]>(); // "rig/network id" -> its port guard, as last set
   /** Called when a node is launched, before its agent runs: a test's chance to interrupt at that instant. */
   onLaunch: (node: string) => void = () => {};
   /** Where the fake sidecar keeps its dnsmasq node config, as the real one does (a reconcile reads and rewrites it). */
@@ -78,8 +80,13 @@ export class FakeRuntime implements RigRuntime {
     return this.attached.get(id) ?? [];
   }
 
-  async removeOwnNetwork(id: string) {
+  async removeOwnNetwork(id: string, rig: string) {
     await this.removeNetwork(id);
+    this.guards.delete(`${rig}/${id}`);
+  }
+
+  async guardPorts(rig: string, networkId: string, ports: GuardedPort[]) {
+    this.guards.set(`${rig}/${networkId}`, ports);
   }
 
   async removeHostInterfaces(hostInterfaces: string[]) {
@@ -88,6 +95,7 @@ export class FakeRuntime implements RigRuntime {
 
   async removeWiring(rig: string, hostInterfaces: string[]) {
     this.unwired.push({ rig, hostInterfaces });
+    for (const key of [...this.guards.keys()]) if (key.startsWith(`${rig}/`)) this.guards.delete(key);
   }
 
   async containersNamed(names: string[]) {

@@ -28,6 +28,19 @@ describe('rig up against the fake runtime', () => {
     expect(fake.nets[0].labels['io.rig.owner']).toBe(options.owner);
     await destroyRig(fake.engine(), 't');
     expect(made(fake)).toEqual([0, [], []]);
+    expect(fake.guards.size).toBe(0);
+  });
+
+  it("guards every node's port with its planned MAC and address before any node is launched", async () => {
+    const fake = new FakeRuntime();
+    const guarded: string[][] = [];
+    fake.onLaunch = () => guarded.push([...fake.guards.values()].flat().map((p) => `${p.hostInterface} ${p.mac} ${p.address}`));
+    const run = upSteps(fake.engine(), plan, options);
+    await runStepTree(run.steps, () => {});
+    run.done();
+    const expected = plan.nodes.map((n, i) => `${n.hostInterface} ${n.mac} 10.213.0.${16 + i}`);
+    expect(guarded).toEqual([expected, expected]);
+    expect([...fake.guards.keys()]).toEqual([`t/${fake.nets[0].id}`]);
   });
 
   it('fails at the node whose step fails, with its words, and its cleanup removes the whole rig', async () => {
@@ -84,6 +97,7 @@ describe('rig up against the fake runtime', () => {
     await expect(runStepTree(run.steps, () => {})).rejects.toThrow('A rig named t is already up, or being brought up.');
     expect(await run.cleanup(false)).toBe('network');
     expect(fake.nets).toEqual([]);
+    expect(fake.guards.size).toBe(0);
     expect(fake.boxes.map((c) => c.id)).toEqual(['theirs']);
     expect(theirs.labels['io.rig.rig']).toBe('t');
   });

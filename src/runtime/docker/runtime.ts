@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
 import type { ImageFiles, RigRuntime } from '../runtime.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { guardPorts, removePortGuard, removePortGuards } from '../port-guard.js';
 import { findRigContainers, removeContainer, streamContainerLog, waitForLog } from './containers.js';
 import { lineStream } from './events.js';
 import { readImage, unpackImage, unpackTools } from './unpack.js';
@@ -14,7 +15,7 @@ export function dockerRuntime(docker: Docker): RigRuntime {
     containers: (rig) => findRigContainers(docker, rig),
     removeContainer: (id) => removeContainer(docker, id),
     removeNetwork: (id) => removeNetwork(docker, id),
-    removeOwnNetwork: (id, rig) => removeOwnNetwork(docker, id, rig),
+    removeOwnNetwork: async (id, rig) => void (await Promise.all([removeOwnNetwork(docker, id, rig), removePortGuard(rig, id)])),
     containersNamed: (names) => containersNamed(docker, names),
     imageExists: (ref) =>
       docker
@@ -26,6 +27,7 @@ export function dockerRuntime(docker: Docker): RigRuntime {
         ),
     imageHasFile: (ref, paths) => imageHasFile(docker, ref, paths),
     createNetwork: (request) => createRigNetwork(docker, request),
+    guardPorts: (rig, networkId, ports) => guardPorts(rig, networkId, ports),
     watchDeaths: (rig, onDeath) => watchDeaths(docker, rig, onDeath),
     watchSidecars: (onEvent) => watchSidecars(docker, onEvent),
     watchStarts: (rig, networkId, onStart, onEnd) => watchStarts(docker, rig, networkId, onStart, onEnd),
@@ -42,7 +44,7 @@ export function dockerRuntime(docker: Docker): RigRuntime {
     removeHostInterfaces: async (hostInterfaces) => void (await Promise.all(hostInterfaces.map(removeVeth))),
     async removeWiring(rig, hostInterfaces) {
       await Promise.all(hostInterfaces.map(removeVeth));
-      await removeBridgeRules(rig);
+      await Promise.all([removeBridgeRules(rig), removePortGuards(rig)]);
     },
   };
 }

@@ -17,7 +17,7 @@ export function reservedAddresses(labels: Record<string, string>): Map<string, s
   if (!labels[Label.state] || !existsSync(path)) return undefined;
   const reserved = new Map<string, string>();
   for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const match = /^dhcp-host=([0-9a-f:]+),[^,]*,([0-9.]+)$/.exec(line);
+    const match = /^dhcp-host=([0-9a-f:]+),(?:id:\*,)?[^,]*,([0-9.]+)$/.exec(line);
     if (match) reserved.set(match[1], match[2]);
   }
   return reserved;
@@ -35,7 +35,7 @@ export async function reloadNodesConf(
   const path = join(sidecar.labels[Label.state], NODES_CONF);
   writeFileSync(`${path}.new`, conf);
   renameSync(`${path}.new`, path);
-  await signalAndAwait(docker, sidecar.id, 'SIGHUP', /DHCP, IP range/);
+  await signalAndAwait(docker, sidecar.id, 'SIGHUP', DNSMASQ_SERVES);
 }
 
 /**
@@ -128,7 +128,7 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
     etcdServes.catch(() => {}); // awaited below
     await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
     events.wired?.();
-    const bridgeServes = waitForLog(docker, container.id, [/DHCP, IP range/, SIDECAR_WIRED], 30_000).then(() => events.bridgeServes?.());
+    const bridgeServes = waitForLog(docker, container.id, [DNSMASQ_SERVES, SIDECAR_WIRED], 30_000).then(() => events.bridgeServes?.());
     await Promise.all([bridgeServes, etcdServes]);
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
@@ -143,6 +143,9 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
 }
 
 const ETCD_SERVES = /serving client traffic|ready to serve client requests/;
+
+/** dnsmasq's line once it serves DHCP: its leases are static, one per planned MAC (see dnsmasqCommand). */
+const DNSMASQ_SERVES = /DHCP, static leases only on/;
 
 /** rig-sidecar's line once eth0 has the rig's addresses: the daemons, started before, can be reached from then on. */
 const SIDECAR_WIRED = /rig-sidecar: eth0 has the rig's addresses/;
