@@ -65,5 +65,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Exit now: a failed up may leave timers and engine streams behind that must not hold the process.
-process.exit(await main(process.argv));
+/**
+ * Resolve once everything written to the stream has reached its reader: a pipe to a slow reader holds what rig
+ * printed in memory until it reads it, and process.exit would drop that. A reader that went away ends the wait too.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    // An empty write's callback comes once every write before it has gone out (or failed: EPIPE, nobody reads).
+    stream.write('', () => resolve());
+  });
+}
+
+const code = await main(process.argv);
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+// Then exit: a failed up may leave timers and engine streams behind that must not hold the process.
+process.exit(code);

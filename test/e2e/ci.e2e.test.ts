@@ -239,7 +239,7 @@ describe('rig doctor', () => {
     const checks = JSON.parse(doctor.stdout) as Array<{ name: string; ok: boolean; required: boolean }>;
     expect(checks.filter((c) => c.required && !c.ok)).toEqual([]);
     expect(checks.map((c) => c.name)).toEqual(
-      expect.arrayContaining(['Docker engine', 'veth support', 'debootstrap', 'LXC', 'free subnets']),
+      expect.arrayContaining(['Docker engine', 'veth support', 'nftables port security', 'debootstrap', 'LXC', 'free subnets']),
     );
   });
 

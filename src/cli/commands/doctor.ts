@@ -96,6 +96,17 @@ const CHECKS: Check[] = [
     },
   },
   {
+    name: 'nftables port security',
+    required: true,
+    run: async () => {
+      // A bridge table with nothing in it: what rig's port guard needs of nft and the kernel, made and removed.
+      const table = `rigdoc${process.pid % 100000}`;
+      await tool('nft', ['add', 'table', 'bridge', table], 'apt-get install nftables (rig guards each node port with it), and run as root');
+      await execa('nft', ['delete', 'table', 'bridge', table]).catch(() => {}); // made just above; nothing else to undo
+      return "a bridge table can be made (each node's port passes only its own MAC and address)";
+    },
+  },
+  {
     name: 'bridge netfilter',
     required: false,
     run: async () => {
