@@ -1,7 +1,7 @@
 import { rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { bringUp, interruptedError, type UpFlags, type UpRig } from './up.js';
-import { runValidations } from './test.js';
+import { checkReportPath, runValidations } from './test.js';
 import { namesNode, type Plan } from '../../plan/plan.js';
 import { warn } from '../output.js';
 import { listNodes } from '../../engine/nodes.js';
@@ -44,6 +44,7 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
   if (!command.length && !flags.test)
     throw new RigError('Nothing to run.', 'rig run RIGFILE -- COMMAND..., or rig run RIGFILE --test', ExitCode.badInput);
   if (flags.junit && !flags.test) throw new RigError('--junit needs --test.', 'rig run RIGFILE --test --junit FILE', ExitCode.badInput);
+  if (flags.junit) checkReportPath(flags.junit);
   const checkNode = (plan: Plan) => {
     if (flags.on && !plan.nodes.some((n) => namesNode(flags.on!, n.spec.name))) {
       throw new RigError(
