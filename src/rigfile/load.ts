@@ -167,7 +167,11 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
     image: rig.image,
     network,
     configs,
-    factsFrom: factsFrom && { dir: path.resolve(rigDir, factsFrom.dir), file: factsFrom.file ?? DEFAULT_FILE.facts },
+    factsFrom: factsFrom && {
+      dir: path.resolve(rigDir, factsFrom.dir),
+      file: factsFrom.file ?? DEFAULT_FILE.facts,
+      hardware: factsFrom.hardware === true,
+    },
     nodes: found.nodes,
     warnings: settingsWordNodes(file, found.nodes),
   };

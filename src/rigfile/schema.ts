@@ -348,6 +348,11 @@ const FactsFrom = J.object(
         invalid: () => 'must contain {node}, which stands for the live node name',
       },
     }),
+    hardware: J.boolean({
+      description:
+        "Take the live node's hardware facts (memory, processors, disks, partitions, DMI, virtual, uptime) from production too. Default: false: they are the node's own, as Facter sees them in the rig, so code that sizes a heap or a buffer from them fits the node.",
+      says: { expected: 'true or false', hint: 'hardware: true takes memory, processors and disks from production' },
+    }),
   },
   {
     required: ['dir'],

@@ -54,7 +54,7 @@ export interface RigSpec {
   image?: string;
   network: NetworkSpec;
   configs: ConfigTree[];
-  factsFrom?: ConfigTree; // where the live nodes' production facts are: dir and file template ({node})
+  factsFrom?: ConfigTree & { hardware: boolean }; // where the live nodes' production facts are: dir, file template ({node}); hardware too?
   nodes: NodeSpec[];
   warnings: string[]; // what is allowed but likely a mistake, each with file:line (printed by up and check)
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, totalmem } from 'node:os';
 import { fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 
 /**
@@ -28,7 +29,7 @@ function controlRepo(dir: string): void {
   write(
     'repo/manifests/site.pp',
     [
-      "file { \"/tmp/from-hiera\": content => \"${lookup('motd')} in ${lookup('ntp')} (os ${facts['os']['family']}, ip ${facts['networking']['ip']}, mirrors ${facts['mirrors']})\\n\" }",
+      "file { \"/tmp/from-hiera\": content => \"${lookup('motd')} in ${lookup('ntp')} (os ${facts['os']['family']}, ip ${facts['networking']['ip']}, mirrors ${facts['mirrors']}, memory ${facts['memory']['system']['total_bytes']}, processors ${facts['processors']['count']})\\n\" }",
       '',
     ].join('\n'),
   );
@@ -68,6 +69,11 @@ nodes:
         hostname: 'straleb',
         ipaddress: '192.0.2.10',
         networking: { ip: '192.0.2.10' },
+        // production's machine, far bigger than the container: the node keeps its own hardware facts
+        memory: { system: { total: '1.00 TiB', total_bytes: 2 ** 40 } },
+        memorysize: '1.00 TiB',
+        processors: { count: 512 },
+        processorcount: 512,
       }),
     );
     up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
@@ -94,13 +100,14 @@ nodes:
       ipaddress: status.nodes[0].address,
     });
     expect(facts.networking).toBeUndefined();
+    expect([facts.memory, facts.memorysize, facts.processors, facts.processorcount]).toEqual([undefined, undefined, undefined, undefined]);
   });
 
   it("lets Hiera levels keyed on them resolve, through Facter, with Facter's own facts intact", async () => {
     const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
     const out = await rig(['exec', 'barn', '--name', name, '--', 'cat', '/tmp/from-hiera']);
     expect(out.stdout.trim()).toBe(
-      `a cache in ntp.ams.prod.example (os Debian, ip ${status.nodes[0].address}, mirrors straleb.prod.example)`,
+      `a cache in ntp.ams.prod.example (os Debian, ip ${status.nodes[0].address}, mirrors straleb.prod.example, memory ${totalmem()}, processors ${cpus().length})`,
     );
   });
 });
