@@ -76,6 +76,14 @@ describe('the village example: production Puppet code, unchanged, for a replicat
     expect(names.map((n) => [n.name, n.mirroredBy])).toEqual([['straleb.prod.example', ['barn.village.test']]]);
   });
 
+  it('gives its nodes roles, so rig exec --role reaches them', async () => {
+    const app = await rig(['exec', '--role', 'app', '--name', name, '--', 'hostname']);
+    expect(app.exitCode, app.all).toBe(0);
+    expect(app.stdout.trim()).toMatch(/well\s*$/);
+    const redis = await rig(['exec', '--role', 'redis', '--name', name, '--', 'hostname']);
+    expect(redis.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
   it('replicates for real: a key written on the master is read on the replica', async () => {
     const key = `probe-${Date.now()}`;
     // WAIT 1: the master answers once one replica has acknowledged the write.
