@@ -13,7 +13,10 @@
 import { listNodes } from './engine/nodes.js';
 import { bringUp } from './cli/commands/up.js';
 import { factAccess, rigStatus, withFacts } from './engine/status.js';
-import { RigError } from './errors.js';
+import { ExitCode, RigError } from './errors.js';
+import { parseDuration } from './cli/table.js';
+import { printable } from './printable.js';
+import { NAME_RULE, RIG_NAME } from './rigfile/schema.js';
 import { namesNode } from './plan/plan.js';
 import type { ExecResult } from './runtime/backend.js';
 
@@ -48,9 +51,31 @@ export interface Rig extends AsyncDisposable {
   down(): Promise<void>;
 }
 
+/**
+ * up()'s options, checked before bringUp sees them, so that a mistake is reported by the option's name here
+ * (`timeout`, `name`), not by the CLI flag bringUp would name (`--timeout`, "the command line").
+ */
+function checkOptions(options: UpOptions): { name?: string; timeout: string } {
+  const { name, timeout = '5m' } = options;
+  if (typeof timeout !== 'string')
+    throw new RigError(
+      `up(): the timeout option is a ${typeof timeout}, not a duration.`,
+      "pass a string such as '90s' or '10m'",
+      ExitCode.badInput,
+    );
+  parseDuration(timeout, 'up(): the timeout option');
+  if (name !== undefined && (typeof name !== 'string' || !RIG_NAME.test(name)))
+    throw new RigError(
+      `up(): the name option ${printable(String(JSON.stringify(name)))} is not a valid rig name.`,
+      NAME_RULE,
+      ExitCode.badInput,
+    );
+  return { name, timeout };
+}
+
 /** Bring a rig up and wait until every node is ready, as `rig up` does, without progress output. */
 export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig> {
-  const made = await bringUp(rigFile, { name: options.name, timeout: options.timeout ?? '5m' }, () => {}, 'quiet');
+  const made = await bringUp(rigFile, checkOptions(options), () => {}, 'quiet');
   made.interrupts.release(); // the test runner's own signals are its business; the reaper still guards the rig
   const { engine, plan } = made;
   const [status] = await rigStatus(engine, plan.name);

@@ -245,6 +245,15 @@ function toolCommands(rig: Command): void {
     .action(async (flags) => (await import('./commands/images.js')).buildImages(flags));
 }
 
+/**
+ * For shell completion: the values an option takes, by `command --option` (the command itself checks the value it
+ * is given). Options whose values depend on what is up (--name, --role, --mirrors) are completion.ts's to find.
+ */
+export const OPTION_VALUES: Record<string, readonly string[]> = {
+  'graph --format': ['dot', 'mermaid'],
+  'inventory --format': ['ansible', 'json', 'hosts'],
+};
+
 const EXAMPLES: Record<string, string[]> = {
   up: ['rig up rigs/village/rig.yaml', 'rig up rig.yaml --name try2 --timeout 10m', 'rig up rig.yaml --dry-run'],
   provision: [

@@ -2,11 +2,10 @@ import yaml from 'js-yaml';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine, settings } from '../engine.js';
-import { whichRig } from '../which-rig.js';
+import { noSuchRig, unknownNode, upRigNames, whichRig } from '../which-rig.js';
 import { table } from '../table.js';
 import { printable } from '../../printable.js';
 import { namesNode } from '../../plan/plan.js';
-import { noSuchNode } from './node.js';
 
 export async function facts(
   node: string,
@@ -14,12 +13,14 @@ export async function facts(
   flags: { name?: string; json?: boolean; yaml?: boolean },
 ): Promise<void> {
   const engine = await createEngine();
-  const rigs = await rigStatus(engine, flags.name ?? settings().rigName);
+  const named = flags.name ?? settings().rigName;
+  const rigs = await rigStatus(engine, named);
+  if (named !== undefined && !rigs.length) throw noSuchRig(named, await upRigNames(engine), flags.name ? '--name' : 'RIG_NAME');
   const matches = rigs.flatMap((rig) => rig.nodes.filter((n) => namesNode(node, n.node)).map((n) => ({ rig, node: n.node })));
   if (!matches.length)
-    throw noSuchNode(
+    throw unknownNode(
       node,
-      flags.name ?? settings().rigName,
+      named,
       rigs.flatMap((r) => r.nodes.map((n) => ({ rig: r.rig, node: n.node }))),
     );
   const here = matches.length > 1 ? await whichRig(engine).catch(() => undefined) : undefined; // the rig file of this directory

@@ -3,10 +3,12 @@ import { ExitCode } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { colourState, table } from '../table.js';
 import { warn } from '../output.js';
+import { noSuchRig, upRigNames } from '../which-rig.js';
 
 export async function status(flags: { name?: string; json?: boolean }): Promise<void> {
   const engine = await createEngine();
   const rigs = await rigStatus(engine, flags.name);
+  if (flags.name !== undefined && !rigs.length) throw noSuchRig(flags.name, await upRigNames(engine));
   printStatus(rigs, !!flags.json);
   const broken = rigs.filter((r) => r.sidecar !== 'running');
   for (const err of broken.map((r) => sidecarDown(r.rig, r.sidecar))) warn(`${err.message} (fix: ${err.hint})`);
