@@ -67,6 +67,8 @@ export const keyRange = (key: string, prefix = false) => ({ key: encode(key), ..
 const CALL_TIMEOUT_MS = 5_000;
 /** A watch cut off (etcd restarted with its sidecar) is taken up again after this, from where it was. */
 const REWATCH_DELAY_MS = 250;
+/** How long a watch keeps trying to take up again a cut connection (etcd restarting) before it gives up and says so. */
+export const WATCH_GIVE_UP_MS = 30_000;
 
 export class EtcdClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -121,14 +123,21 @@ export class EtcdClient {
   /**
    * Follow a key, or every key under a prefix: `onEvent` for each put and delete from `afterRevision` on (else from
    * now). Resolves once etcd has created the watch, so nothing written after is missed. A watch cut off (etcd
-   * restarted) is taken up again from the last revision seen. Returns a function that stops it.
+   * restarted) is taken up again from the last revision seen; if etcd stays gone for `giveUpMs`, the watch stops
+   * and `onGone` says why (a watch never retries in silence for ever). Returns a function that stops it.
    */
   async watch(
     key: string,
     onEvent: (event: WatchEvent) => void,
-    { prefix = false, afterRevision }: { prefix?: boolean; afterRevision?: string } = {},
+    {
+      prefix = false,
+      afterRevision,
+      onGone = () => {},
+      giveUpMs = WATCH_GIVE_UP_MS,
+    }: { prefix?: boolean; afterRevision?: string; onGone?: (err: EtcdUnanswered) => void; giveUpMs?: number } = {},
   ): Promise<() => void> {
     let next = afterRevision === undefined ? undefined : String(BigInt(afterRevision) + 1n);
+    let lostSince: number | undefined; // when the connection was cut, until a new watch is created
     let stopped = false;
     let current: ClientRequest | undefined;
     let retry: NodeJS.Timeout | undefined;
@@ -144,6 +153,13 @@ export class EtcdClient {
         const ended = (err?: Error) => {
           if (!created) return reject(err ?? new EtcdUnanswered(`etcd at ${this.url} ended the watch of ${key} before it began`));
           if (stopped || this.closed) return;
+          lostSince ??= Date.now();
+          if (Date.now() - lostSince >= giveUpMs) {
+            stop();
+            return onGone(
+              new EtcdUnanswered(`etcd at ${this.url} did not answer for ${Math.round(giveUpMs / 1000)} s; the watch of ${key} stopped`),
+            );
+          }
           retry = setTimeout(() => void open().catch(() => ended()), REWATCH_DELAY_MS); // etcd is back, or not yet: again
         };
         this.loggedIn()
@@ -151,35 +167,22 @@ export class EtcdClient {
             if (stopped) return resolve();
             const body = { create_request: { ...keyRange(key, prefix), ...(next ? { start_revision: next } : {}) } };
             const req = this.request('/v3/watch', token, (res) => {
-              let buffered = '';
-              res.setEncoding('utf8');
-              res.on('data', (chunk: string) => {
-                buffered += chunk;
-                for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-                  const line = buffered.slice(0, nl).trim();
-                  buffered = buffered.slice(nl + 1);
-                  if (!line) continue;
-                  let message: WatchMessage;
-                  try {
-                    message = JSON.parse(line) as WatchMessage;
-                  } catch {
-                    message = { error: { message: `etcd at ${this.url} sent a watch line that is not JSON` } };
-                  }
-                  const failure = watchFailure(message);
-                  if (failure) {
-                    res.destroy();
-                    return created ? undefined : reject(failure);
-                  }
-                  if (message.result?.created && !created) {
-                    created = true;
-                    next ??= String(BigInt(message.result.header.revision) + 1n);
-                    resolve();
-                  }
-                  for (const event of message.result?.events ?? []) {
-                    const kv = keyValue(event.kv);
-                    next = String(BigInt(kv.modRevision) + 1n);
-                    if (!stopped) onEvent({ ...kv, type: event.type === 'DELETE' ? 'delete' : 'put' });
-                  }
+              onWatchLines(res, this.url, (message) => {
+                const failure = watchFailure(message);
+                if (failure) {
+                  res.destroy();
+                  return created ? undefined : reject(failure);
+                }
+                if (message.result?.created && !created) {
+                  created = true;
+                  lostSince = undefined;
+                  next ??= String(BigInt(message.result.header.revision) + 1n);
+                  resolve();
+                }
+                for (const event of message.result?.events ?? []) {
+                  const kv = keyValue(event.kv);
+                  next = String(BigInt(kv.modRevision) + 1n);
+                  if (!stopped) onEvent({ ...kv, type: event.type === 'DELETE' ? 'delete' : 'put' });
                 }
               });
               res.on('error', () => {}); // a cut connection: 'close' follows, and the watch is taken up again
@@ -263,6 +266,28 @@ interface WatchMessage {
     events?: Array<{ type?: 'PUT' | 'DELETE'; kv: RawKeyValue }>;
   };
   error?: { message?: string; grpc_code?: number; http_code?: number };
+}
+
+/** Each JSON line of a watch's answer, however its chunks split it; a line that is not JSON is a failure. */
+function onWatchLines(res: IncomingMessage, url: string, onMessage: (message: WatchMessage) => void): void {
+  let buffered = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (!line) continue;
+      let message: WatchMessage;
+      try {
+        message = JSON.parse(line) as WatchMessage;
+      } catch {
+        message = { error: { message: `etcd at ${url} sent a watch line that is not JSON` } };
+      }
+      onMessage(message);
+      if (res.destroyed) return;
+    }
+  });
 }
 
 /** A watch etcd refused (no permission, a compacted revision) or cancelled. */

@@ -141,14 +141,19 @@ export class FactStore {
   }
 
   /** Call `onStage` whenever a node of the rig writes its stage. Returns a function that stops watching. */
-  async watchStages(rig: string, onStage: (node: string, stage: string) => void): Promise<() => Promise<void>> {
+  /** Follow every node's stage; `onGone` if etcd stays unreachable past the watch's bound (see EtcdClient.watch). */
+  async watchStages(
+    rig: string,
+    onStage: (node: string, stage: string) => void,
+    onGone?: (err: Error) => void,
+  ): Promise<() => Promise<void>> {
     const stop = await this.etcd.watch(
       rigPrefix(rig),
       ({ key, value, type }) => {
         const [node, kind] = key.slice(rigPrefix(rig).length).split('/');
         if (type === 'put' && kind === 'stage') onStage(node, value);
       },
-      { prefix: true },
+      { prefix: true, onGone },
     );
     return async () => stop();
   }

@@ -121,4 +121,35 @@ describe('etcd client', () => {
     client = new EtcdClient(url);
     await expect(client.watch('/rig/b/', () => {})).rejects.toThrow('permission denied');
   });
+
+  it('gives up on a cut watch whose etcd stays gone, and says so, after its bound; one that comes back in time goes on', async () => {
+    let watches = 0;
+    let refuse = true;
+    const url = await gateway((_path, _body, _req, res) => {
+      watches++;
+      if (watches > 1 && refuse) return res.destroy(); // etcd is gone: every new watch is cut at once
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(JSON.stringify({ result: { header: header(3), created: true } }) + '\n');
+      setTimeout(() => res.destroy(), 20);
+    });
+    client = new EtcdClient(url);
+    const started = Date.now();
+    const gone = await new Promise<Error>((resolve) => void client!.watch('/rig/c/', () => {}, { onGone: resolve, giveUpMs: 600 }));
+    expect(gone).toBeInstanceOf(EtcdUnanswered);
+    expect(gone.message).toMatch(/did not answer for 1 s; the watch of \/rig\/c\/ stopped/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    const tries = watches;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(watches).toBe(tries); // stopped: no more tries
+
+    watches = 0;
+    refuse = false; // cut every 20 ms, but back at once: never gives up
+    const second = new EtcdClient(url);
+    let gaveUp = false;
+    await second.watch('/rig/c/', () => {}, { onGone: () => (gaveUp = true), giveUpMs: 600 });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    second.close();
+    expect(gaveUp).toBe(false);
+    expect(watches).toBeGreaterThan(2);
+  });
 });

@@ -2,8 +2,9 @@ import { FactStore } from '../../facts/store.js';
 import { factAccess, rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine } from '../engine.js';
+import type { Engine } from '../../engine/context.js';
 import { outputMode } from '../progress.js';
-import { warn } from '../output.js';
+import { note, warn } from '../output.js';
 import { printStatus } from './status.js';
 import { printable } from '../../printable.js';
 
@@ -14,30 +15,31 @@ import { printable } from '../../printable.js';
  */
 export async function watchStatus(flags: { name?: string; json?: boolean }): Promise<void> {
   const engine = await createEngine();
-  const rigs = await rigStatus(engine, flags.name);
-  if (!rigs.length)
-    throw new RigError(
-      flags.name ? `No rig named ${flags.name} is up.` : 'No rig is up.',
-      'bring one up with: rig up RIGFILE',
-      ExitCode.badInput,
-    );
+  const rigs = await rigsToWatch(engine, flags.name);
   const mode = outputMode(!!flags.json);
   const redraw = async () => {
     const now = await rigStatus(engine, flags.name);
     process.stdout.write('\x1b[2J\x1b[H');
     printStatus(now, false);
   };
-  const show = (rig: string, node: string, stage: string) => {
-    if (mode === 'json') console.log(JSON.stringify({ time: new Date().toISOString(), rig, node, stage }));
-    else console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig} ${printable(node)}: ${printable(stage)}`);
-  };
+  const show = (rig: string, node: string, stage: string) => showStage(mode === 'json', rig, node, stage);
   const stores: FactStore[] = [];
   const alive = new Set<string>();
+  // A rig's etcd gone for good (its watch gave up on it) ends the whole watch with an error that says so.
+  let lostEtcd: (err: Error) => void = () => {};
+  let rigGone: (rig: string) => void = () => {};
+  const stopEnds: Array<() => void> = [];
   const follow = async (rig: string) => {
     alive.add(rig);
+    stopEnds.push(await untilTakenDown(engine, rig, () => rigGone(rig)));
     const store = await FactStore.connect(await factAccess(engine, rig));
     stores.push(store);
-    await store.watchStages(rig, (node, stage) => (mode === 'tty' ? void redraw() : show(rig, node, stage)));
+    await store.watchStages(
+      rig,
+      (node, stage) => (mode === 'tty' ? void redraw() : show(rig, node, stage)),
+      (err) =>
+        lostEtcd(new RigError(`Lost rig ${rig}: ${err.message}.`, `see its sidecar with: rig status --name ${rig}`, ExitCode.failed)),
+    );
   };
   // Where each node of a rig stands when the watch starts following it (what came before is not replayed).
   const showCurrent = async (rig: string) => {
@@ -71,14 +73,19 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   }
   if (mode === 'tty') await redraw();
   else for (const rig of rigs.filter((r) => alive.has(r.rig))) await showCurrent(rig.rig);
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
+    lostEtcd = reject;
+    rigGone = (rig) => {
+      alive.delete(rig);
+      if (alive.size === 0) resolve();
+    };
     onSidecar = ({ rig, id, action }) => {
-      if (action === 'die') {
-        alive.delete(rig);
-        if (alive.size === 0) resolve();
-        return;
-      }
-      if (!rig || alive.has(rig) || (flags.name && rig !== flags.name)) return;
+      // A sidecar that stops while its rig stays (a restart, a crash): its watch carries on from the last stage seen
+      // once etcd is back, and gives up with an error if it is not back in time. One taken down with its rig: the
+      // rig's network goes too, and untilTakenDown says so.
+      if (action === 'die') return void (alive.has(rig) && note(`rig ${rig}: its sidecar (etcd) stopped`));
+      if (alive.has(rig)) return note(`rig ${rig}: its sidecar is back`);
+      if (!rig || (flags.name && rig !== flags.name)) return;
       alive.add(rig);
       void engine.runtime
         .waitForLog(id, [/serving client traffic|ready to serve client requests/], 60_000)
@@ -89,5 +96,28 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
     process.once('SIGINT', () => resolve());
   });
   stopEvents();
+  stopEnds.forEach((stop) => stop());
   stores.forEach((s) => s.close());
+}
+
+async function rigsToWatch(engine: Engine, name: string | undefined): Promise<RigStatus[]> {
+  const rigs = await rigStatus(engine, name);
+  if (rigs.length) return rigs;
+  throw new RigError(name ? `No rig named ${name} is up.` : 'No rig is up.', 'bring one up with: rig up RIGFILE', ExitCode.badInput);
+}
+
+/** One stage a node reached, as a line (a JSON line with --json). */
+function showStage(json: boolean, rig: string, node: string, stage: string): void {
+  if (json) console.log(JSON.stringify({ time: new Date().toISOString(), rig, node, stage }));
+  else console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig} ${printable(node)}: ${printable(stage)}`);
+}
+
+/** Call `onEnd` once the rig's network is removed (rig down): Docker's events, no polling. Resolves to a stop. */
+async function untilTakenDown(engine: Engine, rig: string, onEnd: () => void): Promise<() => void> {
+  const [network] = await engine.runtime.networks(rig);
+  if (!network) {
+    onEnd();
+    return () => {};
+  }
+  return engine.runtime.watchStarts(rig, network.id, () => {}, onEnd);
 }
