@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { BackendKind } from '../rigfile/types.js';
 import type { PlannedNode } from '../plan/plan.js';
 
@@ -47,6 +48,85 @@ export interface LogOptions {
   timestamps: boolean;
 }
 
+/**
+ * What a node's log may keep on disk (Docker's json-file log and LXC's console log alike): the file being written up
+ * to this many megabytes (Docker counts 10^6 bytes, LXC 2^20), and the one before it; older lines are gone.
+ */
+export const LOG_FILE_MB = 16;
+
+/**
+ * Where a log's lines go, one at a time: it returns a promise when the reader must wait before the next line (its
+ * output is full, a slow pipe), nothing when it may go on. No more of a log is read than can be written.
+ */
+export type LineSink = (line: string) => void | Promise<void>;
+
+/** The longest line a log reader hands on whole; a longer one comes in pieces this long (a node cannot make rig hold a 100 MB line). */
+export const MAX_LOG_LINE = 64 * 1024;
+
+/**
+ * Bytes into lines as they come (without their "\n"), each handed to a sink, waiting whenever it says so. A line over
+ * `max` characters is cut; `end` hands on a last line without its "\n". Nothing of a chunk is kept as bytes once
+ * `push` is done with it: a reader may read into the same buffer again.
+ */
+export class LineSplitter {
+  private held = ''; // the start of a line whose end has not come yet
+  private readonly decoder = new StringDecoder('utf8'); // a character split between two chunks stays whole
+
+  constructor(
+    private readonly sink: LineSink,
+    private readonly max = MAX_LOG_LINE,
+  ) {}
+
+  async push(chunk: Buffer): Promise<void> {
+    const text = this.held + this.decoder.write(chunk); // one string a chunk, lines sliced from it: lines come by the million
+    this.held = '';
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      const wait = nl - start > this.max ? this.pieces(text.slice(start, nl), true) : this.sink(text.slice(start, nl));
+      start = nl + 1;
+      if (wait) await wait;
+    }
+    if (start < text.length) await this.pieces(text.slice(start), false);
+  }
+
+  /** Whether the start of a line is held, its end yet to come. */
+  get holding(): boolean {
+    return this.held !== '';
+  }
+
+  /** The last line, if the bytes did not end with a "\n". */
+  async end(): Promise<void> {
+    const rest = this.held + this.decoder.end();
+    this.held = '';
+    if (rest) await this.pieces(rest, true);
+  }
+
+  /** A line, or its start, in pieces of at most `max`; the last piece is held back unless the line ended (`whole`). */
+  private async pieces(line: string, whole: boolean): Promise<void> {
+    let at = 0;
+    while (line.length - at > this.max) {
+      let cut = at + this.max;
+      if ((line.charCodeAt(cut) & 0xfc00) === 0xdc00) cut--; // not between the two halves of a character
+      await this.sink(line.slice(at, cut));
+      at = cut;
+    }
+    if (whole) await this.sink(line.slice(at));
+    else this.held = line.slice(at);
+  }
+}
+
+/** The end of a log as text: its last lines, as many as fit in `max` characters (what `up` shows of a failed node). */
+export async function logTail(read: (onLine: LineSink) => Promise<void>, max = 256 * 1024): Promise<string> {
+  const lines: string[] = [];
+  let size = 0;
+  await read((line) => {
+    lines.push(line);
+    size += line.length + 1;
+    while (size > max && lines.length > 1) size -= lines.shift()!.length + 1;
+  });
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
 /** A command's streams, as it runs: stdin passed on if given, stdout and stderr apart, or one terminal (tty). */
 export interface AttachStreams {
   stdin?: NodeJS.ReadableStream;
@@ -70,7 +150,11 @@ export interface NodeBackend {
   exec(instance: NodeInstance, command: string[]): Promise<ExecResult>;
   /** Run a command in the node with its output streamed as it comes; resolves to its exit code. */
   attach(instance: NodeInstance, command: string[], streams: AttachStreams): Promise<number>;
+  /** The end of the node's log (its last lines, a bounded amount), as text. */
   logs(instance: NodeInstance): Promise<string>;
-  /** Stream the node's log, a line at a time; ends when the log does (not following: at once), or on `signal`. */
-  streamLogs(instance: NodeInstance, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
+  /**
+   * Stream the node's log, a line at a time, reading no faster than `onLine` takes the lines (it may make the reader
+   * wait); ends when the log does (not following: at once), or on `signal`.
+   */
+  streamLogs(instance: NodeInstance, options: LogOptions, onLine: LineSink, signal: AbortSignal): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { listNodes } from '../../engine/nodes.js';
 import { factAccess, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
-import type { NodeInstance } from '../../runtime/backend.js';
+import type { LineSink, NodeInstance } from '../../runtime/backend.js';
 import type { Engine } from '../../engine/context.js';
 import { createEngine, settings } from '../engine.js';
 import { whichRig } from '../which-rig.js';
@@ -98,7 +98,7 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
     if (!instances.length && !flags.sidecar)
       throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   }
-  type Source = { label: string; stream: (onLine: (line: string) => void, signal: AbortSignal) => Promise<void> };
+  type Source = { label: string; stream: (onLine: LineSink, signal: AbortSignal) => Promise<void> };
   const sources: Source[] = instances.map((i) => ({
     label: i.node.split('.')[0],
     stream: (onLine, signal) => engine.backends[i.backend]!.streamLogs(i, options, onLine, signal),
@@ -110,14 +110,92 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
   }
   const width = Math.max(...sources.map((s) => s.label.length));
   // What a node logs is its own: shown escaped to a person, exact to a pipe.
-  const show = (line: string) => (process.stdout.isTTY ? printable(line) : line);
+  const show = process.stdout.isTTY ? printable : (line: string) => line;
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
+  const out = stdoutLines(() => stop.abort());
   await Promise.all(
-    sources.map((s) =>
-      s.stream((line) => process.stdout.write(`${sources.length > 1 ? `${s.label.padEnd(width)} | ` : ''}${show(line)}\n`), stop.signal),
-    ),
+    sources.map((s) => {
+      const label = sources.length > 1 ? `${s.label.padEnd(width)} | ` : '';
+      return s.stream((line) => out.line(label, show(line)), stop.signal);
+    }),
   );
+  await out.end(); // all of it out before rig exits (process.exit drops what a pipe has not taken yet)
+}
+
+/** `text` into `buf` at `at` as UTF-8; returns where it ends. A short line of ASCII byte by byte: lines come by the million. */
+function put(buf: Buffer, at: number, text: string): number {
+  if (text.length > 16) return at + buf.write(text, at);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return at - i + buf.write(text, at - i);
+    buf[at++] = code;
+  }
+  return at;
+}
+
+/** How much rig's stdout gathers before it writes. */
+const OUT_CHUNK = 64 * 1024;
+
+/**
+ * rig's stdout for lines that come fast: gathered in buffers of OUT_CHUNK (written when full, or as soon as no more
+ * comes at once), and while a slow reader has not taken what was written, `line` says to wait ('drain'): the logs are
+ * read no faster than they are printed. A reader that goes away (EPIPE) calls `gone`; what comes after is dropped.
+ */
+function stdoutLines(gone: () => void): { line: (label: string, text: string) => void | Promise<void>; end: () => Promise<void> } {
+  const out = process.stdout;
+  const spare: Buffer[] = []; // buffers written out, to be filled again
+  let buf: Buffer = Buffer.allocUnsafe(OUT_CHUNK);
+  let used = 0;
+  let scheduled = false;
+  let broken = false;
+  let full: Promise<void> | undefined;
+  out.on('error', () => {
+    broken = true;
+    gone();
+  });
+  const untilDrained = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        out.off('drain', done).off('close', done);
+        full = undefined;
+        resolve();
+      };
+      out.on('drain', done).on('close', done);
+    });
+  const send = (data: Buffer | string, written?: () => void) => {
+    if (!out.write(data, written)) full ??= untilDrained();
+  };
+  const flush = () => {
+    scheduled = false;
+    if (!used || broken) return;
+    const [filled, length] = [buf, used];
+    [buf, used] = [spare.pop() ?? Buffer.allocUnsafe(OUT_CHUNK), 0];
+    send(filled.subarray(0, length), () => spare.push(filled));
+  };
+  const line = (label: string, text: string) => {
+    if (broken) return;
+    const most = (label.length + text.length) * 3 + 1; // UTF-8 bytes, at most
+    if (OUT_CHUNK - used < most) flush();
+    if (OUT_CHUNK < most) send(`${label}${text}\n`);
+    else {
+      if (label) used += buf.write(label, used);
+      used = put(buf, used, text);
+      buf[used++] = 10;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    }
+    return full;
+  };
+  const end = () =>
+    new Promise<void>((resolve) => {
+      flush();
+      if (broken) resolve();
+      else out.write('', () => resolve());
+    });
+  return { line, end };
 }
 
 // No command: a login shell, bash where the node has it.

@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
+import { LineSplitter, LOG_FILE_MB, type LineSink } from '../backend.js';
 import { isConflict, isNotFound } from './connect.js';
 
 /**
@@ -108,40 +110,75 @@ export async function removeContainer(docker: Docker, id: string): Promise<void>
   }
 }
 
-/** A container's log as lines (stdout and stderr together, as Docker keeps it), followed if asked, until `signal`. */
+/**
+ * How Docker keeps a rig container's log: its json-file, rotated at LOG_FILE_MB, with the file before kept (at most
+ * twice that on disk, however much the container prints; `rig logs` and `docker logs` read both). Nodes and sidecar.
+ */
+export const LOG_CONFIG = { Type: 'json-file', Config: { 'max-size': `${LOG_FILE_MB}m`, 'max-file': '2' } };
+
+/**
+ * A container's log as lines (stdout and stderr together, as Docker keeps it), followed if asked, until `signal`.
+ * Docker's answer is read as a stream, no faster than `onLine` takes the lines: never the whole log at once.
+ */
 export async function streamContainerLog(
   docker: Docker,
   id: string,
   options: { follow: boolean; tail?: number; since?: number; timestamps: boolean },
-  onLine: (line: string) => void,
+  onLine: LineSink,
   signal: AbortSignal,
 ): Promise<void> {
   const query = {
     stdout: true,
     stderr: true,
+    follow: options.follow,
     timestamps: options.timestamps,
     ...(options.tail !== undefined ? { tail: options.tail } : {}),
     ...(options.since !== undefined ? { since: options.since } : {}),
   };
-  if (!options.follow) {
-    const buf = (await docker.getContainer(id).logs({ ...query, follow: false })) as Buffer;
-    const text = demuxed(buf);
-    if (text) text.replace(/\n$/, '').split('\n').forEach(onLine);
-    return;
+  if (signal.aborted) return;
+  let raw: IncomingMessage;
+  try {
+    raw = await new Promise<IncomingMessage>((resolve, reject) =>
+      docker.modem.dial(
+        {
+          path: `/containers/${id}/logs?`,
+          method: 'GET',
+          isStream: true, // dockerode's own logs() reads all of it into one buffer unless it follows
+          abortSignal: signal,
+          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          options: query,
+        },
+        (err, stream) => (err ? reject(err) : resolve(stream as IncomingMessage)),
+      ),
+    );
+  } catch (err) {
+    if (signal.aborted) return;
+    throw err;
   }
-  const raw = (await docker.getContainer(id).logs({ ...query, follow: true })) as NodeJS.ReadableStream & { destroy(): void };
-  const text = new PassThrough();
-  docker.modem.demuxStream(raw, text, text);
-  const { createInterface } = await import('node:readline');
-  createInterface({ input: text, crlfDelay: Infinity }).on('line', onLine);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      raw.destroy();
-      resolve();
-    };
-    if (signal.aborted) return stop();
-    signal.addEventListener('abort', stop, { once: true });
-    raw.on('end', () => setImmediate(resolve)); // the container stopped
-    raw.on('error', () => resolve());
-  });
+  try {
+    await readFrames(raw, new LineSplitter(onLine));
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  } finally {
+    raw.destroy();
+  }
+}
+
+/** Docker's multiplexed frames (8-byte header: stream, 0, 0, 0, size as big-endian u32; then the payload), as lines. */
+async function readFrames(raw: AsyncIterable<Buffer>, lines: LineSplitter): Promise<void> {
+  let pending: Buffer = Buffer.alloc(0);
+  for await (const chunk of raw) {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    const payloads: Buffer[] = [];
+    let at = 0;
+    while (pending.length - at >= 8) {
+      const size = pending.readUInt32BE(at + 4);
+      if (pending.length - at - 8 < size) break;
+      payloads.push(pending.subarray(at + 8, at + 8 + size));
+      at += 8 + size;
+    }
+    pending = pending.subarray(at);
+    if (payloads.length) await lines.push(payloads.length === 1 ? payloads[0] : Buffer.concat(payloads));
+  }
+  await lines.end();
 }

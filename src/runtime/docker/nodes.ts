@@ -2,11 +2,21 @@ import type Docker from 'dockerode';
 import { RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { printableLines } from '../../printable.js';
-import type { AttachStreams, ExecResult, LinkRecord, LogOptions, NodeBackend, NodeInstance, NodeLaunch } from '../backend.js';
+import {
+  logTail,
+  type AttachStreams,
+  type ExecResult,
+  type LineSink,
+  type LinkRecord,
+  type LogOptions,
+  type NodeBackend,
+  type NodeInstance,
+  type NodeLaunch,
+} from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import { unpackTools } from './unpack.js';
-import { containerLog, findRigContainers, removeContainer, streamContainerLog, tail } from './containers.js';
+import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog, tail } from './containers.js';
 
 /** How long `down` lets a systemd node halt before it is killed. */
 const SYSTEMD_HALT_SECONDS = 3;
@@ -69,6 +79,7 @@ export class DockerNodes implements NodeBackend {
         ],
         Tmpfs: { '/run/rig': 'rw,size=16m', ...(systemd ? SYSTEMD_TMPFS : {}) },
         Init: false,
+        LogConfig: LOG_CONFIG, // capped: a node that prints without end does not fill the host's disk
         // systemd manages its own part of the host's cgroup tree (under the container's cgroup, which Docker removes).
         ...(systemd ? { CgroupnsMode: 'host' } : {}),
       },
@@ -154,11 +165,12 @@ export class DockerNodes implements NodeBackend {
     return (await exec.inspect()).ExitCode ?? 1;
   }
 
-  streamLogs(instance: NodeInstance, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+  streamLogs(instance: NodeInstance, options: LogOptions, onLine: LineSink, signal: AbortSignal): Promise<void> {
     return streamContainerLog(this.docker, instance.name, options, onLine, signal);
   }
 
   logs(instance: NodeInstance): Promise<string> {
-    return containerLog(this.docker, instance.name, 1000);
+    const options = { follow: false, tail: 1000, timestamps: false };
+    return logTail((onLine) => streamContainerLog(this.docker, instance.name, options, onLine, new AbortController().signal));
   }
 }

@@ -8,7 +8,7 @@ import type { Plan } from '../../plan/plan.js';
 import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
 import type { SidecarEvents, Sidecars } from '../runtime.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
-import { containerLog, tail, waitForLog, watchLog } from './containers.js';
+import { containerLog, LOG_CONFIG, tail, waitForLog, watchLog } from './containers.js';
 import type { RigNetwork } from './network.js';
 
 /** The addresses the sidecar's config reserves, by MAC; undefined for a sidecar made before the config was a file. */
@@ -86,6 +86,7 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
           { Type: 'bind', Source: join(state, 'misc'), Target: '/var/lib/misc' }, // dnsmasq's leases
         ],
         Init: false,
+        LogConfig: LOG_CONFIG, // capped and rotated, as the nodes' logs are
       },
     })
     .then((container) => container.id)

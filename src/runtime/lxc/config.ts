@@ -1,6 +1,6 @@
 import { ExitCode, InternalError, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
-import type { LinkRecord } from '../backend.js';
+import { LOG_FILE_MB, type LinkRecord } from '../backend.js';
 
 /** What marks an LXC container as a rig's node. `down` and `status` read it back from the config alone. */
 export interface LxcMarker {
@@ -74,6 +74,10 @@ export function renderConfig(c: LxcNodeConfig): string {
     `lxc.signal.halt = ${c.systemd ? 'SIGRTMIN+3' : 'SIGTERM'}`,
     ...Object.entries(c.env).map(([key, value]) => `lxc.environment = ${key}=${value}`),
     `lxc.console.logfile = ${c.consoleLog}`,
+    // Capped: once console.log holds this much, LXC renames it console.log.1 (in place of the one before) and begins
+    // a new one, so a node that prints without end keeps at most twice this on disk. No ringbuffer in memory.
+    `lxc.console.size = ${LOG_FILE_MB}MB`,
+    'lxc.console.rotate = 1',
     '',
   ].join('\n');
 }
