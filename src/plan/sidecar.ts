@@ -99,14 +99,21 @@ export function assignAddresses(plan: Plan, a: RigAddresses, kept = new Map<stri
   return assigned;
 }
 
+/**
+ * etcd's command line, then `--` and the command line of rig-etcd-proxy, the nodes' way in (rig-sidecar runs both).
+ * etcd serves its Unix socket (the host as root, and the proxy) and 127.0.0.1; the proxy serves the rig's etcd
+ * address and holds each node to NODE_ETCD_LIMITS. etcd's own bounds (ETCD_STORE) hold for everyone.
+ */
 export function etcdCommand(net: SidecarNetwork): string[] {
   return [
     'etcd',
     '--name=rig',
     '--data-dir=/var/lib/etcd/rig',
-    // The nodes' way in, and the host's: a Unix socket in etcd's data directory (the sidecar's working directory,
-    // on the host's tmpfs), served before the sidecar is on the rig bridge, so rig locks etcd down sooner.
-    `--listen-client-urls=http://0.0.0.0:2379,unix://${ETCD_SOCKET}`,
+    // The host's way in: a Unix socket in etcd's data directory (the sidecar's working directory, on the host's
+    // tmpfs), served before the sidecar is on the rig bridge, so rig locks etcd down sooner. The nodes' way in is
+    // the proxy, on the rig bridge's :2379, which reaches etcd on that socket too (a quarter less CPU a request
+    // than TCP over lo). etcd serves nothing else but lo.
+    `--listen-client-urls=http://127.0.0.1:2379,unix://${ETCD_SOCKET}`,
     `--advertise-client-urls=http://${net.addresses.etcd}:2379`,
     '--listen-peer-urls=http://127.0.0.1:2380',
     '--initial-advertise-peer-urls=http://127.0.0.1:2380',
@@ -122,6 +129,17 @@ export function etcdCommand(net: SidecarNetwork): string[] {
     // and the sidecar is reachable only on the rig bridge, and a node's token lasts as long as a rig does.
     '--bcrypt-cost=4',
     '--auth-token-ttl=86400',
+    // Room for a rig, on the host's tmpfs (RAM): see ETCD_STORE.
+    `--quota-backend-bytes=${ETCD_STORE.quotaBytes}`,
+    '--auto-compaction-mode=periodic',
+    `--auto-compaction-retention=${ETCD_STORE.historyHours}h`,
+    `--snapshot-count=${ETCD_STORE.snapshotCount}`,
+    `--max-wals=${ETCD_STORE.maxWals}`,
+    '--',
+    'rig-etcd-proxy',
+    `--listen=${net.addresses.etcd}:2379`,
+    `--etcd=unix:${ETCD_SOCKET}`,
+    ...Object.entries(NODE_ETCD_LIMITS).map(([name, value]) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${value}`),
   ];
 }
 
@@ -129,3 +147,37 @@ export function etcdCommand(net: SidecarNetwork): string[] {
 export const ETCD_SOCKET = 'client:2379';
 
 export const etcdUrl = (net: { addresses: RigAddresses }) => `http://${net.addresses.etcd}:2379`;
+
+/**
+ * What each node may do with the rig's etcd: rig-etcd-proxy (images/sidecar), on the nodes' side of :2379, holds
+ * them to these (see the README's "Quotas on the rig's etcd"). Bytes are decoded bytes of keys and values.
+ */
+export const NODE_ETCD_LIMITS = {
+  maxBody: 1024 * 1024, // one request, as sent
+  maxKey: 1024, // one key
+  maxValue: 64 * 1024, // one value
+  maxKeys: 512, // keys under a node's own prefix, /rig/<rig>/nodes/<fqdn>/, whoever wrote them
+  budget: 1024 * 1024, // a node's writes: a burst of this many bytes...
+  refill: 1024, // ...then this many a second
+  opCost: 128, // what each operation (a put, a delete, a compare, a transaction, a login) costs on top
+  maxConns: 32, // open connections per node
+  maxWatches: 16, // open watches per node
+} as const;
+
+/**
+ * The bounds of the rig's etcd itself (the proxy's limits keep each node far inside them). Its store (bbolt) may
+ * grow to quotaBytes, past which etcd refuses every write (its NOSPACE alarm), the host's too: 256 MiB is some
+ * hundred times a normal rig's facts and history, and what 1 MiB and then 1 KiB/s from each node could write in
+ * days. History older than historyHours is compacted away (hourly), so a node writing all it may still levels
+ * off (a day at 1 KiB/s: 86 MB); a rig's ups, provisions and watches need minutes of it. etcd keeps its log (the
+ * WAL, 64 MB files, preallocated) until a snapshot covers it: one every snapshotCount entries (etcd's default is
+ * 100000) and maxWals files kept (default 5) bound the WAL at about (maxWals + 1) files. Requests stay within
+ * etcd's default --max-request-bytes (1.5 MiB): nodes' are cut at NODE_ETCD_LIMITS.maxBody before they get there,
+ * and the host's own (production facts) may need the rest.
+ */
+export const ETCD_STORE = {
+  quotaBytes: 256 * 1024 * 1024,
+  historyHours: 24,
+  snapshotCount: 10_000,
+  maxWals: 2,
+} as const;
