@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { processAlive } from './owner.js';
 import { fileURLToPath } from 'node:url';
 import { Label } from '../labels.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
@@ -18,10 +21,36 @@ export function startKeeper(rig: string): void {
   spawn(process.execPath, [script, rig], { detached: true, stdio: 'ignore' }).unref();
 }
 
+/** Where a rig's keeper says it runs: its pid, in the sidecar's state directory (which goes with the rig). */
+const keeperPidFile = (sidecarLabels: Record<string, string>) => join(sidecarLabels[Label.state] ?? '', 'keeper.pid');
+
+/** Whether the rig's keeper runs: the process its pid file names is alive and is a keeper. */
+export function keeperAlive(sidecarLabels: Record<string, string>): boolean {
+  const file = keeperPidFile(sidecarLabels);
+  if (!sidecarLabels[Label.state] || !existsSync(file)) return false;
+  const pid = Number(readFileSync(file, 'utf8'));
+  try {
+    return processAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keeper.js');
+  } catch {
+    return false; // gone between the two looks
+  }
+}
+
+/**
+ * Say that this process keeps the rig, unless a keeper already does: false then (one keeper per rig is enough,
+ * and `up` of a rig whose keeper died starts one again).
+ */
+function registerKeeper(sidecarLabels: Record<string, string>): boolean {
+  if (keeperAlive(sidecarLabels)) return false;
+  writeFileSync(keeperPidFile(sidecarLabels), String(process.pid));
+  return true;
+}
+
 export async function keep(engine: Engine, rig: string, log: (line: string) => void): Promise<void> {
   const { runtime } = engine;
-  const [network] = await runtime.networks(rig);
-  if (!network) return;
+  const [[network], containers] = await Promise.all([runtime.networks(rig), runtime.containers(rig)]);
+  const sidecar = containers.find((c) => c.role === 'sidecar');
+  if (!network || !sidecar || !registerKeeper(sidecar.labels)) return;
   const rewire = async (id: string, labels: Record<string, string>) => {
     const node = labels[Label.node];
     const wiring = labels[Label.role] === 'sidecar' ? sidecarWiring(rig) : node ? nodeWiring(rig, node) : undefined;

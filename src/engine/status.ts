@@ -2,10 +2,12 @@ import { Label } from '../labels.js';
 import { listNodes } from './nodes.js';
 import { FactStore, type FactAccess } from '../facts/store.js';
 import type { NodeInstance } from '../runtime/backend.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { keeperAlive } from './keeper.js';
 import { ETCD_SOCKET, etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
-import type { RigAddresses } from '../plan/plan.js';
+import { nodeWiring, type RigAddresses } from '../plan/plan.js';
 import { errorMessage, ExitCode, RigError } from '../errors.js';
 
 export interface NodeStatus {
@@ -23,6 +25,7 @@ export interface RigStatus {
   etcd: string;
   file?: string;
   sidecar: string; // its container's state (running, exited, paused...), or missing
+  keeper: boolean; // whether its keeper runs (a node or the sidecar that restarts is wired again only then)
   created?: string; // when its network was made
   nodes: NodeStatus[];
 }
@@ -52,6 +55,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
         etcd: etcdUrl(net),
         file: net.labels[Label.rigFile],
         sidecar: sidecarState,
+        keeper: !!sidecar && keeperAlive(sidecar.labels),
         created: net.created,
         nodes: nodes
           .sort((a, b) => a.node.localeCompare(b.node))
@@ -59,13 +63,17 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
             node: n.node,
             address: state?.get(n.node)?.facts.ipaddress ?? '',
             mirrors: n.mirrors ?? '',
-            state: !n.running ? 'stopped' : state ? (state.get(n.node)?.stage ?? 'created') : 'unknown',
+            state: !n.running ? 'stopped' : !wired(rig, n.node) ? UNWIRED : state ? (state.get(n.node)?.stage ?? 'created') : 'unknown',
             backend: n.backend,
           })),
       };
     }),
   );
 }
+
+/** A running node with no veth on the rig bridge: it restarted while no keeper ran, and has no network. */
+export const UNWIRED = 'unwired: no link to the rig bridge';
+const wired = (rig: string, node: string) => existsSync(`/sys/class/net/${nodeWiring(rig, node).hostInterface}`);
 
 /**
  * How the host reaches a rig's etcd: as root (the password is on the sidecar's label), through the Unix socket etcd

@@ -1,4 +1,4 @@
-import { rigStatus, sidecarDown, type RigStatus } from '../../engine/status.js';
+import { rigStatus, sidecarDown, UNWIRED, type RigStatus } from '../../engine/status.js';
 import { ExitCode } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { colourState, table } from '../table.js';
@@ -12,7 +12,22 @@ export async function status(flags: { name?: string; json?: boolean }): Promise<
   printStatus(rigs, !!flags.json);
   const broken = rigs.filter((r) => r.sidecar !== 'running');
   for (const err of broken.map((r) => sidecarDown(r.rig, r.sidecar))) warn(`${err.message} (fix: ${err.hint})`);
-  if (broken.length) process.exitCode = ExitCode.failed;
+  for (const rig of rigs.filter((r) => r.sidecar === 'running')) keeperWarnings(rig).forEach((w) => warn(w));
+  if (broken.length || rigs.some((r) => r.nodes.some((n) => n.state === UNWIRED))) process.exitCode = ExitCode.failed;
+}
+
+/** What a rig without its keeper, or with nodes it left unwired, is missing, and how to get it back. */
+export function keeperWarnings(rig: RigStatus): string[] {
+  const again = `rig up ${rig.file ?? 'RIGFILE'} starts it again and wires the nodes`;
+  const unwired = rig.nodes.filter((n) => n.state === UNWIRED).map((n) => n.node);
+  return [
+    ...(rig.keeper
+      ? []
+      : [`the keeper of rig ${rig.rig} is not running: a node or the sidecar that restarts is not wired again (${again})`]),
+    ...(unwired.length
+      ? [`${unwired.join(', ')} ${unwired.length > 1 ? 'have' : 'has'} no network: restarted while no keeper ran (${again})`]
+      : []),
+  ];
 }
 
 export function printStatus(rigs: RigStatus[], json: boolean): void {
