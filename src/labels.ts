@@ -9,6 +9,7 @@ export const Label = {
   validate: 'io.rig.validate', // on a node: JSON list of its validate commands, for rig test without the rig file
   update: 'io.rig.update', // on a node: JSON list of its update commands (rig update), for any tool to read
   spec: 'io.rig.spec', // on a node: a hash of its settings; on the network: of the rig-wide ones (what `up` compares)
+  settings: 'io.rig.settings', // on the network: the rig-wide settings as JSON (what `up` says changed when io.rig.spec differs)
   owner: 'io.rig.owner', // on the network: host:pid of the rig process that made it (rig gc)
   links: 'io.rig.links', // JSON list of symlinks rig made: on the network those of `up`, on a node those a reconcile made for it
   rigFile: 'io.rig.file', // on the network: the rig file it came from

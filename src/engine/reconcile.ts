@@ -1,10 +1,20 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { ExitCode, InternalError, RigError } from '../errors.js';
 import type { Facts } from '../facts/store.js';
 import type { ImageName } from '../runtime/docker/images.js';
 import { Label } from '../labels.js';
-import { linksOf, nodeSettingsHash, nodeWiring, rigSettingsHash, type Plan, type PlannedLink } from '../plan/plan.js';
+import {
+  linksOf,
+  nodeSettingsHash,
+  nodeWiring,
+  rigSettings,
+  rigSettingsHash,
+  type Plan,
+  type PlannedLink,
+  type RigSettings,
+} from '../plan/plan.js';
+import type { RigSpec } from '../rigfile/types.js';
 import type { LinkRecord, NodeInstance } from '../runtime/backend.js';
 import type { RigContainer } from '../runtime/docker/containers.js';
 import type { RigNetwork } from '../runtime/docker/network.js';
@@ -20,6 +30,7 @@ import { guardedPorts } from './ports.js';
 /** What differs between a rig file and the rig of that name that is up. */
 export interface RigDiff {
   rigChanged: boolean; // domain, network, config trees or production facts: the rig itself
+  rigChanges?: string[]; // which of them, and how ("domain a.test -> b.test"), when the rig keeps its settings (io.rig.settings)
   added: string[];
   removed: string[];
   changed: string[];
@@ -30,16 +41,23 @@ export interface RigDiff {
 export const sameRig = (d: RigDiff) => !d.rigChanged && !d.added.length && !d.removed.length && !d.changed.length && !d.broken.length;
 
 /**
- * Compare a plan with what runs: node by node by the hash of its settings, and the rig-wide settings. A node whose
- * settings match but that is not running, or whose stage is not ready (`stages`, when known), is broken. Pure.
+ * Compare a plan with what runs: node by node by the hash of its settings, and the rig-wide settings (`settings`,
+ * their hash; `rigSettings`, their JSON, which says what changed). A node whose settings match but that is not
+ * running, or whose stage is not ready (`stages`, when known), is broken. Pure.
  */
-export function diffRig(plan: Plan, running: { settings?: string; nodes: NodeInstance[]; stages?: Map<string, string> }): RigDiff {
+export function diffRig(
+  plan: Plan,
+  running: { settings?: string; rigSettings?: string; nodes: NodeInstance[]; stages?: Map<string, string> },
+): RigDiff {
   const wanted = new Map(plan.nodes.map((n) => [n.spec.name, nodeSettingsHash(n.spec)]));
   const have = new Map(running.nodes.map((n) => [n.node, n]));
   const ok = (node: string) => have.get(node)!.running && (!running.stages || running.stages.get(node) === 'ready');
   const same = [...wanted].filter(([n, hash]) => have.get(n)?.settings === hash).map(([n]) => n);
+  const rigChanged = running.settings !== rigSettingsHash(plan.spec);
+  const rigChanges = rigChanged ? settingsChanges(running.rigSettings, plan.spec) : undefined;
   return {
-    rigChanged: running.settings !== rigSettingsHash(plan.spec),
+    rigChanged,
+    ...(rigChanges?.length ? { rigChanges } : {}),
     added: [...wanted.keys()].filter((n) => !have.has(n)),
     removed: [...have.keys()].filter((n) => !wanted.has(n)),
     changed: [...wanted].filter(([n, hash]) => have.has(n) && have.get(n)!.settings !== hash).map(([n]) => n),
@@ -48,16 +66,61 @@ export function diffRig(plan: Plan, running: { settings?: string; nodes: NodeIns
   };
 }
 
+/** The words for a change of the rig itself: which settings, and how, when known (rigs made before rig kept them: not). */
+export const rigChangeWords = (d: RigDiff) => d.rigChanges?.join('; ') ?? 'domain, network, config trees or production facts changed';
+
 /** The plan of a reconcile, as lines a person reads before anything is done. */
 export function describeDiff(d: RigDiff): string[] {
   return [
-    ...(d.rigChanged ? ['~ the rig: domain, network, config trees or production facts changed'] : []),
+    ...(d.rigChanged ? [`~ the rig: ${rigChangeWords(d)}`] : []),
     ...d.added.map((n) => `+ ${n} (new)`),
     ...d.removed.map((n) => `- ${n} (gone from the rig file)`),
     ...d.changed.map((n) => `~ ${n} (settings changed)`),
     ...d.broken.map((n) => `~ ${n} (not running or not ready: made again)`),
     ...(d.unchanged.length ? [`= ${d.unchanged.length} node${d.unchanged.length > 1 ? 's' : ''} unchanged`] : []),
   ];
+}
+
+/** A value in a change line: short values as they are, a missing one as "(none)", a long one not at all. */
+const LONG = 60;
+
+/**
+ * Which rig-wide settings differ between the JSON kept on the rig's network and the rig file, each as the rig file
+ * names it: "domain a.test -> b.test", "network.forward + ntp.prod.example", "configs + dir/{node}.yml". Paths are
+ * relative to the rig file's directory. Empty when the JSON is missing or unreadable (a rig made before rig kept it).
+ */
+export function settingsChanges(kept: string | undefined, spec: RigSpec): string[] {
+  let before: RigSettings;
+  try {
+    before = JSON.parse(kept ?? '') as RigSettings;
+    if (!before || typeof before !== 'object' || !before.network) return [];
+  } catch {
+    return [];
+  }
+  const rel = (path: string) => relative(spec.dir, path) || '.';
+  const tree = (t?: { dir: string; file: string }) => (t ? join(rel(t.dir), t.file) : undefined);
+  const facts = (f?: RigSettings['factsFrom']) => (f ? `${tree(f)}${f.hardware ? ' (hardware too)' : ''}` : undefined);
+  const after = rigSettings(spec);
+  const fields: Array<[string, unknown, unknown]> = [
+    ['domain', before.domain, after.domain],
+    ['network.subnet', before.network.subnet, after.network.subnet],
+    ['network.pool', before.network.pool, after.network.pool],
+    ['network.internal', before.network.internal, after.network.internal],
+    ['network.forward', before.network.forward ?? [], after.network.forward],
+    ['configs', (before.configs ?? []).map(tree), after.configs.map(tree)],
+    ['facts_from', facts(before.factsFrom), facts(after.factsFrom)],
+  ];
+  return fields.flatMap(([key, was, is]) => {
+    if (Array.isArray(was) && Array.isArray(is)) {
+      const added = is.filter((v) => !was.includes(v)).map((v) => `+ ${String(v)}`);
+      const gone = was.filter((v) => !is.includes(v)).map((v) => `- ${String(v)}`);
+      const moved = !added.length && !gone.length && JSON.stringify(was) !== JSON.stringify(is) ? ['(order changed)'] : [];
+      return added.length || gone.length || moved.length ? [`${key} ${[...added, ...gone, ...moved].join(', ')}`] : [];
+    }
+    if (JSON.stringify(was) === JSON.stringify(is)) return [];
+    const show = (v: unknown) => (v === undefined ? '(none)' : String(v));
+    return show(was).length > LONG || show(is).length > LONG ? [`${key} changed`] : [`${key} ${show(was)} -> ${show(is)}`];
+  });
 }
 
 /** The rig that is up, as a reconcile finds it. */

@@ -5,7 +5,7 @@ import { NODE_IMAGES, type ImageName } from '../runtime/docker/images.js';
 import { Label } from '../labels.js';
 import { isConflict } from '../runtime/docker/connect.js';
 import { printable, printableLines } from '../printable.js';
-import { rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '../plan/plan.js';
+import { rigSettings, rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '../plan/plan.js';
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import { checkSubnetFree, type RigNetwork } from '../runtime/docker/network.js';
@@ -28,6 +28,8 @@ export interface UpOptions {
   nodeLinks?: Map<string, LinkRecord[]>; // by node: symlinks made for it alone, recorded on it (a reconcile's)
 }
 
+export type Cleaned = 'rig' | 'network' | 'nothing' | 'kept' | 'gone';
+
 export interface UpRun {
   steps: Step[];
   /** Stop the steps: every wait ends at once with `reason`, and nothing more is made. */
@@ -37,9 +39,10 @@ export interface UpRun {
   /**
    * Stop the steps, wait for what is being made to exist, then remove what this up made: the whole rig (by its
    * label) if this up owns the rig name (unless `keep`: --keep-on-failure), else only its own network.
-   * Says what it removed.
+   * Says what it removed; 'gone': the rig was taken down meanwhile (rig down), and what this up made after that
+   * is removed too. `failure`: why the steps ended, if they failed (see mayBeTakenDown).
    */
-  cleanup(keep: boolean): Promise<'rig' | 'network' | 'nothing' | 'kept'>;
+  cleanup(keep: boolean, failure?: unknown): Promise<Cleaned>;
   /** The steps ended well: the deadline no longer applies. */
   done(): void;
   facts(): Facts | undefined;
@@ -112,7 +115,7 @@ class RigUp implements UpRun {
   private sidecarServes = false;
   private store?: Facts;
   private deadline?: NodeJS.Timeout;
-  private cleaned?: Promise<'rig' | 'network' | 'nothing' | 'kept'>;
+  private cleaned?: Promise<Cleaned>;
 
   constructor(
     private readonly engine: Engine,
@@ -144,8 +147,8 @@ class RigUp implements UpRun {
     return this.run.reason;
   }
 
-  cleanup(keep: boolean): Promise<'rig' | 'network' | 'nothing' | 'kept'> {
-    return (this.cleaned ??= this.removeWhatWasMade(keep));
+  cleanup(keep: boolean, failure?: unknown): Promise<Cleaned> {
+    return (this.cleaned ??= this.removeWhatWasMade(keep, failure));
   }
 
   done(): void {
@@ -200,6 +203,7 @@ class RigUp implements UpRun {
           [Label.rig]: plan.name,
           [Label.rigFile]: plan.spec.file,
           [Label.spec]: rigSettingsHash(plan.spec),
+          [Label.settings]: JSON.stringify(rigSettings(plan.spec)),
           [Label.owner]: options.owner,
           [Label.links]: JSON.stringify(this.linksUsed.map(({ path, target }) => ({ path, target }))),
         },
@@ -363,11 +367,16 @@ class RigUp implements UpRun {
    * Stop the steps, wait for what is being made to exist, then remove what this up made: the whole rig (by its
    * label) if this up owns the rig name (unless `keep`), else only its own network.
    */
-  private async removeWhatWasMade(keep: boolean): Promise<'rig' | 'network' | 'nothing' | 'kept'> {
+  private async removeWhatWasMade(keep: boolean, failure: unknown): Promise<Cleaned> {
     this.run.abort(new RigError(`up of rig ${this.plan.name} was stopped`));
     clearTimeout(this.deadline);
     await this.run.settled();
     this.store?.close();
+    const parts = this.network && { network: this.network, sidecar: this.sidecarContainer };
+    if (parts && (await takenDown(this.engine, this.plan.name, parts, mayBeTakenDown(failure)))) {
+      await removeStragglers(this.engine, this.plan.name, this.claimed ? this.network : undefined);
+      return 'gone';
+    }
     if (!this.claimed) {
       if (!this.network) return 'nothing';
       await this.engine.runtime.removeOwnNetwork(this.network.id, this.plan.name);
@@ -389,6 +398,90 @@ export const alreadyUp = (rig: string) =>
     `A rig named ${rig} is already up, or being brought up.`,
     `bring it down first (rig down --name ${rig}), or give this one another name with --name`,
     ExitCode.badInput,
+  );
+
+/**
+ * Whether the rig was taken down (rig down, or anything else that removed it) while an up or a reconcile worked on
+ * it: its network, or its sidecar, is gone or going. The parts are those the up made or the reconcile found, by id:
+ * a rig of that name made since by another up is not this one. A `rig down` half way (it removes the nodes and the
+ * sidecar at once, the network last) may not show yet, even in the containers' states (a container being killed
+ * is still "running"): so after a failure that a down can cause (`suspect`), the network's removal is waited for, a
+ * little while (the engine's event, no polling). An engine that does not answer tells nothing: false.
+ */
+export async function takenDown(
+  engine: Engine,
+  rig: string,
+  parts: { network: { id: string }; sidecar?: string },
+  suspect = true,
+): Promise<boolean> {
+  try {
+    const [networks, containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
+    if (!networks.some((n) => n.id === parts.network.id)) return true;
+    const sidecar = parts.sidecar === undefined ? undefined : containers.find((c) => c.id === parts.sidecar);
+    if (parts.sidecar !== undefined && (!sidecar || ['removing', 'dead'].includes(sidecar.state))) return true;
+    return suspect && (await networkGoes(engine, rig, parts.network.id, DOWN_SETTLE_MS));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A failure that a rig down under way can cause: a node or the sidecar that died or could not be started or
+ * reached, an engine's error. Not a node's own failed step, bad input or an interrupt: those are what they say.
+ */
+export function mayBeTakenDown(failure: unknown): boolean {
+  if (failure === undefined) return false;
+  if (failure instanceof NodeNotReady) return failure.cause instanceof NodeFailed && failure.cause.reason === 'stopped';
+  return !(failure instanceof RigError && ([ExitCode.badInput, ExitCode.interrupted] as number[]).includes(failure.exitCode));
+}
+
+/**
+ * How long a rig down that has begun (a node died, the rest still looks up) may take to remove the network: about
+ * 0.3 s here. (A down removes the sidecar at once: one that halts systemd nodes first shows as a sidecar gone.)
+ */
+const DOWN_SETTLE_MS = 3_000;
+
+/** Whether the network goes within `ms`: its destroy event, or it is gone once the events are followed. */
+async function networkGoes(engine: Engine, rig: string, id: string, ms: number): Promise<boolean> {
+  let settle!: (ended: boolean) => void;
+  const ended = new Promise<boolean>((resolve) => (settle = resolve));
+  const stop = await engine.runtime.watchStarts(
+    rig,
+    id,
+    () => {},
+    () => settle(true),
+  );
+  const timer = setTimeout(() => settle(false), ms);
+  const there = async () => (await engine.runtime.networks(rig)).some((n) => n.id === id);
+  try {
+    if (!(await there())) return true;
+    // The events end when the network goes, or when the engine's stream ends: the network says which.
+    return (await ended) && !(await there());
+  } finally {
+    clearTimeout(timer);
+    stop();
+  }
+}
+
+/**
+ * After the rig was taken down under an up or a reconcile: remove what it made that the down did not see (a node
+ * made after the down listed the rig's containers), by the rig's label, once the rig's network is gone, unless
+ * another up has the name by now (a network of that name that is not `ours`). Without `ours` (the up never owned
+ * the name), nothing.
+ */
+export async function removeStragglers(engine: Engine, rig: string, ours: { id: string } | undefined): Promise<void> {
+  if (!ours) return;
+  const others = (await engine.runtime.networks(rig)).filter((n) => n.id !== ours.id);
+  if (!others.length) await destroyRig(engine, rig);
+}
+
+/** What `up` says when the rig went under it: it was taken down meanwhile, and nothing of it is left to look at. */
+export const takenDownError = (rig: string, doing: 'bringing it up' | 'changing it', again: string, cause?: unknown) =>
+  new RigError(
+    `Rig ${rig} was taken down while this rig up was ${doing} (its network or its sidecar was removed: rig down, or another process); nothing of it is left.`,
+    `bring it up again with: ${again}`,
+    ExitCode.failed,
+    { cause },
   );
 
 /** A call of the host's to the rig's etcd that got no answer in time is a timeout (exit 4), and says so. */
@@ -443,24 +536,31 @@ function nodeImage(engine: Engine, spec: NodeSpec): string {
   return own ? engine.images.ref(own) : spec.image!;
 }
 
+/**
+ * Every node image named in the rig file exists: one of rig's own (rig:NAME), or one in the engine (no registry is
+ * ever asked). Each node whose image is not is reported at its line in the rig file.
+ */
 export async function checkNodeImages(engine: Engine, plan: Plan): Promise<void> {
-  const unknown = plan.nodes
-    .map((n) => n.spec.image)
-    .filter((i) => i?.startsWith('rig:') && !NODE_IMAGES.includes(i.slice(4) as ImageName));
+  const at = (n: PlannedNode) => `${plan.spec.file}:${n.spec.line}: node ${n.spec.name}`;
+  const unknown = plan.nodes.filter(
+    ({ spec: { image } }) => image?.startsWith('rig:') && !NODE_IMAGES.includes(image.slice(4) as ImageName),
+  );
   if (unknown.length) {
     throw new RigError(
-      `${plan.spec.file}: rig builds no image ${unknown[0]}.`,
+      `rig builds no such node image:\n${unknown.map((n) => `  ${at(n)}: image ${n.spec.image}`).join('\n')}`,
       `rig's node images: ${NODE_IMAGES.map((n) => `rig:${n}`).join(', ')}`,
       ExitCode.badInput,
     );
   }
   const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i && !i.startsWith('rig:')))];
-  const missing: string[] = [];
-  await Promise.all(named.map(async (image) => (await engine.runtime.imageExists(image)) || missing.push(image)));
-  if (missing.length) {
+  const missing = new Set<string>();
+  await Promise.all(named.map(async (image) => (await engine.runtime.imageExists(image)) || missing.add(image)));
+  if (missing.size) {
+    const users = plan.nodes.filter((n) => missing.has(n.spec.image!));
+    const what = missing.size > 1 ? `${missing.size} node images are` : `Node image ${[...missing][0]} is`;
     throw new RigError(
-      `${plan.spec.file}: node image${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in the Docker engine, and no registry is used.`,
-      "build or load the image first (docker build / docker load / docker import), or remove image: to use rig's own Debian base",
+      `${what} not in the Docker engine, and rig uses no registry:\n${users.map((n) => `  ${at(n)}: image ${n.spec.image} not found`).join('\n')}`,
+      `build or load the image${missing.size > 1 ? 's' : ''} first (docker build / docker load / docker import), or remove image: to use rig's own Debian base`,
       ExitCode.badInput,
     );
   }

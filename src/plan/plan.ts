@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
-import type { NodeSpec, RigSpec } from '../rigfile/types.js';
+import type { BackendKind, ConfigTree, InitKind, Need, NodeSpec, ProvisionStep, RigSpec } from '../rigfile/types.js';
 import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from '../ipv4.js';
 
 /** Where every node sees the rig file's directory (read-only): scripts, manifests, the mirrored hiera data. */
@@ -70,9 +70,20 @@ export function settingsHash(value: unknown): string {
 /** A node's settings as they shape its container (its line in the file does not). */
 export const nodeSettingsHash = ({ line: _line, ...spec }: NodeSpec) => settingsHash(spec);
 
-/** The rig-wide settings that shape the network and the sidecar: a change there means a new rig. */
-export const rigSettingsHash = (spec: RigSpec) =>
-  settingsHash({ domain: spec.domain, network: spec.network, configs: spec.configs, factsFrom: spec.factsFrom });
+/**
+ * The rig-wide settings that shape the network and the sidecar: a change there means a new rig. Kept as JSON on
+ * the rig's network (io.rig.settings) beside their hash, so that `up` can say which of them changed.
+ */
+export const rigSettings = (spec: Pick<RigSpec, 'domain' | 'network' | 'configs' | 'factsFrom'>): RigSettings => ({
+  domain: spec.domain,
+  network: spec.network,
+  configs: spec.configs,
+  factsFrom: spec.factsFrom,
+});
+
+export type RigSettings = Pick<RigSpec, 'domain' | 'network' | 'configs' | 'factsFrom'>;
+
+export const rigSettingsHash = (spec: RigSpec) => settingsHash(rigSettings(spec));
 
 /** Whether `name`, as a user types it on the command line (FQDN or short name), names the node `fqdn`. */
 export const namesNode = (name: string, fqdn: string) => fqdn === name || fqdn.split('.')[0] === name;
@@ -135,5 +146,99 @@ export function rigAddresses(subnet: string): RigAddresses {
     dhcpFirst: formatIp(c.base + DHCP_POOL_OFFSET),
     dhcpLast: formatIp(c.base + size(c) - 2),
     netmask: formatIp((0xffffffff << (32 - c.prefix)) >>> 0),
+  };
+}
+
+/** One node as `up --dry-run` shows it: its settings once, and what up derives from them (container, address). */
+export interface NodeSummary {
+  name: string;
+  container: string;
+  line: number;
+  mirrors?: string;
+  backend: BackendKind;
+  image: string;
+  init: InitKind;
+  address: string; // reserved for it; ".N" in the /24 that up picks from the pool when the rig file names no subnet
+  needs: Need[];
+  roles: string[];
+  facts: Record<string, string>;
+  provision: ProvisionStep[];
+  validate: string[];
+  update: string[];
+}
+
+/** What `up` of a plan would make, each thing once (`up --dry-run --json`); nodes in start order. */
+export interface PlanSummary {
+  rig: string;
+  file: string;
+  domain: string;
+  network: { name: string; subnet?: string; pool: string; internal: boolean; forward: string[] };
+  sidecar: { container: string; dns: string; etcd: string };
+  configs: ConfigTree[];
+  factsFrom?: RigSpec['factsFrom'];
+  links: Array<{ node: string; path: string; target: string }>;
+  nodes: NodeSummary[];
+  warnings: string[];
+}
+
+/**
+ * Nodes in the order they can get ready: each after what it needs (file order otherwise). Needs on nodes not in
+ * `nodes` (a reconcile's nodes that stay) count as met.
+ */
+export function startOrder<T extends { spec: NodeSpec }>(nodes: T[]): T[] {
+  const byName = new Map(nodes.map((n) => [n.spec.name, n]));
+  const placed = new Set<string>();
+  const order: T[] = [];
+  const place = (node: T, visiting: Set<string>) => {
+    if (placed.has(node.spec.name) || visiting.has(node.spec.name)) return; // a cycle is the rig file's error, reported at load
+    visiting.add(node.spec.name);
+    for (const need of node.spec.needs) {
+      const needed = byName.get(need.node);
+      if (needed) place(needed, visiting);
+    }
+    placed.add(node.spec.name);
+    order.push(node);
+  };
+  nodes.forEach((node) => place(node, new Set()));
+  return order;
+}
+
+export function summarizeNode(node: PlannedNode, address: string): NodeSummary {
+  const { spec } = node;
+  return {
+    name: spec.name,
+    container: node.container,
+    line: spec.line,
+    mirrors: spec.mirrors,
+    backend: spec.backend,
+    image: spec.image ?? (spec.init === 'systemd' ? 'rig:systemd' : 'rig:base'),
+    init: spec.init,
+    address,
+    needs: spec.needs,
+    roles: spec.roles,
+    facts: spec.facts,
+    provision: spec.provision,
+    validate: spec.validate,
+    update: spec.update,
+  };
+}
+
+/** Everything `up` of the plan would make: the network, the sidecar, the links and the nodes, in start order. Pure. */
+export function summarizePlan(plan: Plan): PlanSummary {
+  const { spec } = plan;
+  const a = spec.network.subnet ? rigAddresses(spec.network.subnet) : undefined;
+  // Without a subnet, up picks a free /24 of the pool: the places in it are known, the subnet is not.
+  const addressOf = new Map(plan.nodes.map((n, i) => [n.spec.name, a ? nodeAddress(a, i) : `.${DHCP_POOL_OFFSET + i}`]));
+  return {
+    rig: plan.name,
+    file: spec.file,
+    domain: spec.domain,
+    network: { name: plan.network, ...spec.network },
+    sidecar: { container: plan.sidecar.container, dns: a?.dnsmasq ?? '.2', etcd: a?.etcd ?? '.3' },
+    configs: spec.configs,
+    factsFrom: spec.factsFrom,
+    links: plan.links.map(({ node, path, target }) => ({ node, path, target })),
+    nodes: startOrder(plan.nodes).map((n) => summarizeNode(n, addressOf.get(n.spec.name)!)),
+    warnings: spec.warnings,
   };
 }

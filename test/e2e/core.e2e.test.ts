@@ -168,23 +168,33 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(again.stderr).toContain(`rig ${name} is up and matches ${fixture.file}: nothing to do`);
     expect(await ids()).toEqual(before); // untouched
 
-    const edited = join(fixture.dir, 'edited.yaml');
+    // The same rig file, edited (and put back after): a change of the rig itself is refused, saying what changed.
+    const original = readFileSync(fixture.file, 'utf8');
     writeFileSync(
-      edited,
-      readFileSync(fixture.file, 'utf8')
+      fixture.file,
+      original
         .replace('  mill: kelda.prod.example\n', '  mill: kelda.prod.example\n  silo.village.test:\n')
         .replace('role: app', 'role: web')
         .replace('  internal: true\n', '  internal: true\n  forward: [ntp.prod.example]\n'),
     );
-    const changed = await rig(['up', edited], { cwd: fixture.dir });
-    rmSync(edited); // the user's files stay as they were
+    const changed = await rig(['up', fixture.file], { cwd: fixture.dir });
+    writeFileSync(fixture.file, original); // the user's files stay as they were
     expect(changed.exitCode).toBe(2);
-    expect(changed.stderr).toContain(`Rig ${name} is up, and ${edited} differs from it:`);
+    expect(changed.stderr).toContain(`Rig ${name} is up, and ${fixture.file} differs from it:`);
     expect(changed.stderr).toContain('+ silo.village.test (new)');
     expect(changed.stderr).toContain('~ well.village.test (settings changed)');
     expect(changed.stderr).toContain('= 2 nodes unchanged');
-    expect(changed.stderr).toContain('~ the rig: domain, network, config trees or production facts changed');
+    expect(changed.stderr).toContain('~ the rig: network.forward + ntp.prod.example');
     expect(changed.stderr).toContain('--recreate');
+    expect(await ids()).toEqual(before);
+
+    // Another rig file under the same name: that rig is not this file's to change or recreate.
+    const other = join(fixture.dir, 'other.yaml');
+    writeFileSync(other, original);
+    const refused = await rig(['up', other, '--name', name, '--recreate'], { cwd: fixture.dir });
+    rmSync(other);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(fixture.file);
     expect(await ids()).toEqual(before);
   });
 

@@ -204,7 +204,7 @@ describe('a reconcile that fails, and one the rig cannot take', () => {
     );
     const refused = await rig(['up', 'rig.yaml'], { cwd: r.dir });
     expect(refused.exitCode).toBe(2);
-    expect(refused.stderr).toContain('~ the rig: domain, network, config trees or production facts changed');
+    expect(refused.stderr).toContain('~ the rig: domain village.test -> hamlet.test');
     expect(refused.stderr).toContain('that is a new rig');
     expect(refused.stderr).toContain('--recreate');
     expect(await barnId()).toBe(barn);

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStepTree } from '../../src/cli/progress.js';
-import { diffRig, reconcileSteps } from '../../src/engine/reconcile.js';
+import { describeDiff, diffRig, reconcileSteps, settingsChanges } from '../../src/engine/reconcile.js';
 import { upSteps } from '../../src/engine/up.js';
-import { planRig, rigSettingsHash, type Plan } from '../../src/plan/plan.js';
+import { planRig, rigSettings, rigSettingsHash, type Plan } from '../../src/plan/plan.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { FakeRuntime } from './fake-runtime.js';
 
@@ -94,5 +94,51 @@ describe('a reconcile against the fake runtime', () => {
     } finally {
       rmSync(fake.stateDir!, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a change of the rig itself, in words (issue 21.10)', () => {
+  const rigOf = (settings: string) => planRig(parseRigFile(`name: r\n${settings}nodes:\n  a:\n`, '/work/rigs/r.yaml'));
+  const before = rigOf('domain: v.test\nnetwork: { internal: true }\nconfigs: [{ dir: hiera }]\n');
+  const running = (kept?: string) => ({
+    settings: rigSettingsHash(before.spec),
+    rigSettings: kept,
+    nodes: [],
+  });
+  const kept = JSON.stringify(rigSettings(before.spec));
+
+  it('says which settings changed, from what to what, as the rig file names them', () => {
+    const after = rigOf(
+      'domain: v.test\nnetwork: { internal: false, subnet: 10.9.0.0/24, forward: [ntp.prod.example] }\n' +
+        'configs: [{ dir: hiera, file: "{node}.yml" }, { dir: ansible/host_vars }]\nfacts_from: { dir: facts }\n',
+    );
+    const diff = diffRig(after, running(kept));
+    expect(diff.rigChanges).toEqual([
+      'network.subnet (none) -> 10.9.0.0/24',
+      'network.internal true -> false',
+      'network.forward + ntp.prod.example',
+      'configs + hiera/{node}.yml, + ansible/host_vars/{node}.yaml, - hiera/{node}.yaml',
+      'facts_from (none) -> facts/{node}.json',
+    ]);
+    expect(describeDiff(diff)[0]).toBe(`~ the rig: ${diff.rigChanges!.join('; ')}`);
+  });
+
+  it('says the domain changed, from what to what', () => {
+    const diff = diffRig(rigOf('domain: w.test\nnetwork: { internal: true }\nconfigs: [{ dir: hiera }]\n'), running(kept));
+    expect(diff.rigChanges).toEqual(['domain v.test -> w.test']);
+  });
+
+  it('falls back to the words of old for a rig made before rig kept its settings', () => {
+    const diff = diffRig(rigOf('domain: w.test\nnetwork: { internal: true }\nconfigs: [{ dir: hiera }]\n'), running(undefined));
+    expect(diff.rigChanged).toBe(true);
+    expect(diff.rigChanges).toBeUndefined();
+    expect(describeDiff(diff)[0]).toBe('~ the rig: domain, network, config trees or production facts changed');
+    expect(settingsChanges('not json', before.spec)).toEqual([]);
+  });
+
+  it('says nothing of the rig when only nodes changed', () => {
+    const diff = diffRig(before, running(kept));
+    expect(diff.rigChanged).toBe(false);
+    expect(diff.rigChanges).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Engine } from '../../engine/context.js';
 import { destroyRig } from '../../engine/down.js';
@@ -7,15 +8,25 @@ import { unmappedWarnings } from './check.js';
 import { readProductionFacts } from '../../rigfile/production-facts.js';
 import { armReaper, type Reaper } from '../../engine/reaper.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
-import { alreadyUp, upSteps } from '../../engine/up.js';
+import { alreadyUp, mayBeTakenDown, removeStragglers, takenDown, takenDownError, upSteps } from '../../engine/up.js';
 import { ownerAlive } from '../../engine/owner.js';
 import { planRig, type Plan } from '../../plan/plan.js';
 import { loadRigFile } from '../../rigfile/load.js';
+import type { RigContainer } from '../../runtime/docker/containers.js';
 import { createEngine } from '../engine.js';
 import { outputMode, runSteps, type OutputMode } from '../progress.js';
 import { parseDuration } from '../table.js';
 import { note, warn } from '../output.js';
-import { canReconcile, describeDiff, diffRig, reconcileSteps, sameRig, type RigDiff, type RunningRig } from '../../engine/reconcile.js';
+import {
+  canReconcile,
+  describeDiff,
+  diffRig,
+  reconcileSteps,
+  rigChangeWords,
+  sameRig,
+  type RigDiff,
+  type RunningRig,
+} from '../../engine/reconcile.js';
 import { listNodes } from '../../engine/nodes.js';
 import { Label } from '../../labels.js';
 import { ExitCode, NodeNotReady, RigError } from '../../errors.js';
@@ -74,6 +85,9 @@ export class Interrupts {
 
 export const interruptedError = (what: string) => new RigError(`Interrupted; ${what}.`, undefined, ExitCode.interrupted);
 
+/** The command that brings the rig up again, as the user named its file and its name. */
+const upAgain = (rigFile: string, flags: { name?: string }) => `rig up ${rigFile}${flags.name ? ` --name ${flags.name}` : ''}`;
+
 /**
  * Bring a rig up with progress, guarded: a reaper removes it if this process dies before it is done, Ctrl-C
  * stops the steps and removes what was made (a second Ctrl-C leaves at once, and the reaper finishes), and a
@@ -116,7 +130,7 @@ export async function bringUp(
     } catch (err) {
       // An interrupt or the deadline stops every step: say that, not what it made fail.
       const reason = run.abortReason() ?? err;
-      const removed = await run.cleanup(!!flags.keepOnFailure && !interrupts.signal).catch((cleanupErr: Error) => {
+      const removed = await run.cleanup(!!flags.keepOnFailure && !interrupts.signal, reason).catch((cleanupErr: Error) => {
         // The reaper, still armed, tries again when this process ends.
         throw new RigError(
           `${(reason as Error).message}\nThen removing what was made of rig ${plan.name} failed: ${cleanupErr.message}`,
@@ -128,6 +142,8 @@ export async function bringUp(
       if (interrupts.signal) {
         throw interruptedError(removed === 'rig' ? `rig ${plan.name} was removed` : `nothing of rig ${plan.name} was left`);
       }
+      // Whatever failed, failed because the rig went under it: say that, and advise nothing about what is gone.
+      if (removed === 'gone') throw takenDownError(plan.name, 'bringing it up', upAgain(rigFile, flags), reason);
       // The hint fits what is left: a removed rig has no node to look at.
       if (reason instanceof NodeNotReady && removed !== 'kept') {
         throw reason.withHint(
@@ -157,13 +173,14 @@ export async function bringUp(
 /**
  * `up` of a rig that is up: compare the rig file with what runs and print the plan. Nothing changed: say so and
  * show it. Only nodes changed: apply just that (reconcile). With --recreate the rig goes for the up that follows
- * (false: bring it up). True: the rig is up and matches.
+ * (false: bring it up). True: the rig is up and matches. A rig brought up from another rig file is refused,
+ * --recreate or not: it is someone else's.
  */
 async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   const engine = await createEngine();
-  const found = await findRig(engine, plan);
+  const found = await findRig(engine, plan, rigFile);
   if (!found) return false;
   if (flags.recreate && !sameRig(found.diff)) {
     note(`rig ${plan.name} differs from ${rigFile}; recreating it:`);
@@ -172,21 +189,73 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
     return false;
   }
   const diff = await applyRigFile(engine, plan, found, { ...flags, timeoutMs, file: rigFile }, outputMode(!!flags.json));
-  printStatus(await rigStatus(engine, plan.name), !!flags.json);
+  const status = (await rigStatus(engine, plan.name)).find((r) => r.rig === plan.name);
+  // Taken down after the changes were made (or with nothing to change): there is no rig to show.
+  if (!status || (await rigGone(engine, plan.name, false))) {
+    throw takenDownError(plan.name, 'changing it', upAgain(rigFile, flags));
+  }
+  printStatus([status], !!flags.json);
   note(`rig ${plan.name} is up and matches ${rigFile}${sameRig(diff) ? ': nothing to do' : ''}`);
   return true;
 }
 
-/** The rig of the plan's name that is up, and how the plan differs from it; undefined if none is up. */
-async function findRig(engine: Engine, plan: Plan): Promise<{ diff: RigDiff; running: Omit<RunningRig, 'sidecar'> } | undefined> {
+type FoundRig = { diff: RigDiff; running: Omit<RunningRig, 'sidecar'> };
+
+/**
+ * The rig of the plan's name that is up, and how the plan differs from it; undefined if none is up. A rig brought
+ * up from another rig file than the plan's (`named`: as the user named it) is an error: it is not this file's to
+ * change or to replace.
+ */
+export async function findRig(engine: Engine, plan: Plan, named: string): Promise<FoundRig | undefined> {
   const [network] = await engine.runtime.networks(plan.name);
   if (!network) return undefined;
   if (ownerAlive(network.labels)) throw alreadyUp(plan.name); // an up or a run of it is still at work
+  checkSameFile(plan, network.labels[Label.rigFile], named);
   const nodes = await listNodes(engine, plan.name);
   const stages = await factAccess(engine, plan.name)
     .then((access) => withFacts(access, async (f) => new Map([...(await f.rigState(plan.name))].map(([n, s]) => [n, s.stage ?? '']))))
     .catch(() => undefined); // a sidecar that is down: --recreate, or the reconcile's own check, says so
-  return { diff: diffRig(plan, { settings: network.labels[Label.spec], nodes, stages }), running: { network, nodes } };
+  const diff = diffRig(plan, { settings: network.labels[Label.spec], rigSettings: network.labels[Label.settings], nodes, stages });
+  return { diff, running: { network, nodes } };
+}
+
+/** A rig that is up from `madeFrom` (its network's io.rig.file) may be changed by up of that file only. */
+function checkSameFile(plan: Plan, madeFrom: string | undefined, named: string): void {
+  const real = (path: string) => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return path;
+    }
+  };
+  if (!madeFrom || madeFrom === plan.spec.file || real(madeFrom) === real(plan.spec.file)) return;
+  throw new RigError(
+    `Rig ${plan.name} is up, brought up from another rig file: ${madeFrom}. rig up of ${named} does not change or replace a rig made from another file, not even with --recreate.`,
+    `to bring ${named} up as ${plan.name}, take that rig down first (rig down --name ${plan.name}), then run this again; or give this one another name with --name`,
+    ExitCode.badInput,
+  );
+}
+
+/**
+ * Why `up` will not change the rig that is up in place, if it will not: the rig itself changed (its domain,
+ * network, config trees or production facts), or its sidecar cannot take a reconcile. The error shows the plan.
+ */
+export function refusal(plan: Plan, diff: RigDiff, sidecar: RigContainer | undefined, file: string): RigError | undefined {
+  if (!diff.rigChanged && sidecar && sidecar.state === 'running' && canReconcile(sidecar)) return undefined;
+  const why = diff.rigChanged
+    ? diff.rigChanges
+      ? `The rig itself changed (${rigChangeWords(diff)}): that is a new rig.`
+      : 'Its domain, network, config trees or production facts changed: that is a new rig.'
+    : sidecar?.state === 'running'
+      ? 'Its sidecar was made by an earlier rig, which cannot change the nodes of a rig that is up.'
+      : `Its sidecar (dnsmasq and etcd) is ${sidecar?.state ?? 'missing'}.`;
+  return new RigError(
+    `Rig ${plan.name} is up, and ${file} differs from it:\n${describeDiff(diff)
+      .map((l) => `  ${l}`)
+      .join('\n')}\n${why}`,
+    `recreate the whole rig with: rig up ${file} --recreate (rig down, then rig up), or give this one another name with --name`,
+    ExitCode.badInput,
+  );
 }
 
 /**
@@ -196,37 +265,30 @@ async function findRig(engine: Engine, plan: Plan): Promise<{ diff: RigDiff; run
 export async function applyRigFile(
   engine: Engine,
   plan: Plan,
-  found: { diff: RigDiff; running: Omit<RunningRig, 'sidecar'> } | undefined,
+  found: FoundRig | undefined,
   flags: { timeoutMs: number; idempotent?: boolean; file?: string },
   mode: OutputMode,
 ): Promise<RigDiff> {
   const file = flags.file ?? plan.spec.file; // as the user named it
-  const { diff, running } = found ?? (await findRig(engine, plan)) ?? {};
+  const { diff, running } = found ?? (await findRig(engine, plan, file)) ?? {};
   if (!diff || !running) throw new RigError(`No rig named ${plan.name} is up.`, `bring it up with: rig up ${file}`, ExitCode.badInput);
   if (sameRig(diff)) return diff;
-  const lines = describeDiff(diff);
   const sidecar = (await engine.runtime.containers(plan.name)).find((c) => c.role === 'sidecar');
-  if (diff.rigChanged || !sidecar || sidecar.state !== 'running' || !canReconcile(sidecar)) {
-    const why = diff.rigChanged
-      ? 'Its domain, network, config trees or production facts changed: that is a new rig.'
-      : sidecar?.state === 'running'
-        ? 'Its sidecar was made by an earlier rig, which cannot change the nodes of a rig that is up.'
-        : `Its sidecar (dnsmasq and etcd) is ${sidecar?.state ?? 'missing'}.`;
-    throw new RigError(
-      `Rig ${plan.name} is up, and ${file} differs from it:\n${lines.map((l) => `  ${l}`).join('\n')}\n${why}`,
-      `recreate the whole rig with: rig up ${file} --recreate (rig down, then rig up), or give this one another name with --name`,
-      ExitCode.badInput,
-    );
-  }
+  const refused = refusal(plan, diff, sidecar, file);
+  if (refused || !sidecar) throw refused;
   if (mode !== 'quiet') {
     note(`rig ${plan.name} differs from ${file}; changing only that:`);
-    lines.forEach((line) => note(`  ${line}`));
+    describeDiff(diff).forEach((line) => note(`  ${line}`));
   }
   await reconcile(engine, plan, diff, { ...running, sidecar }, flags, mode);
   return diff;
 }
 
-/** Apply a reconcile with progress; a failure or Ctrl-C leaves the rig up as far as it got, and says how to go on. */
+/**
+ * Apply a reconcile with progress; a failure or Ctrl-C leaves the rig up as far as it got, and says how to go on.
+ * A rig taken down meanwhile (rig down) is not up as far as anything: that is said instead, and what the reconcile
+ * made after the down is removed.
+ */
 async function reconcile(
   engine: Engine,
   plan: Plan,
@@ -248,22 +310,29 @@ async function reconcile(
     warn(`interrupted; stopping the changes to rig ${plan.name} (Ctrl-C again to leave at once)`);
     run.abort(interruptedError(`rig ${plan.name} stays up as far as the changes got; rig up ${file} again finishes them`));
   });
+  let failure: unknown;
   try {
     await runSteps(run.steps, mode);
   } catch (err) {
-    const reason = run.abortReason() ?? err;
-    const onward = `rig ${plan.name} stays up as far as the changes got: fix the rig file or the node, then rig up ${file} again (it makes again the nodes that are not ready), or rig down --name ${plan.name}`;
-    if (reason instanceof NodeNotReady) throw reason.withHint(`look at it with: rig logs ${reason.node} --name ${plan.name}; ${onward}`);
-    if (reason instanceof RigError && !reason.hint) throw new RigError(reason.message, onward, reason.exitCode, { cause: reason });
-    throw reason;
+    failure = run.abortReason() ?? err;
   } finally {
-    await run.settle();
+    await run.settle(); // what is being made exists from here on
     interrupts.release();
   }
+  if (failure === undefined) return;
+  if (await takenDown(engine, plan.name, { network: rig.network, sidecar: rig.sidecar.id }, mayBeTakenDown(failure))) {
+    await removeStragglers(engine, plan.name, rig.network);
+    if (interrupts.signal) throw interruptedError(`rig ${plan.name} was taken down meanwhile; nothing of it is left`);
+    throw takenDownError(plan.name, 'changing it', `rig up ${file}`, failure);
+  }
+  const onward = `rig ${plan.name} stays up as far as the changes got: fix the rig file or the node, then rig up ${file} again (it makes again the nodes that are not ready), or rig down --name ${plan.name}`;
+  if (failure instanceof NodeNotReady) throw failure.withHint(`look at it with: rig logs ${failure.node} --name ${plan.name}; ${onward}`);
+  if (failure instanceof RigError && !failure.hint) throw new RigError(failure.message, onward, failure.exitCode, { cause: failure });
+  throw failure;
 }
 
 /** Warn of what the rig file asks that will not work as asked; returns the production facts it names. */
-function rigFileWarnings(plan: Plan): ReturnType<typeof readProductionFacts> {
+export function rigFileWarnings(plan: Plan): ReturnType<typeof readProductionFacts> {
   const production = readProductionFacts(plan.spec);
   for (const warning of [...plan.spec.warnings, ...production.warnings, ...unmappedWarnings(liveNamesInConfigs(plan.spec))]) {
     warn(warning);
@@ -272,13 +341,7 @@ function rigFileWarnings(plan: Plan): ReturnType<typeof readProductionFacts> {
 }
 
 export async function up(rigFile: string, flags: UpFlags): Promise<void> {
-  if (flags.dryRun) {
-    parseDuration(flags.timeout, '--timeout');
-    const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
-    plan.spec.warnings.forEach((w) => warn(w));
-    console.log(JSON.stringify(plan, null, 2));
-    return;
-  }
+  if (flags.dryRun) return (await import('./dry-run.js')).dryRun(rigFile, flags);
   if (await upToDate(rigFile, flags)) return;
   const rig = await bringUp(rigFile, flags);
   try {
@@ -286,10 +349,18 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
     const kept = factAccess(rig.engine, rig.plan.name).then((access) =>
       withFacts(access, (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString())),
     );
-    const [[status]] = await Promise.all([rigStatus(rig.engine, rig.plan.name), kept]);
+    const [[status]] = await Promise.all([rigStatus(rig.engine, rig.plan.name), kept]).catch(async (err: unknown) => {
+      if (!(await rigGone(rig.engine, rig.plan.name, true))) throw err; // the reaper, still armed, removes the rig
+      await tidyAfterDown(rig);
+      throw takenDownError(rig.plan.name, 'bringing it up', upAgain(rigFile, flags), err);
+    });
     if (rig.interrupts.signal) {
       await rig.down();
       throw interruptedError(`rig ${rig.plan.name} was removed`);
+    }
+    if (!status) {
+      await tidyAfterDown(rig);
+      throw takenDownError(rig.plan.name, 'bringing it up', upAgain(rigFile, flags));
     }
     rig.reaper.disarm();
     printStatus([status], !!flags.json);
@@ -306,4 +377,21 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
       note(`rig ${rig.plan.name} was removed`);
     }
   }
+}
+
+/**
+ * The rig this up brought up was taken down meanwhile: once its network is gone, remove what the down did not see
+ * (by the rig's label: the name is still this up's) and stand the reaper down; else the reaper finishes.
+ */
+async function tidyAfterDown(rig: UpRig): Promise<void> {
+  if ((await rig.engine.runtime.networks(rig.plan.name)).length) return;
+  await destroyRig(rig.engine, rig.plan.name);
+  rig.reaper.disarm();
+}
+
+/** Whether the rig of that name is gone, or going (see takenDown): no network, or no sidecar, of its name. */
+async function rigGone(engine: Engine, rig: string, suspect: boolean): Promise<boolean> {
+  const [[network], containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
+  const sidecar = containers.find((c) => c.role === 'sidecar');
+  return !network || !sidecar || takenDown(engine, rig, { network, sidecar: sidecar.id }, suspect);
 }
