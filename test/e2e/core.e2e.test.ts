@@ -228,6 +228,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(snapshot(fixture.dir)).toEqual(before);
     expect(existsSync(join(fixture.dir, 'hieradata/nodes/barn.village.test.yaml'))).toBe(false);
     const status = await rig(['status', '--name', name, '--json']);
-    expect(JSON.parse(status.stdout)).toEqual([]);
+    expect(status.exitCode).toBe(2); // no rig of that name is up any more
+    expect(status.stderr).toContain(`No rig named ${name} is up`);
   });
 });
