@@ -73,7 +73,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
 
 /** A running node with no veth on the rig bridge: it restarted while no keeper ran, and has no network. */
 export const UNWIRED = 'unwired: no link to the rig bridge';
-const wired = (rig: string, node: string) => existsSync(`/sys/class/net/${nodeWiring(rig, node).hostInterface}`);
+export const wired = (rig: string, node: string) => existsSync(`/sys/class/net/${nodeWiring(rig, node).hostInterface}`);
 
 /**
  * How the host reaches a rig's etcd: as root (the password is on the sidecar's label), through the Unix socket etcd

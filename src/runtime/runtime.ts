@@ -96,4 +96,6 @@ export interface Sidecars {
   letNodesIn(id: string): Promise<void>;
   /** Give its dnsmasq a new node config (see reloadNodesConf). */
   reload(sidecar: { id: string; labels: Record<string, string> }, conf: string): Promise<void>;
+  /** Start it again after it stopped while its rig stayed (see startSidecarAgain); resolves once it serves. */
+  startAgain(id: string, timeoutMs: number): Promise<void>;
 }

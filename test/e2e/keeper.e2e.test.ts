@@ -47,4 +47,35 @@ nodes:
     expect(after.stderr).toContain(`the keeper of rig ${r.name} is not running`);
     expect(after.stderr).toContain('a.k.test has no network: restarted while no keeper ran');
   });
+
+  it('rig up brings the keeper back and wires the node again, in place, at its address', async () => {
+    const id = (await docker(['inspect', '-f', '{{.Id}}', `rig-${r.name}.a`])).trim();
+    const up = await rig(['up', 'rig.yaml'], { cwd: r.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    expect(up.stderr).toMatch(/its keeper started again; a\.k\.test wired again/);
+    const after = await status();
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(after.rig.keeper).toBe(true);
+    expect(after.rig.nodes.map((n) => [n.node, n.state])).toEqual([
+      ['a.k.test', 'ready'],
+      ['b.k.test', 'ready'],
+    ]);
+    expect((await docker(['inspect', '-f', '{{.Id}}', `rig-${r.name}.a`])).trim()).toBe(id); // the same container
+    const ping = await rig(['exec', 'a', '--name', r.name, '--', '/.rig/bin/ping', '-c', '1', '-W', '2', 'b']);
+    expect(ping.exitCode, ping.all).toBe(0);
+  });
+
+  it('rig up brings back a rig that a Docker daemon restart stopped: sidecar and keeper started again, nodes made again at their addresses', async () => {
+    const before = await status();
+    // What a restart of dockerd leaves: every container of the rig stopped, and the keeper gone with the event stream.
+    process.kill(await keeperPid(), 'SIGKILL');
+    await docker(['stop', '-t', '1', `rig-${r.name}.a`, `rig-${r.name}.b`, `rig-${r.name}.sidecar`]);
+    const up = await rig(['up', 'rig.yaml'], { cwd: r.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    expect(up.stderr).toContain('its sidecar started again');
+    const after = await status();
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(after.rig.keeper).toBe(true);
+    expect(after.rig.nodes.map((n) => [n.node, n.state, n.address])).toEqual(before.rig.nodes.map((n) => [n.node, 'ready', n.address]));
+  });
 });

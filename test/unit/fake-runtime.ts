@@ -167,6 +167,11 @@ export class FakeRuntime implements RigRuntime {
       },
       letNodesIn: async () => {},
       reload: async (sidecar, conf) => writeFileSync(join(sidecar.labels['io.rig.state'], 'misc', 'rig-nodes.conf'), conf),
+      startAgain: async (id) => {
+        const box = this.boxes.find((c) => c.id === id);
+        if (!box) throw new Error(`no container ${id}`);
+        box.state = 'running';
+      },
     };
   }
 

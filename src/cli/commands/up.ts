@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Engine } from '../../engine/context.js';
 import { destroyRig } from '../../engine/down.js';
 import { startKeeper } from '../../engine/keeper.js';
+import { restoreRig } from '../../engine/restore.js';
 import { liveNamesInConfigs } from '../../engine/fidelity.js';
 import { unmappedWarnings } from './check.js';
 import { readProductionFacts } from '../../rigfile/production-facts.js';
@@ -180,8 +181,14 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   const engine = await createEngine();
-  const found = await findRig(engine, plan, rigFile);
+  let found = await findRig(engine, plan, rigFile);
   if (!found) return false;
+  // A rig stopped by a Docker daemon restart, or left without its keeper: back first, then compared.
+  const restored = await restoreRig(engine, plan.name, timeoutMs);
+  if (restored.length) {
+    note(`rig ${plan.name}: ${restored.join('; ')}`);
+    found = (await findRig(engine, plan, rigFile)) ?? found;
+  }
   if (flags.recreate && !sameRig(found.diff)) {
     note(`rig ${plan.name} differs from ${rigFile}; recreating it:`);
     describeDiff(found.diff).forEach((line) => note(`  ${line}`));

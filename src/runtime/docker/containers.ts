@@ -9,9 +9,15 @@ import { isConflict, isNotFound } from './connect.js';
  * Resolve once the container has printed lines matching every one of `patterns` (the logs are followed, not
  * polled). Rejects with the log's tail if the container exits first or `timeoutMs` passes.
  */
-export async function waitForLog(docker: Docker, id: string, patterns: RegExp[], timeoutMs: number): Promise<void> {
+export async function waitForLog(
+  docker: Docker,
+  id: string,
+  patterns: RegExp[],
+  timeoutMs: number,
+  options: { since?: number } = {},
+): Promise<void> {
   await (
-    await watchLog(docker, id, patterns, timeoutMs)
+    await watchLog(docker, id, patterns, timeoutMs, options)
   )();
 }
 
@@ -24,7 +30,7 @@ export async function watchLog(
   id: string,
   patterns: RegExp[],
   timeoutMs: number,
-  { newOnly = false } = {},
+  { newOnly = false, since }: { newOnly?: boolean; since?: number } = {},
 ): Promise<() => Promise<void>> {
   const container = docker.getContainer(id);
   const raw = (await container.logs({
@@ -32,6 +38,7 @@ export async function watchLog(
     stdout: true,
     stderr: true,
     ...(newOnly ? { tail: 0 } : {}),
+    ...(since !== undefined ? { since } : {}), // seconds: what a container printed since it was started again
   })) as NodeJS.ReadableStream & {
     destroy(): void;
   };

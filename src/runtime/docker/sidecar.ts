@@ -151,11 +151,28 @@ const DNSMASQ_SERVES = /DHCP, static leases only on/;
 /** rig-sidecar's line once eth0 has the rig's addresses: the daemons, started before, can be reached from then on. */
 const SIDECAR_WIRED = /rig-sidecar: eth0 has the rig's addresses/;
 
+/**
+ * Start a rig's sidecar again that stopped while its rig stayed (a Docker daemon restart stops every container,
+ * `docker stop`): the rig's keeper, running by then, wires it as it wires any restart. Resolves once it has its
+ * addresses and its daemons serve again.
+ */
+export async function startSidecarAgain(docker: Docker, id: string, timeoutMs: number): Promise<void> {
+  const since = Math.floor(Date.now() / 1000);
+  await docker.getContainer(id).start();
+  await waitForLog(docker, id, [SIDECAR_WIRED, DNSMASQ_SERVES, ETCD_SERVES], timeoutMs, { since }).catch((err: Error) => {
+    throw new RigError(
+      `The sidecar ${id.slice(0, 12)} was started again, but ${err.message}`,
+      `see its log with: docker logs ${id.slice(0, 12)}`,
+    );
+  });
+}
+
 export function dockerSidecars(docker: Docker, image: string): Sidecars {
   return {
     create: (plan, net, password) => createSidecar(docker, plan, net, image, password),
     start: (plan, net, id, events) => startSidecar(docker, plan, net, id, events),
     letNodesIn: (id) => letNodesIn(docker, id),
     reload: (sidecar, conf) => reloadNodesConf(docker, sidecar, conf),
+    startAgain: (id, timeoutMs) => startSidecarAgain(docker, id, timeoutMs),
   };
 }

@@ -1,0 +1,72 @@
+import { nodeWiring } from '../plan/plan.js';
+import type { Engine } from './context.js';
+import { keeperAlive, startKeeper } from './keeper.js';
+import { listNodes } from './nodes.js';
+import { hostAccess, wired, withFacts } from './status.js';
+import { RigError, ExitCode } from '../errors.js';
+
+/**
+ * Bring back what a rig that is up has lost before `up` compares it with its rig file: its keeper, started again
+ * if it died; its sidecar, started again if it stopped (a Docker daemon restart stops every container); and each
+ * running Docker node that restarted while no keeper ran, wired again in place and waited for until it is ready.
+ * Stopped nodes are left to the reconcile, which makes them again. Returns what it did, a line each.
+ */
+export async function restoreRig(engine: Engine, rig: string, timeoutMs: number): Promise<string[]> {
+  const { runtime } = engine;
+  const [[network], containers] = await Promise.all([runtime.networks(rig), runtime.containers(rig)]);
+  const sidecar = containers.find((c) => c.role === 'sidecar');
+  if (!network || !sidecar) return []; // nothing to bring back: up says what is missing
+  const done: string[] = [];
+  if (!keeperAlive(sidecar.labels)) {
+    startKeeper(rig);
+    await keeperStarted(sidecar.labels, rig);
+    done.push('its keeper started again');
+  }
+  if (sidecar.state !== 'running') {
+    await engine.sidecars.startAgain(sidecar.id, timeoutMs); // the keeper wires it
+    done.push('its sidecar started again');
+  }
+  const unwired = (await listNodes(engine, rig)).filter((n) => n.backend === 'docker' && n.running && !wired(rig, n.node));
+  if (!unwired.length) return done;
+  await withFacts(hostAccess(network, sidecar.labels, rig), async (facts) => {
+    const ready = new Set<string>();
+    let allReady = () => {};
+    const stop = await facts.watchStages(rig, (node, stage) => {
+      if (stage === 'ready') ready.add(node);
+      if (unwired.every((n) => ready.has(n.node))) allReady();
+    });
+    try {
+      for (const node of unwired) {
+        const { hostInterface, mac } = nodeWiring(rig, node.node);
+        await facts.setStage(rig, node.node, 'restarted');
+        await runtime.wire(network.bridge, hostInterface, mac, (await runtime.containerState(node.name)).pid);
+      }
+      await new Promise<void>((resolve, reject) => {
+        allReady = resolve;
+        setTimeout(
+          () =>
+            reject(
+              new RigError(
+                `${unwired.map((n) => n.node).join(', ')} did not get ready again within ${timeoutMs / 1000} s of being wired again.`,
+                `see why with: rig logs NODE --name ${rig}`,
+                ExitCode.timeout,
+              ),
+            ),
+          timeoutMs,
+        ).unref();
+      });
+    } finally {
+      await stop();
+    }
+  });
+  done.push(`${unwired.map((n) => n.node).join(', ')} wired again`);
+  return done;
+}
+
+/** Wait, for a few seconds at most, until a keeper just started has said it runs (its pid file). */
+async function keeperStarted(sidecarLabels: Record<string, string>, rig: string): Promise<void> {
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    if (keeperAlive(sidecarLabels)) return;
+  }
+  throw new RigError(`The keeper of rig ${rig} did not start.`, 'see rig doctor; a node that restarts is not wired again without it');
+}
