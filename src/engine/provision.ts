@@ -6,6 +6,7 @@ export interface ProvisionResult {
   node: string;
   exitCode: number; // rig-steps' own: 0, or the failing step's
   failure?: string; // why, as the node said it (its last line), or why it was not run
+  stepOutput?: string; // a failed run: what the failing step said (its own output, not rig's lines around it)
   output: string;
   seconds: number;
   checks: CheckResult[]; // its validate commands, run after its steps succeeded
@@ -59,6 +60,18 @@ async function provisionNode(engine: Engine, node: NodeInstance, idempotent: boo
   const command = ['/.rig/bin/sh', '/.rig/bin/rig-steps', '--provision', ...(idempotent ? ['--idempotent'] : [])];
   const { exitCode, output } = await engine.backends[node.backend]!.exec(node, command);
   const seconds = (Date.now() - started) / 1000;
-  const failure = exitCode === 0 ? undefined : (output.trimEnd().split('\n').pop() ?? `exited ${exitCode}`);
-  return { node: node.node, exitCode, failure, output, seconds, checks: exitCode === 0 ? await validateNode(engine, node) : [] };
+  if (exitCode === 0) return { node: node.node, exitCode, output, seconds, checks: await validateNode(engine, node) };
+  const failure = output.trimEnd().split('\n').pop() || `exited ${exitCode}`;
+  return { node: node.node, exitCode, failure, stepOutput: failingStepOutput(output), output, seconds, checks: [] };
+}
+
+/**
+ * What the failing step said: the output of rig-steps after its last `rig-agent: step i/n: KIND` line, without the
+ * failure line it ends with (the verdict says that).
+ */
+export function failingStepOutput(output: string): string {
+  const lines = output.trimEnd().split('\n');
+  let start = lines.length - 1;
+  while (start >= 0 && !/^rig-agent: step \d+\/\d+: /.test(lines[start])) start--;
+  return lines.slice(start + 1, -1).join('\n');
 }

@@ -35,7 +35,7 @@ export function affectedBy(plan: Plan, path: string): Affected {
 
   const users = plan.nodes.filter((n) => stepPaths(n.spec.provision).some((p) => isUnder(changed, p)));
   if (users.length) return { kind: 'nodes', nodes: users.map((n) => n.spec.name), why: 'used by their steps' };
-  return { kind: 'nodes', nodes: all, why: 'a file of the rig' };
+  return { kind: 'nodes', nodes: all, why: 'a file of the rig: all nodes' };
 }
 
 /** The live node name a path in a config tree stands for, by the tree's template (`{node}.yaml`, `{node}/main.yml`). */

@@ -95,10 +95,13 @@ describe('provisioning with peer discovery', () => {
   });
 
   it('with --change, waits for the next write even when the fact exists', async () => {
+    const before = await etcdCalls(etcd);
     const waiter = execa('docker', ['exec', `rig-${name}.c`, '/.rig/bin/rig-fact', 'wait', '--timeout', '30', '--change', 'a', 'role'], {
       reject: false,
     });
-    await new Promise((r) => setTimeout(r, 1500));
+    // Write only once the waiter follows its watch (etcd counts one more Watch): a write before would go unseen.
+    for (let i = 0; i < 100 && (await etcdCalls(etcd)).watch === before.watch; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await etcdCalls(etcd)).watch).toBe(before.watch + 1);
     await docker(['exec', `rig-${name}.a`, '/.rig/bin/rig-fact', 'set', 'role', 'standby']);
     const woke = await waiter;
     expect(woke.stdout.trim()).toBe('standby');

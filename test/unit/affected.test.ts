@@ -69,7 +69,7 @@ nodes:
     expect(at('rig.yaml')).toEqual({ kind: 'rigfile' });
     expect(at('README.md')).toMatchObject({
       nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test', 'well.village.test'],
-      why: 'a file of the rig',
+      why: 'a file of the rig: all nodes',
     });
   });
 

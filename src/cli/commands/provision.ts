@@ -3,10 +3,12 @@ import { factAccess, withFacts } from '../../engine/status.js';
 import { provisionNodes, provisionPassed, type ProvisionResult } from '../../engine/provision.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
-import { namesNode } from '../../plan/plan.js';
+import { namesNode, nodeSettingsHash } from '../../plan/plan.js';
 import { printable, printableLines } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import type { Engine } from '../../engine/context.js';
+import type { NodeInstance } from '../../runtime/backend.js';
+import type { ProvisionStep } from '../../rigfile/types.js';
 import { createEngine } from '../engine.js';
 import { note, warn } from '../output.js';
 import { whichRig } from '../which-rig.js';
@@ -54,13 +56,27 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
     const stage = stages?.get(n.node)?.stage;
     if (stage?.startsWith('failed')) note(`${n.node} failed before (${printable(stage)}); provisioning it again`);
   }
+  const { needs, steps } = await fromRigFile(engine, rig);
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
-    needs: await needsOf(engine, rig),
+    needs,
     started: (node) => note(`${node}: provisioning${flags.idempotent ? ' (twice: the second run must change nothing)' : ''}`),
   });
-  if (flags.json) console.log(JSON.stringify(results, null, 2));
-  else printResults(results);
+  // --idempotent: what the second run of each node that passed shows, by its steps.
+  const second = new Map(
+    flags.idempotent
+      ? results.filter((r) => r.exitCode === 0).map((r) => [r.node, secondRun(steps(chosen.find((n) => n.node === r.node)!))])
+      : [],
+  );
+  if (flags.json)
+    console.log(
+      JSON.stringify(
+        results.map((r) => ({ ...r, ...(second.has(r.node) && { secondRun: second.get(r.node) }) })),
+        null,
+        2,
+      ),
+    );
+  else printResults(results, second);
   process.exitCode = results.every(provisionPassed) ? ExitCode.ok : ExitCode.failed;
 }
 
@@ -68,25 +84,56 @@ function throwNoSuchNode(name: string, rig: string, all: Array<{ rig: string; no
   throw noSuchNode(name, rig, all);
 }
 
-/** What each node needs, from the rig file the rig came from; without it (moved, now invalid), no order. */
-async function needsOf(engine: Engine, rig: string): Promise<Map<string, string[]>> {
+/**
+ * From the rig file the rig came from: what each node needs (without the file, moved or now invalid: no order), and
+ * a node's steps, if the file still has the settings the node was made with (the steps it runs).
+ */
+async function fromRigFile(
+  engine: Engine,
+  rig: string,
+): Promise<{ needs: Map<string, string[]>; steps: (node: NodeInstance) => ProvisionStep[] | undefined }> {
   const [network] = await engine.runtime.networks(rig);
   const file = network?.labels[Label.rigFile];
   try {
-    return new Map(loadRigFile(file!, { name: rig }).nodes.map((n) => [n.name, n.needs.map((d) => d.node)]));
+    const specs = new Map(loadRigFile(file!, { name: rig }).nodes.map((n) => [n.name, n]));
+    return {
+      needs: new Map([...specs.values()].map((n) => [n.name, n.needs.map((d) => d.node)])),
+      steps: (node) => {
+        const spec = specs.get(node.node);
+        return spec && node.settings === nodeSettingsHash(spec) ? spec.provision : undefined;
+      },
+    };
   } catch (err) {
     warn(
       `the rig file ${file ?? '(unknown)'} cannot be read now (${(err as Error).message.split('\n')[0]}): nodes are provisioned all at once`,
     );
-    return new Map();
+    return { needs: new Map(), steps: () => undefined };
   }
 }
 
-function printResults(results: ProvisionResult[]): void {
+/**
+ * What a second run that succeeded shows: it changed nothing when every step can say it changed something (Puppet by
+ * its exit code, a shell or script step by its changed_exit); a step that cannot only had to succeed, and the line
+ * says so. Without the node's steps (its rig file changed since), only that it succeeded.
+ */
+export function secondRun(steps: ProvisionStep[] | undefined): string {
+  if (!steps) return 'second run succeeded';
+  const name = (s: ProvisionStep, i: number) => `step ${i + 1}/${steps.length} (${s.kind})`;
+  const tells = (s: ProvisionStep) => s.kind === 'puppet' || s.changedExit !== undefined;
+  const blind = steps.map((s, i) => (tells(s) ? '' : name(s, i))).filter(Boolean);
+  if (!blind.length) return 'second run changed nothing';
+  const told = steps.map((s, i) => (tells(s) ? name(s, i) : '')).filter(Boolean);
+  const cannot = `${blind.join(', ')} cannot tell whether ${blind.length > 1 ? 'they' : 'it'} changed anything: no changed_exit`;
+  return `second run succeeded (${told.length ? `${told.join(', ')} changed nothing; ` : ''}${cannot})`;
+}
+
+function printResults(results: ProvisionResult[], second: Map<string, string>): void {
   const width = Math.max(...results.map((r) => r.node.length));
   for (const r of results) {
     const checks = r.checks.length ? `, validate ${r.checks.filter((c) => c.passed).length}/${r.checks.length} passed` : '';
-    const verdict = r.exitCode === 0 ? `provisioned in ${r.seconds.toFixed(1)} s${checks}` : `FAILED: ${printable(r.failure ?? '')}`;
+    const again = second.has(r.node) ? `, ${second.get(r.node)}` : '';
+    const verdict =
+      r.exitCode === 0 ? `provisioned in ${r.seconds.toFixed(1)} s${again}${checks}` : `FAILED: ${printable(r.failure ?? '')}`;
     console.log(`${r.node.padEnd(width)}  ${verdict}`);
   }
   for (const r of results.filter((x) => !provisionPassed(x))) {

@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { lstatSync, readlinkSync } from 'node:fs';
+import { sep } from 'node:path';
 import type { Engine } from '../../engine/context.js';
 import { listNodes } from '../../engine/nodes.js';
 import { provisionNodes, provisionPassed } from '../../engine/provision.js';
@@ -10,11 +10,13 @@ import { planRig, type Plan } from '../../plan/plan.js';
 import { printable } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
-import { note, outputSettings, warn } from '../output.js';
+import { note, verbose, warn } from '../output.js';
 import { whichRig } from '../which-rig.js';
 import { describeDiff, sameRig } from '../../engine/reconcile.js';
 import { applyRigFile } from './up.js';
 import { validateNode } from '../../engine/validate.js';
+import { watchTrees, type TreeChange } from '../watch-tree.js';
+import { failureDetail, printVerdict, resultText, type Trigger } from '../watch-verdict.js';
 
 /** How long a burst of file events (an editor's save: write, rename, chmod) settles before it counts as one change. */
 const DEBOUNCE_MS = 120;
@@ -27,8 +29,10 @@ export interface WatchFlags {
 /**
  * rig watch: follow the rig file's directory and every config tree by file-system events (inotify, no polling),
  * and on each change provision and validate the nodes it affects (a live node's config: the nodes mirroring it; a
- * file a step uses: those nodes; any other file: all), one verdict line per change. A rig file that becomes invalid
- * is reported at its line and the rig stays as it is. Runs until Ctrl-C (or `signal`).
+ * file a step uses: those nodes; any other file: all), one verdict line per change, naming each file and what it
+ * is to the rig. Left out: what git ignores, editors' temporaries, and what rig writes itself (its output, the links
+ * it makes). A rig file that becomes invalid is reported at its line and the rig stays as it is. Runs until Ctrl-C
+ * (or `signal`).
  */
 export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise<void> {
   const engine = await createEngine();
@@ -46,119 +50,105 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
     plan.spec.dir,
     ...plan.spec.configs.map((c) => c.dir).filter((d) => !d.startsWith(plan.spec.dir + sep) && d !== plan.spec.dir),
   ];
-  note(`watching ${dirs.join(', ')} for rig ${rig} (Ctrl-C to stop)`);
+  const links = new RigLinks(plan);
 
-  const pending = new Set<string>();
-  let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
-  const changed = (path: string) => {
-    if (/(^|\/)(\.git|node_modules)(\/|$)|~$|\.sw[px]$/.test(path)) return; // VCS internals, editors' temporary files
-    pending.add(path);
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      const paths = [...pending];
-      pending.clear();
-      running = running.then(() => onChange(paths)).catch((err: Error) => warn(err.message));
-    }, DEBOUNCE_MS);
-  };
-  const onChange = async (changedPaths: string[]) => {
+  const onChange = async ({ changed, ignored }: TreeChange) => {
+    for (const i of ignored) verbose(`left out: ${i.path} (${i.why})`);
+    const paths = changed.filter((p) => !links.made(plan, p));
+    if (!paths.length) return;
     const at = new Date();
-    // A link rig made stands for its live node's file: report (and map) the file itself, once.
-    const paths = [...new Set(changedPaths.map((p) => linkTarget(plan, p) ?? p))];
     if (paths.some((p) => affectedBy(plan, p).kind === 'rigfile')) {
+      const triggers = paths.map((p) => trigger(plan, p));
       let edited: Plan;
       try {
         edited = planRig(loadRigFile(file, { name: rig }));
       } catch (err) {
         const why = err instanceof RigFileError ? err.message : (err as Error).message;
-        return verdict(at, paths, plan, `the rig file is not valid; the rig stays as it was:\n${why}`, false);
+        return printVerdict(at, plan.spec.dir, triggers, `the rig file is not valid; the rig stays as it was:\n${why}`, false);
       }
       plan = edited;
-      return reconcileAndJudge(engine, plan, at, paths);
+      links.add(plan);
+      return reconcileAndJudge(engine, plan, at, triggers);
     }
-    const nodes = [
-      ...new Set(
-        paths.flatMap((p) => {
-          const a = affectedBy(plan, p);
-          return a.kind === 'nodes' ? a.nodes : [];
-        }),
-      ),
-    ];
-    if (!nodes.length) return verdict(at, paths, plan, 'affects no node', undefined);
-    await provisionAndJudge(engine, rig, nodes, at, paths, plan);
+    const triggers = paths.map((p) => trigger(plan, p));
+    const nodes = [...new Set(triggers.flatMap((t) => t.nodes))];
+    if (!nodes.length) return printVerdict(at, plan.spec.dir, triggers, 'affects no node', undefined);
+    await provisionAndJudge(engine, rig, nodes, at, triggers, plan);
   };
 
-  const watchers: FSWatcher[] = dirs.map((dir) =>
-    watch(dir, { recursive: true }, (_event, name) => name && changed(`${dir}${sep}${name}`)),
-  );
+  const watching = await watchTrees(dirs, {
+    settleMs: DEBOUNCE_MS,
+    onChange: (change) => (running = running.then(() => onChange(change)).catch((err: Error) => warn(err.message))),
+    onWarning: warn,
+  });
+  // Said once every directory is watched: an edit from now on is seen.
+  const left = watching.gitIgnores ? 'leaving out what git ignores; ' : '';
+  note(`watching ${dirs.join(', ')} for rig ${rig} (${left}Ctrl-C to stop)`, { watching: dirs });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     signal?.addEventListener('abort', stop, { once: true });
-    watchers.forEach((w) => w.on('error', (err) => (warn(`watching stopped: ${err.message}`), resolve())));
   });
-  watchers.forEach((w) => w.close());
-  clearTimeout(timer);
+  watching.close();
   await running;
 }
 
+/** What a changed file is to the rig, and the nodes it sends to provisioning. */
+function trigger(plan: Plan, path: string): Trigger {
+  const affected = affectedBy(plan, path);
+  return affected.kind === 'rigfile' ? { path, why: 'the rig file', nodes: [] } : { path, why: affected.why, nodes: affected.nodes };
+}
+
+/**
+ * The links rig makes for the nodes mirroring live nodes (`up`, and a rig file edit that adds or removes a node):
+ * rig's own doing, not an edit. A link as planned, or one of an earlier plan that is gone, is left out; a link a user
+ * changed (replaced by a file, pointed elsewhere) is a change.
+ */
+class RigLinks {
+  private readonly ever = new Set<string>();
+
+  constructor(plan: Plan) {
+    this.add(plan);
+  }
+
+  add(plan: Plan): void {
+    for (const l of plan.links) this.ever.add(l.path);
+  }
+
+  made(plan: Plan, path: string): boolean {
+    if (!this.ever.has(path)) return false;
+    const planned = plan.links.find((l) => l.path === path);
+    const stat = lstatSync(path, { throwIfNoEntry: false });
+    if (!planned) return !stat;
+    return !!stat?.isSymbolicLink() && readlinkSync(path) === planned.target;
+  }
+}
+
 /** A rig file that changed: apply the changes to the rig (as `rig up` of it would) and judge the nodes it started. */
-async function reconcileAndJudge(engine: Engine, plan: Plan, at: Date, paths: string[]): Promise<void> {
+async function reconcileAndJudge(engine: Engine, plan: Plan, at: Date, triggers: Trigger[]): Promise<void> {
+  const dir = plan.spec.dir;
   try {
     const diff = await applyRigFile(engine, plan, undefined, { timeoutMs: RECONCILE_TIMEOUT_MS }, 'quiet');
-    if (sameRig(diff)) return verdict(at, paths, plan, 'the rig already matches the rig file', undefined);
+    if (sameRig(diff)) return printVerdict(at, dir, triggers, 'the rig already matches the rig file', undefined);
     const started = new Set([...diff.added, ...diff.changed, ...diff.broken]);
     const nodes = (await listNodes(engine, plan.name)).filter((n) => started.has(n.node));
     const failed = (await Promise.all(nodes.map((n) => validateNode(engine, n)))).flat().filter((c) => !c.passed);
     const checks = failed.length ? `; validate FAIL (${printable(failed.map((c) => `${c.node}: ${c.command}`).join(', '))})` : '';
-    verdict(at, paths, plan, `applied: ${describeDiff(diff).join(', ')}${checks}`, !failed.length);
+    printVerdict(at, dir, triggers, `applied: ${describeDiff(diff).join(', ')}${checks}`, !failed.length);
   } catch (err) {
-    verdict(at, paths, plan, `applying the rig file failed: ${(err as Error).message}`, false);
+    printVerdict(at, dir, triggers, `applying the rig file failed: ${(err as Error).message}`, false);
   }
 }
 
 /** How long the nodes a changed rig file starts have to become ready (rig up's default --timeout). */
 const RECONCILE_TIMEOUT_MS = 5 * 60_000;
 
-function linkTarget(plan: Plan, path: string): string | undefined {
-  const link = plan.links.find((l) => l.path === path);
-  return link && resolve(dirname(link.path), link.target);
-}
-
-async function provisionAndJudge(engine: Engine, rig: string, nodes: string[], at: Date, paths: string[], plan: Plan): Promise<void> {
+async function provisionAndJudge(engine: Engine, rig: string, nodes: string[], at: Date, triggers: Trigger[], plan: Plan): Promise<void> {
   const instances = (await listNodes(engine, rig)).filter((n) => nodes.includes(n.node));
   const needs = new Map(plan.nodes.map((n) => [n.spec.name, n.spec.needs.map((d) => d.node)]));
   const results = await provisionNodes(engine, instances, { idempotent: false, needs });
-  const failed = results.filter((r) => !provisionPassed(r));
-  const detail = results
-    .map(
-      (r) =>
-        `${r.node} ${
-          provisionPassed(r)
-            ? 'pass'
-            : `FAIL (${printable(
-                r.failure ??
-                  r.checks
-                    .filter((c) => !c.passed)
-                    .map((c) => c.command)
-                    .join(', '),
-              )})`
-        }`,
-    )
-    .join(', ');
-  verdict(at, paths, plan, detail, failed.length === 0, results);
-}
-
-function verdict(at: Date, paths: string[], plan: Plan, text: string, passed: boolean | undefined, results?: unknown): void {
-  const seconds = (Date.now() - at.getTime()) / 1000;
-  const what = paths.map((p) => relative(plan.spec.dir, p) || p).join(', ');
-  if (outputSettings().json) {
-    console.log(
-      JSON.stringify({ time: new Date().toISOString(), changed: paths, passed: passed ?? null, seconds, verdict: text, results }),
-    );
-    return;
-  }
-  const mark = passed === undefined ? '-' : passed ? 'PASS' : 'FAIL';
-  console.log(`[${new Date().toISOString().slice(11, 19)}] ${mark} ${printable(what)}: ${text} (${seconds.toFixed(2)} s)`);
+  const passed = results.every(provisionPassed);
+  printVerdict(at, plan.spec.dir, triggers, results.map(resultText).join(', '), passed, results, failureDetail(results));
 }
