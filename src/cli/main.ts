@@ -19,14 +19,14 @@ async function main(argv: string[]): Promise<number> {
     if (json) holdUsageErrors(rig, usage);
     await rig.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.exitCode === 0) return ExitCode.ok;
+  } catch (caught) {
+    if (caught instanceof CommanderError) {
+      if (caught.exitCode === 0) return ExitCode.ok;
       if (json) {
         const line = {
           time: new Date().toISOString(),
           level: 'error',
-          message: err.message.replace(/^error: /, ''),
+          message: caught.message.replace(/^error: /, ''),
           hint: usage.join(' '),
           exitCode: ExitCode.badInput,
         };
@@ -34,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return ExitCode.badInput;
     }
+    // dockerd went away under a command: its failure, not a bug of rig's.
+    const err: unknown = (await import('../runtime/docker/connect.js')).engineStopped(caught) ?? caught;
     const chalk = (await import('chalk')).chalkStderr;
     const { outputSettings } = await import('./output.js');
     if (outputSettings().json) {

@@ -11,9 +11,12 @@ configs: []
 nodes:
 ${nodes}`;
 
-/** etcd's own count of calls started, by method (Range, Txn, Watch), read from its metrics endpoint. */
-async function etcdCalls(etcd: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${etcd}/metrics`)).text();
+/**
+ * etcd's own count of calls started, by method (Range, Txn, Watch), read from its metrics endpoint inside the
+ * sidecar (etcd listens on loopback there; the nodes' proxy on the rig bridge serves no metrics).
+ */
+async function etcdCalls(rig: string): Promise<Record<string, number>> {
+  const text = await docker(['exec', `rig-${rig}.sidecar`, 'busybox', 'wget', '-q', '-O', '-', 'http://127.0.0.1:2379/metrics']);
   const count = (method: string, service: string) =>
     Number(
       new RegExp(`^grpc_server_started_total\\{grpc_method="${method}",grpc_service="${service}",[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ??
@@ -44,7 +47,6 @@ describe('provisioning with peer discovery', () => {
 `,
     ),
   );
-  let etcd = '';
 
   beforeAll(async () => {
     await execa('sh', [
@@ -53,7 +55,6 @@ describe('provisioning with peer discovery', () => {
     ]);
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
-    etcd = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].etcd;
   });
 
   afterAll(async () => {
@@ -74,34 +75,34 @@ describe('provisioning with peer discovery', () => {
   });
 
   it('wakes a waiting node on the publish itself: a watch, not a polling loop', async () => {
-    const before = await etcdCalls(etcd);
+    const before = await etcdCalls(name);
     const waiter = execa('docker', ['exec', `rig-${name}.b`, '/.rig/bin/rig-fact', 'wait', '--timeout', '60', 'a', 'color'], {
       reject: false,
     });
     // The waiter has read the key once and opened its watch when etcd counts one more Watch.
-    for (let i = 0; i < 100 && (await etcdCalls(etcd)).watch === before.watch; i++) await new Promise((r) => setTimeout(r, 100));
-    const watching = await etcdCalls(etcd);
+    for (let i = 0; i < 100 && (await etcdCalls(name)).watch === before.watch; i++) await new Promise((r) => setTimeout(r, 100));
+    const watching = await etcdCalls(name);
     expect(watching.watch).toBe(before.watch + 1);
     // Idle for three seconds: a poller would read the key again and again.
     await new Promise((r) => setTimeout(r, 3000));
-    const idle = await etcdCalls(etcd);
+    const idle = await etcdCalls(name);
     expect(idle.range).toBe(watching.range);
     await docker(['exec', `rig-${name}.a`, '/.rig/bin/rig-fact', 'set', 'color', 'blue']);
     const woke = await waiter;
     expect(woke.exitCode).toBe(0);
     expect(woke.stdout.trim()).toBe('blue');
     // One read before watching, none while waiting.
-    expect((await etcdCalls(etcd)).range - before.range).toBe(1);
+    expect((await etcdCalls(name)).range - before.range).toBe(1);
   });
 
   it('with --change, waits for the next write even when the fact exists', async () => {
-    const before = await etcdCalls(etcd);
+    const before = await etcdCalls(name);
     const waiter = execa('docker', ['exec', `rig-${name}.c`, '/.rig/bin/rig-fact', 'wait', '--timeout', '30', '--change', 'a', 'role'], {
       reject: false,
     });
     // Write only once the waiter follows its watch (etcd counts one more Watch): a write before would go unseen.
-    for (let i = 0; i < 100 && (await etcdCalls(etcd)).watch === before.watch; i++) await new Promise((r) => setTimeout(r, 100));
-    expect((await etcdCalls(etcd)).watch).toBe(before.watch + 1);
+    for (let i = 0; i < 100 && (await etcdCalls(name)).watch === before.watch; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await etcdCalls(name)).watch).toBe(before.watch + 1);
     await docker(['exec', `rig-${name}.a`, '/.rig/bin/rig-fact', 'set', 'role', 'standby']);
     const woke = await waiter;
     expect(woke.stdout.trim()).toBe('standby');

@@ -15,6 +15,7 @@ import { planRig, type Plan } from '../../plan/plan.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import type { RigContainer } from '../../runtime/docker/containers.js';
 import { createEngine } from '../engine.js';
+import { engineStopped } from '../../runtime/docker/connect.js';
 import { outputMode, runSteps, type OutputMode } from '../progress.js';
 import { parseDuration } from '../table.js';
 import { note, warn } from '../output.js';
@@ -129,10 +130,12 @@ export async function bringUp(
       run.done();
       startKeeper(plan.name); // from now on, a node or the sidecar that restarts is wired again
     } catch (err) {
-      // An interrupt or the deadline stops every step: say that, not what it made fail.
-      const reason = run.abortReason() ?? err;
+      // An interrupt or the deadline stops every step: say that, not what it made fail. An engine that went away is
+      // the engine's failure, not a bug of rig's.
+      const reason = run.abortReason() ?? engineStopped(err, plan.name) ?? err;
       const removed = await run.cleanup(!!flags.keepOnFailure && !interrupts.signal, reason).catch((cleanupErr: Error) => {
-        // The reaper, still armed, tries again when this process ends.
+        // The reaper, still armed, tries again when this process ends. An engine that went away: that says it all.
+        if (engineStopped(reason)) throw reason;
         throw new RigError(
           `${(reason as Error).message}\nThen removing what was made of rig ${plan.name} failed: ${cleanupErr.message}`,
           'remove it with: rig down --name ' + plan.name,

@@ -31,6 +31,36 @@ function engineError(err: unknown, where: string): RigError {
   );
 }
 
+/** How the engine went away, if `err` (or an error it was caused by) says it did: a cut, refused or vanished socket. */
+function engineGone(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as Error).cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const message = (e as Error).message ?? '';
+    if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(code ?? '')) return code;
+    if (/socket hang up/.test(message)) return 'socket hang up';
+    if (code === 'ENOENT' && /\.sock\b/.test(message)) return `${code}: its socket is gone`;
+  }
+  return undefined;
+}
+
+export const ENGINE_STOPPED = 'The Docker engine stopped answering';
+
+/**
+ * The Docker engine went away under a call (dockerd stopped or restarting): the engine's failure, not a bug of
+ * rig's. A RigError that says so (exit 1), with what rig was doing as its detail; undefined for any other error.
+ */
+export function engineStopped(err: unknown, rig?: string): RigError | undefined {
+  const how = engineGone(err);
+  if (!how) return undefined;
+  if (err instanceof RigError && err.message.startsWith(ENGINE_STOPPED)) return err;
+  return new RigError(
+    `${ENGINE_STOPPED} (${how}).`,
+    `check that dockerd runs (docker info); once it answers, remove what is left with: rig down --name ${rig ?? 'NAME'} (rig ls lists the rigs)`,
+    ExitCode.failed,
+    { cause: err, detail: err instanceof RigError ? `rig was at: ${err.message}` : undefined },
+  );
+}
+
 /** Docker answers "no such container/network" with 404; on teardown that counts as done. */
 export function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number })?.statusCode === 404;

@@ -105,13 +105,15 @@ async function watchStarts(
 ): Promise<() => void> {
   const starts = await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [`${Label.rig}=${rig}`] } });
   const gone = await docker.getEvents({ filters: { type: ['network'], event: ['destroy'], network: [networkId] } });
-  lineStream(starts, (line) => {
-    const event = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
-    onStart(event.Actor?.ID ?? event.id ?? '', event.Actor?.Attributes ?? {});
-  });
-  lineStream(gone, () => onEnd());
-  starts.on('end', onEnd);
-  gone.on('end', onEnd);
+  lineStream(
+    starts,
+    (line) => {
+      const event = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      onStart(event.Actor?.ID ?? event.id ?? '', event.Actor?.Attributes ?? {});
+    },
+    onEnd,
+  );
+  lineStream(gone, () => onEnd(), onEnd);
   return () => [starts, gone].forEach((stream) => (stream as unknown as { destroy(): void }).destroy());
 }
 
