@@ -10,6 +10,12 @@ function watchStatus(name: string) {
   return { child, out: () => out };
 }
 
+/** How many watches the rig's etcd has started, from its metrics (etcd listens on loopback in the sidecar). */
+async function watchesStarted(rig: string): Promise<number> {
+  const metrics = await docker(['exec', `rig-${rig}.sidecar`, 'busybox', 'wget', '-q', '-O', '-', 'http://127.0.0.1:2379/metrics']);
+  return Number(/^grpc_server_started_total\{grpc_method="Watch",[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? NaN);
+}
+
 const setStage = (name: string, stage: string) =>
   rig(['exec', 'a', '--name', name, '--', '/.rig/bin/sh', '-c', `. /.rig/bin/rig-fact --library && stage ${stage}`]);
 
@@ -42,6 +48,85 @@ nodes:
       const ended = await watch.child;
       expect(ended.exitCode, ended.all).toBe(0);
     }
+  });
+});
+
+describe('waits inside a node across a restart of the sidecar', () => {
+  const r = useRig(
+    'wnode',
+    (name) => `name: ${name}
+domain: w.test
+network: { internal: true }
+configs: []
+nodes:
+  a.w.test:
+  b.w.test:
+`,
+  );
+
+  it('rig-fact wait --change takes its watch up again and wakes on the write after the restart', async () => {
+    const before = await watchesStarted(r.name);
+    const wait = execa('docker', ['exec', `rig-${r.name}.a`, '/.rig/bin/rig-fact', 'wait', '--change', '--timeout', '60', 'b', 'color'], {
+      reject: false,
+      all: true,
+    });
+    // The waiter follows its watch once etcd has started one more (its metrics, read inside the sidecar).
+    expect(await eventually(async () => (await watchesStarted(r.name)) > before, 15_000, 100)).toBe(true);
+    await docker(['restart', '-t', '1', `rig-${r.name}.sidecar`]);
+    const written = await eventually(
+      async () => (await rig(['exec', 'b', '--name', r.name, '--', '/.rig/bin/rig-fact', 'set', 'color', 'blue'])).exitCode === 0,
+      30_000,
+    );
+    expect(written).toBe(true);
+    const woke = await wait;
+    expect(woke.exitCode, woke.all).toBe(0);
+    expect(woke.stdout.trim()).toBe('blue');
+  });
+
+  it('rig-fact get says etcd cannot be reached, not that the fact does not exist', async () => {
+    await docker(['pause', `rig-${r.name}.sidecar`]);
+    try {
+      const get = await rig([
+        'exec',
+        'a',
+        '--name',
+        r.name,
+        '--',
+        'sh',
+        '-c',
+        'RIG_ETCD_CALL_TIMEOUT=2 timeout 20 /.rig/bin/rig-fact get b ipaddress',
+      ]);
+      expect(get.exitCode, get.all).toBe(2);
+      expect(get.stderr).toContain("rig-fact: cannot reach the rig's etcd");
+      expect(get.stderr).not.toContain('no fact ipaddress');
+    } finally {
+      await docker(['unpause', `rig-${r.name}.sidecar`]);
+    }
+  });
+});
+
+describe('rig watch of a rig that is taken down', () => {
+  const r = useRig(
+    'wdown',
+    (name) => `name: ${name}
+domain: w.test
+network: { internal: true }
+configs: []
+nodes:
+  a.w.test:
+`,
+  );
+
+  it('stops with an error that says so, instead of passing every edit', async () => {
+    const watch = execa('node', [rigBin, 'watch', '--name', r.name], { env: { CI: 'true' }, reject: false, all: true, cwd: r.dir });
+    let out = '';
+    watch.all!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    expect(await eventually(async () => out.includes('watching'), 20_000)).toBe(true);
+    expect((await rig(['down', '--name', r.name])).exitCode).toBe(0);
+    const ended = await watch;
+    expect(ended.exitCode, ended.all).toBe(1);
+    expect(ended.all).toContain(`Rig ${r.name} was taken down; rig watch stops.`);
+    expect(ended.all).not.toContain('PASS');
   });
 });
 

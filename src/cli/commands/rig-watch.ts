@@ -85,14 +85,36 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
   // Said once every directory is watched: an edit from now on is seen.
   const left = watching.gitIgnores ? 'leaving out what git ignores; ' : '';
   note(`watching ${dirs.join(', ')} for rig ${rig} (${left}Ctrl-C to stop)`, { watching: dirs });
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    signal?.addEventListener('abort', stop, { once: true });
-  });
+  // Until Ctrl-C, or until the rig is taken down (its network goes: Docker's event): then there is nothing to judge
+  // edits against, and the watch says so instead of passing every edit.
+  let ended = false;
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  process.once('SIGINT', () => stop());
+  process.once('SIGTERM', () => stop());
+  signal?.addEventListener('abort', () => stop(), { once: true });
+  const stopFollowing = await engine.runtime.watchStarts(
+    rig,
+    network.id,
+    () => {},
+    () => {
+      ended = true;
+      stop();
+    },
+  );
+  await stopped;
+  stopFollowing();
   watching.close();
   await running;
+  if (!ended) return;
+  if (!(await engine.runtime.networks(rig)).length) {
+    throw new RigError(`Rig ${rig} was taken down; rig watch stops.`, `bring it up again with: rig up ${file} --watch`, ExitCode.failed);
+  }
+  throw new RigError(
+    `The Docker engine's events stopped (rig ${rig} is still there); rig watch stops.`,
+    'check that dockerd runs (docker info), then rig watch again',
+    ExitCode.failed,
+  );
 }
 
 /** What a changed file is to the rig, and the nodes it sends to provisioning. */
