@@ -76,7 +76,7 @@ nodes:
     expect(missing.exitCode).toBe(2);
     const [error] = jsonLines(missing.stderr);
     expect(error).toMatchObject({ level: 'error', exitCode: 2 });
-    expect(String(error.hint)).toContain('alpha.out.test, mid.out.test, zeta.out.test'); // the nodes it has
+    expect(String(error.hint)).toContain('alpha, mid, zeta'); // the nodes it has, as the user named the node (short)
   });
 
   it('images build --json: stdout is one JSON document, stderr JSON lines', async () => {
