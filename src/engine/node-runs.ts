@@ -74,8 +74,11 @@ export class NodeRuns {
     ];
   }
 
-  /** A shell command in the node, its output collected; ended at its deadline (in the node), or by an abort. */
-  async run(node: NodeInstance, command: string, options: RunOptions = {}): Promise<NodeRunResult> {
+  /**
+   * A shell command (or a command and its arguments, as for `argv`) in the node, its output collected; ended at its
+   * deadline (in the node), or by an abort.
+   */
+  async run(node: NodeInstance, command: string | string[], options: RunOptions = {}): Promise<NodeRunResult> {
     if (this.aborted) return { exitCode: 130, output: '', timedOut: false, interrupted: true };
     this.nodes.set(`${node.backend}/${node.name}`, node);
     const exec = this.engine.backends[node.backend]!.exec(node, this.argv(command, options));
