@@ -187,6 +187,7 @@ function nodeCommands(rig: Command): void {
     .option('--on <node>', 'run the command inside this node instead of on the host')
     .option('--test', "run the nodes' validate commands (rig test) as the command")
     .option('--junit <file>', 'with --test: write JUnit XML here')
+    .option('--test-timeout <duration>', 'with --test: how long each check may run (default: validate_timeout, else 5m)')
     .option('--timeout <duration>', 'how long every node has to become ready', '5m')
     .option('--keep-on-failure', 'keep the rig when up or the command fails, and say how to remove it')
     .option('--json', 'progress as JSON lines on stderr')
@@ -198,6 +199,7 @@ function nodeCommands(rig: Command): void {
     .argument('[rigfile]', 'the rig file the rig came from')
     .option('--name <name>', "the rig's name (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
     .option('--junit <file>', 'write JUnit XML here')
+    .option('--timeout <duration>', "how long each check may run, over the rig file's validate_timeout (default 5m)")
     .option('--json', 'print the results as JSON')
     .action(async (file, flags) => (await import('./commands/test.js')).test(file, flags));
 }
@@ -282,7 +284,7 @@ const EXAMPLES: Record<string, string[]> = {
     'rig run rig.yaml --test --junit results.xml',
     'rig run rig.yaml --on mill -- redis-cli ping',
   ],
-  test: ['rig test --name village', 'rig test rig.yaml --junit results.xml'],
+  test: ['rig test --name village', 'rig test rig.yaml --junit results.xml', 'rig test --timeout 30s'],
   graph: ['rig graph rig.yaml | dot -Tsvg > graph.svg', 'rig graph rig.yaml --format mermaid'],
   gc: ['rig gc', 'rig gc --json'],
   inventory: [

@@ -8,6 +8,8 @@ import { checkSchema } from './check-schema.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
 import { DHCP_POOL_OFFSET, AUTO_SUBNET_PREFIX, dhcpLeases } from '../ipv4.js';
 import {
+  DURATION,
+  MAX_DURATION_SECONDS,
   DEFAULT_FILE,
   DEFAULT_POOL,
   NAME_RULE,
@@ -146,6 +148,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
     facts: checkFacts(c, settings.facts, ['facts']),
     provision: buildSteps(c, settings.provision, ['provision'], rigDir),
     validate: strings(settings.validate),
+    validateTimeout: durationSeconds(c, settings.validate_timeout, ['validate_timeout']),
     update: strings(settings.update),
     rigDir,
     simple: !full,
@@ -178,6 +181,16 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
 }
 
 const strings = (value: string | (string | undefined)[] | undefined) => stringList(value, []).map((s) => s.text);
+
+/** A duration (the schema let through: 30s, 5m, 1m30s, or a number of seconds) as seconds; one too long is a problem. */
+function durationSeconds(c: Checker, value: string | number | undefined, p: PathSeg[]): number | undefined {
+  if (value === undefined) return undefined;
+  const match = typeof value === 'string' ? DURATION.exec(value.trim()) : undefined;
+  const seconds = match ? Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0) : Number(value);
+  if (seconds <= MAX_DURATION_SECONDS) return seconds;
+  c.report(p, `${String(value)} is longer than rig can wait (${MAX_DURATION_SECONDS} s)`, 'write a shorter one, e.g. 30m', 'value');
+  return undefined;
+}
 
 /** A node's custom facts and shell steps ride in its environment, where one variable holds at most 128 KiB. */
 function checkNodeSize(c: Checker, node: NodeSpec, p: PathSeg[]): void {
@@ -371,6 +384,7 @@ interface RigDefaults {
   facts: Record<string, string>;
   provision: ProvisionStep[];
   validate: string[];
+  validateTimeout?: number;
   update: string[];
   rigDir: string;
   simple: boolean;
@@ -404,6 +418,10 @@ function checkNodes(
       provision: settings.provision ? buildSteps(c, settings.provision, [...p, 'provision'], rig.rigDir) : rig.provision,
       needs: [],
       validate: settings.validate ? strings(settings.validate) : rig.validate,
+      validateTimeout:
+        settings.validate_timeout === undefined
+          ? rig.validateTimeout
+          : durationSeconds(c, settings.validate_timeout, [...p, 'validate_timeout']),
       update: settings.update ? strings(settings.update) : rig.update,
       roles: [...new Set(settings.roles?.filter((r) => r !== undefined))],
       line: c.line(p),

@@ -111,6 +111,28 @@ const oneOrList = (what: string, hint: string, description: string, itemDescript
 
 const commands = (key: string, description: string) => oneOrList('a shell command', `e.g. ${key}: ["redis-cli ping"]`, description);
 
+/** A duration as the command line takes it (90s, 5m, 1m30s, 90), not zero; load.ts reads it as seconds. */
+export const DURATION = /^(?:(\d+)m)?(?:(\d+)s?)?$/;
+/** The longest duration rig can wait (what a timer of Node's holds), in seconds. */
+export const MAX_DURATION_SECONDS = 2_147_483;
+const DURATION_HINT = 'write e.g. 30s, 5m or 1m30s (a bare number is seconds)';
+
+const validateTimeout = (description: string) =>
+  J.union(
+    [
+      J.string({
+        pattern: `(?=.*[1-9])${DURATION.source}`,
+        says: { expected: 'a duration', hint: DURATION_HINT, invalid: (v) => `"${String(v)}" is not a duration (or is zero)` },
+      }),
+      J.integer({
+        minimum: 1,
+        maximum: MAX_DURATION_SECONDS,
+        says: { expected: 'a number of seconds', hint: DURATION_HINT, invalid: (v) => `${String(v)} seconds is not a time rig can wait` },
+      }),
+    ],
+    { description, says: { expected: 'a duration (30s, 5m, 1m30s) or a number of seconds', hint: DURATION_HINT } },
+  );
+
 // Provisioning steps.
 
 /** A file or directory a step names (load.ts checks that it exists, inside the rig file's directory). */
@@ -246,6 +268,7 @@ const NodeSettings = J.object({
     'A node of this rig (full or short name), to wait until it is ready, or node.fact, to wait for that fact.',
   ),
   validate: commands('validate', "The node's own validation commands, instead of the rig-wide ones."),
+  validate_timeout: validateTimeout("How long each of the node's validate commands may run, instead of the rig-wide setting."),
   update: commands('update', "The node's own update commands (rig update), instead of the rig-wide ones."),
 });
 export const NODE_KEYS = J.keysOf(NodeSettings);
@@ -430,6 +453,9 @@ const FullForm = J.object(
     facts_from: FactsFrom,
     provision: steps('Provisioning steps for every node that has no provision: of its own. Default: none.'),
     validate: commands('validate', 'Validation commands (rig test) for every node that has no validate: of its own. Default: none.'),
+    validate_timeout: validateTimeout(
+      'How long each validate command may run (e.g. 30s, 5m) before it fails as timed out and its processes are ended; a node may override, rig test --timeout overrides both. Default: 5m.',
+    ),
     update: commands('update', 'Shell commands that update every node in place (rig update), each followed by its validate commands.'),
     nodes: nodeMap(FullNodeValue, { description: 'Made-up node names (full, or short with the domain appended) to what they mirror.' }),
   },

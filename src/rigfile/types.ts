@@ -34,6 +34,7 @@ export interface NodeSpec {
   provision: ProvisionStep[]; // the node's own steps, else the rig-wide ones
   needs: Need[];
   validate: string[]; // shell commands that check the node from inside (rig test)
+  validateTimeout?: number; // seconds each validate command may take (validate_timeout); undefined: rig's default
   update: string[]; // shell commands that update the node in place (rig update), then validate checks it
   roles: string[]; // inventory groups, published as the roles fact
   line: number; // where the node is declared, for later error messages

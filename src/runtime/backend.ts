@@ -30,6 +30,7 @@ export interface NodeInstance {
   running: boolean;
   mirrors?: string;
   validate?: string[]; // the node's own checks (rig test), carried by the node itself
+  validateTimeout?: number; // how long each of them may take, in seconds, if the rig file said (validate_timeout)
   update?: string[]; // how the node is updated in place (rig update), carried by the node itself
   settings?: string; // the hash of the settings it was made with (nodeSettingsHash)
   links?: LinkRecord[]; // symlinks made for it alone (NodeLaunch.links)

@@ -53,7 +53,7 @@ describe('roles and inventories', () => {
     ]);
     expect(all.exitCode).toBe(1);
     expect(all.stdout.split('\n').sort()).toEqual(['barn | barn out', 'mill | mill out', 'well | well out']);
-    expect(all.stderr.split('\n').sort()).toEqual(['barn | err', 'mill | err', 'well | err']);
+    expect(all.stderr.split('\n').sort()).toEqual(['barn | err', 'mill | err', 'rig: well.village.test: exited 1', 'well | err']);
     expect((await rig(['exec', '--role', 'nosuch', '--name', name, '--', 'true'])).exitCode).toBe(2);
   });
 

@@ -9,6 +9,9 @@ import { whichRig } from '../which-rig.js';
 import { namesNode } from '../../plan/plan.js';
 import { printable } from '../../printable.js';
 import { parseDuration } from '../table.js';
+import { catchInterrupts, interruptedError, type Caught } from '../interrupts.js';
+import { NodeRuns } from '../../engine/node-runs.js';
+import { constants as osConstants } from 'node:os';
 
 /** A node name that is not in the rig: the nodes it has, so the right one is one copy away. */
 export function noSuchNode(node: string, rig: string | undefined, nodes: Array<{ rig: string; node: string }>): RigError {
@@ -253,10 +256,27 @@ function labelled(label: string, target: NodeJS.WritableStream): NodeJS.Writable
   });
 }
 
-/** rig exec --all / --role ROLE: the command on each of those nodes at once, each line after its node's name. */
+/**
+ * rig exec --all / --role ROLE: the command on each of those nodes at once, each line after its node's name; then a
+ * line on stderr for each node where it failed, with its exit code. It exits with the first failing node's code (in
+ * node order). Each runs in a process group of its own (rig-run): Ctrl-C or SIGTERM ends them all, whole, and rig
+ * says which had ended and which it ended (exit 130).
+ */
 async function execOnMany(engine: Engine, command: string[], flags: { name?: string; all?: boolean; role?: string }): Promise<void> {
   if (!command.length)
     throw new RigError('Say what to run on the nodes.', 'rig exec --all -- COMMAND, or rig exec --role ROLE -- COMMAND', ExitCode.badInput);
+  const interrupts = catchInterrupts();
+  try {
+    const chosen = await chooseNodes(engine, flags);
+    if (interrupts.which) throw interruptedError('nothing was run');
+    await execEach(engine, chosen, command, interrupts);
+  } finally {
+    interrupts.release();
+  }
+}
+
+/** The nodes of --all or --role ROLE; none is bad input. */
+async function chooseNodes(engine: Engine, flags: { name?: string; role?: string }): Promise<NodeInstance[]> {
   const rig = await whichRig(engine, flags.name);
   const instances = await listNodes(engine, rig);
   let chosen = instances;
@@ -270,16 +290,41 @@ async function execOnMany(engine: Engine, command: string[], flags: { name?: str
       'see the nodes and their roles with: rig inventory --format json',
       ExitCode.badInput,
     );
+  return chosen;
+}
+
+/** The command on each node at once (see execOnMany), then a line for each node where it failed or was ended. */
+async function execEach(engine: Engine, chosen: NodeInstance[], command: string[], interrupts: Caught): Promise<void> {
+  const runs = new NodeRuns(engine, interrupts.signal);
   const width = Math.max(...chosen.map((i) => i.node.split('.')[0].length));
+  const ended = new Set<string>(); // the nodes whose command was still running when the interrupt came
   const codes = await Promise.all(
     chosen.map(async (i) => {
       const label = i.node.split('.')[0].padEnd(width);
       const [stdout, stderr] = [labelled(label, process.stdout), labelled(label, process.stderr)];
-      const code = await engine.backends[i.backend]!.attach(i, command, { stdout, stderr, tty: false });
-      stdout.end();
-      stderr.end();
+      const onAbort = () => ended.add(i.node);
+      interrupts.signal.addEventListener('abort', onAbort);
+      const code = await runs.attach(i, command, { stdout, stderr, tty: false });
+      interrupts.signal.removeEventListener('abort', onAbort);
+      await Promise.all([stdout, stderr].map((s) => new Promise<void>((resolve) => s.end(() => resolve()))));
       return code;
     }),
   );
+  for (const [n, i] of chosen.entries()) {
+    if (ended.has(i.node)) process.stderr.write(`rig: ${i.node}: ended by the interrupt (exit ${codes[n]})\n`);
+    else if (codes[n] !== 0) process.stderr.write(`rig: ${i.node}: exited ${describeExit(codes[n])}\n`);
+  }
+  if (interrupts.which) {
+    const finished = chosen.filter((i) => !ended.has(i.node)).map((i) => i.node);
+    throw interruptedError(
+      `the command was ended in ${ended.size} of ${chosen.length} nodes${finished.length ? ` (it had ended in ${finished.join(', ')})` : ''}`,
+    );
+  }
   process.exitCode = codes.find((c) => c !== 0) ?? 0; // the first node's failure, in node order
+}
+
+/** An exit code, with the signal that ended the command when it says one did (128 + its number). */
+function describeExit(code: number): string {
+  const name = code > 128 && code < 160 ? Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+  return name ? `${code} (${name})` : String(code);
 }

@@ -1,9 +1,10 @@
 import { listNodes } from '../../engine/nodes.js';
-import { rollingUpdate } from '../../engine/update.js';
+import { rollingUpdate, type UpdateResult } from '../../engine/update.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { namesNode } from '../../plan/plan.js';
 import { printable, printableLines } from '../../printable.js';
 import { createEngine } from '../engine.js';
+import { catchInterrupts, interruptedError } from '../interrupts.js';
 import { whichRig } from '../which-rig.js';
 import { mirroring, noSuchNode } from './node.js';
 
@@ -17,7 +18,8 @@ export interface UpdateFlags {
 /**
  * rig update [NODE... | --mirrors LIVE] [--batch N]: a rolling update of the nodes that declare `update:`, N at a
  * time (default 1), each validated before the next batch; it stops at the first batch with a failure and says
- * which nodes have the update and which do not.
+ * which nodes have the update and which do not. Ctrl-C or SIGTERM stops it too: what runs in the nodes is ended
+ * (each command's process group), it says the same, and exits 130.
  */
 export async function update(names: string[], flags: UpdateFlags): Promise<void> {
   const batch = Number(flags.batch ?? 1);
@@ -33,6 +35,15 @@ export async function update(names: string[], flags: UpdateFlags): Promise<void>
       'rig update barn mill, or rig update --mirrors straleb.prod.example',
       ExitCode.badInput,
     );
+  const interrupts = catchInterrupts();
+  try {
+    await updateRig(names, flags, batch, interrupts.signal);
+  } finally {
+    interrupts.release();
+  }
+}
+
+async function updateRig(names: string[], flags: UpdateFlags, batch: number, signal: AbortSignal): Promise<void> {
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
   const all = await listNodes(engine, rig);
@@ -54,24 +65,44 @@ export async function update(names: string[], flags: UpdateFlags): Promise<void>
       ExitCode.badInput,
     );
 
-  const { results, notRun } = await rollingUpdate(engine, chosen, batch, (r) => {
-    if (!flags.json)
-      console.log(
-        `${r.node}  ${r.updated ? `updated in ${r.seconds.toFixed(1)} s, validate ${r.checks.length}/${r.checks.length} passed` : `FAILED: ${printable(r.failure ?? '')}`}`,
-      );
-  });
+  if (signal.aborted) throw interruptedError('no node was updated');
+  const { results, notRun } = await rollingUpdate(
+    engine,
+    chosen,
+    batch,
+    (r) => {
+      if (!flags.json) console.log(`${r.node}  ${resultLine(r)}`);
+    },
+    signal,
+  );
   const updated = results.filter((r) => r.updated).map((r) => r.node);
   const notUpdated = [...results.filter((r) => !r.updated).map((r) => r.node), ...notRun];
-  if (flags.json) console.log(JSON.stringify({ results, updated, notUpdated }, null, 2));
+  const interrupted = results.filter((r) => r.interrupted).map((r) => r.node);
+  if (flags.json) console.log(JSON.stringify({ results, updated, notUpdated, ...(signal.aborted ? { interrupted: true } : {}) }, null, 2));
   else {
     for (const r of results.filter((x) => !x.updated))
       console.log(`\n${r.node}: ${printable(r.failure ?? '')}:\n${printableLines(r.output.trimEnd())}`);
     console.log(`\nupdated: ${updated.join(', ') || 'none'}`);
-    console.log(
-      `not updated: ${notUpdated.join(', ') || 'none'}${notRun.length ? ` (${notRun.join(', ')} not run: the update stopped at the first failure)` : ''}`,
-    );
+    const why = signal.aborted ? 'the update was interrupted' : 'the update stopped at the first failure';
+    const notes = [
+      ...(interrupted.length
+        ? [`${interrupted.join(', ')} interrupted: what ran in ${interrupted.length > 1 ? 'them' : 'it'} was ended`]
+        : []),
+      ...(notRun.length ? [`${notRun.join(', ')} not run: ${why}`] : []),
+    ];
+    console.log(`not updated: ${notUpdated.join(', ') || 'none'}${notes.length ? ` (${notes.join('; ')})` : ''}`);
   }
+  if (signal.aborted)
+    throw interruptedError(
+      interrupted.length ? `the update commands under way were ended in ${interrupted.join(', ')}` : 'no update was under way',
+    );
   process.exitCode = notUpdated.length ? ExitCode.failed : ExitCode.ok;
+}
+
+/** A node's line as its update ends: updated, FAILED or INTERRUPTED, and how. */
+function resultLine(r: UpdateResult): string {
+  if (r.updated) return `updated in ${r.seconds.toFixed(1)} s, validate ${r.checks.length}/${r.checks.length} passed`;
+  return `${r.interrupted ? 'INTERRUPTED' : 'FAILED'}: ${printable(r.failure ?? '')}`;
 }
 
 function throwNoSuchNode(name: string, rig: string, all: Array<{ rig: string; node: string }>): never {

@@ -18,6 +18,9 @@ import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import { unpackTools } from './unpack.js';
 import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog, tail } from './containers.js';
 
+/** A whole number of seconds from a label, or undefined. */
+const seconds = (label: string | undefined) => (label && /^[1-9]\d*$/.test(label) ? Number(label) : undefined);
+
 /** How long `down` lets a systemd node halt before it is killed. */
 const SYSTEMD_HALT_SECONDS = 3;
 
@@ -62,6 +65,7 @@ export class DockerNodes implements NodeBackend {
         [Label.backend]: 'docker',
         ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
         [Label.validate]: JSON.stringify(spec.validate),
+        ...(spec.validateTimeout ? { [Label.validateTimeout]: String(spec.validateTimeout) } : {}),
         [Label.update]: JSON.stringify(spec.update),
         [Label.spec]: nodeSettingsHash(spec),
         ...(links.length ? { [Label.links]: JSON.stringify(links) } : {}),
@@ -133,6 +137,7 @@ export class DockerNodes implements NodeBackend {
         running: c.state === 'running',
         mirrors: c.labels[Label.mirrors],
         validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
+        validateTimeout: seconds(c.labels[Label.validateTimeout]),
         update: JSON.parse(c.labels[Label.update] ?? '[]') as string[],
         settings: c.labels[Label.spec],
         links: JSON.parse(c.labels[Label.links] ?? '[]') as LinkRecord[],

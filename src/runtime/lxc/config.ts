@@ -8,6 +8,7 @@ export interface LxcMarker {
   node: string; // fqdn
   mirrors?: string;
   validate: string[]; // the node's own checks (rig test)
+  validateTimeout?: number; // seconds each may take, if the rig file says
   update: string[]; // how it is updated in place (rig update)
   settings?: string; // the hash of the settings it was made with
   links?: LinkRecord[]; // symlinks made for it alone (by a reconcile)
@@ -43,7 +44,7 @@ export function renderConfig(c: LxcNodeConfig): string {
         ExitCode.badInput,
       );
   }
-  const { rig, node, mirrors, validate, update, settings, links } = c.marker;
+  const { rig, node, mirrors, validate, validateTimeout, update, settings, links } = c.marker;
   return [
     `# A node of rig ${rig}, made by rig; \`rig down --name ${rig}\` removes it.`,
     `# ${Label.rig} = ${rig}`,
@@ -52,6 +53,7 @@ export function renderConfig(c: LxcNodeConfig): string {
     `# ${Label.node} = ${node}`,
     ...(mirrors ? [`# ${Label.mirrors} = ${mirrors}`] : []),
     `# ${Label.validate} = ${asciiJson(validate)}`,
+    ...(validateTimeout ? [`# ${Label.validateTimeout} = ${validateTimeout}`] : []),
     `# ${Label.update} = ${asciiJson(update)}`,
     ...(settings ? [`# ${Label.spec} = ${settings}`] : []),
     ...(links?.length ? [`# ${Label.links} = ${asciiJson(links)}`] : []),
@@ -91,7 +93,7 @@ export function readMarker(config: string): LxcMarker | undefined {
   const values = new Map<string, string>();
   for (const line of config.split('\n')) {
     if (!line.startsWith('#')) break;
-    const match = /^# (io\.rig\.[a-z]+) = ([\x20-\x7e]*)$/.exec(line);
+    const match = /^# (io\.rig\.[a-z-]+) = ([\x20-\x7e]*)$/.exec(line);
     if (match && !values.has(match[1])) values.set(match[1], match[2].trim());
   }
   const rig = values.get(Label.rig);
@@ -102,11 +104,15 @@ export function readMarker(config: string): LxcMarker | undefined {
     node,
     mirrors: values.get(Label.mirrors) || undefined,
     validate: parseList(values.get(Label.validate)),
+    ...seconds(values.get(Label.validateTimeout)),
     update: parseList(values.get(Label.update)),
     settings: values.get(Label.spec) || undefined,
     links: parseLinks(values.get(Label.links)),
   };
 }
+
+/** A marker's whole number of seconds, as a field (none when it is not one). */
+const seconds = (text: string | undefined) => (text && /^[1-9]\d*$/.test(text) ? { validateTimeout: Number(text) } : {});
 
 /** JSON in printable ASCII only (every other character as \uXXXX), so a marker value stays one plain line. */
 const asciiJson = (value: unknown) =>
