@@ -1,5 +1,6 @@
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
+import { NodeRuns } from './node-runs.js';
 import { validateNode, type CheckResult } from './validate.js';
 
 export interface ProvisionResult {
@@ -22,8 +23,9 @@ export const provisionPassed = (r: ProvisionResult) => r.exitCode === 0 && r.che
 export async function provisionNodes(
   engine: Engine,
   nodes: NodeInstance[],
-  options: { idempotent: boolean; needs: Map<string, string[]>; started?: (node: string) => void },
+  options: { idempotent: boolean; needs: Map<string, string[]>; started?: (node: string) => void; runs?: NodeRuns },
 ): Promise<ProvisionResult[]> {
+  const runs = options.runs ?? new NodeRuns(engine);
   const chosen = new Set(nodes.map((n) => n.node));
   const results = new Map<string, ProvisionResult>();
   let left = [...nodes];
@@ -35,6 +37,10 @@ export async function provisionNodes(
       level.map(async (node) => {
         // A need counts as met once its steps ran (it is ready again), as in `up`; its own checks are its verdict.
         const failedNeed = needsOf(node).find((d) => results.get(d)!.exitCode !== 0);
+        if (runs.aborted) {
+          results.set(node.node, { node: node.node, exitCode: -1, failure: NOT_RUN, output: '', seconds: 0, checks: [] });
+          return;
+        }
         if (failedNeed) {
           results.set(node.node, {
             node: node.node,
@@ -47,7 +53,7 @@ export async function provisionNodes(
           return;
         }
         options.started?.(node.node);
-        results.set(node.node, await provisionNode(engine, node, options.idempotent));
+        results.set(node.node, await provisionNode(engine, runs, node, options.idempotent));
       }),
     );
     left = left.filter((n) => !results.has(n.node));
@@ -55,12 +61,17 @@ export async function provisionNodes(
   return nodes.map((n) => results.get(n.node)!);
 }
 
-async function provisionNode(engine: Engine, node: NodeInstance, idempotent: boolean): Promise<ProvisionResult> {
+/** What a node that an interrupt kept from starting says. */
+export const NOT_RUN = 'not run: rig was interrupted';
+
+/** The steps run under rig-run, in a session of their own: an interrupt ends them whole, in the node. */
+async function provisionNode(engine: Engine, runs: NodeRuns, node: NodeInstance, idempotent: boolean): Promise<ProvisionResult> {
   const started = Date.now();
   const command = ['/.rig/bin/sh', '/.rig/bin/rig-steps', '--provision', ...(idempotent ? ['--idempotent'] : [])];
-  const { exitCode, output } = await engine.backends[node.backend]!.exec(node, command);
+  const { exitCode, output, interrupted } = await runs.run(node, command);
   const seconds = (Date.now() - started) / 1000;
-  if (exitCode === 0) return { node: node.node, exitCode, output, seconds, checks: await validateNode(engine, node) };
+  if (interrupted) return { node: node.node, exitCode: 130, failure: 'interrupted: its steps were ended', output, seconds, checks: [] };
+  if (exitCode === 0) return { node: node.node, exitCode, output, seconds, checks: await validateNode(engine, node, { runs }) };
   const failure = output.trimEnd().split('\n').pop() || `exited ${exitCode}`;
   return { node: node.node, exitCode, failure, stepOutput: failingStepOutput(output), output, seconds, checks: [] };
 }

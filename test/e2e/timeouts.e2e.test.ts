@@ -60,6 +60,8 @@ network: { internal: true }
 configs: []
 validate_timeout: 4s
 update: ['true']
+provision:
+  - shell: sh provision.sh "$(hostname)"
 nodes:
   barn:
     roles: [db]
@@ -74,13 +76,14 @@ nodes:
     roles: [db]
     validate: ['sh check.sh well']
 `);
-  const scripts = (check: Record<string, string>, update: Record<string, string> = {}) => {
+  const scripts = (check: Record<string, string>, update: Record<string, string> = {}, provision: Record<string, string> = {}) => {
     const script = (cases: Record<string, string>) =>
       `case "$1" in\n${Object.entries(cases)
         .map(([node, body]) => `  ${node}) ${body} ;;`)
         .join('\n')}\nesac\n`;
     writeFileSync(join(fixture.dir, 'check.sh'), script(check));
     writeFileSync(join(fixture.dir, 'update.sh'), script(update));
+    writeFileSync(join(fixture.dir, 'provision.sh'), script(provision));
   };
 
   /** The command lines of the processes in a node, as seen from outside it. */
@@ -200,6 +203,19 @@ nodes:
       expect(test.output()).toMatch(/mill\.t\.test\s+sh check\.sh mill\s+interrupted/);
       expect(test.output()).toContain('1 interrupted');
       expect(test.output()).toContain('Interrupted; the checks under way were ended in the nodes.');
+      expect(await gone('mill', a), (await processes('mill')).join('\n')).toBe(true);
+      expect(await gone('mill', b)).toBe(true);
+    });
+
+    it(`${signal} to rig provision ends the steps under way in the nodes, says which nodes were provisioned and exits 130`, async () => {
+      const [a, b] = [marker(), marker()];
+      scripts({ barn: 'exit 0', mill: 'exit 0', well: 'exit 0' }, {}, { mill: `sleep ${a} & sleep ${b}` });
+      const provision = spawnRig(['provision', 'barn', 'mill', '--name', name]);
+      expect(await eventually(() => sleeping('mill', b), 60_000), provision.output()).toBe(true);
+      provision.child.kill(signal);
+      const end = await ended(provision);
+      expect(end.code, provision.output()).toBe(130);
+      expect(provision.output()).toContain('Interrupted; provisioned: barn.t.test; ended: mill.t.test; not run: none.');
       expect(await gone('mill', a), (await processes('mill')).join('\n')).toBe(true);
       expect(await gone('mill', b)).toBe(true);
     });

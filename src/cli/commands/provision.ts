@@ -1,6 +1,8 @@
 import { listNodes } from '../../engine/nodes.js';
 import { factAccess, withFacts } from '../../engine/status.js';
-import { provisionNodes, provisionPassed, type ProvisionResult } from '../../engine/provision.js';
+import { NOT_RUN, provisionNodes, provisionPassed, type ProvisionResult } from '../../engine/provision.js';
+import { NodeRuns } from '../../engine/node-runs.js';
+import { catchInterrupts, interruptedError, type Caught } from '../interrupts.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { namesNode, nodeSettingsHash } from '../../plan/plan.js';
@@ -32,6 +34,15 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
       'rig provision barn mill, or rig provision --mirrors straleb.prod.example',
       ExitCode.badInput,
     );
+  const interrupts = catchInterrupts();
+  try {
+    await provisionCaught(names, flags, interrupts);
+  } finally {
+    interrupts.release();
+  }
+}
+
+async function provisionCaught(names: string[], flags: ProvisionFlags, interrupts: Caught): Promise<void> {
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
   const all = await listNodes(engine, rig);
@@ -60,6 +71,7 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
     needs,
+    runs: new NodeRuns(engine, interrupts.signal),
     started: (node) => note(`${node}: provisioning${flags.idempotent ? ' (twice: the second run must change nothing)' : ''}`),
   });
   // --idempotent: what the second run of each node that passed shows, by its steps.
@@ -78,6 +90,16 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
     );
   else printResults(results, second);
   process.exitCode = results.every(provisionPassed) ? ExitCode.ok : ExitCode.failed;
+  if (interrupts.which) {
+    const which = (keep: (r: ProvisionResult) => boolean) =>
+      results
+        .filter(keep)
+        .map((r) => r.node)
+        .join(', ') || 'none';
+    throw interruptedError(
+      `provisioned: ${which(provisionPassed)}; ended: ${which((r) => r.exitCode === 130)}; not run: ${which((r) => r.failure === NOT_RUN)}`,
+    );
+  }
 }
 
 function throwNoSuchNode(name: string, rig: string, all: Array<{ rig: string; node: string }>): never {
