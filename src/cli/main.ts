@@ -35,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
       return ExitCode.badInput;
     }
     // dockerd went away under a command: its failure, not a bug of rig's.
-    const err: unknown = (await import('../runtime/docker/connect.js')).engineStopped(caught) ?? caught;
+    const err: unknown =
+      caught instanceof RigError ? caught : ((await import('../runtime/docker/connect.js')).engineStopped(caught) ?? caught);
     const chalk = (await import('chalk')).chalkStderr;
     const { outputSettings } = await import('./output.js');
     if (outputSettings().json) {

@@ -34,6 +34,7 @@ function engineError(err: unknown, where: string): RigError {
 /** How the engine went away, if `err` (or an error it was caused by) says it did: a cut, refused or vanished socket. */
 function engineGone(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && depth < 5; e = (e as Error).cause, depth++) {
+    if ((e as Error).name === 'EtcdUnanswered') return undefined; // the rig's etcd (its socket reset), not the engine
     const code = (e as NodeJS.ErrnoException).code;
     const message = (e as Error).message ?? '';
     if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(code ?? '')) return code;
