@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
 import { newRootPassword, nodePassword, unanswered, type Facts } from '../facts/store.js';
@@ -50,6 +51,10 @@ export class AbortableRun implements Abortable {
   private readonly aborter = new AbortController();
   readonly signal = this.aborter.signal;
   private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor() {
+    setMaxListeners(0, this.signal); // no limit: every node of a big rig waits on it (Node warns on stderr past 10)
+  }
 
   abort(reason: Error): void {
     if (!this.signal.aborted) this.aborter.abort(reason);
@@ -583,7 +588,9 @@ class NodeStarts {
     );
     try {
       try {
-        await run.making(() => backend.launch(nodeLaunch(engine, plan, node, network, options, this.sidecarStarted, wired)));
+        await run.making(() =>
+          backend.launch({ ...nodeLaunch(engine, plan, node, network, options, this.sidecarStarted, wired), signal: run.signal }),
+        );
       } catch (err) {
         if (run.signal.aborted) throw run.signal.reason;
         throw await launchFailure(err as Error, node, wired);

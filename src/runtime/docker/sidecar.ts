@@ -8,6 +8,7 @@ import type { Plan } from '../../plan/plan.js';
 import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
 import type { SidecarEvents, Sidecars } from '../runtime.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { paced } from '../pacing.js';
 import { containerLog, LOG_CONFIG, tail, waitForLog, watchLog } from './containers.js';
 import type { RigNetwork } from './network.js';
 
@@ -63,8 +64,8 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
   const state = join(SIDECAR_STATE_ROOT, `${plan.name}.${randomBytes(6).toString('hex')}`);
   for (const dir of ['etcd', 'misc']) mkdirSync(join(state, dir), { recursive: true, mode: 0o700 });
   writeFileSync(join(state, NODES_CONF), nodesConf(plan, assignAddresses(plan, a)));
-  return docker
-    .createContainer({
+  const create = () =>
+    docker.createContainer({
       name: plan.sidecar.container,
       Image: image,
       Entrypoint: ['/usr/local/bin/rig-sidecar'],
@@ -88,7 +89,8 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
         Init: false,
         LogConfig: LOG_CONFIG, // capped and rotated, as the nodes' logs are
       },
-    })
+    });
+  return paced(create, { first: true })
     .then((container) => container.id)
     .catch((err: Error) => {
       rmSync(state, { recursive: true, force: true });
@@ -116,10 +118,11 @@ export function removeSidecarState(labels: Record<string, string>): void {
  */
 export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, id: string, events: SidecarEvents = {}): Promise<void> {
   const container = docker.getContainer(id);
-  const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
+  const first = { first: true }; // every node waits for the sidecar: its calls go ahead of theirs
+  const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac, first);
   veth.catch(() => {}); // awaited below
   try {
-    const starting = container.start();
+    const starting = paced(() => container.start(), first);
     events.started?.(); // the engine takes the nodes' starts while it starts this one: it serves them side by side
     await starting;
     const [{ State, Config }] = await Promise.all([container.inspect(), veth]);
@@ -127,13 +130,13 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
     const socket = join(Config.Labels[Label.state], 'etcd', ETCD_SOCKET);
     const etcdServes = waitForLog(docker, container.id, [ETCD_SERVES], 30_000).then(() => events.etcdServes?.(socket));
     etcdServes.catch(() => {}); // awaited below
-    await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
+    await moveIntoNode(State.Pid, plan.sidecar.hostInterface, first);
     events.wired?.();
     const bridgeServes = waitForLog(docker, container.id, [DNSMASQ_SERVES, SIDECAR_WIRED], 30_000).then(() => events.bridgeServes?.());
     await Promise.all([bridgeServes, etcdServes]);
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
-    await removeVeth(plan.sidecar.hostInterface);
+    await removeVeth(plan.sidecar.hostInterface, first);
     throw new RigError(
       `The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`,
       `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`,
