@@ -85,3 +85,12 @@ const removals = new Pacer(REMOVALS_IN_FLIGHT);
 /** Run a container's remove or stop when it has a removal turn, then an engine turn (see REMOVALS_IN_FLIGHT). */
 export const pacedRemoval = <T>(call: () => Promise<T>, options?: PaceOptions): Promise<T> =>
   removals.run(() => paced(call, options), options);
+
+/** How much longer than for one node a wait on the engine's work may take for `nodes`: their paced calls come first. */
+const WAIT_PER_NODE_MS = 250;
+
+/**
+ * A wait for something the engine does while it works through a rig's nodes (a sidecar's log line, a signal's
+ * effect): `baseMs` for a small rig, and longer with each node, whose calls the engine takes in turn meanwhile.
+ */
+export const scaledWaitMs = (baseMs: number, nodes: number): number => baseMs + nodes * WAIT_PER_NODE_MS;

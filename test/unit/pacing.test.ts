@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Pacer } from '../../src/runtime/pacing.js';
+import { Pacer, scaledWaitMs } from '../../src/runtime/pacing.js';
 
 /** A call that runs until `finish` is called, recording when it ran. */
 function calls(log: string[]) {
@@ -63,5 +63,10 @@ describe('the engine pacer', () => {
     const pacer = new Pacer(1);
     await expect(pacer.run(() => Promise.reject(new Error('refused')))).rejects.toThrow('refused');
     expect(await pacer.run(async () => 'next')).toBe('next');
+  });
+
+  it('lets waits on the engine grow with the number of nodes', () => {
+    expect(scaledWaitMs(10_000, 0)).toBe(10_000);
+    expect(scaledWaitMs(10_000, 200)).toBeGreaterThan(scaledWaitMs(10_000, 12));
   });
 });
