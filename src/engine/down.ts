@@ -1,4 +1,4 @@
-import { errorMessage } from '../errors.js';
+import { errorMessage, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import { ownerAlive } from './owner.js';
 import { listNodes } from './nodes.js';
@@ -24,25 +24,36 @@ export async function rigNames(engine: Engine): Promise<string[]> {
 /**
  * Remove everything of one rig, found by its labels alone (no rig file needed, and after an `up` that died
  * halfway): nodes and the sidecar at once (the leases and etcd keys live in the sidecar and go with it, so a
- * rebuilt rig starts from none), then the network, its firewall rule and the symlinks this rig made.
+ * rebuilt rig starts from none; the engine takes the removes in turn, see runtime/pacing.ts), then the network,
+ * its firewall rule and the symlinks this rig made. A part that fails (an engine that does not answer) does not
+ * stop the others: all that can go goes, then the first failure is thrown, and `rig down` again finishes the job.
  */
 export async function destroyRig(engine: Engine, rig: string): Promise<DownResult> {
   const { runtime } = engine;
   const backends = Object.values(engine.backends);
-  const [before, nodes] = await Promise.all([runtime.containers(rig), Promise.all(backends.map((b) => b.list(rig)))]);
+  const failures: unknown[] = [];
+  const attempt = <T>(work: Promise<T>, otherwise: T): Promise<T> => work.catch((err: unknown) => (failures.push(err), otherwise));
+  const [before, nodes] = await Promise.all([
+    attempt(runtime.containers(rig), []),
+    Promise.all(backends.map((b) => attempt(b.list(rig), []))),
+  ]);
   const sidecars = before.filter((c) => c.role !== 'node');
-  await Promise.all([...backends.map((b) => b.removeAll(rig)), ...sidecars.map((c) => runtime.removeContainer(c.id))]);
+  await Promise.all([
+    ...backends.map((b) => attempt(b.removeAll(rig), undefined)),
+    ...sidecars.map((c) => attempt(runtime.removeContainer(c.id), undefined)),
+  ]);
   sidecars.forEach((c) => removeSidecarState(c.labels));
   // A veth goes with its container's namespace once it is wired; one made but not yet moved (up stopped while
   // the node waited for the sidecar) is still on the host.
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
-  const usedByOthers = await linksInUse(engine, rig);
-  const networks = await runtime.networks(rig);
-  const used = listedLinks(networks, nodes.flat());
+  // Links only once the networks that list them are known: a link another rig may use is never guessed away.
+  const [usedByOthers, networks] = await Promise.all([attempt(linksInUse(engine, rig), undefined), attempt(runtime.networks(rig), [])]);
+  const used = usedByOthers ? listedLinks(networks, nodes.flat()) : [];
   const detached: string[] = [];
-  for (const network of networks) detached.push(...(await runtime.removeNetwork(network.id)));
-  const links = removeLinks(used, usedByOthers);
-  await runtime.removeWiring(rig, veths);
+  for (const network of networks) detached.push(...(await attempt(runtime.removeNetwork(network.id), [])));
+  const links = usedByOthers ? removeLinks(used, usedByOthers) : [];
+  await attempt(runtime.removeWiring(rig, veths), undefined);
+  if (failures.length) throw failures.find((err) => err instanceof RigError) ?? failures[0];
   return { rig, containers: sidecars.length + nodes.flat().length, links, detached };
 }
 

@@ -301,7 +301,7 @@ class RigReconcile implements ReconcileRun {
     if (!reserved) throw new InternalError(`the sidecar of rig ${plan.name} has no node config, after the check that it has`);
     const addresses = assignAddresses(plan, rig.network.addresses, reserved);
     await run.making(() => engine.runtime.guardPorts(plan.name, rig.network.id, guardedPorts(plan, addresses)));
-    await run.making(() => engine.sidecars.reload(rig.sidecar, nodesConf(plan, addresses)));
+    await run.making(() => engine.sidecars.reload(rig.sidecar, nodesConf(plan, addresses), plan.nodes.length));
     report(`dnsmasq serves ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`);
     const facts = await this.facts();
     const url = etcdUrl(rig.network);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
 import { newRootPassword, nodePassword, unanswered, type Facts } from '../facts/store.js';
@@ -9,6 +10,7 @@ import { rigSettings, rigSettingsHash, type Plan, type PlannedLink, type Planned
 import type { NodeSpec } from '../rigfile/types.js';
 import { tail } from '../runtime/docker/containers.js';
 import { checkSubnetFree, type RigNetwork } from '../runtime/docker/network.js';
+import { scaledWaitMs } from '../runtime/pacing.js';
 import { assignAddresses, etcdUrl } from '../plan/sidecar.js';
 import { guardedPorts } from './ports.js';
 import type { Engine, Step } from './context.js';
@@ -53,6 +55,10 @@ export class AbortableRun implements Abortable {
   private readonly aborter = new AbortController();
   readonly signal = this.aborter.signal;
   private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor() {
+    setMaxListeners(0, this.signal); // no limit: every node of a big rig waits on it (Node warns on stderr past 10)
+  }
 
   abort(reason: Error): void {
     if (!this.signal.aborted) this.aborter.abort(reason);
@@ -274,7 +280,7 @@ class RigUp implements UpRun {
         try {
           await this.startSidecar(network, container, { started: sidecarStarted.resolve, facts, bridge });
           await this.run.unlessAborted(nodes.admitted);
-          await this.run.unlessAborted(this.engine.sidecars.letNodesIn(container));
+          await this.run.unlessAborted(this.engine.sidecars.letNodesIn(container, this.plan.nodes.length));
         } catch (err) {
           for (const waiting of [sidecarStarted, facts, bridge]) waiting.reject(err as Error);
           throw this.run.reason ?? err;
@@ -353,7 +359,8 @@ class RigUp implements UpRun {
 
   private startDeadline(): void {
     const { plan, options } = this;
-    const limitMs = options.timeoutMs + SILENCE_GRACE_MS + DEADLINE_GRACE_MS;
+    // Each node's clock starts once it is launched, and the engine launches a big rig's nodes in turn: the grace grows.
+    const limitMs = options.timeoutMs + scaledWaitMs(SILENCE_GRACE_MS + DEADLINE_GRACE_MS, plan.nodes.length);
     const why = () =>
       this.sidecarServes
         ? `Rig ${plan.name} was not ready within ${limitMs / 1000} s (--timeout ${options.timeoutMs / 1000} s and a grace).`
@@ -683,11 +690,14 @@ class NodeStarts {
     );
     try {
       try {
-        await run.making(() => backend.launch(nodeLaunch(engine, plan, node, network, options, this.sidecarStarted, wired)));
+        await run.making(() =>
+          backend.launch({ ...nodeLaunch(engine, plan, node, network, options, this.sidecarStarted, wired), signal: run.signal }),
+        );
       } catch (err) {
         if (run.signal.aborted) throw run.signal.reason;
         throw await launchFailure(err as Error, node, wired);
       }
+      ready.launched();
       if (!options.wait) return;
       await run.unlessAborted(ready.promise).catch(async (err: Error) => {
         if (run.signal.aborted) throw run.signal.reason;
@@ -790,18 +800,24 @@ interface Waiter {
   fail: (err: Error) => void;
 }
 
-/** A node's way to ready, driven by the stages it publishes (etcd watch) and its death (Docker events). */
+/**
+ * A node's way to ready, driven by the stages it publishes (etcd watch) and its death (Docker events). Its clock
+ * starts once it is `launched` (its container runs, wired): in a big rig a node may wait long for its engine calls'
+ * turn (see runtime/pacing.ts), and its agent's own waits start only then.
+ */
 function waitReady(node: PlannedNode, report: (line: string) => void, waiters: Map<string, Waiter>, timeoutMs: number) {
   let timer: NodeJS.Timeout | undefined;
+  let launched = () => {};
   const promise = new Promise<void>((resolve, reject) => {
     let last = 'created';
     // A node's own waits end at timeoutMs and report exactly what they waited for; the host gives up on a node
     // that says nothing a little later, so that the node's precise message comes first.
     const limit = timeoutMs + SILENCE_GRACE_MS;
-    timer = setTimeout(
-      () => reject(new RigError(`not ready after ${limit / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)),
-      limit,
-    );
+    launched = () =>
+      void (timer ??= setTimeout(
+        () => reject(new RigError(`not ready after ${limit / 1000} s (last stage: ${last})`, undefined, ExitCode.timeout)),
+        limit,
+      ));
     waiters.set(node.spec.name, {
       stage: (stage) => {
         last = stage;
@@ -813,5 +829,5 @@ function waitReady(node: PlannedNode, report: (line: string) => void, waiters: M
     });
   });
   promise.catch(() => {}); // a node that never launched has nobody waiting on it
-  return { promise, cancel: () => clearTimeout(timer) };
+  return { promise, launched: () => launched(), cancel: () => clearTimeout(timer) };
 }

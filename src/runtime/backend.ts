@@ -13,6 +13,7 @@ export interface NodeLaunch {
   links: LinkRecord[]; // symlinks made for this node alone (by a reconcile), recorded on it so that `down` removes them
   mayStart: Promise<void>; // a backend may create the node before, but starts it only after (the sidecar starts first)
   networkReady: Promise<void>; // and wires it to the bridge only after this
+  signal?: AbortSignal; // the up was stopped: a call still waiting for its turn (see pacing.ts) is not made
 }
 
 /** A symlink rig made, as it records it. */

@@ -92,10 +92,13 @@ export interface Sidecars {
   create(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<string>;
   /** Start it (see startSidecar); resolves once dnsmasq serves the bridge and etcd the host. */
   start(plan: Plan, net: RigNetwork, id: string, events?: SidecarEvents): Promise<void>;
-  /** Let the nodes into its etcd, which it keeps out until then (see letNodesIn); resolves once they can reach it. */
-  letNodesIn(id: string): Promise<void>;
-  /** Give its dnsmasq a new node config (see reloadNodesConf). */
-  reload(sidecar: { id: string; labels: Record<string, string> }, conf: string): Promise<void>;
+  /**
+   * Let the rig's `nodes` nodes into its etcd, which it keeps out until then (see letNodesIn); resolves once they
+   * can reach it. The wait grows with `nodes`, as every wait on the engine's work for a rig does.
+   */
+  letNodesIn(id: string, nodes: number): Promise<void>;
+  /** Give its dnsmasq a new config for `nodes` nodes (see reloadNodesConf). */
+  reload(sidecar: { id: string; labels: Record<string, string> }, conf: string, nodes: number): Promise<void>;
   /** Start it again after it stopped while its rig stayed (see startSidecarAgain); resolves once it serves. */
   startAgain(id: string, timeoutMs: number): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { RigError } from '../errors.js';
 import { CommandError, runCommand } from './command.js';
+import { paced, type PaceOptions } from './pacing.js';
 
 const peerOf = (hostInterface: string) => `rp${hostInterface.slice(2)}`;
 
@@ -19,28 +20,36 @@ async function ip(args: string[], input?: string): Promise<void> {
 /**
  * Make a node's veth pair with its host end already on the rig bridge (done while the node's container starts).
  * A rig of the same name that was just removed may leave its veth for a moment (the kernel tears a dead node's
- * namespace down in the background); the name is this node's, so the leftover is ours to delete.
+ * namespace down in the background); the name is this node's, so the leftover is ours to delete. Paced.
  */
-export async function makeVeth(bridge: string, hostInterface: string, mac: string): Promise<void> {
-  const peer = peerOf(hostInterface);
-  await Promise.all([hostInterface, peer].map(removeVeth));
-  const batch = [
-    `link add ${hostInterface} type veth peer name ${peer}`,
-    `link set ${peer} address ${mac}`,
-    `link set ${hostInterface} master ${bridge} up`,
-  ];
-  await ip(['-batch', '-'], batch.join('\n')).catch(async (err) => {
-    await removeVeth(hostInterface);
-    throw err;
-  });
+export function makeVeth(bridge: string, hostInterface: string, mac: string, pace?: PaceOptions): Promise<void> {
+  return paced(async () => {
+    const peer = peerOf(hostInterface);
+    await Promise.all([hostInterface, peer].map(deleteLink));
+    const batch = [
+      `link add ${hostInterface} type veth peer name ${peer}`,
+      `link set ${peer} address ${mac}`,
+      `link set ${hostInterface} master ${bridge} up`,
+    ];
+    await ip(['-batch', '-'], batch.join('\n')).catch(async (err) => {
+      await deleteLink(hostInterface);
+      throw err;
+    });
+  }, pace);
 }
 
-/** Move the veth's other end into the node's network namespace as eth0: the node's agent takes it from there. */
-export async function moveIntoNode(pid: number, hostInterface: string): Promise<void> {
-  await ip(['link', 'set', peerOf(hostInterface), 'netns', String(pid), 'name', 'eth0']);
+/** Move the veth's other end into the node's network namespace as eth0: the node's agent takes it from there. Paced. */
+export function moveIntoNode(pid: number, hostInterface: string, pace?: PaceOptions): Promise<void> {
+  return paced(() => ip(['link', 'set', peerOf(hostInterface), 'netns', String(pid), 'name', 'eth0']), pace);
 }
 
-/** Delete a veth pair by its host end, if it is there. */
-export async function removeVeth(hostInterface: string): Promise<void> {
-  if (existsSync(`/sys/class/net/${hostInterface}`)) await runCommand('ip', ['link', 'del', hostInterface]).catch(() => {});
+/** Delete a veth pair by its host end, if it is there. Paced (only when it is there). */
+export async function removeVeth(hostInterface: string, pace?: PaceOptions): Promise<void> {
+  if (linkExists(hostInterface)) await paced(() => deleteLink(hostInterface), pace);
+}
+
+const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
+
+async function deleteLink(name: string): Promise<void> {
+  if (linkExists(name)) await runCommand('ip', ['link', 'del', name]).catch(() => {});
 }

@@ -69,6 +69,22 @@ describe('rig down against the fake runtime', () => {
     expect(await destroyRig(fake.engine(), 'half')).toEqual({ rig: 'half', containers: 0, links: [], detached: [] });
   });
 
+  it('goes on past a part that fails (an engine that does not answer), removes all it can, then says why', async () => {
+    const fake = new FakeRuntime();
+    fake.addNetwork('stuck');
+    fake.addSidecar('stuck');
+    fake.addNode('stuck', 'a.v.test');
+    const hung = new Error('The Docker engine did not answer DELETE /containers/sc-stuck within 60 s');
+    fake.removeContainer = async () => {
+      throw hung;
+    };
+    await expect(destroyRig(fake.engine(), 'stuck')).rejects.toBe(hung);
+    expect(fake.nodes).toEqual([]); // the nodes went
+    expect(fake.nets).toEqual([]); // and the network
+    expect(fake.unwired.map((u) => u.rig)).toEqual(['stuck']); // and the host's wiring
+    expect(fake.boxes.map((c) => c.name)).toEqual(['rig-stuck.sidecar']); // `rig down` again takes the rest
+  });
+
   it('lists every rig that has anything left, once each, in order', async () => {
     const fake = new FakeRuntime();
     fake.addNetwork('b');

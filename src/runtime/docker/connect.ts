@@ -1,16 +1,18 @@
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
+import { answerWithin } from './deadline.js';
 import { loadDockerode } from './load-dockerode.js';
 
-/** Connect to the Docker engine (DOCKER_HOST or the local socket) and check that it answers. */
+/** Connect to the Docker engine (DOCKER_HOST or the local socket) and check that it answers; every call has a deadline. */
 export async function connectDocker(env: NodeJS.ProcessEnv = process.env): Promise<Docker> {
   const Dockerode = await loadDockerode();
   const docker = env.DOCKER_HOST ? new Dockerode() : new Dockerode({ socketPath: '/var/run/docker.sock' });
+  answerWithin(docker);
   const where = env.DOCKER_HOST ?? '/var/run/docker.sock';
   try {
     await docker.ping();
   } catch (err) {
-    throw engineError(err, where);
+    throw err instanceof RigError ? err : engineError(err, where);
   }
   return docker;
 }

@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
 import { LineSplitter, LOG_FILE_MB, type LineSink } from '../backend.js';
 import { isConflict, isNotFound } from './connect.js';
+import { pacedRemoval, type PaceOptions } from '../pacing.js';
 
 /**
  * Resolve once the container has printed lines matching every one of `patterns` (the logs are followed, not
@@ -102,10 +103,10 @@ export async function findRigContainers(docker: Docker, rig?: string): Promise<R
   }));
 }
 
-/** Remove a container and its anonymous volumes; a container already gone, or going, counts as removed. */
-export async function removeContainer(docker: Docker, id: string): Promise<void> {
+/** Remove a container and its anonymous volumes (paced); a container already gone, or going, counts as removed. */
+export async function removeContainer(docker: Docker, id: string, pace?: PaceOptions): Promise<void> {
   try {
-    await docker.getContainer(id).remove({ force: true, v: true });
+    await pacedRemoval(() => docker.getContainer(id).remove({ force: true, v: true }), pace);
   } catch (err) {
     if (isNotFound(err)) return;
     if (!isConflict(err)) throw err; // with force, a conflict is a removal already in progress

@@ -14,6 +14,7 @@ import {
   type NodeLaunch,
 } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { paced, pacedRemoval } from '../pacing.js';
 import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import { unpackTools } from './unpack.js';
 import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog, tail } from './containers.js';
@@ -45,11 +46,13 @@ export class DockerNodes implements NodeBackend {
     return this.tools;
   }
 
-  async launch({ rig, node, bridge, image, env, repoDir, links, mayStart, networkReady }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, bridge, image, env, repoDir, links, mayStart, networkReady, signal }: NodeLaunch): Promise<void> {
     const spec = node.spec;
     const tools = await this.prepare();
     const systemd = spec.init === 'systemd';
-    const container = await this.docker.createContainer({
+    // The create begins a node's work; its start and wiring finish work under way, ahead of other nodes' creates.
+    const [begin, carryOn] = [{ signal }, { signal, first: true }];
+    const settings: Docker.ContainerCreateOptions = {
       name: node.container,
       Image: image,
       Hostname: spec.shortName,
@@ -87,10 +90,11 @@ export class DockerNodes implements NodeBackend {
         // systemd manages its own part of the host's cgroup tree (under the container's cgroup, which Docker removes).
         ...(systemd ? { CgroupnsMode: 'host' } : {}),
       },
-    });
+    };
+    const container = await paced(() => this.docker.createContainer(settings), begin);
     await mayStart;
-    await container.start();
-    const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac)]);
+    await paced(() => container.start(), carryOn);
+    const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac, carryOn)]);
     try {
       if (!State.Running)
         throw new RigError(
@@ -98,9 +102,9 @@ export class DockerNodes implements NodeBackend {
           `see its log: docker logs ${node.container}`,
         );
       await networkReady;
-      await moveIntoNode(State.Pid, node.hostInterface);
+      await moveIntoNode(State.Pid, node.hostInterface, carryOn);
     } catch (err) {
-      await removeVeth(node.hostInterface);
+      await removeVeth(node.hostInterface, { first: true });
       throw err;
     }
   }
@@ -111,10 +115,7 @@ export class DockerNodes implements NodeBackend {
     const nodes = (await findRigContainers(this.docker, rig)).filter((c) => c.role === 'node');
     const halt = async (c: (typeof nodes)[number]) => {
       if (c.labels[Label.init] === 'systemd' && c.state === 'running')
-        await this.docker
-          .getContainer(c.id)
-          .stop({ t: SYSTEMD_HALT_SECONDS })
-          .catch(() => {});
+        await pacedRemoval(() => this.docker.getContainer(c.id).stop({ t: SYSTEMD_HALT_SECONDS })).catch(() => {});
     };
     await Promise.all(nodes.map(async (c) => (await halt(c), await removeContainer(this.docker, c.id))));
   }
@@ -122,7 +123,7 @@ export class DockerNodes implements NodeBackend {
   async remove(instance: NodeInstance): Promise<void> {
     // SIGTERM (or systemd's halt): the agent releases its lease before the container goes.
     const container = this.docker.getContainer(instance.name);
-    await container.stop({ t: SYSTEMD_HALT_SECONDS }).catch(() => {});
+    await pacedRemoval(() => container.stop({ t: SYSTEMD_HALT_SECONDS })).catch(() => {});
     await removeContainer(this.docker, instance.name);
   }
 

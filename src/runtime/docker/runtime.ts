@@ -41,9 +41,9 @@ export function dockerRuntime(docker: Docker): RigRuntime {
     },
     waitForLog: (id, patterns, timeoutMs) => waitForLog(docker, id, patterns, timeoutMs),
     streamLog: (id, options, onLine, signal) => streamContainerLog(docker, id, options, onLine, signal),
-    removeHostInterfaces: async (hostInterfaces) => void (await Promise.all(hostInterfaces.map(removeVeth))),
+    removeHostInterfaces: async (hostInterfaces) => void (await Promise.all(hostInterfaces.map((i) => removeVeth(i)))),
     async removeWiring(rig, hostInterfaces) {
-      await Promise.all(hostInterfaces.map(removeVeth));
+      await Promise.all(hostInterfaces.map((i) => removeVeth(i)));
       await Promise.all([removeBridgeRules(rig), removePortGuards(rig)]);
     },
   };

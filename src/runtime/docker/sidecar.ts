@@ -8,6 +8,7 @@ import type { Plan } from '../../plan/plan.js';
 import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
 import type { SidecarEvents, Sidecars } from '../runtime.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { paced, scaledWaitMs } from '../pacing.js';
 import { containerLog, LOG_CONFIG, tail, waitForLog, watchLog } from './containers.js';
 import type { RigNetwork } from './network.js';
 
@@ -24,31 +25,41 @@ export function reservedAddresses(labels: Record<string, string>): Map<string, s
 }
 
 /**
- * Give the sidecar's dnsmasq a new config for the rig's nodes (a reconcile): the file is replaced whole, then
- * rig-sidecar restarts dnsmasq on SIGHUP (leases are kept in their file). Resolves once the new dnsmasq serves.
+ * Give the sidecar's dnsmasq a new config for the rig's `nodes` nodes (a reconcile): the file is replaced whole,
+ * then rig-sidecar restarts dnsmasq on SIGHUP (leases are kept in their file). Resolves once the new dnsmasq serves.
  */
 export async function reloadNodesConf(
   docker: Docker,
   sidecar: { id: string; labels: Record<string, string> },
   conf: string,
+  nodes: number,
 ): Promise<void> {
   const path = join(sidecar.labels[Label.state], NODES_CONF);
   writeFileSync(`${path}.new`, conf);
   renameSync(`${path}.new`, path);
-  await signalAndAwait(docker, sidecar.id, 'SIGHUP', DNSMASQ_SERVES);
+  await signalAndAwait(docker, sidecar.id, 'SIGHUP', DNSMASQ_SERVES, nodes);
 }
 
 /**
- * Let the nodes into the sidecar's etcd: rig-sidecar keeps them out (a firewall rule) from its start until this,
- * which comes once etcd's auth is on and rig has put what it knows before the nodes publish. Resolves once it has.
+ * Let the rig's `nodes` nodes into the sidecar's etcd: rig-sidecar keeps them out (a firewall rule) from its start
+ * until this, which comes once etcd's auth is on and rig has put what it knows before the nodes publish. Resolves
+ * once it has.
  */
-export async function letNodesIn(docker: Docker, id: string): Promise<void> {
-  await signalAndAwait(docker, id, 'SIGUSR1', /rig-sidecar: etcd lets the nodes in/);
+export async function letNodesIn(docker: Docker, id: string, nodes: number): Promise<void> {
+  await signalAndAwait(docker, id, 'SIGUSR1', /rig-sidecar: etcd lets the nodes in/, nodes);
 }
 
-/** Signal rig-sidecar and wait for the line that says it has done what the signal asks (followed before it is sent). */
-async function signalAndAwait(docker: Docker, id: string, signal: string, done: RegExp): Promise<void> {
-  const said = await watchLog(docker, id, [done], 10_000, { newOnly: true });
+/** How long rig-sidecar may take to say it did what a signal asks, in a small rig (the engine relays its log). */
+const SIGNAL_ANSWER_MS = 10_000;
+/** How long etcd and dnsmasq may take to serve once the sidecar starts, in a small rig. */
+const DAEMONS_SERVE_MS = 30_000;
+
+/**
+ * Signal rig-sidecar and wait for the line that says it has done what the signal asks (followed before it is sent).
+ * The engine relays the signal and the line while it starts the rig's nodes: the wait grows with their number.
+ */
+async function signalAndAwait(docker: Docker, id: string, signal: string, done: RegExp, nodes: number): Promise<void> {
+  const said = await watchLog(docker, id, [done], scaledWaitMs(SIGNAL_ANSWER_MS, nodes), { newOnly: true });
   await docker.getContainer(id).kill({ signal });
   await said();
 }
@@ -63,8 +74,8 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
   const state = join(SIDECAR_STATE_ROOT, `${plan.name}.${randomBytes(6).toString('hex')}`);
   for (const dir of ['etcd', 'misc']) mkdirSync(join(state, dir), { recursive: true, mode: 0o700 });
   writeFileSync(join(state, NODES_CONF), nodesConf(plan, assignAddresses(plan, a)));
-  return docker
-    .createContainer({
+  const create = () =>
+    docker.createContainer({
       name: plan.sidecar.container,
       Image: image,
       Entrypoint: ['/usr/local/bin/rig-sidecar'],
@@ -88,7 +99,8 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
         Init: false,
         LogConfig: LOG_CONFIG, // capped and rotated, as the nodes' logs are
       },
-    })
+    });
+  return paced(create, { first: true })
     .then((container) => container.id)
     .catch((err: Error) => {
       rmSync(state, { recursive: true, force: true });
@@ -116,24 +128,26 @@ export function removeSidecarState(labels: Record<string, string>): void {
  */
 export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, id: string, events: SidecarEvents = {}): Promise<void> {
   const container = docker.getContainer(id);
-  const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac);
+  const first = { first: true }; // every node waits for the sidecar: its calls go ahead of theirs
+  const waitMs = scaledWaitMs(DAEMONS_SERVE_MS, plan.nodes.length); // the engine starts them meanwhile
+  const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac, first);
   veth.catch(() => {}); // awaited below
   try {
-    const starting = container.start();
+    const starting = paced(() => container.start(), first);
     events.started?.(); // the engine takes the nodes' starts while it starts this one: it serves them side by side
     await starting;
     const [{ State, Config }] = await Promise.all([container.inspect(), veth]);
     if (!State.Running) throw new Error(`stopped at once; its log ends:\n${tail(await containerLog(docker, container.id, 20))}`);
     const socket = join(Config.Labels[Label.state], 'etcd', ETCD_SOCKET);
-    const etcdServes = waitForLog(docker, container.id, [ETCD_SERVES], 30_000).then(() => events.etcdServes?.(socket));
+    const etcdServes = waitForLog(docker, container.id, [ETCD_SERVES], waitMs).then(() => events.etcdServes?.(socket));
     etcdServes.catch(() => {}); // awaited below
-    await moveIntoNode(State.Pid, plan.sidecar.hostInterface);
+    await moveIntoNode(State.Pid, plan.sidecar.hostInterface, first);
     events.wired?.();
-    const bridgeServes = waitForLog(docker, container.id, [DNSMASQ_SERVES, SIDECAR_WIRED], 30_000).then(() => events.bridgeServes?.());
+    const bridgeServes = waitForLog(docker, container.id, [DNSMASQ_SERVES, SIDECAR_WIRED], waitMs).then(() => events.bridgeServes?.());
     await Promise.all([bridgeServes, etcdServes]);
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
-    await removeVeth(plan.sidecar.hostInterface);
+    await removeVeth(plan.sidecar.hostInterface, first);
     throw new RigError(
       `The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`,
       `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`,
@@ -171,8 +185,8 @@ export function dockerSidecars(docker: Docker, image: string): Sidecars {
   return {
     create: (plan, net, password) => createSidecar(docker, plan, net, image, password),
     start: (plan, net, id, events) => startSidecar(docker, plan, net, id, events),
-    letNodesIn: (id) => letNodesIn(docker, id),
-    reload: (sidecar, conf) => reloadNodesConf(docker, sidecar, conf),
+    letNodesIn: (id, nodes) => letNodesIn(docker, id, nodes),
+    reload: (sidecar, conf, nodes) => reloadNodesConf(docker, sidecar, conf, nodes),
     startAgain: (id, timeoutMs) => startSidecarAgain(docker, id, timeoutMs),
   };
 }

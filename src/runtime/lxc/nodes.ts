@@ -29,6 +29,7 @@ import {
 import type { ImageFiles } from '../runtime.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
 import { checkLxc, lxc } from './lxc.js';
+import { paced } from '../pacing.js';
 
 export interface LxcOptions {
   lxcPath: string; // where container dirs live, e.g. /var/lib/lxc
@@ -86,7 +87,7 @@ export class LxcNodes implements NodeBackend {
     return join(this.options.lxcPath, name);
   }
 
-  async launch({ rig, node, bridge, image, env, repoDir, links, networkReady }: NodeLaunch): Promise<void> {
+  async launch({ rig, node, bridge, image, env, repoDir, links, networkReady, signal }: NodeLaunch): Promise<void> {
     const [toolsDir, lowerDir] = await Promise.all([this.prepare(), this.rootfs(image)]);
     const name = node.container;
     const dir = this.dir(name);
@@ -143,7 +144,7 @@ export class LxcNodes implements NodeBackend {
     // LXC puts the veth on the bridge as the container starts, and the agent asks for its lease at once.
     await networkReady;
     const log = join(dir, 'lxc.log');
-    const start = await lxc('lxc-start', this.options.lxcPath, ['-n', name, '-d', '-o', log, '-l', 'INFO'], true);
+    const start = await paced(() => lxc('lxc-start', this.options.lxcPath, ['-n', name, '-d', '-o', log, '-l', 'INFO'], true), { signal });
     if (start.exitCode !== 0) {
       throw new RigError(
         `lxc-start failed: ${startFailure(log, start.output)} (LXC's log: ${log}, kept with --keep-on-failure)`,
@@ -162,7 +163,12 @@ export class LxcNodes implements NodeBackend {
     return this.destroy(instance.name);
   }
 
-  private async destroy(name: string): Promise<void> {
+  /** Stop and destroy a node, paced as Docker's removes are (see pacing.ts). */
+  private destroy(name: string): Promise<void> {
+    return paced(() => this.stopAndDestroy(name));
+  }
+
+  private async stopAndDestroy(name: string): Promise<void> {
     const { lxcPath } = this.options;
     // A start still under way (its `up` was killed) finishes first; racing it, the destroy could fail.
     await lxc('lxc-wait', lxcPath, ['-n', name, '-s', 'RUNNING|STOPPED', '-t', '10'], true);
