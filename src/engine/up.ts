@@ -20,6 +20,7 @@ import { destroyRig } from './down.js';
 import { checkLinks, linksInUse, makeLinks } from './links.js';
 
 export interface UpOptions {
+  downSettleMs?: number; // how long a failure a rig down may have caused waits for the rig's network to go (default 10 s)
   timeoutMs: number; // for every node to be ready
   wait: boolean; // false: return once every node is started, without waiting for ready
   owner: string; // host:pid of this process, on the network, for rig gc
@@ -380,7 +381,7 @@ class RigUp implements UpRun {
     await this.run.settled();
     this.store?.close();
     const parts = this.network && { network: this.network, sidecar: this.sidecarContainer };
-    if (parts && (await takenDown(this.engine, this.plan.name, parts, mayBeTakenDown(failure)))) {
+    if (parts && (await takenDown(this.engine, this.plan.name, parts, mayBeTakenDown(failure), this.options.downSettleMs))) {
       await removeStragglers(this.engine, this.plan.name, this.claimed ? this.network : undefined);
       return 'gone';
     }
@@ -420,13 +421,14 @@ export async function takenDown(
   rig: string,
   parts: { network: { id: string }; sidecar?: string },
   suspect = true,
+  settleMs = DOWN_SETTLE_MS,
 ): Promise<boolean> {
   try {
     const [networks, containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
     if (!networks.some((n) => n.id === parts.network.id)) return true;
     const sidecar = parts.sidecar === undefined ? undefined : containers.find((c) => c.id === parts.sidecar);
     if (parts.sidecar !== undefined && (!sidecar || ['removing', 'dead'].includes(sidecar.state))) return true;
-    return suspect && (await networkGoes(engine, rig, parts.network.id, DOWN_SETTLE_MS));
+    return suspect && (await networkGoes(engine, rig, parts.network.id, settleMs));
   } catch {
     return false;
   }
@@ -444,9 +446,11 @@ export function mayBeTakenDown(failure: unknown): boolean {
 
 /**
  * How long a rig down that has begun (a node died, the rest still looks up) may take to remove the network: about
- * 0.3 s here. (A down removes the sidecar at once: one that halts systemd nodes first shows as a sidecar gone.)
+ * 0.3 s here, but several seconds on a loaded machine, where its removes wait their turn (seen: more than 3 s at a
+ * load of 25 on two cores). (A down removes the sidecar at once: one that halts systemd nodes first shows as a
+ * sidecar gone.) Only a failure a down can cause waits for it.
  */
-const DOWN_SETTLE_MS = 3_000;
+const DOWN_SETTLE_MS = 10_000;
 
 /** Whether the network goes within `ms`: its destroy event, or it is gone once the events are followed. */
 async function networkGoes(engine: Engine, rig: string, id: string, ms: number): Promise<boolean> {

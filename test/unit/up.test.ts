@@ -150,7 +150,7 @@ describe('an up whose rig is taken down meanwhile (issue 21.24)', () => {
   it('takes a node that died on its own, with the rig still there, for what it is', async () => {
     const fake = new FakeRuntime();
     fake.scripts.set('a.v.test', 'dies');
-    const run = upSteps(fake.engine(), plan, options);
+    const run = upSteps(fake.engine(), plan, { ...options, downSettleMs: 200 });
     const failed = await runStepTree(run.steps, () => {}).catch((err: Error) => err);
     expect((failed as Error).message).toBe('a.v.test stopped before it was ready');
     expect(mayBeTakenDown(failed)).toBe(true); // so the network's removal is waited for, a little while
