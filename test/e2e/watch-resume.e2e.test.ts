@@ -19,17 +19,12 @@ async function watchesStarted(rig: string): Promise<number> {
 const setStage = (name: string, stage: string) =>
   rig(['exec', 'a', '--name', name, '--', '/.rig/bin/sh', '-c', `. /.rig/bin/rig-fact --library && stage ${stage}`]);
 
+/** The rig file of a small internal rig with these nodes (short names, in the domain w.test). */
+const rigOf = (nodes: string[]) => (name: string) =>
+  `name: ${name}\ndomain: w.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n${nodes.map((n) => `  ${n}.w.test:\n`).join('')}`;
+
 describe('watches that outlive a restart of the sidecar', () => {
-  const r = useRig(
-    'wres',
-    (name) => `name: ${name}
-domain: w.test
-network: { internal: true }
-configs: []
-nodes:
-  a.w.test:
-`,
-  );
+  const r = useRig('wres', rigOf(['a']));
 
   it('rig status --watch follows again once the sidecar is back, from the last stage seen, and ends with rig down', async () => {
     const watch = watchStatus(r.name);
@@ -52,17 +47,7 @@ nodes:
 });
 
 describe('waits inside a node across a restart of the sidecar', () => {
-  const r = useRig(
-    'wnode',
-    (name) => `name: ${name}
-domain: w.test
-network: { internal: true }
-configs: []
-nodes:
-  a.w.test:
-  b.w.test:
-`,
-  );
+  const r = useRig('wnode', rigOf(['a', 'b']));
 
   it('rig-fact wait --change takes its watch up again and wakes on the write after the restart', async () => {
     const before = await watchesStarted(r.name);
@@ -106,16 +91,7 @@ nodes:
 });
 
 describe('rig watch of a rig that is taken down', () => {
-  const r = useRig(
-    'wdown',
-    (name) => `name: ${name}
-domain: w.test
-network: { internal: true }
-configs: []
-nodes:
-  a.w.test:
-`,
-  );
+  const r = useRig('wdown', rigOf(['a']));
 
   it('stops with an error that says so, instead of passing every edit', async () => {
     const watch = execa('node', [rigBin, 'watch', '--name', r.name], { env: { CI: 'true' }, reject: false, all: true, cwd: r.dir });
@@ -131,16 +107,7 @@ nodes:
 });
 
 describe('a watch whose etcd stays gone', () => {
-  const r = useRig(
-    'wgone',
-    (name) => `name: ${name}
-domain: w.test
-network: { internal: true }
-configs: []
-nodes:
-  a.w.test:
-`,
-  );
+  const r = useRig('wgone', rigOf(['a']));
 
   it('rig status --watch stops with an error that says why, not exit 0 in silence', async () => {
     const watch = watchStatus(r.name);
