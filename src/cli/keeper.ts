@@ -5,7 +5,9 @@ import { keep } from '../engine/keeper.js';
 
 const rig = process.argv[2];
 try {
-  await keep(await createEngine(), rig, (line) => console.error(`${new Date().toISOString()} rig keeper ${rig}: ${line}`));
+  process.stdout.on('error', () => {}); // whoever started it may have stopped listening
+  const log = (line: string) => console.error(`${new Date().toISOString()} rig keeper ${rig}: ${line}`);
+  await keep(await createEngine(), rig, log, () => process.stdout.write('keeping\n'));
 } catch (err) {
   console.error(`rig keeper ${rig}: ${(err as Error).message}`);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { processAlive } from './owner.js';
 import { fileURLToPath } from 'node:url';
 import { Label } from '../labels.js';
+import { RigError } from '../errors.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
 import type { Engine } from './context.js';
 import { hostAccess, withFacts } from './status.js';
@@ -16,10 +17,30 @@ import { hostAccess, withFacts } from './status.js';
  * same MAC gets the same lease). It ends when the rig's network is removed. LXC nodes need none: LXC makes
  * their veth itself on every start.
  */
-export function startKeeper(rig: string): void {
+export async function startKeeper(rig: string, deadlineMs = KEEPER_START_MS): Promise<void> {
   const script = fileURLToPath(new URL('../cli/keeper.js', import.meta.url));
-  spawn(process.execPath, [script, rig], { detached: true, stdio: 'ignore' }).unref();
+  const child = spawn(process.execPath, [script, rig], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  // It says `keeping` once it hears the engine's events (or ends at once: another keeper keeps the rig). Waiting for
+  // that means a node that restarts the moment `up` returns is wired again, and `status` sees the keeper at once.
+  let timer: NodeJS.Timeout | undefined;
+  const started = await new Promise<boolean>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('keeping') && resolve(true));
+    child.on('exit', () => resolve(false));
+    child.on('error', () => resolve(false));
+    timer = setTimeout(() => resolve(false), deadlineMs);
+  });
+  clearTimeout(timer);
+  child.stdout.destroy();
+  child.unref();
+  if (!started) {
+    throw new RigError(
+      `The keeper of rig ${rig} did not start within ${deadlineMs / 1000} s.`,
+      'see rig doctor; until a keeper runs, a node that restarts is not wired again (rig up starts one)',
+    );
+  }
 }
+
+const KEEPER_START_MS = 15_000;
 
 /** Where a rig's keeper says it runs: its pid, in the sidecar's state directory (which goes with the rig). */
 const keeperPidFile = (sidecarLabels: Record<string, string>) => join(sidecarLabels[Label.state] ?? '', 'keeper.pid');
@@ -46,11 +67,12 @@ function registerKeeper(sidecarLabels: Record<string, string>): boolean {
   return true;
 }
 
-export async function keep(engine: Engine, rig: string, log: (line: string) => void): Promise<void> {
+export async function keep(engine: Engine, rig: string, log: (line: string) => void, keeping = () => {}): Promise<void> {
   const { runtime } = engine;
   const [[network], containers] = await Promise.all([runtime.networks(rig), runtime.containers(rig)]);
   const sidecar = containers.find((c) => c.role === 'sidecar');
-  if (!network || !sidecar || !registerKeeper(sidecar.labels)) return;
+  if (!network || !sidecar) return;
+  if (!registerKeeper(sidecar.labels)) return keeping(); // another keeper keeps it
   const rewire = async (id: string, labels: Record<string, string>) => {
     const node = labels[Label.node];
     const wiring = labels[Label.role] === 'sidecar' ? sidecarWiring(rig) : node ? nodeWiring(rig, node) : undefined;
@@ -73,6 +95,7 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
       .watchStarts(rig, network.id, (id, labels) => void rewire(id, labels), resolve)
       .then(async (stopWatching) => {
         stop = stopWatching;
+        keeping();
         // A network removed between the look-up and the subscription would never say so: look once more.
         if (!(await runtime.networks(rig)).length) resolve();
       }, resolve);

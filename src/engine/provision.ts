@@ -23,7 +23,13 @@ export const provisionPassed = (r: ProvisionResult) => r.exitCode === 0 && r.che
 export async function provisionNodes(
   engine: Engine,
   nodes: NodeInstance[],
-  options: { idempotent: boolean; needs: Map<string, string[]>; started?: (node: string) => void; runs?: NodeRuns },
+  options: {
+    idempotent: boolean;
+    needs: Map<string, string[]>;
+    started?: (node: string) => void;
+    finished?: (result: ProvisionResult) => void;
+    runs?: NodeRuns;
+  },
 ): Promise<ProvisionResult[]> {
   const runs = options.runs ?? new NodeRuns(engine);
   const chosen = new Set(nodes.map((n) => n.node));
@@ -53,7 +59,9 @@ export async function provisionNodes(
           return;
         }
         options.started?.(node.node);
-        results.set(node.node, await provisionNode(engine, runs, node, options.idempotent));
+        const result = await provisionNode(engine, runs, node, options.idempotent);
+        results.set(node.node, result);
+        options.finished?.(result);
       }),
     );
     left = left.filter((n) => !results.has(n.node));

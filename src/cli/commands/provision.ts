@@ -73,6 +73,7 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
     needs,
     runs: new NodeRuns(engine, interrupts.signal),
     started: (node) => note(`${node}: provisioning${flags.idempotent ? ' (twice: the second run must change nothing)' : ''}`),
+    finished: (r) => note(`${r.node}: ${provisionPassed(r) ? 'provisioned and valid' : 'failed'} after ${r.seconds.toFixed(1)} s`),
   });
   // --idempotent: what the second run of each node that passed shows, by its steps.
   const second = new Map(

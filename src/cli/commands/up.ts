@@ -128,7 +128,9 @@ export async function bringUp(
     try {
       await runSteps(run.steps, mode);
       run.done();
-      startKeeper(plan.name); // from now on, a node or the sidecar that restarts is wired again
+      // From now on, a node or the sidecar that restarts is wired again. A keeper that does not start leaves the rig
+      // up and working: say so, and the next `up` starts one.
+      await startKeeper(plan.name).catch((err: Error) => warn(err.message));
     } catch (err) {
       // An interrupt or the deadline stops every step: say that, not what it made fail. An engine that went away is
       // the engine's failure, not a bug of rig's.
