@@ -57,24 +57,44 @@ function rigContender(ctx: Ctx): Contender {
   };
 }
 
-/** A network and N parallel `docker run -d ... sleep infinity`. */
+/**
+ * At most this many `docker run`s (and container removes) of the bare contender at once. 160 to 200 concurrent
+ * creates or removes once deadlocked Docker 20.10 on this kind of machine; with 200 `docker rm -f`s at once (the CLI
+ * runs 50 of one call's removes in parallel) the engine once kept a stale endpoint on the network. Rows up to 32
+ * nodes are unchanged by it: all their containers start at once, as a user's shell loop would start them.
+ */
+export const BARE_IN_FLIGHT = 32;
+
+/** Run `work` on every item, at most `limit` at once. */
+async function inBatches<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  const queue = [...items];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+  };
+  await Promise.all(range(Math.min(limit, items.length)).map(worker));
+}
+
+/** A network and N `docker run -d ... sleep infinity`, in parallel (at most BARE_IN_FLIGHT at once). */
 function bareContender(ctx: Ctx): Contender {
   const benchLabel = `io.rig.bench=${ctx.runId}`;
   const names = (name: string, n: number) => range(n).map((i) => `${name}-n${i}`);
+  // One `docker rm -f` per slice of BARE_IN_FLIGHT names, one after the other: the CLI removes a slice in parallel.
+  const removeAll = async (containers: string[], remove: typeof run) => {
+    for (let i = 0; i < containers.length; i += BARE_IN_FLIGHT)
+      await remove('docker', ['rm', '-f', ...containers.slice(i, i + BARE_IN_FLIGHT)]);
+  };
   return {
     name: 'bare',
     async up(n, name) {
       const containers = names(name, n);
       live.set(name, async () => {
-        await quiet('docker', ['rm', '-f', ...containers]);
+        await removeAll(containers, quiet);
         await quiet('docker', ['network', 'rm', name]);
       });
       const { ms } = await timed(async () => {
         await run('docker', ['network', 'create', '--internal', '--label', benchLabel, name]);
-        await Promise.all(
-          containers.map((c) =>
-            run('docker', ['run', '-d', '--name', c, '--network', name, '--label', benchLabel, ctx.image, 'sleep', 'infinity']),
-          ),
+        await inBatches(containers, BARE_IN_FLIGHT, (c) =>
+          run('docker', ['run', '-d', '--name', c, '--network', name, '--label', benchLabel, ctx.image, 'sleep', 'infinity']),
         );
       });
       return { ms };
@@ -82,7 +102,7 @@ function bareContender(ctx: Ctx): Contender {
     async down(name) {
       const containers = names(name, ctx.sizeOf.get(name) ?? 0);
       const { ms } = await timed(async () => {
-        await run('docker', ['rm', '-f', ...containers]);
+        await removeAll(containers, run);
         await run('docker', ['network', 'rm', name]);
       });
       live.delete(name);

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { Ctx } from './context.js';
+import { BARE_IN_FLIGHT } from './contenders.js';
 import { editToVerdict } from './edit.js';
 import { factLatency } from './facts.js';
 import { fidelityCost } from './fidelity.js';
@@ -101,6 +102,10 @@ function print(report: Report, options: Options): void {
     console.log(
       'down: rig down as rig does it (it has no stop-timeout flag), bare docker rm -f (SIGKILL), compose down --timeout 0 (SIGKILL at once).',
     );
+    if (options.sizes.some((n) => n > BARE_IN_FLIGHT))
+      console.log(
+        `bare is paced past ${BARE_IN_FLIGHT} nodes: at most ${BARE_IN_FLIGHT} docker runs at once, and docker rm -f of ${BARE_IN_FLIGHT} names at a time; rig paces its own engine calls.`,
+      );
   }
 }
 

@@ -144,7 +144,7 @@ export function printMicro(micro: Micro): void {
 }
 
 export function printTargets(list: Target[]): void {
-  console.log('\ntargets (issues 6, 11 and 13)');
+  console.log('\ntargets (issues 6, 11, 13 and 21)');
   console.log(
     table(
       ['target', 'measured', 'verdict', ''],

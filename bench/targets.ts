@@ -1,4 +1,4 @@
-// The targets of issues 6, 11 and 13, judged from one run's results.
+// The targets of issues 6, 11, 13 and 21, judged from one run's results.
 import type { Micro } from './report.js';
 import type { Options } from './options.js';
 import type { Summary } from './summary.js';
@@ -76,6 +76,10 @@ function macroTargets(summary: Summary, options: Options, add: Add): void {
   if (has('rig') && has('bare') && sizes.includes(1))
     add('1-node up ≤ 2× one bare docker run', times(one), one === null ? null : one <= 2, '');
   if (has('rig') && sizes.length >= 3) linearGrowth(summary, sizes, add);
+  // Issue 21.17: a 200-node rig against 200 docker runs, which need pacing on this kind of machine (BARE_IN_FLIGHT).
+  const big = summary[200]?.ratios.upRigBare ?? null;
+  if (has('rig') && has('bare') && sizes.includes(200))
+    add('200-node up faster than 200 bare docker runs (paced)', times(big), big === null ? null : big < 1, '');
 }
 
 function microTargets(micro: Micro, add: Add): void {

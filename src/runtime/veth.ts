@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { RigError } from '../errors.js';
 import { CommandError, runCommand } from './command.js';
-import { paced, type PaceOptions } from './pacing.js';
+import { pacedWiring, type PaceOptions } from './pacing.js';
 
 const peerOf = (hostInterface: string) => `rp${hostInterface.slice(2)}`;
 
@@ -23,7 +23,7 @@ async function ip(args: string[], input?: string): Promise<void> {
  * namespace down in the background); the name is this node's, so the leftover is ours to delete. Paced.
  */
 export function makeVeth(bridge: string, hostInterface: string, mac: string, pace?: PaceOptions): Promise<void> {
-  return paced(async () => {
+  return pacedWiring(async () => {
     const peer = peerOf(hostInterface);
     await Promise.all([hostInterface, peer].map(deleteLink));
     const batch = [
@@ -40,12 +40,12 @@ export function makeVeth(bridge: string, hostInterface: string, mac: string, pac
 
 /** Move the veth's other end into the node's network namespace as eth0: the node's agent takes it from there. Paced. */
 export function moveIntoNode(pid: number, hostInterface: string, pace?: PaceOptions): Promise<void> {
-  return paced(() => ip(['link', 'set', peerOf(hostInterface), 'netns', String(pid), 'name', 'eth0']), pace);
+  return pacedWiring(() => ip(['link', 'set', peerOf(hostInterface), 'netns', String(pid), 'name', 'eth0']), pace);
 }
 
 /** Delete a veth pair by its host end, if it is there. Paced (only when it is there). */
 export async function removeVeth(hostInterface: string, pace?: PaceOptions): Promise<void> {
-  if (linkExists(hostInterface)) await paced(() => deleteLink(hostInterface), pace);
+  if (linkExists(hostInterface)) await pacedWiring(() => deleteLink(hostInterface), pace);
 }
 
 const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
