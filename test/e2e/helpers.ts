@@ -114,17 +114,17 @@ export async function eventually(check: () => Promise<boolean>, ms: number, ever
  */
 export async function expectAgreedAddress(
   rigName: string,
-  node: { node: string; address: string },
+  node: { fqdn: string; ip: string },
   ipOutput: string,
   leases: string,
 ): Promise<string> {
   const { expect } = await import('vitest');
   const lines = ipOutput.trim().split('\n');
-  expect(lines, node.node).toHaveLength(1);
+  expect(lines, node.fqdn).toHaveLength(1);
   const address = /inet (\S+)\//.exec(lines[0])![1];
-  expect(node.address).toBe(address);
-  expect(leases).toMatch(new RegExp(`\\s${address.replaceAll('.', '\\.')} ${node.node.split('.')[0]}\\s`));
-  const fact = await rig(['facts', node.node, 'ipaddress', '--name', rigName]);
+  expect(node.ip).toBe(address);
+  expect(leases).toMatch(new RegExp(`\\s${address.replaceAll('.', '\\.')} ${node.fqdn.split('.')[0]}\\s`));
+  const fact = await rig(['facts', node.fqdn, 'ipaddress', '--name', rigName]);
   expect(fact.stdout.trim()).toBe(address);
   return address;
 }

@@ -94,8 +94,8 @@ async function expectNothingLeft(name: string, dir: string, nodes: string[]) {
 async function expectWhole(name: string, nodes: string[]) {
   const status = await rig(['status', '--name', name, '--json']);
   expect(status.exitCode, status.all).toBe(0);
-  const [rigStatus] = JSON.parse(status.stdout) as Array<{ nodes: Array<{ node: string; state: string }> }>;
-  expect(rigStatus.nodes.map((n) => [n.node, n.state])).toEqual(nodes.map((n) => [n, 'ready']));
+  const [rigStatus] = JSON.parse(status.stdout) as Array<{ nodes: Array<{ fqdn: string; stage: string }> }>;
+  expect(rigStatus.nodes.map((n) => [n.fqdn, n.stage])).toEqual(nodes.map((n) => [n, 'ready']));
   const running = await docker(['ps', '--filter', `label=io.rig.rig=${name}`, '--filter', 'status=running', '--format', '{{.Names}}']);
   expect(running.split('\n').filter(Boolean)).toHaveLength(nodes.length + 1);
   const networks = await docker(['network', 'ls', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Name}}']);

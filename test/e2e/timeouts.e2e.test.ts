@@ -119,13 +119,13 @@ nodes:
     const json = await rig(['test', '--name', name, '--json', '--junit', junit], { timeoutMs: 120_000 });
     expect(json.exitCode, json.all).toBe(1);
     const results = JSON.parse(json.stdout) as Array<{
-      node: string;
+      fqdn: string;
       command: string;
       passed: boolean;
       timedOut: boolean;
       timeout: number;
     }>;
-    const pick = (r: (typeof results)[number]) => [r.node, r.command, r.passed, r.timedOut, r.timeout];
+    const pick = (r: (typeof results)[number]) => [r.fqdn, r.command, r.passed, r.timedOut, r.timeout];
     expect(results.map(pick)).toEqual([
       ['barn.t.test', 'true', true, false, 4],
       ['barn.t.test', 'sh check.sh barn', false, true, 4],
@@ -169,8 +169,8 @@ nodes:
     scripts({ barn: 'exit 0', mill: `sleep ${a}`, well: 'exit 0' });
     const test = await rig(['test', '--name', name, '--timeout', '2s', '--json'], { timeoutMs: 120_000 });
     expect(test.exitCode, test.all).toBe(1);
-    const mill = (JSON.parse(test.stdout) as Array<{ node: string; timedOut: boolean; timeout: number }>).find(
-      (r) => r.node === 'mill.t.test',
+    const mill = (JSON.parse(test.stdout) as Array<{ fqdn: string; timedOut: boolean; timeout: number }>).find(
+      (r) => r.fqdn === 'mill.t.test',
     );
     expect(mill).toMatchObject({ timedOut: true, timeout: 2 });
     expect(await sleeping('mill', a)).toBe(false);

@@ -183,10 +183,10 @@ describe("ending a host command's processes", () => {
       env: { ...process.env, RIG_RUN_ID: mark },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    const exit = new Promise((resolve) => child.once('exit', resolve));
+    const exit = new Promise((resolve) => child.once('close', resolve));
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await exit; // its sleep lives on, re-parented
+    await exit; // its output read whole ('close', not 'exit'); its sleep lives on, re-parented
     const orphan = Number(out.trim());
     expect(processesWith('RIG_RUN_ID', mark)).toEqual([orphan]);
     expect(processesWith('RIG_RUN_ID', `${mark}x`)).toEqual([]);

@@ -57,7 +57,9 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
   const refused = refusal(plan, diff, sidecar, rigFile);
   if (refused || !sidecar) throw refused;
   const starting = reconcileNodes(plan, diff, { ...running, sidecar });
-  const links = plan.links.filter((l) => starting.some((n) => n.fqdn === l.node)).map(({ node, path, target }) => ({ fqdn: node, path, target }));
+  const links = plan.links
+    .filter((l) => starting.some((n) => n.fqdn === l.node))
+    .map(({ node, path, target }) => ({ fqdn: node, path, target }));
   return print({ ...header, action: 'reconcile', links, nodes: starting }, () => [
     `rig ${plan.name} is up; rig up would change only this (a reconcile):`,
     ...changes.map((l) => `  ${l}`),
