@@ -6,6 +6,7 @@ import { EtcdError, keyRange, type EtcdClient } from './etcd.js';
  * host records each stage as it happens: `rig up` while it runs, then the rig's keeper for the rig's life. A node
  * may write only under /rig/<rig>/nodes/<fqdn>/: it can neither write nor erase these records. Key layout:
  *   /rig/<rig>/trace/up                       {"time"}: when the last up that made the rig began
+ *   /rig/<rig>/trace/sync                     a recorder's mark, to know it has seen everything before it
  *   /rig/<rig>/trace/stages/<20-digit rev>    {"time","node","stage","length"?,"capped"?}: one stage, by its revision
  *   /rig/<rig>/events/<ms>-<kind>-<hex>       {"time","kind","node"?,"nodes"?,"detail"?}: a drill (the host's)
  */
@@ -29,6 +30,7 @@ export interface StageRecord {
   stage: string; // at most STAGE_KEPT characters
   length?: number; // the stage's own length, when it was longer
   capped?: boolean; // the node's last recorded stage: it published more than MAX_STAGES_PER_NODE
+  late?: boolean; // published while no recorder ran, seen when one took over: `time` is when it was seen
 }
 
 export interface RecordedEvent {
@@ -96,6 +98,7 @@ export async function readHistory(etcd: EtcdClient, rig: string): Promise<RigHis
         stage: str(record.stage)!,
         ...(typeof record.length === 'number' ? { length: record.length } : {}),
         ...(record.capped === true ? { capped: true } : {}),
+        ...(record.late === true ? { late: true } : {}),
       });
   }
   for (const { value } of events) {
@@ -132,7 +135,12 @@ export async function recordStages(
   { afterRevision, onGone }: { afterRevision?: string; onGone?: (err: Error) => void } = {},
 ): Promise<() => Promise<void>> {
   const counts = new Map<string, number>();
-  if (afterRevision !== undefined) for (const s of (await readHistory(etcd, rig)).stages) counts.set(s.node, (counts.get(s.node) ?? 0) + 1);
+  let caughtUp = 0n; // stages written up to this revision were published before this recorder ran
+  if (afterRevision !== undefined) {
+    const [history, { revision }] = await Promise.all([readHistory(etcd, rig), etcd.range(stagesPrefix(rig))]);
+    for (const s of history.stages) counts.set(s.node, (counts.get(s.node) ?? 0) + 1);
+    caughtUp = BigInt(revision);
+  }
   const writes = new Set<Promise<void>>();
   const record = (node: string, stage: string, revision: string) => {
     const count = (counts.get(node) ?? 0) + 1;
@@ -144,6 +152,7 @@ export async function recordStages(
       stage: stage.slice(0, STAGE_KEPT),
       ...(stage.length > STAGE_KEPT ? { length: stage.length } : {}),
       ...(count === MAX_STAGES_PER_NODE ? { capped: true } : {}),
+      ...(BigInt(revision) <= caughtUp ? { late: true } : {}),
     });
     const key = encode(revisionKey(rig, revision));
     const write = etcd
@@ -158,12 +167,17 @@ export async function recordStages(
     writes.add(write);
     void write.finally(() => writes.delete(write));
   };
+  // The whole rig's keys, not only its nodes': the recorder's own sync mark (below) comes through the same watch.
+  let seen = 0n;
+  let synced: { revision: bigint; done: () => void } | undefined;
   const watch = (after?: string) =>
     etcd.watch(
-      nodesPrefix(rig),
+      `/rig/${rig}/`,
       ({ key, value, type, modRevision }) => {
-        const [node, kind, more] = key.slice(nodesPrefix(rig).length).split('/');
+        const [node, kind, more] = key.startsWith(nodesPrefix(rig)) ? key.slice(nodesPrefix(rig).length).split('/') : [];
         if (type === 'put' && kind === 'stage' && more === undefined) record(node, value, modRevision);
+        seen = BigInt(modRevision);
+        if (synced && seen >= synced.revision) synced.done();
       },
       { prefix: true, afterRevision: after, onGone },
     );
@@ -175,11 +189,30 @@ export async function recordStages(
     if (!(afterRevision !== undefined && err instanceof EtcdError && /compacted/.test(err.message))) throw err;
     stop = await watch();
   }
+  // Before it stops, the recorder has seen every write made until then: it puts a mark of its own and waits (a
+  // bounded time) for the watch to bring it, so a stage published just before (the up's last `ready`) is recorded.
+  const catchUp = async () => {
+    const { header } = await etcd.call<{ header: { revision: string } }>('/v3/kv/put', {
+      key: encode(`${tracePrefix(rig)}sync`),
+      value: encode(new Date().toISOString()),
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      synced = { revision: BigInt(header.revision), done: resolve };
+      if (seen >= synced.revision) resolve();
+      timer = setTimeout(resolve, CATCH_UP_MS);
+    });
+    clearTimeout(timer);
+  };
   return async () => {
+    await catchUp().catch(() => {}); // etcd gone: there is nothing more to see
     stop();
     await Promise.all([...writes]);
   };
 }
+
+/** How long a recorder that stops waits for its watch to bring what was written before (see recordStages). */
+const CATCH_UP_MS = 5_000;
 
 /** The last revision recorded, for a recorder that takes over (the keeper, after the up). */
 export async function lastRecorded(etcd: EtcdClient, rig: string): Promise<string | undefined> {

@@ -32,8 +32,8 @@ export function traceText(trace: Trace): string {
     out.push('', printable(node));
     for (const e of trace.events) {
       if (e.type !== 'stage' || e.node !== node) continue;
-      const capped = e.capped ? ' (its later stages were not recorded)' : '';
-      out.push(line(e.at, e.end === null ? null : e.end - e.at, shortText(e.stage, STAGE_SHOWN, e.length) + capped));
+      const notes = (e.capped ? ' (its later stages were not recorded)' : '') + (e.late ? ' (seen late: no recorder ran)' : '');
+      out.push(line(e.at, e.end === null ? null : e.end - e.at, shortText(e.stage, STAGE_SHOWN, e.length) + notes));
     }
   }
   const drills = trace.events.filter((e) => e.type === 'event');
@@ -50,7 +50,7 @@ export function traceText(trace: Trace): string {
   if (ready === null) out.push('critical path: none (not every node of the last up is ready)');
   else {
     out.push(`critical path of the last up: ready at ${seconds(ready)}`);
-    for (const s of steps) out.push(line(s.from, s.to - s.from, `${printable(s.node)}  ${shortText(s.stage, STAGE_SHOWN)}`));
+    for (const s of steps) out.push(line(s.from, s.to - s.from, `${printable(s.node)}  ${shortText(s.stage, STAGE_SHOWN, s.length)}`));
   }
   return out.join('\n') + '\n';
 }

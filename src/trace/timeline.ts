@@ -39,6 +39,7 @@ export interface StageEvent {
   fact?: string; // and its fact, if it waits for one
   length?: number; // the stage's own length, when it was longer than what was kept
   capped?: boolean; // the node published more stages than are recorded: this is the last one kept
+  late?: boolean; // published while no recorder ran (see facts/history.ts): its time is when it was seen, later
 }
 
 /** A drill or other host action (the shared events layout). */
@@ -55,7 +56,7 @@ export interface RigEvent {
 /** The chain of stages that decided when the last up was ready, in time order; each clipped to its part in it. */
 export interface CriticalPath {
   ready: number | null; // when the up's last node was ready; null: not every node of it is (yet)
-  steps: Array<{ node: string; stage: string; from: number; to: number }>;
+  steps: Array<{ node: string; stage: string; from: number; to: number; length?: number }>;
 }
 
 const EXACT: Record<string, StageKind> = {
@@ -124,6 +125,7 @@ function stageEvent(record: StageRecord, at: number): StageEvent {
     ...(wait ? { waitsFor: wait[1], ...(wait[2] ? { fact: wait[2] } : {}) } : {}),
     ...(record.length !== undefined ? { length: record.length } : {}),
     ...(record.capped ? { capped: true } : {}),
+    ...(record.late ? { late: true } : {}),
   };
 }
 
@@ -163,6 +165,7 @@ function criticalPath(byNode: Map<string, StageEvent[]>, upStart: number): Criti
         stage: s.stage,
         from: Math.max(s.at, from),
         to: Math.min(s.end ?? until, until),
+        ...(s.length !== undefined ? { length: s.length } : {}),
       })),
     );
     node = followed ? next : undefined;

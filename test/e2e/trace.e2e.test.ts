@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rig, useRig } from './helpers.js';
+import { eventually, rig, useRig } from './helpers.js';
+import { MAX_STAGES_PER_NODE } from '../../src/facts/history.js';
 
 /** A stage no terminal should see raw: a screen clear, a window title, a bidi override, then 10 KB of text. */
 const HOSTILE_HEAD = 'evil\x1b[2J\x1b]0;pwned\x07\u202e';
@@ -68,6 +69,8 @@ describe('rig trace', () => {
       const times = stages.map((s) => s.at);
       expect(times, node).toEqual([...times].sort((a, b) => a - b));
       for (const s of stages) expect(Number.isNaN(Date.parse(s.time))).toBe(false);
+      // The up recorded every stage of its own as it came (none seen late by the keeper that took over).
+      expect(stages.filter((s) => (s as { late?: boolean }).late), node).toEqual([]);
     }
     expect(stagesOf(BARN).map((s) => s.stage)).toContain('provisioning 1/1');
     const wait = stagesOf(MILL).find((s) => s.kind === 'waiting');
@@ -139,9 +142,60 @@ describe('rig trace', () => {
     expect(kept.length).toBeGreaterThan(10_000);
   });
 
+  it("keeps recording after the up (the rig's keeper): a provision's stages come in, the critical path stays the up's", async () => {
+    const before = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson;
+    const provision = await rig(['provision', 'mill', '--name', r.name]);
+    expect(provision.exitCode, provision.all).toBe(0);
+    const mill = (t: TraceJson) => t.events.filter((e) => e.type === 'stage' && e.node === MILL);
+    // The keeper records what it sees as it sees it, beside the provision that waits for the same stages.
+    let after = before;
+    const recorded = await eventually(async () => {
+      after = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson;
+      return mill(after).length >= mill(before).length + 2;
+    }, 10_000);
+    expect(recorded, JSON.stringify(mill(after))).toBe(true);
+    const added = mill(after).slice(mill(before).length);
+    expect(added.map((e) => e.stage)).toEqual(['provisioning 1/1', 'ready']);
+    expect(added[0].at).toBeGreaterThanOrEqual(mill(before).at(-1)!.at);
+    expect(after.criticalPath).toEqual(before.criticalPath);
+  });
+
+  it("records at most MAX_STAGES_PER_NODE of a node's stages, and says so: a node cannot fill etcd through the recorder", async () => {
+    const flood = 'set -- --library; . /.rig/bin/rig-fact; i=0; while [ $i -lt 210 ]; do stage "flood $i" || exit 1; i=$((i+1)); done';
+    const out = await rig(['exec', 'pen', '--name', r.name, '--', 'sh', '-c', flood]);
+    expect(out.exitCode, out.all).toBe(0);
+    const penOf = (t: TraceJson) => t.events.filter((e) => e.type === 'stage' && e.node === PEN) as Array<TraceEvent & { capped?: boolean }>;
+    let pen: ReturnType<typeof penOf> = [];
+    await eventually(async () => {
+      pen = penOf(JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson);
+      return pen.length >= MAX_STAGES_PER_NODE;
+    }, 10_000);
+    expect(pen).toHaveLength(MAX_STAGES_PER_NODE);
+    expect(pen.at(-1)?.capped).toBe(true);
+    expect(pen.filter((e) => e.capped)).toHaveLength(1);
+    const text = await rig(['trace', '--name', r.name]);
+    expect(text.stdout).toMatch(/flood \d+ \(its later stages were not recorded\)/);
+  });
+
   it('says there is no such rig, exit 2', async () => {
     const out = await rig(['trace', '--name', `${r.name}-nope`]);
     expect(out.exitCode, out.all).toBe(2);
     expect(out.stderr).toMatch(/No rig named .*-nope is up/);
+  });
+
+  it('refuses a format it does not know and a file it cannot write, exit 2, writing nothing', async () => {
+    const format = await rig(['trace', '--name', r.name, '--format', 'svg']);
+    expect(format.exitCode, format.all).toBe(2);
+    expect(format.stderr).toMatch(/No trace format "svg"[\s\S]*text, json or chrome/);
+    const dir = mkdtempSync(join(tmpdir(), 'rig-trace-'));
+    try {
+      const file = join(dir, 'missing', 'trace.json');
+      const out = await rig(['trace', '--name', r.name, '-o', file]);
+      expect(out.exitCode, out.all).toBe(2);
+      expect(out.stderr).toContain(`The trace could not be written to ${file}`);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

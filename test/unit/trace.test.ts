@@ -183,6 +183,15 @@ describe('trace formats', () => {
     expect(text).toMatch(/critical path/);
   });
 
+  it('says which stages were seen late (no recorder ran) and where a node stopped being recorded', () => {
+    const h = history();
+    h.stages.push(stage(PEN, 9_000, 'reacting to x (1/1)', { late: true }), stage(PEN, 9_100, 'flood 1', { capped: true }));
+    const text = traceText(buildTrace(h));
+    expect(text).toMatch(/reacting to x \(1\/1\) \(seen late: no recorder ran\)/);
+    expect(text).toMatch(/flood 1 \(its later stages were not recorded\)/);
+    expect(buildTrace(h).events.filter((e) => e.type === 'stage' && e.late)).toHaveLength(1);
+  });
+
   it('escapes node names a hostile record might carry', () => {
     const h: RigHistory = { name: 'x', stages: [stage('a\x1b[2J.t', 0, 'ready')], events: [{ time: at(1), kind: 'stop\x1b', node: 'b\x07' }] };
     expect(traceText(buildTrace(h))).not.toMatch(/[\x1b\x07]/);
