@@ -18,7 +18,7 @@ const nodesPrefix = (rig: string) => `/rig/${rig}/nodes/`;
 /**
  * Bounds on what a node can make the host write (a node may rewrite its stage as often as its etcd limits let
  * it): the first STAGE_KEPT characters of a stage, and MAX_STAGES_PER_NODE stages per node, the last one marked
- * `capped`. At those bounds a 200-node rig's records stay under about 25 MB of etcd's 256 MiB.
+ * `capped`. At those bounds a 200-node rig's records stay under about 30 MB of etcd's 256 MiB.
  */
 export const STAGE_KEPT = 512;
 export const MAX_STAGES_PER_NODE = 200;
