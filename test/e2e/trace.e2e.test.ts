@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, rig, useRig } from './helpers.js';
+import { docker, eventually, rig, useRig } from './helpers.js';
 import { MAX_STAGES_PER_NODE } from '../../src/facts/history.js';
 
 /** A stage no terminal should see raw: a screen clear, a window title, a bidi override, then 10 KB of text. */
@@ -158,6 +158,30 @@ describe('rig trace', () => {
     expect(added.map((e) => e.stage)).toEqual(['provisioning 1/1', 'ready']);
     expect(added[0].at).toBeGreaterThanOrEqual(mill(before).at(-1)!.at);
     expect(after.criticalPath).toEqual(before.criticalPath);
+  });
+
+  it('takes up, when a keeper comes back, the stages published while none ran, marked late', async () => {
+    const sidecar = (await docker(['ps', '-q', '--filter', `label=io.rig.rig=${r.name}`, '--filter', 'label=io.rig.role=sidecar'])).trim();
+    const state = (await docker(['inspect', '-f', '{{index .Config.Labels "io.rig.state"}}', sidecar])).trim();
+    const keeper = Number(readFileSync(join(state, 'keeper.pid'), 'utf8'));
+    process.kill(keeper, 'SIGKILL');
+    expect(await eventually(async () => !existsSync(`/proc/${keeper}`), 10_000)).toBe(true);
+    const publish = 'set -- --library; . /.rig/bin/rig-fact; stage "by hand" && stage ready';
+    const out = await rig(['exec', 'mill', '--name', r.name, '--', 'sh', '-c', publish]);
+    expect(out.exitCode, out.all).toBe(0);
+    const up = await rig(['up', 'rig.yaml'], { cwd: r.dir });
+    expect(up.exitCode, up.all).toBe(0);
+    let mill: Array<TraceEvent & { late?: boolean }> = [];
+    await eventually(async () => {
+      const trace = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson;
+      mill = trace.events.filter((e) => e.type === 'stage' && e.node === MILL);
+      return mill.some((e) => e.stage === 'by hand');
+    }, 10_000);
+    expect(mill.slice(-2).map((e) => [e.stage, e.late])).toEqual([
+      ['by hand', true],
+      ['ready', true],
+    ]);
+    expect(mill.slice(0, -2).filter((e) => e.late)).toEqual([]);
   });
 
   it("records at most MAX_STAGES_PER_NODE of a node's stages, and says so: a node cannot fill etcd through the recorder", async () => {
