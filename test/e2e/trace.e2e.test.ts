@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, eventually, rig, useRig } from './helpers.js';
 import { MAX_STAGES_PER_NODE } from '../../src/facts/history.js';
+import { FactStore } from '../../src/facts/store.js';
+import { ETCD_SOCKET } from '../../src/plan/sidecar.js';
 
 /** A stage no terminal should see raw: a screen clear, a window title, a bidi override, then 10 KB of text. */
 const HOSTILE_HEAD = 'evil\x1b[2J\x1b]0;pwned\x07\u202e';
@@ -199,6 +201,41 @@ describe('rig trace', () => {
     expect(pen.filter((e) => e.capped)).toHaveLength(1);
     const text = await rig(['trace', '--name', r.name]);
     expect(text.stdout).toMatch(/flood \d+ \(its later stages were not recorded\)/);
+  });
+
+  it('shows the events the host recorded (drills, in the shared layout) in each format, and skips one it cannot read', async () => {
+    const sidecar = (await docker(['ps', '-q', '--filter', `label=io.rig.rig=${r.name}`, '--filter', 'label=io.rig.role=sidecar'])).trim();
+    const labels = JSON.parse(await docker(['inspect', '-f', '{{json .Config.Labels}}', sidecar])) as Record<string, string>;
+    const facts = await FactStore.connect({
+      url: 'http://sidecar',
+      rootPassword: labels['io.rig.etcd-root'],
+      socket: join(labels['io.rig.state'], 'etcd', ETCD_SOCKET),
+    });
+    const now = Date.now();
+    try {
+      const event = (ms: number, kind: string, body: object) =>
+        facts.setMark(r.name, `events/${ms}-${kind}-0a1b`, JSON.stringify({ time: new Date(ms).toISOString(), kind, ...body }));
+      await event(now, 'kill', { node: BARN });
+      await event(now + 1, 'partition', { nodes: [BARN, PEN], detail: 'both ways' });
+      await facts.setMark(r.name, `events/${now + 2}-junk-0a1b`, 'not json');
+    } finally {
+      facts.close();
+    }
+    const json = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson;
+    const events = json.events.filter((e) => e.type === 'event') as Array<TraceEvent & { nodes?: string[]; detail?: string }>;
+    expect(events.map((e) => [e.kind, e.node, e.nodes, e.detail, e.time])).toEqual([
+      ['kill', BARN, undefined, undefined, new Date(now).toISOString()],
+      ['partition', undefined, [BARN, PEN], 'both ways', new Date(now + 1).toISOString()],
+    ]);
+    const text = (await rig(['trace', '--name', r.name])).stdout;
+    expect(text).toMatch(new RegExp(`^events\\n\\s+\\+\\d+\\.\\d{3}s  kill ${BARN}\\n\\s+\\+\\d+\\.\\d{3}s  partition ${BARN} ${PEN}: both ways$`, 'm'));
+    const chrome = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'chrome'])).stdout) as {
+      traceEvents: Array<{ ph: string; name: string; tid: number; args?: { name?: string } }>;
+    };
+    const tid = (node: string) => chrome.traceEvents.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === node)!.tid;
+    const instants = (name: string) => chrome.traceEvents.filter((e) => e.ph === 'i' && e.name === name).map((e) => e.tid);
+    expect(instants('kill')).toEqual([tid(BARN)]);
+    expect(instants('partition')).toEqual([tid(BARN), tid(PEN)]);
   });
 
   it('says there is no such rig, exit 2', async () => {
