@@ -24,7 +24,7 @@ import type { Trace } from './trace/timeline.js';
 
 export { RigError } from './errors.js';
 export type { ExecResult } from './runtime/backend.js';
-export type { Trace, TraceEvent, StageEvent, RigEvent, CriticalPath } from './trace/timeline.js';
+export type { Trace, TraceEvent, StageEvent, HostEvent, CriticalPath } from './trace/timeline.js';
 
 export interface UpOptions {
   name?: string; // default: name: in the rig file, else the file name

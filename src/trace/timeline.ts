@@ -11,7 +11,7 @@ export interface Trace {
   criticalPath: CriticalPath;
 }
 
-export type TraceEvent = StageEvent | RigEvent;
+export type TraceEvent = StageEvent | HostEvent;
 
 export type StageKind =
   | 'created'
@@ -37,13 +37,14 @@ export interface StageEvent {
   end: number | null; // when the node's next stage came; null: it is the node's stage now
   waitsFor?: string; // a wait's node (`waiting for NODE [FACT]`)
   fact?: string; // and its fact, if it waits for one
+  reactsTo?: string; // what a reaction reacts to (`reacting to LABEL (i/n)`: a peer's fact or stage, as the rig file says)
   length?: number; // the stage's own length, when it was longer than what was kept
   capped?: boolean; // the node published more stages than are recorded: this is the last one kept
   late?: boolean; // published while no recorder ran (see facts/history.ts): its time is when it was seen, later
 }
 
 /** A drill or other host action (the shared events layout). */
-export interface RigEvent {
+export interface HostEvent {
   type: 'event';
   time: string;
   at: number;
@@ -81,6 +82,8 @@ export function stageKind(stage: string): StageKind {
 
 /** What the agent publishes while it waits: `waiting for NODE` (its ready) or `waiting for NODE FACT`. */
 const WAIT = /^waiting for (\S+)(?: (\S+))?$/;
+/** What the agent publishes while it runs a reaction's steps (see rig-react). */
+const REACTION = /^reacting to (\S+) \(\d+\/\d+\)$/;
 
 export function buildTrace(history: RigHistory): Trace {
   const stages = [...history.stages].sort((a, b) => compareRevisions(a, b));
@@ -101,7 +104,7 @@ export function buildTrace(history: RigHistory): Trace {
   }
   const events: TraceEvent[] = [
     ...[...byNode.values()].flat(),
-    ...history.events.map((e): RigEvent => ({ type: 'event', ...e, at: since(e.time) })),
+    ...history.events.map((e): HostEvent => ({ type: 'event', ...e, at: since(e.time) })),
   ].sort((a, b) => a.at - b.at);
   const upStart = history.up ? 0 : -Infinity;
   return { name: history.name, start: new Date(startMs).toISOString(), events, criticalPath: criticalPath(byNode, upStart) };
@@ -114,6 +117,7 @@ const compareRevisions = (a: StageRecord, b: StageRecord) => {
 
 function stageEvent(record: StageRecord, at: number): StageEvent {
   const wait = WAIT.exec(record.stage);
+  const reaction = REACTION.exec(record.stage);
   return {
     type: 'stage',
     time: record.time,
@@ -123,6 +127,7 @@ function stageEvent(record: StageRecord, at: number): StageEvent {
     stage: record.stage,
     end: null,
     ...(wait ? { waitsFor: wait[1], ...(wait[2] ? { fact: wait[2] } : {}) } : {}),
+    ...(reaction ? { reactsTo: reaction[1] } : {}),
     ...(record.length !== undefined ? { length: record.length } : {}),
     ...(record.capped ? { capped: true } : {}),
     ...(record.late ? { late: true } : {}),

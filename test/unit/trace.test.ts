@@ -66,6 +66,7 @@ describe('trace timeline', () => {
     ]);
     expect(mill.map((e) => e.kind)).toEqual(['created', 'addressed', 'facts', 'waiting', 'provisioning', 'ready', 'reacting', 'ready']);
     expect(mill[3]).toMatchObject({ waitsFor: BARN, fact: 'redis_run_id' });
+    expect(mill[6]).toMatchObject({ kind: 'reacting', reactsTo: BARN });
     expect(trace.events.map((e) => e.at)).toEqual([...trace.events.map((e) => e.at)].sort((a, b) => a - b));
   });
 
