@@ -1,5 +1,5 @@
 import { printable } from '../printable.js';
-import type { StageEvent, Trace } from './timeline.js';
+import type { CriticalPath, StageEvent, Trace } from './timeline.js';
 import { nodesOf, shortText } from './text.js';
 
 /**
@@ -23,8 +23,10 @@ export function chromeTrace(trace: Trace): ChromeTrace {
   const nodes = nodesOf(trace);
   const tid = new Map(nodes.map((node, i) => [node, i + 1]));
   const end = Math.max(0, ...trace.events.map((e) => (e.type === 'stage' ? (e.end ?? e.at) : e.at)));
+  const stepsOf = new Map<string, CriticalPath['steps']>();
+  for (const step of trace.criticalPath.steps) stepsOf.set(step.node, [...(stepsOf.get(step.node) ?? []), step]);
   const critical = (s: StageEvent) =>
-    trace.criticalPath.steps.some((step) => step.node === s.node && step.stage === s.stage && step.from >= s.at && step.to <= (s.end ?? Infinity));
+    (stepsOf.get(s.node) ?? []).some((step) => step.stage === s.stage && step.from >= s.at && step.to <= (s.end ?? Infinity));
   const traceEvents: Array<Record<string, unknown>> = [
     { ph: 'M', name: 'process_name', pid: PID, tid: 0, args: { name: `rig ${trace.name}` } },
     ...nodes.flatMap((node) => [

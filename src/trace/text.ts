@@ -24,7 +24,7 @@ const lasted = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed
  */
 export function traceText(trace: Trace): string {
   if (trace.start === null) return `rig ${trace.name}: nothing recorded (no stage since rig trace began recording: see the README)\n`;
-  const out = [`rig ${trace.name}: times from ${trace.events.length ? 'its last up' : 'its start'}, ${trace.start}`];
+  const out = [`rig ${trace.name}: times from ${trace.startOf === 'last up' ? 'the start of its last up' : 'its first record'}, ${trace.start}`];
   const widths = trace.events.map((e) => (e.type === 'stage' ? lasted(e.end === null ? null : e.end - e.at).length : 0));
   const width = Math.max(6, ...widths);
   const line = (at: number, duration: number | null, text: string) => `  ${seconds(at).padStart(9)}  ${lasted(duration).padStart(width)}  ${text}`;

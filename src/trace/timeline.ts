@@ -7,6 +7,7 @@ import type { RigHistory, StageRecord } from '../facts/history.js';
 export interface Trace {
   name: string;
   start: string | null; // ISO-8601; null when nothing was recorded
+  startOf: 'last up' | 'first record'; // what `start` is: the last up's start, or (no up recorded) the first record's time
   events: TraceEvent[];
   criticalPath: CriticalPath;
 }
@@ -89,7 +90,8 @@ export function buildTrace(history: RigHistory): Trace {
   const stages = [...history.stages].sort((a, b) => compareRevisions(a, b));
   const times = [...stages.map((s) => Date.parse(s.time)), ...history.events.map((e) => Date.parse(e.time))];
   const startMs = history.up ? Date.parse(history.up) : times.length ? Math.min(...times) : undefined;
-  if (startMs === undefined) return { name: history.name, start: null, events: [], criticalPath: { ready: null, steps: [] } };
+  const startOf = history.up ? 'last up' : 'first record';
+  if (startMs === undefined) return { name: history.name, start: null, startOf, events: [], criticalPath: { ready: null, steps: [] } };
   const since = (time: string) => Date.parse(time) - startMs;
 
   const byNode = new Map<string, StageEvent[]>();
@@ -107,7 +109,7 @@ export function buildTrace(history: RigHistory): Trace {
     ...history.events.map((e): HostEvent => ({ type: 'event', ...e, at: since(e.time) })),
   ].sort((a, b) => a.at - b.at);
   const upStart = history.up ? 0 : -Infinity;
-  return { name: history.name, start: new Date(startMs).toISOString(), events, criticalPath: criticalPath(byNode, upStart) };
+  return { name: history.name, start: new Date(startMs).toISOString(), startOf, events, criticalPath: criticalPath(byNode, upStart) };
 }
 
 const compareRevisions = (a: StageRecord, b: StageRecord) => {

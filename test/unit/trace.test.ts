@@ -53,6 +53,7 @@ describe('trace timeline', () => {
     const trace = buildTrace(history());
     expect(trace.name).toBe('village');
     expect(trace.start).toBe(at(0));
+    expect(trace.startOf).toBe('last up');
     const mill = trace.events.filter((e) => e.type === 'stage' && e.node === MILL);
     expect(mill.map((e) => [e.stage, e.at, e.end])).toEqual([
       ['created', 100, 520],
@@ -141,6 +142,7 @@ describe('trace timeline', () => {
       events: [],
     };
     expect(buildTrace(loop).criticalPath.steps.length).toBeLessThan(10);
+    expect(buildTrace(loop)).toMatchObject({ start: at(0), startOf: 'first record' });
   });
 });
 
