@@ -86,20 +86,20 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
   const [status] = await rigStatus(engine, plan.name);
   const instances = await listNodes(engine, plan.name);
   const nodes: RigNode[] = status.nodes.map((n) => {
-    const instance = instances.find((i) => i.node === n.node)!;
+    const instance = instances.find((i) => i.node === n.fqdn)!;
     return {
-      fqdn: n.node,
-      name: n.node.split('.')[0],
-      ip: n.address,
+      fqdn: n.fqdn,
+      name: n.fqdn.split('.')[0],
+      ip: n.ip,
       mirrors: n.mirrors || undefined,
-      facts: async () => withFacts(await factAccess(engine, plan.name), (f) => f.nodeFacts(plan.name, n.node)),
+      facts: async () => withFacts(await factAccess(engine, plan.name), (f) => f.nodeFacts(plan.name, n.fqdn)),
       exec: (command) => engine.backends[instance.backend]!.exec(instance, command),
       waitFor: async (fact, timeoutMs = 60_000) => {
-        const value = await withFacts(await factAccess(engine, plan.name), (f) => f.waitFact(plan.name, n.node, fact, timeoutMs));
+        const value = await withFacts(await factAccess(engine, plan.name), (f) => f.waitFact(plan.name, n.fqdn, fact, timeoutMs));
         if (value === null)
           throw new RigError(
-            `${n.node} did not publish ${fact} within ${timeoutMs / 1000} s.`,
-            `see its log with: rig logs ${n.node} --name ${plan.name}`,
+            `${n.fqdn} did not publish ${fact} within ${timeoutMs / 1000} s.`,
+            `see its log with: rig logs ${n.fqdn} --name ${plan.name}`,
           );
         return value;
       },

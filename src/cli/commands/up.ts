@@ -202,7 +202,7 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
     return false;
   }
   const diff = await applyRigFile(engine, plan, found, { ...flags, timeoutMs, file: rigFile }, outputMode(!!flags.json));
-  const status = (await rigStatus(engine, plan.name)).find((r) => r.rig === plan.name);
+  const status = (await rigStatus(engine, plan.name)).find((r) => r.name === plan.name);
   // Taken down after the changes were made (or with nothing to change): there is no rig to show.
   if (!status || (await rigGone(engine, plan.name, false))) {
     throw takenDownError(plan.name, 'changing it', upAgain(rigFile, flags));
