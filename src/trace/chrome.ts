@@ -24,9 +24,9 @@ export function chromeTrace(trace: Trace): ChromeTrace {
   const tid = new Map(nodes.map((node, i) => [node, i + 1]));
   const end = Math.max(0, ...trace.events.map((e) => (e.type === 'stage' ? (e.end ?? e.at) : e.at)));
   const stepsOf = new Map<string, CriticalPath['steps']>();
-  for (const step of trace.criticalPath.steps) stepsOf.set(step.node, [...(stepsOf.get(step.node) ?? []), step]);
+  for (const step of trace.criticalPath.steps) stepsOf.set(step.fqdn, [...(stepsOf.get(step.fqdn) ?? []), step]);
   const critical = (s: StageEvent) =>
-    (stepsOf.get(s.node) ?? []).some((step) => step.stage === s.stage && step.from >= s.at && step.to <= (s.end ?? Infinity));
+    (stepsOf.get(s.fqdn) ?? []).some((step) => step.stage === s.stage && step.from >= s.at && step.to <= (s.end ?? Infinity));
   const traceEvents: Array<Record<string, unknown>> = [
     { ph: 'M', name: 'process_name', pid: PID, tid: 0, args: { name: `rig ${trace.name}` } },
     ...nodes.flatMap((node) => [
@@ -38,11 +38,17 @@ export function chromeTrace(trace: Trace): ChromeTrace {
     if (e.type === 'stage') {
       const dur = (e.end ?? end) - e.at;
       const args = { kind: e.kind, ...(e.waitsFor ? { waitsFor: printable(e.waitsFor) } : {}), ...(critical(e) ? { critical: true } : {}) };
-      const common = { name: shortText(e.stage, LABEL_LENGTH, e.length), cat: e.kind, pid: PID, tid: tid.get(e.node), ts: us(e.at), args };
+      const common = { name: shortText(e.stage, LABEL_LENGTH, e.length), cat: e.kind, pid: PID, tid: tid.get(e.fqdn), ts: us(e.at), args };
       traceEvents.push(dur > 0 ? { ...common, ph: 'X', dur: us(dur) } : { ...common, ph: 'i', s: 't' });
     } else {
-      const named = [...(e.node ? [e.node] : []), ...(e.nodes ?? [])].filter((n) => tid.has(n));
-      const common = { name: printable(e.kind), cat: 'event', pid: PID, ts: us(e.at), args: e.detail ? { detail: printable(e.detail) } : {} };
+      const named = [...(e.fqdn ? [e.fqdn] : []), ...(e.fqdns ?? [])].filter((n) => tid.has(n));
+      const common = {
+        name: printable(e.kind),
+        cat: 'event',
+        pid: PID,
+        ts: us(e.at),
+        args: e.detail ? { detail: printable(e.detail) } : {},
+      };
       if (named.length) for (const node of new Set(named)) traceEvents.push({ ...common, ph: 'i', s: 't', tid: tid.get(node) });
       else traceEvents.push({ ...common, ph: 'i', s: 'g', tid: 0 });
     }

@@ -32,7 +32,7 @@ export interface StageEvent {
   type: 'stage';
   time: string;
   at: number;
-  node: string;
+  fqdn: string; // the node's
   kind: StageKind;
   stage: string; // as the node published it (the recorder keeps its first STAGE_KEPT characters)
   end: number | null; // when the node's next stage came; null: it is the node's stage now
@@ -50,15 +50,15 @@ export interface HostEvent {
   time: string;
   at: number;
   kind: string;
-  node?: string;
-  nodes?: string[];
+  fqdn?: string; // the node it was done to
+  fqdns?: string[]; // the nodes, when several (a partition)
   detail?: string;
 }
 
 /** The chain of stages that decided when the last up was ready, in time order; each clipped to its part in it. */
 export interface CriticalPath {
   ready: number | null; // when the up's last node was ready; null: not every node of it is (yet)
-  steps: Array<{ node: string; stage: string; from: number; to: number; length?: number }>;
+  steps: Array<{ fqdn: string; stage: string; from: number; to: number; length?: number }>;
 }
 
 const EXACT: Record<string, StageKind> = {
@@ -106,7 +106,13 @@ export function buildTrace(history: RigHistory): Trace {
   }
   const events: TraceEvent[] = [
     ...[...byNode.values()].flat(),
-    ...history.events.map((e): HostEvent => ({ type: 'event', ...e, at: since(e.time) })),
+    ...history.events.map(({ node, nodes, ...e }): HostEvent => ({
+      type: 'event',
+      ...e,
+      at: since(e.time),
+      ...(node !== undefined ? { fqdn: node } : {}),
+      ...(nodes !== undefined ? { fqdns: nodes } : {}),
+    })),
   ].sort((a, b) => a.at - b.at);
   const upStart = history.up ? 0 : -Infinity;
   return { name: history.name, start: new Date(startMs).toISOString(), startOf, events, criticalPath: criticalPath(byNode, upStart) };
@@ -124,7 +130,7 @@ function stageEvent(record: StageRecord, at: number): StageEvent {
     type: 'stage',
     time: record.time,
     at,
-    node: record.node,
+    fqdn: record.node,
     kind: stageKind(record.stage),
     stage: record.stage,
     end: null,
@@ -145,9 +151,7 @@ function stageEvent(record: StageRecord, at: number): StageEvent {
 function criticalPath(byNode: Map<string, StageEvent[]>, upStart: number): CriticalPath {
   const none = { ready: null, steps: [] };
   const ofUp = (node: string) => (byNode.get(node) ?? []).filter((s) => s.at >= upStart);
-  const upNodes = [...byNode.keys()].filter((node) =>
-    upStart === -Infinity ? true : ofUp(node).some((s) => s.kind === 'created'),
-  );
+  const upNodes = [...byNode.keys()].filter((node) => (upStart === -Infinity ? true : ofUp(node).some((s) => s.kind === 'created')));
   if (!upNodes.length) return none;
   const readyAt = upNodes.map((node) => ({ node, at: ofUp(node).find((s) => s.kind === 'ready')?.at }));
   if (readyAt.some((r) => r.at === undefined)) return none;
@@ -168,7 +172,7 @@ function criticalPath(byNode: Map<string, StageEvent[]>, upStart: number): Criti
     const part = own.filter((s) => s.at >= from || s === wait);
     steps.unshift(
       ...part.map((s) => ({
-        node: s.node,
+        fqdn: s.fqdn,
         stage: s.stage,
         from: Math.max(s.at, from),
         to: Math.min(s.end ?? until, until),

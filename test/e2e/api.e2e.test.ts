@@ -60,7 +60,7 @@ describe('rig as a library', () => {
   it("gives the rig's trace: each node's stages with times, and the critical path of its up", async () => {
     const trace = await rig.trace();
     expect(trace.name).toBe(name);
-    const stages = (node: string) => trace.events.flatMap((e) => (e.type === 'stage' && e.node === node ? [e.stage] : []));
+    const stages = (node: string) => trace.events.flatMap((e) => (e.type === 'stage' && e.fqdn === node ? [e.stage] : []));
     expect(stages('barn.village.test')).toEqual(['created', 'addressed', 'facts', 'provisioning 1/1', 'ready']);
     expect(stages('mill.village.test')).toEqual(['created', 'addressed', 'facts', 'ready']);
     expect(trace.criticalPath.ready).not.toBeNull();

@@ -36,7 +36,7 @@ nodes:
 interface TraceEvent {
   time: string;
   at: number;
-  node?: string;
+  fqdn?: string;
   type: 'stage' | 'event';
   kind: string;
   stage?: string;
@@ -47,7 +47,7 @@ interface TraceJson {
   name: string;
   start: string;
   events: TraceEvent[];
-  criticalPath: { ready: number | null; steps: Array<{ node: string; stage: string; from: number; to: number }> };
+  criticalPath: { ready: number | null; steps: Array<{ fqdn: string; stage: string; from: number; to: number }> };
 }
 
 const BARN = 'barn.village.test';
@@ -63,7 +63,7 @@ describe('rig trace', () => {
     const trace = JSON.parse(out.stdout) as TraceJson;
     expect(trace.name).toBe(r.name);
     expect(Number.isNaN(Date.parse(trace.start))).toBe(false);
-    const stagesOf = (node: string) => trace.events.filter((e) => e.type === 'stage' && e.node === node);
+    const stagesOf = (node: string) => trace.events.filter((e) => e.type === 'stage' && e.fqdn === node);
     for (const node of [BARN, MILL, PEN]) {
       const stages = stagesOf(node);
       expect(stages.map((s) => s.stage).slice(0, 3), node).toEqual(['created', 'addressed', 'facts']);
@@ -72,7 +72,10 @@ describe('rig trace', () => {
       expect(times, node).toEqual([...times].sort((a, b) => a - b));
       for (const s of stages) expect(Number.isNaN(Date.parse(s.time))).toBe(false);
       // The up recorded every stage of its own as it came (none seen late by the keeper that took over).
-      expect(stages.filter((s) => (s as { late?: boolean }).late), node).toEqual([]);
+      expect(
+        stages.filter((s) => (s as { late?: boolean }).late),
+        node,
+      ).toEqual([]);
     }
     expect(stagesOf(BARN).map((s) => s.stage)).toContain('provisioning 1/1');
     const wait = stagesOf(MILL).find((s) => s.kind === 'waiting');
@@ -84,8 +87,8 @@ describe('rig trace', () => {
 
     const path = trace.criticalPath;
     expect(path.ready).toBe(Math.max(...[BARN, MILL, PEN].map((n) => stagesOf(n).at(-1)!.at)));
-    expect(path.steps.map((s) => s.node)).toContain(BARN);
-    expect(path.steps.at(-1)?.node).toBe(MILL);
+    expect(path.steps.map((s) => s.fqdn)).toContain(BARN);
+    expect(path.steps.at(-1)?.fqdn).toBe(MILL);
     expect(path.steps.at(-1)?.to).toBe(path.ready);
   });
 
@@ -126,7 +129,7 @@ describe('rig trace', () => {
     for (const node of [BARN, MILL, PEN]) {
       const header = lines.indexOf(node);
       expect(header, out.stdout).toBeGreaterThanOrEqual(0);
-      const stages = json.events.filter((e) => e.type === 'stage' && e.node === node);
+      const stages = json.events.filter((e) => e.type === 'stage' && e.fqdn === node);
       const block = lines.slice(header + 1, header + 1 + stages.length);
       expect(block.map((l) => /^\s+\+\d+\.\d{3}s\s/.test(l))).toEqual(stages.map(() => true));
       expect(block[0]).toContain('created');
@@ -139,7 +142,7 @@ describe('rig trace', () => {
     expect(hostile.length).toBeLessThan(400);
     expect(out.stdout).toMatch(/critical path/);
     // JSON keeps what was recorded exactly (up to the recorder's bound), and says the stage was longer.
-    const kept = json.events.find((e) => e.node === PEN && e.stage?.startsWith('evil')) as TraceEvent & { length?: number };
+    const kept = json.events.find((e) => e.fqdn === PEN && e.stage?.startsWith('evil')) as TraceEvent & { length?: number };
     expect(kept.stage!.startsWith(HOSTILE_HEAD)).toBe(true);
     expect(kept.length).toBeGreaterThan(10_000);
   });
@@ -148,7 +151,7 @@ describe('rig trace', () => {
     const before = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson;
     const provision = await rig(['provision', 'mill', '--name', r.name]);
     expect(provision.exitCode, provision.all).toBe(0);
-    const mill = (t: TraceJson) => t.events.filter((e) => e.type === 'stage' && e.node === MILL);
+    const mill = (t: TraceJson) => t.events.filter((e) => e.type === 'stage' && e.fqdn === MILL);
     // The keeper records what it sees as it sees it, beside the provision that waits for the same stages.
     let after = before;
     const recorded = await eventually(async () => {
@@ -176,7 +179,7 @@ describe('rig trace', () => {
     let mill: Array<TraceEvent & { late?: boolean }> = [];
     await eventually(async () => {
       const trace = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson;
-      mill = trace.events.filter((e) => e.type === 'stage' && e.node === MILL);
+      mill = trace.events.filter((e) => e.type === 'stage' && e.fqdn === MILL);
       return mill.some((e) => e.stage === 'by hand');
     }, 10_000);
     expect(mill.slice(-2).map((e) => [e.stage, e.late])).toEqual([
@@ -190,7 +193,8 @@ describe('rig trace', () => {
     const flood = 'set -- --library; . /.rig/bin/rig-fact; i=0; while [ $i -lt 210 ]; do stage "flood $i" || exit 1; i=$((i+1)); done';
     const out = await rig(['exec', 'pen', '--name', r.name, '--', 'sh', '-c', flood]);
     expect(out.exitCode, out.all).toBe(0);
-    const penOf = (t: TraceJson) => t.events.filter((e) => e.type === 'stage' && e.node === PEN) as Array<TraceEvent & { capped?: boolean }>;
+    const penOf = (t: TraceJson) =>
+      t.events.filter((e) => e.type === 'stage' && e.fqdn === PEN) as Array<TraceEvent & { capped?: boolean }>;
     let pen: ReturnType<typeof penOf> = [];
     await eventually(async () => {
       pen = penOf(JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson);
@@ -222,13 +226,15 @@ describe('rig trace', () => {
       facts.close();
     }
     const json = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'json'])).stdout) as TraceJson;
-    const events = json.events.filter((e) => e.type === 'event') as Array<TraceEvent & { nodes?: string[]; detail?: string }>;
-    expect(events.map((e) => [e.kind, e.node, e.nodes, e.detail, e.time])).toEqual([
+    const events = json.events.filter((e) => e.type === 'event') as Array<TraceEvent & { fqdns?: string[]; detail?: string }>;
+    expect(events.map((e) => [e.kind, e.fqdn, e.fqdns, e.detail, e.time])).toEqual([
       ['kill', BARN, undefined, undefined, new Date(now).toISOString()],
       ['partition', undefined, [BARN, PEN], 'both ways', new Date(now + 1).toISOString()],
     ]);
     const text = (await rig(['trace', '--name', r.name])).stdout;
-    expect(text).toMatch(new RegExp(`^events\\n\\s+\\+\\d+\\.\\d{3}s  kill ${BARN}\\n\\s+\\+\\d+\\.\\d{3}s  partition ${BARN} ${PEN}: both ways$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(`^events\\n\\s+\\+\\d+\\.\\d{3}s  kill ${BARN}\\n\\s+\\+\\d+\\.\\d{3}s  partition ${BARN} ${PEN}: both ways$`, 'm'),
+    );
     const chrome = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'chrome'])).stdout) as {
       traceEvents: Array<{ ph: string; name: string; tid: number; args?: { name?: string } }>;
     };

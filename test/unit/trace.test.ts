@@ -3,6 +3,7 @@ import type { RigHistory, StageRecord } from '../../src/facts/history.js';
 import { buildTrace } from '../../src/trace/timeline.js';
 import { chromeTrace } from '../../src/trace/chrome.js';
 import { traceText } from '../../src/trace/text.js';
+import { schemaErrors } from '../schemas.js';
 
 const T0 = Date.parse('2026-12-07T10:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();
@@ -45,7 +46,11 @@ const history = (): RigHistory => ({
     stage(MILL, 9000, `reacting to ${BARN} (1/1)`),
     stage(MILL, 9500, 'ready'),
   ],
-  events: [{ time: at(8000), kind: 'kill', node: BARN }, { time: at(8500), kind: 'partition', nodes: [BARN, PEN] }, { time: at(8600), kind: 'heal' }],
+  events: [
+    { time: at(8000), kind: 'kill', node: BARN },
+    { time: at(8500), kind: 'partition', nodes: [BARN, PEN] },
+    { time: at(8600), kind: 'heal' },
+  ],
 });
 
 describe('trace timeline', () => {
@@ -54,7 +59,7 @@ describe('trace timeline', () => {
     expect(trace.name).toBe('village');
     expect(trace.start).toBe(at(0));
     expect(trace.startOf).toBe('last up');
-    const mill = trace.events.filter((e) => e.type === 'stage' && e.node === MILL);
+    const mill = trace.events.filter((e) => e.type === 'stage' && e.fqdn === MILL);
     expect(mill.map((e) => [e.stage, e.at, e.end])).toEqual([
       ['created', 100, 520],
       ['addressed', 520, 620],
@@ -74,23 +79,23 @@ describe('trace timeline', () => {
   it('keeps the drills as events, with or without nodes', () => {
     const events = buildTrace(history()).events.filter((e) => e.type === 'event');
     expect(events).toEqual([
-      { type: 'event', time: at(8000), at: 8000, kind: 'kill', node: BARN },
-      { type: 'event', time: at(8500), at: 8500, kind: 'partition', nodes: [BARN, PEN] },
+      { type: 'event', time: at(8000), at: 8000, kind: 'kill', fqdn: BARN },
+      { type: 'event', time: at(8500), at: 8500, kind: 'partition', fqdns: [BARN, PEN] },
       { type: 'event', time: at(8600), at: 8600, kind: 'heal' },
     ]);
   });
 
-  it("finds the critical path of the last up: the waits that decided when the rig was ready", () => {
+  it('finds the critical path of the last up: the waits that decided when the rig was ready', () => {
     const { criticalPath } = buildTrace(history());
     expect(criticalPath.ready).toBe(3900);
     expect(criticalPath.steps).toEqual([
-      { node: BARN, stage: 'created', from: 100, to: 500 },
-      { node: BARN, stage: 'addressed', from: 500, to: 600 },
-      { node: BARN, stage: 'facts', from: 600, to: 700 },
-      { node: BARN, stage: 'provisioning 1/1', from: 700, to: 2700 },
-      { node: BARN, stage: 'ready', from: 2700, to: 2710 },
-      { node: MILL, stage: `waiting for ${BARN} redis_run_id`, from: 2710, to: 2710 },
-      { node: MILL, stage: 'provisioning 1/1', from: 2710, to: 3900 },
+      { fqdn: BARN, stage: 'created', from: 100, to: 500 },
+      { fqdn: BARN, stage: 'addressed', from: 500, to: 600 },
+      { fqdn: BARN, stage: 'facts', from: 600, to: 700 },
+      { fqdn: BARN, stage: 'provisioning 1/1', from: 700, to: 2700 },
+      { fqdn: BARN, stage: 'ready', from: 2700, to: 2710 },
+      { fqdn: MILL, stage: `waiting for ${BARN} redis_run_id`, from: 2710, to: 2710 },
+      { fqdn: MILL, stage: 'provisioning 1/1', from: 2710, to: 3900 },
     ]);
   });
 
@@ -114,7 +119,7 @@ describe('trace timeline', () => {
     };
     const path = buildTrace(chained).criticalPath;
     expect(path.ready).toBe(70);
-    expect(path.steps.map((s) => `${s.node}:${s.stage}:${s.from}-${s.to}`)).toEqual([
+    expect(path.steps.map((s) => `${s.fqdn}:${s.stage}:${s.from}-${s.to}`)).toEqual([
       'a.t:waiting for ghost.t:10-50',
       'a.t:ready:50-60',
       'b.t:waiting for a.t:60-60',
@@ -147,6 +152,13 @@ describe('trace timeline', () => {
 });
 
 describe('trace formats', () => {
+  it('json: holds to its JSON Schema (schema/trace.schema.json), a stage cut short, capped or late too', () => {
+    const h = history();
+    h.stages.push(stage(PEN, 9_000, 'x'.repeat(512), { length: 10_240, late: true, capped: true }));
+    expect(schemaErrors('trace', JSON.parse(JSON.stringify(buildTrace(h))))).toEqual([]);
+    expect(schemaErrors('trace', JSON.parse(JSON.stringify(buildTrace({ name: 'empty', stages: [], events: [] }))))).toEqual([]);
+  });
+
   it('chrome: a Trace Event object, one named track per node, complete events for stages, instants for drills', () => {
     const chrome = chromeTrace(buildTrace(history()));
     const parsed = JSON.parse(JSON.stringify(chrome)) as { traceEvents: Array<Record<string, unknown>> };
@@ -196,7 +208,11 @@ describe('trace formats', () => {
   });
 
   it('escapes node names a hostile record might carry', () => {
-    const h: RigHistory = { name: 'x', stages: [stage('a\x1b[2J.t', 0, 'ready')], events: [{ time: at(1), kind: 'stop\x1b', node: 'b\x07' }] };
+    const h: RigHistory = {
+      name: 'x',
+      stages: [stage('a\x1b[2J.t', 0, 'ready')],
+      events: [{ time: at(1), kind: 'stop\x1b', node: 'b\x07' }],
+    };
     expect(traceText(buildTrace(h))).not.toMatch(/[\x1b\x07]/);
   });
 });

@@ -12,7 +12,11 @@ export const TRACE_FORMATS = ['text', 'json', 'chrome'] as const;
 /** rig trace: what happened in a rig and when, who waited on whom, as a timeline, JSON, or a Trace Event file. */
 export async function trace(flags: { name?: string; format: string; output?: string }): Promise<void> {
   if (!(TRACE_FORMATS as readonly string[]).includes(flags.format))
-    throw new RigError(`No trace format ${printable(JSON.stringify(flags.format))}.`, 'use --format text, json or chrome', ExitCode.badInput);
+    throw new RigError(
+      `No trace format ${printable(JSON.stringify(flags.format))}.`,
+      'use --format text, json or chrome',
+      ExitCode.badInput,
+    );
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
   const up = await upRigNames(engine);
