@@ -266,3 +266,36 @@ describe('rig trace', () => {
     }
   });
 });
+
+describe('rig trace of a rig with an LXC node', () => {
+  const r = useRig(
+    'trace-lxc',
+    (name) => `name: ${name}
+domain: village.test
+network: { internal: true }
+configs: []
+nodes:
+  dock.village.test:
+    backend: docker
+    provision:
+      - shell: rig-fact set token t1
+  lex.village.test:
+    backend: lxc
+    needs: [dock.token]
+`,
+  );
+
+  it("records the LXC node's stages as the Docker node's, its wait on the Docker node on the critical path", async () => {
+    const out = await rig(['trace', '--name', r.name, '--format', 'json']);
+    expect(out.exitCode, out.all).toBe(0);
+    const trace = JSON.parse(out.stdout) as TraceJson;
+    const lex = trace.events.filter((e) => e.type === 'stage' && e.fqdn === 'lex.village.test');
+    expect(lex.map((e) => e.stage)).toEqual(['created', 'addressed', 'facts', 'waiting for dock.village.test token', 'ready']);
+    expect(trace.criticalPath.steps.map((s) => s.fqdn)).toEqual(expect.arrayContaining(['dock.village.test', 'lex.village.test']));
+    const chrome = JSON.parse((await rig(['trace', '--name', r.name, '--format', 'chrome'])).stdout) as {
+      traceEvents: Array<{ ph: string; name: string; args?: { name?: string } }>;
+    };
+    const threads = chrome.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args?.name);
+    expect(threads).toEqual(['dock.village.test', 'lex.village.test']);
+  });
+});
