@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RigHistory, StageRecord } from '../../src/facts/history.js';
-import { buildTrace } from '../../src/trace/timeline.js';
+import { buildTrace, type StageEvent } from '../../src/trace/timeline.js';
 import { chromeTrace } from '../../src/trace/chrome.js';
 import { traceText } from '../../src/trace/text.js';
 import { schemaErrors } from '../schemas.js';
@@ -59,7 +59,7 @@ describe('trace timeline', () => {
     expect(trace.name).toBe('village');
     expect(trace.start).toBe(at(0));
     expect(trace.startOf).toBe('last up');
-    const mill = trace.events.filter((e) => e.type === 'stage' && e.fqdn === MILL);
+    const mill = trace.events.filter((e): e is StageEvent => e.type === 'stage' && e.fqdn === MILL);
     expect(mill.map((e) => [e.stage, e.at, e.end])).toEqual([
       ['created', 100, 520],
       ['addressed', 520, 620],
