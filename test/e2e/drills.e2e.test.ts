@@ -76,6 +76,13 @@ nodes:
     expect(await events(name)).toEqual([]);
   });
 
+  it("completes the drills' node arguments with the rig's nodes", async () => {
+    for (const command of ['kill', 'replace', 'partition']) {
+      const offered = await rig(['__complete', '--', command, '--name', name, '']);
+      expect(offered.stdout.split('\n'), command).toEqual(expect.arrayContaining(['a', 'b.drill.test', 'c']));
+    }
+  });
+
   for (const [short, backend] of [
     ['a', 'docker'],
     ['b', 'lxc'],

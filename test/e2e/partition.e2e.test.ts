@@ -61,6 +61,7 @@ nodes:
     expect(heal.exitCode, heal.all).toBe(0);
     expect(await answers(name, 'a', 'b')).toBe(true);
     expect(await answers(name, 'b', 'a')).toBe(true);
+    expect((await execa('nft', ['list', 'tables', 'bridge'])).stdout).not.toMatch(new RegExp(`rig\\.${name}\\.[0-9a-f]{12}\\.drills`));
   });
 
   it('heal A B lifts only the cut between those nodes', async () => {
@@ -113,6 +114,18 @@ nodes:
       expect(result.exitCode, `${args.join(' ')}: ${result.all}`).toBe(2);
     }
     expect(await lost(name, 'c', 'a', 10)).toBe(0);
+  });
+
+  it('records each drill as an event in etcd, which nodes can read', async () => {
+    const range = `login && etcd /v3/kv/range "{\\"key\\":\\"$(b64 /rig/$RIG_NAME/events/)\\",\\"range_end\\":\\"$(b64 /rig/$RIG_NAME/events0)\\"}"`;
+    const read = await sh(name, 'c', `. /.rig/bin/rig-fact --library; ${range}`);
+    expect(read.exitCode, read.all).toBe(0);
+    const events = ((JSON.parse(read.stdout) as { kvs?: Array<{ value: string }> }).kvs ?? []).map(
+      (kv) => JSON.parse(Buffer.from(kv.value, 'base64').toString()) as { kind: string; nodes?: string[]; detail?: string },
+    );
+    expect(events.map((e) => e.kind)).toEqual(['partition', 'heal', 'partition', 'heal', 'heal', 'netem', 'netem', 'netem', 'netem']);
+    expect(events[0].nodes).toEqual(['a.part.test', 'b.part.test']);
+    expect(events[5].detail).toBe('loss 50%');
   });
 
   it('keeps its rules in a table of the rig, which down removes', async () => {
