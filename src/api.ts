@@ -148,7 +148,9 @@ function drills(engine: Engine, rig: string, nodes: RigNode[]): Drills {
     pause: power('pause'),
     unpause: power('unpause'),
     start: async (node, options = {}) =>
-      void (await powerDrill(engine, (await find(node))[0], 'start', { timeoutMs: parseDuration(options.timeout ?? '5m', 'start(): timeout') })),
+      void (await powerDrill(engine, (await find(node))[0], 'start', {
+        timeoutMs: parseDuration(options.timeout ?? '5m', 'start(): timeout'),
+      })),
     replace: async (node, options = {}) => {
       const [instance] = await find(node);
       const { replaceNode } = await import('./cli/commands/replace.js');
@@ -162,7 +164,11 @@ function drills(engine: Engine, rig: string, nodes: RigNode[]): Drills {
     heal: async (...names) => void (await heal(engine, rig, names.length ? await find(...names) : [])),
     netem: async (node, { lossPercent, delay, clear }) => {
       if (lossPercent !== undefined && !(Number.isInteger(lossPercent) && lossPercent >= 0 && lossPercent <= 100))
-        throw new RigError(`netem(): lossPercent ${lossPercent} is not a whole percent of 0 to 100.`, 'e.g. { lossPercent: 5 }', ExitCode.badInput);
+        throw new RigError(
+          `netem(): lossPercent ${lossPercent} is not a whole percent of 0 to 100.`,
+          'e.g. { lossPercent: 5 }',
+          ExitCode.badInput,
+        );
       const delayMs = delay === undefined ? undefined : parseDelay(delay);
       await netem(engine, (await find(node))[0], { lossPercent, delayMs, clear });
     },

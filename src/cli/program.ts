@@ -141,7 +141,7 @@ function inspectCommands(rig: Command): void {
     .action(async (node, fact, flags) => (await import('./commands/facts.js')).facts(node, fact, flags));
 }
 
-const RIG_OPTION = "the rig, when several are up (default: RIG_NAME, else the only rig up, else the rig that has the node)";
+const RIG_OPTION = 'the rig, when several are up (default: RIG_NAME, else the only rig up, else the rig that has the node)';
 
 /** Failure drills on a rig that is up, each recorded as an event in its etcd. */
 function drillCommands(rig: Command): void {
@@ -172,7 +172,7 @@ function drillCommands(rig: Command): void {
     .action(async (node, flags) => (await import('./commands/drills.js')).replace(node, flags));
   rig
     .command('partition')
-    .description("cut the given nodes apart, every pair both ways; each keeps its link to the sidecar (DNS, DHCP, etcd)")
+    .description('cut the given nodes apart, every pair both ways; each keeps its link to the sidecar (DNS, DHCP, etcd)')
     .argument('<nodes...>', 'two or more nodes (FQDN or short name)')
     .option('--name <name>', RIG_OPTION)
     .action(async (nodes, flags) => (await import('./commands/drills.js')).partition(nodes, flags));

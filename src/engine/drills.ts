@@ -73,12 +73,21 @@ export interface PowerOptions {
  * `start` waits until the node is ready again: a Docker node gets its veth back (from the rig's keeper, or from
  * here when no keeper runs), an LXC node from LXC; the agent leases its address again and says `ready`.
  */
-export async function powerDrill(engine: Engine, node: NodeInstance, action: PowerAction, options: PowerOptions): Promise<'done' | 'already'> {
+export async function powerDrill(
+  engine: Engine,
+  node: NodeInstance,
+  action: PowerAction,
+  options: PowerOptions,
+): Promise<'done' | 'already'> {
   const { from, to } = TRANSITIONS[action];
   const now = stateOf(node);
   if (now === to && action !== 'kill') return 'already';
   if (!from.includes(now))
-    throw new RigError(`${node.node} is ${now}: rig ${action} needs it ${from.join(' or ')}.`, `${WAY_OUT[now]} ${node.node.split('.')[0]} first`, ExitCode.badInput);
+    throw new RigError(
+      `${node.node} is ${now}: rig ${action} needs it ${from.join(' or ')}.`,
+      `${WAY_OUT[now]} ${node.node.split('.')[0]} first`,
+      ExitCode.badInput,
+    );
   const backend = engine.backends[node.backend];
   if (!backend) throw new RigError(`${node.node} is a ${node.backend} node, and that backend is not available here.`);
   const access = await factAccess(engine, node.rig); // the sidecar runs: the drill can be recorded, and a start waited on
@@ -120,7 +129,8 @@ async function wireAgain(engine: Engine, node: NodeInstance, options: PowerOptio
   }
   const [network] = await engine.runtime.networks(rig);
   const state = await engine.runtime.containerState(node.name);
-  if (!network || !state.running) throw new RigError(`${node.node} did not stay up after its start.`, `see its log with: rig logs ${node.node} --name ${rig}`);
+  if (!network || !state.running)
+    throw new RigError(`${node.node} did not stay up after its start.`, `see its log with: rig logs ${node.node} --name ${rig}`);
   await engine.runtime.wire(network.bridge, wiring.hostInterface, wiring.mac, state.pid);
 }
 

@@ -102,7 +102,9 @@ export async function netem(engine: Engine, node: NodeInstance, impairment: Impa
   if (delayMs !== undefined) await setDelay(port, delayMs || undefined);
   const detail = clear
     ? 'cleared'
-    : [lossPercent !== undefined ? `loss ${lossPercent}%` : '', delayMs !== undefined ? `delay ${delayMs}ms` : ''].filter(Boolean).join(', ');
+    : [lossPercent !== undefined ? `loss ${lossPercent}%` : '', delayMs !== undefined ? `delay ${delayMs}ms` : '']
+        .filter(Boolean)
+        .join(', ');
   await record(engine, node.rig, { kind: 'netem', node: node.node, detail });
   return detail;
 }
@@ -112,7 +114,11 @@ export function parseLoss(text: string): number {
   const match = /^(\d{1,3})%?$/.exec(text.trim());
   const percent = match ? Number(match[1]) : NaN;
   if (!(percent >= 0 && percent <= 100))
-    throw new RigError(`--loss ${JSON.stringify(text)} is not a share of 0 to 100%.`, 'write a whole percent, e.g. --loss 5%', ExitCode.badInput);
+    throw new RigError(
+      `--loss ${JSON.stringify(text)} is not a share of 0 to 100%.`,
+      'write a whole percent, e.g. --loss 5%',
+      ExitCode.badInput,
+    );
   return percent;
 }
 
@@ -121,6 +127,10 @@ export function parseDelay(text: string): number {
   const match = /^(\d+)(ms|s)$/.exec(text.trim());
   const ms = match ? Number(match[1]) * (match[2] === 's' ? 1000 : 1) : NaN;
   if (!(ms >= 0 && ms <= 60_000))
-    throw new RigError(`--delay ${JSON.stringify(text)} is not a delay.`, 'write a duration of at most 60s, e.g. --delay 200ms or --delay 1s', ExitCode.badInput);
+    throw new RigError(
+      `--delay ${JSON.stringify(text)} is not a delay.`,
+      'write a duration of at most 60s, e.g. --delay 200ms or --delay 1s',
+      ExitCode.badInput,
+    );
   return ms;
 }

@@ -33,12 +33,23 @@ export function impairmentScript(table: string, state: LinkImpairments): string 
       `    iifname "${port}" drop comment "pause ${port}"`,
       `    oifname "${port}" drop comment "pause ${port}"`,
     ]),
-    ...[...state.loss].map(([port, percent]) => `    iifname "${port}" numgen random mod 100 < ${percent} drop comment "loss ${port} ${percent}"`),
+    ...[...state.loss].map(
+      ([port, percent]) => `    iifname "${port}" numgen random mod 100 < ${percent} drop comment "loss ${port} ${percent}"`,
+    ),
   ];
   return [
     `table bridge ${table}`,
     `delete table bridge ${table}`,
-    ...(rules.length ? [`table bridge ${table} {`, `  chain forward {`, `    type filter hook forward priority filter; policy accept;`, ...rules, `  }`, `}`] : []),
+    ...(rules.length
+      ? [
+          `table bridge ${table} {`,
+          `  chain forward {`,
+          `    type filter hook forward priority filter; policy accept;`,
+          ...rules,
+          `  }`,
+          `}`,
+        ]
+      : []),
     '',
   ].join('\n');
 }

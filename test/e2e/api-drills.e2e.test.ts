@@ -24,7 +24,7 @@ describe('failure drills through the API', () => {
 
   // --- as in the README ---
   it('mill loses barn when it crashes, and finds it again', async () => {
-    const ping = () => rig.node('mill').exec(['ping', '-c', '1', '-W', '2', 'barn']);
+    const ping = () => rig.node('mill').exec(['/.rig/bin/ping', '-c', '1', '-W', '2', 'barn']);
     await rig.kill('barn');
     expect((await ping()).exitCode).not.toBe(0);
     await rig.start('barn'); // resolves once barn is ready again
@@ -38,13 +38,17 @@ describe('failure drills through the API', () => {
     const here = /\/\/ --- as in the README ---\n([^]*?)\n {2}\/\/ --- end of the README's example ---/.exec(
       readFileSync(import.meta.filename, 'utf8'),
     )?.[1];
-    const lines = (text = '', indent = '') => text.split('\n').map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l)).filter(Boolean);
+    const lines = (text = '', indent = '') =>
+      text
+        .split('\n')
+        .map((l) => (l.startsWith(indent) ? l.slice(indent.length) : l))
+        .filter(Boolean);
     expect(lines(example).length).toBeGreaterThan(4);
     expect(lines(here, '  ')).toEqual(lines(example));
   });
 
   it('partition and heal', async () => {
-    const ping = () => rig.node('mill').exec(['ping', '-c', '1', '-W', '2', 'barn']);
+    const ping = () => rig.node('mill').exec(['/.rig/bin/ping', '-c', '1', '-W', '2', 'barn']);
     await rig.partition('barn', 'mill');
     expect((await ping()).exitCode).not.toBe(0);
     await rig.heal();

@@ -45,7 +45,8 @@ async function waitReady(name: string, short: string): Promise<NodeView> {
 /** What the backend itself says of a node's container: Docker's state, or LXC's. */
 async function containerState(name: string, short: string, backend: 'docker' | 'lxc'): Promise<string> {
   const container = `rig-${name}.${short}`;
-  if (backend === 'docker') return (await execa('docker', ['inspect', '-f', '{{.State.Status}}', container], { reject: false })).stdout.trim();
+  if (backend === 'docker')
+    return (await execa('docker', ['inspect', '-f', '{{.State.Status}}', container], { reject: false })).stdout.trim();
   return (await execa('lxc-info', ['-P', LXC_PATH, '-n', container, '-s', '-H'], { reject: false })).stdout.trim();
 }
 

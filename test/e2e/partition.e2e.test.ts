@@ -104,12 +104,7 @@ nodes:
   });
 
   it('refuses bad values before doing anything: --delay abc, --loss 150%, no impairment', async () => {
-    for (const args of [
-      ['--delay', 'abc'],
-      ['--loss', '150%'],
-      ['--loss', 'x'],
-      [],
-    ]) {
+    for (const args of [['--delay', 'abc'], ['--loss', '150%'], ['--loss', 'x'], []]) {
       const result = await rig(['netem', 'a', ...args, '--name', name]);
       expect(result.exitCode, `${args.join(' ')}: ${result.all}`).toBe(2);
     }

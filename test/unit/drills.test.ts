@@ -43,10 +43,8 @@ describe('failure drills', () => {
     expect(parseLoss('100')).toBe(100);
     expect(parseDelay('200ms')).toBe(200);
     expect(parseDelay('1s')).toBe(1000);
-    for (const bad of ['150%', '-1%', '2.5%', 'x', ''])
-      expect(() => parseLoss(bad), bad).toThrow(expect.objectContaining({ exitCode: 2 }));
-    for (const bad of ['abc', '200', '5m', '-1ms'])
-      expect(() => parseDelay(bad), bad).toThrow(expect.objectContaining({ exitCode: 2 }));
+    for (const bad of ['150%', '-1%', '2.5%', 'x', '']) expect(() => parseLoss(bad), bad).toThrow(expect.objectContaining({ exitCode: 2 }));
+    for (const bad of ['abc', '200', '5m', '-1ms']) expect(() => parseDelay(bad), bad).toThrow(expect.objectContaining({ exitCode: 2 }));
   });
 
   it('keys events by time, kind and a random tail, with the time and what was done in the value', () => {

@@ -46,7 +46,11 @@ export async function replace(name: string, flags: DrillFlags & { newAddress?: b
   const engine = await createEngine();
   const { nodes } = await drillNodes(engine, [name], rigOf(flags));
   const { replaceNode } = await import('./replace.js');
-  const { before, after } = await replaceNode(engine, nodes[0], { newAddress: !!flags.newAddress, timeoutMs, mode: outputMode(!!flags.json) });
+  const { before, after } = await replaceNode(engine, nodes[0], {
+    newAddress: !!flags.newAddress,
+    timeoutMs,
+    mode: outputMode(!!flags.json),
+  });
   if (flags.json) console.log(JSON.stringify({ fqdn: nodes[0].node, ip: after, before }));
   else note(`${nodes[0].node} replaced: ready at ${after}${before && before !== after ? ` (was ${before})` : ''}`);
 }
@@ -62,9 +66,16 @@ export async function partition(names: string[], flags: DrillFlags): Promise<voi
 
 /** rig heal [A B...]. */
 export async function heal(names: string[], flags: DrillFlags): Promise<void> {
-  if (names.length === 1) throw new RigError('heal lifts the cuts between nodes: name two or more, or none (all).', 'e.g. rig heal barn mill, or rig heal', ExitCode.badInput);
+  if (names.length === 1)
+    throw new RigError(
+      'heal lifts the cuts between nodes: name two or more, or none (all).',
+      'e.g. rig heal barn mill, or rig heal',
+      ExitCode.badInput,
+    );
   const engine = await createEngine();
-  const { rig, nodes } = names.length ? await drillNodes(engine, names, rigOf(flags)) : { rig: await (await import('../which-rig.js')).whichRig(engine, flags.name), nodes: [] };
+  const { rig, nodes } = names.length
+    ? await drillNodes(engine, names, rigOf(flags))
+    : { rig: await (await import('../which-rig.js')).whichRig(engine, flags.name), nodes: [] };
   const lifted = await healLinks(engine, rig, nodes);
   note(`rig ${rig}: ${lifted} cut${lifted === 1 ? '' : 's'} lifted`);
 }
@@ -74,7 +85,11 @@ export async function netem(name: string, flags: DrillFlags & { loss?: string; d
   const lossPercent = flags.loss === undefined ? undefined : parseLoss(flags.loss);
   const delayMs = flags.delay === undefined ? undefined : parseDelay(flags.delay);
   if (flags.clear && (lossPercent !== undefined || delayMs !== undefined))
-    throw new RigError('--clear takes no --loss or --delay.', 'clear first, then set: rig netem NODE --clear; rig netem NODE --loss 5%', ExitCode.badInput);
+    throw new RigError(
+      '--clear takes no --loss or --delay.',
+      'clear first, then set: rig netem NODE --clear; rig netem NODE --loss 5%',
+      ExitCode.badInput,
+    );
   if (!flags.clear && lossPercent === undefined && delayMs === undefined)
     throw new RigError('rig netem needs --loss, --delay or --clear.', 'e.g. rig netem mill --loss 5% --delay 200ms', ExitCode.badInput);
   const engine = await createEngine();

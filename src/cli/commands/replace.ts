@@ -1,14 +1,15 @@
 import type { Engine } from '../../engine/context.js';
 import { recordDrill } from '../../engine/drills.js';
-import { describeDiff, type RigDiff } from '../../engine/reconcile.js';
-import { rigStatus, sidecarDown } from '../../engine/status.js';
+import { listNodes } from '../../engine/nodes.js';
+import { describeDiff, diffRig, type RigDiff } from '../../engine/reconcile.js';
+import { factAccess, rigStatus, sidecarDown, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { planRig } from '../../plan/plan.js';
 import type { NodeInstance } from '../../runtime/backend.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import type { OutputMode } from '../progress.js';
-import { findRig, reconcile } from './up.js';
+import { reconcile } from './up.js';
 
 /**
  * A node made again, as a host is redeployed: its container removed, a fresh one made from its settings in the rig
@@ -25,11 +26,21 @@ export async function replaceNode(
   const [network] = await engine.runtime.networks(rig);
   const file = network?.labels[Label.rigFile];
   if (!network || !file)
-    throw new RigError(`Rig ${rig} does not say which rig file it was made from.`, 'make the node again with rig up of its rig file', ExitCode.badInput);
+    throw new RigError(
+      `Rig ${rig} does not say which rig file it was made from.`,
+      'make the node again with rig up of its rig file',
+      ExitCode.badInput,
+    );
   const plan = planRig(loadRigFile(file, { name: rig }));
-  const found = await findRig(engine, plan, file);
-  if (!found) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
-  const { diff, running } = found;
+  // As `up` of an edited rig file finds it (findRig), but also while the process that made the rig still runs: a
+  // test suite (the API's up) or a `rig run` replaces its own rig's nodes.
+  const nodes = await listNodes(engine, rig);
+  const stages = await withFacts(
+    await factAccess(engine, rig),
+    async (f) => new Map([...(await f.rigState(rig))].map(([n, s]) => [n, s.stage ?? ''])),
+  );
+  const diff = diffRig(plan, { settings: network.labels[Label.spec], rigSettings: network.labels[Label.settings], nodes, stages });
+  const running = { network, nodes };
   if (diff.rigChanged || diff.added.length || diff.removed.length || diff.changed.length)
     throw new RigError(
       `${file} differs from rig ${rig}:\n${describeDiff(diff)
@@ -44,7 +55,14 @@ export async function replaceNode(
   const before = await addressOf();
   const others = [...diff.unchanged, ...diff.broken].filter((n) => n !== node.node);
   const only: RigDiff = { rigChanged: false, added: [], removed: [], changed: [], broken: [node.node], unchanged: others };
-  await reconcile(engine, plan, only, { ...running, sidecar }, { timeoutMs: options.timeoutMs, file, newAddress: options.newAddress ? [node.node] : [] }, options.mode);
+  await reconcile(
+    engine,
+    plan,
+    only,
+    { ...running, sidecar },
+    { timeoutMs: options.timeoutMs, file, newAddress: options.newAddress ? [node.node] : [] },
+    options.mode,
+  );
   const after = await addressOf();
   await recordDrill(engine, rig, { kind: 'replace', node: node.node, detail: before === after ? `at ${after}` : `${before} -> ${after}` });
   return { before, after };
