@@ -20,7 +20,8 @@ import { NAME_RULE, RIG_NAME } from './rigfile/schema.js';
 import { namesNode } from './plan/plan.js';
 import type { ExecResult } from './runtime/backend.js';
 import type { Engine } from './engine/context.js';
-import { drillNodes, powerDrill } from './engine/drills.js';
+import { powerDrill } from './engine/drills.js';
+import { whichNodes } from './cli/which-rig.js';
 import { heal, netem, parseDelay, partition } from './engine/link-drills.js';
 
 export { RigError } from './errors.js';
@@ -139,7 +140,7 @@ type Drills = Pick<Rig, 'stop' | 'start' | 'kill' | 'pause' | 'unpause' | 'repla
 
 /** The drills of a rig brought up by up(): nodes named as in rig.node(), the rig's own nodes only. */
 function drills(engine: Engine, rig: string, nodes: RigNode[]): Drills {
-  const find = async (...names: string[]) => (await drillNodes(engine, names, rig)).nodes;
+  const find = async (...names: string[]) => (await whichNodes(engine, names, rig)).nodes;
   const power = (action: 'stop' | 'kill' | 'pause' | 'unpause') => async (node: string) =>
     void (await powerDrill(engine, (await find(node))[0], action, { timeoutMs: 60_000 }));
   return {

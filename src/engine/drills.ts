@@ -1,46 +1,15 @@
 // Failure drills on a rig that is up: a node stopped, started, killed, paused, unpaused, each recorded as an event
-// in the rig's etcd (facts/events.ts). Links (partitions, loss, delay) are link-drills.ts's; a replace, replace.ts's.
+// in the rig's etcd (facts/events.ts). Links (partitions, loss, delay) are link-drills.ts's; a replace is
+// cli/commands/replace.ts's (it is the reconcile of `up`, which lives there).
 import { ExitCode, RigError } from '../errors.js';
 import { recordEvent, type RigEvent } from '../facts/events.js';
 import { nodeWiring } from '../plan/plan.js';
-import { namesNode } from '../plan/plan.js';
 import type { NodeInstance, PowerAction } from '../runtime/backend.js';
 import type { Engine } from './context.js';
 import { keeperAlive } from './keeper.js';
-import { listNodes } from './nodes.js';
 import { cutWhilePaused } from './link-drills.js';
 import { factAccess, withFacts, wired } from './status.js';
-import { noSuchRig, unknownNode } from '../cli/which-rig.js';
 import { printable } from '../printable.js';
-
-/**
- * The nodes a drill names (FQDN or short name), all of one rig: `rig` if given (--name, RIG_NAME), else the one rig
- * that has them. An unknown name is bad input, with the closest names; nothing is done before all are found.
- */
-export async function drillNodes(engine: Engine, names: string[], rig?: string): Promise<{ rig: string; nodes: NodeInstance[] }> {
-  const all = await listNodes(engine, rig);
-  if (rig && !all.length) {
-    const up = [...new Set((await engine.runtime.networks()).map((n) => n.labels['io.rig.rig']))].sort();
-    if (!up.includes(rig)) throw noSuchRig(rig, up);
-  }
-  const found = names.map((name) => {
-    const matches = all.filter((n) => namesNode(name, n.node));
-    if (!matches.length) throw unknownNode(name, rig, all);
-    return matches;
-  });
-  const rigs = [...new Set(found.flat().map((n) => n.rig))];
-  const chosen = rigs.length === 1 ? rigs[0] : undefined;
-  if (!chosen)
-    throw new RigError(
-      `${names.map((n) => printable(n)).join(', ')} name${names.length === 1 ? 's' : ''} nodes in ${rigs.length} rigs: ${rigs.join(', ')}.`,
-      'say which with --name RIG (or set RIG_NAME)',
-      ExitCode.badInput,
-    );
-  const nodes = found.map((matches) => matches.find((n) => n.rig === chosen)!);
-  const twice = nodes.find((n, i) => nodes.findIndex((m) => m.node === n.node) !== i);
-  if (twice) throw new RigError(`${twice.node} is named twice.`, 'name each node once', ExitCode.badInput);
-  return { rig: chosen, nodes };
-}
 
 /** Record a drill in the rig's etcd (its sidecar must run: a drill on a rig without one is refused before it starts). */
 export async function recordDrill(engine: Engine, rig: string, event: RigEvent): Promise<void> {

@@ -1,4 +1,5 @@
-import { drillNodes, powerDrill } from '../../engine/drills.js';
+import { powerDrill } from '../../engine/drills.js';
+import { whichNodes } from '../which-rig.js';
 import { heal as healLinks, netem as impairLink, parseDelay, parseLoss, partition as cutLinks } from '../../engine/link-drills.js';
 import { ExitCode, RigError } from '../../errors.js';
 import type { PowerAction } from '../../runtime/backend.js';
@@ -26,7 +27,7 @@ const DONE: Record<PowerAction, string> = {
 export async function power(action: PowerAction, name: string, flags: DrillFlags & { timeout?: string }): Promise<void> {
   const timeoutMs = parseDuration(flags.timeout ?? '5m', '--timeout');
   const engine = await createEngine();
-  const { nodes } = await drillNodes(engine, [name], rigOf(flags));
+  const { nodes } = await whichNodes(engine, [name], rigOf(flags));
   const [node] = nodes;
   const interrupts = catchInterrupts();
   try {
@@ -44,7 +45,7 @@ export async function power(action: PowerAction, name: string, flags: DrillFlags
 export async function replace(name: string, flags: DrillFlags & { newAddress?: boolean; timeout?: string; json?: boolean }): Promise<void> {
   const timeoutMs = parseDuration(flags.timeout ?? '5m', '--timeout');
   const engine = await createEngine();
-  const { nodes } = await drillNodes(engine, [name], rigOf(flags));
+  const { nodes } = await whichNodes(engine, [name], rigOf(flags));
   const { replaceNode } = await import('./replace.js');
   const { before, after } = await replaceNode(engine, nodes[0], {
     newAddress: !!flags.newAddress,
@@ -59,7 +60,7 @@ export async function replace(name: string, flags: DrillFlags & { newAddress?: b
 export async function partition(names: string[], flags: DrillFlags): Promise<void> {
   if (names.length < 2) throw new RigError('A partition needs at least two nodes.', 'e.g. rig partition barn mill', ExitCode.badInput);
   const engine = await createEngine();
-  const { rig, nodes } = await drillNodes(engine, names, rigOf(flags));
+  const { rig, nodes } = await whichNodes(engine, names, rigOf(flags));
   await cutLinks(engine, rig, nodes);
   note(`${nodes.map((n) => n.node).join(', ')} cut apart (each still reaches the sidecar); lift it with: rig heal --name ${rig}`);
 }
@@ -74,7 +75,7 @@ export async function heal(names: string[], flags: DrillFlags): Promise<void> {
     );
   const engine = await createEngine();
   const { rig, nodes } = names.length
-    ? await drillNodes(engine, names, rigOf(flags))
+    ? await whichNodes(engine, names, rigOf(flags))
     : { rig: await (await import('../which-rig.js')).whichRig(engine, flags.name), nodes: [] };
   const lifted = await healLinks(engine, rig, nodes);
   note(`rig ${rig}: ${lifted} cut${lifted === 1 ? '' : 's'} lifted`);
@@ -93,7 +94,7 @@ export async function netem(name: string, flags: DrillFlags & { loss?: string; d
   if (!flags.clear && lossPercent === undefined && delayMs === undefined)
     throw new RigError('rig netem needs --loss, --delay or --clear.', 'e.g. rig netem mill --loss 5% --delay 200ms', ExitCode.badInput);
   const engine = await createEngine();
-  const { nodes } = await drillNodes(engine, [name], rigOf(flags));
+  const { nodes } = await whichNodes(engine, [name], rigOf(flags));
   const detail = await impairLink(engine, nodes[0], { lossPercent, delayMs, clear: flags.clear });
   note(`${nodes[0].node}: ${detail}`);
 }
