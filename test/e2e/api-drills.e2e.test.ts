@@ -64,6 +64,14 @@ describe('failure drills through the API', () => {
     expect(output).toContain(after);
   });
 
+  it('pause cuts the node off as a frozen machine; a replace of a paused node lifts that', async () => {
+    const ping = () => rig.node('mill').exec(['/.rig/bin/ping', '-c', '1', '-W', '2', 'barn']);
+    await rig.pause('barn');
+    expect((await ping()).exitCode).not.toBe(0);
+    await rig.replace('barn');
+    expect((await ping()).exitCode).toBe(0);
+  });
+
   it('refuses an unknown node and a bad loss, as the CLI does', async () => {
     await expect(rig.stop('nosuch')).rejects.toThrow(/No node nosuch/);
     await expect(rig.netem('mill', { lossPercent: 150 })).rejects.toThrow(/150/);

@@ -56,12 +56,25 @@ export async function replace(name: string, flags: DrillFlags & { newAddress?: b
   else note(`${nodes[0].node} replaced: ready at ${after}${before && before !== after ? ` (was ${before})` : ''}`);
 }
 
+/**
+ * A short drill (one nftables transaction, then its event) finishes when Ctrl-C comes, so that what is cut is
+ * recorded; a second Ctrl-C leaves at once.
+ */
+async function whole<T>(work: () => Promise<T>): Promise<T> {
+  const interrupts = catchInterrupts();
+  try {
+    return await work();
+  } finally {
+    interrupts.release();
+  }
+}
+
 /** rig partition A B [C...]. */
 export async function partition(names: string[], flags: DrillFlags): Promise<void> {
   if (names.length < 2) throw new RigError('A partition needs at least two nodes.', 'e.g. rig partition barn mill', ExitCode.badInput);
   const engine = await createEngine();
   const { rig, nodes } = await whichNodes(engine, names, rigOf(flags));
-  await cutLinks(engine, rig, nodes);
+  await whole(() => cutLinks(engine, rig, nodes));
   note(`${nodes.map((n) => n.node).join(', ')} cut apart (each still reaches the sidecar); lift it with: rig heal --name ${rig}`);
 }
 
@@ -77,7 +90,7 @@ export async function heal(names: string[], flags: DrillFlags): Promise<void> {
   const { rig, nodes } = names.length
     ? await whichNodes(engine, names, rigOf(flags))
     : { rig: await (await import('../which-rig.js')).whichRig(engine, flags.name), nodes: [] };
-  const lifted = await healLinks(engine, rig, nodes);
+  const lifted = await whole(() => healLinks(engine, rig, nodes));
   note(`rig ${rig}: ${lifted} cut${lifted === 1 ? '' : 's'} lifted`);
 }
 
@@ -95,6 +108,6 @@ export async function netem(name: string, flags: DrillFlags & { loss?: string; d
     throw new RigError('rig netem needs --loss, --delay or --clear.', 'e.g. rig netem mill --loss 5% --delay 200ms', ExitCode.badInput);
   const engine = await createEngine();
   const { nodes } = await whichNodes(engine, [name], rigOf(flags));
-  const detail = await impairLink(engine, nodes[0], { lossPercent, delayMs, clear: flags.clear });
+  const detail = await whole(() => impairLink(engine, nodes[0], { lossPercent, delayMs, clear: flags.clear }));
   note(`${nodes[0].node}: ${detail}`);
 }
