@@ -15,8 +15,8 @@ interface NodeView {
 async function nodesOf(name: string): Promise<NodeView[]> {
   const status = await rig(['status', '--name', name, '--json']);
   expect(status.exitCode, status.all).toBe(0);
-  const [found] = JSON.parse(status.stdout) as Array<{ nodes: Array<{ node: string; address: string; state: string }> }>;
-  return found.nodes.map((n) => ({ fqdn: n.node, ip: n.address, stage: n.state }));
+  const [found] = JSON.parse(status.stdout) as Array<{ nodes: NodeView[] }>;
+  return found.nodes.map(({ fqdn, ip, stage }) => ({ fqdn, ip, stage }));
 }
 
 const nodeOf = async (name: string, short: string) => (await nodesOf(name)).find((n) => n.fqdn.startsWith(`${short}.`))!;
@@ -168,8 +168,10 @@ nodes:
     const result = await replace;
     expect(result.exitCode, result.all).toBe(130);
     expect(result.all).toMatch(/rig up .* again/);
+    // The rig is up as far as the replace got: a's new container may be made but not wired yet (status says so, exit 1).
     const status = await rig(['status', '--name', name]);
-    expect(status.exitCode, status.all).toBe(0);
+    expect([0, 1], status.all).toContain(status.exitCode);
+    expect(status.stdout).toContain('a.drill.test');
     const file = (await docker(['network', 'ls', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Label "io.rig.file"}}'])).trim();
     const up = await rig(['up', file]);
     expect(up.exitCode, up.all).toBe(0);

@@ -52,7 +52,7 @@ export async function replace(name: string, flags: DrillFlags & { newAddress?: b
     timeoutMs,
     mode: outputMode(!!flags.json),
   });
-  if (flags.json) console.log(JSON.stringify({ fqdn: nodes[0].node, ip: after, before }));
+  if (flags.json) console.log(JSON.stringify({ fqdn: nodes[0].node, ip: after, previousIp: before }));
   else note(`${nodes[0].node} replaced: ready at ${after}${before && before !== after ? ` (was ${before})` : ''}`);
 }
 

@@ -51,7 +51,7 @@ export async function replaceNode(
     );
   const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
   if (sidecar?.state !== 'running') throw sidecarDown(rig, sidecar?.state ?? 'missing');
-  const addressOf = async () => (await rigStatus(engine, rig))[0]?.nodes.find((n) => n.node === node.node)?.address ?? '';
+  const addressOf = async () => (await rigStatus(engine, rig))[0]?.nodes.find((n) => n.fqdn === node.node)?.ip ?? '';
   const before = await addressOf();
   const others = [...diff.unchanged, ...diff.broken].filter((n) => n !== node.node);
   const only: RigDiff = { rigChanged: false, added: [], removed: [], changed: [], broken: [node.node], unchanged: others };
