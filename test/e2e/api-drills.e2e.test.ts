@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { up, type Rig } from 'rig';
 import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { join, resolve } from 'node:path';
 import { fixtureDir, leftovers, uniqueName } from './helpers.js';
 
@@ -69,6 +70,19 @@ describe('failure drills through the API', () => {
     await rig.pause('barn');
     expect((await ping()).exitCode).not.toBe(0);
     await rig.replace('barn');
+    expect((await ping()).exitCode).toBe(0);
+  });
+
+  it("start wires a Docker node itself when the rig's keeper is not running", async () => {
+    const keeper = (await execa('ps', ['-eo', 'pid=,args='])).stdout
+      .split('\n')
+      .find((line) => line.includes('keeper.js') && line.trim().endsWith(` ${name}`));
+    expect(keeper).toBeDefined();
+    process.kill(Number(keeper!.trim().split(/\s+/)[0]), 'SIGTERM'); // this rig's keeper, started by this file's up
+    const ping = () => rig.node('barn').exec(['/.rig/bin/ping', '-c', '1', '-W', '2', 'mill']);
+    await rig.stop('mill');
+    expect((await ping()).exitCode).not.toBe(0);
+    await rig.start('mill');
     expect((await ping()).exitCode).toBe(0);
   });
 
