@@ -23,9 +23,12 @@ import type { Engine } from './engine/context.js';
 import { powerDrill } from './engine/drills.js';
 import { whichNodes } from './cli/which-rig.js';
 import { heal, netem, parseDelay, partition } from './engine/link-drills.js';
+import { readTrace } from './trace/read.js';
+import type { Trace } from './trace/timeline.js';
 
 export { RigError } from './errors.js';
 export type { ExecResult } from './runtime/backend.js';
+export type { Trace, TraceEvent, StageEvent, HostEvent, CriticalPath } from './trace/timeline.js';
 
 export interface UpOptions {
   name?: string; // default: name: in the rig file, else the file name
@@ -51,6 +54,8 @@ export interface Rig extends AsyncDisposable {
   nodes: RigNode[];
   /** A node by FQDN or short name; throws if the rig has none. */
   node(name: string): RigNode;
+  /** What happened and when: each node's stages, drills, the critical path of the last up (`rig trace --format json`). */
+  trace(): Promise<Trace>;
   /** Take the rig down: everything it made, nothing else. */
   down(): Promise<void>;
   /** Failure drills (see the README, "Failure drills"), each recorded as an event in the rig's etcd. */
@@ -129,6 +134,7 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
       if (!found) throw new RigError(`No node ${name} in rig ${plan.name}.`, `its nodes: ${nodes.map((n) => n.fqdn).join(', ')}`);
       return found;
     },
+    trace: () => readTrace(engine, plan.name),
     down: () => (down ??= made.down()),
     ...drills(engine, plan.name, nodes),
     [Symbol.asyncDispose]: () => rig.down(),

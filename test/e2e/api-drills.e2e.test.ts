@@ -86,6 +86,14 @@ describe('failure drills through the API', () => {
     expect((await ping()).exitCode).toBe(0);
   });
 
+  it("shows the drills in the rig's trace, each with its node(s)", async () => {
+    const events = (await rig.trace()).events.filter((e) => e.type === 'event');
+    const kinds = events.map((e) => e.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['kill', 'start', 'partition', 'heal', 'replace', 'pause', 'stop']));
+    expect(events.find((e) => e.kind === 'kill')).toMatchObject({ fqdn: 'barn.village.test' });
+    expect(events.find((e) => e.kind === 'partition')).toMatchObject({ fqdns: ['barn.village.test', 'mill.village.test'] });
+  });
+
   it('refuses an unknown node and a bad loss, as the CLI does', async () => {
     await expect(rig.stop('nosuch')).rejects.toThrow(/No node nosuch/);
     await expect(rig.netem('mill', { lossPercent: 150 })).rejects.toThrow(/150/);

@@ -67,6 +67,15 @@ nodes:
     expect(plan).toMatchObject({ action: 'nothing', name: r.name });
   });
 
+  it('trace (--format json): stages by fqdn, the critical path of the up', async () => {
+    const trace = (await json(['trace', '--name', r.name, '--format', 'json'], 'trace')) as {
+      name: string;
+      criticalPath: { steps: unknown[] };
+    };
+    expect(trace.name).toBe(r.name);
+    expect(trace.criticalPath.steps.length).toBeGreaterThan(0);
+  });
+
   it('ls, inventory, facts and one fact', async () => {
     const ls = (await json(['ls'], 'ls')) as Array<{ name: string; counts: object }>;
     expect(ls.find((l) => l.name === r.name)?.counts).toEqual({ nodes: 2, ready: 2, failed: 0 });

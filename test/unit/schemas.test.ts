@@ -19,6 +19,7 @@ describe('the JSON Schemas of the --json outputs (schema/)', () => {
         'down',
         'up-dry-run',
         'stderr',
+        'trace',
       ]),
     );
     for (const name of outputSchemas) expect(() => schemaErrors(name, null)).not.toThrow();

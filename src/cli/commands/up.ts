@@ -128,6 +128,7 @@ export async function bringUp(
     try {
       await runSteps(run.steps, mode);
       run.done();
+      await run.stopRecording();
       // From now on, a node or the sidecar that restarts is wired again. A keeper that does not start leaves the rig
       // up and working: say so, and the next `up` starts one.
       await startKeeper(plan.name).catch((err: Error) => warn(err.message));
