@@ -19,6 +19,10 @@ import { printable } from './printable.js';
 import { NAME_RULE, RIG_NAME } from './rigfile/schema.js';
 import { namesNode } from './plan/plan.js';
 import type { ExecResult } from './runtime/backend.js';
+import type { Engine } from './engine/context.js';
+import { powerDrill } from './engine/drills.js';
+import { whichNodes } from './cli/which-rig.js';
+import { heal, netem, parseDelay, partition } from './engine/link-drills.js';
 import { readTrace } from './trace/read.js';
 import type { Trace } from './trace/timeline.js';
 
@@ -54,6 +58,21 @@ export interface Rig extends AsyncDisposable {
   trace(): Promise<Trace>;
   /** Take the rig down: everything it made, nothing else. */
   down(): Promise<void>;
+  /** Failure drills (see the README, "Failure drills"), each recorded as an event in the rig's etcd. */
+  stop(node: string): Promise<void>;
+  /** Start a stopped (or killed) node again; resolves once it is ready. */
+  start(node: string, options?: { timeout?: string }): Promise<void>;
+  kill(node: string): Promise<void>;
+  pause(node: string): Promise<void>;
+  unpause(node: string): Promise<void>;
+  /** Make a node again, provisioned anew; resolves once it is ready, to its address (another one with newAddress). */
+  replace(node: string, options?: { newAddress?: boolean; timeout?: string }): Promise<string>;
+  /** Cut these nodes apart, every pair both ways; each keeps its link to the sidecar. */
+  partition(...nodes: string[]): Promise<void>;
+  /** Lift the cuts between these nodes (none: every cut). */
+  heal(...nodes: string[]): Promise<void>;
+  /** Drop a share of what a node sends (lossPercent), delay what it receives (delay, e.g. '200ms': needs netem), or clear both. */
+  netem(node: string, impairment: { lossPercent?: number; delay?: string; clear?: boolean }): Promise<void>;
 }
 
 /**
@@ -117,7 +136,48 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
     },
     trace: () => readTrace(engine, plan.name),
     down: () => (down ??= made.down()),
+    ...drills(engine, plan.name, nodes),
     [Symbol.asyncDispose]: () => rig.down(),
   };
   return rig;
+}
+
+type Drills = Pick<Rig, 'stop' | 'start' | 'kill' | 'pause' | 'unpause' | 'replace' | 'partition' | 'heal' | 'netem'>;
+
+/** The drills of a rig brought up by up(): nodes named as in rig.node(), the rig's own nodes only. */
+function drills(engine: Engine, rig: string, nodes: RigNode[]): Drills {
+  const find = async (...names: string[]) => (await whichNodes(engine, names, rig)).nodes;
+  const power = (action: 'stop' | 'kill' | 'pause' | 'unpause') => async (node: string) =>
+    void (await powerDrill(engine, (await find(node))[0], action, { timeoutMs: 60_000 }));
+  return {
+    stop: power('stop'),
+    kill: power('kill'),
+    pause: power('pause'),
+    unpause: power('unpause'),
+    start: async (node, options = {}) =>
+      void (await powerDrill(engine, (await find(node))[0], 'start', {
+        timeoutMs: parseDuration(options.timeout ?? '5m', 'start(): timeout'),
+      })),
+    replace: async (node, options = {}) => {
+      const [instance] = await find(node);
+      const { replaceNode } = await import('./cli/commands/replace.js');
+      const timeoutMs = parseDuration(options.timeout ?? '5m', 'replace(): timeout');
+      const { after } = await replaceNode(engine, instance, { newAddress: !!options.newAddress, timeoutMs, mode: 'quiet' });
+      const known = nodes.find((n) => n.fqdn === instance.node);
+      if (known) known.ip = after; // what the test holds follows the node
+      return after;
+    },
+    partition: async (...names) => partition(engine, rig, await find(...names)),
+    heal: async (...names) => void (await heal(engine, rig, names.length ? await find(...names) : [])),
+    netem: async (node, { lossPercent, delay, clear }) => {
+      if (lossPercent !== undefined && !(Number.isInteger(lossPercent) && lossPercent >= 0 && lossPercent <= 100))
+        throw new RigError(
+          `netem(): lossPercent ${lossPercent} is not a whole percent of 0 to 100.`,
+          'e.g. { lossPercent: 5 }',
+          ExitCode.badInput,
+        );
+      const delayMs = delay === undefined ? undefined : parseDelay(delay);
+      await netem(engine, (await find(node))[0], { lossPercent, delayMs, clear });
+    },
+  };
 }

@@ -23,6 +23,7 @@ export function program(): Command {
   lifecycleCommands(rig);
   inspectCommands(rig);
   nodeCommands(rig);
+  drillCommands(rig);
   toolCommands(rig);
 
   for (const [command, lines] of Object.entries(EXAMPLES)) {
@@ -146,6 +147,58 @@ function inspectCommands(rig: Command): void {
     .option('--format <format>', 'text (a timeline), json, or chrome (Trace Event JSON for Perfetto and chrome://tracing)', 'text')
     .option('-o, --output <file>', 'write it to this file instead of stdout')
     .action(async (flags) => (await import('./commands/trace.js')).trace(flags));
+}
+
+const RIG_OPTION = 'the rig, when several are up (default: RIG_NAME, else the only rig up, else the rig that has the node)';
+
+/** Failure drills on a rig that is up, each recorded as an event in its etcd. */
+function drillCommands(rig: Command): void {
+  const power: Array<[string, string]> = [
+    ['stop', "stop a node's container (SIGTERM, as a machine shuts down); rig start brings it back"],
+    ['start', 'start a stopped node again: wired to the rig bridge, its address leased again, until it is ready'],
+    ['kill', "kill a node's container at once (SIGKILL: a crash, nothing shut down); rig start brings it back"],
+    ['pause', 'freeze a node: its processes stop where they are and it answers nothing (its peers see it as lost)'],
+    ['unpause', 'thaw a paused node'],
+  ];
+  for (const [action, description] of power) {
+    rig
+      .command(action)
+      .description(description)
+      .argument('<node>', 'the node (FQDN or short name)')
+      .option('--name <name>', RIG_OPTION)
+      .option('--timeout <duration>', 'how long a started node has to be ready again (e.g. 90s)', '5m')
+      .action(async (node, flags) => (await import('./commands/drills.js')).power(action as 'stop', node, flags));
+  }
+  rig
+    .command('replace')
+    .description('make a node again, as a host is redeployed: a fresh container from its settings, provisioned again')
+    .argument('<node>', 'the node (FQDN or short name)')
+    .option('--new-address', 'bring it back at another address of the rig subnet (DNS, DHCP and its port guard follow)')
+    .option('--name <name>', RIG_OPTION)
+    .option('--timeout <duration>', 'how long the new node has to be ready (e.g. 90s)', '5m')
+    .option('--json', 'progress as JSON lines on stderr, the result as JSON on stdout')
+    .action(async (node, flags) => (await import('./commands/drills.js')).replace(node, flags));
+  rig
+    .command('partition')
+    .description('cut the given nodes apart, every pair both ways; each keeps its link to the sidecar (DNS, DHCP, etcd)')
+    .argument('<nodes...>', 'two or more nodes (FQDN or short name)')
+    .option('--name <name>', RIG_OPTION)
+    .action(async (nodes, flags) => (await import('./commands/drills.js')).partition(nodes, flags));
+  rig
+    .command('heal')
+    .description('lift the cuts between the given nodes (none given: every cut of the rig)')
+    .argument('[nodes...]', 'the nodes (FQDN or short name)')
+    .option('--name <name>', RIG_OPTION)
+    .action(async (nodes, flags) => (await import('./commands/drills.js')).heal(nodes, flags));
+  rig
+    .command('netem')
+    .description("impair a node's link: drop a share of what it sends (--loss), delay what it receives (--delay, needs netem)")
+    .argument('<node>', 'the node (FQDN or short name)')
+    .option('--loss <percent>', 'drop this share of the frames it sends, 0 to 100 (e.g. 5%)')
+    .option('--delay <duration>', "delay what it receives (e.g. 200ms); needs the kernel's netem qdisc (rig doctor)")
+    .option('--clear', 'remove its loss and delay')
+    .option('--name <name>', RIG_OPTION)
+    .action(async (node, flags) => (await import('./commands/drills.js')).netem(node, flags));
 }
 
 /** Commands that work in and with the nodes. */
@@ -304,4 +357,13 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   completion: ['eval "$(rig completion bash)"   # in ~/.bashrc', 'rig completion fish | source'],
   doctor: ['rig doctor', 'rig doctor --json'],
+  stop: ['rig stop barn', 'rig stop barn.village.test --name village'],
+  start: ['rig start barn', 'rig start barn --timeout 90s'],
+  kill: ['rig kill barn', 'rig kill barn && rig start barn'],
+  pause: ['rig pause barn'],
+  unpause: ['rig unpause barn'],
+  replace: ['rig replace barn', 'rig replace barn --new-address'],
+  partition: ['rig partition barn mill', 'rig partition barn mill well --name village'],
+  heal: ['rig heal', 'rig heal barn mill'],
+  netem: ['rig netem mill --loss 5%', 'rig netem mill --delay 200ms', 'rig netem mill --clear'],
 };

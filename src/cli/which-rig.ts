@@ -6,6 +6,9 @@ import { ExitCode, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import { printable } from '../printable.js';
 import { loadRigFile } from '../rigfile/load.js';
+import { listNodes } from '../engine/nodes.js';
+import { namesNode } from '../plan/plan.js';
+import type { NodeInstance } from '../runtime/backend.js';
 import { settings } from './engine.js';
 
 /**
@@ -100,4 +103,33 @@ export function unknownNode(node: string, rig: string | undefined, nodes: Array<
       ? `the nodes${rig ? ` of rig ${rig}` : ' that are up'}: ${shortList(all, rig ? `rig status --name ${rig}` : 'rig status')}`
       : 'no node is up; bring a rig up with: rig up RIGFILE';
   return new RigError(`No node ${printable(node)}${rig ? ` in rig ${rig}` : ' in any rig that is up'}.`, hint, ExitCode.badInput);
+}
+
+/**
+ * The nodes a drill names (FQDN or short name), all of one rig: `rig` if given (--name, RIG_NAME), else the one rig
+ * that has them. An unknown name is bad input, with the closest names; nothing is done before all are found.
+ */
+export async function whichNodes(engine: Engine, names: string[], rig?: string): Promise<{ rig: string; nodes: NodeInstance[] }> {
+  const all = await listNodes(engine, rig);
+  if (rig && !all.length) {
+    const up = [...new Set((await engine.runtime.networks()).map((n) => n.labels[Label.rig]))].sort();
+    if (!up.includes(rig)) throw noSuchRig(rig, up);
+  }
+  const found = names.map((name) => {
+    const matches = all.filter((n) => namesNode(name, n.node));
+    if (!matches.length) throw unknownNode(name, rig, all);
+    return matches;
+  });
+  const rigs = [...new Set(found.flat().map((n) => n.rig))];
+  const chosen = rigs.length === 1 ? rigs[0] : undefined;
+  if (!chosen)
+    throw new RigError(
+      `${names.map((n) => printable(n)).join(', ')} name${names.length === 1 ? 's' : ''} nodes in ${rigs.length} rigs: ${rigs.join(', ')}.`,
+      'say which with --name RIG (or set RIG_NAME)',
+      ExitCode.badInput,
+    );
+  const nodes = found.map((matches) => matches.find((n) => n.rig === chosen)!);
+  const twice = nodes.find((n, i) => nodes.findIndex((m) => m.node === n.node) !== i);
+  if (twice) throw new RigError(`${twice.node} is named twice.`, 'name each node once', ExitCode.badInput);
+  return { rig: chosen, nodes };
 }

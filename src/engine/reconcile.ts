@@ -26,6 +26,7 @@ import { processAlive } from './owner.js';
 import { AbortableRun, checkContainerNames, checkNodeImages, etcdUnanswered, nodeSteps, rigImageOf, type UpOptions } from './up.js';
 import { hostAccess } from './status.js';
 import { guardedPorts } from './ports.js';
+import { cutWhilePaused } from './link-drills.js';
 
 /** What differs between a rig file and the rig of that name that is up. */
 export interface RigDiff {
@@ -130,7 +131,9 @@ export interface RunningRig {
   nodes: NodeInstance[];
 }
 
-export type ReconcileOptions = Pick<UpOptions, 'timeoutMs' | 'owner' | 'productionFacts' | 'idempotent'>;
+export type ReconcileOptions = Pick<UpOptions, 'timeoutMs' | 'owner' | 'productionFacts' | 'idempotent'> & {
+  newAddress?: string[]; // nodes made again at another address of the subnet (rig replace --new-address)
+};
 
 export interface ReconcileRun {
   steps: Step[];
@@ -281,6 +284,7 @@ class RigReconcile implements ReconcileRun {
           const backend = engine.backends[node.backend];
           if (!backend) throw new RigError(`${node.node} is a ${node.backend} node, and that backend is not available here.`);
           await backend.remove(node);
+          if (node.paused) await cutWhilePaused(engine, { rig: plan.name, node: node.node }, false); // its port passes again
           await engine.runtime.removeHostInterfaces([nodeWiring(plan.name, node.node).hostInterface]);
           await facts.removeNode(plan.name, node.node).catch(etcdUnanswered(etcdUrl(this.rig.network)));
           report(`removed ${node.node}`);
@@ -299,6 +303,11 @@ class RigReconcile implements ReconcileRun {
     const { engine, plan, rig, run } = this;
     const reserved = reservedAddresses(rig.sidecar.labels);
     if (!reserved) throw new InternalError(`the sidecar of rig ${plan.name} has no node config, after the check that it has`);
+    for (const node of plan.nodes.filter((n) => this.options.newAddress?.includes(n.spec.name))) {
+      const old = reserved.get(node.mac);
+      reserved.delete(node.mac);
+      if (old) reserved.set(`moved from ${node.mac}`, old); // still taken: the node gets another address
+    }
     const addresses = assignAddresses(plan, rig.network.addresses, reserved);
     await run.making(() => engine.runtime.guardPorts(plan.name, rig.network.id, guardedPorts(plan, addresses)));
     await run.making(() => engine.sidecars.reload(rig.sidecar, nodesConf(plan, addresses), plan.nodes.length));

@@ -66,7 +66,15 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
             name: shortName(n.node),
             ip: state?.get(n.node)?.facts.ipaddress ?? '',
             ...(n.mirrors && { mirrors: n.mirrors }),
-            stage: !n.running ? 'stopped' : !wired(rig, n.node) ? UNWIRED : state ? (state.get(n.node)?.stage ?? 'created') : 'unknown',
+            stage: n.paused
+              ? 'paused'
+              : !n.running
+                ? 'stopped'
+                : !wired(rig, n.node)
+                  ? UNWIRED
+                  : state
+                    ? (state.get(n.node)?.stage ?? 'created')
+                    : 'unknown',
             backend: n.backend,
           })),
       };

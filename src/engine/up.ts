@@ -89,7 +89,10 @@ export class AbortableRun implements Abortable {
   /** A wait that ends at once with the abort's reason. */
   readonly unlessAborted = <T>(wait: Promise<T>): Promise<T> => {
     const ended = new Promise<T>((resolve, reject) => {
-      if (this.signal.aborted) return reject(this.signal.reason as Error);
+      if (this.signal.aborted) {
+        wait.catch(() => {}); // not waited on: its failure, later, is no one's (and must not end the process)
+        return reject(this.signal.reason as Error);
+      }
       const onAbort = () => reject(this.signal.reason as Error);
       this.signal.addEventListener('abort', onAbort, { once: true });
       wait.then(resolve, reject).finally(() => this.signal.removeEventListener('abort', onAbort));

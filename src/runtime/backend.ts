@@ -29,6 +29,7 @@ export interface NodeInstance {
   backend: BackendKind;
   name: string; // container name
   running: boolean;
+  paused?: boolean; // frozen (rig pause): its processes are stopped where they were, and it answers nothing
   mirrors?: string;
   validate?: string[]; // the node's own checks (rig test), carried by the node itself
   validateTimeout?: number; // how long each of them may take, in seconds, if the rig file said (validate_timeout)
@@ -41,6 +42,8 @@ export interface ExecResult {
   exitCode: number;
   output: string;
 }
+
+export type PowerAction = 'stop' | 'start' | 'kill' | 'pause' | 'unpause';
 
 /** What of a node's log to show: the last `tail` lines (all: undefined), then, with `follow`, what comes. */
 export interface LogOptions {
@@ -149,6 +152,11 @@ export interface NodeBackend {
   /** Stop one node (its agent releases its lease) and remove it. */
   remove(instance: NodeInstance): Promise<void>;
   list(rig?: string): Promise<NodeInstance[]>;
+  /**
+   * A failure drill on the node's container (see engine/drills.ts): stop (SIGTERM, as `down` does), start (a Docker
+   * node needs its veth again: the caller's), kill (SIGKILL: a crash, nothing shut down), pause and unpause (frozen).
+   */
+  power(instance: NodeInstance, action: PowerAction): Promise<void>;
   exec(instance: NodeInstance, command: string[]): Promise<ExecResult>;
   /** Run a command in the node with its output streamed as it comes; resolves to its exit code. */
   attach(instance: NodeInstance, command: string[], streams: AttachStreams): Promise<number>;

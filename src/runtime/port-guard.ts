@@ -71,15 +71,19 @@ export async function guardPorts(rig: string, networkId: string, ports: GuardedP
   }
 }
 
-/** Remove the port guard of one network (the one an `up` made), if there. */
+/** Remove the port guard of one network (the one an `up` made), and its drills' table (partitions, loss), if there. */
 export async function removePortGuard(rig: string, networkId: string): Promise<void> {
-  await runCommand('nft', ['delete', 'table', 'bridge', guardTable(rig, networkId)], { allowFailure: true }); // gone already, or never made
+  const table = guardTable(rig, networkId);
+  for (const t of [table, `${table}.drills`]) await runCommand('nft', ['delete', 'table', 'bridge', t], { allowFailure: true }); // gone already, or never made
 }
 
-/** Remove every port guard of a rig (down, the reaper, gc): the tables named after it, whatever network they were for. */
+/**
+ * Remove every port guard of a rig (down, the reaper, gc), and the tables of its drills (rig.<rig>.<id>.drills): the
+ * tables named after it, whatever network they were for.
+ */
 export async function removePortGuards(rig: string): Promise<void> {
   const listed = await runCommand('nft', ['list', 'tables', 'bridge'], { allowFailure: true });
-  const ours = new RegExp(`^table bridge (rig\\.${rig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12})$`);
+  const ours = new RegExp(`^table bridge (rig\\.${rig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}(?:\\.drills)?)$`);
   const tables = listed.stdout.split('\n').flatMap((line) => ours.exec(line.trim())?.slice(1) ?? []);
   await Promise.all(tables.map((t) => runCommand('nft', ['delete', 'table', 'bridge', t], { allowFailure: true })));
 }

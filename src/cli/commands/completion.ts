@@ -39,6 +39,15 @@ const NODE_ARGS: Record<string, 'all' | 'first'> = {
   logs: 'all',
   provision: 'all',
   update: 'all',
+  stop: 'first',
+  start: 'first',
+  kill: 'first',
+  pause: 'first',
+  unpause: 'first',
+  replace: 'first',
+  netem: 'first',
+  partition: 'all',
+  heal: 'all',
 };
 /** Commands whose first argument is a rig file. */
 const FILE_ARGS = ['up', 'check', 'graph', 'run', 'down', 'test'];

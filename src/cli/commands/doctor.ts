@@ -115,6 +115,20 @@ const CHECKS: Check[] = [
     },
   },
   {
+    name: 'netem (rig netem --delay)',
+    required: false,
+    run: async () => {
+      const { netemAvailable } = await import('../../runtime/impairments.js');
+      const netem = await netemAvailable();
+      if (!netem.ok)
+        throw new Failed(
+          `this kernel has no netem qdisc (${netem.why || 'tc refused it'}): rig netem --delay cannot work; --loss, partitions and the other drills can`,
+          'modprobe sch_netem, or a kernel built with CONFIG_NET_SCH_NETEM',
+        );
+      return 'a netem qdisc can be set: rig netem --delay works';
+    },
+  },
+  {
     name: 'debootstrap',
     required: true,
     run: () => tool('debootstrap', ['--version'], 'apt-get install debootstrap (rig builds its base image with it)'),

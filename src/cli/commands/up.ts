@@ -302,12 +302,12 @@ export async function applyRigFile(
  * A rig taken down meanwhile (rig down) is not up as far as anything: that is said instead, and what the reconcile
  * made after the down is removed.
  */
-async function reconcile(
+export async function reconcile(
   engine: Engine,
   plan: Plan,
   diff: RigDiff,
   rig: RunningRig,
-  flags: { timeoutMs: number; idempotent?: boolean; file?: string },
+  flags: { timeoutMs: number; idempotent?: boolean; file?: string; newAddress?: string[] },
   mode: OutputMode,
 ): Promise<void> {
   const file = flags.file ?? plan.spec.file;
@@ -318,6 +318,7 @@ async function reconcile(
     owner: `${hostname()}:${process.pid}`,
     productionFacts: production.facts,
     idempotent: !!flags.idempotent,
+    newAddress: flags.newAddress,
   });
   interrupts.on(() => {
     warn(`interrupted; stopping the changes to rig ${plan.name} (Ctrl-C again to leave at once)`);

@@ -12,6 +12,7 @@ import {
   type NodeBackend,
   type NodeInstance,
   type NodeLaunch,
+  type PowerAction,
 } from '../backend.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { paced, pacedRemoval } from '../pacing.js';
@@ -136,6 +137,7 @@ export class DockerNodes implements NodeBackend {
         backend: 'docker' as const,
         name: c.name,
         running: c.state === 'running',
+        paused: c.state === 'paused',
         mirrors: c.labels[Label.mirrors],
         validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
         validateTimeout: seconds(c.labels[Label.validateTimeout]),
@@ -143,6 +145,20 @@ export class DockerNodes implements NodeBackend {
         settings: c.labels[Label.spec],
         links: JSON.parse(c.labels[Label.links] ?? '[]') as LinkRecord[],
       }));
+  }
+
+  async power(instance: NodeInstance, action: PowerAction): Promise<void> {
+    const container = this.docker.getContainer(instance.name);
+    const calls: Record<PowerAction, () => Promise<unknown>> = {
+      stop: () => container.stop({ t: SYSTEMD_HALT_SECONDS }),
+      start: () => container.start(),
+      kill: () => container.kill({ signal: 'SIGKILL' }),
+      pause: () => container.pause(),
+      unpause: () => container.unpause(),
+    };
+    await calls[action]().catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304) throw err; // 304: already as asked (stopped, started)
+    });
   }
 
   async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {

@@ -25,6 +25,7 @@ import {
   type NodeBackend,
   type NodeInstance,
   type NodeLaunch,
+  type PowerAction,
 } from '../backend.js';
 import type { ImageFiles } from '../runtime.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
@@ -186,13 +187,14 @@ export class LxcNodes implements NodeBackend {
   async list(rig?: string): Promise<NodeInstance[]> {
     const marked = this.marked(rig).filter((c) => !c.staged);
     if (!marked.length) return []; // and no LXC tool is run: a host without LXC lists Docker rigs as well
-    const running = await this.runningNames();
+    const [running, frozen] = await Promise.all([this.runningNames(), this.runningNames('--frozen')]);
     return marked.map(({ name, marker }) => ({
       rig: marker.rig,
       node: marker.node,
       backend: 'lxc' as const,
       name,
       running: running.has(name),
+      paused: frozen.has(name),
       mirrors: marker.mirrors,
       validate: marker.validate,
       validateTimeout: marker.validateTimeout,
@@ -227,9 +229,29 @@ export class LxcNodes implements NodeBackend {
       });
   }
 
-  private async runningNames(): Promise<Set<string>> {
-    const ls = await lxc('lxc-ls', this.options.lxcPath, ['--running', '-1'], true).catch(() => undefined);
+  /** The containers LXC lists as running (or as `which` says: --frozen). */
+  private async runningNames(which = '--running'): Promise<Set<string>> {
+    const ls = await lxc('lxc-ls', this.options.lxcPath, [which, '-1'], true).catch(() => undefined);
     return new Set(ls?.exitCode === 0 ? ls.output.split('\n').map((l) => l.trim()) : []);
+  }
+
+  async power(instance: NodeInstance, action: PowerAction): Promise<void> {
+    const { lxcPath } = this.options;
+    const name = instance.name;
+    const log = join(this.dir(name), 'lxc.log');
+    const args: Record<PowerAction, [string, string[]]> = {
+      stop: ['lxc-stop', ['-n', name, '-t', '2']], // SIGTERM (lxc.signal.halt), then killed after 2 s
+      start: ['lxc-start', ['-n', name, '-d', '-o', log, '-l', 'INFO']], // LXC puts its veth on the bridge again
+      kill: ['lxc-stop', ['-n', name, '-k']], // SIGKILL, no shutdown
+      pause: ['lxc-freeze', ['-n', name]],
+      unpause: ['lxc-unfreeze', ['-n', name]],
+    };
+    const [tool, toolArgs] = args[action];
+    const result = await paced(() => lxc(tool, lxcPath, toolArgs, true));
+    if (result.exitCode !== 0) {
+      const failure = action === 'start' ? startFailure(log, result.output) : result.output.trim();
+      throw new RigError(`${tool} of ${instance.node} failed: ${failure}`, `see its state with: lxc-info -P ${lxcPath} -n ${name}`);
+    }
   }
 
   async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
