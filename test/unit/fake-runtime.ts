@@ -232,6 +232,7 @@ export class FakeRuntime implements RigRuntime {
       logs: async (n: NodeInstance) =>
         this.scripts.get(n.node) === 'fails' ? 'rig-agent: step 1/1: shell\ndisk full\nrig-agent: failed: step 1/1 (shell) exited 3\n' : '',
       streamLogs: unused,
+      power: unused,
     };
   }
 
