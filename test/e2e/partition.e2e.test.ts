@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { rig, useRig } from './helpers.js';
+import { eventually, rig, useRig } from './helpers.js';
 
 // Partitions and link impairments, measured from inside the nodes: a (Docker), b (LXC), c (Docker).
 
@@ -8,6 +8,8 @@ const sh = (name: string, node: string, script: string) =>
   rig(['exec', node, '--name', name, '--', '/.rig/bin/sh', '-c', `PATH=/.rig/bin:$PATH; ${script}`], { timeoutMs: 120_000 });
 
 const answers = async (name: string, from: string, to: string) => (await sh(name, from, `ping -c 1 -W 2 ${to}`)).exitCode === 0;
+/** Whether `from` reaches `to` again within 15 s of a heal (its ARP for `to` may have failed during the cut). */
+const backWithin = (name: string, from: string, to: string) => eventually(() => answers(name, from, to), 15_000, 500);
 
 /** How many of `count` pings from `from` to `to` got no answer. */
 async function lost(name: string, from: string, to: string, count: number): Promise<number> {
@@ -59,8 +61,8 @@ nodes:
   it('heal restores the traffic, and removes the rules', async () => {
     const heal = await rig(['heal', '--name', name]);
     expect(heal.exitCode, heal.all).toBe(0);
-    expect(await answers(name, 'a', 'b')).toBe(true);
-    expect(await answers(name, 'b', 'a')).toBe(true);
+    expect(await backWithin(name, 'a', 'b')).toBe(true);
+    expect(await backWithin(name, 'b', 'a')).toBe(true);
     expect((await execa('nft', ['list', 'tables', 'bridge'])).stdout).not.toMatch(new RegExp(`rig\\.${name}\\.[0-9a-f]{12}\\.drills`));
   });
 
@@ -68,11 +70,13 @@ nodes:
     expect((await rig(['partition', 'a', 'b', 'c', '--name', name])).exitCode).toBe(0);
     expect(await answers(name, 'a', 'c')).toBe(false);
     expect((await rig(['heal', 'a', 'c', '--name', name])).exitCode).toBe(0);
-    expect(await answers(name, 'a', 'c')).toBe(true);
+    // A node whose ARP for a peer failed during the cut asks again on its kernel's own schedule, as after a real
+    // partition: traffic comes back within a few seconds of the heal, not at once.
+    expect(await backWithin(name, 'a', 'c')).toBe(true);
     expect(await answers(name, 'a', 'b')).toBe(false);
     expect(await answers(name, 'b', 'c')).toBe(false);
     expect((await rig(['heal', '--name', name])).exitCode).toBe(0);
-    expect(await answers(name, 'b', 'c')).toBe(true);
+    expect(await backWithin(name, 'b', 'c')).toBe(true);
   });
 
   for (const node of ['a', 'b']) {
