@@ -1,6 +1,6 @@
 import { Label } from '../labels.js';
 import { listNodes } from './nodes.js';
-import { FactStore, type FactAccess } from '../facts/store.js';
+import { FactStore, seenStage, type FactAccess } from '../facts/store.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,7 +63,13 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
             node: n.node,
             address: state?.get(n.node)?.facts.ipaddress ?? '',
             mirrors: n.mirrors ?? '',
-            state: !n.running ? 'stopped' : !wired(rig, n.node) ? UNWIRED : state ? (state.get(n.node)?.stage ?? 'created') : 'unknown',
+            state: !n.running
+              ? 'stopped'
+              : !wired(rig, n.node)
+                ? UNWIRED
+                : state
+                  ? (seenStage(state.get(n.node) ?? { facts: {} }) ?? 'created')
+                  : 'unknown',
             backend: n.backend,
           })),
       };
