@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { nodeWiring } from '../../src/plan/plan.js';
-import { docker, eventually, rig, useRig } from './helpers.js';
+import { docker, eventually, rig, rigBin, useRig } from './helpers.js';
 
 // Issue 22.2: each node's agent keeps an etcd lease alive and its `alive` key bound to it; a node that dies (a
 // Docker node killed, an LXC node stopped hard) loses its key within the lease's TTL, its peers see it go, and
@@ -30,6 +30,9 @@ network: { internal: true }
 configs: []
 nodes:
   peer.l.test:
+    on:
+      - stage: lex
+        run: [{ shell: 'rig-fact set lex_was "$RIG_REACTION_VALUE"' }]
   dock.l.test:
   lex.l.test:
     backend: lxc
@@ -84,15 +87,37 @@ nodes:
 
   it('cut off from the rig: its alive key goes, status says lost while its container runs, and it comes back on its own', async () => {
     const link = nodeWiring(r.name, 'dock.l.test').hostInterface;
-    await execa('ip', ['link', 'set', link, 'down']);
+    const watch = execa('node', [rigBin, 'status', '--watch', '--name', r.name], { env: { CI: 'true' }, reject: false });
+    let out = '';
+    watch.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     try {
+      expect(await eventually(async () => out.includes('peer.l.test: ready'), 20_000)).toBe(true);
+      await execa('ip', ['link', 'set', link, 'down']);
       expect(await eventually(async () => (await stages(r.name)).dock === 'lost', 30_000, 500)).toBe(true);
       expect((await inNode(r.name, 'peer', `get_key ${alive('dock')}`)).exitCode).toBe(1);
+      expect(await eventually(async () => out.includes('dock.l.test: lost'), 10_000)).toBe(true);
     } finally {
       await execa('ip', ['link', 'set', link, 'up']);
+      watch.kill('SIGINT');
+      await watch;
     }
     // Its agent grants a lease again once etcd answers, and puts its alive key back.
     expect(await eventually(async () => (await stages(r.name)).dock === 'ready', 30_000, 500)).toBe(true);
+  });
+
+  it('keeps nodes alive across a sidecar restart: each grants a new lease once the proxy forgot the old', async () => {
+    const before = await leaseOf('peer');
+    await docker(['restart', '-t', '2', `rig-${r.name}.sidecar`]);
+    const renewed = await eventually(
+      async () => {
+        const now = await leaseOf('peer');
+        return now !== before && /^\d+$/.test(now) && (await inNode(r.name, 'dock', `get_key ${alive('peer')}`)).exitCode === 0;
+      },
+      60_000,
+      500,
+    );
+    expect(renewed).toBe(true);
+    expect(await eventually(async () => Object.values(await stages(r.name)).every((s) => s === 'ready'), 60_000, 500)).toBe(true);
   });
 
   it.each([
@@ -113,6 +138,11 @@ nodes:
     expect((await inNode(r.name, 'peer', `get_key ${alive(node)}`)).exitCode).toBe(1);
     // The host sees its container stopped, and says so (lost is what a running node whose key went reads as).
     expect((await stages(r.name))[node]).toBe('stopped');
-    expect((await stages(r.name)).peer).toBe('ready');
+  });
+
+  it("lets a peer react to a node that died: its reaction to lex's stage ran with lost", async () => {
+    const was = async () => (await rig(['facts', 'peer', 'lex_was', '--name', r.name])).stdout.trim();
+    expect(await eventually(async () => (await was()) === 'lost', 30_000)).toBe(true);
+    expect(await eventually(async () => (await stages(r.name)).peer === 'ready', 30_000)).toBe(true);
   });
 });
