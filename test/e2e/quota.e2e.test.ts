@@ -75,7 +75,7 @@ nodes:
       expect(refused, fill.stderr).not.toBeNull();
       const had = Number(refused![1]);
       expect(Number(refused![2])).toBe(had + 100 - LIMITS.maxKeys);
-      const keys = async () => Object.keys(JSON.parse((await rig(['facts', node, '--name', r.name, '--json'])).stdout)).length + 1; // and its stage
+      const keys = async () => Object.keys(JSON.parse((await rig(['facts', node, '--name', r.name, '--json'])).stdout)).length + 2; // and its stage and alive key
       expect(await keys()).toBe(had);
 
       const toTheLimit = await putKeys(had, LIMITS.maxKeys - had); // new names: k<had>... were never written
