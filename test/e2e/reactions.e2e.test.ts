@@ -136,6 +136,21 @@ describe('reactions: a node reacts to its peers by itself', () => {
   });
 });
 
+describe('reactions in rig graph', () => {
+  it('draws each reaction as a dashed edge to the peer it follows', async () => {
+    const fixture = fixtureDir(RIG('graphreact'));
+    try {
+      const graph = await rig(['graph', 'rig.yaml'], { cwd: fixture.dir });
+      expect(graph.exitCode, graph.all).toBe(0);
+      expect(graph.stdout).toContain('"mill.r.test" -> "barn.r.test" [label="on change x", style=dashed];');
+      expect(graph.stdout).toContain('"mill.r.test" -> "well.r.test" [label="on stage", style=dashed];');
+      expect(graph.stdout).toContain('"barn.r.test" -> "mill.r.test" [label="on change counter", style=dashed];');
+    } finally {
+      fixture.cleanup();
+    }
+  });
+});
+
 describe('reactions in a rig file that name what is not there', () => {
   it('exit 2 at file:line and key, before anything is made', async () => {
     const fixture = fixtureDir(`name: badreact
