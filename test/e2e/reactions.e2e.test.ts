@@ -57,6 +57,8 @@ nodes:
         run: [{ shell: 'rig-fact set well_was "$RIG_REACTION_VALUE"' }]
       - change: barn.fail
         run: [{ shell: 'echo "broken by $RIG_REACTION_VALUE" >&2; exit 3' }]
+      - change: barn.fine
+        run: [{ shell: 'rig-fact set fine_seen "$RIG_REACTION_VALUE"' }]
       - change: barn.counter
         run: [{ shell: 'rig-fact set counter $(( $(rig-fact get barn counter) + 1 ))' }]
   well.r.test:
@@ -117,8 +119,9 @@ describe('reactions: a node reacts to its peers by itself', () => {
     await set(r.name, 'barn', 'rig-fact set fail yes');
     const failed = 'failed: reaction to barn.fail: step 1/1 (shell) exited 3: broken by yes';
     expect(await untilStage(r.name, 'mill', failed)).toBe(failed);
-    // The next reaction that works makes it ready again.
-    await set(r.name, 'barn', 'rig-fact set x 4');
+    // The next reaction that works makes it ready again (another than barn.x's: the loop guard counts each one's runs).
+    await set(r.name, 'barn', 'rig-fact set fine 1');
+    expect(await eventually(async () => (await fact(r.name, 'mill', 'fine_seen')) === '1', 30_000)).toBe(true);
     expect(await untilStage(r.name, 'mill', 'ready', 30_000)).toBe('ready');
   });
 
