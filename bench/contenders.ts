@@ -25,7 +25,7 @@ export interface Contender {
 /** What `rig up --json` prints on stdout: one status per rig. */
 export interface RigStatus {
   etcd: string;
-  nodes: { state: string }[];
+  nodes: { stage: string }[];
 }
 
 /** The rig made by `rig up --json` and where its time went. */
@@ -41,7 +41,7 @@ function rigContender(ctx: Ctx): Contender {
       const wallEnd = Date.now();
       const events = stepEvents(result.stderr);
       const [status] = JSON.parse(result.stdout) as RigStatus[];
-      const ready = status.nodes.filter((node) => node.state === 'ready').length;
+      const ready = status.nodes.filter((node) => node.stage === 'ready').length;
       if (ready !== n) throw new Error(`rig up ${name}: ${ready} of ${n} nodes ready`);
       // Not timed: what Docker and dnsmasq saw, for the profile. A failure here costs the profile, not the run.
       const trace = await rigTrace(name, wallStart, wallEnd).catch(

@@ -19,9 +19,12 @@ import { printable } from './printable.js';
 import { NAME_RULE, RIG_NAME } from './rigfile/schema.js';
 import { namesNode } from './plan/plan.js';
 import type { ExecResult } from './runtime/backend.js';
+import { readTrace } from './trace/read.js';
+import type { Trace } from './trace/timeline.js';
 
 export { RigError } from './errors.js';
 export type { ExecResult } from './runtime/backend.js';
+export type { Trace, TraceEvent, StageEvent, HostEvent, CriticalPath } from './trace/timeline.js';
 
 export interface UpOptions {
   name?: string; // default: name: in the rig file, else the file name
@@ -47,6 +50,8 @@ export interface Rig extends AsyncDisposable {
   nodes: RigNode[];
   /** A node by FQDN or short name; throws if the rig has none. */
   node(name: string): RigNode;
+  /** What happened and when: each node's stages, drills, the critical path of the last up (`rig trace --format json`). */
+  trace(): Promise<Trace>;
   /** Take the rig down: everything it made, nothing else. */
   down(): Promise<void>;
 }
@@ -81,20 +86,20 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
   const [status] = await rigStatus(engine, plan.name);
   const instances = await listNodes(engine, plan.name);
   const nodes: RigNode[] = status.nodes.map((n) => {
-    const instance = instances.find((i) => i.node === n.node)!;
+    const instance = instances.find((i) => i.node === n.fqdn)!;
     return {
-      fqdn: n.node,
-      name: n.node.split('.')[0],
-      ip: n.address,
+      fqdn: n.fqdn,
+      name: n.fqdn.split('.')[0],
+      ip: n.ip,
       mirrors: n.mirrors || undefined,
-      facts: async () => withFacts(await factAccess(engine, plan.name), (f) => f.nodeFacts(plan.name, n.node)),
+      facts: async () => withFacts(await factAccess(engine, plan.name), (f) => f.nodeFacts(plan.name, n.fqdn)),
       exec: (command) => engine.backends[instance.backend]!.exec(instance, command),
       waitFor: async (fact, timeoutMs = 60_000) => {
-        const value = await withFacts(await factAccess(engine, plan.name), (f) => f.waitFact(plan.name, n.node, fact, timeoutMs));
+        const value = await withFacts(await factAccess(engine, plan.name), (f) => f.waitFact(plan.name, n.fqdn, fact, timeoutMs));
         if (value === null)
           throw new RigError(
-            `${n.node} did not publish ${fact} within ${timeoutMs / 1000} s.`,
-            `see its log with: rig logs ${n.node} --name ${plan.name}`,
+            `${n.fqdn} did not publish ${fact} within ${timeoutMs / 1000} s.`,
+            `see its log with: rig logs ${n.fqdn} --name ${plan.name}`,
           );
         return value;
       },
@@ -110,6 +115,7 @@ export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig>
       if (!found) throw new RigError(`No node ${name} in rig ${plan.name}.`, `its nodes: ${nodes.map((n) => n.fqdn).join(', ')}`);
       return found;
     },
+    trace: () => readTrace(engine, plan.name),
     down: () => (down ??= made.down()),
     [Symbol.asyncDispose]: () => rig.down(),
   };

@@ -138,6 +138,14 @@ function inspectCommands(rig: Command): void {
     .option('--json', 'print as JSON')
     .option('--yaml', 'print as YAML')
     .action(async (node, fact, flags) => (await import('./commands/facts.js')).facts(node, fact, flags));
+
+  rig
+    .command('trace')
+    .description("what happened in a rig and when: each node's stages, who waited on whom, drills, the critical path of the last up")
+    .option('--name <name>', "the rig (default: RIG_NAME, else the only rig up, else ./rig.yaml's)")
+    .option('--format <format>', 'text (a timeline), json, or chrome (Trace Event JSON for Perfetto and chrome://tracing)', 'text')
+    .option('-o, --output <file>', 'write it to this file instead of stdout')
+    .action(async (flags) => (await import('./commands/trace.js')).trace(flags));
 }
 
 /** Commands that work in and with the nodes. */
@@ -254,6 +262,7 @@ function toolCommands(rig: Command): void {
 export const OPTION_VALUES: Record<string, readonly string[]> = {
   'graph --format': ['dot', 'mermaid'],
   'inventory --format': ['ansible', 'json', 'hosts'],
+  'trace --format': ['text', 'json', 'chrome'],
 };
 
 const EXAMPLES: Record<string, string[]> = {
@@ -271,6 +280,7 @@ const EXAMPLES: Record<string, string[]> = {
   ls: ['rig ls', 'rig ls --json'],
   check: ['rig check rigs/village/rig.yaml', 'rig check rig.yaml --json'],
   facts: ['rig facts barn', 'rig facts barn ipaddress', 'rig facts barn --name village --json'],
+  trace: ['rig trace', 'rig trace --name village --format json', 'rig trace --format chrome -o trace.json   # open in ui.perfetto.dev'],
   logs: ['rig logs mill', 'rig logs -f --tail 20', 'rig logs --sidecar --since 10m'],
   exec: [
     'rig exec mill -- redis-cli info replication',

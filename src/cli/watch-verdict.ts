@@ -21,14 +21,14 @@ const indented = (lines: string[]) => lines.map((l) => `    ${printableLines(l)}
 
 /** The verdict on one node: pass, or FAIL with the failing step or the failing validate commands. */
 export function resultText(r: ProvisionResult): string {
-  if (provisionPassed(r)) return `${r.node} pass`;
+  if (provisionPassed(r)) return `${r.fqdn} pass`;
   const why =
     r.failure ??
     `validate: ${r.checks
       .filter((c) => !c.passed)
       .map((c) => `${c.command} exited ${c.exitCode}`)
       .join(', ')}`;
-  return `${r.node} FAIL (${printable(why)})`;
+  return `${r.fqdn} FAIL (${printable(why)})`;
 }
 
 /**
@@ -40,15 +40,15 @@ export function failureDetail(results: ProvisionResult[]): string[] {
     .filter((r) => !provisionPassed(r))
     .flatMap((r) => [
       ...(r.exitCode !== 0 && r.exitCode !== -1 ? stepDetail(r) : []),
-      ...r.checks.filter((c) => !c.passed).flatMap((c) => checkDetail(r.node, c)),
+      ...r.checks.filter((c) => !c.passed).flatMap((c) => checkDetail(r.fqdn, c)),
     ]);
 }
 
 function stepDetail(r: ProvisionResult): string[] {
   const step = /^step \d+\/\d+ \([a-z]+\)/.exec(r.failure ?? '')?.[0];
   const said = r.stepOutput ?? '';
-  if (!said.trim()) return [`  ${r.node}: ${step ?? 'its steps'} said nothing`];
-  return [`  ${r.node}: ${step ?? 'its output'} said:`, ...indented(lastLines(said))];
+  if (!said.trim()) return [`  ${r.fqdn}: ${step ?? 'its steps'} said nothing`];
+  return [`  ${r.fqdn}: ${step ?? 'its output'} said:`, ...indented(lastLines(said))];
 }
 
 function checkDetail(node: string, c: CheckResult): string[] {

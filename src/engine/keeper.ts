@@ -8,6 +8,7 @@ import { RigError } from '../errors.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
 import type { Engine } from './context.js';
 import { hostAccess, withFacts } from './status.js';
+import { FactStore } from '../facts/store.js';
 
 /**
  * A rig's keeper: a small detached process for each rig that is up, so that a Docker node or the sidecar that
@@ -41,6 +42,8 @@ export async function startKeeper(rig: string, deadlineMs = KEEPER_START_MS): Pr
 }
 
 const KEEPER_START_MS = 15_000;
+/** How long a keeper waits for its stage recorder to start before it goes on with its own work (see StageRecorder). */
+const RECORDER_START_MS = 5_000;
 
 /** Where a rig's keeper says it runs: its pid, in the sidecar's state directory (which goes with the rig). */
 const keeperPidFile = (sidecarLabels: Record<string, string>) => join(sidecarLabels[Label.state] ?? '', 'keeper.pid');
@@ -73,6 +76,8 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
   const sidecar = containers.find((c) => c.role === 'sidecar');
   if (!network || !sidecar) return;
   if (!registerKeeper(sidecar.labels)) return keeping(); // another keeper keeps it
+  const recorder = new StageRecorder(hostAccess(network, sidecar.labels, rig), log);
+  await recorder.startWithin(RECORDER_START_MS);
   const rewire = async (id: string, labels: Record<string, string>) => {
     const node = labels[Label.node];
     const wiring = labels[Label.role] === 'sidecar' ? sidecarWiring(rig) : node ? nodeWiring(rig, node) : undefined;
@@ -85,6 +90,7 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
       if (!state.running) return;
       await runtime.wire(network.bridge, wiring.hostInterface, wiring.mac, state.pid);
       log(`${what} restarted: wired to ${network.bridge} again`);
+      if (!node) await recorder.start(); // its etcd is back: take up recording where it stopped
     } catch (err) {
       log(`${what} restarted, but could not be wired again: ${(err as Error).message}`);
     }
@@ -101,6 +107,50 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
       }, resolve);
   });
   stop();
+  await recorder.stop();
+}
+
+/**
+ * For `rig trace`: the stages the nodes publish while the rig lives, with the times they are seen (see
+ * facts/history.ts), taken over from the last one recorded (by the up, or by this keeper before its etcd went).
+ * Failing to record never stops the keeper's own work.
+ */
+class StageRecorder {
+  private facts?: FactStore;
+  private stopRecording?: () => Promise<void>;
+
+  constructor(
+    private readonly access: ReturnType<typeof hostAccess>,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.stopRecording) return;
+    try {
+      this.facts ??= await FactStore.connect(this.access);
+      this.stopRecording = await this.facts.recordHistory(this.access.rig, {
+        resume: true,
+        onGone: (err) => {
+          this.stopRecording = undefined;
+          this.log(`stopped recording stages for rig trace until the sidecar restarts: ${err.message}`);
+        },
+      });
+    } catch (err) {
+      this.log(`cannot record stages for rig trace: ${(err as Error).message}`);
+    }
+  }
+
+  /** Start, but wait at most `ms` for it: the keeper's own work does not wait on an etcd slow to answer. */
+  async startWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.start(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  async stop(): Promise<void> {
+    await this.stopRecording?.().catch(() => {});
+    this.facts?.close();
+  }
 }
 
 /** The stage says so at once: a restarted node is not `ready` until its agent says it is again. */

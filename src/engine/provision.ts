@@ -4,7 +4,7 @@ import { NodeRuns } from './node-runs.js';
 import { validateNode, type CheckResult } from './validate.js';
 
 export interface ProvisionResult {
-  node: string;
+  fqdn: string;
   exitCode: number; // rig-steps' own: 0, or the failing step's
   failure?: string; // why, as the node said it (its last line), or why it was not run
   stepOutput?: string; // a failed run: what the failing step said (its own output, not rig's lines around it)
@@ -44,12 +44,12 @@ export async function provisionNodes(
         // A need counts as met once its steps ran (it is ready again), as in `up`; its own checks are its verdict.
         const failedNeed = needsOf(node).find((d) => results.get(d)!.exitCode !== 0);
         if (runs.aborted) {
-          results.set(node.node, { node: node.node, exitCode: -1, failure: NOT_RUN, output: '', seconds: 0, checks: [] });
+          results.set(node.node, { fqdn: node.node, exitCode: -1, failure: NOT_RUN, output: '', seconds: 0, checks: [] });
           return;
         }
         if (failedNeed) {
           results.set(node.node, {
-            node: node.node,
+            fqdn: node.node,
             exitCode: -1,
             failure: `not run: it needs ${failedNeed}, which failed`,
             output: '',
@@ -78,10 +78,10 @@ async function provisionNode(engine: Engine, runs: NodeRuns, node: NodeInstance,
   const command = ['/.rig/bin/sh', '/.rig/bin/rig-steps', '--provision', ...(idempotent ? ['--idempotent'] : [])];
   const { exitCode, output, interrupted } = await runs.run(node, command);
   const seconds = (Date.now() - started) / 1000;
-  if (interrupted) return { node: node.node, exitCode: 130, failure: 'interrupted: its steps were ended', output, seconds, checks: [] };
-  if (exitCode === 0) return { node: node.node, exitCode, output, seconds, checks: await validateNode(engine, node, { runs }) };
+  if (interrupted) return { fqdn: node.node, exitCode: 130, failure: 'interrupted: its steps were ended', output, seconds, checks: [] };
+  if (exitCode === 0) return { fqdn: node.node, exitCode, output, seconds, checks: await validateNode(engine, node, { runs }) };
   const failure = output.trimEnd().split('\n').pop() || `exited ${exitCode}`;
-  return { node: node.node, exitCode, failure, stepOutput: failingStepOutput(output), output, seconds, checks: [] };
+  return { fqdn: node.node, exitCode, failure, stepOutput: failingStepOutput(output), output, seconds, checks: [] };
 }
 
 /**

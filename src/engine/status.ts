@@ -7,19 +7,21 @@ import { join } from 'node:path';
 import { keeperAlive } from './keeper.js';
 import { ETCD_SOCKET, etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
-import { nodeWiring, type RigAddresses } from '../plan/plan.js';
+import { nodeWiring, shortName, type RigAddresses } from '../plan/plan.js';
 import { errorMessage, ExitCode, RigError } from '../errors.js';
 
+/** A node as every command's JSON shows it (and the API): `fqdn` its full name, `name` its short one. */
 export interface NodeStatus {
-  node: string;
-  address: string;
-  mirrors: string;
-  state: string; // the stage the node published, or its container state when it has none
+  fqdn: string;
+  name: string;
+  ip: string; // as it published it: empty until it has one
+  mirrors?: string; // the live node it mirrors, when it mirrors one
+  stage: string; // the stage the node published, or its container state when it has none
   backend: string;
 }
 
 export interface RigStatus {
-  rig: string;
+  name: string;
   subnet: string;
   dns: string; // the rig's DNS server: dig @<dns> <node> from the host
   etcd: string;
@@ -49,7 +51,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
             })
           : undefined;
       return {
-        rig,
+        name: rig,
         subnet: net.addresses.subnet,
         dns: net.addresses.dnsmasq,
         etcd: etcdUrl(net),
@@ -60,10 +62,11 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
         nodes: nodes
           .sort((a, b) => a.node.localeCompare(b.node))
           .map((n: NodeInstance) => ({
-            node: n.node,
-            address: state?.get(n.node)?.facts.ipaddress ?? '',
-            mirrors: n.mirrors ?? '',
-            state: !n.running
+            fqdn: n.node,
+            name: shortName(n.node),
+            ip: state?.get(n.node)?.facts.ipaddress ?? '',
+            ...(n.mirrors && { mirrors: n.mirrors }),
+            stage: !n.running
               ? 'stopped'
               : !wired(rig, n.node)
                 ? UNWIRED

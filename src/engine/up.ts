@@ -48,6 +48,8 @@ export interface UpRun {
   cleanup(keep: boolean, failure?: unknown): Promise<Cleaned>;
   /** The steps ended well: the deadline no longer applies. */
   done(): void;
+  /** Stop recording the stages for `rig trace` (the keeper takes over), once the records under way are written. */
+  stopRecording(): Promise<void>;
   facts(): Facts | undefined;
 }
 
@@ -121,6 +123,8 @@ class RigUp implements UpRun {
   private claimed = false; // this up owns the rig name: everything with the rig's label is its own
   private sidecarServes = false;
   private store?: Facts;
+  private recording?: () => Promise<void>;
+  private readonly startedAt = new Date();
   private deadline?: NodeJS.Timeout;
   private cleaned?: Promise<Cleaned>;
 
@@ -160,6 +164,11 @@ class RigUp implements UpRun {
 
   done(): void {
     clearTimeout(this.deadline);
+  }
+
+  async stopRecording(): Promise<void> {
+    await this.recording?.();
+    this.recording = undefined;
   }
 
   facts(): Facts | undefined {
@@ -343,6 +352,8 @@ class RigUp implements UpRun {
       .finally(() => open.close());
     const store = await run.unlessAborted(engine.facts({ url, rootPassword: this.etcdRootPassword, socket }));
     this.store = store;
+    // Before any node can publish a stage (they are let in after this): `rig trace` sees every one, with its time.
+    this.recording = await run.unlessAborted(store.recordHistory(plan.name, { upStarted: this.startedAt })).catch(etcdUnanswered(url));
     // Production facts first: each node's agent publishes its own over them, so rig's win.
     const production = [...(options.productionFacts ?? new Map<string, Record<string, string>>())];
     // Which made-up node stands for which live node, so nodes can find "the node that mirrors straleb".

@@ -4,7 +4,7 @@ import { NodeRuns } from './node-runs.js';
 import { checkFailure, validateNode, type CheckResult } from './validate.js';
 
 export interface UpdateResult {
-  node: string;
+  fqdn: string;
   updated: boolean; // its update commands ran and its validate commands passed
   failure?: string; // the command that failed (an update or a validate command), and its exit code
   interrupted?: boolean; // rig was interrupted while it was updated: what ran in it was ended, it may be half updated
@@ -41,7 +41,7 @@ async function updateNode(engine: Engine, node: NodeInstance, runs: NodeRuns): P
   const started = Date.now();
   const outputs: string[] = [];
   const result = (fields: Partial<UpdateResult>): UpdateResult => ({
-    node: node.node,
+    fqdn: node.node,
     updated: false,
     output: outputs.join(''),
     seconds: (Date.now() - started) / 1000,

@@ -4,7 +4,7 @@ import { DEFAULT_CHECK_TIMEOUT, NodeRuns } from './node-runs.js';
 import type { NodeInstance } from '../runtime/backend.js';
 
 export interface CheckResult {
-  node: string;
+  fqdn: string;
   command: string;
   passed: boolean;
   exitCode: number;
@@ -17,7 +17,7 @@ export interface CheckResult {
 
 /** A validate command that did not run: rig was interrupted first. */
 export interface CheckNotRun {
-  node: string;
+  fqdn: string;
   command: string;
 }
 
@@ -40,9 +40,9 @@ export async function validateRig(
 ): Promise<{ results: CheckResult[]; notRun: CheckNotRun[] }> {
   const nodes = await listNodes(engine, rig);
   const perNode = await Promise.all(nodes.map((node) => validateNode(engine, node, options)));
-  const results = perNode.flat().sort((a, b) => a.node.localeCompare(b.node));
+  const results = perNode.flat().sort((a, b) => a.fqdn.localeCompare(b.fqdn));
   const notRun = nodes.flatMap((node) =>
-    (node.validate ?? []).slice(results.filter((r) => r.node === node.node).length).map((command) => ({ node: node.node, command })),
+    (node.validate ?? []).slice(results.filter((r) => r.fqdn === node.node).length).map((command) => ({ fqdn: node.node, command })),
   );
   return { results, notRun };
 }
@@ -62,7 +62,7 @@ export async function validateNode(engine: Engine, node: NodeInstance, options: 
     const { exitCode, output, timedOut, interrupted } = await runs.run(node, command, { timeout, whole: true });
     const seconds = (Date.now() - started) / 1000;
     const passed = exitCode === 0 && !timedOut;
-    results.push({ node: node.node, command, passed, exitCode, output, seconds, timeout, timedOut, ...(interrupted && { interrupted }) });
+    results.push({ fqdn: node.node, command, passed, exitCode, output, seconds, timeout, timedOut, ...(interrupted && { interrupted }) });
   }
   return results;
 }
@@ -83,10 +83,10 @@ export function junitXml(rig: string, results: CheckResult[], notRun: CheckNotRu
   const tests = results.length + notRun.length;
   const skipped = notRun.map(
     (r) =>
-      `    <testcase classname="${xml(r.node)}" name="${xml(r.command)}" time="0.000">\n      <skipped message="not run: rig was interrupted"/>\n    </testcase>`,
+      `    <testcase classname="${xml(r.fqdn)}" name="${xml(r.command)}" time="0.000">\n      <skipped message="not run: rig was interrupted"/>\n    </testcase>`,
   );
   const cases = results.map((r) => {
-    const head = `    <testcase classname="${xml(r.node)}" name="${xml(r.command)}" time="${r.seconds.toFixed(3)}"`;
+    const head = `    <testcase classname="${xml(r.fqdn)}" name="${xml(r.command)}" time="${r.seconds.toFixed(3)}"`;
     if (r.passed) return `${head}>\n      <system-out>${xml(r.output)}</system-out>\n    </testcase>`;
     const type = r.timedOut ? 'timeout' : r.interrupted ? 'interrupted' : 'exit';
     return `${head}>\n      <failure message="${xml(checkFailure(r))}" type="${type}">${xml(r.output)}</failure>\n    </testcase>`;

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { InternalError } from '../errors.js';
 import { EtcdClient, EtcdCode, EtcdError, EtcdUnanswered, keyRange } from './etcd.js';
+import { lastRecorded, readHistory, recordStages, recordUp, type RigHistory } from './history.js';
 
 /**
  * The rig's facts in etcd. Key layout (documented in the README):
@@ -42,7 +43,7 @@ export const unanswered = (err: unknown): boolean => err instanceof EtcdUnanswer
 /** What the engine asks of a rig's fact store (FactStore on etcd; a fake in unit tests). */
 export type Facts = Pick<
   FactStore,
-  'lockDown' | 'addNodes' | 'removeNode' | 'putFacts' | 'setStage' | 'watchStages' | 'setMark' | 'deleteMark' | 'close'
+  'lockDown' | 'addNodes' | 'removeNode' | 'putFacts' | 'setStage' | 'watchStages' | 'setMark' | 'deleteMark' | 'recordHistory' | 'close'
 >;
 
 export const newRootPassword = () => randomBytes(24).toString('base64url');
@@ -184,6 +185,25 @@ export class FactStore {
 
   async mark(rig: string, name: string): Promise<string | null> {
     return this.etcd.get(`/rig/${rig}/${name}`);
+  }
+
+  /**
+   * Record each stage the nodes publish, with the time it is seen, in the host's own keys (see history.ts), until
+   * the returned function is called. `upStarted`: an up that makes the rig began then. `resume`: take over from
+   * the last stage recorded (a keeper after its up), else record from now.
+   */
+  async recordHistory(
+    rig: string,
+    { upStarted, resume = false, onGone }: { upStarted?: Date; resume?: boolean; onGone?: (err: Error) => void } = {},
+  ): Promise<() => Promise<void>> {
+    if (upStarted) await recordUp(this.etcd, rig, upStarted);
+    const afterRevision = resume ? await lastRecorded(this.etcd, rig) : undefined;
+    return recordStages(this.etcd, rig, { afterRevision, onGone });
+  }
+
+  /** What the rig's trace is made of: its last up, the stages recorded, the events (see history.ts). */
+  async history(rig: string): Promise<RigHistory> {
+    return readHistory(this.etcd, rig);
   }
 
   close(): void {

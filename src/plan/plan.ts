@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
-import type { BackendKind, ConfigTree, InitKind, Need, NodeSpec, ProvisionStep, RigSpec } from '../rigfile/types.js';
+import type { BackendKind, ConfigTree, InitKind, NodeSpec, ProvisionStep, RigSpec } from '../rigfile/types.js';
 import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from '../ipv4.js';
 
 /** Where every node sees the rig file's directory (read-only): scripts, manifests, the mirrored hiera data. */
@@ -86,7 +86,8 @@ export type RigSettings = Pick<RigSpec, 'domain' | 'network' | 'configs' | 'fact
 export const rigSettingsHash = (spec: RigSpec) => settingsHash(rigSettings(spec));
 
 /** Whether `name`, as a user types it on the command line (FQDN or short name), names the node `fqdn`. */
-export const namesNode = (name: string, fqdn: string) => fqdn === name || fqdn.split('.')[0] === name;
+export const shortName = (fqdn: string) => fqdn.split('.')[0];
+export const namesNode = (name: string, fqdn: string) => fqdn === name || shortName(fqdn) === name;
 
 /** A node's veth host end and MAC, derived from the rig and node names alone (so `down` can find the veth too). */
 export function nodeWiring(rig: string, node: string): { hostInterface: string; mac: string } {
@@ -151,15 +152,16 @@ export function rigAddresses(subnet: string): RigAddresses {
 
 /** One node as `up --dry-run` shows it: its settings once, and what up derives from them (container, address). */
 export interface NodeSummary {
-  name: string;
+  fqdn: string;
+  name: string; // its short name
   container: string;
   line: number;
   mirrors?: string;
   backend: BackendKind;
   image: string;
   init: InitKind;
-  address: string; // reserved for it; ".N" in the /24 that up picks from the pool when the rig file names no subnet
-  needs: Need[];
+  ip: string; // reserved for it; ".N" in the /24 that up picks from the pool when the rig file names no subnet
+  needs: Array<{ fqdn: string; fact?: string }>;
   roles: string[];
   facts: Record<string, string>;
   provision: ProvisionStep[];
@@ -169,14 +171,14 @@ export interface NodeSummary {
 
 /** What `up` of a plan would make, each thing once (`up --dry-run --json`); nodes in start order. */
 export interface PlanSummary {
-  rig: string;
+  name: string;
   file: string;
   domain: string;
   network: { name: string; subnet?: string; pool: string; internal: boolean; forward: string[] };
   sidecar: { container: string; dns: string; etcd: string };
   configs: ConfigTree[];
   factsFrom?: RigSpec['factsFrom'];
-  links: Array<{ node: string; path: string; target: string }>;
+  links: Array<{ fqdn: string; path: string; target: string }>;
   nodes: NodeSummary[];
   warnings: string[];
 }
@@ -206,15 +208,16 @@ export function startOrder<T extends { spec: NodeSpec }>(nodes: T[]): T[] {
 export function summarizeNode(node: PlannedNode, address: string): NodeSummary {
   const { spec } = node;
   return {
-    name: spec.name,
+    fqdn: spec.name,
+    name: shortName(spec.name),
     container: node.container,
     line: spec.line,
     mirrors: spec.mirrors,
     backend: spec.backend,
     image: spec.image ?? (spec.init === 'systemd' ? 'rig:systemd' : 'rig:base'),
     init: spec.init,
-    address,
-    needs: spec.needs,
+    ip: address,
+    needs: spec.needs.map(({ node, fact }) => ({ fqdn: node, ...(fact && { fact }) })),
     roles: spec.roles,
     facts: spec.facts,
     provision: spec.provision,
@@ -230,14 +233,14 @@ export function summarizePlan(plan: Plan): PlanSummary {
   // Without a subnet, up picks a free /24 of the pool: the places in it are known, the subnet is not.
   const addressOf = new Map(plan.nodes.map((n, i) => [n.spec.name, a ? nodeAddress(a, i) : `.${DHCP_POOL_OFFSET + i}`]));
   return {
-    rig: plan.name,
+    name: plan.name,
     file: spec.file,
     domain: spec.domain,
     network: { name: plan.network, ...spec.network },
     sidecar: { container: plan.sidecar.container, dns: a?.dnsmasq ?? '.2', etcd: a?.etcd ?? '.3' },
     configs: spec.configs,
     factsFrom: spec.factsFrom,
-    links: plan.links.map(({ node, path, target }) => ({ node, path, target })),
+    links: plan.links.map(({ node, path, target }) => ({ fqdn: node, path, target })),
     nodes: startOrder(plan.nodes).map((n) => summarizeNode(n, addressOf.get(n.spec.name)!)),
     warnings: spec.warnings,
   };

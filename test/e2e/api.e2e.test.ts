@@ -57,6 +57,16 @@ describe('rig as a library', () => {
     expect(() => rig.node('nosuch')).toThrow(/No node nosuch/);
   });
 
+  it("gives the rig's trace: each node's stages with times, and the critical path of its up", async () => {
+    const trace = await rig.trace();
+    expect(trace.name).toBe(name);
+    const stages = (node: string) => trace.events.flatMap((e) => (e.type === 'stage' && e.fqdn === node ? [e.stage] : []));
+    expect(stages('barn.village.test')).toEqual(['created', 'addressed', 'facts', 'provisioning 1/1', 'ready']);
+    expect(stages('mill.village.test')).toEqual(['created', 'addressed', 'facts', 'ready']);
+    expect(trace.criticalPath.ready).not.toBeNull();
+    expect(trace.criticalPath.steps.at(-1)?.to).toBe(trace.criticalPath.ready);
+  });
+
   it('takes the rig down with Symbol.asyncDispose (await using), leaving nothing', async () => {
     await rig[Symbol.asyncDispose]();
     expect(await leftovers(name)).toEqual([]);

@@ -9,9 +9,9 @@ const NODES = 200;
 const SLOW_MS = 900_000;
 
 interface StatusNode {
-  node: string;
-  address: string;
-  state: string;
+  fqdn: string;
+  ip: string;
+  stage: string;
 }
 
 const rigFile = (name: string, nodes: string[]) =>
@@ -40,9 +40,9 @@ describe(`a ${NODES}-node rig on the real Docker engine`, () => {
       const status = await rig(['status', '--name', name, '--json']);
       expect(status.exitCode, status.all).toBe(0);
       const [{ nodes: shown }] = JSON.parse(status.stdout) as Array<{ nodes: StatusNode[] }>;
-      expect(shown.map((n) => n.node).sort()).toEqual([...nodes].sort());
-      expect(shown.filter((n) => n.state !== 'ready')).toEqual([]);
-      expect(new Set(shown.map((n) => n.address)).size).toBe(NODES); // each its own lease
+      expect(shown.map((n) => n.fqdn).sort()).toEqual([...nodes].sort());
+      expect(shown.filter((n) => n.stage !== 'ready')).toEqual([]);
+      expect(new Set(shown.map((n) => n.ip)).size).toBe(NODES); // each its own lease
 
       const down = await rig(['down', '--name', name], { timeoutMs: SLOW_MS });
       expect(down.exitCode, down.all).toBe(0);

@@ -204,7 +204,7 @@ describe('two rigs of one rig file at once', () => {
       const [sa, sb] = [await status(a), await status(b)];
       expect(sa.subnet).not.toBe(sb.subnet);
       for (const s of [sa, sb]) {
-        expect(s.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([
+        expect(s.nodes.map((n: { fqdn: string; stage: string }) => [n.fqdn, n.stage])).toEqual([
           ['barn.village.test', 'ready'],
           ['mill.village.test', 'ready'],
         ]);
@@ -215,14 +215,14 @@ describe('two rigs of one rig file at once', () => {
         [b, sb],
       ] as const) {
         const resolved = await docker(['exec', `rig-${name}.mill`, '/.rig/bin/sh', '-c', '/.rig/bin/nslookup -type=a barn; true']);
-        expect(resolved).toContain(`Address: ${s.nodes[0].address}`);
+        expect(resolved).toContain(`Address: ${s.nodes[0].ip}`);
         const fact = await docker(['exec', `rig-${name}.mill`, '/.rig/bin/rig-fact', 'get', 'barn', 'ipaddress']);
-        expect(fact.trim()).toBe(s.nodes[0].address);
+        expect(fact.trim()).toBe(s.nodes[0].ip);
       }
       expect((await rig(['down', '--name', a])).exitCode).toBe(0);
       expect(await leftovers(a)).toEqual([]);
       const after = await status(b);
-      expect(after.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']);
+      expect(after.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready']);
       expect((await rig(['test', '--name', b])).exitCode).toBe(0);
     } finally {
       await rig(['down', '--name', a]);

@@ -29,10 +29,10 @@ nodes:
 `;
 
 interface StatusNode {
-  node: string;
-  address: string;
+  fqdn: string;
+  ip: string;
   mirrors: string;
-  state: string;
+  stage: string;
 }
 
 describe('rig up / status / facts / down on the real Docker engine', () => {
@@ -70,7 +70,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
   });
 
   it('brings every node to ready, each mirroring its live node', () => {
-    expect(nodes.map((n) => [n.node, n.mirrors, n.state])).toEqual([
+    expect(nodes.map((n) => [n.fqdn, n.mirrors, n.stage])).toEqual([
       ['barn.village.test', 'straleb.prod.example', 'ready'],
       ['mill.village.test', 'kelda.prod.example', 'ready'],
       ['well.village.test', 'hobb.prod.example', 'ready'],
@@ -83,7 +83,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     for (const node of nodes) {
       const ip = await docker([
         'exec',
-        `rig-${name}.${node.node.split('.')[0]}`,
+        `rig-${name}.${node.fqdn.split('.')[0]}`,
         '/.rig/bin/ip',
         '-4',
         '-o',
@@ -99,24 +99,24 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
 
   it('lets every node resolve every other by FQDN and short name, and back from its address', async () => {
     for (const from of nodes) {
-      const container = `rig-${name}.${from.node.split('.')[0]}`;
+      const container = `rig-${name}.${from.fqdn.split('.')[0]}`;
       for (const to of nodes) {
-        for (const query of [to.node, to.node.split('.')[0]]) {
+        for (const query of [to.fqdn, to.fqdn.split('.')[0]]) {
           // busybox nslookup tries every search domain and fails if one is NXDOMAIN (the live domains are on the
           // list too): its exit code says nothing here, the address it found does.
           const out = await docker(['exec', container, '/.rig/bin/sh', '-c', '/.rig/bin/nslookup -type=a "$0"; true', query]);
-          expect(out, `${from.node} resolving ${query}`).toContain(`Address: ${to.address}`);
+          expect(out, `${from.fqdn} resolving ${query}`).toContain(`Address: ${to.ip}`);
         }
       }
     }
-    const reverse = await docker(['exec', `rig-${name}.barn`, 'getent', 'hosts', nodes[1].address]);
+    const reverse = await docker(['exec', `rig-${name}.barn`, 'getent', 'hosts', nodes[1].ip]);
     expect(reverse).toContain('mill.village.test');
     const short = await docker(['exec', `rig-${name}.barn`, 'getent', 'hosts', 'well']);
-    expect(short).toContain(nodes[2].address);
+    expect(short).toContain(nodes[2].ip);
   });
 
   it("answers the host's DNS queries at the address rig status gives", async () => {
-    expect(await queryA(dns, 'mill.village.test')).toEqual([nodes[1].address]);
+    expect(await queryA(dns, 'mill.village.test')).toEqual([nodes[1].ip]);
   });
 
   it('has every node publish its own facts to etcd from inside', async () => {
@@ -127,7 +127,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     expect(well).toMatchObject({
       hostname: 'well',
       fqdn: 'well.village.test',
-      ipaddress: nodes[2].address,
+      ipaddress: nodes[2].ip,
       os: 'plainlinux',
       os_release: 'Plain Linux 1',
       rig: name,
@@ -204,7 +204,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
     const failing = await rig(['exec', 'barn', '--name', name, '--', 'sh', '-c', 'exit 7']);
     expect(failing.exitCode).toBe(7);
     const logs = await rig(['logs', 'mill', '--name', name]);
-    expect(logs.stdout).toContain(`ready: mill.village.test at ${nodes[1].address}`);
+    expect(logs.stdout).toContain(`ready: mill.village.test at ${nodes[1].ip}`);
   });
 
   it("takes the whole rig down, leaving the user's files byte for byte as they were", async () => {
@@ -219,7 +219,7 @@ describe('rig up / status / facts / down on the real Docker engine', () => {
           (
             await vethsLeft(
               name,
-              nodes.map((n) => n.node),
+              nodes.map((n) => n.fqdn),
             )
           ).length === 0,
         5000,

@@ -28,7 +28,7 @@ describe('a rig whose sidecar is dead', () => {
     expect(json.exitCode).toBe(1);
     const [state] = JSON.parse(json.stdout);
     expect(state.sidecar).toBe('exited');
-    expect(state.nodes.map((n: { state: string }) => n.state)).toEqual(['unknown']);
+    expect(state.nodes.map((n: { stage: string }) => n.stage)).toEqual(['unknown']);
   });
 
   it('facts says so in one sentence, with no stack trace', async () => {

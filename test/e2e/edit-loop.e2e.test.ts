@@ -58,7 +58,7 @@ nodes:
     expect(await runs(r.name, 'barn')).toBe(2); // the node's own log shows the second run
     expect({ mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') }).toEqual(before);
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready', 'ready']);
+    expect(status.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready', 'ready', 'ready']);
   });
 
   it("an edit to a live node's hiera file reaches the nodes mirroring it (--mirrors), and only them; a peer waiting for the change reacts", async () => {
@@ -107,7 +107,7 @@ nodes:
     expect(colour.seen.result?.stdout.trim()).toBe('red');
     expect(stage.seen.result?.stdout.trim()).toBe('provisioning 1/1'); // the stage moves, then back to ready:
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready', 'ready']);
+    expect(status.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready', 'ready', 'ready']);
     expect({ mill: await runs(r.name, 'mill'), well: await runs(r.name, 'well') }).toEqual(before); // not touched
     writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: blue\n');
     expect((await rig(['provision', '--mirrors', 'straleb.prod.example', '--name', r.name])).exitCode).toBe(0);
@@ -117,8 +117,8 @@ nodes:
     writeFileSync(join(r.dir, 'hieradata/nodes/straleb.prod.example.yaml'), 'colour: black\n');
     const provision = await rig(['provision', '--name', r.name, '--json']);
     expect(provision.exitCode).toBe(1); // barn's validate wants blue
-    const results = JSON.parse(provision.stdout) as Array<{ node: string; exitCode: number; checks: Array<{ passed: boolean }> }>;
-    expect(results.map((x) => [x.node, x.exitCode, x.checks.every((c) => c.passed)])).toEqual([
+    const results = JSON.parse(provision.stdout) as Array<{ fqdn: string; exitCode: number; checks: Array<{ passed: boolean }> }>;
+    expect(results.map((x) => [x.fqdn, x.exitCode, x.checks.every((c) => c.passed)])).toEqual([
       ['barn.village.test', 0, false],
       ['loft.village.test', 0, true],
       ['mill.village.test', 0, true],
@@ -143,7 +143,7 @@ nodes:
     expect(provision.exitCode).toBe(1);
     expect(provision.stdout).toMatch(/^mill\.village\.test\s+FAILED: step 1\/1 \(shell\) exited \d+$/m);
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.find((n: { node: string }) => n.node === 'mill.village.test').state).toMatch(/^failed: step 1\/1 \(shell\) exited/);
+    expect(status.nodes.find((n: { fqdn: string }) => n.fqdn === 'mill.village.test').stage).toMatch(/^failed: step 1\/1 \(shell\) exited/);
   });
 
   it('provisions a node that failed again, and says so', async () => {
@@ -153,7 +153,7 @@ nodes:
     expect(again.stderr).toMatch(/mill\.village\.test failed before \(failed: step 1\/1 \(shell\) exited \d+\); provisioning it again/);
     expect(again.stdout).toMatch(/^mill\.village\.test\s+provisioned in [\d.]+ s, validate 1\/1 passed$/m);
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.find((n: { node: string }) => n.node === 'mill.village.test').state).toBe('ready');
+    expect(status.nodes.find((n: { fqdn: string }) => n.fqdn === 'mill.village.test').stage).toBe('ready');
   });
 
   it('refuses bad input: a node not in the rig, a rig not up', async () => {
@@ -319,7 +319,7 @@ nodes:
 
   it('takes the change exit code as success, and fails --idempotent when the second run still changes something', async () => {
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready']); // exit 2 said "changed", not "failed"
+    expect(status.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready', 'ready']); // exit 2 said "changed", not "failed"
     const settles = await rig(['provision', 'settles', '--idempotent', '--name', r.name]);
     expect(settles.exitCode, settles.all).toBe(0);
     expect(settles.stdout).toMatch(/^settles\.village\.test\s+provisioned in [\d.]+ s, second run changed nothing$/m);
@@ -364,7 +364,7 @@ nodes:
     expect(provision.stdout).toMatch(/^dock\.sd\.test\s+provisioned in [\d.]+ s, validate 1\/1 passed$/m);
     for (const node of ['dock', 'cont']) expect(await runs(r.name, node), node).toBe(2);
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']);
+    expect(status.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready']);
   });
 });
 
@@ -386,7 +386,7 @@ describe('up of a rig file that changed, on a rig that is up', () => {
         /differs from rig\.yaml; recreating it:\nrig: {3}\+ mill\.village\.test \(new\)\nrig: {3}= 1 node unchanged/,
       );
       const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
-      expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([
+      expect(status.nodes.map((n: { fqdn: string; stage: string }) => [n.fqdn, n.stage])).toEqual([
         ['barn.village.test', 'ready'],
         ['mill.village.test', 'ready'],
       ]);

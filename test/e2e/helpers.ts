@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execa, type Result } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 const root = resolve(import.meta.dirname, '../..');
 export const rigBin = join(root, 'bin', 'rig');
@@ -114,17 +115,17 @@ export async function eventually(check: () => Promise<boolean>, ms: number, ever
  */
 export async function expectAgreedAddress(
   rigName: string,
-  node: { node: string; address: string },
+  node: { fqdn: string; ip: string },
   ipOutput: string,
   leases: string,
 ): Promise<string> {
   const { expect } = await import('vitest');
   const lines = ipOutput.trim().split('\n');
-  expect(lines, node.node).toHaveLength(1);
+  expect(lines, node.fqdn).toHaveLength(1);
   const address = /inet (\S+)\//.exec(lines[0])![1];
-  expect(node.address).toBe(address);
-  expect(leases).toMatch(new RegExp(`\\s${address.replaceAll('.', '\\.')} ${node.node.split('.')[0]}\\s`));
-  const fact = await rig(['facts', node.node, 'ipaddress', '--name', rigName]);
+  expect(node.ip).toBe(address);
+  expect(leases).toMatch(new RegExp(`\\s${address.replaceAll('.', '\\.')} ${node.fqdn.split('.')[0]}\\s`));
+  const fact = await rig(['facts', node.fqdn, 'ipaddress', '--name', rigName]);
   expect(fact.stdout.trim()).toBe(address);
   return address;
 }
@@ -166,4 +167,44 @@ export function applyAgain(rigName: string, node: string) {
     'cd /.rig-repo && puppet apply --detailed-exitcodes --color=false --certname "$RIG_NODE" ' +
     '--modulepath control-repo/site-modules:$(puppet config print basemodulepath) --hiera_config control-repo/hiera.yaml control-repo/manifests/site.pp';
   return rig(['exec', node, '--name', rigName, '--', 'sh', '-c', apply]);
+}
+
+/** The CLI as a process of its own, so that a test can send it signals; its stdout and stderr, interleaved. */
+export interface Spawned {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const spawned: ChildProcess[] = [];
+
+export function spawnRig(args: string[], cwd?: string): Spawned {
+  const child = spawn('node', [rigBin, ...args], { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  spawned.push(child);
+  return { child, output: () => out, exited };
+}
+
+/** Kill what spawnRig started and is still running (a test that failed half-way): call it in afterEach. */
+export function killSpawned(): void {
+  for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** The process's end, or a failure naming what hung (a bound on a hang, not a timing assertion); a hung one is killed. */
+export async function ended(run: Spawned, ms = 120_000) {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms / 1000} s:\n${run.output()}`)), ms)),
+  );
+  try {
+    return await Promise.race([run.exited, hung]);
+  } finally {
+    clearTimeout(timer);
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+  }
 }

@@ -46,7 +46,7 @@ nodes:
     expect(status.stdout).not.toMatch(/[\x1b\x07\u2028\u202e]/);
     expect(status.stdout).toContain(String.raw`\x1b[2Jb`);
     const json = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
-    expect(json[0].nodes[0].state).toBe(HOSTILE);
+    expect(json[0].nodes[0].stage).toBe(HOSTILE);
 
     const watch = execa('node', [rigBin, 'status', '--watch', '--name', name], { env: { CI: 'true' }, reject: false });
     let out = '';
@@ -98,7 +98,7 @@ nodes:
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
-    expect(status[0].nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([['a.village.test', 'ready']]);
+    expect(status[0].nodes.map((n: { fqdn: string; stage: string }) => [n.fqdn, n.stage])).toEqual([['a.village.test', 'ready']]);
     const test = await rig(['test', '--name', name, '--json']);
     expect(JSON.parse(test.stdout).map((r: { command: string }) => r.command)).toEqual([
       `true\u2028# io.rig.rig = ${other}\u2028# io.rig.node = x.${other}.test`,
@@ -164,7 +164,7 @@ nodes:
     const b = JSON.parse((await rig(['facts', 'b', '--name', name, '--json'])).stdout);
     expect(b.role).toBe('primary');
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
-    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']);
+    expect(status.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready']);
     // The kept mark is still there: gc leaves the rig.
     await rig(['gc']);
     expect((await rig(['status', '--name', name, '--json'])).stdout).toContain(name);
@@ -186,11 +186,11 @@ nodes:
 
   it("keeps each node's DNS name pinned: a node sending another's hostname over DHCP does not get it", async () => {
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
-    const [a, b] = status.nodes as Array<{ address: string }>;
+    const [a, b] = status.nodes as Array<{ ip: string }>;
     const spoof = await inA('udhcpc -i eth0 -x hostname:b -n -q -t 3 -T 1 -s /.rig/bin/true');
     expect(spoof.exitCode, spoof.all).toBe(0);
     const { queryA } = await import('./helpers.js');
-    expect(await queryA(status.dns, `b.village.test`)).toEqual([b.address]);
-    expect(await queryA(status.dns, `a.village.test`)).toEqual([a.address]);
+    expect(await queryA(status.dns, `b.village.test`)).toEqual([b.ip]);
+    expect(await queryA(status.dns, `a.village.test`)).toEqual([a.ip]);
   });
 });

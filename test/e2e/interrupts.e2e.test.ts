@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { containerName, SIDECAR } from '../../src/labels.js';
 import { connectDocker } from '../../src/runtime/docker/connect.js';
-import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
+import { docker, eventually, fixtureDir, leftovers, rig, ended, killSpawned, spawnRig, uniqueName, vethsLeft } from './helpers.js';
 
 // Interrupts, races and waits of `up` and `run` (issue 12, items 1 to 5 and the name conflicts of 14).
 
@@ -28,44 +27,10 @@ nodes:
 ${nodes.map((n, i) => `  ${n}: ${['straleb.prod.example', 'kelda.prod.example', 'hobb.prod.example'][i] ?? ''}`).join('\n')}
 `;
 
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** The CLI as its own process (not execa with a timeout), so the test sends the signals itself. */
-function spawnRig(args: string[], cwd: string): Spawned {
-  const child = spawn('node', [rigBin, ...args], { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  spawned.push(child);
-  return { child, output: () => out, exited };
-}
-
-/** The process's end, or a failure naming what hung; a process that hangs is killed so the test can clean up. */
-async function ended(run: Spawned, ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>(
-    (_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms / 1000} s:\n${run.output()}`)), ms)),
-  );
-  try {
-    return await Promise.race([run.exited, hung]);
-  } finally {
-    clearTimeout(timer);
-    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
-  }
-}
-
-const spawned: ChildProcess[] = [];
 const rigsMade: string[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
-  for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killSpawned();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   for (const name of rigsMade.splice(0)) {
     await docker(['unpause', containerName(name, SIDECAR)]).catch(() => {});
@@ -94,8 +59,8 @@ async function expectNothingLeft(name: string, dir: string, nodes: string[]) {
 async function expectWhole(name: string, nodes: string[]) {
   const status = await rig(['status', '--name', name, '--json']);
   expect(status.exitCode, status.all).toBe(0);
-  const [rigStatus] = JSON.parse(status.stdout) as Array<{ nodes: Array<{ node: string; state: string }> }>;
-  expect(rigStatus.nodes.map((n) => [n.node, n.state])).toEqual(nodes.map((n) => [n, 'ready']));
+  const [rigStatus] = JSON.parse(status.stdout) as Array<{ nodes: Array<{ fqdn: string; stage: string }> }>;
+  expect(rigStatus.nodes.map((n) => [n.fqdn, n.stage])).toEqual(nodes.map((n) => [n, 'ready']));
   const running = await docker(['ps', '--filter', `label=io.rig.rig=${name}`, '--filter', 'status=running', '--format', '{{.Names}}']);
   expect(running.split('\n').filter(Boolean)).toHaveLength(nodes.length + 1);
   const networks = await docker(['network', 'ls', '--filter', `label=io.rig.rig=${name}`, '--format', '{{.Name}}']);

@@ -10,10 +10,10 @@ describe('roles and inventories', () => {
     (name) =>
       `name: ${name}\ndomain: village.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  barn.village.test:\n    mirrors: straleb.prod.example\n    roles: [db, primary]\n  mill.village.test:\n    backend: lxc\n    roles: [db]\n  well.village.test:\n    roles: [web]\n`,
   );
-  let status: { nodes: Array<{ node: string; address: string }> } | undefined;
+  let status: { nodes: Array<{ fqdn: string; ip: string }> } | undefined;
   const ip = async (short: string) => {
     status ??= JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
-    return status!.nodes.find((n) => n.node.startsWith(`${short}.`))!.address;
+    return status!.nodes.find((n) => n.fqdn.startsWith(`${short}.`))!.ip;
   };
 
   it("publishes each node's roles as a fact", async () => {

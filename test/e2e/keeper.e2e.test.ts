@@ -5,7 +5,7 @@ import { docker, eventually, rig, useRig } from './helpers.js';
 
 interface Status {
   keeper: boolean;
-  nodes: Array<{ node: string; address: string; state: string }>;
+  nodes: Array<{ fqdn: string; ip: string; stage: string }>;
 }
 
 describe('a rig whose keeper died', () => {
@@ -39,7 +39,7 @@ nodes:
     expect(await eventually(async () => !(await status()).rig.keeper, 10_000)).toBe(true);
     await docker(['restart', '-t', '1', `rig-${r.name}.a`]);
     const after = await status();
-    expect(after.rig.nodes.map((n) => [n.node, n.state])).toEqual([
+    expect(after.rig.nodes.map((n) => [n.fqdn, n.stage])).toEqual([
       ['a.k.test', 'unwired: no link to the rig bridge'],
       ['b.k.test', 'ready'],
     ]);
@@ -56,7 +56,7 @@ nodes:
     const after = await status();
     expect(after.exitCode, after.stderr).toBe(0);
     expect(after.rig.keeper).toBe(true);
-    expect(after.rig.nodes.map((n) => [n.node, n.state])).toEqual([
+    expect(after.rig.nodes.map((n) => [n.fqdn, n.stage])).toEqual([
       ['a.k.test', 'ready'],
       ['b.k.test', 'ready'],
     ]);
@@ -76,6 +76,6 @@ nodes:
     const after = await status();
     expect(after.exitCode, after.stderr).toBe(0);
     expect(after.rig.keeper).toBe(true);
-    expect(after.rig.nodes.map((n) => [n.node, n.state, n.address])).toEqual(before.rig.nodes.map((n) => [n.node, 'ready', n.address]));
+    expect(after.rig.nodes.map((n) => [n.fqdn, n.stage, n.ip])).toEqual(before.rig.nodes.map((n) => [n.fqdn, 'ready', n.ip]));
   });
 });

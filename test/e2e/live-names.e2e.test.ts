@@ -35,8 +35,8 @@ nodes:
   byre.village.test: straleb.prod.example
   mill.village.test: kelda.dc2.example
 `);
-  let status: { dns: string; nodes: Array<{ node: string; address: string }> };
-  const addressOf = (short: string) => status.nodes.find((n) => n.node.startsWith(`${short}.`))!.address;
+  let status: { dns: string; nodes: Array<{ fqdn: string; ip: string }> };
+  const addressOf = (short: string) => status.nodes.find((n) => n.fqdn.startsWith(`${short}.`))!.ip;
   const inMill = (...command: string[]) => rig(['exec', 'mill', '--name', name, '--', ...command]);
 
   beforeAll(async () => {

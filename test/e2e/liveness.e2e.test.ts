@@ -14,9 +14,9 @@ const inNode = (name: string, node: string, script: string) =>
 /** Each node's stage as `rig status --json` says it (one place to follow a rename of its fields). */
 async function stages(name: string): Promise<Record<string, string>> {
   const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout) as Array<{
-    nodes: Array<{ node: string; state: string }>;
+    nodes: Array<{ name: string; stage: string }>;
   }>;
-  return Object.fromEntries(status.nodes.map((n) => [n.node.split('.')[0], n.state]));
+  return Object.fromEntries(status.nodes.map((n) => [n.name, n.stage]));
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -9,9 +9,9 @@ import { docker, eventually, expectAgreedAddress, fixtureDir, leftovers, rig, un
 const LXC_PATH = '/var/lib/lxc';
 
 interface StatusNode {
-  node: string;
-  address: string;
-  state: string;
+  fqdn: string;
+  ip: string;
+  stage: string;
   backend: string;
 }
 
@@ -74,7 +74,7 @@ nodes:
   });
 
   it('brings every node to ready as an LXC container', async () => {
-    expect(nodes.map((n) => [n.node, n.backend, n.state])).toEqual([
+    expect(nodes.map((n) => [n.fqdn, n.backend, n.stage])).toEqual([
       ['barn.village.test', 'lxc', 'ready'],
       ['mill.village.test', 'lxc', 'ready'],
       ['well.village.test', 'lxc', 'ready'],
@@ -85,7 +85,7 @@ nodes:
   it('gives each node one address on eth0, equal to its lease, its status and its ipaddress fact', async () => {
     const leases = await docker(['exec', `rig-${name}.sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
     for (const node of nodes) {
-      const ip = await attach(container(node.node.split('.')[0]), ['/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+      const ip = await attach(container(node.fqdn.split('.')[0]), ['/.rig/bin/ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
       await expectAgreedAddress(name, node, ip, leases);
     }
   });
@@ -93,9 +93,9 @@ nodes:
   it('lets every node resolve every other by FQDN and short name', async () => {
     for (const from of nodes) {
       for (const to of nodes) {
-        for (const query of [to.node, to.node.split('.')[0]]) {
-          const out = await attach(container(from.node.split('.')[0]), ['getent', 'hosts', query]);
-          expect(out, `${from.node} resolving ${query}`).toMatch(new RegExp(`^${to.address.replaceAll('.', '\\.')}\\s+${to.node}$`));
+        for (const query of [to.fqdn, to.fqdn.split('.')[0]]) {
+          const out = await attach(container(from.fqdn.split('.')[0]), ['getent', 'hosts', query]);
+          expect(out, `${from.fqdn} resolving ${query}`).toMatch(new RegExp(`^${to.ip.replaceAll('.', '\\.')}\\s+${to.fqdn}$`));
         }
       }
     }
@@ -107,7 +107,7 @@ nodes:
     expect(JSON.parse(facts.stdout)).toMatchObject({
       hostname: 'well',
       fqdn: 'well.village.test',
-      ipaddress: nodes[2].address,
+      ipaddress: nodes[2].ip,
       os: 'debian',
       rig: name,
       mirrors: 'hobb.prod.example',
@@ -124,9 +124,9 @@ nodes:
     const failing = await rig(['exec', 'barn', '--name', name, '--', 'sh', '-c', 'exit 7']);
     expect(failing.exitCode).toBe(7);
     const fact = await rig(['exec', 'barn', '--name', name, '--', '/.rig/bin/rig-fact', 'get', 'mill', 'ipaddress']);
-    expect(fact.stdout).toBe(nodes[1].address);
+    expect(fact.stdout).toBe(nodes[1].ip);
     const logs = await rig(['logs', 'mill', '--name', name]);
-    expect(logs.stdout).toContain(`ready: mill.village.test at ${nodes[1].address}`);
+    expect(logs.stdout).toContain(`ready: mill.village.test at ${nodes[1].ip}`);
   });
 
   it('takes the rig down: no LXC container, veth, symlink, container or network is left', async () => {
@@ -162,7 +162,7 @@ nodes:
     backend: lxc
 `);
   let nodes: StatusNode[] = [];
-  const address = (node: string) => nodes.find((n) => n.node.startsWith(`${node}.`))!.address;
+  const address = (node: string) => nodes.find((n) => n.fqdn.startsWith(`${node}.`))!.ip;
 
   beforeAll(async () => {
     const up = await rig(['up', fixture.file], { cwd: fixture.dir });
@@ -176,7 +176,7 @@ nodes:
   });
 
   it('brings up each node on its own backend, on the one rig bridge', () => {
-    expect(nodes.map((n) => [n.node, n.backend, n.state])).toEqual([
+    expect(nodes.map((n) => [n.fqdn, n.backend, n.stage])).toEqual([
       ['dock.village.test', 'docker', 'ready'],
       ['lex.village.test', 'lxc', 'ready'],
     ]);

@@ -58,20 +58,20 @@ nodes:
     expect(events.length).toBeGreaterThan(5);
     expect(events.some((e) => e.step === 'Create the rig network' && e.status === 'done')).toBe(true);
     expect(events.some((e) => e.level === 'note' && String(e.message).includes(`rig ${name} is up`))).toBe(true);
-    const [status] = JSON.parse(up.stdout) as Array<{ rig: string; nodes: Array<{ node: string }> }>;
-    expect(status.rig).toBe(name);
+    const [status] = JSON.parse(up.stdout) as Array<{ name: string; nodes: Array<{ fqdn: string }> }>;
+    expect(status.name).toBe(name);
   });
 
   it('lists nodes in a stable order, by name', async () => {
-    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout) as Array<{ nodes: Array<{ node: string }> }>;
-    expect(status.nodes.map((n) => n.node)).toEqual(['alpha.out.test', 'mid.out.test', 'zeta.out.test']);
-    const test = JSON.parse((await rig(['test', '--name', name, '--json'])).stdout) as Array<{ node: string }>;
-    expect(test.map((t) => t.node)).toEqual(['alpha.out.test', 'zeta.out.test', 'zeta.out.test']);
+    const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout) as Array<{ nodes: Array<{ fqdn: string }> }>;
+    expect(status.nodes.map((n) => n.fqdn)).toEqual(['alpha.out.test', 'mid.out.test', 'zeta.out.test']);
+    const test = JSON.parse((await rig(['test', '--name', name, '--json'])).stdout) as Array<{ fqdn: string }>;
+    expect(test.map((t) => t.fqdn)).toEqual(['alpha.out.test', 'zeta.out.test', 'zeta.out.test']);
   });
 
   it('facts NODE FACT --json is JSON; a failure with --json is one JSON line with its exit code', async () => {
     const fact = await raw(['facts', 'mid', 'hostname', '--name', name, '--json']);
-    expect(JSON.parse(fact.stdout)).toEqual({ node: 'mid.out.test', fact: 'hostname', value: 'mid' });
+    expect(JSON.parse(fact.stdout)).toEqual({ rig: name, fqdn: 'mid.out.test', name: 'mid', fact: 'hostname', value: 'mid' });
     const missing = await raw(['facts', 'nosuch', '--name', name, '--json']);
     expect(missing.exitCode).toBe(2);
     const [error] = jsonLines(missing.stderr);
@@ -139,7 +139,7 @@ nodes:
         const why = () => `no ${stage} stage of ${node} in: ${JSON.stringify(seen)}; stderr: ${errors}`;
         const timer = setTimeout(() => reject(new Error(why())), 60_000);
         const check = () => {
-          if (!seen.some((e) => e.rig === rigName && e.node === node && e.stage === stage)) return;
+          if (!seen.some((e) => e.rig === rigName && e.fqdn === node && e.stage === stage)) return;
           clearTimeout(timer);
           resolve();
         };
@@ -153,7 +153,7 @@ nodes:
         seen
           .filter((e) => e.rig === name)
           .slice(0, 3)
-          .map((e) => `${e.node} ${e.stage}`),
+          .map((e) => `${e.fqdn} ${e.stage}`),
       ).toEqual(['alpha.out.test ready', 'mid.out.test ready', 'zeta.out.test ready']);
       const upSecond = await rig(['up', 'rig.yaml'], { cwd: second.dir });
       expect(upSecond.exitCode, upSecond.all).toBe(0);

@@ -8,9 +8,9 @@ import { docker, eventually, fixtureDir, leftovers, rig, rigBin, useRig } from '
 const firewallImage = `rigtest-firewall:${process.pid}`;
 
 interface StatusNode {
-  node: string;
-  address: string;
-  state: string;
+  fqdn: string;
+  ip: string;
+  stage: string;
 }
 
 /** A shell script run as root inside a node, with busybox's tools (ip, arping, nc, udhcpc, ping) on the PATH after the image's. */
@@ -51,7 +51,7 @@ nodes:
       etcd: string;
       nodes: StatusNode[];
     }>;
-    nodes = Object.fromEntries(status.nodes.map((n) => [n.node.split('.')[0], n.address]));
+    nodes = Object.fromEntries(status.nodes.map((n) => [n.fqdn.split('.')[0], n.ip]));
     const state = await docker(['ps', '-q', '--filter', `label=io.rig.rig=${r.name}`, '--filter', 'label=io.rig.role=sidecar']);
     sidecar = {
       dns: status.dns,

@@ -97,7 +97,7 @@ nodes:
       role: 'cache',
       location: '{"dc":"ams","rack":"r12"}',
       hostname: 'barn',
-      ipaddress: status.nodes[0].address,
+      ipaddress: status.nodes[0].ip,
     });
     expect(facts.networking).toBeUndefined();
     expect([facts.memory, facts.memorysize, facts.processors, facts.processorcount]).toEqual([undefined, undefined, undefined, undefined]);
@@ -107,7 +107,7 @@ nodes:
     const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
     const out = await rig(['exec', 'barn', '--name', name, '--', 'cat', '/tmp/from-hiera']);
     expect(out.stdout.trim()).toBe(
-      `a cache in ntp.ams.prod.example (os Debian, ip ${status.nodes[0].address}, mirrors straleb.prod.example, memory ${totalmem()}, processors ${cpus().length})`,
+      `a cache in ntp.ams.prod.example (os Debian, ip ${status.nodes[0].ip}, mirrors straleb.prod.example, memory ${totalmem()}, processors ${cpus().length})`,
     );
   });
 });

@@ -64,9 +64,9 @@ describe('provisioning with peer discovery', () => {
 
   it("runs each node's steps after what it needs is published, with peers found through etcd", async () => {
     const status = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0];
-    expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready', 'ready']);
+    expect(status.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready', 'ready']);
     const peer = await docker(['exec', `rig-${name}.b`, 'cat', '/tmp/peer']);
-    expect(peer.trim()).toBe(`a is the primary at ${status.nodes[0].address}`);
+    expect(peer.trim()).toBe(`a is the primary at ${status.nodes[0].ip}`);
     const logs = await rig(['logs', 'c', '--name', name]);
     expect(logs.stdout).toContain('both ready');
     expect(logs.stdout).toContain('second step in /.rig-repo');

@@ -9,9 +9,9 @@ import { docker, eventually, fixtureDir, rig, rigBin, useRig } from './helpers.j
 /** Each node's stage as `rig status --json` says it (one place to follow a rename of its fields). */
 async function stages(name: string): Promise<Record<string, string>> {
   const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout) as Array<{
-    nodes: Array<{ node: string; state: string }>;
+    nodes: Array<{ name: string; stage: string }>;
   }>;
-  return Object.fromEntries(status.nodes.map((n) => [n.node.split('.')[0], n.state]));
+  return Object.fromEntries(status.nodes.map((n) => [n.name, n.stage]));
 }
 
 /** Wait until `node`'s stage is `want` (or matches it); the stage last seen, and the node's log's end, if it never is. */

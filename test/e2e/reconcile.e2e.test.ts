@@ -5,9 +5,9 @@ import { execa } from 'execa';
 import { docker, eventually, fixtureDir, leftovers, queryA, rig, rigBin, uniqueName, useRig, vethsLeft } from './helpers.js';
 
 interface StatusNode {
-  node: string;
-  address: string;
-  state: string;
+  fqdn: string;
+  ip: string;
+  stage: string;
 }
 
 const rigFile = (name: string, nodes: string) => `name: ${name}
@@ -53,7 +53,7 @@ describe('rig up of an edited rig file on a rig that is up: only the changes', (
   let first: { dns: string; nodes: StatusNode[] };
   let firstIds: Record<string, string>;
   let reconcile: Awaited<ReturnType<typeof rig>>;
-  const addressOf = (s: { nodes: StatusNode[] }, short: string) => s.nodes.find((n) => n.node === `${short}.village.test`)?.address;
+  const addressOf = (s: { nodes: StatusNode[] }, short: string) => s.nodes.find((n) => n.fqdn === `${short}.village.test`)?.ip;
 
   beforeAll(async () => {
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
@@ -108,21 +108,21 @@ describe('rig up of an edited rig file on a rig that is up: only the changes', (
     expect((await containerIds())['well.village.test']).toBeUndefined();
     expect(existsSync(link('well')) || !!lstatSync(link('well'), { throwIfNoEntry: false })).toBe(false);
     const now = await status();
-    expect(now.nodes.map((n) => n.node)).not.toContain('well.village.test');
+    expect(now.nodes.map((n) => n.fqdn)).not.toContain('well.village.test');
     expect(await queryA(now.dns, 'well.village.test')).toEqual([]);
     expect((await rig(['facts', 'well', '--name', name])).exitCode).toBe(2);
   });
 
   it('adds the new node, ready, linked, named in DNS and under the live name it mirrors', async () => {
     const now = await status();
-    const silo = now.nodes.find((n) => n.node === 'silo.village.test');
-    expect(silo?.state).toBe('ready');
-    expect(['barn', 'mill', 'yard'].map((n) => addressOf(now, n))).not.toContain(silo?.address);
+    const silo = now.nodes.find((n) => n.fqdn === 'silo.village.test');
+    expect(silo?.stage).toBe('ready');
+    expect(['barn', 'mill', 'yard'].map((n) => addressOf(now, n))).not.toContain(silo?.ip);
     expect(readlinkSync(link('silo'))).toBe('hobb.prod.example.yaml');
-    expect(await queryA(now.dns, 'silo.village.test')).toEqual([silo!.address]);
-    expect(await queryA(now.dns, 'hobb.prod.example')).toEqual([silo!.address]);
+    expect(await queryA(now.dns, 'silo.village.test')).toEqual([silo!.ip]);
+    expect(await queryA(now.dns, 'hobb.prod.example')).toEqual([silo!.ip]);
     const fromBarn = await rig(['exec', 'barn', '--name', name, '--', 'getent', 'ahostsv4', 'silo.village.test']);
-    expect(fromBarn.stdout).toContain(silo!.address);
+    expect(fromBarn.stdout).toContain(silo!.ip);
   });
 
   it('takes the same rig file again as nothing to do', async () => {
@@ -159,7 +159,7 @@ describe('a reconcile that fails, and one the rig cannot take', () => {
     expect(fixed.exitCode, fixed.all).toBe(0);
     expect(fixed.stderr).toContain('~ mill.village.test (settings changed)');
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([
+    expect(status.nodes.map((n: { fqdn: string; stage: string }) => [n.fqdn, n.stage])).toEqual([
       ['barn.village.test', 'ready'],
       ['mill.village.test', 'ready'],
     ]);
@@ -189,7 +189,7 @@ describe('a reconcile that fails, and one the rig cannot take', () => {
     expect(readFileSync(join(r.dir, 'hieradata/nodes/silo.village.test.yaml'), 'utf8')).toBe('mine: true\n');
     expect(await barnId()).toBe(before);
     const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-    expect(status.nodes.map((n: StatusNode) => n.node)).toEqual(['barn.village.test', 'mill.village.test']);
+    expect(status.nodes.map((n: StatusNode) => n.fqdn)).toEqual(['barn.village.test', 'mill.village.test']);
     writeFileSync(rigFile(), file('  barn.village.test:\n  mill.village.test:\n    provision:\n      - shell: "echo fixed"\n'));
   });
 
@@ -236,9 +236,9 @@ describe('a reconcile that adds and removes an LXC node beside a Docker one', ()
     expect(await lxcNodes()).toEqual([`rig-${name}.mill`]);
     const fromBarn = await rig(['exec', 'barn', '--name', name, '--', 'getent', 'ahostsv4', 'kelda.prod.example']);
     const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
-    const mill = status.nodes.find((n: StatusNode) => n.node === 'mill.village.test');
-    expect(mill.state).toBe('ready');
-    expect(fromBarn.stdout).toContain(mill.address);
+    const mill = status.nodes.find((n: StatusNode) => n.fqdn === 'mill.village.test');
+    expect(mill.stage).toBe('ready');
+    expect(fromBarn.stdout).toContain(mill.ip);
     const link = join(fixture.dir, 'hieradata/nodes/mill.village.test.yaml');
     expect(readlinkSync(link)).toBe('kelda.prod.example.yaml');
 
@@ -294,7 +294,7 @@ describe('Ctrl-C during a reconcile', () => {
     const again = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(again.exitCode, again.all).toBe(0);
     const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
-    expect(status.nodes.map((n: StatusNode) => `${n.node} ${n.state}`)).toEqual(['barn.village.test ready', 'slow.village.test ready']);
+    expect(status.nodes.map((n: StatusNode) => `${n.fqdn} ${n.stage}`)).toEqual(['barn.village.test ready', 'slow.village.test ready']);
     expect(await docker(['ps', '-q', '--no-trunc', '--filter', `name=rig-${name}.barn`])).toBe(barn);
   });
 });

@@ -5,7 +5,7 @@ import { docker, eventually, fixtureDir, leftovers, queryA, rig, uniqueName, vet
 interface Status {
   dns: string;
   sidecar: string;
-  nodes: Array<{ node: string; address: string; state: string }>;
+  nodes: Array<{ fqdn: string; ip: string; stage: string }>;
 }
 
 const keepers = async (name: string) =>
@@ -39,13 +39,13 @@ describe('a rig whose node or sidecar restarts', () => {
 
   it('wires a restarted node again: ready with the same address, its facts, its DNS name; not provisioned again', async () => {
     await docker(['restart', '-t', '2', `rig-${name}.a`]);
-    const ready = await eventually(async () => (await status()).nodes[0].state === 'ready', 60_000, 300);
+    const ready = await eventually(async () => (await status()).nodes[0].stage === 'ready', 60_000, 300);
     expect(ready, JSON.stringify(await status())).toBe(true);
     const after = await status();
-    expect(after.nodes[0].address).toBe(before.nodes[0].address);
-    expect(await queryA(after.dns, 'a.village.test')).toEqual([before.nodes[0].address]);
+    expect(after.nodes[0].ip).toBe(before.nodes[0].ip);
+    expect(await queryA(after.dns, 'a.village.test')).toEqual([before.nodes[0].ip]);
     const facts = JSON.parse((await rig(['facts', 'a', '--name', name, '--json'])).stdout);
-    expect(facts).toMatchObject({ role: 'primary', ipaddress: before.nodes[0].address, provisioned_at: factsBefore.provisioned_at });
+    expect(facts).toMatchObject({ role: 'primary', ipaddress: before.nodes[0].ip, provisioned_at: factsBefore.provisioned_at });
     const log = (await rig(['logs', 'a', '--name', name])).stdout;
     expect(log).toContain('restarted: provisioned before, so its steps are not run again');
     // The peer reaches it again.
@@ -59,21 +59,21 @@ describe('a rig whose node or sidecar restarts', () => {
     const back = await eventually(
       async () => {
         const s = await status();
-        return s.sidecar === 'running' && s.nodes.every((n) => n.state === 'ready');
+        return s.sidecar === 'running' && s.nodes.every((n) => n.stage === 'ready');
       },
       60_000,
       300,
     );
     expect(back, JSON.stringify(await status())).toBe(true);
     const after = await status();
-    expect(after.nodes.map((n) => n.address)).toEqual(before.nodes.map((n) => n.address));
+    expect(after.nodes.map((n) => n.ip)).toEqual(before.nodes.map((n) => n.ip));
     expect(JSON.parse((await rig(['facts', 'a', '--name', name, '--json'])).stdout)).toMatchObject({
       role: 'primary',
       provisioned_at: factsBefore.provisioned_at,
     });
     const leases = await docker(['exec', sidecar, 'cat', '/var/lib/misc/dnsmasq.leases']);
-    for (const n of before.nodes) expect(leases).toContain(` ${n.address} ${n.node.split('.')[0]} `);
-    expect(await queryA(after.dns, 'b.village.test')).toEqual([before.nodes[1].address]);
+    for (const n of before.nodes) expect(leases).toContain(` ${n.ip} ${n.fqdn.split('.')[0]} `);
+    expect(await queryA(after.dns, 'b.village.test')).toEqual([before.nodes[1].ip]);
   });
 
   it('leaves nothing on down: no keeper, veth or sidecar state', async () => {
@@ -88,7 +88,7 @@ describe('a rig whose node or sidecar restarts', () => {
           (
             await vethsLeft(
               name,
-              before.nodes.map((n) => n.node),
+              before.nodes.map((n) => n.fqdn),
             )
           ).length === 0,
         5000,
@@ -116,12 +116,12 @@ describe('an LXC node that restarts', () => {
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
     const node = async () =>
-      JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].nodes[0] as { address: string; state: string };
+      JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].nodes[0] as { ip: string; stage: string };
     const before = await node();
     const factBefore = (await rig(['facts', 'a', 'provisioned_at', '--name', name])).stdout;
     const container = `rig-${name}.a`;
     await execa('lxc-stop', ['-P', '/var/lib/lxc', '-n', container]);
-    expect((await node()).state).toBe('stopped');
+    expect((await node()).stage).toBe('stopped');
     await execa('lxc-start', ['-P', '/var/lib/lxc', '-n', container]);
     expect(await eventually(async () => (await rig(['logs', 'a', '--name', name])).stdout.includes('ready again'), 30_000, 300)).toBe(true);
     expect(await node()).toEqual(before);

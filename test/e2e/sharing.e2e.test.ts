@@ -29,7 +29,7 @@ describe('rigs never meet in container names', () => {
     ]) {
       const [status] = JSON.parse((await rig(['status', '--name', name, '--json'])).stdout);
       expect(status.sidecar).toBe('running');
-      expect(status.nodes.map((n: { node: string; state: string }) => [n.node, n.state])).toEqual([[node, 'ready']]);
+      expect(status.nodes.map((n: { fqdn: string; stage: string }) => [n.fqdn, n.stage])).toEqual([[node, 'ready']]);
     }
   });
 });

@@ -50,11 +50,11 @@ nodes:
   it('runs the agent exactly as without systemd: addresses, facts, stages, steps, logs', async () => {
     const status = await rig(['status', '--name', r.name, '--json']);
     expect(status.exitCode, status.all).toBe(0);
-    const listed = JSON.parse(status.stdout)[0].nodes as Array<{ node: string; state: string; address: string }>;
-    expect(listed.map((n) => n.state)).toEqual(['ready', 'ready']);
+    const listed = JSON.parse(status.stdout)[0].nodes as Array<{ fqdn: string; stage: string; ip: string }>;
+    expect(listed.map((n) => n.stage)).toEqual(['ready', 'ready']);
     for (const node of nodes) {
       const ip = await rig(['facts', node, 'ipaddress', '--name', r.name]);
-      expect(listed.map((n) => n.address)).toContain(ip.stdout.trim());
+      expect(listed.map((n) => n.ip)).toContain(ip.stdout.trim());
       const logs = await rig(['logs', node, '--name', r.name]);
       expect(logs.stdout, node).toMatch(/rig-agent: step 2\/2: puppet/);
       expect(logs.stdout, node).toMatch(/rig-agent: ready: /);
@@ -97,9 +97,9 @@ nodes:
     const before = (await rig(['facts', 'dock', 'ipaddress', '--name', r.name])).stdout.trim();
     await docker(['restart', '-t', '5', `rig-${r.name}.dock`]);
     const state = async () =>
-      (JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout)[0].nodes as Array<{ node: string; state: string }>).find(
-        (n) => n.node === 'dock.sd.test',
-      )?.state;
+      (JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout)[0].nodes as Array<{ fqdn: string; stage: string }>).find(
+        (n) => n.fqdn === 'dock.sd.test',
+      )?.stage;
     const ready = await eventually(async () => (await state()) === 'ready', 60_000, 500);
     expect(ready).toBe(true);
     expect((await rig(['facts', 'dock', 'ipaddress', '--name', r.name])).stdout.trim()).toBe(before);

@@ -1,52 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { containerName } from '../../src/labels.js';
-import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { eventually, fixtureDir, leftovers, rig, ended, killSpawned, spawnRig, uniqueName } from './helpers.js';
 
 // Issue 21, items 21 (a deadline for every check), 22 (interrupts of test, update, exec --all and run's host
 // command end what they started) and 8 (rig exec --all says which node failed).
 
 const LXC_PATH = '/var/lib/lxc';
 
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const spawned: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killSpawned();
 });
-
-/** The CLI as its own process, so that the test sends it signals. */
-function spawnRig(args: string[], cwd?: string): Spawned {
-  const child = spawn('node', [rigBin, ...args], { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  spawned.push(child);
-  return { child, output: () => out, exited };
-}
-
-/** The process's end, or a failure naming what hung (not a timing assertion: a bound on a hang). */
-async function ended(run: Spawned, ms = 120_000) {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>(
-    (_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms / 1000} s:\n${run.output()}`)), ms)),
-  );
-  try {
-    return await Promise.race([run.exited, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A number no other test's sleep has: a sleep of it is found by its command line. */
 const marker = () => `9${process.pid % 1000}${Math.floor(Math.random() * 1e6)}`;
@@ -119,13 +85,13 @@ nodes:
     const json = await rig(['test', '--name', name, '--json', '--junit', junit], { timeoutMs: 120_000 });
     expect(json.exitCode, json.all).toBe(1);
     const results = JSON.parse(json.stdout) as Array<{
-      node: string;
+      fqdn: string;
       command: string;
       passed: boolean;
       timedOut: boolean;
       timeout: number;
     }>;
-    const pick = (r: (typeof results)[number]) => [r.node, r.command, r.passed, r.timedOut, r.timeout];
+    const pick = (r: (typeof results)[number]) => [r.fqdn, r.command, r.passed, r.timedOut, r.timeout];
     expect(results.map(pick)).toEqual([
       ['barn.t.test', 'true', true, false, 4],
       ['barn.t.test', 'sh check.sh barn', false, true, 4],
@@ -169,8 +135,8 @@ nodes:
     scripts({ barn: 'exit 0', mill: `sleep ${a}`, well: 'exit 0' });
     const test = await rig(['test', '--name', name, '--timeout', '2s', '--json'], { timeoutMs: 120_000 });
     expect(test.exitCode, test.all).toBe(1);
-    const mill = (JSON.parse(test.stdout) as Array<{ node: string; timedOut: boolean; timeout: number }>).find(
-      (r) => r.node === 'mill.t.test',
+    const mill = (JSON.parse(test.stdout) as Array<{ fqdn: string; timedOut: boolean; timeout: number }>).find(
+      (r) => r.fqdn === 'mill.t.test',
     );
     expect(mill).toMatchObject({ timedOut: true, timeout: 2 });
     expect(await sleeping('mill', a)).toBe(false);

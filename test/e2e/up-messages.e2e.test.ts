@@ -93,8 +93,8 @@ describe('rig up of a rig that is up', () => {
     expect(plan.stdout).toContain('hieradata/nodes/silo.village.test.yaml -> hobb.prod.example.yaml');
     expect(json.exitCode, json.all).toBe(0);
     const parsed = JSON.parse(json.stdout);
-    expect(parsed).toMatchObject({ rig: r.name, up: true, action: 'reconcile', diff: { added: ['silo.village.test'] } });
-    expect(parsed.nodes.map((n: { name: string }) => n.name)).toEqual(['silo.village.test']);
+    expect(parsed).toMatchObject({ name: r.name, up: true, action: 'reconcile', diff: { added: ['silo.village.test'] } });
+    expect(parsed.nodes.map((n: { fqdn: string; name: string }) => [n.fqdn, n.name])).toEqual([['silo.village.test', 'silo']]);
     // Nothing was touched: no container, no link, no lock.
     expect(await ids()).toEqual(before);
     expect(existsSync(join(r.dir, 'hieradata/nodes/silo.village.test.yaml'))).toBe(false);
@@ -195,15 +195,15 @@ nodes:
       expect(plan.exitCode, plan.all).toBe(0);
       const parsed = JSON.parse(plan.stdout);
       expect(parsed).toMatchObject({
-        rig: name,
+        name,
         up: false,
         action: 'create',
         network: { name: `rig-${name}`, subnet: '10.213.250.0/24', internal: true },
         sidecar: { container: `rig-${name}.sidecar`, dns: '10.213.250.2', etcd: '10.213.250.3' },
       });
       expect(parsed.spec).toBeUndefined();
-      expect(parsed.nodes.map((n: { name: string }) => n.name)).toEqual(['barn.village.test', 'mill.village.test', 'well.village.test']);
-      expect(parsed.nodes[2]).toMatchObject({ container: `rig-${name}.well`, address: '10.213.250.16', mirrors: 'hobb.prod.example' });
+      expect(parsed.nodes.map((n: { fqdn: string }) => n.fqdn)).toEqual(['barn.village.test', 'mill.village.test', 'well.village.test']);
+      expect(parsed.nodes[2]).toMatchObject({ container: `rig-${name}.well`, ip: '10.213.250.16', mirrors: 'hobb.prod.example' });
       // Each node's settings once: the rig-wide step is in each of the three nodes, and nowhere else.
       expect(plan.stdout.split('echo hello from the rig-wide step')).toHaveLength(4);
       expect(plan.stdout.split('\n').length).toBeLessThan(200);

@@ -10,7 +10,7 @@ describe('the village example: production Puppet code, unchanged, for a replicat
   const dir = mkdtempSync(join(tmpdir(), 'rig-village-'));
   cpSync(resolve(import.meta.dirname, '../../rigs/village'), dir, { recursive: true });
   const before = snapshot(dir);
-  let nodes: Array<{ node: string; address: string; state: string }> = [];
+  let nodes: Array<{ fqdn: string; ip: string; stage: string }> = [];
 
   beforeAll(async () => {
     const up = await rig(['up', 'rig.yaml', '--name', name], { cwd: dir });
@@ -24,7 +24,7 @@ describe('the village example: production Puppet code, unchanged, for a replicat
   });
 
   it('brings every node to ready', () => {
-    expect(nodes.map((n) => [n.node, n.state])).toEqual([
+    expect(nodes.map((n) => [n.fqdn, n.stage])).toEqual([
       ['barn.village.test', 'ready'],
       ['mill.village.test', 'ready'],
       ['well.village.test', 'ready'],
@@ -51,9 +51,9 @@ describe('the village example: production Puppet code, unchanged, for a replicat
     expect(conf).toContain('maxmemory 64mb'); // from kelda.prod.example.yaml, through the symlink
     // ... which resolves, in the rig, to barn, the node mirroring straleb
     const resolved = await docker(['exec', `rig-${name}.mill`, 'getent', 'hosts', 'straleb.prod.example']);
-    expect(resolved.split(/\s+/)[0]).toBe(nodes[0].address);
+    expect(resolved.split(/\s+/)[0]).toBe(nodes[0].ip);
     const lease = await docker(['exec', `rig-${name}.sidecar`, 'cat', '/var/lib/misc/dnsmasq.leases']);
-    expect(lease).toContain(` ${nodes[0].address} barn `);
+    expect(lease).toContain(` ${nodes[0].ip} barn `);
   });
 
   it("runs Debian's redis-server under systemd, managed by Puppet's service", async () => {

@@ -35,7 +35,7 @@ nodes:
 `;
 const files = { [STRALEB]: 'colour: blue\n', [KELDA]: 'colour: green\n' };
 
-type Verdict = Record<string, unknown> & { changed: string[]; passed: boolean | null; results?: Array<{ node: string }> };
+type Verdict = Record<string, unknown> & { changed: string[]; passed: boolean | null; results?: Array<{ fqdn: string }> };
 
 /**
  * `rig watch` running in `dir`; `watching` resolves once it says it is watching (every directory followed), `next()`
@@ -89,7 +89,7 @@ describe('rig watch', () => {
       expect(red.passed).toBe(false);
       expect(red.changed).toEqual([join(r.dir, STRALEB)]);
       expect(red.triggers).toEqual([{ path: join(r.dir, STRALEB), why: 'config of straleb.prod.example', nodes: ['barn.village.test'] }]);
-      expect((red.results as Array<{ node: string }>).map((x) => x.node)).toEqual(['barn.village.test']);
+      expect((red.results as Array<{ fqdn: string }>).map((x) => x.fqdn)).toEqual(['barn.village.test']);
       expect(red.detail).toContain('the colour may not be red'); // why validate failed
       writeFileSync(join(r.dir, STRALEB), 'colour: yellow\n');
       const yellow = await watch.next();
@@ -104,7 +104,7 @@ describe('rig watch', () => {
       writeFileSync(join(r.dir, 'rig.yaml'), rigText);
       expect((await watch.next()).verdict).toBe('the rig already matches the rig file');
       const [status] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-      expect(status.nodes.map((n: { state: string }) => n.state)).toEqual(['ready', 'ready']);
+      expect(status.nodes.map((n: { stage: string }) => n.stage)).toEqual(['ready', 'ready']);
 
       // A node added to the rig file: the watch applies it as rig up would, and validates it (its live file has no colour).
       writeFileSync(join(r.dir, 'rig.yaml'), `${rigText}  well.village.test: hobb.prod.example\n`);
@@ -112,7 +112,7 @@ describe('rig watch', () => {
       expect(added.verdict).toBe('applied: + well.village.test (new), = 2 nodes unchanged');
       expect(added.passed).toBe(true);
       const [grown] = JSON.parse((await rig(['status', '--name', r.name, '--json'])).stdout);
-      expect(grown.nodes.map((n: { node: string; state: string }) => `${n.node} ${n.state}`)).toEqual([
+      expect(grown.nodes.map((n: { fqdn: string; stage: string }) => `${n.fqdn} ${n.stage}`)).toEqual([
         'barn.village.test ready',
         'mill.village.test ready',
         'well.village.test ready',
@@ -204,7 +204,7 @@ describe('rig watch follows every save', () => {
       const v = await watch.next(20_000).catch((err: Error) => {
         throw new Error(`${how}: ${err.message}`);
       });
-      expect({ how, changed: v.changed, nodes: v.results?.map((x) => x.node), passed: v.passed }).toEqual({
+      expect({ how, changed: v.changed, nodes: v.results?.map((x) => x.fqdn), passed: v.passed }).toEqual({
         how,
         changed: [straleb],
         nodes: ['barn.village.test'],
@@ -249,7 +249,7 @@ describe('rig watch follows every save', () => {
     const changed = async (...paths: string[]) => {
       const v = await watch.next(20_000);
       expect(v.changed.slice().sort()).toEqual(paths.map((p) => join(r.dir, p)).sort());
-      expect(v.results?.map((x) => x.node)).toEqual(['barn.village.test', 'mill.village.test']); // a file of the rig: all
+      expect(v.results?.map((x) => x.fqdn)).toEqual(['barn.village.test', 'mill.village.test']); // a file of the rig: all
     };
     try {
       await watch.watching;

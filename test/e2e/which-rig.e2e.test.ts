@@ -47,13 +47,11 @@ describe('which rig a command means, with two rigs up', () => {
   it('rig ls prints a line per rig', async () => {
     const ls = JSON.parse((await rig(['ls', '--json'])).stdout) as Array<{
       name: string;
-      nodes: number;
-      ready: number;
-      failed: number;
+      counts: { nodes: number; ready: number; failed: number };
       sidecar: string;
     }>;
     for (const name of [one, two])
-      expect(ls.find((r) => r.name === name)).toMatchObject({ nodes: 1, ready: 1, failed: 0, sidecar: 'running' });
+      expect(ls.find((r) => r.name === name)).toMatchObject({ counts: { nodes: 1, ready: 1, failed: 0 }, sidecar: 'running' });
     const table = (await rig(['ls'])).stdout;
     expect(table).toMatch(/^NAME\s+NODES\s+READY\s+FAILED\s+SUBNET\s+RIG FILE\s+AGE/);
     expect(table).toMatch(new RegExp(`^${one}\\s+1\\s+1\\s+0\\s+10\\.\\d+\\.\\d+\\.0/24\\s+\\S*rig\\.yaml\\s+\\d+[smhd]$`, 'm'));

@@ -187,6 +187,7 @@ export class FakeRuntime implements RigRuntime {
       putFacts: async () => {},
       setMark: async () => {},
       deleteMark: async () => {},
+      recordHistory: async () => async () => {},
       setStage: async (rig, node, stage) => publish(rig, node, stage),
       watchStages: async (rig, onStage) => {
         const watcher = (r: string, node: string, stage: string) => r === rig && onStage(node, stage);

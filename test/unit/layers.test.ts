@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 /**
- * Imports flow one way: shared modules -> rig file -> plan -> runtime -> engine (with facts)
+ * Imports flow one way: shared modules -> rig file -> plan -> runtime -> engine (with facts and trace)
  * -> CLI and the API. A file may import its own layer or a lower one; folders form no cycle.
  */
 const src = resolve(import.meta.dirname, '../../src');
@@ -17,6 +17,7 @@ const LAYER: Record<string, number> = {
   runtime: 3,
   facts: 4,
   engine: 4,
+  trace: 4, // rig trace: reads the facts' history (facts) through the engine's way in
   cli: 5,
   api: 5,
 };

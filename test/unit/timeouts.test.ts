@@ -123,7 +123,7 @@ describe('rig-run command lines', () => {
 
 describe('JUnit XML of checks that timed out, were interrupted or did not run', () => {
   const check = (fields: Partial<CheckResult>): CheckResult => ({
-    node: 'a.v.test',
+    fqdn: 'a.v.test',
     command: 'true',
     passed: true,
     exitCode: 0,
@@ -141,7 +141,7 @@ describe('JUnit XML of checks that timed out, were interrupted or did not run', 
         check({ command: 'sleep 99', passed: false, exitCode: 124, timedOut: true }),
         check({ command: 'sleep 98', passed: false, exitCode: 143, interrupted: true }),
       ],
-      [{ node: 'b.v.test', command: 'true' }],
+      [{ fqdn: 'b.v.test', command: 'true' }],
     );
     expect(xml).toContain('<testsuites name="rig" tests="4" failures="2"');
     expect(xml).toContain('failures="2" errors="0" skipped="1"');
@@ -183,10 +183,10 @@ describe("ending a host command's processes", () => {
       env: { ...process.env, RIG_RUN_ID: mark },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    const exit = new Promise((resolve) => child.once('exit', resolve));
+    const exit = new Promise((resolve) => child.once('close', resolve));
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await exit; // its sleep lives on, re-parented
+    await exit; // its output read whole ('close', not 'exit'); its sleep lives on, re-parented
     const orphan = Number(out.trim());
     expect(processesWith('RIG_RUN_ID', mark)).toEqual([orphan]);
     expect(processesWith('RIG_RUN_ID', `${mark}x`)).toEqual([]);

@@ -236,14 +236,14 @@ describe('the plan of up --dry-run (issue 21.13)', () => {
 
   it('lists the nodes in start order, needs first, each once, at the address of its place in the file', () => {
     const summary = summarizePlan(dry('{ subnet: 10.9.8.0/24 }'));
-    expect(summary.nodes.map((n) => [n.name, n.address])).toEqual([
+    expect(summary.nodes.map((n) => [n.fqdn, n.ip])).toEqual([
       ['a.v.test', '10.9.8.18'],
       ['b.v.test', '10.9.8.17'],
       ['c.v.test', '10.9.8.16'],
       ['e.v.test', '10.9.8.19'],
     ]);
     expect(summary.sidecar).toEqual({ container: 'rig-d.sidecar', dns: '10.9.8.2', etcd: '10.9.8.3' });
-    expect(summary.links).toEqual([{ node: 'b.v.test', path: '/work/rigs/hiera/b.v.test.yaml', target: 'live-b.prod.example.yaml' }]);
+    expect(summary.links).toEqual([{ fqdn: 'b.v.test', path: '/work/rigs/hiera/b.v.test.yaml', target: 'live-b.prod.example.yaml' }]);
     expect(summary.nodes[1]).toMatchObject({
       container: 'rig-d.b',
       image: 'rig:base',
@@ -259,7 +259,7 @@ describe('the plan of up --dry-run (issue 21.13)', () => {
     expect(summary.network).toMatchObject({ name: 'rig-d', pool: '10.213.0.0/16', internal: true });
     expect(summary.network.subnet).toBeUndefined();
     expect(summary.sidecar).toMatchObject({ dns: '.2', etcd: '.3' });
-    expect(summary.nodes.map((n) => n.address)).toEqual(['.18', '.17', '.16', '.19']);
+    expect(summary.nodes.map((n) => n.ip)).toEqual(['.18', '.17', '.16', '.19']);
   });
 
   it('keeps the file order where no need says otherwise', () => {

@@ -40,7 +40,7 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
   }
   const { diff, running } = found;
   const changes = describeDiff(diff);
-  const header = { rig: plan.name, file: plan.spec.file, up: true as const, diff, changes };
+  const header = { name: plan.name, file: plan.spec.file, up: true as const, diff, changes };
   if (sameRig(diff)) {
     return print({ ...header, action: 'nothing' }, () => [`rig ${plan.name} is up and matches ${rigFile}: rig up would do nothing`]);
   }
@@ -57,7 +57,9 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
   const refused = refusal(plan, diff, sidecar, rigFile);
   if (refused || !sidecar) throw refused;
   const starting = reconcileNodes(plan, diff, { ...running, sidecar });
-  const links = plan.links.filter((l) => starting.some((n) => n.name === l.node)).map(({ node, path, target }) => ({ node, path, target }));
+  const links = plan.links
+    .filter((l) => starting.some((n) => n.fqdn === l.node))
+    .map(({ node, path, target }) => ({ fqdn: node, path, target }));
   return print({ ...header, action: 'reconcile', links, nodes: starting }, () => [
     `rig ${plan.name} is up; rig up would change only this (a reconcile):`,
     ...changes.map((l) => `  ${l}`),
@@ -68,7 +70,7 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
 }
 
 /**
- * `up --dry-run --json`. No rig of that name up (action "create"): the PlanSummary (rig, file, domain, network,
+ * `up --dry-run --json`. No rig of that name up (action "create"): the PlanSummary (name, file, domain, network,
  * sidecar, configs, factsFrom, links, nodes in start order, each with its settings once, warnings). One up: its
  * diff and the diff's lines (changes), and for "reconcile" the links and nodes it would make, for "recreate" the
  * PlanSummary of the new rig.
@@ -79,7 +81,7 @@ type DryRunPlan =
   | (DryRunDiff & { action: 'nothing' })
   | (DryRunDiff & { action: 'reconcile'; links: PlanSummary['links']; nodes: NodeSummary[] });
 
-type DryRunDiff = { rig: string; file: string; up: true; diff: RigDiff; changes: string[] };
+type DryRunDiff = { name: string; file: string; up: true; diff: RigDiff; changes: string[] };
 
 /** The nodes a reconcile would start (new, changed, broken), in start order, at the addresses they would get. */
 function reconcileNodes(plan: Plan, diff: RigDiff, rig: RunningRig): NodeSummary[] {
@@ -115,12 +117,12 @@ function nodeLines(n: NodeSummary, dir: string, file: string): string[] {
     items.length <= 1 ? [`    ${label}: ${items[0] ?? 'none'}`] : [`    ${label}:`, ...items.map((item, i) => `      ${i + 1}. ${item}`)];
   const short = (text: string) => (text.length > 70 ? `${text.slice(0, 69)}…` : text);
   const facts = Object.entries(n.facts).map(([k, v]) => `${k}=${short(v)}`);
-  const address = n.address.startsWith('.') ? `${n.address} of the subnet` : n.address;
+  const address = n.ip.startsWith('.') ? `${n.ip} of the subnet` : n.ip;
   return [
-    `  ${n.name} (container ${n.container}, ${relative(process.cwd(), file) || file}:${n.line})`,
+    `  ${n.fqdn} (container ${n.container}, ${relative(process.cwd(), file) || file}:${n.line})`,
     `    mirrors ${n.mirrors ?? 'no live node'}`,
     `    ${n.backend}, image ${n.image}, init ${n.init}, address ${address}`,
-    ...(n.needs.length ? [`    needs ${n.needs.map((d) => `${d.node} (${d.fact ? `fact ${d.fact}` : 'ready'})`).join(', ')}`] : []),
+    ...(n.needs.length ? [`    needs ${n.needs.map((d) => `${d.fqdn} (${d.fact ? `fact ${d.fact}` : 'ready'})`).join(', ')}`] : []),
     ...(n.roles.length ? [`    roles ${n.roles.join(', ')}`] : []),
     ...(facts.length ? [`    facts ${facts.join(', ')}`] : []),
     ...list(

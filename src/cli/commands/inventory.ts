@@ -1,17 +1,13 @@
 import yaml from 'js-yaml';
 import { listNodes } from '../../engine/nodes.js';
-import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
+import { factAccess, rigStatus, withFacts, type NodeStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { whichRig } from '../which-rig.js';
 
-interface InventoryNode {
-  fqdn: string;
-  name: string;
-  ip: string;
-  mirrors?: string;
+/** A node as `rig status` shows it, with what other tools also need: its roles and its container's name. */
+interface InventoryNode extends NodeStatus {
   roles: string[];
-  backend: string;
   container: string;
 }
 
@@ -30,15 +26,12 @@ export async function inventory(flags: { name?: string; format: string }): Promi
   const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
   const instances = await listNodes(engine, rig);
   const nodes: InventoryNode[] = status.nodes.map((n) => ({
-    fqdn: n.node,
-    name: n.node.split('.')[0],
-    ip: n.address,
-    mirrors: n.mirrors || undefined,
-    roles: (state.get(n.node)?.facts.roles ?? '').split(',').filter(Boolean),
+    ...n,
+    roles: (state.get(n.fqdn)?.facts.roles ?? '').split(',').filter(Boolean),
     backend: n.backend,
-    container: instances.find((i) => i.node === n.node)?.name ?? '',
+    container: instances.find((i) => i.node === n.fqdn)?.name ?? '',
   }));
-  if (flags.format === 'json') console.log(JSON.stringify({ rig, dns: status.dns, nodes }, null, 2));
+  if (flags.format === 'json') console.log(JSON.stringify({ name: rig, dns: status.dns, nodes }, null, 2));
   else if (flags.format === 'hosts') process.stdout.write(hostsFragment(rig, nodes));
   else process.stdout.write(`# rig inventory of rig ${rig}: ansible -i FILE all -m raw -a hostname\n${yaml.dump(ansibleInventory(nodes))}`);
 }

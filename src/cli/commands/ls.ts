@@ -3,26 +3,18 @@ import { rigStatus, type RigStatus } from '../../engine/status.js';
 import { createEngine } from '../engine.js';
 import { table } from '../table.js';
 
-export interface RigLine {
-  name: string;
-  nodes: number;
-  ready: number;
-  failed: number;
-  subnet: string;
-  file?: string;
-  created?: string;
-  sidecar: string;
+/** A rig as `rig status` shows it, with its nodes counted instead of listed. */
+export interface RigLine extends Omit<RigStatus, 'nodes'> {
+  counts: { nodes: number; ready: number; failed: number };
 }
 
-const rigLine = (r: RigStatus): RigLine => ({
-  name: r.rig,
-  nodes: r.nodes.length,
-  ready: r.nodes.filter((n) => n.state === 'ready').length,
-  failed: r.nodes.filter((n) => n.state.startsWith('failed')).length,
-  subnet: r.subnet,
-  file: r.file,
-  created: r.created,
-  sidecar: r.sidecar,
+const rigLine = ({ nodes, ...rig }: RigStatus): RigLine => ({
+  ...rig,
+  counts: {
+    nodes: nodes.length,
+    ready: nodes.filter((n) => n.stage === 'ready').length,
+    failed: nodes.filter((n) => n.stage.startsWith('failed')).length,
+  },
 });
 
 const age = (created: string | undefined, now = Date.now()) => {
@@ -50,9 +42,9 @@ export async function ls(flags: { json?: boolean }): Promise<void> {
       ['NAME', 'NODES', 'READY', 'FAILED', 'SUBNET', 'RIG FILE', 'AGE'],
       rigs.map((r) => [
         r.name,
-        String(r.nodes),
-        String(r.ready),
-        String(r.failed),
+        String(r.counts.nodes),
+        String(r.counts.ready),
+        String(r.counts.failed),
         r.subnet,
         file(r.file) + (r.sidecar === 'running' ? '' : ` (sidecar ${r.sidecar})`),
         age(r.created),

@@ -73,18 +73,18 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
     needs,
     runs: new NodeRuns(engine, interrupts.signal),
     started: (node) => note(`${node}: provisioning${flags.idempotent ? ' (twice: the second run must change nothing)' : ''}`),
-    finished: (r) => note(`${r.node}: ${provisionPassed(r) ? 'provisioned and valid' : 'failed'} after ${r.seconds.toFixed(1)} s`),
+    finished: (r) => note(`${r.fqdn}: ${provisionPassed(r) ? 'provisioned and valid' : 'failed'} after ${r.seconds.toFixed(1)} s`),
   });
   // --idempotent: what the second run of each node that passed shows, by its steps.
   const second = new Map(
     flags.idempotent
-      ? results.filter((r) => r.exitCode === 0).map((r) => [r.node, secondRun(steps(chosen.find((n) => n.node === r.node)!))])
+      ? results.filter((r) => r.exitCode === 0).map((r) => [r.fqdn, secondRun(steps(chosen.find((n) => n.node === r.fqdn)!))])
       : [],
   );
   if (flags.json)
     console.log(
       JSON.stringify(
-        results.map((r) => ({ ...r, ...(second.has(r.node) && { secondRun: second.get(r.node) }) })),
+        results.map((r) => ({ ...r, ...(second.has(r.fqdn) && { secondRun: second.get(r.fqdn) }) })),
         null,
         2,
       ),
@@ -95,7 +95,7 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
     const which = (keep: (r: ProvisionResult) => boolean) =>
       results
         .filter(keep)
-        .map((r) => r.node)
+        .map((r) => r.fqdn)
         .join(', ') || 'none';
     throw interruptedError(
       `provisioned: ${which(provisionPassed)}; ended: ${which((r) => r.exitCode === 130)}; not run: ${which((r) => r.failure === NOT_RUN)}`,
@@ -151,19 +151,19 @@ export function secondRun(steps: ProvisionStep[] | undefined): string {
 }
 
 function printResults(results: ProvisionResult[], second: Map<string, string>): void {
-  const width = Math.max(...results.map((r) => r.node.length));
+  const width = Math.max(...results.map((r) => r.fqdn.length));
   for (const r of results) {
     const checks = r.checks.length ? `, validate ${r.checks.filter((c) => c.passed).length}/${r.checks.length} passed` : '';
-    const again = second.has(r.node) ? `, ${second.get(r.node)}` : '';
+    const again = second.has(r.fqdn) ? `, ${second.get(r.fqdn)}` : '';
     const verdict =
       r.exitCode === 0 ? `provisioned in ${r.seconds.toFixed(1)} s${again}${checks}` : `FAILED: ${printable(r.failure ?? '')}`;
-    console.log(`${r.node.padEnd(width)}  ${verdict}`);
+    console.log(`${r.fqdn.padEnd(width)}  ${verdict}`);
   }
   for (const r of results.filter((x) => !provisionPassed(x))) {
     if (r.exitCode !== 0 && r.output)
-      console.log(`\n${r.node}: its output ends:\n${printableLines(r.output.trimEnd().split('\n').slice(-15).join('\n'))}`);
+      console.log(`\n${r.fqdn}: its output ends:\n${printableLines(r.output.trimEnd().split('\n').slice(-15).join('\n'))}`);
     for (const c of r.checks.filter((x) => !x.passed))
-      console.log(`\n${r.node}: ${printable(c.command)} exited ${c.exitCode}:\n${printableLines(c.output.trimEnd())}`);
+      console.log(`\n${r.fqdn}: ${printable(c.command)} exited ${c.exitCode}:\n${printableLines(c.output.trimEnd())}`);
   }
   const failed = results.filter((r) => !provisionPassed(r)).length;
   console.log(`\n${results.length - failed} provisioned and valid, ${failed} failed`);

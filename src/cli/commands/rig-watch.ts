@@ -157,7 +157,7 @@ async function reconcileAndJudge(engine: Engine, plan: Plan, at: Date, triggers:
     const started = new Set([...diff.added, ...diff.changed, ...diff.broken]);
     const nodes = (await listNodes(engine, plan.name)).filter((n) => started.has(n.node));
     const failed = (await Promise.all(nodes.map((n) => validateNode(engine, n)))).flat().filter((c) => !c.passed);
-    const checks = failed.length ? `; validate FAIL (${printable(failed.map((c) => `${c.node}: ${c.command}`).join(', '))})` : '';
+    const checks = failed.length ? `; validate FAIL (${printable(failed.map((c) => `${c.fqdn}: ${c.command}`).join(', '))})` : '';
     printVerdict(at, dir, triggers, `applied: ${describeDiff(diff).join(', ')}${checks}`, !failed.length);
   } catch (err) {
     printVerdict(at, dir, triggers, `applying the rig file failed: ${(err as Error).message}`, false);

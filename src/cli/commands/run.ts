@@ -17,19 +17,19 @@ export interface RunFlags extends UpFlags {
 /** RIG_NAME, RIG_DNS, RIG_ETCD, RIG_SUBNET, RIG_NODES, and per node RIG_<SHORT>_IP / RIG_<SHORT>_FQDN (documented in the README). */
 function rigEnvironment(status: RigStatus): Record<string, string> {
   const env: Record<string, string> = {
-    RIG_NAME: status.rig,
+    RIG_NAME: status.name,
     RIG_DNS: status.dns,
     RIG_ETCD: status.etcd,
     RIG_SUBNET: status.subnet,
-    RIG_NODES: status.nodes.map((n) => n.node).join(' '),
+    RIG_NODES: status.nodes.map((n) => n.fqdn).join(' '),
   };
   for (const node of status.nodes) {
-    const key = node.node
+    const key = node.fqdn
       .split('.')[0]
       .toUpperCase()
       .replace(/[^A-Z0-9]/g, '_');
-    env[`RIG_${key}_IP`] = node.address;
-    env[`RIG_${key}_FQDN`] = node.node;
+    env[`RIG_${key}_IP`] = node.ip;
+    env[`RIG_${key}_FQDN`] = node.fqdn;
   }
   return env;
 }
@@ -77,14 +77,14 @@ export async function run(rigFile: string, command: string[], flags: RunFlags): 
         interrupted.signal,
       );
     } else if (flags.on) {
-      const node = status.nodes.find((n) => namesNode(flags.on!, n.node));
+      const node = status.nodes.find((n) => namesNode(flags.on!, n.fqdn));
       if (!node)
         throw new RigError(
           `No node ${flags.on} in rig ${rig.plan.name}.`,
-          `nodes: ${status.nodes.map((n) => n.node).join(', ')}`,
+          `nodes: ${status.nodes.map((n) => n.fqdn).join(', ')}`,
           ExitCode.badInput,
         );
-      const instance = (await listNodes(rig.engine, rig.plan.name)).find((n) => n.node === node.node)!;
+      const instance = (await listNodes(rig.engine, rig.plan.name)).find((n) => n.node === node.fqdn)!;
       const result = await new NodeRuns(rig.engine, interrupted.signal).run(instance, command.map(shellQuote).join(' '));
       process.stdout.write(result.output);
       exitCode = result.exitCode;

@@ -11,19 +11,19 @@ export async function status(flags: { name?: string; json?: boolean }): Promise<
   if (flags.name !== undefined && !rigs.length) throw noSuchRig(flags.name, await upRigNames(engine));
   printStatus(rigs, !!flags.json);
   const broken = rigs.filter((r) => r.sidecar !== 'running');
-  for (const err of broken.map((r) => sidecarDown(r.rig, r.sidecar))) warn(`${err.message} (fix: ${err.hint})`);
+  for (const err of broken.map((r) => sidecarDown(r.name, r.sidecar))) warn(`${err.message} (fix: ${err.hint})`);
   for (const rig of rigs.filter((r) => r.sidecar === 'running')) keeperWarnings(rig).forEach((w) => warn(w));
-  if (broken.length || rigs.some((r) => r.nodes.some((n) => n.state === UNWIRED))) process.exitCode = ExitCode.failed;
+  if (broken.length || rigs.some((r) => r.nodes.some((n) => n.stage === UNWIRED))) process.exitCode = ExitCode.failed;
 }
 
 /** What a rig without its keeper, or with nodes it left unwired, is missing, and how to get it back. */
 export function keeperWarnings(rig: RigStatus): string[] {
   const again = `rig up ${rig.file ?? 'RIGFILE'} starts it again and wires the nodes`;
-  const unwired = rig.nodes.filter((n) => n.state === UNWIRED).map((n) => n.node);
+  const unwired = rig.nodes.filter((n) => n.stage === UNWIRED).map((n) => n.fqdn);
   return [
     ...(rig.keeper
       ? []
-      : [`the keeper of rig ${rig.rig} is not running: a node or the sidecar that restarts is not wired again (${again})`]),
+      : [`the keeper of rig ${rig.name} is not running: a node or the sidecar that restarts is not wired again (${again})`]),
     ...(unwired.length
       ? [`${unwired.join(', ')} ${unwired.length > 1 ? 'have' : 'has'} no network: restarted while no keeper ran (${again})`]
       : []),
@@ -40,11 +40,11 @@ export function printStatus(rigs: RigStatus[], json: boolean): void {
     return;
   }
   for (const rig of rigs) {
-    console.log(`rig ${rig.rig}  subnet ${rig.subnet}  dns ${rig.dns}  etcd ${rig.etcd}`);
+    console.log(`rig ${rig.name}  subnet ${rig.subnet}  dns ${rig.dns}  etcd ${rig.etcd}`);
     console.log(
       table(
-        ['NODE', 'ADDRESS', 'MIRRORS', 'STATE'],
-        rig.nodes.map((n) => [n.node, n.address, n.mirrors, colourState(n.state)]),
+        ['NODE', 'IP', 'MIRRORS', 'STAGE'],
+        rig.nodes.map((n) => [n.fqdn, n.ip, n.mirrors ?? '', colourState(n.stage)]),
       ),
     );
   }

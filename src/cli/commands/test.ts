@@ -90,13 +90,13 @@ function printResults(results: CheckResult[], notRun: CheckNotRun[], junit: stri
     table(
       ['NODE', 'CHECK', 'RESULT', 'SECONDS'],
       [
-        ...results.map((r) => [r.node, r.command, result(r), r.seconds.toFixed(2)]),
-        ...notRun.map((r) => [r.node, r.command, { text: 'not run', style: chalk.yellow }, '']),
+        ...results.map((r) => [r.fqdn, r.command, result(r), r.seconds.toFixed(2)]),
+        ...notRun.map((r) => [r.fqdn, r.command, { text: 'not run', style: chalk.yellow }, '']),
       ],
     ),
   );
   for (const r of results.filter((r) => !r.passed))
-    console.log(`\n${r.node}: ${printable(r.command)} ${checkFailure(r)}:\n${printableLines(r.output.trimEnd())}`);
+    console.log(`\n${r.fqdn}: ${printable(r.command)} ${checkFailure(r)}:\n${printableLines(r.output.trimEnd())}`);
   const failed = results.filter((r) => !r.passed && !r.interrupted);
   const timedOut = failed.filter((r) => r.timedOut).length;
   const interrupted = results.filter((r) => r.interrupted).length;

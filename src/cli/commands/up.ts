@@ -128,6 +128,7 @@ export async function bringUp(
     try {
       await runSteps(run.steps, mode);
       run.done();
+      await run.stopRecording();
       // From now on, a node or the sidecar that restarts is wired again. A keeper that does not start leaves the rig
       // up and working: say so, and the next `up` starts one.
       await startKeeper(plan.name).catch((err: Error) => warn(err.message));
@@ -201,7 +202,7 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
     return false;
   }
   const diff = await applyRigFile(engine, plan, found, { ...flags, timeoutMs, file: rigFile }, outputMode(!!flags.json));
-  const status = (await rigStatus(engine, plan.name)).find((r) => r.rig === plan.name);
+  const status = (await rigStatus(engine, plan.name)).find((r) => r.name === plan.name);
   // Taken down after the changes were made (or with nothing to change): there is no rig to show.
   if (!status || (await rigGone(engine, plan.name, false))) {
     throw takenDownError(plan.name, 'changing it', upAgain(rigFile, flags));

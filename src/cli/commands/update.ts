@@ -71,17 +71,17 @@ async function updateRig(names: string[], flags: UpdateFlags, batch: number, sig
     chosen,
     batch,
     (r) => {
-      if (!flags.json) console.log(`${r.node}  ${resultLine(r)}`);
+      if (!flags.json) console.log(`${r.fqdn}  ${resultLine(r)}`);
     },
     signal,
   );
-  const updated = results.filter((r) => r.updated).map((r) => r.node);
-  const notUpdated = [...results.filter((r) => !r.updated).map((r) => r.node), ...notRun];
-  const interrupted = results.filter((r) => r.interrupted).map((r) => r.node);
+  const updated = results.filter((r) => r.updated).map((r) => r.fqdn);
+  const notUpdated = [...results.filter((r) => !r.updated).map((r) => r.fqdn), ...notRun];
+  const interrupted = results.filter((r) => r.interrupted).map((r) => r.fqdn);
   if (flags.json) console.log(JSON.stringify({ results, updated, notUpdated, ...(signal.aborted ? { interrupted: true } : {}) }, null, 2));
   else {
     for (const r of results.filter((x) => !x.updated))
-      console.log(`\n${r.node}: ${printable(r.failure ?? '')}:\n${printableLines(r.output.trimEnd())}`);
+      console.log(`\n${r.fqdn}: ${printable(r.failure ?? '')}:\n${printableLines(r.output.trimEnd())}`);
     console.log(`\nupdated: ${updated.join(', ') || 'none'}`);
     const why = signal.aborted ? 'the update was interrupted' : 'the update stopped at the first failure';
     const notes = [

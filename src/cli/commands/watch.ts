@@ -7,6 +7,7 @@ import { outputMode } from '../progress.js';
 import { note, warn } from '../output.js';
 import { printStatus } from './status.js';
 import { printable } from '../../printable.js';
+import { shortName } from '../../plan/plan.js';
 
 /**
  * Follow rigs as their nodes move through their stages: an etcd watch per rig, redrawn on every change
@@ -46,7 +47,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   const showCurrent = async (rig: string) => {
     if (mode === 'tty') return redraw();
     const [now] = await rigStatus(engine, rig);
-    for (const n of now?.nodes ?? []) show(rig, n.node, n.state);
+    for (const n of now?.nodes ?? []) show(rig, n.fqdn, n.stage);
   };
   // A new rig's etcd serves a moment before its `up` has set up its users: try again, briefly, until it lets us in.
   const followOnceAuthIsSet = async (rig: string) => {
@@ -65,15 +66,15 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   let onSidecar: (event: { rig: string; id: string; action: 'start' | 'die' }) => void = () => {};
   const stopEvents = await engine.runtime.watchSidecars((event) => onSidecar(event));
   // A rig going down as the watch starts cannot be followed; the others still are.
-  const following = await Promise.allSettled(rigs.map((rig: RigStatus) => follow(rig.rig)));
-  const lost = following.flatMap((result, i) => (result.status === 'rejected' ? [{ rig: rigs[i].rig, why: result.reason as Error }] : []));
+  const following = await Promise.allSettled(rigs.map((rig: RigStatus) => follow(rig.name)));
+  const lost = following.flatMap((result, i) => (result.status === 'rejected' ? [{ rig: rigs[i].name, why: result.reason as Error }] : []));
   if (lost.length === rigs.length) throw lost[0].why;
   for (const { rig, why } of lost) {
     alive.delete(rig);
     warn(`cannot follow rig ${rig}: ${why.message}`);
   }
   if (mode === 'tty') await redraw();
-  else for (const rig of rigs.filter((r) => alive.has(r.rig))) await showCurrent(rig.rig);
+  else for (const rig of rigs.filter((r) => alive.has(r.name))) await showCurrent(rig.name);
   await new Promise<void>((resolve, reject) => {
     lostEtcd = reject;
     rigGone = (rig) => {
@@ -108,9 +109,9 @@ async function rigsToWatch(engine: Engine, name: string | undefined): Promise<Ri
 }
 
 /** One stage a node reached, as a line (a JSON line with --json). */
-function showStage(json: boolean, rig: string, node: string, stage: string): void {
-  if (json) console.log(JSON.stringify({ time: new Date().toISOString(), rig, node, stage }));
-  else console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig} ${printable(node)}: ${printable(stage)}`);
+function showStage(json: boolean, rig: string, fqdn: string, stage: string): void {
+  if (json) console.log(JSON.stringify({ time: new Date().toISOString(), rig, fqdn, name: shortName(fqdn), stage }));
+  else console.log(`[${new Date().toISOString().slice(11, 19)}] ${rig} ${printable(fqdn)}: ${printable(stage)}`);
 }
 
 /** Call `onEnd` once the rig's network is removed (rig down): Docker's events, no polling. Resolves to a stop. */
