@@ -28,7 +28,7 @@ export function table(headers: string[], rows: Cell[][]): string {
 
 export function colourState(state: string): Styled {
   if (state === 'ready') return { text: state, style: chalk.green };
-  if (state.startsWith('failed') || state === 'stopped') return { text: state, style: chalk.red };
+  if (state.startsWith('failed') || state === 'stopped' || state === 'lost') return { text: state, style: chalk.red };
   return { text: state, style: chalk.yellow };
 }
 

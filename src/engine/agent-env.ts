@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { REPO_MOUNT, type Plan, type PlannedNode } from '../plan/plan.js';
-import type { ProvisionStep } from '../rigfile/types.js';
+import type { ProvisionStep, Reaction } from '../rigfile/types.js';
+import { reactionLabel } from '../rigfile/reactions.js';
 
 const b64 = (text: string | undefined) => (text ? Buffer.from(text).toString('base64') : '-');
 
@@ -33,7 +34,23 @@ export function agentEnv(
       .join('\n'),
     RIG_NEEDS: node.spec.needs.map((n) => `${n.node} ${n.fact ?? '-'}`).join('\n'),
     RIG_PROVISION: node.spec.provision.map(step).join('\n'),
+    RIG_REACTIONS: reactionsEnv(node.spec.reactions, step),
     RIG_WAIT_TIMEOUT: String(waitSeconds),
     RIG_INIT: node.spec.init,
   };
+}
+
+/**
+ * A node's reactions as lines for its agent: "react I change FQDN FACT LABEL" or "react I stage FQDN - LABEL", then
+ * "provision I" (its own steps again) or one "step I ..." line per step, as RIG_PROVISION has them.
+ */
+export function reactionsEnv(reactions: Reaction[], step: (s: ProvisionStep) => string): string {
+  return reactions
+    .flatMap((r, i) => [
+      'change' in r
+        ? `react ${i + 1} change ${r.change.node} ${r.change.fact} ${reactionLabel(r)}`
+        : `react ${i + 1} stage ${r.stage} - ${reactionLabel(r)}`,
+      ...(r.run === 'provision' ? [`provision ${i + 1}`] : r.run.map((s) => `step ${i + 1} ${step(s)}`)),
+    ])
+    .join('\n');
 }

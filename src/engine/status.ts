@@ -1,6 +1,6 @@
 import { Label } from '../labels.js';
 import { listNodes } from './nodes.js';
-import { FactStore, type FactAccess } from '../facts/store.js';
+import { FactStore, seenStage, type FactAccess } from '../facts/store.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,7 +73,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
                 : !wired(rig, n.node)
                   ? UNWIRED
                   : state
-                    ? (state.get(n.node)?.stage ?? 'created')
+                    ? (seenStage(state.get(n.node) ?? { facts: {} }) ?? 'created')
                     : 'unknown',
             backend: n.backend,
           })),

@@ -7,6 +7,7 @@ import { lastRecorded, readHistory, recordStages, recordUp, type RigHistory } fr
  * The rig's facts in etcd. Key layout (documented in the README):
  *   /rig/<rig>/nodes/<fqdn>/facts/<name>   one fact, a string
  *   /rig/<rig>/nodes/<fqdn>/stage          created | addressed | facts | ready | failed: <why>
+ *   /rig/<rig>/nodes/<fqdn>/alive          bound to the node's etcd lease, kept alive by its agent: gone = lost
  *   /rig/<rig>/kept, /rig/<rig>/mirrors/<live>   rig's own marks (the host writes them)
  * Nodes write their own keys from inside; the host only reads, and writes `created` before a node can. etcd's auth
  * holds each node to that: a node logs in as its FQDN and may write only under its own prefix (and read the rig's
@@ -18,6 +19,15 @@ const rigPrefix = (rig: string) => `/rig/${rig}/nodes/`;
 export interface NodeState {
   stage?: string;
   facts: Record<string, string>;
+  alive?: boolean; // its `alive` key is there (its agent keeps its lease alive)
+}
+
+/** What a node's stage reads as: `lost` when its agent has published a stage but its `alive` key has gone (its
+ * lease ran out: the node died, was paused or cut off). A failure stays what it says. */
+export const LOST = 'lost';
+export function seenStage(state: NodeState): string | undefined {
+  if (state.stage === undefined || state.stage === 'created' || state.stage.startsWith('failed')) return state.stage;
+  return state.alive ? state.stage : LOST;
 }
 
 /** Where a rig's etcd is and the host's way in (root, once auth is on). */
@@ -108,6 +118,7 @@ export class FactStore {
       const [node, kind, name] = key.slice(rigPrefix(rig).length).split('/');
       const state = nodes.get(node) ?? { facts: {} };
       if (kind === 'stage') state.stage = value;
+      else if (kind === 'alive') state.alive = true;
       else if (kind === 'facts' && name) state.facts[name] = value;
       nodes.set(node, state);
     }
@@ -141,18 +152,22 @@ export class FactStore {
     await this.etcd.put(`${nodePrefix(rig, node)}stage`, stage);
   }
 
-  /** Call `onStage` whenever a node of the rig writes its stage. Returns a function that stops watching. */
-  /** Follow every node's stage; `onGone` if etcd stays unreachable past the watch's bound (see EtcdClient.watch). */
+  /**
+   * Follow every node's stage; `onGone` if etcd stays unreachable past the watch's bound (see EtcdClient.watch).
+   * With `lost`, a node's `alive` key that goes is told as the stage `lost`. Returns a function that stops watching.
+   */
   async watchStages(
     rig: string,
     onStage: (node: string, stage: string) => void,
     onGone?: (err: Error) => void,
+    { lost = false } = {},
   ): Promise<() => Promise<void>> {
     const stop = await this.etcd.watch(
       rigPrefix(rig),
       ({ key, value, type }) => {
-        const [node, kind] = key.slice(rigPrefix(rig).length).split('/');
+        const [node, kind, more] = key.slice(rigPrefix(rig).length).split('/');
         if (type === 'put' && kind === 'stage') onStage(node, value);
+        if (lost && type === 'delete' && kind === 'alive' && more === undefined) onStage(node, LOST);
       },
       { prefix: true, onGone },
     );

@@ -162,6 +162,9 @@ export const NODE_ETCD_LIMITS = {
   opCost: 128, // what each operation (a put, a delete, a compare, a transaction, a login) costs on top
   maxConns: 32, // open connections per node
   maxWatches: 16, // open watches per node
+  leaseMinTtl: 2, // the one lease a node may hold (its agent's, for its alive key: TTL 3 s)...
+  leaseMaxTtl: 60, // ...of this TTL, in seconds...
+  keepalives: 5, // ...kept alive at most this many times a second (each charged as an operation)
 } as const;
 
 /**

@@ -23,6 +23,7 @@ import {
   type RawNetwork,
 } from './schema.js';
 import { buildSteps, checkNeeds, stringList, type RawNeed } from './steps.js';
+import { checkReactions, type RawReactions } from './reactions.js';
 import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 
 // The structure of a rig file (keys, types, allowed values, patterns) is schema.ts's, checked by check-schema.ts;
@@ -147,6 +148,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
     init: settings.init ?? 'rig',
     facts: checkFacts(c, settings.facts, ['facts']),
     provision: buildSteps(c, settings.provision, ['provision'], rigDir),
+    on: settings.on ?? [],
     validate: strings(settings.validate),
     validateTimeout: durationSeconds(c, settings.validate_timeout, ['validate_timeout']),
     update: strings(settings.update),
@@ -383,6 +385,7 @@ interface RigDefaults {
   init: InitKind;
   facts: Record<string, string>;
   provision: ProvisionStep[];
+  on: RawReactions['list'];
   validate: string[];
   validateTimeout?: number;
   update: string[];
@@ -401,6 +404,7 @@ function checkNodes(
   const specs: NodeSpec[] = [];
   const byShortName = new Map<string, string>();
   const rawNeeds = new Map<NodeSpec, { path: PathSeg[]; needs: RawNeed[] }>();
+  const rawReactions = new Map<NodeSpec, RawReactions>();
   for (const key of keys) {
     const p = [...nodesPath, key];
     const value = nodes[key];
@@ -417,6 +421,7 @@ function checkNodes(
       facts: { ...rig.facts, ...(settings.facts && checkFacts(c, settings.facts, [...p, 'facts'])) },
       provision: settings.provision ? buildSteps(c, settings.provision, [...p, 'provision'], rig.rigDir) : rig.provision,
       needs: [],
+      reactions: [],
       validate: settings.validate ? strings(settings.validate) : rig.validate,
       validateTimeout:
         settings.validate_timeout === undefined
@@ -428,9 +433,12 @@ function checkNodes(
     };
     specs.push(spec);
     rawNeeds.set(spec, { path: [...p, 'needs'], needs: stringList(settings.needs, [...p, 'needs']) });
+    const own = settings.on !== undefined;
+    rawReactions.set(spec, { list: settings.on ?? rig.on, path: own ? [...p, 'on'] : ['on'], own });
     checkNodeSize(c, spec, p);
   }
   if (domain) checkNeeds(c, specs, rawNeeds, domain);
+  if (domain) checkReactions(c, specs, rawReactions, domain, rig.rigDir);
   return domain ? { domain, nodes: specs } : undefined;
 }
 

@@ -231,6 +231,60 @@ const Step = J.object(
 
 const steps = (description: string) => J.array(Step, { description, says: { expected: 'a list of steps', hint: STEP_EXAMPLE } });
 
+// Reactions (on:): what a node does once ready, when a peer changes; its agent follows the peer's keys in etcd.
+
+const ON_EXAMPLE =
+  'e.g.\n      on:\n        - change: barn.redis_run_id\n          run: provision\n        - stage: barn\n          run: [{ shell: ./failover.sh }]';
+export const TRIGGERS = ['change', 'stage'] as const;
+const Reaction = J.object(
+  {
+    change: J.string({
+      description: "A peer's fact, as node.fact: the reaction runs when it is written with a new value.",
+      pattern: '\\S',
+      says: { expected: 'node.fact', hint: 'e.g. change: barn.redis_run_id' },
+    }),
+    stage: J.string({
+      description: 'A peer (full or short name): the reaction runs when its stage changes (ready, failed, lost when its alive key goes).',
+      pattern: '\\S',
+      says: { expected: 'a node name', hint: 'e.g. stage: barn' },
+    }),
+    run: J.union(
+      [
+        J.enumOf(['provision'] as const, {
+          says: { expected: 'provision or a list of steps', hint: ON_EXAMPLE, invalid: () => 'must be provision or a list of steps' },
+        }),
+        steps('Steps to run (shell, script, puppet), as provision: takes them.'),
+      ],
+      {
+        description: 'What the node runs: provision (its own provisioning steps again), or a list of steps.',
+        says: { expected: 'provision or a list of steps', hint: ON_EXAMPLE, missing: { message: 'missing run:', at: 'parent' } },
+      },
+    ),
+  },
+  {
+    required: ['run'],
+    description: 'One reaction: change: node.fact or stage: node, and run:.',
+    says: { expected: 'a map with change: or stage:, and run:', hint: ON_EXAMPLE },
+    allOf: [
+      {
+        not: { required: [...TRIGGERS] },
+        says: {
+          invalid: () => 'a reaction reacts to one thing, but this one has change and stage',
+          invalidHint: 'split it into two reactions, each with its own run:',
+        } satisfies Says,
+      },
+      {
+        not: { not: { anyOf: TRIGGERS.map((k) => ({ required: [k] })) } },
+        says: {
+          invalid: () => 'a reaction needs what it reacts to: change: node.fact or stage: node',
+          invalidHint: ON_EXAMPLE,
+        } satisfies Says,
+      },
+    ],
+  },
+);
+const reactions = (description: string) => J.array(Reaction, { description, says: { expected: 'a list of reactions', hint: ON_EXAMPLE } });
+
 // Nodes.
 
 const liveNode = (description?: string) =>
@@ -261,6 +315,7 @@ const NodeSettings = J.object({
   backend: backend(),
   facts: facts(),
   provision: steps("The node's own provisioning steps, instead of the rig-wide ones."),
+  on: reactions('What the node does, once ready, when a peer changes: its own reactions, instead of the rig-wide ones.'),
   needs: oneOrList(
     'a node name or node.fact',
     'e.g. needs: [redis1, redis1.redis_role]',
@@ -452,6 +507,7 @@ const FullForm = J.object(
     facts: facts('Custom facts for all nodes.'),
     facts_from: FactsFrom,
     provision: steps('Provisioning steps for every node that has no provision: of its own. Default: none.'),
+    on: reactions("Reactions of every node that has no on: of its own (a node's reactions to itself left out). Default: none."),
     validate: commands('validate', 'Validation commands (rig test) for every node that has no validate: of its own. Default: none.'),
     validate_timeout: validateTimeout(
       'How long each validate command may run (e.g. 30s, 5m) before it fails as timed out and its processes are ended; a node may override, rig test --timeout overrides both. Default: 5m.',
@@ -474,6 +530,7 @@ export type FullRigFile = Static<typeof FullForm>;
 type SimpleRigFile = Static<typeof SimpleForm>;
 export type NodeValue = Static<typeof FullNodeValue>;
 export type RawStep = Static<typeof Step>;
+export type RawReaction = Static<typeof Reaction>;
 export type RawConfig = Static<typeof Config>;
 export type RawNetwork = Static<typeof Network>;
 

@@ -23,6 +23,13 @@ export interface Need {
   fact?: string;
 }
 
+/**
+ * What a node does, once ready, when a peer changes (issue 22.1): its agent follows the peer's keys in etcd itself.
+ * change: a peer's fact written with a new value; stage: a peer's stage changes (lost: its alive key went). run:
+ * the node's own provisioning again, or steps of its own.
+ */
+export type Reaction = ({ change: { node: string; fact: string } } | { stage: string }) & { run: 'provision' | ProvisionStep[] };
+
 export interface NodeSpec {
   name: string; // fully qualified made-up name, e.g. barn.village.test
   shortName: string; // barn
@@ -33,6 +40,7 @@ export interface NodeSpec {
   facts: Record<string, string>; // custom facts: rig-wide merged with per node; non-strings JSON-encoded
   provision: ProvisionStep[]; // the node's own steps, else the rig-wide ones
   needs: Need[];
+  reactions: Reaction[]; // its own on:, else the rig-wide one (less its reactions to itself)
   validate: string[]; // shell commands that check the node from inside (rig test)
   validateTimeout?: number; // seconds each validate command may take (validate_timeout); undefined: rig's default
   update: string[]; // shell commands that update the node in place (rig update), then validate checks it

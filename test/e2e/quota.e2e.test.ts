@@ -4,7 +4,8 @@ import { NODE_ETCD_LIMITS as LIMITS } from '../../src/plan/sidecar.js';
 import { docker, rig, useRig } from './helpers.js';
 
 // Issue 20: a node's writes to the rig's etcd stay within its own quotas (rig-etcd-proxy in the sidecar), from a
-// Docker node and from an LXC node, while a peer's go on; nodes may not compact etcd nor take leases.
+// Docker node and from an LXC node, while a peer's go on; nodes may not compact etcd nor take leases but their one
+// (test/e2e/liveness.e2e.test.ts tries the rest of the lease rules).
 
 /** A shell script run inside a node with rig-fact's helpers loaded (login, etcd PATH BODY as the node, put_all). */
 const inNode = (name: string, node: string, script: string) =>
@@ -74,7 +75,7 @@ nodes:
       expect(refused, fill.stderr).not.toBeNull();
       const had = Number(refused![1]);
       expect(Number(refused![2])).toBe(had + 100 - LIMITS.maxKeys);
-      const keys = async () => Object.keys(JSON.parse((await rig(['facts', node, '--name', r.name, '--json'])).stdout)).length + 1; // and its stage
+      const keys = async () => Object.keys(JSON.parse((await rig(['facts', node, '--name', r.name, '--json'])).stdout)).length + 2; // and its stage and alive key
       expect(await keys()).toBe(had);
 
       const toTheLimit = await putKeys(had, LIMITS.maxKeys - had); // new names: k<had>... were never written
@@ -97,14 +98,20 @@ nodes:
       expect(await keys()).toBeLessThan(100);
     });
 
-    it('may not compact etcd nor take a lease', async () => {
+    it('may not compact etcd nor take a lease of its own choosing (its agent holds its one lease)', async () => {
       const call = (path: string, body: string) => inNode(r.name, node, `login && etcd ${path} '${body}'`);
       const compaction = await call('/v3/kv/compaction', '{"revision":"2"}');
       expect(compaction.exitCode).not.toBe(0);
       expect(compaction.stderr).toContain("403 rig: nodes may not compact the rig's etcd");
-      const lease = await call('/v3/lease/grant', '{"TTL":"600"}');
-      expect(lease.exitCode).not.toBe(0);
-      expect(lease.stderr).toContain('403 rig: leases are not for nodes (/v3/lease/grant)');
+      const long = await call('/v3/lease/grant', '{"TTL":"600"}');
+      expect(long.exitCode).not.toBe(0);
+      expect(long.stderr).toContain("400 rig: a lease's TTL is 2 to 60 s, not 600");
+      const second = await call('/v3/lease/grant', '{"TTL":"30"}');
+      expect(second.exitCode).not.toBe(0);
+      expect(second.stderr).toContain('429 rig: this node');
+      expect(second.stderr).toContain('holds a lease already');
+      const all = await call('/v3/lease/leases', '{}');
+      expect(all.stderr).toContain('403 rig: a node may only grant, keep alive and revoke its own lease, not /v3/lease/leases');
       const status = await call('/v3/maintenance/status', '{}');
       expect(status.exitCode).not.toBe(0);
       expect(status.stderr).toContain('403 rig: /v3/maintenance/status is for the host');

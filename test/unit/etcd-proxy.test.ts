@@ -108,10 +108,10 @@ describe('rig-etcd-proxy', () => {
     expect(request).toEqual({ status: 413, code: 3, message: 'the request is 101 bytes, 1 over the 100-byte limit on a request' });
   });
 
-  it('refuses what is not for nodes: compaction, leases, maintenance, auth other than authenticate, other paths', () => {
+  it('refuses what is not for nodes: compaction, lease calls but its own, maintenance, auth other than authenticate, other paths', () => {
     const cases: Array<[string, unknown]> = [
       ['/v3/kv/compaction', { revision: '2' }],
-      ['/v3/lease/grant', { TTL: '60' }],
+      ['/v3/lease/leases', {}],
       ['/v3/maintenance/defragment', {}],
       ['/v3/auth/user/add', { name: 'x', password: 'y' }],
       ['/v3beta/kv/put', { key: b64(KEY) }],
@@ -127,9 +127,9 @@ describe('rig-etcd-proxy', () => {
     const out = many(cases);
     expect(out.map((o) => [o.status, o.code])).toEqual(cases.map(() => [403, 7]));
     expect(out[0].message).toBe("nodes may not compact the rig's etcd (/v3/kv/compaction): rig keeps its history");
-    expect(out[1].message).toBe('leases are not for nodes (/v3/lease/grant)');
+    expect(out[1].message).toBe('a node may only grant, keep alive and revoke its own lease, not /v3/lease/leases');
     expect(out[2].message).toBe('/v3/maintenance/defragment is for the host, not nodes');
-    expect(out[5].message).toBe('leases are not for nodes (a put with a lease)');
+    expect(out[5].message).toBe("a lease binds only the node's own alive key, not /rig/r/nodes/a.t/facts/x");
     expect(out[10].message).toContain('a range inside a transaction');
   });
 

@@ -41,7 +41,7 @@ describe('simple form', () => {
     expect(spec.domain).toBe('village.test');
     expect(spec.image).toBeUndefined();
     expect(spec.network).toEqual({ pool: '10.213.0.0/16', internal: false, forward: [] });
-    const none = { init: 'rig', provision: [], needs: [], validate: [], update: [], roles: [] };
+    const none = { init: 'rig', provision: [], needs: [], reactions: [], validate: [], update: [], roles: [] };
     expect(spec.nodes).toEqual([
       { name: 'barn.village.test', shortName: 'barn', mirrors: 'straleb.prod.example', backend: 'docker', facts: {}, ...none, line: 1 },
       { name: 'mill.village.test', shortName: 'mill', mirrors: 'kelda.prod.example', backend: 'docker', facts: {}, ...none, line: 2 },
@@ -106,7 +106,7 @@ describe('full form', () => {
       ],
     });
     const rigFacts = { datacentre: 'test', rack: '7' };
-    const none = { init: 'rig', provision: [], needs: [], validate: [], update: [], roles: [] };
+    const none = { init: 'rig', provision: [], needs: [], reactions: [], validate: [], update: [], roles: [] };
     expect(spec.nodes).toEqual([
       {
         name: 'barn.village.test',

@@ -40,6 +40,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
       (node, stage) => (mode === 'tty' ? void redraw() : show(rig, node, stage)),
       (err) =>
         lostEtcd(new RigError(`Lost rig ${rig}: ${err.message}.`, `see its sidecar with: rig status --name ${rig}`, ExitCode.failed)),
+      { lost: true },
     );
   };
   // Where each node of a rig stands when the watch starts following it (what came before is not replayed).
