@@ -18,9 +18,10 @@ describe('the shop example: nodes that react to each other while the rig runs', 
   const fact = async (node: string, key: string) => (await rig(['facts', node, key, '--name', name])).stdout.trim();
   const stages = async () =>
     Object.fromEntries(
-      (JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].nodes as Array<{ name: string; stage: string }>).map(
-        (n) => [n.name, n.stage],
-      ),
+      (JSON.parse((await rig(['status', '--name', name, '--json'])).stdout)[0].nodes as Array<{ name: string; stage: string }>).map((n) => [
+        n.name,
+        n.stage,
+      ]),
     );
   // The page as a customer gets it: from another node, over the rig's network, by name.
   const page = async () => (await exec('db2', '/.rig/bin/wget', '-q', '-O', '-', 'http://web/')).stdout;
