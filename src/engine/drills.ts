@@ -72,6 +72,14 @@ export async function powerDrill(
     if (node.backend === 'docker') await wireAgain(engine, node, options);
     await waitReady(engine, node, options);
   }
+  // Its lease ran out while it was frozen: it reads as lost until its agent, thawed, takes one again (a second or two).
+  if (action === 'unpause' && !(await withFacts(access, (f) => f.waitAlive(node.rig, node.node, options.timeoutMs)))) {
+    throw new RigError(
+      `${node.node} runs again, but its agent did not say it is alive within ${options.timeoutMs / 1000} s.`,
+      `see its log with: rig logs ${node.node} --name ${node.rig}`,
+      ExitCode.timeout,
+    );
+  }
   return 'done';
 }
 

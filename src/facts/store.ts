@@ -148,6 +148,23 @@ export class FactStore {
     }
   }
 
+  /** Whether the node's `alive` key is there, or comes within timeoutMs (its agent took a lease again). */
+  async waitAlive(rig: string, node: string, timeoutMs: number): Promise<boolean> {
+    const key = `${nodePrefix(rig, node)}alive`;
+    const { kvs, revision } = await this.etcd.range(key);
+    if (kvs.length) return true;
+    let settle!: (alive: boolean) => void;
+    const settled = new Promise<boolean>((resolve) => (settle = resolve));
+    const stop = await this.etcd.watch(key, (event) => event.type === 'put' && settle(true), { afterRevision: revision });
+    const timer = setTimeout(() => settle(false), timeoutMs);
+    try {
+      return await settled;
+    } finally {
+      clearTimeout(timer);
+      stop();
+    }
+  }
+
   async setStage(rig: string, node: string, stage: string): Promise<void> {
     await this.etcd.put(`${nodePrefix(rig, node)}stage`, stage);
   }

@@ -116,11 +116,14 @@ nodes:
     it("cannot pose as the sidecar's etcd: a peer's login and writes still reach the real one", async () => {
       const etcd = sidecar.etcd;
       // The attack the campaign ran: the sidecar's address on eth0, gratuitous ARPs for it, and a listener on :2379.
+      // The attacker's own agent, which keeps its lease alive every second, would talk to that listener itself: it
+      // is frozen for the attack (a peer's traffic is what must never arrive), and thawed after.
       const attack = inNode(
         r.name,
         attacker,
-        `ip addr add ${etcd}/32 dev eth0 && (arping -U -c 8 -I eth0 -s ${etcd} ${etcd} >/dev/null 2>&1 &) && ` +
-          `timeout 8 nc -l -p 2379 >/tmp/stolen 2>/dev/null; ip addr del ${etcd}/32 dev eth0; cat /tmp/stolen`,
+        `keeper=$(cat /run/rig/alive.pid 2>/dev/null || cat /tmp/.rig/alive.pid); kill -STOP $keeper; sleep 1; ` +
+          `ip addr add ${etcd}/32 dev eth0 && (arping -U -c 8 -I eth0 -s ${etcd} ${etcd} >/dev/null 2>&1 &) && ` +
+          `timeout 8 nc -l -p 2379 >/tmp/stolen 2>/dev/null; ip addr del ${etcd}/32 dev eth0; kill -CONT $keeper; cat /tmp/stolen`,
       );
       const listening = await eventually(async () => (await inNode(r.name, attacker, 'netstat -ltn')).stdout.includes(':2379'), 10_000);
       expect(listening).toBe(true);

@@ -181,7 +181,7 @@ describe('dependencies and failures', () => {
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l));
-      expect(events).toContainEqual(expect.objectContaining({ rig: name, node: 'a.village.test', stage: 'ready' }));
+      expect(events).toContainEqual(expect.objectContaining({ rig: name, fqdn: 'a.village.test', stage: 'ready' }));
     } finally {
       await rig(['down', '--name', name]);
       fixture.cleanup();

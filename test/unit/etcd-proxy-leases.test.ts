@@ -22,9 +22,11 @@ for step in json.load(sys.stdin):
             body, write = proxy.check_request(step['path'], json.dumps(step['body']).encode(), limits)
             out.append({'leased': write.leased, 'call': write.lease_call and list(write.lease_call), 'charge': write.charge})
         elif op == 'grant':
-            leases.check_grant(address, now)
+            old = leases.replaced(address, now)
+            if old:
+                leases.revoked(address, old)
             leases.granted(address, step['id'], step['ttl'], now)
-            out.append('ok')
+            out.append(f'ok, replaces {old}' if old else 'ok')
         elif op == 'keepalive':
             leases.check_keepalive(address, step['id'], now)
             leases.kept(address, step['id'], step.get('ttl', 3), now)
@@ -96,18 +98,20 @@ describe("rig-etcd-proxy's leases", () => {
     ]);
   });
 
-  it('holds a node to one lease: a second grant is refused while the first lives, and allowed once it ran out or was revoked', () => {
+  it('holds a node to one lease: a grant while the first lives replaces it (revoked first), as a restarted node asks', () => {
     const out = run([
       { op: 'grant', id: 1, ttl: 3, at: 0 },
       { op: 'grant', id: 2, ttl: 3, at: 1 },
-      { op: 'grant', id: 3, ttl: 3, at: 3.5 },
-      { op: 'revoke', id: 3, at: 4 },
-      { op: 'grant', id: 4, ttl: 3, at: 4 },
+      { op: 'keepalive', id: 1, at: 1.5 },
+      { op: 'grant', id: 3, ttl: 3, at: 4.5 },
+      { op: 'revoke', id: 3, at: 5 },
+      { op: 'grant', id: 4, ttl: 3, at: 5 },
     ]).map(refusal);
     expect(out).toEqual([
       'ok',
-      '429 this node (10.0.0.5) holds a lease already (1), the one a node may have: revoke it, or try again once it has run out (in 2 s)',
-      'ok',
+      'ok, replaces 1',
+      "403 lease 1 is not this node's (10.0.0.5) to keep alive: its lease is 2",
+      'ok', // 2 ran out at 4 s
       'ok',
       'ok',
     ]);
