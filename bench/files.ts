@@ -72,7 +72,7 @@ export function composeFile(n: number, image: string, runId: string): string {
   );
 }
 
-/** The reaction benchmark's fixed work: a shell loop in the node's /bin/sh, about 0.3 s on this machine. */
+/** The reaction benchmark's fixed work: a loop in the node's /bin/sh, about 0.1 s of CPU on this machine. */
 export const REACTION_WORK = 'i=0; while [ $i -lt 50000 ]; do i=$((i + 1)); done';
 
 /**
