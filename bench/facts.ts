@@ -30,7 +30,7 @@ type Auth = { username: string; password: string; socket: string };
 const WARM_UP = 5;
 
 /** The host is the root of a rig's etcd (nodes may write only their own keys): its password is on the sidecar. */
-async function etcdRootAuth(rig: string): Promise<Auth> {
+export async function etcdRootAuth(rig: string): Promise<Auth> {
   const sidecar = (
     await execa('docker', ['ps', '-q', '--filter', `label=io.rig.rig=${rig}`, '--filter', 'label=io.rig.role=sidecar'])
   ).stdout.trim();

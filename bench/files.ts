@@ -71,3 +71,30 @@ export function composeFile(n: number, image: string, runId: string): string {
     JSON.stringify({ version: '2.4', services, networks: { net: { internal: true, labels: { 'io.rig.bench': runId } } } }, null, 2) + '\n'
   );
 }
+
+/** The reaction benchmark's fixed work: a loop in the node's /bin/sh, about 0.1 s of CPU on this machine. */
+export const REACTION_WORK = 'i=0; while [ $i -lt 50000 ]; do i=$((i + 1)); done';
+
+/**
+ * Two nodes: mill reacts to barn's stage and to each of `facts` of barn's facts with REACTION_WORK, one reaction a
+ * fact so that no run meets the loop guard (a 6th run in 30 s stops a reaction). The stage reaction's step takes
+ * 2 s (the kill benchmark times its start, not its end) so that the burst of stages a restarted barn writes is
+ * coalesced into one run or two, not one each.
+ */
+export function reactionRigFile(name: string, facts: string[]): string {
+  return [
+    `name: ${name}`,
+    'domain: bench.test',
+    'network:',
+    '  internal: true',
+    'configs: []',
+    'nodes:',
+    '  barn.bench.test:',
+    '  mill.bench.test:',
+    '    on:',
+    '      - stage: barn',
+    "        run: [{ shell: 'sleep 2' }]",
+    ...facts.flatMap((fact) => [`      - change: barn.${fact}`, `        run: [{ shell: '${REACTION_WORK}' }]`]),
+    '',
+  ].join('\n');
+}

@@ -1,6 +1,7 @@
 // rig's benchmark (issue 6): rig against bare `docker run` and Debian's docker-compose, in one run on one machine,
 // plus micro-benchmarks (CLI start, cached image build, fact publish -> waiter wake-up, edit -> verdict, what
-// fidelity costs). See bench/README.md. bench/bench.mjs compiles these modules to dist-bench/ and runs this one.
+// fidelity costs, kill -> reaction, what a reaction costs). See bench/README.md. bench/bench.mjs compiles these
+// modules to dist-bench/ and runs this one.
 //
 // Everything it makes is named bench-<run id>-... and removed in `finally`, on Ctrl-C and SIGTERM too. Networks are
 // internal; traffic goes only to loopback and to the containers made here.
@@ -15,6 +16,7 @@ import { fidelityCost } from './fidelity.js';
 import { machine, otherContainers, snapshot, type Machine } from './machine.js';
 import { macro, type RunRecord } from './macro.js';
 import { cachedBuild, cliStart } from './micro.js';
+import { reactions } from './reactions.js';
 import { parseOptions, type Options } from './options.js';
 import { cleanupAll, Interrupted, NODE, onInterrupt, repo, RIG, run, sweep, useRig } from './process.js';
 import { printMacro, printMicro, printTargets, type Micro } from './report.js';
@@ -65,6 +67,10 @@ async function micro(options: Options, ctx: Ctx, report: Report): Promise<void> 
   m.edit = await editToVerdict(options, ctx);
   log(`bench ${runId}: what fidelity costs: init: systemd and live names vs plain nodes, ${options.fidelityRuns} runs + 1 warm-up each`);
   m.fidelity = await fidelityCost(options, ctx);
+  log(
+    `bench ${runId}: reactions on a 2-node rig: rig kill -> the peer's reaction, ${options.reactionKills} kills; a reaction vs docker exec, ${options.reactionRuns} runs + 1 warm-up`,
+  );
+  m.reactions = await reactions(options, ctx);
 }
 
 async function measure(options: Options, ctx: Ctx, report: Report): Promise<void> {

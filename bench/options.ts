@@ -13,7 +13,7 @@ export const USAGE = `usage: node bench/bench.mjs [options]   (or: npm run bench
   --json FILE         where to write the results (default bench/results/<timestamp>.json)
   --smoke             a quick check that the bench still works (CI): sizes 1, runs 1, short micro-benchmarks
   --only WHAT         macro (rig/bare/compose up and down) or micro (CLI start, cached build, fact wake-up,
-                      init: systemd and live names vs plain nodes)
+                      init: systemd and live names vs plain nodes, kill -> reaction, reaction cost)
   --contenders LIST   a subset of rig,bare,compose (default all three)`;
 
 export interface Options {
@@ -30,6 +30,10 @@ export interface Options {
   publishes: number;
   fidelityRuns: number;
   editRuns: number;
+  /** `rig kill` of a node to its peer's reaction */
+  reactionKills: number;
+  /** a reaction against the same step by docker exec, after a warm-up */
+  reactionRuns: number;
 }
 
 function usageError(message: string): never {
@@ -86,5 +90,7 @@ export function parseOptions(argv: string[]): Options {
     publishes: smoke ? 20 : 100,
     fidelityRuns: smoke ? 1 : 5,
     editRuns: smoke ? 1 : 5,
+    reactionKills: smoke ? 1 : 7,
+    reactionRuns: smoke ? 1 : 7,
   };
 }

@@ -4,6 +4,7 @@ import type { FactLatency } from './facts.js';
 import type { Fidelity } from './fidelity.js';
 import type { CliStart } from './micro.js';
 import type { Options } from './options.js';
+import type { Reactions } from './reactions.js';
 import type { RigPhaseSummary, Summary } from './summary.js';
 import type { Target } from './targets.js';
 import { msf, sec, table, times, type Stats } from './util.js';
@@ -14,6 +15,7 @@ export interface Micro {
   facts?: FactLatency;
   edit?: EditToVerdict;
   fidelity?: Fidelity;
+  reactions?: Reactions;
 }
 
 function printUpDown(summary: Summary, options: Options): void {
@@ -133,6 +135,27 @@ function microRows(micro: Micro): string[][] {
       `ratio ${times(fi.liveNamesRatio)}`,
     ]);
   }
+  rows.push(...reactionRows(micro.reactions));
+  return rows;
+}
+
+function reactionRows(r: Reactions | undefined): string[][] {
+  const rows: string[][] = [];
+  const range = (s: Stats) => `${msf(s.min)}–${msf(s.max)} ms`;
+  const k = r?.kill;
+  if (k) {
+    const ttl = k.ttl === null ? '' : `, lease TTL ${k.ttl} s`;
+    rows.push(["rig kill -> peer's reaction starts", `${msf(k.reaction.median)} ms`, range(k.reaction), `${k.reaction.n} kills`]);
+    rows.push(['  rig kill returns', `${msf(k.killCall.median)} ms`, range(k.killCall), 'the node is dead']);
+    rows.push(["  to the node's alive key gone", `${msf(k.lost.median)} ms`, range(k.lost), `lease expiry${ttl}`]);
+    rows.push(['  alive key gone -> reacting', `${msf(k.agent.median)} ms`, range(k.agent), "the peer's agent"]);
+  }
+  const c = r?.cost;
+  if (c) {
+    rows.push(['step by docker exec in the node', `${msf(c.byHand.median)} ms`, range(c.byHand), `${c.byHand.n} runs`]);
+    rows.push(['the same step as a reaction (put -> ready)', `${msf(c.reaction.median)} ms`, range(c.reaction), `ratio ${times(c.ratio)}`]);
+    rows.push(['  of which: put -> reacting', `${msf(c.start.median)} ms`, range(c.start), '']);
+  }
   return rows;
 }
 
@@ -141,10 +164,12 @@ export function printMicro(micro: Micro): void {
   console.log(table(['what', 'median / p50', 'range / p99', ''], microRows(micro)));
   if (micro.facts?.node) console.log(`node waiter: ${micro.facts.node.measured}`);
   if (micro.facts?.host) console.log(`host waiter: ${micro.facts.host.measured}`);
+  if (micro.reactions)
+    console.log("reactions: mill reacts to barn's stage and facts; stamped by an etcd watch of mill's stage on the host (rig's client)");
 }
 
 export function printTargets(list: Target[]): void {
-  console.log('\ntargets (issues 6, 11, 13 and 21)');
+  console.log('\ntargets (issues 6, 11, 13, 21 and 22)');
   console.log(
     table(
       ['target', 'measured', 'verdict', ''],

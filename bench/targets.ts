@@ -1,4 +1,4 @@
-// The targets of issues 6, 11, 13 and 21, judged from one run's results.
+// The targets of issues 6, 11, 13, 21 and 22, judged from one run's results.
 import type { Micro } from './report.js';
 import type { Options } from './options.js';
 import type { Summary } from './summary.js';
@@ -130,6 +130,21 @@ function microTargets(micro: Micro, add: Add): void {
       'met within 10 % (run-to-run noise)',
     );
   }
+  const r = micro.reactions;
+  if (r?.kill)
+    add(
+      "rig kill -> peer's reaction starts < 3 s",
+      `${msf(r.kill.reaction.median)} ms (max ${msf(r.kill.reaction.max)} ms)`,
+      lt(r.kill.reaction.median, 3000),
+      `median of ${r.kill.reaction.n}; the lease TTL (${r.kill.ttl ?? '?'} s) is most of it`,
+    );
+  if (r?.cost)
+    add(
+      'a reaction ≤ 1.2× its step by docker exec',
+      times(r.cost.ratio),
+      le(r.cost.ratio, 1.2),
+      `medians, side by side, ${msf(r.cost.byHand.median)} ms by hand`,
+    );
   if (micro.cachedBuild) add('cached image build < 1 s', `${msf(micro.cachedBuild.median)} ms`, lt(micro.cachedBuild.median, 1000));
 }
 
