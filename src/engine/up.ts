@@ -702,10 +702,12 @@ class NodeStarts {
     if (!backend) throw new InternalError(`no ${node.spec.backend} backend, after the check that there is one`);
     const ready = waitReady(node, report, this.waiters, options.timeoutMs);
     // The backend wires the node to the bridge once this resolves: the bridge serves and, where the sidecar does not
-    // keep the node out of etcd (a reconcile), its stage is recorded and watched.
-    const wired = run.unlessAborted(
-      this.gate ? this.gate.bridge : Promise.all([this.subscribed, this.created(node)]).then(() => {}, etcdUnanswered(this.url)),
-    );
+    // keep the node out of etcd (a reconcile), its stage is recorded and watched. A new rig's wait for its bridge ends
+    // at an interrupt (the rig goes whole); a reconcile's does not: an interrupt then leaves the rig up as far as it
+    // got, and a node it started is wired (two etcd calls, each with its deadline), never a running node cut off.
+    const wired = this.gate
+      ? run.unlessAborted(this.gate.bridge)
+      : Promise.all([this.subscribed, this.created(node)]).then(() => {}, etcdUnanswered(this.url));
     try {
       try {
         await run.making(() =>

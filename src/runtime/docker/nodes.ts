@@ -52,7 +52,8 @@ export class DockerNodes implements NodeBackend {
     const tools = await this.prepare();
     const systemd = spec.init === 'systemd';
     // The create begins a node's work; its start and wiring finish work under way, ahead of other nodes' creates.
-    const [begin, carryOn] = [{ signal }, { signal, first: true }];
+    // Once started, a node is wired whatever comes (an interrupt of a reconcile leaves no running node cut off).
+    const [begin, carryOn, finish] = [{ signal }, { signal, first: true }, { first: true }];
     const settings: Docker.ContainerCreateOptions = {
       name: node.container,
       Image: image,
@@ -95,7 +96,7 @@ export class DockerNodes implements NodeBackend {
     const container = await paced(() => this.docker.createContainer(settings), begin);
     await mayStart;
     await paced(() => container.start(), carryOn);
-    const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac, carryOn)]);
+    const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac, finish)]);
     try {
       if (!State.Running)
         throw new RigError(
@@ -103,7 +104,7 @@ export class DockerNodes implements NodeBackend {
           `see its log: docker logs ${node.container}`,
         );
       await networkReady;
-      await moveIntoNode(State.Pid, node.hostInterface, carryOn);
+      await moveIntoNode(State.Pid, node.hostInterface, finish);
     } catch (err) {
       await removeVeth(node.hostInterface, { first: true });
       throw err;
