@@ -793,7 +793,7 @@ async function notReady(err: Error, node: PlannedNode, backend: NodeBackend, rig
 }
 
 /** How long the engine may take to copy a failed node's last lines into its log (Docker's copy lags the process's output). */
-const LOG_SETTLE_MS = 3_000;
+const LOG_SETTLE_MS = 10_000; // a loaded machine lagged past 3 s; the usual case returns at once
 
 /**
  * A node's log, read again until it holds the agent's own failure line (written just before it published the stage

@@ -191,7 +191,7 @@ describe('output of a failed up, and warnings', () => {
       expect(jsonLines(quietJson.stderr)).toEqual([expect.objectContaining({ level: 'error', exitCode: 1 })]);
       const run = await rig(['run', 'rig.yaml', '--', 'true'], { cwd: fixture.dir }); // rig run's up says the same, once
       expect(run.exitCode).toBe(1);
-      expect(run.stderr.split('unique-line-7d3f').length - 1).toBe(1);
+      expect(run.stderr.split('unique-line-7d3f').length - 1, run.stderr).toBe(1);
       expect(run.stderr).toContain(`rig ${name} was removed, nothing of it is left`);
       expect(await leftovers(name)).toEqual([]);
 
