@@ -133,7 +133,16 @@ export class FactStore {
 
   /** A node's fact once it is published: at once if it is, else on its put (an etcd watch), else null at the deadline. */
   async waitFact(rig: string, node: string, fact: string, timeoutMs: number): Promise<string | null> {
-    const key = `${nodePrefix(rig, node)}facts/${fact}`;
+    return this.valueOnceThere(`${nodePrefix(rig, node)}facts/${fact}`, timeoutMs);
+  }
+
+  /** Whether the node's `alive` key is there, or comes within timeoutMs (its agent took a lease again). */
+  async waitAlive(rig: string, node: string, timeoutMs: number): Promise<boolean> {
+    return (await this.valueOnceThere(`${nodePrefix(rig, node)}alive`, timeoutMs)) !== null;
+  }
+
+  /** A key's value, at once if it is there, else once it is put (an etcd watch); null if not within timeoutMs. */
+  private async valueOnceThere(key: string, timeoutMs: number): Promise<string | null> {
     const { kvs, revision } = await this.etcd.range(key);
     if (kvs.length) return kvs[0].value;
     let put!: (value: string | null) => void;
@@ -142,23 +151,6 @@ export class FactStore {
     const timer = setTimeout(() => put(null), timeoutMs);
     try {
       return await published;
-    } finally {
-      clearTimeout(timer);
-      stop();
-    }
-  }
-
-  /** Whether the node's `alive` key is there, or comes within timeoutMs (its agent took a lease again). */
-  async waitAlive(rig: string, node: string, timeoutMs: number): Promise<boolean> {
-    const key = `${nodePrefix(rig, node)}alive`;
-    const { kvs, revision } = await this.etcd.range(key);
-    if (kvs.length) return true;
-    let settle!: (alive: boolean) => void;
-    const settled = new Promise<boolean>((resolve) => (settle = resolve));
-    const stop = await this.etcd.watch(key, (event) => event.type === 'put' && settle(true), { afterRevision: revision });
-    const timer = setTimeout(() => settle(false), timeoutMs);
-    try {
-      return await settled;
     } finally {
       clearTimeout(timer);
       stop();
