@@ -11,17 +11,21 @@
  * While a rig is up, a reaper removes it if the test process dies, as for `rig up`.
  */
 import { listNodes } from './engine/nodes.js';
-import { bringUp } from './cli/commands/up.js';
+import { bringUp } from './engine/bring-up.js';
+import { ProcessInterrupts, type Reporter } from './engine/reporter.js';
+import { runQuietly } from './engine/steps.js';
+import { composeEngine } from './compose.js';
 import { factAccess, rigStatus, withFacts } from './engine/status.js';
 import { ExitCode, RigError } from './errors.js';
-import { parseDuration } from './cli/table.js';
+import { parseDuration } from './duration.js';
 import { printable } from './printable.js';
 import { NAME_RULE, RIG_NAME } from './rigfile/schema.js';
 import { namesNode } from './plan/plan.js';
 import type { ExecResult } from './runtime/backend.js';
 import type { Engine } from './engine/context.js';
 import { powerDrill } from './engine/drills.js';
-import { whichNodes } from './cli/which-rig.js';
+import { whichNodes } from './engine/which-nodes.js';
+import { replaceNode } from './engine/replace.js';
 import { heal, netem, parseDelay, partition } from './engine/link-drills.js';
 import { readTrace } from './trace/read.js';
 import type { Trace } from './trace/timeline.js';
@@ -76,10 +80,10 @@ export interface Rig extends AsyncDisposable {
 }
 
 /**
- * up()'s options, checked before bringUp sees them, so that a mistake is reported by the option's name here
- * (`timeout`, `name`), not by the CLI flag bringUp would name (`--timeout`, "the command line").
+ * up()'s options, checked before anything is made, so that a mistake is reported by the option's name here
+ * (`timeout`, `name`).
  */
-function checkOptions(options: UpOptions): { name?: string; timeout: string } {
+function checkOptions(options: UpOptions): { name?: string; timeoutMs: number } {
   const { name, timeout = '5m' } = options;
   if (typeof timeout !== 'string')
     throw new RigError(
@@ -87,19 +91,33 @@ function checkOptions(options: UpOptions): { name?: string; timeout: string } {
       "pass a string such as '90s' or '10m'",
       ExitCode.badInput,
     );
-  parseDuration(timeout, 'up(): the timeout option');
+  const timeoutMs = parseDuration(timeout, 'up(): the timeout option');
   if (name !== undefined && (typeof name !== 'string' || !RIG_NAME.test(name)))
     throw new RigError(
       `up(): the name option ${printable(String(JSON.stringify(name)))} is not a valid rig name.`,
       NAME_RULE,
       ExitCode.badInput,
     );
-  return { name, timeout };
+  return { name, timeoutMs };
 }
+
+/**
+ * What up() and a rig's drills tell: no progress and no notes; a warning (the rig file asks what will not work as
+ * asked) on stderr, as `rig up` says it. SIGINT and SIGTERM are caught while up() works, as by `rig up`: the first
+ * removes what was made.
+ */
+const quiet: Reporter = {
+  runSteps: runQuietly,
+  note: () => {},
+  warn: (message) => void process.stderr.write(`rig: warning: ${printable(message)}\n`),
+  interrupts: () => new ProcessInterrupts(),
+};
 
 /** Bring a rig up and wait until every node is ready, as `rig up` does, without progress output. */
 export async function up(rigFile: string, options: UpOptions = {}): Promise<Rig> {
-  const made = await bringUp(rigFile, checkOptions(options), () => {}, 'quiet');
+  const { name, timeoutMs } = checkOptions(options);
+  const upAgain = `rig up ${rigFile}${name ? ` --name ${name}` : ''}`;
+  const made = await bringUp(rigFile, () => composeEngine(), { name, timeoutMs, keeper: true, upAgain }, quiet);
   made.interrupts.release(); // the test runner's own signals are its business; the reaper still guards the rig
   const { engine, plan } = made;
   const [status] = await rigStatus(engine, plan.name);
@@ -160,9 +178,8 @@ function drills(engine: Engine, rig: string, nodes: RigNode[]): Drills {
       })),
     replace: async (node, options = {}) => {
       const [instance] = await find(node);
-      const { replaceNode } = await import('./cli/commands/replace.js');
       const timeoutMs = parseDuration(options.timeout ?? '5m', 'replace(): timeout');
-      const { after } = await replaceNode(engine, instance, { newAddress: !!options.newAddress, timeoutMs, mode: 'quiet' });
+      const { after } = await replaceNode(engine, instance, { newAddress: !!options.newAddress, timeoutMs }, quiet);
       const known = nodes.find((n) => n.fqdn === instance.node);
       if (known) known.ip = after; // what the test holds follows the node
       return after;

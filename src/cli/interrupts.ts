@@ -1,7 +1,6 @@
-import { ExitCode, RigError } from '../errors.js';
+import { ExitCode } from '../errors.js';
 
-/** What an interrupted command says last (exit 130): "Interrupted; <what>." */
-export const interruptedError = (what: string) => new RigError(`Interrupted; ${what}.`, undefined, ExitCode.interrupted);
+export { interruptedError } from '../engine/reporter.js';
 
 /** SIGINT and SIGTERM, caught while a command works in the nodes; `release` gives them back. */
 export interface Caught {
@@ -15,7 +14,7 @@ export interface Caught {
 /**
  * Catch SIGINT and SIGTERM for a command that runs things in nodes (test, update, exec --all): the first aborts
  * `signal` (the command ends what it started in the nodes, says what was done, and exits 130); a second leaves at
- * once, exit 130. As `up` and `run` do (their Interrupts, in commands/up.ts).
+ * once, exit 130. As `up` and `run` do (ProcessInterrupts, in engine/reporter.ts).
  */
 export function catchInterrupts(): Caught {
   const controller = new AbortController();

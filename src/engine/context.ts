@@ -1,4 +1,4 @@
-import type { ImageBuilder } from '../runtime/docker/images.js';
+import type { Images } from '../runtime/images.js';
 import type { NodeBackend } from '../runtime/backend.js';
 import type { RigRuntime } from '../runtime/runtime.js';
 import type { FactAccess, Facts } from '../facts/store.js';
@@ -11,7 +11,7 @@ export interface Engine {
   sidecars: Sidecars; // the rig's dnsmasq and etcd
   /** Connect to a rig's etcd (as root with a password; without, only to turn its auth on). */
   facts(access: FactAccess): Promise<Facts>;
-  images: ImageBuilder;
+  images: Images;
   backends: Partial<Record<BackendKind, NodeBackend>>;
   /** Once images are built: whatever the backends of these kinds need before the first node (the tools, on the host). */
   prepare(kinds: readonly BackendKind[]): Promise<void>;

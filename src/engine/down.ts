@@ -5,7 +5,6 @@ import { listNodes } from './nodes.js';
 import type { Engine } from './context.js';
 import { linksInUse, listedLinks, removeLinks } from './links.js';
 import { nodeWiring, sidecarWiring } from '../plan/plan.js';
-import { removeSidecarState } from '../runtime/docker/sidecar.js';
 
 export interface DownResult {
   rig: string;
@@ -42,7 +41,7 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
     ...backends.map((b) => attempt(b.removeAll(rig), undefined)),
     ...sidecars.map((c) => attempt(runtime.removeContainer(c.id), undefined)),
   ]);
-  sidecars.forEach((c) => removeSidecarState(c.labels));
+  sidecars.forEach((c) => engine.sidecars.removeState(c.labels));
   // A veth goes with its container's namespace once it is wired; one made but not yet moved (up stopped while
   // the node waited for the sidecar) is still on the host.
   const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];

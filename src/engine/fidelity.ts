@@ -72,3 +72,15 @@ function readText(file: string): string | undefined {
     return undefined;
   }
 }
+
+export const notInRig = (n: LiveName) => !n.mirroredBy.length && !n.forwarded;
+
+export const places = (n: LiveName) =>
+  n.places.length > 3 ? `${n.places.slice(0, 3).join(', ')} and ${n.places.length - 3} more` : n.places.join(', ');
+
+/** What `up` says of the live names no node answers for: a warning, and up goes on. */
+export function unmappedWarnings(names: LiveName[]): string[] {
+  return names
+    .filter(notInRig)
+    .map((n) => `${n.name} (named in ${places(n)}) is not in the rig: it will not resolve there (rig check shows them all)`);
+}

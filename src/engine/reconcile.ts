@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ExitCode, InternalError, RigError } from '../errors.js';
 import type { Facts } from '../facts/store.js';
-import type { ImageName } from '../runtime/docker/images.js';
+import type { ImageName } from '../runtime/images.js';
 import { Label } from '../labels.js';
 import {
   linksOf,
@@ -16,10 +16,8 @@ import {
 } from '../plan/plan.js';
 import type { RigSpec } from '../rigfile/types.js';
 import type { LinkRecord, NodeInstance } from '../runtime/backend.js';
-import type { RigContainer } from '../runtime/docker/containers.js';
-import type { RigNetwork } from '../runtime/docker/network.js';
+import type { RigContainer, RigNetwork } from '../runtime/runtime.js';
 import { assignAddresses, etcdUrl, nodesConf } from '../plan/sidecar.js';
-import { reservedAddresses } from '../runtime/docker/sidecar.js';
 import type { Engine, Step } from './context.js';
 import { checkLinks, linkKey, linksOfOthers, makeLinks, removeLinks, rigLinks } from './links.js';
 import { processAlive } from './owner.js';
@@ -301,7 +299,7 @@ class RigReconcile implements ReconcileRun {
    */
   private async updateSidecar(report: (line: string) => void): Promise<void> {
     const { engine, plan, rig, run } = this;
-    const reserved = reservedAddresses(rig.sidecar.labels);
+    const reserved = engine.sidecars.reserved(rig.sidecar.labels);
     if (!reserved) throw new InternalError(`the sidecar of rig ${plan.name} has no node config, after the check that it has`);
     for (const node of plan.nodes.filter((n) => this.options.newAddress?.includes(n.spec.name))) {
       const old = reserved.get(node.mac);
@@ -352,7 +350,7 @@ class RigReconcile implements ReconcileRun {
 const lockPath = (sidecar: RigContainer) => join(sidecar.labels[Label.state], 'reconcile.lock');
 
 /** Whether a rig that is up can take a reconcile: its sidecar keeps the node config in a file (rig 0.1 sidecars did not). */
-export const canReconcile = (sidecar: RigContainer) => reservedAddresses(sidecar.labels) !== undefined;
+export const canReconcile = (engine: Engine, sidecar: RigContainer) => engine.sidecars.reserved(sidecar.labels) !== undefined;
 
 export function reconcileSteps(engine: Engine, plan: Plan, diff: RigDiff, rig: RunningRig, options: ReconcileOptions): ReconcileRun {
   return new RigReconcile(engine, plan, diff, rig, options);

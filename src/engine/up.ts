@@ -2,19 +2,17 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, InternalError, NodeFailed, NodeNotReady, RigError } from '../errors.js';
 import { newRootPassword, nodePassword, unanswered, type Facts } from '../facts/store.js';
-import { NODE_IMAGES, type ImageName } from '../runtime/docker/images.js';
+import { NODE_IMAGES, type ImageName } from '../runtime/images.js';
 import { Label } from '../labels.js';
-import { isConflict } from '../runtime/docker/connect.js';
 import { printable, printableLines } from '../printable.js';
 import { rigSettings, rigSettingsHash, type Plan, type PlannedLink, type PlannedNode } from '../plan/plan.js';
 import type { NodeSpec } from '../rigfile/types.js';
-import { tail } from '../runtime/docker/containers.js';
-import { checkSubnetFree, type RigNetwork } from '../runtime/docker/network.js';
+import { NameTaken, type RigNetwork } from '../runtime/runtime.js';
 import { scaledWaitMs } from '../runtime/pacing.js';
 import { assignAddresses, etcdUrl } from '../plan/sidecar.js';
 import { guardedPorts } from './ports.js';
 import type { Engine, Step } from './context.js';
-import type { LinkRecord, NodeBackend, NodeLaunch } from '../runtime/backend.js';
+import { tail, type LinkRecord, type NodeBackend, type NodeLaunch } from '../runtime/backend.js';
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
 import { checkLinks, linksInUse, makeLinks } from './links.js';
@@ -189,7 +187,7 @@ class RigUp implements UpRun {
     const missing = quiet(engine.images.missing(this.imageNames));
     const links = checkLinks(plan.links, plan.spec.file, await inUse);
     this.linksUsed = [...links.toMake, ...links.shared];
-    if (plan.spec.network.subnet) checkSubnetFree(plan.spec.network.subnet);
+    if (plan.spec.network.subnet) engine.runtime.checkSubnetFree(plan.spec.network.subnet);
     for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
       const backend = engine.backends[kind];
       if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
@@ -246,7 +244,7 @@ class RigUp implements UpRun {
           options.claimed?.();
         },
         (err: Error) => {
-          throw isConflict(err) ? alreadyUp(plan.name) : err;
+          throw err instanceof NameTaken ? alreadyUp(plan.name) : err;
         },
       );
     await Promise.all([claim, firewall, ports]);
@@ -765,7 +763,7 @@ async function launchFailure(err: Error, node: PlannedNode, wired: Promise<void>
     const why = sidecarFailure instanceof RigError ? sidecarFailure.message : 'the sidecar failed';
     return new RigError(`${node.spec.name} not started: ${why}`, undefined, (sidecarFailure as RigError).exitCode ?? ExitCode.failed);
   }
-  if (isConflict(err)) {
+  if (err instanceof NameTaken) {
     return new RigError(
       `${node.spec.name} could not start: the container name ${node.container} is taken.`,
       'remove that container, or give the rig another name with --name',

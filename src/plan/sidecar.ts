@@ -62,6 +62,16 @@ export function nodesConf(plan: Plan, addresses: Map<string, string>): string {
   ].join('\n');
 }
 
+/** The addresses a nodes config (nodesConf) reserves, by MAC. */
+export function reservedInConf(conf: string): Map<string, string> {
+  const reserved = new Map<string, string>();
+  for (const line of conf.split('\n')) {
+    const match = /^dhcp-host=([0-9a-f:]+),(?:id:\*,)?[^,]*,([0-9.]+)$/.exec(line);
+    if (match) reserved.set(match[1], match[2]);
+  }
+  return reserved;
+}
+
 /**
  * Live names, answered as production code asks for them: the live FQDN of every mirrored node resolves to the
  * node(s) mirroring it (A only: reverse lookups keep the made-up name), its short name through the resolver's

@@ -120,6 +120,9 @@ export class LineSplitter {
   }
 }
 
+/** A text's last lines (what a failure shows of a log). */
+export const tail = (text: string, lines = 8) => text.trimEnd().split('\n').slice(-lines).join('\n');
+
 /** The end of a log as text: its last lines, as many as fit in `max` characters (what `up` shows of a failed node). */
 export async function logTail(read: (onLine: LineSink) => Promise<void>, max = 256 * 1024): Promise<string> {
   const lines: string[] = [];

@@ -1,8 +1,41 @@
 import type { Plan } from '../plan/plan.js';
 import type { LogOptions } from './backend.js';
-import type { RigContainer } from './docker/containers.js';
-import type { NetworkRequest, RigNetwork } from './docker/network.js';
+import type { RigError } from '../errors.js';
+import type { RigAddresses } from '../plan/plan.js';
 import type { GuardedPort } from './port-guard.js';
+
+/** A name another container already has (a rig's sidecar, a node): how a runtime or a backend refuses to make it. */
+export class NameTaken extends Error {}
+
+/** A rig's network: the L2 segment its nodes and its sidecar share, found by the rig's labels. */
+export interface RigNetwork {
+  id: string;
+  name: string;
+  bridge: string; // the Linux bridge nodes' veths join
+  internal: boolean;
+  addresses: RigAddresses;
+  labels: Record<string, string>;
+  created?: string; // when the engine made it (ISO time), as listed
+}
+
+/** A rig network to make: its name, a subnet (or a pool to pick a free one from), and its labels. */
+export interface NetworkRequest {
+  name: string;
+  subnet?: string;
+  pool: string;
+  internal: boolean;
+  labels: Record<string, string>;
+}
+
+/** A container that carries a rig's label: its sidecar, a node, a short-lived helper. */
+export interface RigContainer {
+  id: string;
+  name: string;
+  role: string;
+  node?: string;
+  state: string; // running, exited, created...
+  labels: Record<string, string>;
+}
 
 /**
  * What the engine asks of the container engine and the host for a rig's shared parts (its network, the sidecar,
@@ -23,6 +56,13 @@ export interface RigRuntime {
   removeOwnNetwork(id: string, rig: string): Promise<void>;
   /** Containers of any owner whose name is one of `names`, with the rig whose label they carry (if any). */
   containersNamed(names: string[]): Promise<Array<{ name: string; rig?: string }>>;
+  /**
+   * A subnet the rig file names must be as free as one rig picks: a route of the host over it would take the host's
+   * traffic to the rig's dnsmasq and etcd elsewhere. Throws a RigError (bad input) if it is not.
+   */
+  checkSubnetFree(subnet: string): void;
+  /** The error to tell when `err` says the container engine went away (it stopped answering); undefined if not. */
+  engineStopped(err: unknown, rig?: string): RigError | undefined;
   imageExists(ref: string): Promise<boolean>;
   /** Whether the image holds any of these files (looked into through a container made, never started). */
   imageHasFile(ref: string, paths: string[]): Promise<boolean>;
@@ -88,7 +128,7 @@ export interface SidecarEvents {
 }
 
 export interface Sidecars {
-  /** Create it, not started; the rig's name taken by another's sidecar rejects with a conflict (isConflict). */
+  /** Create it, not started; the rig's name taken by another's sidecar rejects with NameTaken. */
   create(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<string>;
   /** Start it (see startSidecar); resolves once dnsmasq serves the bridge and etcd the host. */
   start(plan: Plan, net: RigNetwork, id: string, events?: SidecarEvents): Promise<void>;
@@ -101,4 +141,8 @@ export interface Sidecars {
   reload(sidecar: { id: string; labels: Record<string, string> }, conf: string, nodes: number): Promise<void>;
   /** Start it again after it stopped while its rig stayed (see startSidecarAgain); resolves once it serves. */
   startAgain(id: string, timeoutMs: number): Promise<void>;
+  /** The addresses its dnsmasq config reserves, by MAC (from its labels); undefined for a sidecar that keeps none (rig 0.1's). */
+  reserved(labels: Record<string, string>): Map<string, string> | undefined;
+  /** Remove what it keeps on the host (etcd's data, the leases), once it is removed. */
+  removeState(labels: Record<string, string>): void;
 }

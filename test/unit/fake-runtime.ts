@@ -1,18 +1,17 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '../../src/engine/context.js';
 import type { Facts } from '../../src/facts/store.js';
-import type { ImageBuilder } from '../../src/runtime/docker/images.js';
+import type { Images } from '../../src/runtime/images.js';
 import type { Plan } from '../../src/plan/plan.js';
 import { nodeSettingsHash, rigAddresses } from '../../src/plan/plan.js';
 import type { NodeBackend, NodeInstance, NodeLaunch } from '../../src/runtime/backend.js';
-import type { RigContainer } from '../../src/runtime/docker/containers.js';
-import type { NetworkRequest, RigNetwork } from '../../src/runtime/docker/network.js';
+import type { NetworkRequest, RigContainer, RigNetwork } from '../../src/runtime/runtime.js';
 import type { RigRuntime } from '../../src/runtime/runtime.js';
 import type { GuardedPort } from '../../src/runtime/port-guard.js';
-import { assignAddresses, nodesConf } from '../../src/plan/sidecar.js';
-import { type Sidecars } from '../../src/runtime/runtime.js';
+import { assignAddresses, NODES_CONF, nodesConf, reservedInConf } from '../../src/plan/sidecar.js';
+import { NameTaken, type Sidecars } from '../../src/runtime/runtime.js';
 
 /** How a fake node's agent behaves: ready (the default), a failed step, silence, or a death once wired. */
 export type NodeScript = 'ready' | 'fails' | 'silent' | 'dies';
@@ -106,6 +105,12 @@ export class FakeRuntime implements RigRuntime {
     return all.filter((c) => names.includes(c.name));
   }
 
+  checkSubnetFree() {}
+
+  engineStopped() {
+    return undefined;
+  }
+
   async imageExists() {
     return true;
   }
@@ -146,7 +151,7 @@ export class FakeRuntime implements RigRuntime {
   sidecars(): Sidecars {
     return {
       create: async (plan: Plan, net: RigNetwork) => {
-        if (this.boxes.some((c) => c.name === plan.sidecar.container)) throw Object.assign(new Error('name taken'), { statusCode: 409 });
+        if (this.boxes.some((c) => c.name === plan.sidecar.container)) throw new NameTaken('name taken');
         const labels: Record<string, string> = { 'io.rig.rig': plan.name, 'io.rig.etcd-root': 'root-password' };
         if (this.stateDir) {
           mkdirSync(join(this.stateDir, 'misc'), { recursive: true });
@@ -172,6 +177,11 @@ export class FakeRuntime implements RigRuntime {
         if (!box) throw new Error(`no container ${id}`);
         box.state = 'running';
       },
+      reserved: (labels) => {
+        const conf = join(labels['io.rig.state'] ?? '', NODES_CONF);
+        return labels['io.rig.state'] && existsSync(conf) ? reservedInConf(readFileSync(conf, 'utf8')) : undefined;
+      },
+      removeState: () => {},
     };
   }
 
@@ -237,7 +247,7 @@ export class FakeRuntime implements RigRuntime {
   }
 
   engine(): Engine {
-    const images = { ref: (name: string) => `rig/${name}:fake`, missing: async () => [] } as unknown as ImageBuilder;
+    const images = { ref: (name: string) => `rig/${name}:fake`, missing: async () => [] } as unknown as Images;
     const facts = this.facts();
     return {
       images,

@@ -3,8 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 /**
- * Imports flow one way: shared modules -> rig file -> plan -> runtime -> engine (with facts and trace)
- * -> CLI and the API. A file may import its own layer or a lower one; folders form no cycle.
+ * Imports flow one way: shared modules -> rig file -> plan -> runtime -> engine (with facts and trace) -> the
+ * composition root (compose.ts, which alone builds the backends) -> the API -> the CLI. A file may import its own
+ * layer or a lower one; folders form no cycle. The engine knows the runtime only by its interfaces.
  */
 const src = resolve(import.meta.dirname, '../../src');
 const LAYER: Record<string, number> = {
@@ -12,22 +13,24 @@ const LAYER: Record<string, number> = {
   labels: 0,
   printable: 0,
   ipv4: 0,
+  duration: 0,
   rigfile: 1,
   plan: 2,
   runtime: 3,
   facts: 4,
   engine: 4,
   trace: 4, // rig trace: reads the facts' history (facts) through the engine's way in
-  cli: 5,
-  api: 5,
+  compose: 5, // builds the engine from the backends: the one place above the engine that names them
+  api: 6, // rig as a library: the engine's own operations, never the CLI's
+  cli: 7,
 };
 
 const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
 const unitOf = (file: string) => file.split('/')[0].replace(/\.ts$/, '');
 const imports = files.flatMap((file) =>
-  [...readFileSync(join(src, file), 'utf8').matchAll(/^(?:import|export)[^;]*? from '(\.[^']+)'/gm)].map((m) => ({
+  [...readFileSync(join(src, file), 'utf8').matchAll(/^(?:import|export)[^;]*? from '(\.[^']+)'|\bimport\('(\.[^']+)'\)/gm)].map((m) => ({
     from: file,
-    to: relative(src, resolve(dirname(join(src, file)), m[1])).replace(/\.js$/, '.ts'),
+    to: relative(src, resolve(dirname(join(src, file)), m[1] ?? m[2])).replace(/\.js$/, '.ts'),
   })),
 );
 
@@ -52,5 +55,22 @@ describe('layers', () => {
       [...(edges.get(from) ?? [])].some((n) => n === to || (!seen.has(n) && (seen.add(n), reaches(n, to, seen))));
     const cycles = [...edges.keys()].filter((folder) => reaches(folder, folder));
     expect(cycles).toEqual([]);
+  });
+
+  it('keeps the engine and the runtime interface free of any one backend', () => {
+    const backendFolder = /^runtime\/[^/]+\//; // runtime/docker/..., runtime/lxc/...: a backend's own folder
+    const leaks = imports
+      .filter(
+        (i) =>
+          (i.from.startsWith('engine/') || i.from === 'runtime/runtime.ts' || i.from === 'runtime/backend.ts') && backendFolder.test(i.to),
+      )
+      .map((i) => `${i.from} -> ${i.to}`);
+    expect(leaks).toEqual([]);
+    const runtimeTypes = readFileSync(join(src, 'runtime/runtime.ts'), 'utf8') + readFileSync(join(src, 'runtime/backend.ts'), 'utf8');
+    expect(runtimeTypes).not.toMatch(/dockerode|from 'lxc/);
+  });
+
+  it('keeps the API off the CLI', () => {
+    expect(imports.filter((i) => i.from === 'api.ts' && i.to.startsWith('cli/')).map((i) => i.to)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { planRig, rigAddresses } from '../../src/plan/plan.js';
 import { pickSubnet, overlaps, parseCidr } from '../../src/ipv4.js';
-import { parseDuration } from '../../src/cli/table.js';
+import { parseDuration } from '../../src/duration.js';
 import { checkLinks, linkKey, makeLinks, removeLinks } from '../../src/engine/links.js';
 
 const spec = (text: string) => parseRigFile(text, '/work/rigs/test.yaml');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Step } from '../../src/engine/context.js';
-import { runStepTree, type StepEvent } from '../../src/cli/progress.js';
+import { runStepTree, type StepEvent } from '../../src/engine/steps.js';
 
 /** The events of a run as short strings: "title status", "title: output", "title [children]". */
 function recorder() {

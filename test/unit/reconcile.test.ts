@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStepTree } from '../../src/cli/progress.js';
+import { runStepTree } from '../../src/engine/steps.js';
 import { describeDiff, diffRig, reconcileSteps, settingsChanges } from '../../src/engine/reconcile.js';
 import { upSteps } from '../../src/engine/up.js';
 import { planRig, rigSettings, rigSettingsHash, type Plan } from '../../src/plan/plan.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
-import { runStepTree } from '../../src/cli/progress.js';
+import { runStepTree } from '../../src/engine/steps.js';
 import { destroyRig } from '../../src/engine/down.js';
 import { checkNodeImages, mayBeTakenDown, upSteps } from '../../src/engine/up.js';
 import { ExitCode, NodeFailed, NodeNotReady, RigError } from '../../src/errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closest, editDistance, noSuchRig, shortList, unknownNode } from '../../src/cli/which-rig.js';
+import { closest, editDistance, noSuchRig, shortList, unknownNode } from '../../src/engine/which-nodes.js';
 
 describe('names that are not there (issue 21, items 5 and 6)', () => {
   it('counts a typo as one edit: a letter more, less, changed or two swapped', () => {

@@ -1,4 +1,4 @@
-import { liveNamesInConfigs, type LiveName } from '../../engine/fidelity.js';
+import { liveNamesInConfigs, notInRig, places } from '../../engine/fidelity.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import { table } from '../table.js';
 import { warn } from '../output.js';
@@ -34,18 +34,6 @@ export async function check(rigFile: string, flags: { name?: string; json?: bool
     console.log(
       `\n${missing} live name${missing > 1 ? 's' : ''} not in the rig: ${missing > 1 ? 'they get' : 'it gets'} NXDOMAIN in the rig (add a node that mirrors ${missing > 1 ? 'each' : 'it'}, or list ${missing > 1 ? 'them' : 'it'} in network.forward)`,
     );
-}
-
-const notInRig = (n: LiveName) => !n.mirroredBy.length && !n.forwarded;
-
-export const places = (n: LiveName) =>
-  n.places.length > 3 ? `${n.places.slice(0, 3).join(', ')} and ${n.places.length - 3} more` : n.places.join(', ');
-
-/** What `up` says of the live names no node answers for: a warning, and up goes on. */
-export function unmappedWarnings(names: LiveName[]): string[] {
-  return names
-    .filter(notInRig)
-    .map((n) => `${n.name} (named in ${places(n)}) is not in the rig: it will not resolve there (rig check shows them all)`);
 }
 
 /**

@@ -6,8 +6,8 @@ import type { PowerAction } from '../../runtime/backend.js';
 import { createEngine, settings } from '../engine.js';
 import { catchInterrupts, interruptedError } from '../interrupts.js';
 import { note } from '../output.js';
-import { outputMode } from '../progress.js';
-import { parseDuration } from '../table.js';
+import { cliReporter, outputMode } from '../progress.js';
+import { parseDuration } from '../../duration.js';
 
 interface DrillFlags {
   name?: string;
@@ -46,12 +46,13 @@ export async function replace(name: string, flags: DrillFlags & { newAddress?: b
   const timeoutMs = parseDuration(flags.timeout ?? '5m', '--timeout');
   const engine = await createEngine();
   const { nodes } = await whichNodes(engine, [name], rigOf(flags));
-  const { replaceNode } = await import('./replace.js');
-  const { before, after } = await replaceNode(engine, nodes[0], {
-    newAddress: !!flags.newAddress,
-    timeoutMs,
-    mode: outputMode(!!flags.json),
-  });
+  const { replaceNode } = await import('../../engine/replace.js');
+  const { before, after } = await replaceNode(
+    engine,
+    nodes[0],
+    { newAddress: !!flags.newAddress, timeoutMs },
+    cliReporter(outputMode(!!flags.json)),
+  );
   if (flags.json) console.log(JSON.stringify({ fqdn: nodes[0].node, ip: after, previousIp: before }));
   else note(`${nodes[0].node} replaced: ready at ${after}${before && before !== after ? ` (was ${before})` : ''}`);
 }

@@ -10,8 +10,10 @@ import type { ProvisionStep } from '../../rigfile/types.js';
 import { reservedAddresses } from '../../runtime/docker/sidecar.js';
 import { createEngine } from '../engine.js';
 import { warn } from '../output.js';
-import { parseDuration } from '../table.js';
-import { findRig, refusal, rigFileWarnings, type UpFlags } from './up.js';
+import { parseDuration } from '../../duration.js';
+import type { UpFlags } from './up.js';
+import { findRig, refusal } from '../../engine/apply.js';
+import { rigFileWarnings } from '../../engine/bring-up.js';
 
 /**
  * `up --dry-run`: what `up` would do, touching nothing. No rig of that name is up: the plan of a new rig (the
@@ -22,7 +24,7 @@ import { findRig, refusal, rigFileWarnings, type UpFlags } from './up.js';
 export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
   parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
-  rigFileWarnings(plan);
+  rigFileWarnings(plan, { warn });
   const engine = await createEngine().catch((err: unknown) => {
     if (!(err instanceof RigError) || err.exitCode !== ExitCode.engineUnavailable) throw err;
     warn(`${err.message} Whether a rig named ${plan.name} is up cannot be told: this is the plan of a new one.`);
@@ -54,7 +56,7 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
     ]);
   }
   const sidecar = (await engine.runtime.containers(plan.name)).find((c) => c.role === 'sidecar');
-  const refused = refusal(plan, diff, sidecar, rigFile);
+  const refused = refusal(engine, plan, diff, sidecar, rigFile);
   if (refused || !sidecar) throw refused;
   const starting = reconcileNodes(plan, diff, { ...running, sidecar });
   const links = plan.links

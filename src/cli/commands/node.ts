@@ -8,7 +8,7 @@ import { createEngine, settings } from '../engine.js';
 import { whichRig } from '../which-rig.js';
 import { namesNode } from '../../plan/plan.js';
 import { printable } from '../../printable.js';
-import { parseDuration } from '../table.js';
+import { parseDuration } from '../../duration.js';
 import { catchInterrupts, interruptedError, type Caught } from '../interrupts.js';
 import { NodeRuns } from '../../engine/node-runs.js';
 import { constants as osConstants } from 'node:os';

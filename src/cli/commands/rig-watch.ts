@@ -13,7 +13,8 @@ import { createEngine } from '../engine.js';
 import { note, verbose, warn } from '../output.js';
 import { whichRig } from '../which-rig.js';
 import { describeDiff, sameRig } from '../../engine/reconcile.js';
-import { applyRigFile } from './up.js';
+import { applyRigFile } from '../../engine/apply.js';
+import { cliReporter } from '../progress.js';
 import { validateNode } from '../../engine/validate.js';
 import { watchTrees, type TreeChange } from '../watch-tree.js';
 import { failureDetail, printVerdict, resultText, type Trigger } from '../watch-verdict.js';
@@ -152,7 +153,7 @@ class RigLinks {
 async function reconcileAndJudge(engine: Engine, plan: Plan, at: Date, triggers: Trigger[]): Promise<void> {
   const dir = plan.spec.dir;
   try {
-    const diff = await applyRigFile(engine, plan, undefined, { timeoutMs: RECONCILE_TIMEOUT_MS }, 'quiet');
+    const diff = await applyRigFile(engine, plan, undefined, { timeoutMs: RECONCILE_TIMEOUT_MS }, cliReporter('quiet'));
     if (sameRig(diff)) return printVerdict(at, dir, triggers, 'the rig already matches the rig file', undefined);
     const started = new Set([...diff.added, ...diff.changed, ...diff.broken]);
     const nodes = (await listNodes(engine, plan.name)).filter((n) => started.has(n.node));

@@ -1,6 +1,8 @@
 import { rigStatus, type RigStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
-import { bringUp, interruptedError, type UpFlags, type UpRig } from './up.js';
+import { bringUp, type UpFlags } from './up.js';
+import type { UpRig } from '../../engine/bring-up.js';
+import { interruptedError } from '../../engine/reporter.js';
 import { checkReportPath, checkTimeoutOption, runValidations } from './test.js';
 import { namesNode, type Plan } from '../../plan/plan.js';
 import { warn } from '../output.js';

@@ -99,3 +99,26 @@ export function followStream(docker: Docker, stream: NodeJS.ReadableStream, onLi
     );
   });
 }
+
+/** Every Docker API call (method, path, status, time), told to `tell` as it ends (rig --verbose). */
+export function observeDocker(docker: Docker, tell: (message: string, fields: Record<string, unknown>) => void): void {
+  const modem = docker.modem as unknown as {
+    dial(options: { method: string; path: string }, callback: (err: unknown, data: unknown) => void): void;
+  };
+  const dial = modem.dial.bind(modem);
+  modem.dial = (options, callback) => {
+    const start = performance.now();
+    dial(options, (err, data) => {
+      const status = err ? ((err as { statusCode?: number }).statusCode ?? 'error') : 'ok';
+      const ms = Math.round(performance.now() - start);
+      tell(`docker ${options.method} ${options.path.split('?')[0]}: ${status}, ${ms} ms`, {
+        engine: 'docker',
+        method: options.method,
+        path: options.path,
+        status,
+        ms,
+      });
+      callback(err, data);
+    });
+  };
+}

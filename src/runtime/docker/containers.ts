@@ -2,9 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
-import { LineSplitter, LOG_FILE_MB, type LineSink } from '../backend.js';
+import { LineSplitter, LOG_FILE_MB, tail, type LineSink } from '../backend.js';
 import { isConflict, isNotFound } from './connect.js';
 import { pacedRemoval, type PaceOptions } from '../pacing.js';
+import type { RigContainer } from '../runtime.js';
 
 /**
  * Resolve once the container has printed lines matching every one of `patterns` (the logs are followed, not
@@ -64,8 +65,6 @@ export async function watchLog(
   return () => matched;
 }
 
-export const tail = (text: string, lines = 8) => text.trimEnd().split('\n').slice(-lines).join('\n');
-
 export async function containerLog(docker: Docker, id: string, lines = 200): Promise<string> {
   return demuxed((await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as Buffer);
 }
@@ -79,15 +78,6 @@ function demuxed(buf: Buffer): string {
     i += 8 + size;
   }
   return Buffer.concat(out).toString();
-}
-
-export interface RigContainer {
-  id: string;
-  name: string;
-  role: string;
-  node?: string;
-  state: string; // running, exited, created...
-  labels: Record<string, string>;
 }
 
 export async function findRigContainers(docker: Docker, rig?: string): Promise<RigContainer[]> {

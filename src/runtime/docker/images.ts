@@ -6,13 +6,10 @@ import yaml from 'js-yaml';
 import { errorMessage, ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { followStream, isNotFound } from './connect.js';
+import { IMAGE_NAMES, type ImageName, type Images } from '../images.js';
 
-/**
- * The images rig builds itself, parents first. `base` comes from debootstrap; the others from a Dockerfile FROM
- * their parent. Node images among them can be named in a rig file as `image: rig:<name>` (e.g. rig:puppet).
- */
-export const IMAGE_NAMES = ['base', 'sidecar', 'tools', 'systemd', 'puppet'] as const;
-export type ImageName = (typeof IMAGE_NAMES)[number];
+export { IMAGE_NAMES, NODE_IMAGES, type ImageName } from '../images.js';
+
 const PARENT: Record<ImageName, ImageName | undefined> = {
   base: undefined,
   sidecar: 'base',
@@ -20,7 +17,6 @@ const PARENT: Record<ImageName, ImageName | undefined> = {
   systemd: 'base',
   puppet: 'systemd',
 };
-export const NODE_IMAGES: readonly ImageName[] = ['base', 'systemd', 'puppet'];
 
 export interface ImageOptions {
   imagesDir: string; // the repo's images/
@@ -44,7 +40,7 @@ const isMilestone = (line: string) =>
   /^Step \d+\/\d+/.test(line) || (/^I: /.test(line) && !/^I: (Retrieving|Validating|Extracting|Configuring|Unpacking) [a-z0-9]/.test(line));
 
 /** Builds rig's images locally, with no registry, cached by a hash of their definitions. */
-export class ImageBuilder {
+export class ImageBuilder implements Images {
   private readonly hashes = new Map<ImageName, string>();
 
   constructor(

@@ -3,19 +3,10 @@ import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { formatCidr, overlaps, parseCidr, pickSubnet } from '../../ipv4.js';
-import { rigAddresses, type RigAddresses } from '../../plan/plan.js';
+import { rigAddresses } from '../../plan/plan.js';
 import { isConflict, isNotFound, isPoolOverlap } from './connect.js';
 import { CommandError, runCommand } from '../command.js';
-
-export interface RigNetwork {
-  id: string;
-  name: string;
-  bridge: string; // the Linux bridge nodes' veths join
-  internal: boolean;
-  addresses: RigAddresses;
-  labels: Record<string, string>;
-  created?: string; // when the engine made it (ISO time), as listed
-}
+import type { NetworkRequest, RigNetwork } from '../runtime.js';
 
 /** Subnets already in use: every Docker network's and every route of the host. */
 async function takenSubnets(docker: Docker): Promise<string[]> {
@@ -51,14 +42,6 @@ export function checkSubnetFree(subnet: string): void {
       ExitCode.badInput,
     );
   }
-}
-
-export interface NetworkRequest {
-  name: string;
-  subnet?: string;
-  pool: string;
-  internal: boolean;
-  labels: Record<string, string>;
 }
 
 /** Create the rig's bridge network on a free subnet; another rig racing for the same subnet makes us try the next. */

@@ -4,6 +4,7 @@ import { Label } from '../../labels.js';
 import { printableLines } from '../../printable.js';
 import {
   logTail,
+  tail,
   type AttachStreams,
   type ExecResult,
   type LineSink,
@@ -18,7 +19,9 @@ import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { paced, pacedRemoval } from '../pacing.js';
 import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import { unpackTools } from './unpack.js';
-import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog, tail } from './containers.js';
+import { isConflict } from './connect.js';
+import { NameTaken } from '../runtime.js';
+import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog } from './containers.js';
 
 /** A whole number of seconds from a label, or undefined. */
 const seconds = (label: string | undefined) => (label && /^[1-9]\d*$/.test(label) ? Number(label) : undefined);
@@ -93,7 +96,9 @@ export class DockerNodes implements NodeBackend {
         ...(systemd ? { CgroupnsMode: 'host' } : {}),
       },
     };
-    const container = await paced(() => this.docker.createContainer(settings), begin);
+    const container = await paced(() => this.docker.createContainer(settings), begin).catch((err: unknown) => {
+      throw isConflict(err) ? new NameTaken(`the container name ${node.container} is taken`, { cause: err }) : err;
+    });
     await mayStart;
     await paced(() => container.start(), carryOn);
     const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac, finish)]);

@@ -6,7 +6,8 @@ import { guardPorts, removePortGuard, removePortGuards } from '../port-guard.js'
 import { findRigContainers, removeContainer, streamContainerLog, waitForLog } from './containers.js';
 import { lineStream } from './events.js';
 import { readImage, unpackImage, unpackTools } from './unpack.js';
-import { createRigNetwork, findRigNetworks, removeBridgeRules, removeNetwork, removeOwnNetwork } from './network.js';
+import { checkSubnetFree, createRigNetwork, findRigNetworks, removeBridgeRules, removeNetwork, removeOwnNetwork } from './network.js';
+import { engineStopped } from './connect.js';
 
 /** The rig runtime on the Docker engine and this host's network tools. */
 export function dockerRuntime(docker: Docker): RigRuntime {
@@ -17,6 +18,8 @@ export function dockerRuntime(docker: Docker): RigRuntime {
     removeNetwork: (id) => removeNetwork(docker, id),
     removeOwnNetwork: async (id, rig) => void (await Promise.all([removeOwnNetwork(docker, id, rig), removePortGuard(rig, id)])),
     containersNamed: (names) => containersNamed(docker, names),
+    checkSubnetFree,
+    engineStopped,
     imageExists: (ref) =>
       docker
         .getImage(ref)

@@ -5,23 +5,20 @@ import type Docker from 'dockerode';
 import { RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import type { Plan } from '../../plan/plan.js';
-import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
-import type { SidecarEvents, Sidecars } from '../runtime.js';
+import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf, reservedInConf } from '../../plan/sidecar.js';
+import { NameTaken, type SidecarEvents, type Sidecars } from '../runtime.js';
+import { isConflict } from './connect.js';
 import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
 import { paced, scaledWaitMs } from '../pacing.js';
-import { containerLog, LOG_CONFIG, tail, waitForLog, watchLog } from './containers.js';
-import type { RigNetwork } from './network.js';
+import { tail } from '../backend.js';
+import { containerLog, LOG_CONFIG, waitForLog, watchLog } from './containers.js';
+import type { RigNetwork } from '../runtime.js';
 
 /** The addresses the sidecar's config reserves, by MAC; undefined for a sidecar made before the config was a file. */
 export function reservedAddresses(labels: Record<string, string>): Map<string, string> | undefined {
   const path = join(labels[Label.state] ?? '', NODES_CONF);
   if (!labels[Label.state] || !existsSync(path)) return undefined;
-  const reserved = new Map<string, string>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const match = /^dhcp-host=([0-9a-f:]+),(?:id:\*,)?[^,]*,([0-9.]+)$/.exec(line);
-    if (match) reserved.set(match[1], match[2]);
-  }
-  return reserved;
+  return reservedInConf(readFileSync(path, 'utf8'));
 }
 
 /**
@@ -104,7 +101,7 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
     .then((container) => container.id)
     .catch((err: Error) => {
       rmSync(state, { recursive: true, force: true });
-      throw err;
+      throw isConflict(err) ? new NameTaken(`the container name ${plan.sidecar.container} is taken`, { cause: err }) : err;
     });
 }
 
@@ -188,5 +185,7 @@ export function dockerSidecars(docker: Docker, image: string): Sidecars {
     letNodesIn: (id, nodes) => letNodesIn(docker, id, nodes),
     reload: (sidecar, conf, nodes) => reloadNodesConf(docker, sidecar, conf, nodes),
     startAgain: (id, timeoutMs) => startSidecarAgain(docker, id, timeoutMs),
+    reserved: reservedAddresses,
+    removeState: removeSidecarState,
   };
 }

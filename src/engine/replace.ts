@@ -1,15 +1,15 @@
-import type { Engine } from '../../engine/context.js';
-import { recordDrill } from '../../engine/drills.js';
-import { listNodes } from '../../engine/nodes.js';
-import { describeDiff, diffRig, type RigDiff } from '../../engine/reconcile.js';
-import { factAccess, rigStatus, sidecarDown, withFacts } from '../../engine/status.js';
-import { ExitCode, RigError } from '../../errors.js';
-import { Label } from '../../labels.js';
-import { planRig } from '../../plan/plan.js';
-import type { NodeInstance } from '../../runtime/backend.js';
-import { loadRigFile } from '../../rigfile/load.js';
-import type { OutputMode } from '../progress.js';
-import { reconcile } from './up.js';
+import type { Engine } from './context.js';
+import { recordDrill } from './drills.js';
+import { listNodes } from './nodes.js';
+import { describeDiff, diffRig, type RigDiff } from './reconcile.js';
+import { factAccess, rigStatus, sidecarDown, withFacts } from './status.js';
+import { ExitCode, RigError } from '../errors.js';
+import { Label } from '../labels.js';
+import { planRig } from '../plan/plan.js';
+import type { NodeInstance } from '../runtime/backend.js';
+import { loadRigFile } from '../rigfile/load.js';
+import { reconcile } from './apply.js';
+import type { Reporter } from './reporter.js';
 
 /**
  * A node made again, as a host is redeployed: its container removed, a fresh one made from its settings in the rig
@@ -20,7 +20,8 @@ import { reconcile } from './up.js';
 export async function replaceNode(
   engine: Engine,
   node: NodeInstance,
-  options: { newAddress: boolean; timeoutMs: number; mode: OutputMode },
+  options: { newAddress: boolean; timeoutMs: number },
+  reporter: Reporter,
 ): Promise<{ before: string; after: string }> {
   const { rig } = node;
   const [network] = await engine.runtime.networks(rig);
@@ -61,7 +62,7 @@ export async function replaceNode(
     only,
     { ...running, sidecar },
     { timeoutMs: options.timeoutMs, file, newAddress: options.newAddress ? [node.node] : [] },
-    options.mode,
+    reporter,
   );
   const after = await addressOf();
   await recordDrill(engine, rig, { kind: 'replace', node: node.node, detail: before === after ? `at ${after}` : `${before} -> ${after}` });
