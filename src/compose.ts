@@ -10,6 +10,9 @@ import { dockerImageFiles, dockerRuntime } from './runtime/docker/runtime.js';
 import { dockerSidecars } from './runtime/docker/sidecar.js';
 import { DockerNodes } from './runtime/docker/nodes.js';
 import { LxcNodes } from './runtime/lxc/nodes.js';
+import type { NodeBackend } from './runtime/backend.js';
+import { BACKEND_KINDS, type BackendKind } from './runtime/kinds.js';
+import type Docker from 'dockerode';
 
 /**
  * The composition root: the engine built from its parts, for the CLI and for rig as a library alike. The one place
@@ -41,24 +44,43 @@ export async function composeEngine(s: Settings = settings(), tell?: Tell): Prom
     );
   }
   const images = new ImageBuilder(docker, s);
-  const dockerNodes = new DockerNodes(docker, images.ref('tools'), s.cacheDir);
-  const lxcNodes = new LxcNodes(dockerImageFiles(docker), {
-    lxcPath: s.lxcPath,
-    cacheDir: s.cacheDir,
-    toolsImage: images.ref('tools'),
-    baseImage: images.ref('base'),
-    baseRootfs: images.rootfsDir(),
-    commonConfig: s.lxcCommonConfig,
-    isRoot: process.getuid?.() === 0,
-  });
   return {
     runtime: dockerRuntime(docker),
     sidecars: dockerSidecars(docker, images.ref('sidecar')),
     facts: (access) => FactStore.connect(access),
     images,
-    backends: { docker: dockerNodes, lxc: lxcNodes },
-    prepare: async (kinds) => {
-      await Promise.all([kinds.includes('docker') && dockerNodes.prepare(), kinds.includes('lxc') && lxcNodes.prepare()]);
-    },
+    backends: lazyBackends({ docker, images, settings: s }),
   };
+}
+
+/** What a backend is built from. */
+interface Parts {
+  docker: Docker;
+  images: ImageBuilder;
+  settings: Settings;
+}
+
+/** How each backend of the registry (runtime/kinds.ts) is built: one entry a kind. */
+const FACTORIES: Record<BackendKind, (parts: Parts) => NodeBackend> = {
+  docker: ({ docker, images, settings }) => new DockerNodes(docker, images.ref('tools'), settings.cacheDir),
+  lxc: ({ docker, images, settings }) =>
+    new LxcNodes(dockerImageFiles(docker), {
+      lxcPath: settings.lxcPath,
+      cacheDir: settings.cacheDir,
+      toolsImage: images.ref('tools'),
+      baseImage: images.ref('base'),
+      baseRootfs: images.rootfsDir(),
+      commonConfig: settings.lxcCommonConfig,
+      isRoot: process.getuid?.() === 0,
+    }),
+};
+
+/** Every backend, each built when it is first used: a rig of Docker nodes builds no LXC backend. */
+function lazyBackends(parts: Parts): Partial<Record<BackendKind, NodeBackend>> {
+  const built: Partial<Record<BackendKind, NodeBackend>> = {};
+  const backends: Partial<Record<BackendKind, NodeBackend>> = {};
+  for (const kind of BACKEND_KINDS) {
+    Object.defineProperty(backends, kind, { enumerable: true, get: () => (built[kind] ??= FACTORIES[kind](parts)) });
+  }
+  return backends;
 }

@@ -12,9 +12,8 @@ export interface Engine {
   /** Connect to a rig's etcd (as root with a password; without, only to turn its auth on). */
   facts(access: FactAccess): Promise<Facts>;
   images: Images;
+  /** The node backends, by kind (see runtime/kinds.ts); one that is not available here is missing. */
   backends: Partial<Record<BackendKind, NodeBackend>>;
-  /** Once images are built: whatever the backends of these kinds need before the first node (the tools, on the host). */
-  prepare(kinds: readonly BackendKind[]): Promise<void>;
 }
 
 /** A step of a long operation: shown as a task with progress lines, or as a group of tasks running at once. */

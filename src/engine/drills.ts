@@ -10,6 +10,7 @@ import { keeperAlive } from './keeper.js';
 import { cutWhilePaused } from './link-drills.js';
 import { factAccess, withFacts, wired } from './status.js';
 import { printable } from '../printable.js';
+import { declarationOf } from '../runtime/kinds.js';
 
 /** Record a drill in the rig's etcd (its sidecar must run: a drill on a rig without one is refused before it starts). */
 export async function recordDrill(engine: Engine, rig: string, event: RigEvent): Promise<void> {
@@ -69,7 +70,7 @@ export async function powerDrill(
   if (action === 'unpause') await cutWhilePaused(engine, node, false);
   await withFacts(access, (f) => recordEvent(f, node.rig, { kind: action, node: node.node }));
   if (action === 'start') {
-    if (node.backend === 'docker') await wireAgain(engine, node, options);
+    if (declarationOf(node.backend).wiredByHost) await wireAgain(engine, node, options);
     await waitReady(engine, node, options);
   }
   // Its lease ran out while it was frozen: it reads as lost until its agent, thawed, takes one again (a second or two).

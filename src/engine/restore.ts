@@ -4,6 +4,7 @@ import { keeperAlive, startKeeper } from './keeper.js';
 import { listNodes } from './nodes.js';
 import { hostAccess, wired, withFacts } from './status.js';
 import { RigError, ExitCode } from '../errors.js';
+import { declarationOf } from '../runtime/kinds.js';
 
 /**
  * Bring back what a rig that is up has lost before `up` compares it with its rig file: its keeper, started again
@@ -25,7 +26,7 @@ export async function restoreRig(engine: Engine, rig: string, timeoutMs: number)
     await engine.sidecars.startAgain(sidecar.id, timeoutMs); // the keeper wires it
     done.push('its sidecar started again');
   }
-  const unwired = (await listNodes(engine, rig)).filter((n) => n.backend === 'docker' && n.running && !wired(rig, n.node));
+  const unwired = (await listNodes(engine, rig)).filter((n) => declarationOf(n.backend).wiredByHost && n.running && !wired(rig, n.node));
   if (!unwired.length) return done;
   await withFacts(hostAccess(network, sidecar.labels, rig), async (facts) => {
     const ready = new Set<string>();

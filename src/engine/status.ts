@@ -2,6 +2,7 @@ import { Label } from '../labels.js';
 import { listNodes } from './nodes.js';
 import { FactStore, seenStage, type FactAccess } from '../facts/store.js';
 import type { NodeInstance } from '../runtime/backend.js';
+import type { BackendKind } from '../runtime/kinds.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { keeperAlive } from './keeper.js';
@@ -17,7 +18,7 @@ export interface NodeStatus {
   ip: string; // as it published it: empty until it has one
   mirrors?: string; // the live node it mirrors, when it mirrors one
   stage: string; // the stage the node published, or its container state when it has none
-  backend: string;
+  backend: BackendKind;
 }
 
 export interface RigStatus {

@@ -16,6 +16,7 @@ import { tail, type LinkRecord, type NodeBackend, type NodeLaunch } from '../run
 import { agentEnv } from './agent-env.js';
 import { destroyRig } from './down.js';
 import { checkLinks, linksInUse, makeLinks } from './links.js';
+import { declarationOf } from '../runtime/kinds.js';
 
 export interface UpOptions {
   downSettleMs?: number; // how long a failure a rig down may have caused waits for the rig's network to go (default 10 s)
@@ -324,7 +325,8 @@ class RigUp implements UpRun {
       bridgeServes: said.bridge.resolve,
     });
     run.track(Promise.race([wired.promise, starting])); // once wired, it makes nothing: it waits for the daemons to serve
-    const prepared = engine.prepare([...new Set(this.plan.nodes.map((n) => n.spec.backend))]);
+    const kinds = [...new Set(this.plan.nodes.map((n) => n.spec.backend))];
+    const prepared = Promise.all(kinds.map((kind) => engine.backends[kind]?.prepare?.()));
     run.track(prepared); // the tools are unpacked through a container of their own, removed when done
     // The sidecar's own failure says more than an etcd that did not answer: it comes first.
     const socket = Promise.race([etcdServes.promise, starting.then(() => etcdServes.promise)]);
@@ -525,7 +527,7 @@ export const etcdUnanswered = (url: string) => async (err: Error) => {
 export async function checkContainerNames(engine: Engine, plan: Plan, { sidecar = true } = {}): Promise<void> {
   const names = [
     ...(sidecar ? [plan.sidecar.container] : []),
-    ...plan.nodes.filter((n) => n.spec.backend === 'docker').map((n) => n.container),
+    ...plan.nodes.filter((n) => declarationOf(n.spec.backend).namesInEngine).map((n) => n.container),
   ];
   const taken = await engine.runtime.containersNamed(names);
   if (!taken.length) return;

@@ -25,6 +25,7 @@ import {
 import { buildSteps, checkNeeds, stringList, type RawNeed } from './steps.js';
 import { checkReactions, type RawReactions } from './reactions.js';
 import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
+import { DEFAULT_BACKEND } from '../runtime/kinds.js';
 
 // The structure of a rig file (keys, types, allowed values, patterns) is schema.ts's, checked by check-schema.ts;
 // what is here reads the file, builds the RigSpec from what passed, and checks what a schema cannot say.
@@ -143,7 +144,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
   const name = checkName(c, settings.name, full && has(root, 'name'), file, opts);
   const rig: RigDefaults = {
     domain: settings.domain,
-    backend: settings.backend ?? 'docker',
+    backend: settings.backend ?? DEFAULT_BACKEND,
     image: settings.image,
     init: settings.init ?? 'rig',
     facts: checkFacts(c, settings.facts, ['facts']),

@@ -1,6 +1,7 @@
 import { AUTO_SUBNET_PREFIX, SMALLEST_RIG_SUBNET, dhcpLeases } from '../ipv4.js';
 import * as J from './json-schema.js';
 import type { Says, Schema, Static } from './json-schema.js';
+import { BACKEND_KINDS } from '../runtime/kinds.js';
 
 /**
  * The rig file's one definition: every key, type, allowed value and pattern, with what rig says when a value breaks
@@ -18,7 +19,6 @@ const CIDR = `^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/\\d{1,2}$`;
 export const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
 export const FACT_NAME = new RegExp(FACT_NAME_PATTERN);
 
-export const BACKENDS = ['docker', 'lxc'] as const;
 export const INITS = ['rig', 'systemd'] as const;
 /** Facts rig sets itself; a rig file may not set them. */
 export const RESERVED_FACTS = [
@@ -66,7 +66,7 @@ const oneOf = <T extends string>(values: readonly T[], what: string, hint: strin
 const image = (hint: string, description?: string) =>
   J.string({ ...(description && { description }), minLength: 1, says: { expected: 'a non-empty string', hint } });
 
-const backend = (description?: string) => oneOf(BACKENDS, 'backend', `use one of: ${BACKENDS.join(', ')}`, description);
+const backend = (description?: string) => oneOf(BACKEND_KINDS, 'backend', `use one of: ${BACKEND_KINDS.join(', ')}`, description);
 
 const init = (description: string) =>
   oneOf(

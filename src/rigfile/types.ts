@@ -1,6 +1,7 @@
-import type { BACKENDS, INITS } from './schema.js';
+import type { INITS } from './schema.js';
+import type { BackendKind } from '../runtime/kinds.js';
 
-export type BackendKind = (typeof BACKENDS)[number];
+export type { BackendKind } from '../runtime/kinds.js';
 
 /** PID 1 of a node: rig's agent itself, or systemd with rig's agent as one of its services. */
 export type InitKind = (typeof INITS)[number];

@@ -148,6 +148,8 @@ export interface NodeBackend {
   readonly kind: BackendKind;
   /** Before anything of a rig is made: fail with a clear RigError if this host cannot run such nodes (tools, root). */
   check?(): Promise<void>;
+  /** Once images are built, before its first node: what its nodes need on the host (rig's tools, unpacked). */
+  prepare?(): Promise<unknown>;
   /** Create the node, start it and, once networkReady, put its eth0 on the rig bridge. The node takes it from there. */
   launch(launch: NodeLaunch): Promise<void>;
   /** Remove the rig's nodes of this backend. */

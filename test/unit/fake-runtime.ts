@@ -255,7 +255,6 @@ export class FakeRuntime implements RigRuntime {
       sidecars: this.sidecars(),
       facts: async () => facts,
       backends: { docker: this.backend() },
-      prepare: async () => {},
     };
   }
 }

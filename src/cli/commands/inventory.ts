@@ -4,6 +4,7 @@ import { factAccess, rigStatus, withFacts, type NodeStatus } from '../../engine/
 import { ExitCode, RigError } from '../../errors.js';
 import { createEngine } from '../engine.js';
 import { whichRig } from '../which-rig.js';
+import { declarationOf } from '../../runtime/kinds.js';
 
 /** A node as `rig status` shows it, with what other tools also need: its roles and its container's name. */
 interface InventoryNode extends NodeStatus {
@@ -42,7 +43,7 @@ function ansibleInventory(nodes: InventoryNode[]) {
       n.fqdn,
       {
         ansible_host: n.container,
-        ansible_connection: n.backend === 'lxc' ? 'community.general.lxc' : 'community.docker.docker',
+        ansible_connection: declarationOf(n.backend).ansibleConnection,
         ansible_python_interpreter: 'auto_silent',
         rig_ip: n.ip,
         ...(n.mirrors ? { rig_mirrors: n.mirrors } : {}),

@@ -1,0 +1,9 @@
+import type { BackendDeclaration } from '../kind.js';
+
+/** Docker containers on this host's Docker engine, beside the sidecar. */
+export const dockerKind = {
+  kind: 'docker',
+  namesInEngine: true,
+  ansibleConnection: 'community.docker.docker',
+  wiredByHost: true,
+} as const satisfies BackendDeclaration;

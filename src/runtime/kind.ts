@@ -1,0 +1,18 @@
+/**
+ * What a backend declares of itself: data, read by the rig file's schema, the engine and the CLI alike (no code of
+ * the backend's is loaded to read it). Each backend's is in its folder (runtime/<kind>/kind.ts); the registry is
+ * runtime/kinds.ts.
+ */
+export interface BackendDeclaration<Kind extends string = string> {
+  /** As a rig file names it: `backend: <kind>`. */
+  kind: Kind;
+  /** Its nodes' container names are names in the container engine rig runs its sidecar in: taken ones are refused before up. */
+  namesInEngine: boolean;
+  /** How Ansible reaches its nodes (rig inventory's ansible_connection). */
+  ansibleConnection: string;
+  /**
+   * Its nodes' eth0 is a veth this host's engine puts on the rig bridge, and a node loses it when it stops: the engine
+   * wires it again when the node starts (a drill, the keeper, a restore). False: the backend keeps its own wiring.
+   */
+  wiredByHost: boolean;
+}

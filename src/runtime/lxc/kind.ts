@@ -1,0 +1,9 @@
+import type { BackendDeclaration } from '../kind.js';
+
+/** LXC system containers on this host (lxc-* tools, as root); LXC wires each node's veth itself, from its config. */
+export const lxcKind = {
+  kind: 'lxc',
+  namesInEngine: false,
+  ansibleConnection: 'community.general.lxc',
+  wiredByHost: false,
+} as const satisfies BackendDeclaration;
