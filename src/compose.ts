@@ -6,7 +6,7 @@ import { FactStore } from './facts/store.js';
 import { observeCommands } from './runtime/command.js';
 import { ImageBuilder } from './runtime/docker/images.js';
 import { connectDocker, observeDocker } from './runtime/docker/connect.js';
-import { dockerImageFiles, dockerRuntime } from './runtime/docker/runtime.js';
+import { dockerHostWiring, dockerImageFiles, dockerNetworks, dockerRigRegistry } from './runtime/docker/runtime.js';
 import { dockerSidecars } from './runtime/docker/sidecar.js';
 import { DockerNodes } from './runtime/docker/nodes.js';
 import { LxcNodes } from './runtime/lxc/nodes.js';
@@ -45,8 +45,10 @@ export async function composeEngine(s: Settings = settings(), tell?: Tell): Prom
   }
   const images = new ImageBuilder(docker, s);
   return {
-    runtime: dockerRuntime(docker),
+    rigs: dockerRigRegistry(docker),
+    network: dockerNetworks(docker),
     sidecars: dockerSidecars(docker, images.ref('sidecar')),
+    wiring: dockerHostWiring(docker),
     facts: (access) => FactStore.connect(access),
     images,
     backends: lazyBackends({ docker, images, settings: s }),

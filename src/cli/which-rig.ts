@@ -28,7 +28,7 @@ export async function whichRig(engine: Engine, name?: string, cwd = process.cwd(
 
 /** The rigs that are up, by their networks (what `rig status` and `rig ls` show), sorted. */
 export async function upRigNames(engine: Engine): Promise<string[]> {
-  return [...new Set((await engine.runtime.networks()).map((n) => n.labels[Label.rig]))].sort();
+  return [...new Set((await engine.rigs.networks()).map((n) => n.labels[Label.rig]))].sort();
 }
 
 export { closest, editDistance, noSuchRig, shortList, unknownNode, whichNodes } from '../engine/which-nodes.js';

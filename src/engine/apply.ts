@@ -66,7 +66,7 @@ type FoundRig = { diff: RigDiff; running: Omit<RunningRig, 'sidecar'> };
  * change or to replace.
  */
 export async function findRig(engine: Engine, plan: Plan, named: string): Promise<FoundRig | undefined> {
-  const [network] = await engine.runtime.networks(plan.name);
+  const [network] = await engine.rigs.networks(plan.name);
   if (!network) return undefined;
   if (ownerAlive(network.labels)) throw alreadyUp(plan.name); // an up or a run of it is still at work
   checkSameFile(plan, network.labels[Label.rigFile], named);
@@ -132,7 +132,7 @@ export async function applyRigFile(
   const { diff, running } = found ?? (await findRig(engine, plan, file)) ?? {};
   if (!diff || !running) throw new RigError(`No rig named ${plan.name} is up.`, `bring it up with: rig up ${file}`, ExitCode.badInput);
   if (sameRig(diff)) return diff;
-  const sidecar = (await engine.runtime.containers(plan.name)).find((c) => c.role === 'sidecar');
+  const sidecar = (await engine.rigs.containers(plan.name)).find((c) => c.role === 'sidecar');
   const refused = refusal(engine, plan, diff, sidecar, file);
   if (refused || !sidecar) throw refused;
   reporter.note(`rig ${plan.name} differs from ${file}; changing only that:`);
@@ -194,14 +194,14 @@ export async function reconcile(
  * (by the rig's label: the name is still this up's) and stand the reaper down; else the reaper finishes.
  */
 export async function tidyAfterDown(rig: { engine: Engine; plan: Plan; reaper: { disarm(): void } }): Promise<void> {
-  if ((await rig.engine.runtime.networks(rig.plan.name)).length) return;
+  if ((await rig.engine.rigs.networks(rig.plan.name)).length) return;
   await destroyRig(rig.engine, rig.plan.name);
   rig.reaper.disarm();
 }
 
 /** Whether the rig of that name is gone, or going (see takenDown): no network, or no sidecar, of its name. */
 export async function rigGone(engine: Engine, rig: string, suspect: boolean): Promise<boolean> {
-  const [[network], containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
+  const [[network], containers] = await Promise.all([engine.rigs.networks(rig), engine.rigs.containers(rig)]);
   const sidecar = containers.find((c) => c.role === 'sidecar');
   return !network || !sidecar || takenDown(engine, rig, { network, sidecar: sidecar.id }, suspect);
 }

@@ -77,10 +77,10 @@ export async function bringUp(
     } catch (err) {
       // An interrupt or the deadline stops every step: say that, not what it made fail. An engine that went away is
       // the engine's failure, not a bug of rig's.
-      const reason = run.abortReason() ?? engine.runtime.engineStopped(err, plan.name) ?? err;
+      const reason = run.abortReason() ?? engine.rigs.engineStopped(err, plan.name) ?? err;
       const removed = await run.cleanup(!!options.keepOnFailure && !interrupts.signal, reason).catch((cleanupErr: Error) => {
         // The reaper, still armed, tries again when this process ends. An engine that went away: that says it all.
-        if (engine.runtime.engineStopped(reason)) throw reason;
+        if (engine.rigs.engineStopped(reason)) throw reason;
         throw new RigError(
           `${(reason as Error).message}\nThen removing what was made of rig ${plan.name} failed: ${cleanupErr.message}`,
           'remove it with: rig down --name ' + plan.name,

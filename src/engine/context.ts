@@ -1,14 +1,15 @@
 import type { Images } from '../runtime/images.js';
 import type { NodeBackend } from '../runtime/backend.js';
-import type { RigRuntime } from '../runtime/runtime.js';
 import type { FactAccess, Facts } from '../facts/store.js';
-import type { Sidecars } from '../runtime/runtime.js';
+import type { HostWiring, RigNetworks, RigRegistry, Sidecars } from '../runtime/runtime.js';
 import type { BackendKind } from '../rigfile/types.js';
 
 /** What the engine works with; built once in the CLI and passed in. */
 export interface Engine {
-  runtime: RigRuntime; // networks, the sidecar and the host's wiring, by the rig's labels (nodes: the backends)
+  rigs: RigRegistry; // where rigs are found and marked, by their labels
+  network: RigNetworks; // a rig's L2 segment and its port guard
   sidecars: Sidecars; // the rig's dnsmasq and etcd
+  wiring: HostWiring; // the host ends of the veths of nodes wired by this host
   /** Connect to a rig's etcd (as root with a password; without, only to turn its auth on). */
   facts(access: FactAccess): Promise<Facts>;
   images: Images;

@@ -4,7 +4,8 @@ import { ownerAlive } from './owner.js';
 import { listNodes } from './nodes.js';
 import type { Engine } from './context.js';
 import { linksInUse, listedLinks, removeLinks } from './links.js';
-import { nodeWiring, sidecarWiring } from '../plan/plan.js';
+import { nodeWiring, sidecarWiring } from '../runtime/veth.js';
+import { declarationOf } from '../runtime/kinds.js';
 
 export interface DownResult {
   rig: string;
@@ -15,7 +16,7 @@ export interface DownResult {
 
 /** Every rig that has anything left: a network or a container carrying the rig label, or a node of any backend. */
 export async function rigNames(engine: Engine): Promise<string[]> {
-  const [networks, containers, nodes] = await Promise.all([engine.runtime.networks(), engine.runtime.containers(), listNodes(engine)]);
+  const [networks, containers, nodes] = await Promise.all([engine.rigs.networks(), engine.rigs.containers(), listNodes(engine)]);
   const names = [...networks.map((n) => n.labels[Label.rig]), ...containers.map((c) => c.labels[Label.rig]), ...nodes.map((n) => n.rig)];
   return [...new Set(names)].sort();
 }
@@ -28,30 +29,31 @@ export async function rigNames(engine: Engine): Promise<string[]> {
  * stop the others: all that can go goes, then the first failure is thrown, and `rig down` again finishes the job.
  */
 export async function destroyRig(engine: Engine, rig: string): Promise<DownResult> {
-  const { runtime } = engine;
+  const { rigs, wiring } = engine;
   const backends = Object.values(engine.backends);
   const failures: unknown[] = [];
   const attempt = <T>(work: Promise<T>, otherwise: T): Promise<T> => work.catch((err: unknown) => (failures.push(err), otherwise));
   const [before, nodes] = await Promise.all([
-    attempt(runtime.containers(rig), []),
+    attempt(rigs.containers(rig), []),
     Promise.all(backends.map((b) => attempt(b.list(rig), []))),
   ]);
   const sidecars = before.filter((c) => c.role !== 'node');
   await Promise.all([
     ...backends.map((b) => attempt(b.removeAll(rig), undefined)),
-    ...sidecars.map((c) => attempt(runtime.removeContainer(c.id), undefined)),
+    ...sidecars.map((c) => attempt(rigs.removeContainer(c.id), undefined)),
   ]);
   sidecars.forEach((c) => engine.sidecars.removeState(c.labels));
-  // A veth goes with its container's namespace once it is wired; one made but not yet moved (up stopped while
-  // the node waited for the sidecar) is still on the host.
-  const veths = [...nodes.flat().map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
+  // A veth goes with its container's namespace once it is wired; one this host made but not yet moved (up stopped
+  // while the node waited for the sidecar) is still on the host. A backend that wires its own nodes removes theirs.
+  const wiredHere = nodes.flat().filter((n) => declarationOf(n.backend).wiredByHost);
+  const veths = [...wiredHere.map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
   // Links only once the networks that list them are known: a link another rig may use is never guessed away.
-  const [usedByOthers, networks] = await Promise.all([attempt(linksInUse(engine, rig), undefined), attempt(runtime.networks(rig), [])]);
+  const [usedByOthers, networks] = await Promise.all([attempt(linksInUse(engine, rig), undefined), attempt(rigs.networks(rig), [])]);
   const used = usedByOthers ? listedLinks(networks, nodes.flat()) : [];
   const detached: string[] = [];
-  for (const network of networks) detached.push(...(await attempt(runtime.removeNetwork(network.id), [])));
+  for (const network of networks) detached.push(...(await attempt(engine.network.removeNetwork(network.id), [])));
   const links = usedByOthers ? removeLinks(used, usedByOthers) : [];
-  await attempt(runtime.removeWiring(rig, veths), undefined);
+  await attempt(wiring.removeWiring(rig, veths), undefined);
   if (failures.length) throw failures.find((err) => err instanceof RigError) ?? failures[0];
   return { rig, containers: sidecars.length + nodes.flat().length, links, detached };
 }
@@ -62,7 +64,7 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
  */
 export async function reap(engine: Engine, rig: string, made: { claimed: boolean; network?: string }): Promise<void> {
   if (made.claimed) await destroyRig(engine, rig);
-  else if (made.network) await engine.runtime.removeOwnNetwork(made.network, rig);
+  else if (made.network) await engine.network.removeOwnNetwork(made.network, rig);
 }
 
 /**
@@ -76,7 +78,7 @@ export async function removeAbandoned(
 ): Promise<{ removed: string[]; left: Array<{ rig: string; why: string }> }> {
   const removed: string[] = [];
   const left: Array<{ rig: string; why: string }> = [];
-  for (const network of await engine.runtime.networks()) {
+  for (const network of await engine.rigs.networks()) {
     const rig = network.labels[Label.rig];
     if (ownerAlive(network.labels)) continue;
     try {

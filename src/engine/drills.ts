@@ -3,7 +3,7 @@
 // cli/commands/replace.ts's (it is the reconcile of `up`, which lives there).
 import { ExitCode, RigError } from '../errors.js';
 import { recordEvent, type RigEvent } from '../facts/events.js';
-import { nodeWiring } from '../plan/plan.js';
+import { nodeWiring } from '../runtime/veth.js';
 import type { NodeInstance, PowerAction } from '../runtime/backend.js';
 import type { Engine } from './context.js';
 import { keeperAlive } from './keeper.js';
@@ -90,7 +90,7 @@ const KEEPER_WIRES_MS = 15_000;
 /** A restarted Docker node's veth: the keeper's work, if one runs (it hears the start); else done here. */
 async function wireAgain(engine: Engine, node: NodeInstance, options: PowerOptions): Promise<void> {
   const { rig } = node;
-  const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
+  const sidecar = (await engine.rigs.containers(rig)).find((c) => c.role === 'sidecar');
   const wiring = nodeWiring(rig, node.node);
   if (sidecar && keeperAlive(sidecar.labels)) {
     const deadline = Date.now() + KEEPER_WIRES_MS;
@@ -105,11 +105,11 @@ async function wireAgain(engine: Engine, node: NodeInstance, options: PowerOptio
     }
     return;
   }
-  const [network] = await engine.runtime.networks(rig);
-  const state = await engine.runtime.containerState(node.name);
+  const [network] = await engine.rigs.networks(rig);
+  const state = await engine.wiring.containerState(node.name);
   if (!network || !state.running)
     throw new RigError(`${node.node} did not stay up after its start.`, `see its log with: rig logs ${node.node} --name ${rig}`);
-  await engine.runtime.wire(network.bridge, wiring.hostInterface, wiring.mac, state.pid);
+  await engine.wiring.wire(network.bridge, wiring.hostInterface, wiring.mac, state.pid);
 }
 
 /** Until the node's agent says `ready` (or `failed`), within the deadline. */

@@ -5,7 +5,7 @@ import { processAlive } from './owner.js';
 import { fileURLToPath } from 'node:url';
 import { Label } from '../labels.js';
 import { RigError } from '../errors.js';
-import { nodeWiring, sidecarWiring } from '../plan/plan.js';
+import { nodeWiring, sidecarWiring } from '../runtime/veth.js';
 import type { Engine } from './context.js';
 import { hostAccess, withFacts } from './status.js';
 import { FactStore } from '../facts/store.js';
@@ -71,8 +71,8 @@ function registerKeeper(sidecarLabels: Record<string, string>): boolean {
 }
 
 export async function keep(engine: Engine, rig: string, log: (line: string) => void, keeping = () => {}): Promise<void> {
-  const { runtime } = engine;
-  const [[network], containers] = await Promise.all([runtime.networks(rig), runtime.containers(rig)]);
+  const { rigs, wiring } = engine;
+  const [[network], containers] = await Promise.all([rigs.networks(rig), rigs.containers(rig)]);
   const sidecar = containers.find((c) => c.role === 'sidecar');
   if (!network || !sidecar) return;
   if (!registerKeeper(sidecar.labels)) return keeping(); // another keeper keeps it
@@ -80,15 +80,15 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
   await recorder.startWithin(RECORDER_START_MS);
   const rewire = async (id: string, labels: Record<string, string>) => {
     const node = labels[Label.node];
-    const wiring = labels[Label.role] === 'sidecar' ? sidecarWiring(rig) : node ? nodeWiring(rig, node) : undefined;
-    if (!wiring) return;
+    const veth = labels[Label.role] === 'sidecar' ? sidecarWiring(rig) : node ? nodeWiring(rig, node) : undefined;
+    if (!veth) return;
     const what = node ?? 'the sidecar';
     try {
-      const state = await runtime.containerState(id);
+      const state = await wiring.containerState(id);
       if (!state.stoppedBefore) return; // a first start is a new node's (a reconcile's): whoever launched it wires it
       if (node) await markRestarted(engine, rig, node);
       if (!state.running) return;
-      await runtime.wire(network.bridge, wiring.hostInterface, wiring.mac, state.pid);
+      await wiring.wire(network.bridge, veth.hostInterface, veth.mac, state.pid);
       log(`${what} restarted: wired to ${network.bridge} again`);
       if (!node) await recorder.start(); // its etcd is back: take up recording where it stopped
     } catch (err) {
@@ -97,13 +97,13 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
   };
   let stop = () => {};
   await new Promise<void>((resolve) => {
-    void runtime
+    void rigs
       .watchStarts(rig, network.id, (id, labels) => void rewire(id, labels), resolve)
       .then(async (stopWatching) => {
         stop = stopWatching;
         keeping();
         // A network removed between the look-up and the subscription would never say so: look once more.
-        if (!(await runtime.networks(rig)).length) resolve();
+        if (!(await rigs.networks(rig)).length) resolve();
       }, resolve);
   });
   stop();
@@ -155,8 +155,8 @@ class StageRecorder {
 
 /** The stage says so at once: a restarted node is not `ready` until its agent says it is again. */
 async function markRestarted(engine: Engine, rig: string, node: string): Promise<void> {
-  const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
-  const [network] = await engine.runtime.networks(rig);
+  const sidecar = (await engine.rigs.containers(rig)).find((c) => c.role === 'sidecar');
+  const [network] = await engine.rigs.networks(rig);
   if (sidecar?.state !== 'running' || !network) return;
   await withFacts(hostAccess(network, sidecar.labels, rig), (f) => f.setStage(rig, node, 'restarted'));
 }

@@ -3,7 +3,7 @@
 // link to the sidecar (DHCP, DNS, etcd) is never cut.
 import { ExitCode, RigError } from '../errors.js';
 import { recordEvent } from '../facts/events.js';
-import { nodeWiring } from '../plan/plan.js';
+import { nodeWiring } from '../runtime/veth.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import { drillsTable, netemAvailable, readImpairments, setDelay, writeImpairments } from '../runtime/impairments.js';
 import type { Engine } from './context.js';
@@ -18,7 +18,7 @@ function pairs<T>(items: T[]): Array<[T, T]> {
 }
 
 async function tableOf(engine: Engine, rig: string): Promise<string> {
-  const [network] = await engine.runtime.networks(rig);
+  const [network] = await engine.rigs.networks(rig);
   if (!network) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
   return drillsTable(rig, network.id);
 }
@@ -56,7 +56,7 @@ export async function heal(engine: Engine, rig: string, nodes: NodeInstance[]): 
  * not its kernel, which would go on answering pings and refusing connections: a frozen machine answers nothing.
  */
 export async function cutWhilePaused(engine: Engine, node: { rig: string; node: string }, paused: boolean): Promise<void> {
-  const [network] = await engine.runtime.networks(node.rig);
+  const [network] = await engine.rigs.networks(node.rig);
   if (!network) return;
   const table = drillsTable(node.rig, network.id);
   const state = await readImpairments(table);

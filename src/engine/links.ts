@@ -22,7 +22,7 @@ export const linkKey = (l: Link) => `${l.path}\0${l.target}`;
  * nodes (on that node).
  */
 export async function rigLinks(engine: Engine, rig?: string): Promise<Map<string, Link[]>> {
-  const [networks, nodes] = await Promise.all([engine.runtime.networks(rig), listNodes(engine, rig, { lenient: true })]);
+  const [networks, nodes] = await Promise.all([engine.rigs.networks(rig), listNodes(engine, rig, { lenient: true })]);
   const rigs = new Set([...networks.map((n) => n.labels[Label.rig]), ...nodes.map((n) => n.rig)]);
   return new Map(
     [...rigs].map((name) => [

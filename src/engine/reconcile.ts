@@ -4,16 +4,8 @@ import { ExitCode, InternalError, RigError } from '../errors.js';
 import type { Facts } from '../facts/store.js';
 import type { ImageName } from '../runtime/images.js';
 import { Label } from '../labels.js';
-import {
-  linksOf,
-  nodeSettingsHash,
-  nodeWiring,
-  rigSettings,
-  rigSettingsHash,
-  type Plan,
-  type PlannedLink,
-  type RigSettings,
-} from '../plan/plan.js';
+import { linksOf, nodeSettingsHash, rigSettings, rigSettingsHash, type Plan, type PlannedLink, type RigSettings } from '../plan/plan.js';
+import { nodeWiring } from '../runtime/veth.js';
 import type { RigSpec } from '../rigfile/types.js';
 import type { LinkRecord, NodeInstance } from '../runtime/backend.js';
 import type { RigContainer, RigNetwork } from '../runtime/runtime.js';
@@ -25,6 +17,7 @@ import { AbortableRun, checkContainerNames, checkNodeImages, etcdUnanswered, nod
 import { hostAccess } from './status.js';
 import { guardedPorts } from './ports.js';
 import { cutWhilePaused } from './link-drills.js';
+import { declarationOf } from '../runtime/kinds.js';
 
 /** What differs between a rig file and the rig of that name that is up. */
 export interface RigDiff {
@@ -283,7 +276,8 @@ class RigReconcile implements ReconcileRun {
           if (!backend) throw new RigError(`${node.node} is a ${node.backend} node, and that backend is not available here.`);
           await backend.remove(node);
           if (node.paused) await cutWhilePaused(engine, { rig: plan.name, node: node.node }, false); // its port passes again
-          await engine.runtime.removeHostInterfaces([nodeWiring(plan.name, node.node).hostInterface]);
+          if (declarationOf(node.backend).wiredByHost)
+            await engine.wiring.removeHostInterfaces([nodeWiring(plan.name, node.node).hostInterface]);
           await facts.removeNode(plan.name, node.node).catch(etcdUnanswered(etcdUrl(this.rig.network)));
           report(`removed ${node.node}`);
         }),
@@ -307,7 +301,7 @@ class RigReconcile implements ReconcileRun {
       if (old) reserved.set(`moved from ${node.mac}`, old); // still taken: the node gets another address
     }
     const addresses = assignAddresses(plan, rig.network.addresses, reserved);
-    await run.making(() => engine.runtime.guardPorts(plan.name, rig.network.id, guardedPorts(plan, addresses)));
+    await run.making(() => engine.network.guardPorts(plan.name, rig.network.id, guardedPorts(plan, addresses)));
     await run.making(() => engine.sidecars.reload(rig.sidecar, nodesConf(plan, addresses), plan.nodes.length));
     report(`dnsmasq serves ${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`);
     const facts = await this.facts();

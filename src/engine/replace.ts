@@ -24,7 +24,7 @@ export async function replaceNode(
   reporter: Reporter,
 ): Promise<{ before: string; after: string }> {
   const { rig } = node;
-  const [network] = await engine.runtime.networks(rig);
+  const [network] = await engine.rigs.networks(rig);
   const file = network?.labels[Label.rigFile];
   if (!network || !file)
     throw new RigError(
@@ -50,7 +50,7 @@ export async function replaceNode(
       `apply the rig file first with: rig up ${file}`,
       ExitCode.badInput,
     );
-  const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
+  const sidecar = (await engine.rigs.containers(rig)).find((c) => c.role === 'sidecar');
   if (sidecar?.state !== 'running') throw sidecarDown(rig, sidecar?.state ?? 'missing');
   const addressOf = async () => (await rigStatus(engine, rig))[0]?.nodes.find((n) => n.fqdn === node.node)?.ip ?? '';
   const before = await addressOf();

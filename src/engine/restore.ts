@@ -1,4 +1,4 @@
-import { nodeWiring } from '../plan/plan.js';
+import { nodeWiring } from '../runtime/veth.js';
 import type { Engine } from './context.js';
 import { keeperAlive, startKeeper } from './keeper.js';
 import { listNodes } from './nodes.js';
@@ -13,8 +13,8 @@ import { declarationOf } from '../runtime/kinds.js';
  * Stopped nodes are left to the reconcile, which makes them again. Returns what it did, a line each.
  */
 export async function restoreRig(engine: Engine, rig: string, timeoutMs: number): Promise<string[]> {
-  const { runtime } = engine;
-  const [[network], containers] = await Promise.all([runtime.networks(rig), runtime.containers(rig)]);
+  const { rigs, wiring } = engine;
+  const [[network], containers] = await Promise.all([rigs.networks(rig), rigs.containers(rig)]);
   const sidecar = containers.find((c) => c.role === 'sidecar');
   if (!network || !sidecar) return []; // nothing to bring back: up says what is missing
   const done: string[] = [];
@@ -39,7 +39,7 @@ export async function restoreRig(engine: Engine, rig: string, timeoutMs: number)
       for (const node of unwired) {
         const { hostInterface, mac } = nodeWiring(rig, node.node);
         await facts.setStage(rig, node.node, 'restarted');
-        await runtime.wire(network.bridge, hostInterface, mac, (await runtime.containerState(node.name)).pid);
+        await wiring.wire(network.bridge, hostInterface, mac, (await wiring.containerState(node.name)).pid);
       }
       await new Promise<void>((resolve, reject) => {
         allReady = resolve;

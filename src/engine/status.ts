@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { keeperAlive } from './keeper.js';
 import { ETCD_SOCKET, etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
-import { nodeWiring, shortName, type RigAddresses } from '../plan/plan.js';
+import { shortName, type RigAddresses } from '../plan/plan.js';
+import { nodeWiring } from '../runtime/veth.js';
 import { errorMessage, ExitCode, RigError } from '../errors.js';
 
 /** A node as every command's JSON shows it (and the API): `fqdn` its full name, `name` its short one. */
@@ -35,12 +36,12 @@ export interface RigStatus {
 
 /** The rigs that are up (or one of them), each node with the address and stage it published itself. */
 export async function rigStatus(engine: Engine, only?: string): Promise<RigStatus[]> {
-  const networks = (await engine.runtime.networks(only)).sort((a, b) => a.labels[Label.rig].localeCompare(b.labels[Label.rig]));
+  const networks = (await engine.rigs.networks(only)).sort((a, b) => a.labels[Label.rig].localeCompare(b.labels[Label.rig]));
   return Promise.all(
     networks.map(async (net) => {
       const rig = net.labels[Label.rig];
       const nodes = await listNodes(engine, rig);
-      const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
+      const sidecar = (await engine.rigs.containers(rig)).find((c) => c.role === 'sidecar');
       let sidecarState = sidecar?.state ?? 'missing';
       // Without its sidecar a rig's stages and addresses cannot be known: they are shown as unknown, not as created.
       // One rig whose etcd does not answer (being taken down, paused) does not stop the others being shown.
@@ -100,7 +101,7 @@ export const hostAccess = (network: { addresses: RigAddresses }, sidecarLabels: 
 
 /** How the host reaches a rig's etcd, once its sidecar is known to run (hostAccess). */
 export async function factAccess(engine: Engine, rig: string): Promise<FactAccess & { rig: string }> {
-  const [[network], containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
+  const [[network], containers] = await Promise.all([engine.rigs.networks(rig), engine.rigs.containers(rig)]);
   if (!network) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig status', ExitCode.badInput);
   const sidecar = containers.find((c) => c.role === 'sidecar');
   if (sidecar?.state !== 'running') throw sidecarDown(rig, sidecar?.state ?? 'missing');

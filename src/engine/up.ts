@@ -183,12 +183,12 @@ class RigUp implements UpRun {
     // images' check may look into an image (a container made and removed): it comes last, alone.
     const quiet = <T>(p: Promise<T>) => (p.catch(() => {}), p);
     const inUse = quiet(linksInUse(engine, plan.name));
-    const running = quiet(engine.runtime.networks(plan.name));
+    const running = quiet(engine.rigs.networks(plan.name));
     const names = quiet(checkContainerNames(engine, plan));
     const missing = quiet(engine.images.missing(this.imageNames));
     const links = checkLinks(plan.links, plan.spec.file, await inUse);
     this.linksUsed = [...links.toMake, ...links.shared];
-    if (plan.spec.network.subnet) engine.runtime.checkSubnetFree(plan.spec.network.subnet);
+    if (plan.spec.network.subnet) engine.network.checkSubnetFree(plan.spec.network.subnet);
     for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
       const backend = engine.backends[kind];
       if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
@@ -212,7 +212,7 @@ class RigUp implements UpRun {
     const { engine, plan, options, run } = this;
     this.startDeadline();
     const { network, firewall } = await run.making(() =>
-      engine.runtime.createNetwork({
+      engine.network.createNetwork({
         name: plan.network,
         subnet: plan.spec.network.subnet,
         pool: plan.spec.network.pool,
@@ -232,7 +232,7 @@ class RigUp implements UpRun {
     run.track(firewall);
     // Port security is in place before any node is wired: each node's port passes only its planned MAC and address.
     const ports = run.making(() =>
-      engine.runtime.guardPorts(plan.name, network.id, guardedPorts(plan, assignAddresses(plan, network.addresses))),
+      engine.network.guardPorts(plan.name, network.id, guardedPorts(plan, assignAddresses(plan, network.addresses))),
     );
     // The claim: another up of this name that got this far too has its own network, but only one sidecar. It is
     // made while the network's firewall rule and port guard go in; either failing removes the rig (or this up's network).
@@ -401,7 +401,7 @@ class RigUp implements UpRun {
     }
     if (!this.claimed) {
       if (!this.network) return 'nothing';
-      await this.engine.runtime.removeOwnNetwork(this.network.id, this.plan.name);
+      await this.engine.network.removeOwnNetwork(this.network.id, this.plan.name);
       return 'network';
     }
     if (keep) return 'kept';
@@ -438,7 +438,7 @@ export async function takenDown(
   settleMs = DOWN_SETTLE_MS,
 ): Promise<boolean> {
   try {
-    const [networks, containers] = await Promise.all([engine.runtime.networks(rig), engine.runtime.containers(rig)]);
+    const [networks, containers] = await Promise.all([engine.rigs.networks(rig), engine.rigs.containers(rig)]);
     if (!networks.some((n) => n.id === parts.network.id)) return true;
     const sidecar = parts.sidecar === undefined ? undefined : containers.find((c) => c.id === parts.sidecar);
     if (parts.sidecar !== undefined && (!sidecar || ['removing', 'dead'].includes(sidecar.state))) return true;
@@ -470,14 +470,14 @@ const DOWN_SETTLE_MS = 10_000;
 async function networkGoes(engine: Engine, rig: string, id: string, ms: number): Promise<boolean> {
   let settle!: (ended: boolean) => void;
   const ended = new Promise<boolean>((resolve) => (settle = resolve));
-  const stop = await engine.runtime.watchStarts(
+  const stop = await engine.rigs.watchStarts(
     rig,
     id,
     () => {},
     () => settle(true),
   );
   const timer = setTimeout(() => settle(false), ms);
-  const there = async () => (await engine.runtime.networks(rig)).some((n) => n.id === id);
+  const there = async () => (await engine.rigs.networks(rig)).some((n) => n.id === id);
   try {
     if (!(await there())) return true;
     // The events end when the network goes, or when the engine's stream ends: the network says which.
@@ -496,7 +496,7 @@ async function networkGoes(engine: Engine, rig: string, id: string, ms: number):
  */
 export async function removeStragglers(engine: Engine, rig: string, ours: { id: string } | undefined): Promise<void> {
   if (!ours) return;
-  const others = (await engine.runtime.networks(rig)).filter((n) => n.id !== ours.id);
+  const others = (await engine.rigs.networks(rig)).filter((n) => n.id !== ours.id);
   if (!others.length) await destroyRig(engine, rig);
 }
 
@@ -529,7 +529,7 @@ export async function checkContainerNames(engine: Engine, plan: Plan, { sidecar 
     ...(sidecar ? [plan.sidecar.container] : []),
     ...plan.nodes.filter((n) => declarationOf(n.spec.backend).namesInEngine).map((n) => n.container),
   ];
-  const taken = await engine.runtime.containersNamed(names);
+  const taken = await engine.rigs.containersNamed(names);
   if (!taken.length) return;
   if (taken.some((c) => c.rig === plan.name)) throw alreadyUp(plan.name);
   throw new RigError(
@@ -579,7 +579,7 @@ export async function checkNodeImages(engine: Engine, plan: Plan): Promise<void>
   }
   const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i && !i.startsWith('rig:')))];
   const missing = new Set<string>();
-  await Promise.all(named.map(async (image) => (await engine.runtime.imageExists(image)) || missing.add(image)));
+  await Promise.all(named.map(async (image) => (await engine.images.exists(image)) || missing.add(image)));
   if (missing.size) {
     const users = plan.nodes.filter((n) => missing.has(n.spec.image!));
     const what = missing.size > 1 ? `${missing.size} node images are` : `Node image ${[...missing][0]} is`;
@@ -602,7 +602,7 @@ async function checkSystemdImages(engine: Engine, plan: Plan): Promise<void> {
     const own = rigImageOf(spec);
     if (own) return Promise.resolve(SYSTEMD_IMAGES.includes(own));
     let found = probed.get(spec.image!);
-    if (!found) probed.set(spec.image!, (found = engine.runtime.imageHasFile(spec.image!, SYSTEMD_PATHS)));
+    if (!found) probed.set(spec.image!, (found = engine.images.hasFile(spec.image!, SYSTEMD_PATHS)));
     return found;
   };
   for (const { spec } of plan.nodes.filter((n) => n.spec.init === 'systemd')) {
@@ -676,8 +676,10 @@ class NodeStarts {
 
   /** Subscribe before any node is wired to the bridge, so no stage and no death is missed. */
   private async subscribe(): Promise<void> {
-    const deaths = this.engine.runtime.watchDeaths(this.plan.name, (node) =>
-      this.waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready')),
+    const onDeath = (node: string) => this.waiters.get(node)?.fail(new NodeFailed('stopped', 'stopped before it was ready'));
+    const kinds = [...new Set(this.plan.nodes.map((n) => n.spec.backend))];
+    const deaths = Promise.all(kinds.map((kind) => this.engine.backends[kind]?.watchDeaths?.(this.plan.name, onDeath))).then(
+      (stops) => () => stops.forEach((stop) => stop?.()),
     );
     // Subscribed while the sidecar starts; stopped at once if every node's step ended (a failure) before that.
     deaths.then((stop) => ((this.stopDeaths = stop), this.remaining === 0 && stop())).catch(() => {});

@@ -83,7 +83,7 @@ export function unknownNode(node: string, rig: string | undefined, nodes: Array<
 export async function whichNodes(engine: Engine, names: string[], rig?: string): Promise<{ rig: string; nodes: NodeInstance[] }> {
   const all = await listNodes(engine, rig);
   if (rig && !all.length) {
-    const up = [...new Set((await engine.runtime.networks()).map((n) => n.labels[Label.rig]))].sort();
+    const up = [...new Set((await engine.rigs.networks()).map((n) => n.labels[Label.rig]))].sort();
     if (!up.includes(rig)) throw noSuchRig(rig, up);
   }
   const found = names.map((name) => {

@@ -20,15 +20,14 @@ export interface PlannedLink {
 export interface PlannedNode {
   spec: NodeSpec;
   container: string;
-  hostInterface: string; // host end of the node's veth on the rig bridge (15 chars at most)
-  mac: string; // stable per rig and node, so a node keeps its lease identity
+  mac: string; // stable per rig and node, so a node keeps its lease identity (dnsmasq reserves its address by it)
 }
 
 export interface Plan {
   spec: RigSpec;
   name: string;
   network: string;
-  sidecar: { container: string; hostInterface: string; mac: string }; // dnsmasq and etcd, wired like a node
+  sidecar: { container: string; mac: string }; // dnsmasq and etcd, wired like a node
   links: PlannedLink[];
   nodes: PlannedNode[];
 }
@@ -39,12 +38,12 @@ export function planRig(spec: RigSpec): Plan {
     spec,
     name: spec.name,
     network: networkName(spec.name),
-    sidecar: { container: containerName(spec.name, SIDECAR), ...sidecarWiring(spec.name) },
+    sidecar: { container: containerName(spec.name, SIDECAR), mac: nodeMac(spec.name, SIDECAR_NODE) },
     links: spec.nodes.flatMap((n) => (n.mirrors ? linksOf(spec, n.name, n.mirrors) : [])),
     nodes: spec.nodes.map((node) => ({
       spec: node,
       container: containerName(spec.name, node.shortName),
-      ...nodeWiring(spec.name, node.name),
+      mac: nodeMac(spec.name, node.name),
     })),
   };
 }
@@ -89,14 +88,14 @@ export const rigSettingsHash = (spec: RigSpec) => settingsHash(rigSettings(spec)
 export const shortName = (fqdn: string) => fqdn.split('.')[0];
 export const namesNode = (name: string, fqdn: string) => fqdn === name || shortName(fqdn) === name;
 
-/** A node's veth host end and MAC, derived from the rig and node names alone (so `down` can find the veth too). */
-export function nodeWiring(rig: string, node: string): { hostInterface: string; mac: string } {
-  const digest = createHash('sha256').update(`${rig}/${node}`).digest('hex');
-  return { hostInterface: `rv${digest.slice(0, 12)}`, mac: `02:${digest.slice(12, 22).match(/../g)!.join(':')}` };
-}
+/** A digest of the rig and node names: what a node's MAC, and the names of its wiring, are derived from (so `down` finds them too). */
+export const nodeDigest = (rig: string, node: string) => createHash('sha256').update(`${rig}/${node}`).digest('hex');
 
-/** The sidecar's veth and MAC: wired like a node's, under a name no node can have (node names start with a letter or digit). */
-export const sidecarWiring = (rig: string) => nodeWiring(rig, `.${SIDECAR}`);
+/** A node's MAC (the sidecar's: under the name `.sidecar`, which no node can have). */
+export const nodeMac = (rig: string, node: string) => `02:${nodeDigest(rig, node).slice(12, 22).match(/../g)!.join(':')}`;
+
+/** The name the sidecar goes by where it is wired like a node (nodeMac, nodeWiring): one no node can have (node names start with a letter or digit). */
+export const SIDECAR_NODE = `.${SIDECAR}`;
 
 /** The links of node `node` mirroring `mirrors`: one per config tree. */
 export const linksOf = (spec: RigSpec, node: string, mirrors: string): PlannedLink[] =>

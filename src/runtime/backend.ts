@@ -152,6 +152,8 @@ export interface NodeBackend {
   prepare?(): Promise<unknown>;
   /** Create the node, start it and, once networkReady, put its eth0 on the rig bridge. The node takes it from there. */
   launch(launch: NodeLaunch): Promise<void>;
+  /** Call `onDeath` with a node's name whenever one of the rig's nodes of this backend dies; resolves, once listening, to a stop. */
+  watchDeaths?(rig: string, onDeath: (node: string) => void): Promise<() => void>;
   /** Remove the rig's nodes of this backend. */
   removeAll(rig: string): Promise<void>;
   /** Stop one node (its agent releases its lease) and remove it. */

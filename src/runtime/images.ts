@@ -14,4 +14,8 @@ export interface Images {
   missing(names: readonly ImageName[], force?: boolean): Promise<ImageName[]>;
   /** Build one, its parents built already (`missing` lists them first); each line of progress to `onLine`. */
   build(name: ImageName, onLine?: (line: string) => void): Promise<void>;
+  /** Whether the container engine has this image (a user's own, named in a rig file): no registry is ever asked. */
+  exists(ref: string): Promise<boolean>;
+  /** Whether the image holds any of these files (looked into, never run). */
+  hasFile(ref: string, paths: string[]): Promise<boolean>;
 }

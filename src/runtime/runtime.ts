@@ -38,52 +38,22 @@ export interface RigContainer {
 }
 
 /**
- * What the engine asks of the container engine and the host for a rig's shared parts (its network, the sidecar,
- * the host ends of its wiring), found by the rig's labels alone. Nodes are the backends' (NodeBackend). The Docker
- * engine's implementation is in runtime/docker/runtime.ts; an in-memory one lets unit tests run the engine's
- * decisions (down, the reaper) with no engine and no root.
+ * What the engine asks of the container engine and the host, by role, each found by the rig's labels alone: the rig
+ * registry (RigRegistry), the rig's network (RigNetworks) and its sidecar (Sidecars), the host ends of its wiring
+ * (HostWiring); nodes are the backends' (NodeBackend, runtime/backend.ts). The Docker engine's implementations are in
+ * runtime/docker/; an in-memory one (test/unit/fake-runtime.ts) lets unit tests run the engine's decisions.
  */
-export interface RigRuntime {
-  /** The rig networks (of one rig, or of all). */
+
+/** Where rigs are found, claimed and marked: a rig is its network, and what carries its label. */
+export interface RigRegistry {
+  /** The rig networks (of one rig, or of all): each carries its rig's identity and marks (labels). */
   networks(rig?: string): Promise<RigNetwork[]>;
   /** Containers carrying a rig's label (of one rig, or of all): its sidecar, Docker nodes, short-lived helpers. */
   containers(rig?: string): Promise<RigContainer[]>;
   /** Remove a container; one already gone, or going, counts as removed. */
   removeContainer(id: string): Promise<void>;
-  /** Remove a rig network; containers that are not rig's, attached to it, are disconnected and their names returned. */
-  removeNetwork(id: string): Promise<string[]>;
-  /** Remove a network this process made, and its own firewall rule and port guard (another process may own the rig's name). */
-  removeOwnNetwork(id: string, rig: string): Promise<void>;
   /** Containers of any owner whose name is one of `names`, with the rig whose label they carry (if any). */
   containersNamed(names: string[]): Promise<Array<{ name: string; rig?: string }>>;
-  /**
-   * A subnet the rig file names must be as free as one rig picks: a route of the host over it would take the host's
-   * traffic to the rig's dnsmasq and etcd elsewhere. Throws a RigError (bad input) if it is not.
-   */
-  checkSubnetFree(subnet: string): void;
-  /** The error to tell when `err` says the container engine went away (it stopped answering); undefined if not. */
-  engineStopped(err: unknown, rig?: string): RigError | undefined;
-  imageExists(ref: string): Promise<boolean>;
-  /** Whether the image holds any of these files (looked into through a container made, never started). */
-  imageHasFile(ref: string, paths: string[]): Promise<boolean>;
-  /**
-   * Create a rig network on a free subnet (or the one asked for). Resolves once it exists; `firewall` once its
-   * firewall rule (an internal network's) is in. A rule that fails leaves the network to the caller to remove.
-   */
-  createNetwork(request: NetworkRequest): Promise<{ network: RigNetwork; firewall: Promise<void> }>;
-  /**
-   * Port security on a rig network (see port-guard.ts): each node's port passes only frames from its planned MAC and
-   * address. Made before any node is wired; called again with every node a reconcile leaves, it replaces the rules.
-   */
-  guardPorts(rig: string, networkId: string, ports: GuardedPort[]): Promise<void>;
-  /** Call `onDeath` with the node's name whenever a container of the rig dies; resolves, once listening, to a stop. */
-  watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void>;
-  /** Call `onEvent` whenever a rig's sidecar starts or dies; resolves, once listening, to a stop. */
-  watchSidecars(onEvent: (event: { rig: string; id: string; action: 'start' | 'die' }) => void): Promise<() => void>;
-  /** Resolve once the container has printed lines matching every pattern (its log followed); reject at the deadline. */
-  waitForLog(id: string, patterns: RegExp[], timeoutMs: number): Promise<void>;
-  /** A container's log, a line at a time (see NodeBackend.streamLogs). */
-  streamLog(id: string, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
   /**
    * Follow a rig's container starts (`onStart` with the container's id and labels) until its network `networkId`
    * is removed or the engine's stream ends (`onEnd`); resolves, once listening, to a stop.
@@ -94,6 +64,35 @@ export interface RigRuntime {
     onStart: (id: string, labels: Record<string, string>) => void,
     onEnd: () => void,
   ): Promise<() => void>;
+  /** The error to tell when `err` says the container engine went away (it stopped answering); undefined if not. */
+  engineStopped(err: unknown, rig?: string): RigError | undefined;
+}
+
+/** A rig's L2 segment: the network its nodes and its sidecar share, and the port guard on it. */
+export interface RigNetworks {
+  /**
+   * Create a rig network on a free subnet (or the one asked for). Resolves once it exists; `firewall` once its
+   * firewall rule (an internal network's) is in. A rule that fails leaves the network to the caller to remove.
+   */
+  createNetwork(request: NetworkRequest): Promise<{ network: RigNetwork; firewall: Promise<void> }>;
+  /** Remove a rig network; containers that are not rig's, attached to it, are disconnected and their names returned. */
+  removeNetwork(id: string): Promise<string[]>;
+  /** Remove a network this process made, and its own firewall rule and port guard (another process may own the rig's name). */
+  removeOwnNetwork(id: string, rig: string): Promise<void>;
+  /**
+   * A subnet the rig file names must be as free as one rig picks: a route of the host over it would take the host's
+   * traffic to the rig's dnsmasq and etcd elsewhere. Throws a RigError (bad input) if it is not.
+   */
+  checkSubnetFree(subnet: string): void;
+  /**
+   * Port security on a rig network (see port-guard.ts): each node's port passes only frames from its planned MAC and
+   * address. Made before any node is wired; called again with every node a reconcile leaves, it replaces the rules.
+   */
+  guardPorts(rig: string, networkId: string, ports: GuardedPort[]): Promise<void>;
+}
+
+/** The host ends of a rig's wiring: veths this host puts on the rig bridge (for backends that declare wiredByHost). */
+export interface HostWiring {
   /** A container's state: running, its init's pid, and whether it had stopped before (a restart, not a first start). */
   containerState(id: string): Promise<{ running: boolean; pid: number; stoppedBefore: boolean }>;
   /** Put a new veth (this host end and MAC) on the bridge and move its other end into the process's namespace as eth0. */
@@ -114,7 +113,6 @@ export interface ImageFiles {
   unpack(ref: string, dir: string): Promise<void>;
 }
 
-/** The rig's sidecar as the engine drives it (the Docker engine's; a fake in unit tests). */
 /** What a sidecar's start says on its way, before it resolves. */
 export interface SidecarEvents {
   /** The container runs: the engine can take the nodes' starts. */
@@ -127,6 +125,7 @@ export interface SidecarEvents {
   bridgeServes?: () => void;
 }
 
+/** The rig's sidecar (dnsmasq and etcd) as the engine drives it: made, started, gated, reloaded, and its state. */
 export interface Sidecars {
   /** Create it, not started; the rig's name taken by another's sidecar rejects with NameTaken. */
   create(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<string>;
@@ -145,4 +144,10 @@ export interface Sidecars {
   reserved(labels: Record<string, string>): Map<string, string> | undefined;
   /** Remove what it keeps on the host (etcd's data, the leases), once it is removed. */
   removeState(labels: Record<string, string>): void;
+  /** Call `onEvent` whenever a rig's sidecar starts or dies; resolves, once listening, to a stop. */
+  watch(onEvent: (event: { rig: string; id: string; action: 'start' | 'die' }) => void): Promise<() => void>;
+  /** Resolve once the sidecar has printed lines matching every pattern (its log followed); reject at the deadline. */
+  waitForLog(id: string, patterns: RegExp[], timeoutMs: number): Promise<void>;
+  /** Its log, a line at a time (see NodeBackend.streamLogs). */
+  streamLog(id: string, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
 }

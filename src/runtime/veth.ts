@@ -2,6 +2,18 @@ import { existsSync } from 'node:fs';
 import { RigError } from '../errors.js';
 import { CommandError, runCommand } from './command.js';
 import { pacedWiring, type PaceOptions } from './pacing.js';
+import { nodeDigest, nodeMac, SIDECAR_NODE } from '../plan/plan.js';
+
+/**
+ * A node's veth on this host: its host end's name (15 characters at most) and the MAC of its eth0, derived from the
+ * rig and node names alone (so `down` can find the veth too). For backends whose nodes are wired on this host.
+ */
+export function nodeWiring(rig: string, node: string): { hostInterface: string; mac: string } {
+  return { hostInterface: `rv${nodeDigest(rig, node).slice(0, 12)}`, mac: nodeMac(rig, node) };
+}
+
+/** The sidecar's veth and MAC: wired like a node's. */
+export const sidecarWiring = (rig: string) => nodeWiring(rig, SIDECAR_NODE);
 
 const peerOf = (hostInterface: string) => `rp${hostInterface.slice(2)}`;
 

@@ -95,7 +95,7 @@ export async function queryA(server: string, name: string): Promise<string[]> {
 
 /** The host ends of a rig's node veths still on this machine (each is named from the rig and node names). */
 export async function vethsLeft(rig: string, nodes: string[]): Promise<string[]> {
-  const { nodeWiring } = await import('../../src/plan/plan.js');
+  const { nodeWiring } = await import('../../src/runtime/veth.js');
   const { existsSync } = await import('node:fs');
   return nodes.map((n) => nodeWiring(rig, n).hostInterface).filter((i) => existsSync(`/sys/class/net/${i}`));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { nodeWiring } from '../../src/plan/plan.js';
+import { nodeWiring } from '../../src/runtime/veth.js';
 import { docker, eventually, rig, rigBin, useRig } from './helpers.js';
 
 // Issue 22.2: each node's agent keeps an etcd lease alive and its `alive` key bound to it; a node that dies (a

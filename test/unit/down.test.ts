@@ -3,7 +3,7 @@ import { lstatSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { destroyRig, reap, removeAbandoned, rigNames } from '../../src/engine/down.js';
-import { nodeWiring, sidecarWiring } from '../../src/plan/plan.js';
+import { nodeWiring, sidecarWiring } from '../../src/runtime/veth.js';
 import { FakeRuntime } from './fake-runtime.js';
 
 /** A config tree with a live file, and the symlinks rig would have made to it. */

@@ -8,7 +8,7 @@ import type { Plan } from '../../src/plan/plan.js';
 import { nodeSettingsHash, rigAddresses } from '../../src/plan/plan.js';
 import type { NodeBackend, NodeInstance, NodeLaunch } from '../../src/runtime/backend.js';
 import type { NetworkRequest, RigContainer, RigNetwork } from '../../src/runtime/runtime.js';
-import type { RigRuntime } from '../../src/runtime/runtime.js';
+import type { HostWiring, RigNetworks, RigRegistry } from '../../src/runtime/runtime.js';
 import type { GuardedPort } from '../../src/runtime/port-guard.js';
 import { assignAddresses, NODES_CONF, nodesConf, reservedInConf } from '../../src/plan/sidecar.js';
 import { NameTaken, type Sidecars } from '../../src/runtime/runtime.js';
@@ -21,7 +21,7 @@ export type NodeScript = 'ready' | 'fails' | 'silent' | 'dies';
  * attached to a network), nodes whose agent publishes its stages as scripted, and what was asked of the host.
  * Enough for the engine's decisions (up, down, failure cleanup, interrupts, the reaper, gc) without root or an engine.
  */
-export class FakeRuntime implements RigRuntime {
+export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
   readonly nets: RigNetwork[] = [];
   readonly boxes: RigContainer[] = [];
   readonly nodes: NodeInstance[] = [];
@@ -111,7 +111,7 @@ export class FakeRuntime implements RigRuntime {
     return undefined;
   }
 
-  async imageExists() {
+  async imageExists(_ref: string) {
     return true;
   }
 
@@ -125,17 +125,6 @@ export class FakeRuntime implements RigRuntime {
     return { network: net, firewall: Promise.resolve() };
   }
 
-  async watchDeaths(_rig: string, onDeath: (node: string) => void) {
-    this.deaths.add(onDeath);
-    return () => void this.deaths.delete(onDeath);
-  }
-
-  async watchSidecars() {
-    return () => {};
-  }
-
-  async waitForLog() {}
-
   async watchStarts() {
     return () => {};
   }
@@ -145,8 +134,6 @@ export class FakeRuntime implements RigRuntime {
   }
 
   async wire() {}
-
-  async streamLog() {}
 
   sidecars(): Sidecars {
     return {
@@ -182,6 +169,9 @@ export class FakeRuntime implements RigRuntime {
         return labels['io.rig.state'] && existsSync(conf) ? reservedInConf(readFileSync(conf, 'utf8')) : undefined;
       },
       removeState: () => {},
+      watch: async () => () => {},
+      waitForLog: async () => {},
+      streamLog: async () => {},
     };
   }
 
@@ -232,6 +222,10 @@ export class FakeRuntime implements RigRuntime {
     const unused = () => Promise.reject(new Error('not in the fake'));
     return {
       kind: 'docker',
+      watchDeaths: async (_rig: string, onDeath: (node: string) => void) => {
+        this.deaths.add(onDeath);
+        return () => void this.deaths.delete(onDeath);
+      },
       list,
       removeAll,
       remove,
@@ -247,12 +241,20 @@ export class FakeRuntime implements RigRuntime {
   }
 
   engine(): Engine {
-    const images = { ref: (name: string) => `rig/${name}:fake`, missing: async () => [] } as unknown as Images;
+    const images: Images = {
+      ref: (name) => `rig/${name}:fake`,
+      missing: async () => [],
+      build: async () => {},
+      exists: (ref) => this.imageExists(ref),
+      hasFile: () => this.imageHasFile(),
+    };
     const facts = this.facts();
     return {
       images,
-      runtime: this,
+      rigs: this,
+      network: this,
       sidecars: this.sidecars(),
+      wiring: this,
       facts: async () => facts,
       backends: { docker: this.backend() },
     };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { planRig, rigAddresses } from '../../src/plan/plan.js';
+import { nodeWiring, sidecarWiring } from '../../src/runtime/veth.js';
 import { pickSubnet, overlaps, parseCidr } from '../../src/ipv4.js';
 import { parseDuration } from '../../src/duration.js';
 import { checkLinks, linkKey, makeLinks, removeLinks } from '../../src/engine/links.js';
@@ -30,8 +31,10 @@ nodes:
     expect(plan.sidecar.container).toBe('rig-village.sidecar');
     expect(plan.nodes.map((n) => n.container)).toEqual(['rig-village.barn', 'rig-village.mill', 'rig-village.well']);
     // The sidecar's veth is named like a node's, and differs from every node's.
-    expect(plan.sidecar.hostInterface).toMatch(/^rv[0-9a-f]{12}$/);
-    expect(plan.nodes.map((n) => n.hostInterface)).not.toContain(plan.sidecar.hostInterface);
+    const veth = (n: { spec: { name: string } }) => nodeWiring(plan.name, n.spec.name).hostInterface;
+    expect(sidecarWiring(plan.name).hostInterface).toMatch(/^rv[0-9a-f]{12}$/);
+    expect(plan.nodes.map(veth)).not.toContain(sidecarWiring(plan.name).hostInterface);
+    expect(sidecarWiring(plan.name).mac).toBe(plan.sidecar.mac);
   });
 
   it('plans one relative link per node that mirrors, per config tree', () => {
@@ -54,9 +57,10 @@ nodes:
     expect(again.nodes.map((n) => n.mac)).toEqual(plan.nodes.map((n) => n.mac));
     for (const node of plan.nodes) {
       expect(node.mac).toMatch(/^02(:[0-9a-f]{2}){5}$/);
-      expect(node.hostInterface.length).toBeLessThanOrEqual(15);
+      expect(nodeWiring(plan.name, node.spec.name).hostInterface.length).toBeLessThanOrEqual(15);
+      expect(nodeWiring(plan.name, node.spec.name).mac).toBe(node.mac);
     }
-    expect(new Set(plan.nodes.map((n) => n.hostInterface)).size).toBe(3);
+    expect(new Set(plan.nodes.map((n) => nodeWiring(plan.name, n.spec.name).hostInterface)).size).toBe(3);
     const other = planRig({ ...plan.spec, name: 'other' });
     expect(other.nodes[0].mac).not.toBe(plan.nodes[0].mac);
   });

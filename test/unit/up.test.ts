@@ -7,6 +7,7 @@ import { ExitCode, NodeFailed, NodeNotReady, RigError } from '../../src/errors.j
 import { planRig, startOrder, summarizePlan } from '../../src/plan/plan.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { FakeRuntime } from './fake-runtime.js';
+import { nodeWiring } from '../../src/runtime/veth.js';
 
 const plan = planRig(
   parseRigFile(
@@ -38,7 +39,7 @@ describe('rig up against the fake runtime', () => {
     const run = upSteps(fake.engine(), plan, options);
     await runStepTree(run.steps, () => {});
     run.done();
-    const expected = plan.nodes.map((n, i) => `${n.hostInterface} ${n.mac} 10.213.0.${16 + i}`);
+    const expected = plan.nodes.map((n, i) => `${nodeWiring(plan.name, n.spec.name).hostInterface} ${n.mac} 10.213.0.${16 + i}`);
     expect(guarded).toEqual([expected, expected]);
     expect([...fake.guards.keys()]).toEqual([`t/${fake.nets[0].id}`]);
   });

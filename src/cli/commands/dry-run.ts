@@ -55,7 +55,7 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
       ...newRigLines(summary),
     ]);
   }
-  const sidecar = (await engine.runtime.containers(plan.name)).find((c) => c.role === 'sidecar');
+  const sidecar = (await engine.rigs.containers(plan.name)).find((c) => c.role === 'sidecar');
   const refused = refusal(engine, plan, diff, sidecar, rigFile);
   if (refused || !sidecar) throw refused;
   const starting = reconcileNodes(plan, diff, { ...running, sidecar });

@@ -107,9 +107,9 @@ export async function logs(nodes: string[], flags: LogsFlags): Promise<void> {
     stream: (onLine, signal) => engine.backends[i.backend]!.streamLogs(i, options, onLine, signal),
   }));
   if (flags.sidecar) {
-    const sidecar = (await engine.runtime.containers(rig)).find((c) => c.role === 'sidecar');
+    const sidecar = (await engine.rigs.containers(rig)).find((c) => c.role === 'sidecar');
     if (!sidecar) throw new RigError(`Rig ${rig} has no sidecar.`, 'see the rigs with: rig ls', ExitCode.badInput);
-    sources.push({ label: 'sidecar', stream: (onLine, signal) => engine.runtime.streamLog(sidecar.id, options, onLine, signal) });
+    sources.push({ label: 'sidecar', stream: (onLine, signal) => engine.sidecars.streamLog(sidecar.id, options, onLine, signal) });
   }
   const width = Math.max(...sources.map((s) => s.label.length));
   // What a node logs is its own: shown escaped to a person, exact to a pipe.

@@ -115,7 +115,7 @@ async function fromRigFile(
   engine: Engine,
   rig: string,
 ): Promise<{ needs: Map<string, string[]>; steps: (node: NodeInstance) => ProvisionStep[] | undefined }> {
-  const [network] = await engine.runtime.networks(rig);
+  const [network] = await engine.rigs.networks(rig);
   const file = network?.labels[Label.rigFile];
   try {
     const specs = new Map(loadRigFile(file!, { name: rig }).nodes.map((n) => [n.name, n]));

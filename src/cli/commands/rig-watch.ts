@@ -38,7 +38,7 @@ export interface WatchFlags {
 export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise<void> {
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
-  const [network] = await engine.runtime.networks(rig);
+  const [network] = await engine.rigs.networks(rig);
   const file = network?.labels[Label.rigFile];
   if (!file)
     throw new RigError(
@@ -94,7 +94,7 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
   process.once('SIGINT', () => stop());
   process.once('SIGTERM', () => stop());
   signal?.addEventListener('abort', () => stop(), { once: true });
-  const stopFollowing = await engine.runtime.watchStarts(
+  const stopFollowing = await engine.rigs.watchStarts(
     rig,
     network.id,
     () => {},
@@ -108,7 +108,7 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
   watching.close();
   await running;
   if (!ended) return;
-  if (!(await engine.runtime.networks(rig)).length) {
+  if (!(await engine.rigs.networks(rig)).length) {
     throw new RigError(`Rig ${rig} was taken down; rig watch stops.`, `bring it up again with: rig up ${file} --watch`, ExitCode.failed);
   }
   throw new RigError(

@@ -64,7 +64,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
   // sidecar starts while this watches (another `rig up`) is followed too, once its etcd serves. Docker events
   // and the sidecar's own log say when: no polling.
   let onSidecar: (event: { rig: string; id: string; action: 'start' | 'die' }) => void = () => {};
-  const stopEvents = await engine.runtime.watchSidecars((event) => onSidecar(event));
+  const stopEvents = await engine.sidecars.watch((event) => onSidecar(event));
   // A rig going down as the watch starts cannot be followed; the others still are.
   const following = await Promise.allSettled(rigs.map((rig: RigStatus) => follow(rig.name)));
   const lost = following.flatMap((result, i) => (result.status === 'rejected' ? [{ rig: rigs[i].name, why: result.reason as Error }] : []));
@@ -89,7 +89,7 @@ export async function watchStatus(flags: { name?: string; json?: boolean }): Pro
       if (alive.has(rig)) return note(`rig ${rig}: its sidecar is back`);
       if (!rig || (flags.name && rig !== flags.name)) return;
       alive.add(rig);
-      void engine.runtime
+      void engine.sidecars
         .waitForLog(id, [/serving client traffic|ready to serve client requests/], 60_000)
         .then(() => followOnceAuthIsSet(rig))
         .then(() => showCurrent(rig))
@@ -116,10 +116,10 @@ function showStage(json: boolean, rig: string, fqdn: string, stage: string): voi
 
 /** Call `onEnd` once the rig's network is removed (rig down): Docker's events, no polling. Resolves to a stop. */
 async function untilTakenDown(engine: Engine, rig: string, onEnd: () => void): Promise<() => void> {
-  const [network] = await engine.runtime.networks(rig);
+  const [network] = await engine.rigs.networks(rig);
   if (!network) {
     onEnd();
     return () => {};
   }
-  return engine.runtime.watchStarts(rig, network.id, () => {}, onEnd);
+  return engine.rigs.watchStarts(rig, network.id, () => {}, onEnd);
 }

@@ -6,6 +6,7 @@ import yaml from 'js-yaml';
 import { errorMessage, ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { followStream, isNotFound } from './connect.js';
+import { readImage } from './unpack.js';
 import { IMAGE_NAMES, type ImageName, type Images } from '../images.js';
 
 export { IMAGE_NAMES, NODE_IMAGES, type ImageName } from '../images.js';
@@ -85,6 +86,31 @@ export class ImageBuilder implements Images {
         { cause: err },
       );
     }
+  }
+
+  /** Whether the Docker engine has this image (a user's own: no registry is ever asked). */
+  exists(ref: string): Promise<boolean> {
+    return this.docker
+      .getImage(ref)
+      .inspect()
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
+  /** Whether the image holds any of these files (looked into through a container made, never started). */
+  hasFile(ref: string, paths: string[]): Promise<boolean> {
+    return readImage(this.docker, ref, 'probe', async (probe) => {
+      for (const path of paths) {
+        const found = await probe.infoArchive({ path }).then(
+          () => true,
+          () => false,
+        );
+        if (found) return true;
+      }
+      return false;
+    });
   }
 
   /** Where the base root filesystem is kept after a build (LXC nodes copy it). */

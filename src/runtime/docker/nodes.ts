@@ -15,11 +15,12 @@ import {
   type NodeLaunch,
   type PowerAction,
 } from '../backend.js';
-import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { makeVeth, moveIntoNode, nodeWiring, removeVeth } from '../veth.js';
 import { paced, pacedRemoval } from '../pacing.js';
 import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import { unpackTools } from './unpack.js';
 import { isConflict } from './connect.js';
+import { watchDeaths } from './events.js';
 import { NameTaken } from '../runtime.js';
 import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog } from './containers.js';
 
@@ -101,7 +102,8 @@ export class DockerNodes implements NodeBackend {
     });
     await mayStart;
     await paced(() => container.start(), carryOn);
-    const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, node.hostInterface, node.mac, finish)]);
+    const { hostInterface } = nodeWiring(rig, spec.name);
+    const [{ State }] = await Promise.all([container.inspect(), makeVeth(bridge, hostInterface, node.mac, finish)]);
     try {
       if (!State.Running)
         throw new RigError(
@@ -109,11 +111,15 @@ export class DockerNodes implements NodeBackend {
           `see its log: docker logs ${node.container}`,
         );
       await networkReady;
-      await moveIntoNode(State.Pid, node.hostInterface, finish);
+      await moveIntoNode(State.Pid, hostInterface, finish);
     } catch (err) {
-      await removeVeth(node.hostInterface, { first: true });
+      await removeVeth(hostInterface, { first: true });
       throw err;
     }
+  }
+
+  watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void> {
+    return watchDeaths(this.docker, rig, onDeath);
   }
 
   async removeAll(rig: string): Promise<void> {

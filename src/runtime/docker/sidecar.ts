@@ -8,10 +8,11 @@ import type { Plan } from '../../plan/plan.js';
 import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf, reservedInConf } from '../../plan/sidecar.js';
 import { NameTaken, type SidecarEvents, type Sidecars } from '../runtime.js';
 import { isConflict } from './connect.js';
-import { makeVeth, moveIntoNode, removeVeth } from '../veth.js';
+import { makeVeth, moveIntoNode, removeVeth, sidecarWiring } from '../veth.js';
 import { paced, scaledWaitMs } from '../pacing.js';
 import { tail } from '../backend.js';
-import { containerLog, LOG_CONFIG, waitForLog, watchLog } from './containers.js';
+import { containerLog, LOG_CONFIG, streamContainerLog, waitForLog, watchLog } from './containers.js';
+import { watchSidecars } from './events.js';
 import type { RigNetwork } from '../runtime.js';
 
 /** The addresses the sidecar's config reserves, by MAC; undefined for a sidecar made before the config was a file. */
@@ -127,7 +128,7 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
   const container = docker.getContainer(id);
   const first = { first: true }; // every node waits for the sidecar: its calls go ahead of theirs
   const waitMs = scaledWaitMs(DAEMONS_SERVE_MS, plan.nodes.length); // the engine starts them meanwhile
-  const veth = makeVeth(net.bridge, plan.sidecar.hostInterface, plan.sidecar.mac, first);
+  const veth = makeVeth(net.bridge, sidecarWiring(plan.name).hostInterface, plan.sidecar.mac, first);
   veth.catch(() => {}); // awaited below
   try {
     const starting = paced(() => container.start(), first);
@@ -138,13 +139,13 @@ export async function startSidecar(docker: Docker, plan: Plan, net: RigNetwork, 
     const socket = join(Config.Labels[Label.state], 'etcd', ETCD_SOCKET);
     const etcdServes = waitForLog(docker, container.id, [ETCD_SERVES], waitMs).then(() => events.etcdServes?.(socket));
     etcdServes.catch(() => {}); // awaited below
-    await moveIntoNode(State.Pid, plan.sidecar.hostInterface, first);
+    await moveIntoNode(State.Pid, sidecarWiring(plan.name).hostInterface, first);
     events.wired?.();
     const bridgeServes = waitForLog(docker, container.id, [DNSMASQ_SERVES, SIDECAR_WIRED], waitMs).then(() => events.bridgeServes?.());
     await Promise.all([bridgeServes, etcdServes]);
   } catch (err) {
     await veth.catch(() => {}); // made or not, it is gone after this: nothing rig makes is left half made
-    await removeVeth(plan.sidecar.hostInterface, first);
+    await removeVeth(sidecarWiring(plan.name).hostInterface, first);
     throw new RigError(
       `The sidecar ${plan.sidecar.container} (dnsmasq and etcd) ${(err as Error).message}`,
       `see its whole log with: docker logs ${plan.sidecar.container} (run up with --keep-on-failure to keep it)`,
@@ -187,5 +188,8 @@ export function dockerSidecars(docker: Docker, image: string): Sidecars {
     startAgain: (id, timeoutMs) => startSidecarAgain(docker, id, timeoutMs),
     reserved: reservedAddresses,
     removeState: removeSidecarState,
+    watch: (onEvent) => watchSidecars(docker, onEvent),
+    waitForLog: (id, patterns, timeoutMs) => waitForLog(docker, id, patterns, timeoutMs),
+    streamLog: (id, options, onLine, signal) => streamContainerLog(docker, id, options, onLine, signal),
   };
 }

@@ -31,6 +31,7 @@ import type { ImageFiles } from '../runtime.js';
 import { readMarker, renderConfig, splitEnv, type LxcMarker } from './config.js';
 import { checkLxc, lxc } from './lxc.js';
 import { paced } from '../pacing.js';
+import { nodeWiring } from '../veth.js';
 
 export interface LxcOptions {
   lxcPath: string; // where container dirs live, e.g. /var/lib/lxc
@@ -111,7 +112,7 @@ export class LxcNodes implements NodeBackend {
       repoDir,
       repoMount: REPO_MOUNT,
       bridge,
-      hostInterface: node.hostInterface,
+      hostInterface: nodeWiring(rig, node.spec.name).hostInterface,
       mac: node.mac,
       env: configEnv,
       consoleLog: join(dir, 'console.log'),
