@@ -43,7 +43,18 @@ export const unanswered = (err: unknown): boolean => err instanceof EtcdUnanswer
 /** What the engine asks of a rig's fact store (FactStore on etcd; a fake in unit tests). */
 export type Facts = Pick<
   FactStore,
-  'lockDown' | 'addNodes' | 'removeNode' | 'putFacts' | 'setStage' | 'watchStages' | 'setMark' | 'deleteMark' | 'recordHistory' | 'close'
+  | 'lockDown'
+  | 'addNodes'
+  | 'removeNode'
+  | 'putFacts'
+  | 'nodeFacts'
+  | 'setStage'
+  | 'watchStages'
+  | 'setMark'
+  | 'mark'
+  | 'deleteMark'
+  | 'recordHistory'
+  | 'close'
 >;
 
 export const newRootPassword = () => randomBytes(24).toString('base64url');

@@ -20,6 +20,9 @@ export type NodeScript = 'ready' | 'fails' | 'silent' | 'dies';
  * A container engine, host, sidecar and etcd in memory: rig networks, labelled containers (a foreign one may be
  * attached to a network), nodes whose agent publishes its stages as scripted, and what was asked of the host.
  * Enough for the engine's decisions (up, down, failure cleanup, interrupts, the reaper, gc) without root or an engine.
+ * As the real sidecar does, it keeps the nodes out of etcd until they are let in (the gate), keeps each node's
+ * address reservation (by MAC) in its config, and its etcd, once locked down, answers only to the root password; it
+ * keeps facts and marks. The runtime contract (test/contract/runtime.contract.ts) holds it to what Docker does.
  */
 export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
   readonly nets: RigNetwork[] = [];
@@ -37,6 +40,13 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
   /** Called when a network is made, before the sidecar: a test's chance to let another up claim the name. */
   onNetwork: () => void = () => {};
   private readonly deaths = new Set<(node: string) => void>();
+  private readonly gates = new Map<string, { open: () => void; opened: Promise<void> }>(); // rig -> its sidecar's gate
+  private readonly confs = new Map<string, string>(); // sidecar id -> its dnsmasq node config
+  private readonly etcd = {
+    roots: new Map<string, string>(), // rig -> the root password it was locked down with
+    facts: new Map<string, Record<string, string>>(), // "rig/node" -> its facts
+    marks: new Map<string, string>(), // "rig/name" -> the mark's value
+  };
   private readonly stageWatchers = new Set<(rig: string, node: string, stage: string) => void>();
 
   addNetwork(rig: string, labels: Record<string, string> = {}, owner = `${hostname()}:1`): RigNetwork {
@@ -137,16 +147,22 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
 
   sidecars(): Sidecars {
     return {
-      create: async (plan: Plan, net: RigNetwork) => {
+      create: async (plan: Plan, net: RigNetwork, etcdRootPassword: string) => {
         if (this.boxes.some((c) => c.name === plan.sidecar.container)) throw new NameTaken('name taken');
-        const labels: Record<string, string> = { 'io.rig.rig': plan.name, 'io.rig.etcd-root': 'root-password' };
+        const id = `sc-${plan.name}`;
+        const labels: Record<string, string> = { 'io.rig.rig': plan.name, 'io.rig.etcd-root': etcdRootPassword, 'io.rig.state': id };
+        const conf = nodesConf(plan, assignAddresses(plan, net.addresses));
+        this.confs.set(id, conf);
         if (this.stateDir) {
           mkdirSync(join(this.stateDir, 'misc'), { recursive: true });
-          writeFileSync(join(this.stateDir, 'misc', 'rig-nodes.conf'), nodesConf(plan, assignAddresses(plan, net.addresses)));
+          writeFileSync(join(this.stateDir, 'misc', 'rig-nodes.conf'), conf);
           labels['io.rig.state'] = this.stateDir;
         }
-        this.boxes.push({ id: `sc-${plan.name}`, name: plan.sidecar.container, role: 'sidecar', state: 'created', labels });
-        return `sc-${plan.name}`;
+        let open = () => {};
+        const opened = new Promise<void>((resolve) => (open = resolve));
+        this.gates.set(plan.name, { open, opened });
+        this.boxes.push({ id, name: plan.sidecar.container, role: 'sidecar', state: 'created', labels });
+        return id;
       },
       start: async (_plan, _net, id, events = {}) => {
         const box = this.boxes.find((c) => c.id === id);
@@ -157,36 +173,61 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
         events.etcdServes?.('/run/etcd.sock');
         events.bridgeServes?.();
       },
-      letNodesIn: async () => {},
-      reload: async (sidecar, conf) => writeFileSync(join(sidecar.labels['io.rig.state'], 'misc', 'rig-nodes.conf'), conf),
+      letNodesIn: async (id) => this.gates.get(this.boxes.find((c) => c.id === id)?.labels['io.rig.rig'] ?? '')?.open(),
+      reload: async (sidecar, conf) => {
+        this.confs.set(sidecar.id, conf);
+        if (this.stateDir) writeFileSync(join(sidecar.labels['io.rig.state'], 'misc', 'rig-nodes.conf'), conf);
+      },
       startAgain: async (id) => {
         const box = this.boxes.find((c) => c.id === id);
         if (!box) throw new Error(`no container ${id}`);
         box.state = 'running';
       },
       reserved: (labels) => {
-        const conf = join(labels['io.rig.state'] ?? '', NODES_CONF);
-        return labels['io.rig.state'] && existsSync(conf) ? reservedInConf(readFileSync(conf, 'utf8')) : undefined;
+        const state = labels['io.rig.state'];
+        const kept = [...this.boxes.filter((c) => c.labels['io.rig.state'] === state)].map((c) => this.confs.get(c.id)).find(Boolean);
+        if (this.stateDir && state === this.stateDir && existsSync(join(state, NODES_CONF)))
+          return reservedInConf(readFileSync(join(state, NODES_CONF), 'utf8'));
+        return state && kept ? reservedInConf(kept) : undefined;
       },
-      removeState: () => {},
+      removeState: (labels) => {
+        for (const box of this.boxes.filter((c) => c.labels['io.rig.state'] === labels['io.rig.state'])) this.confs.delete(box.id);
+      },
       watch: async () => () => {},
       waitForLog: async () => {},
       streamLog: async () => {},
     };
   }
 
-  facts(): Facts {
+  /** A client of the fake etcd, as the host connects with `rootPassword` (none: before the lock-down). */
+  facts(rootPassword?: string): Facts {
     const publish = (rig: string, node: string, stage: string) => {
       this.stages.set(`${rig}/${node}`, stage);
       for (const watcher of this.stageWatchers) watcher(rig, node, stage);
     };
+    const { roots, facts, marks } = this.etcd;
+    /** Locked down, a rig's etcd answers only to its root password. */
+    const asRoot = async (rig: string) => {
+      if (roots.has(rig) && roots.get(rig) !== rootPassword) throw new Error(`etcd of rig ${rig}: authentication failed`);
+    };
     return {
-      lockDown: async () => {},
-      addNodes: async () => {},
-      removeNode: async () => {},
-      putFacts: async () => {},
-      setMark: async () => {},
-      deleteMark: async () => {},
+      lockDown: async (rig, password) => {
+        await asRoot(rig);
+        roots.set(rig, password);
+      },
+      addNodes: async (rig) => asRoot(rig),
+      removeNode: async (rig, node) => {
+        await asRoot(rig);
+        facts.delete(`${rig}/${node}`);
+      },
+      putFacts: async (rig, node, put) => {
+        await asRoot(rig);
+        facts.set(`${rig}/${node}`, { ...facts.get(`${rig}/${node}`), ...put });
+      },
+      nodeFacts: async (rig, node) => (await asRoot(rig), { ...facts.get(`${rig}/${node}`) }),
+      setMark: async (rig, name, value) => (await asRoot(rig), void marks.set(`${rig}/${name}`, value)),
+      mark: async (rig, name) => (await asRoot(rig), marks.get(`${rig}/${name}`) ?? null),
+      deleteMark: async (rig, name) => (await asRoot(rig), void marks.delete(`${rig}/${name}`)),
       recordHistory: async () => async () => {},
       setStage: async (rig, node, stage) => publish(rig, node, stage),
       watchStages: async (rig, onStage) => {
@@ -198,7 +239,7 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
     };
   }
 
-  /** A Docker node backend whose node, once wired, publishes the stages its script says (through the fake etcd). */
+  /** A Docker node backend whose node, once wired and let in, publishes the stages its script says (through the fake etcd). */
   backend(): NodeBackend {
     const facts = this.facts();
     const list = async (rig?: string) => this.nodes.filter((n) => !rig || n.rig === rig);
@@ -211,11 +252,16 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
       this.nodes.find((n) => n.node === node.spec.name && n.rig === rig)!.running = true;
       await networkReady;
       const script = this.scripts.get(node.spec.name) ?? 'ready';
-      setImmediate(() => {
-        if (script === 'ready') void facts.setStage(rig, node.spec.name, 'ready');
-        if (script === 'fails') void facts.setStage(rig, node.spec.name, 'failed: step 1/1 (shell) exited 3');
-        if (script === 'dies') for (const onDeath of this.deaths) onDeath(node.spec.name);
-      });
+      if (script === 'dies') return void setImmediate(() => this.deaths.forEach((onDeath) => onDeath(node.spec.name)));
+      const publish = () =>
+        setImmediate(() => {
+          if (script === 'ready') void facts.setStage(rig, node.spec.name, 'ready');
+          if (script === 'fails') void facts.setStage(rig, node.spec.name, 'failed: step 1/1 (shell) exited 3');
+        });
+      // What it publishes waits until its sidecar's etcd lets it in (the gate); the launch does not.
+      const gate = this.gates.get(rig);
+      if (gate) void gate.opened.then(publish);
+      else publish();
     };
     const remove = async (gone: NodeInstance) =>
       void this.nodes.splice(0, this.nodes.length, ...this.nodes.filter((n) => !(n.rig === gone.rig && n.node === gone.node)));
@@ -248,14 +294,13 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
       exists: (ref) => this.imageExists(ref),
       hasFile: () => this.imageHasFile(),
     };
-    const facts = this.facts();
     return {
       images,
       rigs: this,
       network: this,
       sidecars: this.sidecars(),
       wiring: this,
-      facts: async () => facts,
+      facts: async (access) => this.facts(access.rootPassword),
       backends: { docker: this.backend() },
     };
   }
