@@ -19,7 +19,7 @@ import { factAccess, rigStatus, withFacts } from './engine/status.js';
 import { ExitCode, RigError } from './errors.js';
 import { parseDuration } from './duration.js';
 import { printable } from './printable.js';
-import { NAME_RULE, RIG_NAME } from './rigfile/schema.js';
+import { NAME_RULE, RIG_NAME } from './rigfile/schema-parts.js';
 import { namesNode } from './plan/plan.js';
 import type { ExecResult } from './runtime/backend.js';
 import type { Engine } from './engine/context.js';

@@ -4,7 +4,7 @@ import type { Engine } from './context.js';
 import { destroyRig } from './down.js';
 import { restoreRig } from './restore.js';
 import { factAccess, rigStatus, withFacts, type RigStatus } from './status.js';
-import { alreadyUp, mayBeTakenDown, removeStragglers, takenDown, takenDownError } from './up.js';
+import { alreadyUp, mayBeTakenDown, removeStragglers, takenDown, takenDownError } from './taken-down.js';
 import { ownerAlive } from './owner.js';
 import { rigFileWarnings } from './bring-up.js';
 import { interruptedError, type Reporter } from './reporter.js';

@@ -6,26 +6,14 @@ import { SIDECAR } from '../labels.js';
 import { Checker, has, isMap } from './checker.js';
 import { checkSchema } from './check-schema.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
-import { DHCP_POOL_OFFSET, AUTO_SUBNET_PREFIX, dhcpLeases } from '../ipv4.js';
-import {
-  DURATION,
-  MAX_DURATION_SECONDS,
-  DEFAULT_FILE,
-  DEFAULT_POOL,
-  NAME_RULE,
-  NODE_KEYS,
-  PREFIXES,
-  RIG_NAME,
-  TOP_LEVEL_KEYS,
-  type FullRigFile,
-  type NodeValue,
-  type RawConfig,
-  type RawNetwork,
-} from './schema.js';
+import { DURATION, MAX_DURATION_SECONDS, DEFAULT_FILE, NAME_RULE, RIG_NAME } from './schema-parts.js';
+import { NODE_KEYS, TOP_LEVEL_KEYS, type FullRigFile, type NodeValue } from './schema.js';
 import { buildSteps, checkNeeds, stringList, type RawNeed } from './steps.js';
 import { checkReactions, type RawReactions } from './reactions.js';
-import type { BackendKind, ConfigTree, InitKind, NetworkSpec, NodeSpec, ProvisionStep, RigSpec } from './types.js';
+import type { BackendKind, InitKind, NodeSpec, ProvisionStep, RigSpec } from './types.js';
 import { DEFAULT_BACKEND } from '../runtime/kinds.js';
+import { checkCapacity, checkNetwork } from './network-checks.js';
+import { checkConfigs, defaultConfigs } from './config-trees.js';
 
 // The structure of a rig file (keys, types, allowed values, patterns) is schema.ts's, checked by check-schema.ts;
 // what is here reads the file, builds the RigSpec from what passed, and checks what a schema cannot say.
@@ -258,125 +246,6 @@ function checkFacts(c: Checker, facts: Record<string, unknown> | undefined, p: P
     }
   }
   return out;
-}
-
-function checkNetwork(c: Checker, net: RawNetwork | undefined): NetworkSpec {
-  const network: NetworkSpec = { pool: DEFAULT_POOL, internal: net?.internal ?? false, forward: [] };
-  if (!net) return network;
-  network.subnet = checkPrefix(c, 'subnet', net.subnet);
-  network.pool = checkPrefix(c, 'pool', net.pool) ?? DEFAULT_POOL;
-  network.forward = (net.forward ?? []).filter((f) => f !== undefined);
-  return network;
-}
-
-/** Every node needs a DHCP lease: more nodes than the subnet has leases is found here, before anything is made. */
-function checkCapacity(c: Checker, nodes: number, network: NetworkSpec, nodesPath: PathSeg[]): void {
-  const prefix = network.subnet ? Number(network.subnet.split('/')[1]) : AUTO_SUBNET_PREFIX;
-  const leases = dhcpLeases(prefix);
-  if (nodes <= leases) return;
-  const where = network.subnet ? `network.subnet ${network.subnet}` : `a /${AUTO_SUBNET_PREFIX} from the pool`;
-  const fits = 32 - Math.ceil(Math.log2(nodes + DHCP_POOL_OFFSET + 1)); // the longest prefix with enough leases
-  const hint = `set network.subnet to a /${fits} or larger (e.g. subnet: 10.214.0.0/${fits}), or split the rig`;
-  const [at, p] = network.subnet ? (['value', ['network', 'subnet']] as const) : ([nodesPath.length ? 'key' : 'start', nodesPath] as const);
-  c.report([...p], `${nodes} nodes, but ${where} offers only ${leases} DHCP leases`, hint, at);
-}
-
-/** A network's prefix length is in range, and its host bits are zero (the schema pass checked the notation). */
-function checkPrefix(c: Checker, key: keyof typeof PREFIXES, cidr: string | undefined): string | undefined {
-  if (cidr === undefined) return undefined;
-  const p = ['network', key];
-  const [minPrefix, maxPrefix] = PREFIXES[key];
-  const example = key === 'pool' ? DEFAULT_POOL : '10.213.7.0/24';
-  const [address, prefix] = [
-    cidr
-      .split('/')[0]
-      .split('.')
-      .reduce((a, o) => a * 256 + Number(o), 0),
-    Number(cidr.split('/')[1]),
-  ];
-  if (prefix < minPrefix || prefix > maxPrefix) {
-    const why =
-      key === 'subnet' && prefix > maxPrefix ? ` (a rig subnet needs ${DHCP_POOL_OFFSET} addresses of its own before its DHCP pool)` : '';
-    c.report(p, `prefix /${prefix} is out of range${why}`, `use a prefix from /${minPrefix} to /${maxPrefix}, e.g. ${example}`, 'value');
-    return undefined;
-  }
-  const network = address - (address % 2 ** (32 - prefix));
-  if (network !== address) {
-    const dotted = [24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join('.');
-    c.report(p, `"${cidr}" is not a network address (host bits are set)`, `use ${dotted}/${prefix}`, 'value');
-    return undefined;
-  }
-  return cidr;
-}
-
-/** Config trees: rig makes its links only inside the rig file's repository, unless outside_repo: true. */
-function checkConfigs(c: Checker, entries: (RawConfig | undefined)[], rigDir: string): ConfigTree[] {
-  const configs: ConfigTree[] = [];
-  entries.forEach((entry, i) => {
-    if (entry?.dir === undefined) return; // the schema pass reported it
-    const p = ['configs', i];
-    const { dir, file = DEFAULT_FILE.config, outside_repo: outsideRepo = false } = entry;
-    // rig makes its links in dir, or in the directory part of file under it ("sub/{node}.yaml": dir/sub).
-    const parts = file.split('/');
-    const sub = parts
-      .slice(
-        0,
-        parts.findIndex((part) => part.includes('{node}')),
-      )
-      .join('/');
-    const confined = (key: string, where: string) => outsideRepo || checkInsideRepo(c, [...p, key], where, rigDir);
-    if (!confined('dir', dir) || (sub && !confined('file', path.join(dir, sub)))) return;
-    if (sub && isDirectory(path.resolve(rigDir, dir)) && !isDirectory(path.resolve(rigDir, dir, sub))) {
-      const hint = 'make that directory, or fix file: so that its directory part exists under dir';
-      const message = `there is no directory ${path.join(dir, sub)}, where rig would make the links of "${file}"`;
-      return c.report([...p, 'file'], message, hint, 'value');
-    }
-    configs.push({ dir: path.resolve(rigDir, dir), file });
-  });
-  return configs;
-}
-
-/** The repository the rig file is in: the nearest directory above it with a .git, else the rig file's directory. */
-function repositoryOf(rigDir: string): string {
-  const start = fs.existsSync(rigDir) ? fs.realpathSync(rigDir) : rigDir;
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, '.git'))) return dir;
-    if (path.dirname(dir) === dir) return start;
-  }
-}
-
-/**
- * rig makes symlinks in a config dir, as root: only inside the rig file's repository, symlinks resolved, unless
- * the rig file says outside_repo: true (a rig file must not point rig at /etc).
- */
-function checkInsideRepo(c: Checker, p: PathSeg[], dir: string, rigDir: string): boolean {
-  const full = path.resolve(rigDir, dir);
-  const real = realpathOfNearest(full);
-  const repo = repositoryOf(rigDir);
-  const rel = path.relative(repo, real);
-  if (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)) return true;
-  const via = real === full ? '' : ` (it is a link to ${real})`;
-  c.report(
-    p,
-    `${dir} is outside the rig file's repository, ${repo}${via}: rig makes links in it, as root`,
-    'move the config tree into the repository, or add outside_repo: true to this entry if rig may write there',
-    'value',
-  );
-  return false;
-}
-
-/** A path with its symlinks resolved as far as it exists (a link to /etc, then a name under it not made yet, is under /etc). */
-function realpathOfNearest(full: string): string {
-  if (fs.existsSync(full)) return fs.realpathSync(full);
-  const parent = path.dirname(full);
-  return parent === full ? full : path.join(realpathOfNearest(parent), path.basename(full));
-}
-
-const isDirectory = (p: string) => fs.statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
-
-function defaultConfigs(rigDir: string): ConfigTree[] {
-  const dir = path.join(rigDir, 'hieradata', 'nodes');
-  return fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? [{ dir, file: DEFAULT_FILE.config }] : [];
 }
 
 interface RigDefaults {

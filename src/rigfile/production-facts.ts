@@ -4,7 +4,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { RigFileError } from '../errors.js';
 import { LIMITS } from './load.js';
-import { FACT_NAME, RESERVED_FACTS } from './schema.js';
+import { FACT_NAME, RESERVED_FACTS } from './schema-parts.js';
 import type { RigSpec } from './types.js';
 
 /**

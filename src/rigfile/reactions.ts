@@ -1,6 +1,7 @@
 import type { Checker } from './checker.js';
 import type { PathSeg } from './positions.js';
-import { FACT_NAME, type RawReaction } from './schema.js';
+import { FACT_NAME } from './schema-parts.js';
+import { type RawReaction } from './schema.js';
 import { buildSteps } from './steps.js';
 import type { NodeSpec, Reaction } from './types.js';
 

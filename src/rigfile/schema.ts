@@ -1,7 +1,29 @@
-import { AUTO_SUBNET_PREFIX, SMALLEST_RIG_SUBNET, dhcpLeases } from '../ipv4.js';
+import { AUTO_SUBNET_PREFIX, dhcpLeases } from '../ipv4.js';
 import * as J from './json-schema.js';
 import type { Says, Schema, Static } from './json-schema.js';
-import { BACKEND_KINDS } from '../runtime/kinds.js';
+import {
+  HOSTNAME,
+  FACT_NAME_PATTERN,
+  CIDR,
+  RIG_NAME,
+  DEFAULT_POOL,
+  DEFAULT_FILE,
+  PREFIXES,
+  NAME_RULE,
+  HOST_RULE,
+  FORM_HINT,
+  NODES_EXAMPLE,
+  MIRRORS_HINT,
+  hostname,
+  image,
+  backend,
+  init,
+  facts,
+  oneOrList,
+  commands,
+  validateTimeout,
+} from './schema-parts.js';
+import { Step, steps, Reaction, reactions } from './schema-steps.js';
 
 /**
  * The rig file's one definition: every key, type, allowed value and pattern, with what rig says when a value breaks
@@ -9,281 +31,6 @@ import { BACKEND_KINDS } from '../runtime/kinds.js';
  * schema cannot say (names against each other, subnet math, files on disk). schema/rigfile.schema.json, for
  * editors, is generated from it (`npm run schema`; a unit test fails when the checked-in file differs).
  */
-
-// Patterns, each written once: the schema holds them, and code that needs the same test compiles them from here.
-const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
-const HOSTNAME = `^${LABEL}(\\.${LABEL})*$`;
-const FACT_NAME_PATTERN = '^[a-z_][a-z0-9_]*$';
-const OCTET = '(25[0-5]|2[0-4]\\d|[01]?\\d?\\d)';
-const CIDR = `^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}/\\d{1,2}$`;
-export const RIG_NAME = /^[a-z0-9][a-z0-9-]{0,23}$/;
-export const FACT_NAME = new RegExp(FACT_NAME_PATTERN);
-
-export const INITS = ['rig', 'systemd'] as const;
-/** Facts rig sets itself; a rig file may not set them. */
-export const RESERVED_FACTS = [
-  'hostname',
-  'fqdn',
-  'domain',
-  'ipaddress',
-  'netmask',
-  'netmask_length',
-  'macaddress',
-  'roles',
-  'os',
-  'os_release',
-  'kernel',
-  'rig',
-  'mirrors',
-  'stage',
-] as const;
-export const DEFAULT_POOL = '10.213.0.0/16';
-/** The file: of a config tree and of facts_from when they have none. */
-export const DEFAULT_FILE = { config: '{node}.yaml', facts: '{node}.json' } as const;
-/** The prefixes network.subnet and network.pool may have (checked in load.ts: a pattern cannot say it well). */
-export const PREFIXES = { subnet: [16, SMALLEST_RIG_SUBNET], pool: [8, AUTO_SUBNET_PREFIX] } as const;
-
-export const NAME_RULE = 'use 1-24 lowercase letters, digits and hyphens, starting with a letter or digit';
-const HOST_RULE = 'use dot-separated labels of lowercase letters, digits and hyphens, not starting or ending with a hyphen';
-const FORM_HINT =
-  'write one "made-up-name: live-name" line per node (e.g. barn.village.test: straleb.prod.example), ' +
-  'or a map with a nodes: key and optional settings';
-const NODES_EXAMPLE = 'e.g.\n      nodes:\n        barn.village.test: straleb.prod.example';
-const STEP_EXAMPLE =
-  'e.g.\n      provision:\n        - shell: echo hello\n        - script: scripts/setup.sh\n        - puppet: control-repo/manifests/site.pp';
-const MIRRORS_HINT = "give the live node's host name, e.g. straleb.prod.example";
-
-const hostname = (says: Says, description?: string) =>
-  J.string({ ...(description && { description }), maxLength: 253, pattern: HOSTNAME, says });
-
-/** A string from a fixed list: "unknown <what> "x"", else "must be a <what> name". */
-const oneOf = <T extends string>(values: readonly T[], what: string, hint: string, description?: string) =>
-  J.enumOf(values, {
-    ...(description && { description }),
-    says: { expected: `${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} name`, hint, invalid: (v) => `unknown ${what} "${String(v)}"` },
-  });
-
-const image = (hint: string, description?: string) =>
-  J.string({ ...(description && { description }), minLength: 1, says: { expected: 'a non-empty string', hint } });
-
-const backend = (description?: string) => oneOf(BACKEND_KINDS, 'backend', `use one of: ${BACKEND_KINDS.join(', ')}`, description);
-
-const init = (description: string) =>
-  oneOf(
-    INITS,
-    'init',
-    "use init: systemd (systemd as PID 1, for units and `service`), or init: rig (rig's agent as PID 1, the default)",
-    description,
-  );
-
-const facts = (description?: string) =>
-  J.map(
-    J.string({
-      allOf: [
-        {
-          pattern: FACT_NAME_PATTERN,
-          says: {
-            invalid: (k) => `"${String(k)}" is not a valid fact name`,
-            invalidHint: 'use lowercase letters, digits and underscores, starting with a letter or underscore',
-          } satisfies Says,
-        },
-        {
-          not: { enum: RESERVED_FACTS },
-          says: {
-            invalid: (k) => `"${String(k)}" is set by rig itself and cannot be a custom fact`,
-            invalidHint: `rename it; reserved fact names: ${RESERVED_FACTS.join(', ')}`,
-          } satisfies Says,
-        },
-      ],
-    }),
-    J.anything({
-      not: { type: 'null' },
-      says: { invalid: () => 'has no value', invalidHint: 'give the fact a value (quote it to get a string), or remove it', at: 'key' },
-    }),
-    { ...(description && { description }), says: { expected: 'a map of fact names to values', hint: 'e.g. facts: { datacentre: test }' } },
-  );
-
-/** One string or a list of them, each a non-blank line of shell or a need. */
-const oneOrList = (what: string, hint: string, description: string, itemDescription?: string) => {
-  const item = J.string({ ...(itemDescription && { description: itemDescription }), pattern: '\\S', says: { expected: what, hint } });
-  return J.union([item, J.array(item)], { description, says: { expected: `${what} or a list of them`, hint } });
-};
-
-const commands = (key: string, description: string) => oneOrList('a shell command', `e.g. ${key}: ["redis-cli ping"]`, description);
-
-/** A duration as the command line takes it (90s, 5m, 1m30s, 90), not zero; load.ts reads it as seconds. */
-export const DURATION = /^(?:(\d+)m)?(?:(\d+)s?)?$/;
-/** The longest duration rig can wait (what a timer of Node's holds), in seconds. */
-export const MAX_DURATION_SECONDS = 2_147_483;
-const DURATION_HINT = 'write e.g. 30s, 5m or 1m30s (a bare number is seconds)';
-
-const validateTimeout = (description: string) =>
-  J.union(
-    [
-      J.string({
-        pattern: `(?=.*[1-9])${DURATION.source}`,
-        says: { expected: 'a duration', hint: DURATION_HINT, invalid: (v) => `"${String(v)}" is not a duration (or is zero)` },
-      }),
-      J.integer({
-        minimum: 1,
-        maximum: MAX_DURATION_SECONDS,
-        says: { expected: 'a number of seconds', hint: DURATION_HINT, invalid: (v) => `${String(v)} seconds is not a time rig can wait` },
-      }),
-    ],
-    { description, says: { expected: 'a duration (30s, 5m, 1m30s) or a number of seconds', hint: DURATION_HINT } },
-  );
-
-// Provisioning steps.
-
-/** A file or directory a step names (load.ts checks that it exists, inside the rig file's directory). */
-const repoPath = (what: string, description: string, missing?: Says['missing']) =>
-  J.string({
-    description,
-    minLength: 1,
-    says: { expected: `the path of ${what}, relative to the rig file`, hint: STEP_EXAMPLE, missing },
-  });
-
-const PuppetOptions = J.object(
-  {
-    manifest: repoPath('manifest', 'Manifest to apply.', {
-      message: 'missing manifest:',
-      hint: 'e.g. - puppet: { manifest: control-repo/manifests/site.pp }',
-      at: 'parent',
-    }),
-    modulepath: repoPath('module path', 'Module directory.'),
-    hiera_config: repoPath('hiera config', 'hiera.yaml to use.'),
-  },
-  { required: ['manifest'] },
-);
-
-const STEP_KIND_SCHEMAS = {
-  shell: J.string({
-    description: 'An inline shell script.',
-    pattern: '\\S',
-    says: { expected: 'a shell script', hint: 'e.g. - shell: rig-fact set redis_role master' },
-  }),
-  script: repoPath('script', 'A script file to run.'),
-  puppet: J.union([repoPath('manifest', 'Manifest to apply.'), PuppetOptions], {
-    description: 'puppet apply: a manifest path, or a map with manifest: and optional modulepath: and hiera_config:.',
-    says: { expected: 'the path of manifest, relative to the rig file, or a map with manifest:', hint: STEP_EXAMPLE },
-  }),
-};
-export const STEP_KINDS = Object.keys(STEP_KIND_SCHEMAS) as (keyof typeof STEP_KIND_SCHEMAS)[];
-/** Beside shell: or script:, the exit code by which the step says it changed something (for --idempotent). */
-const CHANGED_EXIT = 'changed_exit';
-
-const kindsIn = (step: unknown) => STEP_KINDS.filter((k) => Object.hasOwn(step as object, k));
-const pairs = STEP_KINDS.flatMap((a, i) => STEP_KINDS.slice(i + 1).map((b) => [a, b]));
-/** changed_exit where it may not be. */
-const noChangedExit = (message: string, hint: string) => ({
-  properties: { [CHANGED_EXIT]: { not: {}, says: { invalid: () => message, invalidHint: hint, at: 'key' } satisfies Says } },
-});
-
-const Step = J.object(
-  {
-    ...STEP_KIND_SCHEMAS,
-    [CHANGED_EXIT]: J.integer({
-      description:
-        'The exit code by which a shell or script step says it changed something (not a failure; --idempotent fails on it in the second run).',
-      minimum: 1,
-      maximum: 255,
-      says: {
-        expected: 'an exit code from 1 to 255',
-        hint: 'e.g. changed_exit: 2 (the step exits 2 when it changed something, 0 when it did not)',
-      },
-    }),
-  },
-  {
-    description: `One provisioning step: a map with exactly one of ${STEP_KINDS.join(', ')} (shell: and script: may add changed_exit:).`,
-    minProperties: 1,
-    says: {
-      expected: `a map with one of ${STEP_KINDS.join(', ')}`,
-      hint: STEP_EXAMPLE,
-      invalid: () => 'is an empty step',
-      invalidHint: `give one of ${STEP_KINDS.map((k) => `${k}:`).join(', ')} ${STEP_EXAMPLE}`,
-    },
-    allOf: [
-      {
-        not: { type: 'object', anyOf: pairs.map((pair) => ({ required: pair })) },
-        says: {
-          invalid: (step) => `a step does one thing, but this one has ${kindsIn(step).join(' and ')}`,
-          invalidHint: (step) =>
-            `split it into one step per kind: ${kindsIn(step)
-              .map((k) => `- ${k}: ...`)
-              .join(', then ')}`,
-          at: 'key',
-        } satisfies Says,
-      },
-      {
-        if: { required: ['puppet'] },
-        then: noChangedExit(
-          'is for shell: and script: steps',
-          'leave it out: a puppet step says what it changed itself (--detailed-exitcodes)',
-        ),
-      },
-      {
-        if: { not: { anyOf: STEP_KINDS.map((k) => ({ required: [k] })) } },
-        then: noChangedExit('needs a shell: or script: step beside it', 'e.g. - { shell: ./converge.sh, changed_exit: 2 }'),
-      },
-    ],
-  },
-);
-
-const steps = (description: string) => J.array(Step, { description, says: { expected: 'a list of steps', hint: STEP_EXAMPLE } });
-
-// Reactions (on:): what a node does once ready, when a peer changes; its agent follows the peer's keys in etcd.
-
-const ON_EXAMPLE =
-  'e.g.\n      on:\n        - change: barn.redis_run_id\n          run: provision\n        - stage: barn\n          run: [{ shell: ./failover.sh }]';
-export const TRIGGERS = ['change', 'stage'] as const;
-const Reaction = J.object(
-  {
-    change: J.string({
-      description: "A peer's fact, as node.fact: the reaction runs when it is written with a new value.",
-      pattern: '\\S',
-      says: { expected: 'node.fact', hint: 'e.g. change: barn.redis_run_id' },
-    }),
-    stage: J.string({
-      description: 'A peer (full or short name): the reaction runs when its stage changes (ready, failed, lost when its alive key goes).',
-      pattern: '\\S',
-      says: { expected: 'a node name', hint: 'e.g. stage: barn' },
-    }),
-    run: J.union(
-      [
-        J.enumOf(['provision'] as const, {
-          says: { expected: 'provision or a list of steps', hint: ON_EXAMPLE, invalid: () => 'must be provision or a list of steps' },
-        }),
-        steps('Steps to run (shell, script, puppet), as provision: takes them.'),
-      ],
-      {
-        description: 'What the node runs: provision (its own provisioning steps again), or a list of steps.',
-        says: { expected: 'provision or a list of steps', hint: ON_EXAMPLE, missing: { message: 'missing run:', at: 'parent' } },
-      },
-    ),
-  },
-  {
-    required: ['run'],
-    description: 'One reaction: change: node.fact or stage: node, and run:.',
-    says: { expected: 'a map with change: or stage:, and run:', hint: ON_EXAMPLE },
-    allOf: [
-      {
-        not: { required: [...TRIGGERS] },
-        says: {
-          invalid: () => 'a reaction reacts to one thing, but this one has change and stage',
-          invalidHint: 'split it into two reactions, each with its own run:',
-        } satisfies Says,
-      },
-      {
-        not: { not: { anyOf: TRIGGERS.map((k) => ({ required: [k] })) } },
-        says: {
-          invalid: () => 'a reaction needs what it reacts to: change: node.fact or stage: node',
-          invalidHint: ON_EXAMPLE,
-        } satisfies Says,
-      },
-    ],
-  },
-);
-const reactions = (description: string) => J.array(Reaction, { description, says: { expected: 'a list of reactions', hint: ON_EXAMPLE } });
 
 // Nodes.
 

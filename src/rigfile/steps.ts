@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Checker } from './checker.js';
 import type { PathSeg } from './positions.js';
-import { FACT_NAME, STEP_KINDS, type RawStep } from './schema.js';
+import { FACT_NAME } from './schema-parts.js';
+import { STEP_KINDS } from './schema-steps.js';
+import { type RawStep } from './schema.js';
 import type { NodeSpec, ProvisionStep } from './types.js';
 
 export interface RawNeed {

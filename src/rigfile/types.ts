@@ -1,4 +1,4 @@
-import type { INITS } from './schema.js';
+import type { INITS } from './schema-parts.js';
 import type { BackendKind } from '../runtime/kinds.js';
 
 export type { BackendKind } from '../runtime/kinds.js';

@@ -3,7 +3,7 @@ import { changeIfUp, rigGone, tidyAfterDown } from '../../engine/apply.js';
 import { destroyRig } from '../../engine/down.js';
 import { sameRig } from '../../engine/reconcile.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
-import { takenDownError } from '../../engine/up.js';
+import { takenDownError } from '../../engine/taken-down.js';
 import { interruptedError } from '../../engine/reporter.js';
 import { parseDuration } from '../../duration.js';
 import { planRig, type Plan } from '../../plan/plan.js';
