@@ -4,7 +4,7 @@ import type { FactAccess, Facts } from '../facts/store.js';
 import type { HostWiring, RigNetworks, RigRegistry, Sidecars } from '../runtime/runtime.js';
 import type { BackendKind } from '../rigfile/types.js';
 
-/** What the engine works with; built once in the CLI and passed in. */
+/** What the engine works with, by role; built in compose.ts (the fake in test/unit) and passed in. */
 export interface Engine {
   rigs: RigRegistry; // where rigs are found and marked, by their labels
   network: RigNetworks; // a rig's L2 segment and its port guard

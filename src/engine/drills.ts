@@ -1,6 +1,6 @@
 // Failure drills on a rig that is up: a node stopped, started, killed, paused, unpaused, each recorded as an event
 // in the rig's etcd (facts/events.ts). Links (partitions, loss, delay) are link-drills.ts's; a replace is
-// cli/commands/replace.ts's (it is the reconcile of `up`, which lives there).
+// replace.ts's (it is the reconcile of an up of the rig file, apply.ts's).
 import { ExitCode, RigError } from '../errors.js';
 import { recordEvent, type RigEvent } from '../facts/events.js';
 import { nodeWiring } from '../runtime/veth.js';
