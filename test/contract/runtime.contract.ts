@@ -59,7 +59,7 @@ export function runtimeContract(runtime: string, rig: string, subject: () => Pro
       expect((await s.engine.rigs.containers(rig)).map((c) => [c.id, c.role])).toEqual([[sidecar, 'sidecar']]);
     });
 
-    it('sidecar: its start says it runs, is wired, serves etcd to the host, then the bridge, in that order', async () => {
+    it('sidecar: its start says it runs, then that it is wired, then (either first) that etcd serves the host and dnsmasq the bridge', async () => {
       const said: string[] = [];
       await s.engine.sidecars.start(plan, network, sidecar, {
         started: () => said.push('started'),
@@ -67,7 +67,9 @@ export function runtimeContract(runtime: string, rig: string, subject: () => Pro
         etcdServes: (path) => ((socket = path), said.push('etcd')),
         bridgeServes: () => said.push('bridge'),
       });
-      expect(said).toEqual(['started', 'wired', 'etcd', 'bridge']);
+      // etcd's Unix socket needs no bridge, and dnsmasq no etcd: the two come in either order (seen on Docker).
+      expect(said.slice(0, 2)).toEqual(['started', 'wired']);
+      expect(said.slice(2).sort()).toEqual(['bridge', 'etcd']);
       expect((await s.engine.rigs.containers(rig)).find((c) => c.id === sidecar)?.state).toBe('running');
     });
 
