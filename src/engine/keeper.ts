@@ -95,6 +95,8 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
       log(`${what} restarted, but could not be wired again: ${(err as Error).message}`);
     }
   };
+  const deaths = new Deaths(hostAccess(network, sidecar.labels, rig), log);
+  const stopDeaths = await runtime.watchDeaths(rig, (node) => deaths.letGo(node));
   let stop = () => {};
   await new Promise<void>((resolve) => {
     void runtime
@@ -107,7 +109,36 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
       }, resolve);
   });
   stop();
+  stopDeaths();
+  deaths.close();
   await recorder.stop();
+}
+
+/**
+ * A node the engine says died (a `docker kill`, a crash, a stop) is lost to its peers at once: its lease is revoked
+ * (FactStore.letGo) rather than left to run out. One connection for all of them (a root login costs etcd a bcrypt).
+ */
+class Deaths {
+  private facts?: Promise<FactStore>;
+
+  constructor(
+    private readonly access: ReturnType<typeof hostAccess>,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  letGo(node: string): void {
+    this.facts ??= FactStore.connect(this.access);
+    this.facts
+      .then((facts) => facts.letGo(this.access.rig, node))
+      .catch((err: Error) => {
+        this.facts = undefined; // the sidecar may have gone (a down) or restarted: connect again next time
+        this.log(`${node} died; its alive key is left to run out: ${err.message}`);
+      });
+  }
+
+  close(): void {
+    void this.facts?.then((facts) => facts.close()).catch(() => {}); // a connection never made needs no closing
+  }
 }
 
 /**
