@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/plan.js';
-import type { LogOptions } from './backend.js';
+import type { LineSink, LogOptions } from './backend.js';
 import type { RigContainer } from './docker/containers.js';
 import type { NetworkRequest, RigNetwork } from './docker/network.js';
 import type { GuardedPort } from './port-guard.js';
@@ -43,7 +43,7 @@ export interface RigRuntime {
   /** Resolve once the container has printed lines matching every pattern (its log followed); reject at the deadline. */
   waitForLog(id: string, patterns: RegExp[], timeoutMs: number): Promise<void>;
   /** A container's log, a line at a time (see NodeBackend.streamLogs). */
-  streamLog(id: string, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
+  streamLog(id: string, options: LogOptions, onLine: LineSink, signal: AbortSignal): Promise<void>;
   /**
    * Follow a rig's container starts (`onStart` with the container's id and labels) until its network `networkId`
    * is removed or the engine's stream ends (`onEnd`); resolves, once listening, to a stop.

@@ -206,15 +206,14 @@ describe('every wait of up has a deadline', () => {
             () => true,
             () => false,
           );
-      const paused = new Promise<boolean>((resolve) => {
-        events.once('data', async () => {
-          for (let tries = 0; tries < 200; tries++) {
-            if (await pauseOnce()) return resolve(true);
-            await sleep(5);
-          }
-          resolve(false);
-        });
-      });
+      const pauseUntilHeld = async () => {
+        for (let tries = 0; tries < 200; tries++) {
+          if (await pauseOnce()) return true;
+          await sleep(5);
+        }
+        return false;
+      };
+      const paused = new Promise<boolean>((resolve) => events.once('data', () => resolve(pauseUntilHeld())));
       const up = spawnRig(['up', 'rig.yaml', '--name', name, ...args], dir);
       const held = await Promise.race([paused, up.exited.then(() => false)]);
       events.destroy();
