@@ -98,7 +98,7 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
   const stopFollowing = await engine.runtime.watchStarts(
     rig,
     network.id,
-    () => {},
+    () => {}, // a node that starts changes nothing to judge: its edits are judged as they come
     () => {
       ended = true;
       stop();

@@ -114,7 +114,7 @@ export async function removeContainer(docker: Docker, id: string, pace?: PaceOpt
     await docker
       .getContainer(id)
       .wait({ condition: 'removed' })
-      .catch(() => {});
+      .catch(() => {}); // gone before the wait began: removed all the same
   }
 }
 

@@ -213,7 +213,7 @@ export class LxcNodes implements NodeBackend {
     try {
       names = readdirSync(this.options.lxcPath);
     } catch {
-      return [];
+      return []; // no LXC path: no container was ever made there
     }
     return names
       .filter((name) => name.startsWith('rig-') || name.startsWith('.rig-'))
@@ -222,7 +222,7 @@ export class LxcNodes implements NodeBackend {
         try {
           config = readFileSync(join(this.dir(name), 'config'), 'utf8');
         } catch {
-          return [];
+          return []; // removed meanwhile, or a launch not yet written: nothing marked
         }
         const marker = readMarker(config);
         return marker && (rig === undefined || marker.rig === rig) ? [{ name, marker, staged: name.startsWith('.') }] : [];
@@ -340,7 +340,7 @@ async function streamConsoleLog(dir: string, options: LogOptions, onLine: LineSi
     } else if (changes) await follow();
   } finally {
     changes?.close();
-    await Promise.all(parts.map((p) => p.handle.close().catch(() => {})));
+    await Promise.all(parts.map((p) => p.handle.close().catch(() => {}))); // a read-only handle: nothing is lost if close fails
   }
 }
 
@@ -555,7 +555,7 @@ async function followLog(
       current.offset = await readFrom(next, 0, lines, signal, into);
     }
   } finally {
-    await current?.part.handle.close().catch(() => {});
+    await current?.part.handle.close().catch(() => {}); // a read-only handle: nothing is lost if close fails
   }
 }
 
