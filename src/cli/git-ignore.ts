@@ -69,6 +69,7 @@ export class GitIgnore {
 
   private start(): Checker {
     // -z: NUL-separated paths both ways; --verbose --non-matching: one record of four fields per path asked, in order.
+    // A plain spawn: a co-process asked line by line as long as the watch runs (runCommand waits for the end).
     const git = spawn('git', ['-C', this.top, 'check-ignore', '--stdin', '-z', '--verbose', '--non-matching'], {
       env: { ...process.env, GIT_FLUSH: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
