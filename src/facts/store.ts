@@ -154,13 +154,17 @@ export class FactStore {
     });
   }
 
-  /** A key's value, at once if it is there, else once it is put (an etcd watch); null if not within timeoutMs. */
+  /**
+   * A key's value, at once if it is there, else once it is put (an etcd watch); null if not within timeoutMs.
+   * Rejects if etcd stays gone past the watch's bound (see EtcdClient.watch): that is no timeout of the fact's.
+   */
   private async valueOnceThere(key: string, timeoutMs: number): Promise<string | null> {
     const { kvs, revision } = await this.etcd.range(key);
     if (kvs.length) return kvs[0].value;
     let put!: (value: string | null) => void;
-    const published = new Promise<string | null>((resolve) => (put = resolve));
-    const stop = await this.etcd.watch(key, (event) => event.type === 'put' && put(event.value), { afterRevision: revision });
+    let gone!: (err: Error) => void;
+    const published = new Promise<string | null>((resolve, reject) => ((put = resolve), (gone = reject)));
+    const stop = await this.etcd.watch(key, (event) => event.type === 'put' && put(event.value), { afterRevision: revision, onGone: gone });
     const timer = setTimeout(() => put(null), timeoutMs);
     try {
       return await published;
