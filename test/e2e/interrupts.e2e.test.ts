@@ -87,15 +87,15 @@ describe('an interrupt at any instant of up removes exactly what exists and exit
   // speed); "at once" is before Node has run rig's code.
   for (const [phase, line, signal] of [
     ['at once', undefined, 'SIGINT'],
-    ['checking the rig', /❯ .*Check the rig/, 'SIGINT'],
-    ['creating the network', /❯ .*Create the rig network$/m, 'SIGINT'],
-    ['the network made', /› .*Create the rig network: /, 'SIGTERM'],
-    ['starting the sidecar and nodes', /❯ .*Start dnsmasq/, 'SIGINT'],
-    ['a node created', /› .*village\.test: created/, 'SIGINT'],
-    ['the sidecar serving', /› .*dnsmasq and etcd: DNS/, 'SIGTERM'],
-    ['a node addressed', /› .*village\.test: addressed/, 'SIGINT'],
+    ['while it checks the rig', /❯ .*Check the rig/, 'SIGINT'],
+    ['while it creates the network', /❯ .*Create the rig network$/m, 'SIGINT'],
+    ['once the network is made', /› .*Create the rig network: /, 'SIGTERM'],
+    ['as the sidecar and nodes start', /❯ .*Start dnsmasq/, 'SIGINT'],
+    ['once a node is created', /› .*village\.test: created/, 'SIGINT'],
+    ['once the sidecar serves', /› .*dnsmasq and etcd: DNS/, 'SIGTERM'],
+    ['once a node has its address', /› .*village\.test: addressed/, 'SIGINT'],
   ] as const) {
-    it(`${signal} at ${phase} of a 6-node up`, async () => {
+    it(`${signal} ${phase}, in a 6-node up`, async () => {
       const { name, dir } = newRig('intr', sixNodes);
       const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
       if (line) expect(await printed(up, line), up.output()).toBe(true);
