@@ -7,7 +7,7 @@ import type { Ctx } from './context.js';
 import { SHELL_STEP, SHELL_VALIDATE, shellRigFile } from './files.js';
 import type { Options } from './options.js';
 import { live, NODE, repo, RIG, rigDown, run } from './process.js';
-import { ratio, round, roundN, sleep, stats, timed, type Maybe, type Stats } from './util.js';
+import { ratio, round, roundN, stats, timed, type Maybe, type Stats } from './util.js';
 
 /** `rig provision` of one node against its steps and validate commands run by hand with `docker exec`. */
 export interface ProvisionCost {
@@ -50,7 +50,14 @@ function watchVerdicts(name: string, cwd: string) {
       waiting.push(resolveNext);
       setTimeout(() => reject(new Error(`rig watch gave no verdict within 120 s`)), 120_000).unref();
     });
-  return { child, next };
+  // Its note once every directory is watched (stderr, a JSON line with the directories): an edit from then on is seen.
+  const watching = new Promise<void>((resolveWatching, reject) => {
+    let said = '';
+    child.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()).includes('"watching"') && resolveWatching());
+    setTimeout(() => reject(new Error(`rig watch was not watching within 60 s: ${said}`)), 60_000).unref();
+  });
+  watching.catch(() => {}); // measure awaits it
+  return { child, next, watching };
 }
 
 /** Edits `file` runs + 1 times (values in turn; the first edit warms up), each time until rig watch's verdict. */
@@ -58,7 +65,7 @@ async function measure(options: Options, name: string, dir: string, file: string
   const watch = watchVerdicts(name, dir);
   live.set(`${name}-watch`, async () => watch.child.kill('SIGINT'));
   try {
-    await sleep(1500); // it is watching
+    await watch.watching;
     const ms: number[] = [];
     for (let i = 0; i < options.editRuns + 1; i++) {
       const start = performance.now();

@@ -18,7 +18,7 @@ export interface KillToReaction {
   reaction: Stats;
   /** `rig kill barn`'s own time, start to exit (the node is dead when it returns) */
   killCall: Stats;
-  /** from just before `rig kill barn` to barn's alive key gone (its lease expired), seen by the same watch */
+  /** from just before `rig kill barn` to barn's alive key gone (rig kill revokes its lease), seen by the same watch */
   lost: Stats;
   /** from the alive key gone to the reaction's stage: mill's watch, its runner, its login and stage write */
   agent: Stats;
@@ -44,6 +44,7 @@ export interface Reactions {
 interface Seen {
   value: string;
   at: number;
+  revision: number; // etcd's, of the write: orders writes seen by different watches
 }
 
 /** Every write of one key, stamped (performance.now) as rig's etcd watch delivers it in this process. */
@@ -54,16 +55,20 @@ class KeyLog {
   constructor(readonly what: string) {}
 
   record(event: WatchEvent): void {
-    this.seen.push({ value: event.type === 'delete' ? '(deleted)' : event.value, at: performance.now() });
+    this.seen.push({
+      value: event.type === 'delete' ? '(deleted)' : event.value,
+      at: performance.now(),
+      revision: Number(event.modRevision),
+    });
     for (const w of this.wake.splice(0)) w();
   }
 
-  /** The first write after `after` that `matches`, waited for up to `timeoutMs`. */
-  async next(matches: (value: string) => boolean, after: number, timeoutMs = 30_000): Promise<Seen> {
+  /** The first write after `after` (and after etcd revision `afterRevision`) that `matches`, waited for up to `timeoutMs`. */
+  async next(matches: (value: string) => boolean, after: number, timeoutMs = 30_000, afterRevision = 0): Promise<Seen> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       checkInterrupted();
-      const found = this.seen.find((s) => s.at > after && matches(s.value));
+      const found = this.seen.find((s) => s.at > after && s.revision > afterRevision && matches(s.value));
       if (found) return found;
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`reactions: ${this.what}: nothing as awaited within ${timeoutMs / 1000} s (last: ${this.last()})`);
@@ -128,8 +133,9 @@ async function killToReaction(options: Options, name: string, stages: KeyLog, al
     const before = performance.now();
     await run(NODE, [RIG, 'kill', 'barn', '--name', name]);
     const killed = performance.now();
-    const reacting = await stages.next((v) => v.startsWith(STAGE_REACTION), before);
     const lost = await alive.next((v) => v === '(deleted)', before);
+    // The reaction to this kill: written after the key went (a late run of the last cycle's, to barn's return, is not it).
+    const reacting = await stages.next((v) => v.startsWith(STAGE_REACTION), before, 30_000, lost.revision);
     await stages.next((v) => v === 'ready', reacting.at);
     await run(NODE, [RIG, 'start', 'barn', '--name', name]);
     await stages.settled(1500);
@@ -198,7 +204,7 @@ export async function reactions(options: Options, ctx: Ctx): Promise<Reactions> 
       revision,
       kvs: [stage],
     } = await client.range(`${node('mill.bench.test')}/stage`);
-    if (stage) stages.seen.push({ value: stage.value, at: performance.now() });
+    if (stage) stages.seen.push({ value: stage.value, at: performance.now(), revision: Number(stage.modRevision) });
     await client.watch(`${node('mill.bench.test')}/stage`, (e) => stages.record(e), { afterRevision: revision });
     await client.watch(`${node('barn.bench.test')}/alive`, (e) => alive.record(e), { afterRevision: revision });
     const result: Reactions = {};

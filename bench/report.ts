@@ -147,7 +147,7 @@ function reactionRows(r: Reactions | undefined): string[][] {
     const ttl = k.ttl === null ? '' : `, lease TTL ${k.ttl} s`;
     rows.push(["rig kill -> peer's reaction starts", `${msf(k.reaction.median)} ms`, range(k.reaction), `${k.reaction.n} kills`]);
     rows.push(['  rig kill returns', `${msf(k.killCall.median)} ms`, range(k.killCall), 'the node is dead']);
-    rows.push(["  to the node's alive key gone", `${msf(k.lost.median)} ms`, range(k.lost), `lease expiry${ttl}`]);
+    rows.push(["  to the node's alive key gone", `${msf(k.lost.median)} ms`, range(k.lost), `revoked by rig kill${ttl}`]);
     rows.push(['  alive key gone -> reacting', `${msf(k.agent.median)} ms`, range(k.agent), "the peer's agent"]);
   }
   const c = r?.cost;

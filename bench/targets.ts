@@ -136,7 +136,7 @@ function microTargets(micro: Micro, add: Add): void {
       "rig kill -> peer's reaction starts < 3 s",
       `${msf(r.kill.reaction.median)} ms (max ${msf(r.kill.reaction.max)} ms)`,
       lt(r.kill.reaction.median, 3000),
-      `median of ${r.kill.reaction.n}; the lease TTL (${r.kill.ttl ?? '?'} s) is most of it`,
+      `median of ${r.kill.reaction.n}; rig kill revokes the lease (TTL ${r.kill.ttl ?? '?'} s)`,
     );
   if (r?.cost)
     add(

@@ -1,7 +1,8 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { runCommand } from '../runtime/command.js';
 
 interface Checker {
   git: ChildProcessWithoutNullStreams;
@@ -27,10 +28,9 @@ export class GitIgnore {
 
   /** The work tree `dir` is in (undefined: none, or no git). */
   static async open(dir: string): Promise<GitIgnore | undefined> {
-    const real = await new Promise<string | undefined>((resolve) =>
-      execFile('git', ['-C', dir, 'rev-parse', '--show-toplevel'], { timeout: 10_000 }, (err, stdout) =>
-        resolve(err ? undefined : stdout.trim() || undefined),
-      ),
+    const real = await runCommand('git', ['-C', dir, 'rev-parse', '--show-toplevel'], { timeoutMs: 10_000 }).then(
+      (found) => found.stdout.trim() || undefined,
+      () => undefined, // no git, or not a work tree: nothing is left out
     );
     if (real === undefined) return undefined;
     // dir is `real` plus some directories: the same directories off dir give the work tree under dir's name.
@@ -69,6 +69,7 @@ export class GitIgnore {
 
   private start(): Checker {
     // -z: NUL-separated paths both ways; --verbose --non-matching: one record of four fields per path asked, in order.
+    // A plain spawn: a co-process asked line by line as long as the watch runs (runCommand waits for the end).
     const git = spawn('git', ['-C', this.top, 'check-ignore', '--stdin', '-z', '--verbose', '--non-matching'], {
       env: { ...process.env, GIT_FLUSH: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ function forWriting(pid: number, fd: string): boolean | undefined {
     const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
     return flags === undefined ? undefined : (parseInt(flags, 8) & 3) !== 0;
   } catch {
-    return undefined;
+    return undefined; // the process or descriptor is gone: not known
   }
 }
 
@@ -19,7 +19,7 @@ function sessionOf(pid: number | 'self'): string | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3];
   } catch {
-    return undefined;
+    return undefined; // the process ended: it has no session
   }
 }
 
@@ -83,7 +83,7 @@ function writes(pid: number, key: string): boolean {
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return false;
+    return false; // it ended (or is not ours to look into): it writes nothing
   }
   return fds.some((fd) => {
     try {

@@ -39,7 +39,7 @@ export function processesWith(name: string, value: string): number[] {
   try {
     entries = readdirSync('/proc');
   } catch {
-    return [];
+    return []; // no /proc (not Linux): no process can be found by its environment
   }
   return entries.filter(/^\d+$/.test.bind(/^\d+$/)).flatMap((entry) => {
     let environ: Buffer;

@@ -68,12 +68,15 @@ export async function powerDrill(
     throw err;
   });
   if (action === 'unpause') await cutWhilePaused(engine, node, false);
-  await withFacts(access, (f) => recordEvent(f, node.rig, { kind: action, node: node.node }));
+  await withFacts(access, async (f) => {
+    if (action === 'kill' || action === 'stop' || action === 'pause') await f.letGo(node.rig, node.node); // lost now, not in a TTL
+    await recordEvent(f, node.rig, { kind: action, node: node.node });
+  });
   if (action === 'start') {
     if (declarationOf(node.backend).wiredByHost) await wireAgain(engine, node, options);
     await waitReady(engine, node, options);
   }
-  // Its lease ran out while it was frozen: it reads as lost until its agent, thawed, takes one again (a second or two).
+  // Its lease went with the pause: it reads as lost until its agent, thawed, takes one again (a second or two).
   if (action === 'unpause' && !(await withFacts(access, (f) => f.waitAlive(node.rig, node.node, options.timeoutMs)))) {
     throw new RigError(
       `${node.node} runs again, but its agent did not say it is alive within ${options.timeoutMs / 1000} s.`,

@@ -58,6 +58,7 @@ function filesUnder(dir: string): string[] {
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
+    // not there, or not readable: it names no live host
     return [];
   }
   return entries.flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
@@ -69,6 +70,7 @@ function readText(file: string): string | undefined {
     const text = readFileSync(file, 'utf8');
     return text.includes('\0') ? undefined : text;
   } catch {
+    // gone since it was listed, or not readable: nothing to read in it
     return undefined;
   }
 }

@@ -95,6 +95,10 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
       log(`${what} restarted, but could not be wired again: ${(err as Error).message}`);
     }
   };
+  const deaths = new Deaths(hostAccess(network, sidecar.labels, rig), log);
+  // Every backend that hears its nodes die (Docker's events); one that does not leaves its nodes' leases to run out.
+  const stops = await Promise.all(Object.values(engine.backends).map((b) => b.watchDeaths?.(rig, (node) => deaths.letGo(node))));
+  const stopDeaths = () => stops.forEach((stopOne) => stopOne?.());
   let stop = () => {};
   await new Promise<void>((resolve) => {
     void rigs
@@ -107,7 +111,36 @@ export async function keep(engine: Engine, rig: string, log: (line: string) => v
       }, resolve);
   });
   stop();
+  stopDeaths();
+  deaths.close();
   await recorder.stop();
+}
+
+/**
+ * A node the engine says died (a `docker kill`, a crash, a stop) is lost to its peers at once: its lease is revoked
+ * (FactStore.letGo) rather than left to run out. One connection for all of them (a root login costs etcd a bcrypt).
+ */
+class Deaths {
+  private facts?: Promise<FactStore>;
+
+  constructor(
+    private readonly access: ReturnType<typeof hostAccess>,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  letGo(node: string): void {
+    this.facts ??= FactStore.connect(this.access);
+    this.facts
+      .then((facts) => facts.letGo(this.access.rig, node))
+      .catch((err: Error) => {
+        this.facts = undefined; // the sidecar may have gone (a down) or restarted: connect again next time
+        this.log(`${node} died; its alive key is left to run out: ${err.message}`);
+      });
+  }
+
+  close(): void {
+    void this.facts?.then((facts) => facts.close()).catch(() => {}); // a connection never made needs no closing
+  }
 }
 
 /**
@@ -148,7 +181,7 @@ class StageRecorder {
   }
 
   async stop(): Promise<void> {
-    await this.stopRecording?.().catch(() => {});
+    await this.stopRecording?.().catch(() => {}); // the keeper ends: a record it could not stop is the history's last
     this.facts?.close();
   }
 }

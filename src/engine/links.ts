@@ -10,6 +10,7 @@ function lstatOrUndefined(path: string) {
   try {
     return lstatSync(path);
   } catch {
+    // nothing there
     return undefined;
   }
 }

@@ -85,7 +85,7 @@ export class NodeStarts {
   }
 
   private stopWatching(): void {
-    void this.stopStages?.then((stop) => stop()).catch(() => {});
+    void this.stopStages?.then((stop) => stop()).catch(() => {}); // a watch that never started has nothing to stop
     this.stopDeaths?.();
   }
 

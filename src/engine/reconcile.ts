@@ -91,6 +91,7 @@ export function settingsChanges(kept: string | undefined, spec: RigSpec): string
     before = JSON.parse(kept ?? '') as RigSettings;
     if (!before || typeof before !== 'object' || !before.network) return [];
   } catch {
+    // no settings label (an older rig's) or not JSON: nothing to compare against
     return [];
   }
   const rel = (path: string) => relative(spec.dir, path) || '.';

@@ -32,6 +32,7 @@ export async function takenDown(
     if (parts.sidecar !== undefined && (!sidecar || ['removing', 'dead'].includes(sidecar.state))) return true;
     return suspect && (await networkGoes(engine, rig, parts.network.id, settleMs));
   } catch {
+    // the engine did not answer: nothing says the rig went, so the failure is told as it came
     return false;
   }
 }
@@ -61,7 +62,7 @@ async function networkGoes(engine: Engine, rig: string, id: string, ms: number):
   const stop = await engine.rigs.watchStarts(
     rig,
     id,
-    () => {},
+    () => {}, // a start is no sign either way
     () => settle(true),
   );
   const timer = setTimeout(() => settle(false), ms);

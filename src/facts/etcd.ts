@@ -27,7 +27,7 @@ export class EtcdUnanswered extends Error {
 }
 
 /** The gRPC status codes rig tells apart. */
-export const EtcdCode = { failedPrecondition: 9, unauthenticated: 16 } as const;
+export const EtcdCode = { notFound: 5, failedPrecondition: 9, unauthenticated: 16 } as const;
 
 export interface KeyValue {
   key: string;

@@ -77,7 +77,7 @@ const parse = (value: string): Record<string, unknown> | undefined => {
     const parsed: unknown = JSON.parse(value);
     return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
   } catch {
-    return undefined;
+    return undefined; // not JSON: the value is kept as text, with no fields
   }
 };
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

@@ -152,13 +152,30 @@ export class FactStore {
     return (await this.valueOnceThere(`${nodePrefix(rig, node)}alive`, timeoutMs)) !== null;
   }
 
-  /** A key's value, at once if it is there, else once it is put (an etcd watch); null if not within timeoutMs. */
+  /**
+   * The host saw the node die, stop or pause: its `alive` key goes now (its lease revoked), so its peers need not
+   * wait for the lease's TTL. A node that runs again grants itself a new lease (rig-fact's alive_turn).
+   */
+  async letGo(rig: string, node: string): Promise<void> {
+    const { kvs } = await this.etcd.call<{ kvs?: Array<{ lease?: string }> }>('/v3/kv/range', keyRange(`${nodePrefix(rig, node)}alive`));
+    const lease = kvs?.[0]?.lease;
+    if (!lease) return; // no key bound to a lease: lost already
+    await this.etcd.call('/v3/lease/revoke', { ID: lease }).catch((err: unknown) => {
+      if (!(err instanceof EtcdError && err.code === EtcdCode.notFound)) throw err; // it ran out meanwhile: as good
+    });
+  }
+
+  /**
+   * A key's value, at once if it is there, else once it is put (an etcd watch); null if not within timeoutMs.
+   * Rejects if etcd stays gone past the watch's bound (see EtcdClient.watch): that is no timeout of the fact's.
+   */
   private async valueOnceThere(key: string, timeoutMs: number): Promise<string | null> {
     const { kvs, revision } = await this.etcd.range(key);
     if (kvs.length) return kvs[0].value;
     let put!: (value: string | null) => void;
-    const published = new Promise<string | null>((resolve) => (put = resolve));
-    const stop = await this.etcd.watch(key, (event) => event.type === 'put' && put(event.value), { afterRevision: revision });
+    let gone!: (err: Error) => void;
+    const published = new Promise<string | null>((resolve, reject) => ((put = resolve), (gone = reject)));
+    const stop = await this.etcd.watch(key, (event) => event.type === 'put' && put(event.value), { afterRevision: revision, onGone: gone });
     const timer = setTimeout(() => put(null), timeoutMs);
     try {
       return await published;

@@ -151,7 +151,7 @@ const json = (text: string | undefined): unknown => {
   try {
     return text === undefined ? undefined : JSON.parse(text);
   } catch {
-    return undefined;
+    return undefined; // a fact that is not JSON has no structured value
   }
 };
 

@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/plan.js';
-import type { LogOptions } from './backend.js';
+import type { LineSink, LogOptions } from './backend.js';
 import type { RigError } from '../errors.js';
 import type { RigAddresses } from '../plan/plan.js';
 import type { GuardedPort } from './port-guard.js';
@@ -149,5 +149,5 @@ export interface Sidecars {
   /** Resolve once the sidecar has printed lines matching every pattern (its log followed); reject at the deadline. */
   waitForLog(id: string, patterns: RegExp[], timeoutMs: number): Promise<void>;
   /** Its log, a line at a time (see NodeBackend.streamLogs). */
-  streamLog(id: string, options: LogOptions, onLine: (line: string) => void, signal: AbortSignal): Promise<void>;
+  streamLog(id: string, options: LogOptions, onLine: LineSink, signal: AbortSignal): Promise<void>;
 }

@@ -63,5 +63,6 @@ export async function removeVeth(hostInterface: string, pace?: PaceOptions): Pro
 const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
 
 async function deleteLink(name: string): Promise<void> {
+  // Removing the link's namespace (a container going) may take it first: gone either way.
   if (linkExists(name)) await runCommand('ip', ['link', 'del', name]).catch(() => {});
 }

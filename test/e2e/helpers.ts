@@ -190,6 +190,32 @@ export function spawnRig(args: string[], cwd?: string): Spawned {
   return { child, output: () => out, exited };
 }
 
+/**
+ * Resolve once the process has printed a line matching `pattern` (false if it ended first), as the line arrives:
+ * a test acts at a phase it saw, whatever the machine's speed. Rejects after `ms` (a bound on a hang).
+ */
+export function printed(run: Spawned, pattern: RegExp, ms = 120_000): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`no line matching ${pattern} within ${ms / 1000} s:\n${run.output()}`))),
+      ms,
+    );
+    const check = () => pattern.test(run.output()) && finish(() => resolve(true));
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      run.child.stdout!.off('data', check);
+      run.child.stderr!.off('data', check);
+      settle();
+      return true;
+    };
+    // After spawnRig's own listeners, which add the chunk to the output first.
+    run.child.stdout!.on('data', check);
+    run.child.stderr!.on('data', check);
+    run.child.once('close', () => finish(() => resolve(pattern.test(run.output())))); // its output is all read by then
+    check();
+  });
+}
+
 /** Kill what spawnRig started and is still running (a test that failed half-way): call it in afterEach. */
 export function killSpawned(): void {
   for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

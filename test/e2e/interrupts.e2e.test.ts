@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { containerName, SIDECAR } from '../../src/labels.js';
 import { connectDocker } from '../../src/runtime/docker/connect.js';
-import { docker, eventually, fixtureDir, leftovers, rig, ended, killSpawned, spawnRig, uniqueName, vethsLeft } from './helpers.js';
+import { docker, eventually, fixtureDir, leftovers, rig, ended, killSpawned, printed, spawnRig, uniqueName, vethsLeft } from './helpers.js';
 
 // Interrupts, races and waits of `up` and `run` (issue 12, items 1 to 5 and the name conflicts of 14).
 
@@ -69,24 +69,36 @@ async function expectWhole(name: string, nodes: string[]) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Once every reaper armed for rig `name` has ended (a reaper is a detached `sh`, then `node dist/cli/reaper.js`, for
+ * the rig; a disarmed one ends as it reads "disarm"). A reaper armed by mistake removes the rig before it ends.
+ */
+const noReaperLeft = async (name: string) => {
+  const alive = async () => (await execa('pgrep', ['-f', `reaper\\.js ${name}( |$)`], { reject: false })).stdout.trim() !== '';
+  expect(await eventually(async () => !(await alive()), 60_000, 50)).toBe(true);
+};
+
 describe('an interrupt at any instant of up removes exactly what exists and exits 130', () => {
   // Before Node has run rig's code, the default action ends the process by the signal itself (a shell says 130).
   const interrupted = (end: { code: number | null; signal: NodeJS.Signals | null }, signal: NodeJS.Signals) =>
     end.code === 130 || (end.code === null && end.signal === signal);
 
-  for (const [delayMs, signal] of [
-    [100, 'SIGINT'],
-    [330, 'SIGINT'],
-    [450, 'SIGINT'],
-    [600, 'SIGTERM'],
-    [800, 'SIGINT'],
-    [1200, 'SIGINT'],
-    [1800, 'SIGTERM'],
+  // Each phase as up's progress says it begins (the kill comes a few milliseconds into it, whatever the machine's
+  // speed); "at once" is before Node has run rig's code.
+  for (const [phase, line, signal] of [
+    ['at once', undefined, 'SIGINT'],
+    ['while it checks the rig', /❯ .*Check the rig/, 'SIGINT'],
+    ['while it creates the network', /❯ .*Create the rig network$/m, 'SIGINT'],
+    ['once the network is made', /› .*Create the rig network: /, 'SIGTERM'],
+    ['as the sidecar and nodes start', /❯ .*Start dnsmasq/, 'SIGINT'],
+    ['once a node is created', /› .*village\.test: created/, 'SIGINT'],
+    ['once the sidecar serves', /› .*dnsmasq and etcd: DNS/, 'SIGTERM'],
+    ['once a node has its address', /› .*village\.test: addressed/, 'SIGINT'],
   ] as const) {
-    it(`${signal} ${delayMs} ms into a 6-node up`, async () => {
+    it(`${signal} ${phase}, in a 6-node up`, async () => {
       const { name, dir } = newRig('intr', sixNodes);
       const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
-      await sleep(delayMs);
+      if (line) expect(await printed(up, line), up.output()).toBe(true);
       up.child.kill(signal);
       const end = await ended(up, 60_000);
       expect(interrupted(end, signal), `exit ${end.code} ${end.signal}:\n${up.output()}`).toBe(true);
@@ -97,15 +109,14 @@ describe('an interrupt at any instant of up removes exactly what exists and exit
 
 describe('an interrupt of an up of LXC nodes', () => {
   const lxcNodes = sixNodes.slice(0, 3);
-  for (const [delayMs, signal] of [
-    [0, 'SIGINT'],
-    [400, 'SIGTERM'],
+  for (const [phase, line, signal] of [
+    ['as the nodes start', /❯ .*Start dnsmasq/, 'SIGINT'],
+    ['once a node is created', /› .*village\.test: created/, 'SIGTERM'],
   ] as const) {
-    it(`${signal} ${delayMs} ms after the nodes start removes every LXC container, veth and link it made`, async () => {
+    it(`${signal} ${phase} removes every LXC container, veth and link it made`, async () => {
       const { name, dir } = newRig('intrlxc', lxcNodes, undefined, 'backend: lxc');
       const up = spawnRig(['up', 'rig.yaml', '--name', name], dir);
-      expect(await eventually(async () => up.output().includes('Start dnsmasq'), 60_000, 20), up.output()).toBe(true);
-      await sleep(delayMs);
+      expect(await printed(up, line), up.output()).toBe(true);
       up.child.kill(signal);
       const end = await ended(up, 60_000);
       expect(end.code === 130 || end.signal === signal, `exit ${end.code} ${end.signal}:\n${up.output()}`).toBe(true);
@@ -130,7 +141,7 @@ describe('arguments are checked before anything is armed or made', () => {
       expect(bad.exitCode, bad.all).toBe(2);
       expect(bad.stderr).toMatch(says);
     }
-    await sleep(3000); // what a reaper armed by mistake would take to remove the rig
+    await noReaperLeft(name);
     await expectWhole(name, twoNodes);
   });
 });
@@ -142,13 +153,14 @@ describe('two ups of one name at once', () => {
       // Stopped as they start and let go together, so that they reach the engine at about the same moment.
       const ups = [0, 1, 2].map(() => spawnRig(['up', 'rig.yaml', '--name', name], dir));
       for (const up of ups) up.child.kill('SIGSTOP');
-      await sleep(300);
+      const stopped = (pid: number) => / T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ')'));
+      expect(await eventually(async () => ups.every((up) => stopped(up.child.pid!)), 10_000, 10)).toBe(true);
       for (const up of ups) up.child.kill('SIGCONT');
       const codes = (await Promise.all(ups.map((up) => ended(up, 120_000)))).map((end) => end.code);
       expect([...codes].sort(), ups.map((u) => u.output()).join('\n----\n')).toEqual([0, 2, 2]);
       for (const [i, loser] of ups.entries())
         if (codes[i] === 2) expect(loser.output()).toMatch(new RegExp(`rig named ${name} is already up`));
-      await sleep(2000);
+      await noReaperLeft(name); // a loser's, armed by mistake, would remove the winner's rig
       await expectWhole(name, twoNodes);
       expect(symlinksIn(join(dir, 'hieradata/nodes'))).toHaveLength(2);
     }
@@ -206,15 +218,14 @@ describe('every wait of up has a deadline', () => {
             () => true,
             () => false,
           );
-      const paused = new Promise<boolean>((resolve) => {
-        events.once('data', async () => {
-          for (let tries = 0; tries < 200; tries++) {
-            if (await pauseOnce()) return resolve(true);
-            await sleep(5);
-          }
-          resolve(false);
-        });
-      });
+      const pauseUntilHeld = async () => {
+        for (let tries = 0; tries < 200; tries++) {
+          if (await pauseOnce()) return true;
+          await sleep(5);
+        }
+        return false;
+      };
+      const paused = new Promise<boolean>((resolve) => events.once('data', () => resolve(pauseUntilHeld())));
       const up = spawnRig(['up', 'rig.yaml', '--name', name, ...args], dir);
       const held = await Promise.race([paused, up.exited.then(() => false)]);
       events.destroy();
@@ -237,8 +248,8 @@ describe('every wait of up has a deadline', () => {
   });
 
   it('SIGTERM ends an up whose sidecar is paused', async () => {
+    // Once the pause holds, up is waiting on the sidecar (it cannot get past it).
     const { name, dir, up } = await upWithSidecarPaused('pauseterm', []);
-    await sleep(2000);
     up.child.kill('SIGTERM');
     const end = await ended(up, 60_000);
     expect(end.code, up.output()).toBe(130);

@@ -36,7 +36,7 @@ nodes:
     return value;
   };
   /** The first `count` JSON lines a command that goes on printing (a watch) prints, then it is stopped. */
-  const lines = async (args: string[], count: number, act?: () => Promise<void>) => {
+  const lines = async (args: string[], count: number, act?: (child: ReturnType<typeof execa>) => Promise<void>) => {
     const child = execa('node', [rigBin, ...args, '--json'], { cwd: r.dir, env: { CI: 'true' }, reject: false });
     const got: unknown[] = [];
     let buffered = '';
@@ -52,7 +52,7 @@ nodes:
           resolve();
         }
       });
-      void act?.();
+      act?.(child).catch(reject);
     }).finally(() => child.kill('SIGINT'));
     await child;
     return got.slice(0, count);
@@ -107,8 +107,12 @@ nodes:
     const stages = await lines(['status', '--watch', '--name', r.name], 2);
     for (const line of stages) expect(schemaErrors('status-watch', line)).toEqual([]);
     expect(stages).toContainEqual(expect.objectContaining({ rig: r.name, fqdn: 'barn.shapes.test', name: 'barn', stage: 'ready' }));
-    const [verdict] = await lines(['watch', '--name', r.name], 1, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 2000)); // the watch is set up
+    const [verdict] = await lines(['watch', '--name', r.name], 1, async (child) => {
+      // Its note once every directory is watched (stderr, a JSON line with the directories): an edit from then on is seen.
+      let said = '';
+      await new Promise<void>((resolve) =>
+        child.stderr!.on('data', (chunk: Buffer) => (said += chunk.toString()).includes('"watching"') && resolve()),
+      );
       writeFileSync(join(r.dir, 'note.txt'), 'a change');
     });
     expect(schemaErrors('watch', verdict)).toEqual([]);

@@ -124,6 +124,26 @@ nodes:
     expect(await eventually(async () => Object.values(await stages(r.name)).every((s) => s === 'ready'), 60_000, 500)).toBe(true);
   });
 
+  it('dock, its alive key bound to a 60 s lease: a docker kill revokes it at once (the keeper hears the death)', async () => {
+    // Its agent's keepalives stop, and its key is bound to a lease that would outlive the peer's 30 s wait: only
+    // the host's revoke on the container's death can wake the peer in time.
+    const longLease =
+      'kill "$(cat /run/rig/alive.pid)" && id=$(etcd /v3/lease/grant \'{"TTL":60}\' | json_field ID) && ' +
+      `etcd /v3/kv/put "{\\"key\\":\\"$(b64 ${alive('dock')})\\",\\"value\\":\\"$(b64 x)\\",\\"lease\\":\\"$id\\"}"`;
+    const bound = await inNode(r.name, 'dock', longLease);
+    expect(bound.stdout, bound.all).toContain('"header"');
+    const waiting = inNode(r.name, 'peer', `rig-fact lost --timeout 30 dock; echo "lost-rc=$?"`);
+    expect(await eventually(async () => (await docker(['exec', `rig-${r.name}.peer`, '/.rig/bin/ps'])).includes('/v3/watch'), 20_000)).toBe(
+      true,
+    );
+    await docker(['kill', `rig-${r.name}.dock`]);
+    const seen = await waiting;
+    expect(seen.stdout, seen.all).toContain('lost-rc=0');
+    expect((await stages(r.name)).dock).toBe('stopped');
+    const started = await rig(['start', 'dock', '--name', r.name]);
+    expect(started.exitCode, started.all).toBe(0);
+  });
+
   it.each([
     ['dock', (name: string) => docker(['kill', `rig-${name}.dock`])],
     ['lex', (name: string) => execa('lxc-stop', ['-P', '/var/lib/lxc', '-n', `rig-${name}.lex`, '-k'])],

@@ -262,7 +262,7 @@ describe('Hiera backend rig::etcd_lookup_key in the puppet image, against a real
     const run = puppetApply('wait20.yaml', 'notify { lookup("rig::nodes::redis3::role"): }');
     await new Promise<void>((resolveWait, reject) => {
       run.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('rig: waiting up to 20 s') && resolveWait());
-      run.then((r) => reject(new Error(`puppet ended before waiting:\n${r.all}`)));
+      run.then((r) => reject(new Error(`puppet ended before waiting:\n${r.all}`)), reject);
     });
     const failedAt = performance.now();
     await put(stage('redis3.village.test'), 'failed: step 1/2 (shell) exited 1');

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { docker, eventually, fixtureDir, killSpawned, leftovers, printed, rig, spawnRig, uniqueName } from './helpers.js';
 
 // Issue 21, item 24: `rig down` of a rig while an `up` (or an `up` of an edited rig file, a reconcile) is at work on
 // it. Whatever the up was doing when its rig went, it must say that the rig was taken down meanwhile, and advise
@@ -13,33 +12,16 @@ import { docker, eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } fr
 const rigFile = (name: string, nodes: string[]) =>
   `name: ${name}\ndomain: race.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n${nodes.map((n) => `  ${n}.race.test:\n`).join('')}`;
 
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const spawned: ChildProcess[] = [];
 const rigsMade: string[] = [];
 const cleanups: Array<() => void> = [];
 
 afterEach(async () => {
-  for (const child of spawned.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killSpawned();
   const names = rigsMade.splice(0);
   for (const name of names) await rig(['down', '--name', name]); // every rig, before any assertion can stop the loop
   for (const cleanup of cleanups.splice(0)) cleanup();
   for (const name of names) expect(await leftovers(name)).toEqual([]);
 });
-
-function spawnRig(args: string[], cwd: string): Spawned {
-  const child = spawn('node', [rigBin, ...args], { cwd, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  spawned.push(child);
-  return { child, output: () => out, exited };
-}
 
 function newRig(prefix: string, nodes: string[]) {
   const name = uniqueName(prefix);
@@ -71,16 +53,25 @@ async function expectNothingLeft(name: string): Promise<void> {
 describe('rig up racing rig down of the same rig', () => {
   it('says the rig was taken down meanwhile (exit 1), never an engine error or docker logs of a removed container', async () => {
     const outcomes: string[] = [];
-    // From at once to about when the up is done: each attempt hits another step of the up, or none.
-    for (const delayMs of [0, 0, 100, 300, 600, 1000, 2000]) {
+    // From at once to about when the up is done: each attempt hits another step of the up (the down comes a moment
+    // after up's progress says it began), or none.
+    for (const phase of [
+      undefined,
+      undefined,
+      /❯ .*Start dnsmasq/,
+      /› .*: created/,
+      /› .*dnsmasq and etcd: DNS/,
+      /› .*: addressed/,
+      /› .*: ready/,
+    ]) {
       const { name, dir } = newRig('uprace', ['barn', 'mill', 'well', 'silo']);
       const up = spawnRig(['up', 'rig.yaml'], dir);
       // The network is the first thing an up makes: from then on the rig is up as far as `rig down` can tell.
       const made = await eventually(async () => (await networkExists(name)) || up.child.exitCode !== null, 120_000, 10);
       expect(made && up.child.exitCode === null, up.output()).toBe(true);
-      await new Promise((r) => setTimeout(r, delayMs));
+      if (phase) await printed(up, phase); // false if the up ended first: the down then comes after it
       const down = await rig(['down', '--name', name]);
-      const code = await up.exited;
+      const { code } = await up.exited;
       const said = `up exit ${code}:\n${up.output()}\n---- down exit ${down.exitCode}:\n${down.all}`;
       if (code === 0) {
         // The up was done before the down: it said the rig is up, and the down removed it.
@@ -103,7 +94,8 @@ describe('rig up racing rig down of the same rig', () => {
 describe('an up of an edited rig file (a reconcile) racing rig down of the rig', () => {
   it('says the rig was taken down meanwhile (exit 1), not that it stays up as far as the changes got', async () => {
     const outcomes: string[] = [];
-    for (const delayMs of [0, 100, 300, 600, 1200]) {
+    // The down comes as the plan is printed, or a moment after the reconcile says it made, addressed or readied a node.
+    for (const phase of [undefined, undefined, /› .*: created/, /› .*: addressed/, /› .*: ready/]) {
       const { name, dir, file } = newRig('recrace', ['barn']);
       const first = await rig(['up', 'rig.yaml'], { cwd: dir });
       expect(first.exitCode, first.all).toBe(0);
@@ -116,9 +108,9 @@ describe('an up of an edited rig file (a reconcile) racing rig down of the rig',
         10,
       );
       expect(planned && reconcile.child.exitCode === null, reconcile.output()).toBe(true);
-      await new Promise((r) => setTimeout(r, delayMs));
+      if (phase) await printed(reconcile, phase); // false if the reconcile ended first: the down then comes after it
       const down = await rig(['down', '--name', name]);
-      const code = await reconcile.exited;
+      const { code } = await reconcile.exited;
       const said = `reconcile exit ${code}:\n${reconcile.output()}\n---- down exit ${down.exitCode}:\n${down.all}`;
       if (code === 0) {
         expect(reconcile.output(), said).toContain(`rig ${name} is up and matches rig.yaml`);

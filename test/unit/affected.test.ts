@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { affectedBy } from '../../src/plan/affected.js';
 
 describe('affectedBy: what a changed file means for watch mode', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rig-affected-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   for (const d of ['repo/hieradata/nodes', 'repo/manifests', 'repo/modules', 'scripts', 'ansible/host_vars/kelda.prod.example'])
     mkdirSync(join(dir, d), { recursive: true });
   for (const f of ['repo/hiera.yaml', 'repo/manifests/site.pp', 'scripts/app.sh', 'README.md']) writeFileSync(join(dir, f), '');
@@ -72,8 +73,6 @@ nodes:
       why: 'a file of the rig: all nodes',
     });
   });
-
-  it('cleans up', () => rmSync(dir, { recursive: true, force: true }));
 });
 
 describe('diffRig: what up of an edited rig file would change', () => {

@@ -169,7 +169,8 @@ describe("ending a host command's processes", () => {
 
   it('ends a whole process group: TERM, then KILL to what ignores it', async () => {
     const child = spawn('sh', ['-c', 'trap "" TERM; sleep 1000 & sleep 1000'], { detached: true, stdio: 'ignore' });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The shell and its two sleeps, once it has started them.
+    for (let i = 0; i < 200 && liveIn(child.pid!).length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(liveIn(child.pid!)).toHaveLength(3);
     await endProcesses([-child.pid!]);
     // SIGKILL is sent by now; the kernel takes a moment to end what it killed (longer on a loaded machine).

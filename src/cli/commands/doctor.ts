@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import chalk from 'chalk';
-import { execa } from 'execa';
 import { ImageBuilder, IMAGE_NAMES } from '../../runtime/docker/images.js';
 import { pickSubnet } from '../../ipv4.js';
 import { connectDocker } from '../../runtime/docker/connect.js';
 import { settings } from '../engine.js';
 import type Docker from 'dockerode';
+import { type CommandError, runCommand } from '../../runtime/command.js';
 
 /** What the checks learn on the way: the engine, once one answers. */
 interface Host {
@@ -29,9 +29,9 @@ class Failed extends Error {
 
 const tool = async (command: string, args: string[], fix: string) => {
   try {
-    return (await execa(command, args, { all: true })).all!.split('\n')[0];
+    return (await runCommand(command, args)).output.split('\n')[0];
   } catch (err) {
-    throw new Failed((err as { code?: string }).code === 'ENOENT' ? `${command} not found` : (err as Error).message.split('\n')[0], fix);
+    throw new Failed((err as CommandError).code === 'ENOENT' ? `${command} not found` : (err as Error).message.split('\n')[0], fix);
   }
 };
 
@@ -79,7 +79,7 @@ const CHECKS: Check[] = [
     run: async () => {
       const name = `rigdoc${process.pid % 100000}`;
       await tool('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`], 'load the veth module: modprobe veth');
-      await execa('ip', ['link', 'del', name]).catch(() => {});
+      await runCommand('ip', ['link', 'del', name]).catch(() => {}); // the check passed; a pair left over is harmless and named rigdoc*
       return 'a veth pair can be made';
     },
   },
@@ -102,7 +102,7 @@ const CHECKS: Check[] = [
       // A bridge table with nothing in it: what rig's port guard needs of nft and the kernel, made and removed.
       const table = `rigdoc${process.pid % 100000}`;
       await tool('nft', ['add', 'table', 'bridge', table], 'apt-get install nftables (rig guards each node port with it), and run as root');
-      await execa('nft', ['delete', 'table', 'bridge', table]).catch(() => {}); // made just above; nothing else to undo
+      await runCommand('nft', ['delete', 'table', 'bridge', table]).catch(() => {}); // made just above; nothing else to undo
       return "a bridge table can be made (each node's port passes only its own MAC and address)";
     },
   },

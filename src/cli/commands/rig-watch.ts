@@ -80,7 +80,9 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
 
   const watching = await watchTrees(dirs, {
     settleMs: DEBOUNCE_MS,
-    onChange: (change) => (running = running.then(() => onChange(change)).catch((err: Error) => warn(err.message))),
+    onChange: (change) => {
+      running = running.then(() => onChange(change)).catch((err: Error) => warn(err.message));
+    },
     onWarning: warn,
   });
   // Said once every directory is watched: an edit from now on is seen.
@@ -97,7 +99,7 @@ export async function watchRig(flags: WatchFlags, signal?: AbortSignal): Promise
   const stopFollowing = await engine.rigs.watchStarts(
     rig,
     network.id,
-    () => {},
+    () => {}, // a node that starts changes nothing to judge: its edits are judged as they come
     () => {
       ended = true;
       stop();

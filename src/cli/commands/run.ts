@@ -125,7 +125,9 @@ async function runOnHost(command: string[], env: Record<string, string>, rig: Up
   let ending: Promise<void> | undefined;
   if (child.pid) {
     rig.reaper.command(child.pid);
-    rig.interrupts.on((signal) => (ending = endCommand(child.pid!, child, signal, ownGroup ? undefined : mark)));
+    rig.interrupts.on((signal) => {
+      ending = endCommand(child.pid!, child, signal, ownGroup ? undefined : mark);
+    });
   }
   const result = await child;
   await ending;

@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { Label } from '../../labels.js';
-import { LineSplitter, LOG_FILE_MB, tail, type LineSink } from '../backend.js';
+import { LineSplitter, LOG_FILE_MB, type LineSink } from '../backend.js';
 import { isConflict, isNotFound } from './connect.js';
 import { pacedRemoval, type PaceOptions } from '../pacing.js';
 import type { RigContainer } from '../runtime.js';
@@ -23,9 +22,13 @@ export async function waitForLog(
   )();
 }
 
+/** How many of its last lines a log shows when a wait on it fails. */
+const TAIL_LINES = 8;
+
 /**
- * Follow a container's log (from now on if `newOnly`) and look for `patterns` in it, as waitForLog does. Resolves
- * once the log is followed, to the wait for the match: what the container prints after that is not missed.
+ * Follow a container's log (from now on if `newOnly`) and test each line as it comes against the patterns not yet
+ * seen, as waitForLog does; only the last few lines are kept, for an error. Resolves once the log is followed, to
+ * the wait for the match: what the container prints after that is not missed.
  */
 export async function watchLog(
   docker: Docker,
@@ -34,33 +37,31 @@ export async function watchLog(
   timeoutMs: number,
   { newOnly = false, since }: { newOnly?: boolean; since?: number } = {},
 ): Promise<() => Promise<void>> {
-  const container = docker.getContainer(id);
-  const raw = (await container.logs({
-    follow: true,
-    stdout: true,
-    stderr: true,
-    ...(newOnly ? { tail: 0 } : {}),
-    ...(since !== undefined ? { since } : {}), // seconds: what a container printed since it was started again
-  })) as NodeJS.ReadableStream & {
-    destroy(): void;
-  };
-  const text = new PassThrough();
-  docker.modem.demuxStream(raw, text, text);
-  let seen = '';
+  const stop = new AbortController();
+  const raw = (await openLog(docker, id, { follow: true, timestamps: false, ...(newOnly ? { tail: 0 } : {}), since }, stop.signal))!;
+  const last: string[] = [];
+  const unseen = new Set(patterns);
   const matched = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${tail(seen)}`)), timeoutMs);
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      if (err) reject(err);
-      else resolve();
+    const timer = setTimeout(
+      () => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${last.join('\n')}`)),
+      timeoutMs,
+    );
+    const onLine = (line: string) => {
+      if (last.push(line) > TAIL_LINES) last.shift();
+      for (const pattern of unseen) if (pattern.test(line)) unseen.delete(pattern);
+      if (!unseen.size) resolve();
     };
-    text.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (patterns.every((p) => p.test(seen))) done();
-    });
-    raw.on('end', () => done(new Error(`exited before it was ready; its log ends:\n${tail(seen)}`)));
-    raw.on('error', (err: Error) => done(err));
-  }).finally(() => raw.destroy());
+    if (!unseen.size) resolve();
+    readFrames(raw, new LineSplitter(onLine))
+      .then(
+        () => reject(new Error(`exited before it was ready; its log ends:\n${last.join('\n')}`)),
+        (err: Error) => reject(err),
+      )
+      .finally(() => clearTimeout(timer));
+  }).finally(() => {
+    stop.abort(); // matched, failed or timed out: the log is no longer followed
+    raw.destroy();
+  });
   matched.catch(() => {}); // whoever waits for it handles the failure
   return () => matched;
 }
@@ -104,7 +105,7 @@ export async function removeContainer(docker: Docker, id: string, pace?: PaceOpt
     await docker
       .getContainer(id)
       .wait({ condition: 'removed' })
-      .catch(() => {});
+      .catch(() => {}); // gone before the wait began: removed all the same
   }
 }
 
@@ -125,18 +126,35 @@ export async function streamContainerLog(
   onLine: LineSink,
   signal: AbortSignal,
 ): Promise<void> {
+  const raw = await openLog(docker, id, options, signal);
+  if (!raw) return;
+  try {
+    await readFrames(raw, new LineSplitter(onLine));
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  } finally {
+    raw.destroy();
+  }
+}
+
+/** A container's log as Docker sends it (multiplexed frames), as a stream; undefined if `signal` ended it first. */
+async function openLog(
+  docker: Docker,
+  id: string,
+  options: { follow: boolean; tail?: number; since?: number; timestamps: boolean },
+  signal: AbortSignal,
+): Promise<IncomingMessage | undefined> {
   const query = {
     stdout: true,
     stderr: true,
     follow: options.follow,
     timestamps: options.timestamps,
     ...(options.tail !== undefined ? { tail: options.tail } : {}),
-    ...(options.since !== undefined ? { since: options.since } : {}),
+    ...(options.since !== undefined ? { since: options.since } : {}), // seconds: what a container printed since it was started again
   };
-  if (signal.aborted) return;
-  let raw: IncomingMessage;
+  if (signal.aborted) return undefined;
   try {
-    raw = await new Promise<IncomingMessage>((resolve, reject) =>
+    return await new Promise<IncomingMessage>((resolve, reject) =>
       docker.modem.dial(
         {
           path: `/containers/${id}/logs?`,
@@ -150,15 +168,8 @@ export async function streamContainerLog(
       ),
     );
   } catch (err) {
-    if (signal.aborted) return;
+    if (signal.aborted) return undefined;
     throw err;
-  }
-  try {
-    await readFrames(raw, new LineSplitter(onLine));
-  } catch (err) {
-    if (!signal.aborted) throw err;
-  } finally {
-    raw.destroy();
   }
 }
 

@@ -154,7 +154,7 @@ export async function removeBridgeRules(rig: string): Promise<void> {
   for (const rule of rules.split('\n')) {
     const args = rule.replaceAll('"', '').split(' '); // iptables -S quotes comments; rig names have no spaces
     if (args[0] === '-A' && args.includes(`rig:${rig}`)) {
-      await runCommand('iptables', ['-w', '-D', ...args.slice(1)]).catch(() => {});
+      await runCommand('iptables', ['-w', '-D', ...args.slice(1)]).catch(() => {}); // removed meanwhile (by another down)
     }
   }
 }

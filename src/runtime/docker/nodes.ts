@@ -128,6 +128,7 @@ export class DockerNodes implements NodeBackend {
     const nodes = (await findRigContainers(this.docker, rig)).filter((c) => c.role === 'node');
     const halt = async (c: (typeof nodes)[number]) => {
       if (c.labels[Label.init] === 'systemd' && c.state === 'running')
+        // A halt that fails (the node stopped meanwhile) leaves the removal to kill it.
         await pacedRemoval(() => this.docker.getContainer(c.id).stop({ t: SYSTEMD_HALT_SECONDS })).catch(() => {});
     };
     await Promise.all(nodes.map(async (c) => (await halt(c), await removeContainer(this.docker, c.id))));
@@ -136,7 +137,7 @@ export class DockerNodes implements NodeBackend {
   async remove(instance: NodeInstance): Promise<void> {
     // SIGTERM (or systemd's halt): the agent releases its lease before the container goes.
     const container = this.docker.getContainer(instance.name);
-    await pacedRemoval(() => container.stop({ t: SYSTEMD_HALT_SECONDS })).catch(() => {});
+    await pacedRemoval(() => container.stop({ t: SYSTEMD_HALT_SECONDS })).catch(() => {}); // stopped or gone already: removed next
     await removeContainer(this.docker, instance.name);
   }
 

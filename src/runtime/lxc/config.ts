@@ -123,7 +123,7 @@ function parseList(json: string | undefined): string[] {
     const list: unknown = JSON.parse(json ?? '[]');
     return Array.isArray(list) ? list.map(String) : [];
   } catch {
-    return [];
+    return []; // a marker written by hand or cut short holds no list
   }
 }
 
@@ -151,6 +151,6 @@ function parseLinks(json: string | undefined): LinkRecord[] {
           .map(({ path, target }) => ({ path, target }))
       : [];
   } catch {
-    return [];
+    return []; // a marker written by hand or cut short holds no links
   }
 }

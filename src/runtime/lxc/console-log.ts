@@ -53,7 +53,7 @@ export async function streamConsoleLog(dir: string, options: LogOptions, onLine:
     } else if (changes) await follow();
   } finally {
     changes?.close();
-    await Promise.all(parts.map((p) => p.handle.close().catch(() => {})));
+    await Promise.all(parts.map((p) => p.handle.close().catch(() => {}))); // a read-only handle: nothing is lost if close fails
   }
 }
 
@@ -268,6 +268,6 @@ async function followLog(
       current.offset = await readFrom(next, 0, lines, signal, into);
     }
   } finally {
-    await current?.part.handle.close().catch(() => {});
+    await current?.part.handle.close().catch(() => {}); // a read-only handle: nothing is lost if close fails
   }
 }

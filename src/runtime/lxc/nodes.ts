@@ -202,7 +202,7 @@ export class LxcNodes implements NodeBackend {
     try {
       names = readdirSync(this.options.lxcPath);
     } catch {
-      return [];
+      return []; // no LXC path: no container was ever made there
     }
     return names
       .filter((name) => name.startsWith('rig-') || name.startsWith('.rig-'))
@@ -211,7 +211,7 @@ export class LxcNodes implements NodeBackend {
         try {
           config = readFileSync(join(this.dir(name), 'config'), 'utf8');
         } catch {
-          return [];
+          return []; // removed meanwhile, or a launch not yet written: nothing marked
         }
         const marker = readMarker(config);
         return marker && (rig === undefined || marker.rig === rig) ? [{ name, marker, staged: name.startsWith('.') }] : [];
@@ -251,7 +251,8 @@ export class LxcNodes implements NodeBackend {
 
   /** lxc-attach with the caller's own streams: a terminal stays a terminal, stdin and stderr pass as they are. */
   async attach(instance: NodeInstance, command: string[], { stdin, stdout, stderr, tty }: AttachStreams): Promise<number> {
-    // With a terminal, lxc-attach gets this process's own (it makes the node's side a terminal too).
+    // With a terminal, lxc-attach gets this process's own (it makes the node's side a terminal too). A plain spawn:
+    // its streams are handed on as they are, which is all execa (0.13-0.27 s to load) would do here.
     const child = spawn('lxc-attach', ['-P', this.options.lxcPath, '-n', instance.name, '--clear-env', '--', ...command], {
       stdio: tty ? 'inherit' : [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
