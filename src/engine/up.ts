@@ -13,6 +13,7 @@ import { checkSubnetFree, type RigNetwork } from '../runtime/docker/network.js';
 import { scaledWaitMs } from '../runtime/pacing.js';
 import { assignAddresses, etcdUrl } from '../plan/sidecar.js';
 import { guardedPorts } from './ports.js';
+import { serveHostSteps } from './host-steps.js';
 import type { Engine, Step } from './context.js';
 import type { LinkRecord, NodeBackend, NodeLaunch } from '../runtime/backend.js';
 import { agentEnv } from './agent-env.js';
@@ -650,6 +651,7 @@ class NodeStarts {
   private readonly url: string;
   private stopStages?: Promise<() => Promise<void>>;
   private stopDeaths?: () => void;
+  private stopHostSteps?: Promise<() => void>; // ansible steps, run from the host while the nodes provision
   private remaining: number;
 
   constructor(
@@ -683,6 +685,13 @@ class NodeStarts {
     deaths.then((stop) => ((this.stopDeaths = stop), this.remaining === 0 && stop())).catch(() => {});
     const facts = await this.sidecar;
     this.stopStages = facts.watchStages(this.plan.name, (node, stage) => this.waiters.get(node)?.stage(stage));
+    this.stopHostSteps = serveHostSteps(
+      this.engine,
+      facts,
+      this.plan.name,
+      this.plan.nodes.map((n) => n.spec),
+    );
+    this.stopHostSteps.catch(() => {}); // a node's ansible step waits for its answer until its deadline, and says so
     await Promise.all([this.stopStages.catch(etcdUnanswered(this.url)), deaths]);
     if (this.remaining === 0) this.stopWatching(); // every node ended (an abort) while this was on its way
   }
@@ -693,6 +702,7 @@ class NodeStarts {
 
   private stopWatching(): void {
     void this.stopStages?.then((stop) => stop()).catch(() => {});
+    void this.stopHostSteps?.then((stop) => stop()).catch(() => {});
     this.stopDeaths?.();
   }
 

@@ -188,6 +188,9 @@ export class FakeRuntime implements RigRuntime {
       setMark: async () => {},
       deleteMark: async () => {},
       recordHistory: async () => async () => {},
+      watchHostSteps: async () => () => {},
+      answerHostStep: async () => {},
+      rigState: async () => new Map(),
       setStage: async (rig, node, stage) => publish(rig, node, stage),
       watchStages: async (rig, onStage) => {
         const watcher = (r: string, node: string, stage: string) => r === rig && onStage(node, stage);

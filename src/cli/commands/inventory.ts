@@ -2,6 +2,7 @@ import yaml from 'js-yaml';
 import { listNodes } from '../../engine/nodes.js';
 import { factAccess, rigStatus, withFacts, type NodeStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
+import { ansibleInventory } from '../../ansible/inventory.js';
 import { createEngine } from '../engine.js';
 import { whichRig } from '../which-rig.js';
 
@@ -33,27 +34,10 @@ export async function inventory(flags: { name?: string; format: string }): Promi
   }));
   if (flags.format === 'json') console.log(JSON.stringify({ name: rig, dns: status.dns, nodes }, null, 2));
   else if (flags.format === 'hosts') process.stdout.write(hostsFragment(rig, nodes));
-  else process.stdout.write(`# rig inventory of rig ${rig}: ansible -i FILE all -m raw -a hostname\n${yaml.dump(ansibleInventory(nodes))}`);
-}
-
-function ansibleInventory(nodes: InventoryNode[]) {
-  const hosts = Object.fromEntries(
-    nodes.map((n) => [
-      n.fqdn,
-      {
-        ansible_host: n.container,
-        ansible_connection: n.backend === 'lxc' ? 'community.general.lxc' : 'community.docker.docker',
-        ansible_python_interpreter: 'auto_silent',
-        rig_ip: n.ip,
-        ...(n.mirrors ? { rig_mirrors: n.mirrors } : {}),
-      },
-    ]),
-  );
-  const groups = [...new Set(nodes.flatMap((n) => n.roles))].sort();
-  const children = Object.fromEntries(
-    groups.map((g) => [g, { hosts: Object.fromEntries(nodes.filter((n) => n.roles.includes(g)).map((n) => [n.fqdn, null])) }]),
-  );
-  return { all: { hosts, ...(groups.length ? { children } : {}) } };
+  else
+    process.stdout.write(
+      `# rig inventory of rig ${rig}: ansible -i FILE all -m raw -a hostname\n${yaml.dump(ansibleInventory(nodes.map((n) => ({ ...n, backend: n.backend === 'lxc' ? 'lxc' : 'docker' }))))}`,
+    );
 }
 
 /** Each node's address with its names: made-up FQDN and short name, then the live names it stands for. */

@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Engine } from './context.js';
+import { listNodes } from './nodes.js';
+import { FactStore, type Facts } from '../facts/store.js';
+import { factAccess } from './status.js';
+import type { NodeSpec } from '../rigfile/types.js';
+import { ansibleInventory, type InventoryHost } from '../ansible/inventory.js';
+import { runPlaybook } from '../ansible/playbook.js';
+
+/** How long one ansible step may run; the node waits as long for its answer (rig-steps' RIG_HOST_STEP_TIMEOUT). */
+export const HOST_STEP_TIMEOUT_S = 3600;
+
+type HostStepFacts = Pick<Facts, 'watchHostSteps' | 'answerHostStep' | 'rigState'>;
+/** What the host needs of a node to run its ansible steps: its steps and groups, from the rig file, never from it. */
+export type HostStepNode = Pick<NodeSpec, 'name' | 'roles' | 'mirrors' | 'provision'>;
+
+export const hasHostSteps = (nodes: HostStepNode[]) => nodes.some((n) => n.provision.some((s) => s.kind === 'ansible'));
+
+/**
+ * Run the ansible steps the nodes ask for while a rig command (up, a reconcile, provision, watch) runs: a node's
+ * agent reaches an ansible step, asks under its own keys with the step's number, and waits for the answer (see
+ * rig-steps' host_step). The playbook is the rig file's step of that number for that node: a node can have its own
+ * playbook run against itself, nothing else. Each run goes against that node alone (`--limit`) with the whole rig
+ * as inventory. Returns a function that stops serving and ends the runs under way. Nodes without ansible steps:
+ * nothing is watched.
+ */
+export async function serveHostSteps(engine: Engine, facts: HostStepFacts, rig: string, nodes: HostStepNode[]): Promise<() => void> {
+  if (!hasHostSteps(nodes)) return () => {};
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const seen = new Set<string>();
+  const running = new Set<() => void>();
+  const serve = async (node: string, request: string) => {
+    const [, nonce, step, pass] = /^([\w.-]{1,100}) (\d{1,3}) ([12])$/.exec(request) ?? [];
+    const spec = byName.get(node);
+    if (!nonce || !spec || seen.has(`${node} ${nonce}`)) return; // not one of this command's nodes, or answered
+    seen.add(`${node} ${nonce}`);
+    const playbook = spec.provision[Number(step) - 1];
+    let verdict: { code: number; why?: string; output: string };
+    if (playbook?.kind !== 'ansible') {
+      verdict = { code: 1, why: `failed: the rig file has no ansible step ${step} for ${node}`, output: '' };
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'rig-ansible-'));
+      try {
+        const inventory = join(dir, 'inventory.json');
+        writeFileSync(inventory, JSON.stringify(ansibleInventory(await inventoryHosts(engine, facts, rig, byName))));
+        const options = {
+          playbook: playbook.playbook,
+          inventory,
+          host: node,
+          pass: pass === '2' ? 2 : 1,
+          timeoutMs: HOST_STEP_TIMEOUT_S * 1000,
+        } as const;
+        verdict = await runPlaybook(options, running);
+      } catch (err) {
+        verdict = { code: 1, why: `failed: the host could not run it: ${(err as Error).message}`, output: '' };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const answer = verdict.code === 0 ? '0' : `${verdict.code} ${verdict.why ?? ''}`;
+    await facts.answerHostStep(rig, node, nonce, answer, verdict.output).catch(() => {}); // the node's wait says it
+  };
+  const stop = await facts.watchHostSteps(rig, (node, request) => void serve(node, request));
+  return () => {
+    stop();
+    for (const end of running) end();
+  };
+}
+
+/**
+ * Every node of the rig as the inventory has it: container and backend from the engine, the PID of a running Docker
+ * node (for nsenter), groups and live names from the rig file where it has the node, its address as it published it.
+ */
+async function inventoryHosts(
+  engine: Engine,
+  facts: HostStepFacts,
+  rig: string,
+  specs: Map<string, HostStepNode>,
+): Promise<InventoryHost[]> {
+  const [instances, state] = await Promise.all([listNodes(engine, rig), facts.rigState(rig)]);
+  return Promise.all(
+    instances.map(async (i) => {
+      const spec = specs.get(i.node);
+      const pid =
+        i.backend === 'docker' && i.running ? (await engine.runtime.containerState(i.name).catch(() => undefined))?.pid : undefined;
+      return {
+        fqdn: i.node,
+        container: i.name,
+        backend: i.backend === 'lxc' ? 'lxc' : 'docker',
+        ip: state.get(i.node)?.facts.ipaddress ?? '',
+        roles: spec?.roles ?? [],
+        ...((spec?.mirrors ?? i.mirrors) && { mirrors: spec?.mirrors ?? i.mirrors }),
+        ...(pid && { pid }),
+      } satisfies InventoryHost;
+    }),
+  );
+}
+
+/**
+ * serveHostSteps for a command that runs steps in nodes that are up (provision, watch): its own root connection to
+ * the rig's etcd, closed by the returned stop function.
+ */
+export async function serveHostStepsOf(engine: Engine, rig: string, nodes: HostStepNode[]): Promise<() => void> {
+  if (!hasHostSteps(nodes)) return () => {};
+  const facts = await FactStore.connect(await factAccess(engine, rig));
+  try {
+    const stop = await serveHostSteps(engine, facts, rig, nodes);
+    return () => {
+      stop();
+      facts.close();
+    };
+  } catch (err) {
+    facts.close();
+    throw err;
+  }
+}
