@@ -7,7 +7,7 @@ import { FactStore, type Facts } from '../facts/store.js';
 import { factAccess } from './status.js';
 import type { NodeSpec } from '../rigfile/types.js';
 import { ansibleInventory, type InventoryHost } from '../ansible/inventory.js';
-import { runPlaybook } from '../ansible/playbook.js';
+import { runPlaybook, verdictOf, type PlaybookVerdict } from '../ansible/playbook.js';
 
 /** How long one ansible step may run; the node waits as long for its answer (rig-steps' RIG_HOST_STEP_TIMEOUT). */
 export const HOST_STEP_TIMEOUT_S = 3600;
@@ -16,14 +16,18 @@ type HostStepFacts = Pick<Facts, 'watchHostSteps' | 'answerHostStep' | 'rigState
 /** What the host needs of a node to run its ansible steps: its steps and groups, from the rig file, never from it. */
 export type HostStepNode = Pick<NodeSpec, 'name' | 'roles' | 'mirrors' | 'provision'>;
 
+/** How long a first request waits for others of the same playbook to join its run (nodes reach a step together). */
+const BATCH_MS = 300;
+type Batch = Array<{ node: string; nonce: string }>;
+
 export const hasHostSteps = (nodes: HostStepNode[]) => nodes.some((n) => n.provision.some((s) => s.kind === 'ansible'));
 
 /**
  * Run the ansible steps the nodes ask for while a rig command (up, a reconcile, provision, watch) runs: a node's
  * agent reaches an ansible step, asks under its own keys with the step's number, and waits for the answer (see
  * rig-steps' host_step). The playbook is the rig file's step of that number for that node: a node can have its own
- * playbook run against itself, nothing else. Each run goes against that node alone (`--limit`) with the whole rig
- * as inventory. Returns a function that stops serving and ends the runs under way. Nodes without ansible steps:
+ * playbook run against itself, nothing else. A run goes against the nodes that asked (`--limit`) with the whole
+ * rig as inventory, and each is told its own verdict. Returns a function that stops serving and ends the runs under way. Nodes without ansible steps:
  * nothing is watched.
  */
 export async function serveHostSteps(engine: Engine, facts: HostStepFacts, rig: string, nodes: HostStepNode[]): Promise<() => void> {
@@ -31,40 +35,56 @@ export async function serveHostSteps(engine: Engine, facts: HostStepFacts, rig: 
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const seen = new Set<string>();
   const running = new Set<() => void>();
-  const serve = async (node: string, request: string) => {
-    const [, nonce, step, pass] = /^([\w.-]{1,100}) (\d{1,3}) ([12])$/.exec(request) ?? [];
+  const batches = new Map<string, Batch>();
+  const pending = new Set<NodeJS.Timeout>();
+  const answer = (node: string, nonce: string, verdict: PlaybookVerdict) =>
+    facts
+      .answerHostStep(rig, node, nonce, verdict.code === 0 ? '0' : `${verdict.code} ${verdict.why ?? ''}`, verdict.output)
+      .catch(() => {}); // the node's wait says so at its deadline
+  const runBatch = async (playbook: string, pass: 1 | 2, batch: Batch) => {
+    const dir = mkdtempSync(join(tmpdir(), 'rig-ansible-'));
+    try {
+      const inventory = join(dir, 'inventory.json');
+      writeFileSync(inventory, JSON.stringify(ansibleInventory(await inventoryHosts(engine, facts, rig, byName))));
+      const hosts = batch.map((b) => b.node);
+      const { output, exitCode } = await runPlaybook({ playbook, inventory, hosts, timeoutMs: HOST_STEP_TIMEOUT_S * 1000 }, running);
+      await Promise.all(batch.map((b) => answer(b.node, b.nonce, verdictOf(output, exitCode, b.node, pass))));
+    } catch (err) {
+      const why = `failed: the host could not run it: ${(err as Error).message}`;
+      await Promise.all(batch.map((b) => answer(b.node, b.nonce, { code: 1, why, output: '' })));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const serve = (node: string, request: string) => {
+    const [, nonce, step, passText] = /^([\w.-]{1,100}) (\d{1,3}) ([12])$/.exec(request) ?? [];
     const spec = byName.get(node);
     if (!nonce || !spec || seen.has(`${node} ${nonce}`)) return; // not one of this command's nodes, or answered
     seen.add(`${node} ${nonce}`);
     const playbook = spec.provision[Number(step) - 1];
-    let verdict: { code: number; why?: string; output: string };
     if (playbook?.kind !== 'ansible') {
-      verdict = { code: 1, why: `failed: the rig file has no ansible step ${step} for ${node}`, output: '' };
-    } else {
-      const dir = mkdtempSync(join(tmpdir(), 'rig-ansible-'));
-      try {
-        const inventory = join(dir, 'inventory.json');
-        writeFileSync(inventory, JSON.stringify(ansibleInventory(await inventoryHosts(engine, facts, rig, byName))));
-        const options = {
-          playbook: playbook.playbook,
-          inventory,
-          host: node,
-          pass: pass === '2' ? 2 : 1,
-          timeoutMs: HOST_STEP_TIMEOUT_S * 1000,
-        } as const;
-        verdict = await runPlaybook(options, running);
-      } catch (err) {
-        verdict = { code: 1, why: `failed: the host could not run it: ${(err as Error).message}`, output: '' };
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      void answer(node, nonce, { code: 1, why: `failed: the rig file has no ansible step ${step} for ${node}`, output: '' });
+      return;
     }
-    const answer = verdict.code === 0 ? '0' : `${verdict.code} ${verdict.why ?? ''}`;
-    await facts.answerHostStep(rig, node, nonce, answer, verdict.output).catch(() => {}); // the node's wait says it
+    // Nodes that ask for the same playbook at about the same time (one level of a provision, an up's nodes) share
+    // one ansible-playbook run, as a run by hand over the inventory would: one controller, its forks in parallel.
+    const pass = passText === '2' ? 2 : 1;
+    const key = `${pass} ${playbook.playbook}`;
+    const open = batches.get(key);
+    if (open) return void open.push({ node, nonce });
+    const batch: Batch = [{ node, nonce }];
+    batches.set(key, batch);
+    const timer = setTimeout(() => {
+      pending.delete(timer);
+      batches.delete(key);
+      void runBatch(playbook.playbook, pass, batch);
+    }, BATCH_MS);
+    pending.add(timer);
   };
   const stop = await facts.watchHostSteps(rig, (node, request) => void serve(node, request));
   return () => {
     stop();
+    for (const timer of pending) clearTimeout(timer);
     for (const end of running) end();
   };
 }
