@@ -22,6 +22,15 @@ const PARENT: Record<ImageName, ImageName | undefined> = {
 };
 export const NODE_IMAGES: readonly ImageName[] = ['base', 'systemd', 'puppet'];
 
+/** An image rig built, as Docker lists it. */
+export interface BuiltImage {
+  id: string;
+  refs: string[]; // its tags, e.g. rig/systemd:fe94f84d6857
+  image: string; // the definition it was built from (its io.rig.image label): base, systemd...
+  size: number; // bytes
+  created: string;
+}
+
 export interface ImageOptions {
   imagesDir: string; // the repo's images/
   cacheDir: string; // where debootstrapped root filesystems are kept (LXC nodes start from them too)
@@ -150,6 +159,33 @@ export class ImageBuilder {
       },
     );
     await followStream(this.docker, stream, (line) => isMilestone(line) && onLine(line));
+  }
+
+  /** Every tagged image rig built (labelled io.rig.image), by whatever checkout of rig: untagged build layers left out. */
+  async listBuilt(): Promise<BuiltImage[]> {
+    const list = await this.docker.listImages({ filters: JSON.stringify({ label: [Label.image] }) });
+    return list
+      .map((i) => ({
+        id: i.Id,
+        refs: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+        image: i.Labels?.[Label.image] ?? '',
+        size: i.Size,
+        created: new Date(i.Created * 1000).toISOString(),
+      }))
+      .filter((i) => i.refs.length);
+  }
+
+  /** The rigs whose containers (nodes, sidecars) were made from each image, by image ID. */
+  async usersByImage(): Promise<Map<string, Set<string>>> {
+    const containers = await this.docker.listContainers({ all: true, filters: JSON.stringify({ label: [Label.rig] }) });
+    const users = new Map<string, Set<string>>();
+    for (const c of containers) users.set(c.ImageID, (users.get(c.ImageID) ?? new Set()).add(c.Labels[Label.rig]));
+    return users;
+  }
+
+  /** Remove one tag of an image rig built (the image goes with its last tag); never forced. */
+  async removeRef(ref: string): Promise<void> {
+    await this.docker.getImage(ref).remove();
   }
 
   private hash(name: ImageName): string {
