@@ -13,14 +13,18 @@ import { runPlaybook, verdictOf, type PlaybookVerdict } from '../ansible/playboo
 export const HOST_STEP_TIMEOUT_S = 3600;
 
 type HostStepFacts = Pick<Facts, 'watchHostSteps' | 'answerHostStep' | 'rigState'>;
-/** What the host needs of a node to run its ansible steps: its steps and groups, from the rig file, never from it. */
-export type HostStepNode = Pick<NodeSpec, 'name' | 'roles' | 'mirrors' | 'provision'>;
+/**
+ * What the host needs of a node to run its ansible steps: its steps and groups, from the rig file, never from the
+ * node. No steps (undefined): rig does not know them now (the rig file is unreadable, or changed since the node was
+ * made); its ansible steps are then answered with a failure at once rather than left to wait.
+ */
+export type HostStepNode = Pick<NodeSpec, 'name' | 'roles' | 'mirrors'> & { provision?: NodeSpec['provision'] };
 
 /** How long a first request waits for others of the same playbook to join its run (nodes reach a step together). */
 const BATCH_MS = 300;
 type Batch = Array<{ node: string; nonce: string }>;
 
-export const hasHostSteps = (nodes: HostStepNode[]) => nodes.some((n) => n.provision.some((s) => s.kind === 'ansible'));
+export const hasHostSteps = (nodes: HostStepNode[]) => nodes.some((n) => !n.provision || n.provision.some((s) => s.kind === 'ansible'));
 
 /**
  * Run the ansible steps the nodes ask for while a rig command (up, a reconcile, provision, watch) runs: a node's
@@ -61,10 +65,13 @@ export async function serveHostSteps(engine: Engine, facts: HostStepFacts, rig: 
     const spec = byName.get(node);
     if (!nonce || !spec || seen.has(`${node} ${nonce}`)) return; // not one of this command's nodes, or answered
     seen.add(`${node} ${nonce}`);
+    if (!spec.provision) {
+      const why = `failed: rig does not know ${node}'s steps now (its rig file cannot be read, or changed since the node was made): rig up the rig file, then provision it`;
+      return void answer(node, nonce, { code: 1, why, output: '' });
+    }
     const playbook = spec.provision[Number(step) - 1];
     if (playbook?.kind !== 'ansible') {
-      void answer(node, nonce, { code: 1, why: `failed: the rig file has no ansible step ${step} for ${node}`, output: '' });
-      return;
+      return void answer(node, nonce, { code: 1, why: `failed: the rig file has no ansible step ${step} for ${node}`, output: '' });
     }
     // Nodes that ask for the same playbook at about the same time (one level of a provision, an up's nodes) share
     // one ansible-playbook run, as a run by hand over the inventory would: one controller, its forks in parallel.

@@ -68,8 +68,9 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
     if (stage?.startsWith('failed')) note(`${n.node} failed before (${printable(stage)}); provisioning it again`);
   }
   const { needs, steps, specs } = await fromRigFile(engine, rig);
-  // Ansible steps run from the host, as the rig file has them: for the nodes still made with its settings.
-  const hostSteps = chosen.flatMap((n) => (steps(n) ? [specs.get(n.node)!] : []));
+  // Ansible steps run from the host, as the rig file has them: for the nodes still made with its settings (others'
+  // are refused at once: their steps are not known).
+  const hostSteps = chosen.map((n) => (steps(n) ? specs.get(n.node)! : { name: n.node, roles: [], provision: undefined }));
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
     needs,
