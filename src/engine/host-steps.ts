@@ -41,10 +41,14 @@ export async function serveHostSteps(engine: Engine, facts: HostStepFacts, rig: 
   const running = new Set<() => void>();
   const batches = new Map<string, Batch>();
   const pending = new Set<NodeJS.Timeout>();
+  // A node is served one request at a time (its agent asks once and waits): a node asking over and over while
+  // its run is under way does not pile runs on the host.
+  const busy = new Set<string>();
   const answer = (node: string, nonce: string, verdict: PlaybookVerdict) =>
     facts
       .answerHostStep(rig, node, nonce, verdict.code === 0 ? '0' : `${verdict.code} ${verdict.why ?? ''}`, verdict.output)
-      .catch(() => {}); // the node's wait says so at its deadline
+      .catch(() => {}) // the node's wait says so at its deadline
+      .finally(() => busy.delete(node));
   const runBatch = async (playbook: string, pass: 1 | 2, batch: Batch) => {
     const dir = mkdtempSync(join(tmpdir(), 'rig-ansible-'));
     try {
@@ -63,8 +67,9 @@ export async function serveHostSteps(engine: Engine, facts: HostStepFacts, rig: 
   const serve = (node: string, request: string) => {
     const [, nonce, step, passText] = /^([\w.-]{1,100}) (\d{1,3}) ([12])$/.exec(request) ?? [];
     const spec = byName.get(node);
-    if (!nonce || !spec || seen.has(`${node} ${nonce}`)) return; // not one of this command's nodes, or answered
+    if (!nonce || !spec || busy.has(node) || seen.has(`${node} ${nonce}`)) return; // not this command's, or under way
     seen.add(`${node} ${nonce}`);
+    busy.add(node);
     if (!spec.provision) {
       const why = `failed: rig does not know ${node}'s steps now (its rig file cannot be read, or changed since the node was made): rig up the rig file, then provision it`;
       return void answer(node, nonce, { code: 1, why, output: '' });
