@@ -314,7 +314,10 @@ function toolCommands(rig: Command): void {
     .description('build the images that are missing or out of date')
     .option('--force', 'rebuild all of them')
     .option('--json', 'progress as JSON lines on stderr')
-    .action(async (flags) => (await import('./commands/images.js')).buildImages(flags));
+    // `--json` after `build` may be taken by `rig images`' own --json (commander's parent options are global).
+    .action(async (flags, cmd: Command) =>
+      (await import('./commands/images.js')).buildImages({ ...flags, json: flags.json || cmd.parent?.opts().json }),
+    );
 }
 
 /**
