@@ -30,10 +30,17 @@ export async function provisionNodes(
     started?: (node: string) => void;
     finished?: (result: ProvisionResult) => void;
     runs?: NodeRuns;
-    hostSteps?: HostStepNode[]; // the nodes' specs from the rig file, for their ansible steps (run from the host)
+    hostSteps?: HostStepNode[]; // the rig file's nodes, for the chosen ones' ansible steps (run from the host)
   },
 ): Promise<ProvisionResult[]> {
-  const stopHostSteps = nodes.length ? await serveHostStepsOf(engine, nodes[0].rig, options.hostSteps ?? []) : () => {};
+  const stopHostSteps = nodes.length
+    ? await serveHostStepsOf(
+        engine,
+        nodes[0].rig,
+        options.hostSteps ?? [],
+        nodes.map((n) => n.node),
+      )
+    : () => {};
   try {
     return await provisionInOrder(engine, nodes, options);
   } finally {

@@ -56,4 +56,19 @@ describe('the host side of ansible steps', () => {
     ]);
     stop();
   });
+
+  it('runs the nodes with the same step together once they all asked, each told its own verdict', async () => {
+    const mill = { ...barn, name: 'mill.v.test' };
+    const { ask, stop, answers } = await serving([barn, mill]);
+    await ask('barn.v.test', 'n1 2 1');
+    expect(answers).toEqual([]); // waits for mill, which has the same step
+    await ask('mill.v.test', 'n2 2 1');
+    await new Promise((resolve) => setImmediate(resolve));
+    // This engine has no nodes to make an inventory of: the shared run fails, and both hear it.
+    expect(answers.sort()).toEqual([
+      expect.stringMatching(/^barn\.v\.test n1: 1 failed: the host could not run it: /),
+      expect.stringMatching(/^mill\.v\.test n2: 1 failed: the host could not run it: /),
+    ]);
+    stop();
+  });
 });

@@ -70,7 +70,8 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
   const { needs, steps, specs } = await fromRigFile(engine, rig);
   // Ansible steps run from the host, as the rig file has them: for the nodes still made with its settings (others'
   // are refused at once: their steps are not known).
-  const hostSteps = chosen.map((n) => (steps(n) ? specs.get(n.node)! : { name: n.node, roles: [], provision: undefined }));
+  const unknown = chosen.filter((n) => !steps(n)).map((n) => ({ name: n.node, roles: [], mirrors: n.mirrors, provision: undefined }));
+  const hostSteps = [...[...specs.values()].filter((s) => !unknown.some((u) => u.name === s.name)), ...unknown];
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
     needs,
