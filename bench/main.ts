@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { Ctx } from './context.js';
+import { ansibleCost } from './ansible.js';
 import { BARE_IN_FLIGHT } from './contenders.js';
 import { editToVerdict } from './edit.js';
 import { factLatency } from './facts.js';
@@ -71,6 +72,8 @@ async function micro(options: Options, ctx: Ctx, report: Report): Promise<void> 
     `bench ${runId}: reactions on a 2-node rig: rig kill -> the peer's reaction, ${options.reactionKills} kills; a reaction vs docker exec, ${options.reactionRuns} runs + 1 warm-up`,
   );
   m.reactions = await reactions(options, ctx);
+  log(`bench ${runId}: an ansible step (rigs/orchard): rig provision vs ansible-playbook by hand, ${options.ansibleRuns} runs each`);
+  m.ansible = await ansibleCost(options, ctx);
 }
 
 async function measure(options: Options, ctx: Ctx, report: Report): Promise<void> {

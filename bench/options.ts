@@ -34,6 +34,8 @@ export interface Options {
   reactionKills: number;
   /** a reaction against the same step by docker exec, after a warm-up */
   reactionRuns: number;
+  /** rig provision of the orchard example against its playbook by hand (each way once a run) */
+  ansibleRuns: number;
 }
 
 function usageError(message: string): never {
@@ -92,5 +94,6 @@ export function parseOptions(argv: string[]): Options {
     editRuns: smoke ? 1 : 5,
     reactionKills: smoke ? 1 : 7,
     reactionRuns: smoke ? 1 : 7,
+    ansibleRuns: smoke ? 1 : 3,
   };
 }

@@ -1,4 +1,5 @@
 // The tables the bench prints on stdout.
+import type { AnsibleCost } from './ansible.js';
 import type { EditToVerdict } from './edit.js';
 import type { FactLatency } from './facts.js';
 import type { Fidelity } from './fidelity.js';
@@ -16,6 +17,7 @@ export interface Micro {
   edit?: EditToVerdict;
   fidelity?: Fidelity;
   reactions?: Reactions;
+  ansible?: AnsibleCost;
 }
 
 function printUpDown(summary: Summary, options: Options): void {
@@ -136,7 +138,25 @@ function microRows(micro: Micro): string[][] {
     ]);
   }
   rows.push(...reactionRows(micro.reactions));
+  rows.push(...ansibleRows(micro.ansible));
   return rows;
+}
+
+function ansibleRows(a: AnsibleCost | undefined): string[][] {
+  if (!a) return [];
+  const range = (s: Stats) => `${msf(s.min)}–${msf(s.max)} ms`;
+  return [
+    [
+      'ansible-playbook by hand (orchard, 2 web nodes)',
+      `${msf(a.byHand.median)} ms`,
+      range(a.byHand),
+      `${a.byHand.n} runs, ${a.tasks} tasks`,
+    ],
+    ['rig provision of the same (step + validate)', `${msf(a.provision.median)} ms`, range(a.provision), `ratio ${times(a.ratio)}`],
+    ['  of which its step, as the node timed it', `${msf(a.steps.median)} ms`, range(a.steps), 'validate not included'],
+    ['  per task, docker exec (rig inventory)', `${msf(a.perTaskDockerExec.median)} ms`, range(a.perTaskDockerExec), 'before'],
+    ['  per task, nsenter (the step)', `${msf(a.perTaskNsenter.median)} ms`, range(a.perTaskNsenter), 'after'],
+  ];
 }
 
 function reactionRows(r: Reactions | undefined): string[][] {

@@ -299,13 +299,25 @@ function toolCommands(rig: Command): void {
     .helpOption(false)
     .action(async (words) => (await import('./commands/completion.js')).complete(words));
 
-  const images = rig.command('images').description("rig's locally built images (no registry needed)");
+  const images = rig
+    .command('images')
+    .description("rig's locally built images (no registry needed): what each is for, its size, which rigs use it")
+    .option('--json', 'as JSON')
+    .action(async (flags) => (await import('./commands/images.js')).showImages(flags));
+  images
+    .command('prune')
+    .description("remove rig's images that are not this checkout's builds and that no rig uses")
+    .option('--dry-run', 'say which, remove nothing')
+    .action(async (flags) => (await import('./commands/images.js')).pruneImages(flags));
   images
     .command('build')
     .description('build the images that are missing or out of date')
     .option('--force', 'rebuild all of them')
     .option('--json', 'progress as JSON lines on stderr')
-    .action(async (flags) => (await import('./commands/images.js')).buildImages(flags));
+    // `--json` after `build` may be taken by `rig images`' own --json (commander's parent options are global).
+    .action(async (flags, cmd: Command) =>
+      (await import('./commands/images.js')).buildImages({ ...flags, json: flags.json || cmd.parent?.opts().json }),
+    );
 }
 
 /**

@@ -16,12 +16,16 @@ export function agentEnv(
   waitSeconds: number,
 ): Record<string, string> {
   const inNode = (path: string | undefined) => (path ? `${REPO_MOUNT}/${relative(plan.spec.dir, path)}` : undefined);
+  // An ansible step runs on the host: the node only asks for it (by its number), and the host takes the playbook
+  // from the rig file, never from the node.
   const step = (s: ProvisionStep) =>
     s.kind === 'shell'
       ? `shell ${b64(s.script)} ${s.changedExit ?? '-'}`
       : s.kind === 'script'
         ? `script ${b64(inNode(s.path))} ${s.changedExit ?? '-'}`
-        : `puppet ${b64(inNode(s.manifest))} ${b64(inNode(s.modulepath))} ${b64(inNode(s.hieraConfig))}`;
+        : s.kind === 'ansible'
+          ? 'ansible'
+          : `puppet ${b64(inNode(s.manifest))} ${b64(inNode(s.modulepath))} ${b64(inNode(s.hieraConfig))}`;
   return {
     RIG_NAME: plan.name,
     RIG_NODE: node.spec.name,

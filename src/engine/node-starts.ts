@@ -12,6 +12,7 @@ import type { UpOptions } from './up.js';
 import type { Abortable } from './abortable.js';
 import { etcdUnanswered } from './taken-down.js';
 import { nodeImage } from './up-checks.js';
+import { serveHostSteps } from './host-steps.js';
 
 /** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
 export function nodeSteps(
@@ -41,6 +42,7 @@ export class NodeStarts {
   private readonly url: string;
   private stopStages?: Promise<() => Promise<void>>;
   private stopDeaths?: () => void;
+  private stopHostSteps?: Promise<() => void>; // ansible steps, run from the host while the nodes provision
   private remaining: number;
 
   constructor(
@@ -76,6 +78,14 @@ export class NodeStarts {
     deaths.then((stop) => ((this.stopDeaths = stop), this.remaining === 0 && stop())).catch(() => {});
     const facts = await this.sidecar;
     this.stopStages = facts.watchStages(this.plan.name, (node, stage) => this.waiters.get(node)?.stage(stage));
+    this.stopHostSteps = serveHostSteps(
+      this.engine,
+      facts,
+      this.plan.name,
+      this.plan.nodes.map((n) => n.spec),
+    );
+    // a node's ansible step waits for its answer until its own deadline and says why it failed
+    this.stopHostSteps.catch(() => {});
     await Promise.all([this.stopStages.catch(etcdUnanswered(this.url)), deaths]);
     if (this.remaining === 0) this.stopWatching(); // every node ended (an abort) while this was on its way
   }
@@ -86,6 +96,7 @@ export class NodeStarts {
 
   private stopWatching(): void {
     void this.stopStages?.then((stop) => stop()).catch(() => {}); // a watch that never started has nothing to stop
+    void this.stopHostSteps?.then((stop) => stop()).catch(() => {}); // a server that never started has nothing to stop
     this.stopDeaths?.();
   }
 

@@ -1,3 +1,4 @@
+import { serveHostStepsOf, type HostStepNode } from './host-steps.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
 import { NodeRuns } from './node-runs.js';
@@ -29,7 +30,28 @@ export async function provisionNodes(
     started?: (node: string) => void;
     finished?: (result: ProvisionResult) => void;
     runs?: NodeRuns;
+    hostSteps?: HostStepNode[]; // the rig file's nodes, for the chosen ones' ansible steps (run from the host)
   },
+): Promise<ProvisionResult[]> {
+  const stopHostSteps = nodes.length
+    ? await serveHostStepsOf(
+        engine,
+        nodes[0].rig,
+        options.hostSteps ?? [],
+        nodes.map((n) => n.node),
+      )
+    : () => {};
+  try {
+    return await provisionInOrder(engine, nodes, options);
+  } finally {
+    stopHostSteps();
+  }
+}
+
+async function provisionInOrder(
+  engine: Engine,
+  nodes: NodeInstance[],
+  options: Parameters<typeof provisionNodes>[2],
 ): Promise<ProvisionResult[]> {
   const runs = options.runs ?? new NodeRuns(engine);
   const chosen = new Set(nodes.map((n) => n.node));

@@ -8,6 +8,7 @@ import { lastRecorded, readHistory, recordStages, recordUp, type RigHistory } fr
  *   /rig/<rig>/nodes/<fqdn>/facts/<name>   one fact, a string
  *   /rig/<rig>/nodes/<fqdn>/stage          created | addressed | facts | ready | failed: <why>
  *   /rig/<rig>/nodes/<fqdn>/alive          bound to the node's etcd lease, kept alive by its agent: gone = lost
+ *   /rig/<rig>/nodes/<fqdn>/host-step/...  an ansible step the node asks the host to run, and the host's answer
  *   /rig/<rig>/kept, /rig/<rig>/mirrors/<live>   rig's own marks (the host writes them)
  * Nodes write their own keys from inside; the host only reads, and writes `created` before a node can. etcd's auth
  * holds each node to that: a node logs in as its FQDN and may write only under its own prefix (and read the rig's
@@ -55,6 +56,9 @@ export type Facts = Pick<
   | 'deleteMark'
   | 'recordHistory'
   | 'close'
+  | 'watchHostSteps'
+  | 'answerHostStep'
+  | 'rigState'
 >;
 
 export const newRootPassword = () => randomBytes(24).toString('base64url');
@@ -209,6 +213,30 @@ export class FactStore {
       { prefix: true, onGone },
     );
     return async () => stop();
+  }
+
+  /**
+   * Ansible steps the nodes ask the host for (rig-steps' host_step): `onRequest(node, "NONCE STEP PASS")` for each
+   * put of a node's `host-step/request` key, which only that node (or the host) can write. Returns a stop function.
+   */
+  async watchHostSteps(rig: string, onRequest: (node: string, request: string) => void): Promise<() => void> {
+    return this.etcd.watch(
+      rigPrefix(rig),
+      ({ key, value, type }) => {
+        const [node, kind, name, more] = key.slice(rigPrefix(rig).length).split('/');
+        if (type === 'put' && kind === 'host-step' && name === 'request' && more === undefined) onRequest(node, value);
+      },
+      { prefix: true },
+    );
+  }
+
+  /** The host's answer to a node's host step: what it printed, then its verdict (the key the node waits on). */
+  async answerHostStep(rig: string, node: string, nonce: string, verdict: string, output: string): Promise<void> {
+    const at = `${nodePrefix(rig, node)}host-step/${nonce}`;
+    await this.etcd.putAll([
+      [`${at}.out`, output],
+      [at, verdict],
+    ]);
   }
 
   /** Rig-wide marks outside the nodes' keys, e.g. /rig/<rig>/kept once an up finished and left the rig to its user. */

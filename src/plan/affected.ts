@@ -1,4 +1,4 @@
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Plan } from './plan.js';
 
 /** What a changed file means for a rig that is up: the rig file itself, or nodes to provision again (and why). */
@@ -60,6 +60,8 @@ function liveNameOf(relativePath: string, template: string): string | undefined 
 function stepPaths(steps: Plan['nodes'][number]['spec']['provision']): string[] {
   return steps.flatMap((s) => {
     if (s.kind === 'script') return [s.path];
+    // A playbook reads its roles and group_vars beside it; host_vars are the live nodes' config (mapped by tree).
+    if (s.kind === 'ansible') return [s.playbook, join(dirname(s.playbook), 'roles'), join(dirname(s.playbook), 'group_vars')];
     if (s.kind === 'puppet') {
       return [s.manifest, ...(s.modulepath ? [s.modulepath] : []), ...(s.hieraConfig ? [dirname(s.hieraConfig)] : [])];
     }

@@ -35,6 +35,15 @@ export function checkReactions(c: Checker, nodes: NodeSpec[], raw: Map<NodeSpec,
       if (!reaction || reaction.run === undefined) return; // the schema pass reported it
       const p = [...path, i];
       const run = reaction.run === 'provision' ? 'provision' : buildSteps(c, reaction.run, [...p, 'run'], rigDir);
+      // A reaction runs in the node, whenever a peer's fact changes: no rig command on the host may be there for it.
+      if (run === 'provision' ? node.provision.some((s) => s.kind === 'ansible') : run.some((s) => s.kind === 'ansible')) {
+        report(
+          [...p, 'run'],
+          `a reaction cannot run an ansible step${run === 'provision' ? ` (${node.shortName}'s provision: has one)` : ''}: Ansible runs from the host, and a reaction runs in the node while no rig command may be running`,
+          "react with shell: or script: steps (rig-fact, the node's own tools), and re-run the playbook with rig provision",
+        );
+        return;
+      }
       if (reaction.change !== undefined) {
         const text = reaction.change;
         const dot = text.lastIndexOf('.');

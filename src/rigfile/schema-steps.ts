@@ -27,6 +27,17 @@ export const PuppetOptions = J.object(
   { required: ['manifest'] },
 );
 
+export const AnsibleOptions = J.object(
+  {
+    playbook: repoPath('playbook', 'Playbook to run (its directory holds roles/, group_vars/ and host_vars/ as Ansible looks for them).', {
+      message: 'missing playbook:',
+      hint: 'e.g. - ansible: { playbook: ansible/site.yml }',
+      at: 'parent',
+    }),
+  },
+  { required: ['playbook'] },
+);
+
 export const STEP_KIND_SCHEMAS = {
   shell: J.string({
     description: 'An inline shell script.',
@@ -37,6 +48,13 @@ export const STEP_KIND_SCHEMAS = {
   puppet: J.union([repoPath('manifest', 'Manifest to apply.'), PuppetOptions], {
     description: 'puppet apply: a manifest path, or a map with manifest: and optional modulepath: and hiera_config:.',
     says: { expected: 'the path of manifest, relative to the rig file, or a map with manifest:', hint: STEP_EXAMPLE },
+  }),
+  ansible: J.union([repoPath('playbook', 'Playbook to run.'), AnsibleOptions], {
+    description: 'ansible-playbook, run from the host against this node over the rig inventory: a playbook path, or a map with playbook:.',
+    says: {
+      expected: 'the path of a playbook, relative to the rig file, or a map with playbook:',
+      hint: 'e.g. - ansible: { playbook: ansible/site.yml }',
+    },
   }),
 };
 export const STEP_KINDS = Object.keys(STEP_KIND_SCHEMAS) as (keyof typeof STEP_KIND_SCHEMAS)[];
@@ -90,6 +108,13 @@ export const Step = J.object(
         then: noChangedExit(
           'is for shell: and script: steps',
           'leave it out: a puppet step says what it changed itself (--detailed-exitcodes)',
+        ),
+      },
+      {
+        if: { required: ['ansible'] },
+        then: noChangedExit(
+          'is for shell: and script: steps',
+          "leave it out: an ansible step says what it changed itself (its recap's changed=)",
         ),
       },
       {

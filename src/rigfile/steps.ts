@@ -65,6 +65,17 @@ export function buildSteps(c: Checker, raw: (RawStep | undefined)[] | undefined,
     } else if (kind === 'script') {
       const file = repoPath(c, step.script!, ap, rigDir, 'script', 'file');
       if (file) steps.push({ kind, path: file, ...changed });
+    } else if (kind === 'ansible') {
+      const arg = step.ansible!;
+      const playbook = repoPath(
+        c,
+        typeof arg === 'string' ? arg : arg.playbook,
+        typeof arg === 'string' ? ap : [...ap, 'playbook'],
+        rigDir,
+        'playbook',
+        'file',
+      );
+      if (playbook) steps.push({ kind, playbook });
     } else {
       const arg = step.puppet!;
       const options = typeof arg === 'string' ? { manifest: arg } : arg;

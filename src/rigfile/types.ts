@@ -16,7 +16,8 @@ export interface ConfigTree {
 export type ProvisionStep =
   | { kind: 'shell'; script: string; changedExit?: number } // changedExit: the exit code by which it says it changed something
   | { kind: 'script'; path: string; changedExit?: number }
-  | { kind: 'puppet'; manifest: string; modulepath?: string; hieraConfig?: string };
+  | { kind: 'puppet'; manifest: string; modulepath?: string; hieraConfig?: string }
+  | { kind: 'ansible'; playbook: string }; // run by the host (ansible-playbook over the rig inventory), not in the node
 
 /** A node waits, before provisioning, until `node` is ready, or until its `fact` exists. */
 export interface Need {

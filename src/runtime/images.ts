@@ -6,6 +6,15 @@ export const IMAGE_NAMES = ['base', 'sidecar', 'tools', 'systemd', 'puppet'] as 
 export type ImageName = (typeof IMAGE_NAMES)[number];
 export const NODE_IMAGES: readonly ImageName[] = ['base', 'systemd', 'puppet'];
 
+/** An image rig built, as the container engine lists it. */
+export interface BuiltImage {
+  id: string;
+  refs: string[]; // its tags, e.g. rig/systemd:fe94f84d6857
+  image: string; // the definition it was built from (its io.rig.image label): base, systemd...
+  size: number; // bytes
+  created: string;
+}
+
 /** rig's own images as the engine uses them: built locally, each by a tag that changes with its definition. */
 export interface Images {
   /** The tag of an image, e.g. rig/sidecar:3f2a9c1e0b4d. */
@@ -18,4 +27,10 @@ export interface Images {
   exists(ref: string): Promise<boolean>;
   /** Whether the image holds any of these files (looked into, never run). */
   hasFile(ref: string, paths: string[]): Promise<boolean>;
+  /** Every tagged image rig built (labelled io.rig.image), by whatever checkout of rig. */
+  listBuilt(): Promise<BuiltImage[]>;
+  /** The rigs whose containers (nodes, sidecars) were made from each image, by image ID. */
+  usersByImage(): Promise<Map<string, Set<string>>>;
+  /** Remove one tag of an image rig built (the image goes with its last tag); never forced. */
+  removeRef(ref: string): Promise<void>;
 }

@@ -10,6 +10,10 @@ export interface BackendDeclaration<Kind extends string = string> {
   namesInEngine: boolean;
   /** How Ansible reaches its nodes (rig inventory's ansible_connection). */
   ansibleConnection: string;
+  /** Instead, where the inventory knows a node's init PID: a connection that enters its namespaces from the host by it. */
+  ansibleConnectionByPid?: string;
+  /** More host variables its connection needs. */
+  ansibleVars?: Readonly<Record<string, string | boolean>>;
   /**
    * Its nodes' eth0 is a veth this host's engine puts on the rig bridge, and a node loses it when it stops: the engine
    * wires it again when the node starts (a drill, the keeper, a restore). False: the backend keeps its own wiring.

@@ -229,6 +229,9 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
       mark: async (rig, name) => (await asRoot(rig), marks.get(`${rig}/${name}`) ?? null),
       deleteMark: async (rig, name) => (await asRoot(rig), void marks.delete(`${rig}/${name}`)),
       recordHistory: async () => async () => {},
+      watchHostSteps: async () => () => {},
+      answerHostStep: async () => {},
+      rigState: async () => new Map(),
       setStage: async (rig, node, stage) => publish(rig, node, stage),
       watchStages: async (rig, onStage) => {
         const watcher = (r: string, node: string, stage: string) => r === rig && onStage(node, stage);
@@ -293,6 +296,9 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
       build: async () => {},
       exists: (ref) => this.imageExists(ref),
       hasFile: () => this.imageHasFile(),
+      listBuilt: async () => [],
+      usersByImage: async () => new Map(),
+      removeRef: async () => {},
     };
     return {
       images,

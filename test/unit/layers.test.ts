@@ -18,6 +18,7 @@ const LAYER: Record<string, number> = {
   rigfile: 1,
   plan: 2,
   runtime: 3,
+  ansible: 3, // running ansible-playbook and its inventory, for the engine's ansible steps
   facts: 4,
   engine: 4,
   trace: 4, // rig trace: reads the facts' history (facts) through the engine's way in

@@ -20,6 +20,7 @@ describe('the JSON Schemas of the --json outputs (schema/)', () => {
         'up-dry-run',
         'stderr',
         'trace',
+        'images-list',
       ]),
     );
     for (const name of outputSchemas) expect(() => schemaErrors(name, null)).not.toThrow();
@@ -31,6 +32,20 @@ describe('the JSON Schemas of the --json outputs (schema/)', () => {
     expect(schemaErrors('up-dry-run', JSON.parse(JSON.stringify(plan)))).toEqual([]);
     const old = { ...plan, nodes: plan.nodes.map(({ ip, ...n }) => ({ ...n, address: ip })) };
     expect(schemaErrors('up-dry-run', JSON.parse(JSON.stringify(old))).join('\n')).toContain('must NOT have additional properties');
+  });
+
+  it('hold rig images --json to its shape', () => {
+    const row = {
+      ref: 'rig/systemd:fe94f84d6857',
+      image: 'systemd',
+      purpose: 'node image',
+      size: 355e6,
+      created: '2026-12-07T05:00:00.000Z',
+      current: true,
+      usedBy: ['village'],
+    };
+    expect(schemaErrors('images-list', [row])).toEqual([]);
+    expect(schemaErrors('images-list', [{ ...row, usedBy: 'village' }])).not.toEqual([]);
   });
 
   it('refuse a status whose node says state instead of stage', () => {

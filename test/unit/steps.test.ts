@@ -193,7 +193,7 @@ describe('provision', () => {
   it('suggests a step kind for an unknown one', () => {
     const p = one('domain: village.test', 'nodes:', '  redis1:', '    provision:', '      - shel: echo hi');
     expect(p).toMatchObject({ line: 5, column: 9, path: 'nodes.redis1.provision[0].shel', message: 'unknown key "shel"' });
-    expect(p.hint).toBe('did you mean shell? valid keys here: shell, script, puppet, changed_exit');
+    expect(p.hint).toBe('did you mean shell? valid keys here: shell, script, puppet, ansible, changed_exit');
 
     const [missing, unknown] = problems('provision:', '  - puppet: { manfest: site.pp }', 'nodes: { redis1.village.test: }');
     expect(missing).toMatchObject({ line: 2, column: 5, path: 'provision[0].puppet', message: 'missing manifest:' });
@@ -217,7 +217,7 @@ describe('provision', () => {
     const found = problems('provision:', '  - {}', '  - echo hi', '  - shell:', 'validate: x', 'nodes: { redis1.village.test: }');
     expect(found.map((q) => [q.line, q.column, q.path, q.message])).toEqual([
       [2, 5, 'provision[0]', 'is an empty step'],
-      [3, 5, 'provision[1]', 'must be a map with one of shell, script, puppet, not a string ("echo hi")'],
+      [3, 5, 'provision[1]', 'must be a map with one of shell, script, puppet, ansible, not a string ("echo hi")'],
       [4, 5, 'provision[2].shell', 'is empty; expected a shell script'],
     ]);
 

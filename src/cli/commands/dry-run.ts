@@ -139,5 +139,6 @@ function nodeLines(n: NodeSummary, dir: string, file: string): string[] {
 function stepWords(step: ProvisionStep, dir: string): string {
   if (step.kind === 'shell') return `shell: ${step.script.trim().split('\n').join(' ⏎ ')}`;
   if (step.kind === 'script') return `script: ${relative(dir, step.path)}`;
+  if (step.kind === 'ansible') return `ansible (from the host): ${relative(dir, step.playbook)}`;
   return `puppet: ${relative(dir, step.manifest)}`;
 }

@@ -2,9 +2,9 @@ import yaml from 'js-yaml';
 import { listNodes } from '../../engine/nodes.js';
 import { factAccess, rigStatus, withFacts, type NodeStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
+import { ansibleInventory } from '../../ansible/inventory.js';
 import { createEngine } from '../engine.js';
 import { whichRig } from '../which-rig.js';
-import { declarationOf } from '../../runtime/kinds.js';
 
 /** A node as `rig status` shows it, with what other tools also need: its roles and its container's name. */
 interface InventoryNode extends NodeStatus {
@@ -35,26 +35,6 @@ export async function inventory(flags: { name?: string; format: string }): Promi
   if (flags.format === 'json') console.log(JSON.stringify({ name: rig, dns: status.dns, nodes }, null, 2));
   else if (flags.format === 'hosts') process.stdout.write(hostsFragment(rig, nodes));
   else process.stdout.write(`# rig inventory of rig ${rig}: ansible -i FILE all -m raw -a hostname\n${yaml.dump(ansibleInventory(nodes))}`);
-}
-
-function ansibleInventory(nodes: InventoryNode[]) {
-  const hosts = Object.fromEntries(
-    nodes.map((n) => [
-      n.fqdn,
-      {
-        ansible_host: n.container,
-        ansible_connection: declarationOf(n.backend).ansibleConnection,
-        ansible_python_interpreter: 'auto_silent',
-        rig_ip: n.ip,
-        ...(n.mirrors ? { rig_mirrors: n.mirrors } : {}),
-      },
-    ]),
-  );
-  const groups = [...new Set(nodes.flatMap((n) => n.roles))].sort();
-  const children = Object.fromEntries(
-    groups.map((g) => [g, { hosts: Object.fromEntries(nodes.filter((n) => n.roles.includes(g)).map((n) => [n.fqdn, null])) }]),
-  );
-  return { all: { hosts, ...(groups.length ? { children } : {}) } };
 }
 
 /** Each node's address with its names: made-up FQDN and short name, then the live names it stands for. */

@@ -10,7 +10,7 @@ import { printable, printableLines } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import type { Engine } from '../../engine/context.js';
 import type { NodeInstance } from '../../runtime/backend.js';
-import type { ProvisionStep } from '../../rigfile/types.js';
+import type { NodeSpec, ProvisionStep } from '../../rigfile/types.js';
 import { createEngine } from '../engine.js';
 import { note, warn } from '../output.js';
 import { whichRig } from '../which-rig.js';
@@ -67,11 +67,16 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
     const stage = stages?.get(n.node)?.stage;
     if (stage?.startsWith('failed')) note(`${n.node} failed before (${printable(stage)}); provisioning it again`);
   }
-  const { needs, steps } = await fromRigFile(engine, rig);
+  const { needs, steps, specs } = await fromRigFile(engine, rig);
+  // Ansible steps run from the host, as the rig file has them: for the nodes still made with its settings (others'
+  // are refused at once: their steps are not known).
+  const unknown = chosen.filter((n) => !steps(n)).map((n) => ({ name: n.node, roles: [], mirrors: n.mirrors, provision: undefined }));
+  const hostSteps = [...[...specs.values()].filter((s) => !unknown.some((u) => u.name === s.name)), ...unknown];
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
     needs,
     runs: new NodeRuns(engine, interrupts.signal),
+    hostSteps,
     started: (node) => note(`${node}: provisioning${flags.idempotent ? ' (twice: the second run must change nothing)' : ''}`),
     finished: (r) => note(`${r.fqdn}: ${provisionPassed(r) ? 'provisioned and valid' : 'failed'} after ${r.seconds.toFixed(1)} s`),
   });
@@ -114,12 +119,17 @@ function throwNoSuchNode(name: string, rig: string, all: Array<{ rig: string; no
 async function fromRigFile(
   engine: Engine,
   rig: string,
-): Promise<{ needs: Map<string, string[]>; steps: (node: NodeInstance) => ProvisionStep[] | undefined }> {
+): Promise<{
+  needs: Map<string, string[]>;
+  steps: (node: NodeInstance) => ProvisionStep[] | undefined;
+  specs: Map<string, NodeSpec>;
+}> {
   const [network] = await engine.rigs.networks(rig);
   const file = network?.labels[Label.rigFile];
   try {
     const specs = new Map(loadRigFile(file!, { name: rig }).nodes.map((n) => [n.name, n]));
     return {
+      specs,
       needs: new Map([...specs.values()].map((n) => [n.name, n.needs.map((d) => d.node)])),
       steps: (node) => {
         const spec = specs.get(node.node);
@@ -130,7 +140,7 @@ async function fromRigFile(
     warn(
       `the rig file ${file ?? '(unknown)'} cannot be read now (${(err as Error).message.split('\n')[0]}): nodes are provisioned all at once`,
     );
-    return { needs: new Map(), steps: () => undefined };
+    return { needs: new Map(), steps: () => undefined, specs: new Map() };
   }
 }
 
@@ -142,7 +152,7 @@ async function fromRigFile(
 export function secondRun(steps: ProvisionStep[] | undefined): string {
   if (!steps) return 'second run succeeded';
   const name = (s: ProvisionStep, i: number) => `step ${i + 1}/${steps.length} (${s.kind})`;
-  const tells = (s: ProvisionStep) => s.kind === 'puppet' || s.changedExit !== undefined;
+  const tells = (s: ProvisionStep) => s.kind === 'puppet' || s.kind === 'ansible' || s.changedExit !== undefined;
   const blind = steps.map((s, i) => (tells(s) ? '' : name(s, i))).filter(Boolean);
   if (!blind.length) return 'second run changed nothing';
   const told = steps.map((s, i) => (tells(s) ? name(s, i) : '')).filter(Boolean);

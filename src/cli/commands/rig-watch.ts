@@ -173,7 +173,7 @@ const RECONCILE_TIMEOUT_MS = 5 * 60_000;
 async function provisionAndJudge(engine: Engine, rig: string, nodes: string[], at: Date, triggers: Trigger[], plan: Plan): Promise<void> {
   const instances = (await listNodes(engine, rig)).filter((n) => nodes.includes(n.node));
   const needs = new Map(plan.nodes.map((n) => [n.spec.name, n.spec.needs.map((d) => d.node)]));
-  const results = await provisionNodes(engine, instances, { idempotent: false, needs });
+  const results = await provisionNodes(engine, instances, { idempotent: false, needs, hostSteps: plan.nodes.map((n) => n.spec) });
   const passed = results.every(provisionPassed);
   printVerdict(at, plan.spec.dir, triggers, results.map(resultText).join(', '), passed, results, failureDetail(results));
 }

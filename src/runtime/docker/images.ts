@@ -7,9 +7,9 @@ import { errorMessage, ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { followStream, isNotFound } from './connect.js';
 import { readImage } from './unpack.js';
-import { IMAGE_NAMES, type ImageName, type Images } from '../images.js';
+import { IMAGE_NAMES, type BuiltImage, type ImageName, type Images } from '../images.js';
 
-export { IMAGE_NAMES, NODE_IMAGES, type ImageName } from '../images.js';
+export { IMAGE_NAMES, NODE_IMAGES, type BuiltImage, type ImageName } from '../images.js';
 
 const PARENT: Record<ImageName, ImageName | undefined> = {
   base: undefined,
@@ -172,6 +172,33 @@ export class ImageBuilder implements Images {
       },
     );
     await followStream(this.docker, stream, (line) => isMilestone(line) && onLine(line));
+  }
+
+  /** Every tagged image rig built (labelled io.rig.image), by whatever checkout of rig: untagged build layers left out. */
+  async listBuilt(): Promise<BuiltImage[]> {
+    const list = await this.docker.listImages({ filters: JSON.stringify({ label: [Label.image] }) });
+    return list
+      .map((i) => ({
+        id: i.Id,
+        refs: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+        image: i.Labels?.[Label.image] ?? '',
+        size: i.Size,
+        created: new Date(i.Created * 1000).toISOString(),
+      }))
+      .filter((i) => i.refs.length);
+  }
+
+  /** The rigs whose containers (nodes, sidecars) were made from each image, by image ID. */
+  async usersByImage(): Promise<Map<string, Set<string>>> {
+    const containers = await this.docker.listContainers({ all: true, filters: JSON.stringify({ label: [Label.rig] }) });
+    const users = new Map<string, Set<string>>();
+    for (const c of containers) users.set(c.ImageID, (users.get(c.ImageID) ?? new Set()).add(c.Labels[Label.rig]));
+    return users;
+  }
+
+  /** Remove one tag of an image rig built (the image goes with its last tag); never forced. */
+  async removeRef(ref: string): Promise<void> {
+    await this.docker.getImage(ref).remove();
   }
 
   private hash(name: ImageName): string {

@@ -5,5 +5,6 @@ export const lxcKind = {
   kind: 'lxc',
   namesInEngine: false,
   ansibleConnection: 'community.general.lxc',
+  ansibleVars: { ansible_pipelining: false }, // a module piped into lxc-attach does not run
   wiredByHost: false,
 } as const satisfies BackendDeclaration;

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { imageRows, pruneable } from '../../src/engine/images.js';
+
+describe('rig images', () => {
+  const built = [
+    { id: 'sha256:a', refs: ['rig/systemd:old111111111'], image: 'systemd', size: 3e8, created: '2026-12-01T00:00:00.000Z' },
+    { id: 'sha256:b', refs: ['rig/systemd:new222222222'], image: 'systemd', size: 3.5e8, created: '2026-12-07T00:00:00.000Z' },
+    { id: 'sha256:c', refs: ['rig/base:old333333333'], image: 'base', size: 1e8, created: '2026-12-01T00:00:00.000Z' },
+    { id: 'sha256:d', refs: ['rig/base:new444444444'], image: 'base', size: 1e8, created: '2026-12-07T00:00:00.000Z' },
+  ];
+  const users = new Map([['sha256:a', new Set(['village', 'shop'])]]);
+  const rows = imageRows(built, users, new Set(['rig/systemd:new222222222', 'rig/base:new444444444']));
+
+  it("lists this checkout's builds first, parents first, with what each is for and the rigs that use it", () => {
+    expect(rows.map((r) => [r.ref, r.current, r.usedBy])).toEqual([
+      ['rig/base:new444444444', true, []],
+      ['rig/systemd:new222222222', true, []],
+      ['rig/base:old333333333', false, []],
+      ['rig/systemd:old111111111', false, ['shop', 'village']],
+    ]);
+    expect(rows[1].purpose).toContain('python3');
+  });
+
+  it('prunes only older builds that no rig uses', () => {
+    expect(pruneable(rows).map((r) => r.ref)).toEqual(['rig/base:old333333333']);
+  });
+});
