@@ -1,4 +1,5 @@
-import { isNotFound, LxdError, LxdTransport, type LxdEndpoint } from './transport.js';
+import { X509Certificate } from 'node:crypto';
+import { fingerprint, isNotFound, LxdError, LxdTransport, type LxdEndpoint } from './transport.js';
 import { isRigs } from './marks.js';
 
 /**
@@ -122,6 +123,25 @@ export class LxdClient {
 
   async members(): Promise<ClusterMember[]> {
     return (await this.transport.json<ClusterMember[]>('GET', '/1.0/cluster/members?recursion=1')).metadata;
+  }
+
+  /**
+   * Trust a client certificate (PEM) for the whole cluster, as `lxc config trust add` does: who holds its key may then
+   * do anything over HTTPS. Resolves to its fingerprint, which `untrust` takes.
+   */
+  async trust(certificate: string, name: string): Promise<string> {
+    const der = new X509Certificate(certificate).raw;
+    await this.transport.json('POST', '/1.0/certificates', { body: { type: 'client', name, certificate: der.toString('base64') } });
+    return fingerprint(der);
+  }
+
+  /** Forget a trusted certificate; one already gone counts as forgotten. */
+  async untrust(certFingerprint: string): Promise<void> {
+    try {
+      await this.transport.json('DELETE', `/1.0/certificates/${path(certFingerprint)}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   async instances(): Promise<Instance[]> {

@@ -150,10 +150,25 @@ export class LxdTransport {
 
   private noAnswer(method: string, path: string, err: unknown): LxdError {
     const where = 'socket' in this.endpoint ? this.endpoint.socket : this.endpoint.url;
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && UNTRUSTED_SERVER.has(code)) {
+      return new LxdError(method, path, 0, `the LXD server at ${where} is not the one whose certificate rig was given (TLS: ${code})`, {
+        cause: err,
+      });
+    }
     const why = err instanceof Error ? (err.name === 'TimeoutError' ? 'no answer before the deadline' : err.message) : String(err);
     return new LxdError(method, path, 0, `${why} (LXD at ${where})`, { cause: err });
   }
 }
+
+/** Node's TLS errors for a server certificate that is not the pinned one (its chain does not end at it). */
+const UNTRUSTED_SERVER = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+]);
 
 /** A certificate's SHA-256 fingerprint (PEM text or DER bytes): how LXD names certificates too. */
 export function fingerprint(cert: string | Buffer): string {
