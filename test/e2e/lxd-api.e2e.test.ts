@@ -10,6 +10,7 @@ import { localSocket } from '../../src/runtime/lxd/transport.js';
 import { deleteImage, imageByAlias, images, importImage, metadataTarball } from '../../src/runtime/lxd/images.js';
 import { createBridge, deleteNetwork, network, rigNetworks } from '../../src/runtime/lxd/networks.js';
 import { followEvents, instanceOf, type EventStream, type LxdEvent } from '../../src/runtime/lxd/events.js';
+import { execStreamed } from '../../src/runtime/lxd/exec-stream.js';
 import { labelsOf, marksOf } from '../../src/runtime/lxd/marks.js';
 import { Label } from '../../src/labels.js';
 
@@ -145,6 +146,52 @@ describe.skipIf(!installed)('LXD REST API client, against a one-member LXD clust
     expect(result.stderr).toBe('to-stderr\n');
     const mac = (await client.exec(instance, ['cat', '/sys/class/net/eth0/address'])).stdout.trim();
     expect((await client.instance(instance))?.config['volatile.eth0.hwaddr']).toBe(mac); // its NIC is the one on the rig bridge
+  });
+
+  it('runs a command with its streams live: stdin in, stdout and stderr apart, its exit code', async () => {
+    const [out, err]: Buffer[][] = [[], []];
+    const t0 = performance.now();
+    const run = await execStreamed(client, instance, ['sh', '-c', 'cat; echo done >&2; exit 4'], {
+      onStdout: (d) => out.push(d),
+      onStderr: (d) => err.push(d),
+      timeoutMs: 60_000,
+    });
+    run.write('line one\n');
+    run.write('line two\n');
+    run.closeStdin();
+    expect(await run.exitCode).toBe(4);
+    console.log(`lxd-api.e2e: exec round trip (websockets) in ${elapsed(t0)}`);
+    expect(Buffer.concat(out).toString()).toBe('line one\nline two\n');
+    expect(Buffer.concat(err).toString()).toBe('done\n');
+  });
+
+  it('runs a command on a terminal of the size asked for, resized on the way', async () => {
+    let text = '';
+    const output = new EventEmitter();
+    /** Resolves once the terminal has shown `expected`; rejects at the deadline. */
+    const shown = (expected: string) =>
+      new Promise<void>((resolvePromise, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`the terminal did not show ${JSON.stringify(expected)}: ${JSON.stringify(text)}`)),
+          30_000,
+        );
+        const look = () => text.includes(expected) && (clearTimeout(timer), output.off('data', look), resolvePromise());
+        output.on('data', look);
+        look();
+      });
+    const run = await execStreamed(client, instance, ['sh', '-c', 'stty size; read line; stty size; echo "got $line"'], {
+      terminal: { width: 100, height: 30 },
+      timeoutMs: 60_000,
+      onStdout: (d) => {
+        text += d.toString().replace(/\r/g, '');
+        output.emit('data');
+      },
+    });
+    await shown('30 100\n');
+    run.resize(120, 40);
+    run.write('hello\r');
+    expect(await run.exitCode).toBe(0);
+    expect(text).toMatch(/^30 100\nhello\n40 120\ngot hello\n$/);
   });
 
   it('deletes the instance, the bridge and the image, and nothing of the rig is left', async () => {
