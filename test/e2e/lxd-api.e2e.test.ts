@@ -19,7 +19,9 @@ import { Label } from '../../src/labels.js';
 // command runs on LXD yet. Skipped only where Debian's `lxd` is not installed: CI does not install it yet (adding
 // it to scripts/setup and .ci/run is the next step of issue 24), so there this file says so and runs nothing.
 const script = resolve(import.meta.dirname, '../../scripts/lxd-test-cluster');
-const lxdRoot = '/tmp/rig-lxd'; // the script's default RIG_LXD_ROOT
+const tag = 'rlxa'; // this file's own test cluster (its namespaces, links and directory): files may run side by side
+const lxdRoot = `/tmp/rig-lxd-${tag}`; // the script's default RIG_LXD_ROOT for the tag
+const clusterEnv = { RIG_LXD_TAG: tag };
 const installed = ['/usr/bin/lxd', '/usr/sbin/lxd', '/usr/local/bin/lxd', '/snap/bin/lxd'].some((p) => existsSync(p));
 if (!installed) console.warn('lxd-api.e2e: skipped, lxd is not installed here (apt-get install lxd); CI does not install it yet');
 
@@ -65,7 +67,7 @@ describe.skipIf(!installed)('LXD REST API client, against a one-member LXD clust
   let stream: EventStream | undefined;
 
   beforeAll(async () => {
-    await execa(script, ['up', '1'], { timeout: 180_000 });
+    await execa(script, ['up', '1'], { timeout: 180_000, env: clusterEnv });
     client = LxdClient.connect({ socket: localSocket(join(lxdRoot, 'm1', 'lxd')) });
     work = mkdtempSync(join(tmpdir(), 'rig-lxd-e2e-'));
     // rig's base image's whole filesystem, as `docker export` gives it (a plain tar)
@@ -85,12 +87,12 @@ describe.skipIf(!installed)('LXD REST API client, against a one-member LXD clust
       () => client?.deleteInstance(instance),
       () => client && deleteNetwork(client, bridge),
       () => client && fingerprint && deleteImage(client, fingerprint),
-      () => execa(script, ['down'], { timeout: 180_000 }),
+      () => execa(script, ['down'], { timeout: 180_000, env: clusterEnv }),
     ];
     for (const step of steps) await Promise.resolve(step()).catch((err: unknown) => console.error('lxd-api.e2e cleanup:', err));
     if (work) rmSync(work, { recursive: true, force: true });
     expect(existsSync(lxdRoot)).toBe(false);
-    expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain('rig-lxd-sw');
+    expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(`${tag}-sw`);
   });
 
   it('answers as a one-member cluster', async () => {

@@ -18,7 +18,9 @@ import { Label } from '../../src/labels.js';
 // runs on LXD yet. Skipped only where Debian's `lxd` is not installed: CI does not install it yet (the next step).
 const root = resolve(import.meta.dirname, '../..');
 const script = join(root, 'scripts', 'lxd-test-cluster');
-const lxdRoot = '/tmp/rig-lxd'; // the script's default RIG_LXD_ROOT
+const tag = 'rlxc'; // this file's own test cluster (its namespaces, links and directory): files may run side by side
+const lxdRoot = `/tmp/rig-lxd-${tag}`; // the script's default RIG_LXD_ROOT for the tag
+const clusterEnv = { RIG_LXD_TAG: tag };
 const installed = ['/usr/bin/lxd', '/usr/sbin/lxd', '/usr/local/bin/lxd', '/snap/bin/lxd'].some((p) => existsSync(p));
 if (!installed) console.warn('lxd-cluster.e2e: skipped, lxd is not installed here (apt-get install lxd); CI does not install it yet');
 
@@ -71,7 +73,7 @@ describe.skipIf(!installed)('LXD REST API client, against a three-member LXD clu
   let trusted: string | undefined;
 
   beforeAll(async () => {
-    await execa(script, ['up', String(MEMBERS.length)], { timeout: 180_000 });
+    await execa(script, ['up', String(MEMBERS.length)], { timeout: 180_000, env: clusterEnv });
     client = LxdClient.connect({ socket: localSocket(join(lxdRoot, 'm1', 'lxd')) });
     work = mkdtempSync(join(tmpdir(), 'rig-lxd-e2e-'));
   });
@@ -82,13 +84,13 @@ describe.skipIf(!installed)('LXD REST API client, against a three-member LXD clu
       () => client && deleteNetwork(client, bridge),
       () => client && fingerprint && deleteImage(client, fingerprint),
       () => client && trusted && client.untrust(trusted),
-      () => execa(script, ['down'], { timeout: 180_000 }),
+      () => execa(script, ['down'], { timeout: 180_000, env: clusterEnv }),
     ];
     for (const step of steps) await Promise.resolve(step()).catch((err: unknown) => console.error('lxd-cluster.e2e cleanup:', err));
     if (work) rmSync(work, { recursive: true, force: true });
     expect(existsSync(lxdRoot)).toBe(false);
-    expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain('rig-lxd-sw');
-    expect((await execa('ip', ['-br', 'link'])).stdout).not.toContain('rlxd-');
+    expect((await execa('ip', ['netns', 'list'])).stdout).not.toContain(`${tag}-sw`);
+    expect((await execa('ip', ['-br', 'link'])).stdout).not.toContain(`${tag}-m`);
   });
 
   it('has its three members online', async () => {
