@@ -107,7 +107,7 @@ export class LxdClient {
           'GET',
           `/1.0/operations/${id}`,
           0,
-          `${what}: not done in ${Math.round(timeoutMs / 1000)} s (LXD says: ${op.status})`,
+          `${what}: not done in ${+(timeoutMs / 1000).toFixed(1)} s (LXD says: ${op.status})`,
         );
       }
     }
