@@ -53,8 +53,10 @@ async function busyboxRootfs(dir: string): Promise<string> {
 
 /** Run rig's LXD client (the built one) in a member's network namespace, over HTTPS; its stdout and exit code. */
 async function overHttpsFrom(member: string, endpoint: object): Promise<{ exitCode: number; out: string }> {
+  const built = join(root, 'dist', 'runtime', 'lxd', 'api.js');
+  if (!existsSync(built)) throw new Error(`${built} is not built: run npm run build (npm test does) before this file`);
   const program = `
-    const { LxdClient } = await import(${JSON.stringify(join(root, 'dist', 'runtime', 'lxd', 'api.js'))});
+    const { LxdClient } = await import(${JSON.stringify(built)});
     const client = LxdClient.connect(JSON.parse(process.env.ENDPOINT));
     try { console.log(JSON.stringify((await client.members()).map((m) => m.server_name))); }
     catch (err) { console.log(String(err.message)); process.exitCode = 1; }`;
