@@ -10,6 +10,7 @@ import { localSocket } from '../../src/runtime/lxd/transport.js';
 import { deleteImage, imageByAlias, images, importImage, metadataTarball } from '../../src/runtime/lxd/images.js';
 import { createBridge, deleteNetwork, network, rigNetworks } from '../../src/runtime/lxd/networks.js';
 import { followEvents, instanceOf, type EventStream, type LxdEvent } from '../../src/runtime/lxd/events.js';
+import { consoleLog, deleteFile, makeDirectory, pullFile, pushFile, statFile } from '../../src/runtime/lxd/files.js';
 import { execStreamed } from '../../src/runtime/lxd/exec-stream.js';
 import { labelsOf, marksOf } from '../../src/runtime/lxd/marks.js';
 import { Label } from '../../src/labels.js';
@@ -194,6 +195,22 @@ describe.skipIf(!installed)('LXD REST API client, against a one-member LXD clust
     run.write('hello\r');
     expect(await run.exitCode).toBe(0);
     expect(text).toMatch(/^30 100\nhello\n40 120\ngot hello\n$/);
+  });
+
+  it('puts files and directories in it and reads them back through the API, on whatever member it is', async () => {
+    await makeDirectory(client, instance, '/.rig-repo');
+    await makeDirectory(client, instance, '/.rig-repo'); // there already: made
+    await pushFile(client, instance, '/.rig-repo/site.pp', 'node default {}\n', { mode: 0o640 });
+    expect(await statFile(client, instance, '/.rig-repo')).toBe('directory');
+    expect((await pullFile(client, instance, '/.rig-repo/site.pp'))?.toString()).toBe('node default {}\n');
+    expect((await client.exec(instance, ['stat', '-c', '%a %u', '/.rig-repo/site.pp'])).stdout).toBe('640 0\n');
+    await deleteFile(client, instance, '/.rig-repo/site.pp');
+    expect(await pullFile(client, instance, '/.rig-repo/site.pp')).toBeUndefined();
+  });
+
+  it('keeps what is written to its console, for rig logs', async () => {
+    await client.exec(instance, ['sh', '-c', 'echo rig-console-line >/dev/console']);
+    expect(await consoleLog(client, instance)).toContain('rig-console-line');
   });
 
   it('deletes the instance, the bridge and the image, and nothing of the rig is left', async () => {

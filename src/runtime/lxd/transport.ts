@@ -72,9 +72,18 @@ export class LxdTransport {
 
   /** A request whose answer is a file (an exec's recorded output): its bytes. */
   async raw(method: string, path: string, options: RequestOptions = {}): Promise<Buffer> {
-    const { status, body } = await this.send(method, path, options);
+    return (await this.withHeaders(method, path, options)).body;
+  }
+
+  /** A request whose answer is a file, with the headers LXD sent about it (X-LXD-type, X-LXD-mode...). */
+  async withHeaders(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }> {
+    const { status, headers, body } = await this.send(method, path, options);
     if (status >= 400) throw new LxdError(method, path, status, errorIn(body) ?? `HTTP ${status}`);
-    return body;
+    return { headers, body };
   }
 
   /** An HTTP upgrade to a websocket (`key` is the client's Sec-WebSocket-Key): the socket once LXD switched protocols. */
@@ -95,7 +104,11 @@ export class LxdTransport {
     });
   }
 
-  private send(method: string, path: string, options: RequestOptions): Promise<{ status: number; body: Buffer }> {
+  private send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     const json = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
@@ -109,7 +122,7 @@ export class LxdTransport {
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
         res.on('error', (err) => reject(this.noAnswer(method, path, err)));
       });
       req.on('error', (err) => reject(this.noAnswer(method, path, signal.aborted ? signal.reason : err)));
