@@ -182,19 +182,25 @@ describe.skipIf(!installed)('LXD REST API client, against a one-member LXD clust
         output.on('data', look);
         look();
       });
-    const run = await execStreamed(client, instance, ['sh', '-c', 'stty size; read line; stty size; echo "got $line"'], {
-      terminal: { width: 100, height: 30 },
-      timeoutMs: 60_000,
-      onStdout: (d) => {
-        text += d.toString().replace(/\r/g, '');
-        output.emit('data');
+    const run = await execStreamed(
+      client,
+      instance,
+      ['sh', '-c', 'stty size; until [ "$(stty size)" = "40 120" ]; do sleep 0.05; done; echo resized; read line; echo "got $line"'],
+      {
+        terminal: { width: 100, height: 30 },
+        timeoutMs: 60_000,
+        onStdout: (d) => {
+          text += d.toString().replace(/\r/g, '');
+          output.emit('data');
+        },
       },
-    });
+    );
     await shown('30 100\n');
-    run.resize(120, 40);
+    run.resize(120, 40); // on the control websocket: the command says when its terminal has the new size
+    await shown('resized\n');
     run.write('hello\r');
     expect(await run.exitCode).toBe(0);
-    expect(text).toMatch(/^30 100\nhello\n40 120\ngot hello\n$/);
+    expect(text).toMatch(/^30 100\nresized\nhello\ngot hello\n$/);
   });
 
   it('puts files and directories in it and reads them back through the API, on whatever member it is', async () => {
