@@ -59,7 +59,7 @@ export function runtimeContract(runtime: string, rig: string, subject: () => Pro
       expect((await s.engine.rigs.containers(rig)).map((c) => [c.id, c.role])).toEqual([[sidecar, 'sidecar']]);
     });
 
-    it('sidecar: its start says it runs, then that it is wired, then (either first) that etcd serves the host and dnsmasq the bridge', async () => {
+    it('sidecar: its start says it runs first; dnsmasq serves the bridge once it is wired; etcd serves the host at any point after the start', async () => {
       const said: string[] = [];
       await s.engine.sidecars.start(plan, network, sidecar, {
         started: () => said.push('started'),
@@ -67,9 +67,11 @@ export function runtimeContract(runtime: string, rig: string, subject: () => Pro
         etcdServes: (path) => ((socket = path), said.push('etcd')),
         bridgeServes: () => said.push('bridge'),
       });
-      // etcd's Unix socket needs no bridge, and dnsmasq no etcd: the two come in either order (seen on Docker).
-      expect(said.slice(0, 2)).toEqual(['started', 'wired']);
-      expect(said.slice(2).sort()).toEqual(['bridge', 'etcd']);
+      // etcd's Unix socket needs no bridge, and dnsmasq no etcd: etcd may serve before the wiring, or after the
+      // bridge (both seen on Docker under load). What the engine relies on: the start first, the bridge after the wiring.
+      expect(said[0]).toBe('started');
+      expect([...said].sort()).toEqual(['bridge', 'etcd', 'started', 'wired']);
+      expect(said.indexOf('bridge')).toBeGreaterThan(said.indexOf('wired'));
       expect((await s.engine.rigs.containers(rig)).find((c) => c.id === sidecar)?.state).toBe('running');
     });
 
