@@ -41,7 +41,8 @@ export class NodeImages {
       const ref = this.engine.images.buildRef(spec.build!);
       const pending = byRef.get(ref);
       if (pending) pending.use.nodes.push(spec.name);
-      else byRef.set(ref, { ref, build: spec.build!, use: { file: this.plan.spec.file, nodes: [spec.name], context: spec.build!.context } });
+      else
+        byRef.set(ref, { ref, build: spec.build!, use: { file: this.plan.spec.file, nodes: [spec.name], context: spec.build!.context } });
     }
     const have = await Promise.all([...byRef.keys()].map((ref) => this.engine.images.exists(ref)));
     this.builds = [...byRef.values()].filter((_, i) => !have[i]);

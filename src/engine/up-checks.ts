@@ -88,7 +88,9 @@ export async function checkSystemdImages(engine: Engine, plan: Plan): Promise<vo
   };
   for (const { spec } of plan.nodes.filter((n) => n.spec.init === 'systemd')) {
     if (await hasSystemd(spec)) continue;
-    const image = spec.build ? `${nodeImage(engine, spec)} (built from ${path.join(spec.build.context, spec.build.dockerfile)})` : (spec.image ?? `rig:${rigImageOf(spec)}`);
+    const image = spec.build
+      ? `${nodeImage(engine, spec)} (built from ${path.join(spec.build.context, spec.build.dockerfile)})`
+      : (spec.image ?? `rig:${rigImageOf(spec)}`);
     throw new RigError(
       `${plan.spec.file}:${spec.line}: node ${spec.name} has init: systemd, but its image ${image} has no systemd (${SYSTEMD_PATHS.join(' or ')}).`,
       'install systemd-sysv in the image (a build: FROM rig:systemd), use image: rig:systemd (or rig:puppet), or remove init: systemd',

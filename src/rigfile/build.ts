@@ -29,18 +29,36 @@ export function checkBuild(c: Checker, raw: RawBuild | undefined, p: PathSeg[], 
   const stat = fs.statSync(context, { throwIfNoEntry: false });
   if (!stat?.isDirectory()) {
     const what = stat ? 'is not a directory' : 'does not exist';
-    c.report(contextPath, `build context ${written} ${what} (looked for ${context})`, `fix the path; it is relative to the rig file (${BUILD_HINT})`, 'value');
+    c.report(
+      contextPath,
+      `build context ${written} ${what} (looked for ${context})`,
+      `fix the path; it is relative to the rig file (${BUILD_HINT})`,
+      'value',
+    );
     return undefined;
   }
   const dockerfile = path.resolve(context, (long && raw.dockerfile) || 'Dockerfile');
   const dockerfilePath = long && raw.dockerfile ? [...p, 'dockerfile'] : contextPath;
   if (!inside(context, dockerfile)) {
-    c.report(dockerfilePath, `the Dockerfile ${dockerfile} is outside the build context ${context}`, 'keep the Dockerfile in the context directory', 'value');
+    c.report(
+      dockerfilePath,
+      `the Dockerfile ${dockerfile} is outside the build context ${context}`,
+      'keep the Dockerfile in the context directory',
+      'value',
+    );
     return undefined;
   }
   if (!fs.statSync(dockerfile, { throwIfNoEntry: false })?.isFile()) {
-    const hint = long && raw.dockerfile ? 'fix the name; it is relative to the context' : 'add a Dockerfile there, or name yours with build: { context: ..., dockerfile: NAME }';
-    c.report(dockerfilePath, `no Dockerfile ${path.relative(context, dockerfile)} in the build context ${written} (looked for ${dockerfile})`, hint, 'value');
+    const hint =
+      long && raw.dockerfile
+        ? 'fix the name; it is relative to the context'
+        : 'add a Dockerfile there, or name yours with build: { context: ..., dockerfile: NAME }';
+    c.report(
+      dockerfilePath,
+      `no Dockerfile ${path.relative(context, dockerfile)} in the build context ${written} (looked for ${dockerfile})`,
+      hint,
+      'value',
+    );
     return undefined;
   }
   const args = Object.fromEntries(
@@ -59,7 +77,12 @@ export function checkBuild(c: Checker, raw: RawBuild | undefined, p: PathSeg[], 
       line: c.line(p),
     };
   } catch (err) {
-    c.report(contextPath, `cannot read the build context ${written}: ${errorMessage(err)}`, 'make its files readable, or leave the unreadable ones out with a .dockerignore', 'value');
+    c.report(
+      contextPath,
+      `cannot read the build context ${written}: ${errorMessage(err)}`,
+      'make its files readable, or leave the unreadable ones out with a .dockerignore',
+      'value',
+    );
     return undefined;
   }
 }

@@ -291,7 +291,9 @@ function checkNodes(
       backend: settings.backend ?? rig.backend,
       // A node's own image: or build: stands instead of the rig-wide one, whichever that is.
       image: settings.image ?? (settings.build ? undefined : rig.image),
-      build: onlyOne(c, settings, p, () => checkBuild(c, settings.build, [...p, 'build'], rig.rigDir)) ?? (settings.image ? undefined : rig.build),
+      build:
+        onlyOne(c, settings, p, () => checkBuild(c, settings.build, [...p, 'build'], rig.rigDir)) ??
+        (settings.image ? undefined : rig.build),
       init: settings.init ?? rig.init,
       facts: { ...rig.facts, ...(settings.facts && checkFacts(c, settings.facts, [...p, 'facts'])) },
       provision: settings.provision ? buildSteps(c, settings.provision, [...p, 'provision'], rig.rigDir) : rig.provision,

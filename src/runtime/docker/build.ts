@@ -63,7 +63,7 @@ export async function buildUserImage(
     });
     await followStream(docker, stream, (text) => {
       for (const line of text.split('\n')) {
-        tail.push(line);
+        if (!/^(---> |Removing intermediate container )/.test(line)) tail.push(line);
         if (/^Step \d+\/\d+/.test(line)) onLine(line);
       }
       tail.splice(0, tail.length - TAIL_LINES);

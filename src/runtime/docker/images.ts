@@ -7,7 +7,7 @@ import { errorMessage, ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { followStream, isNotFound } from './connect.js';
 import { readImage } from './unpack.js';
-import { IMAGE_NAMES, type BuildUse, type BuiltImage, type ImageName, type Images } from '../images.js';
+import { BUILD_IMAGE, IMAGE_NAMES, type BuildUse, type BuiltImage, type ImageName, type Images } from '../images.js';
 import type { BuildSpec } from '../../rigfile/types.js';
 import { buildRef, buildUserImage } from './build.js';
 
@@ -36,6 +36,17 @@ interface BaseDefinition {
 /** Every file under dir, as sorted relative paths: an image definition is its whole directory. */
 function filesUnder(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
+}
+
+/**
+ * Whether a tag is one rig gave: rig/<definition>:<hash> or rig-build/<name>:<hash>, with the hash its labels hold.
+ * An image built by hand FROM one of rig's inherits its labels, not its tag: it is not rig's to list or prune.
+ */
+function isOwnTag(tag: string, labels: Record<string, string>): boolean {
+  const [repo, hash] = tag.split(':');
+  const image = labels[Label.image];
+  const own = image === BUILD_IMAGE ? repo.startsWith('rig-build/') : repo === `rig/${image}`;
+  return own && !!hash && hash === labels[Label.hash]?.slice(0, 12);
 }
 
 /** The io.rig.build label of a rig file's build; one that is not rig's JSON (written by hand) says nothing. */
@@ -200,7 +211,7 @@ export class ImageBuilder implements Images {
     return list
       .map((i) => ({
         id: i.Id,
-        refs: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+        refs: (i.RepoTags ?? []).filter((t) => isOwnTag(t, i.Labels ?? {})),
         image: i.Labels?.[Label.image] ?? '',
         ...(i.Labels?.[Label.build] && { build: parseUse(i.Labels[Label.build]) }),
         size: i.Size,
