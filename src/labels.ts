@@ -18,6 +18,7 @@ export const Label = {
   etcdRoot: 'io.rig.etcd-root', // on the sidecar: the root password of the rig's etcd (nodes have their own users)
   image: 'io.rig.image', // on images rig built: the image definition's name (docker images --filter label=io.rig.image)
   hash: 'io.rig.hash', // on images rig built: the definition's content hash
+  build: 'io.rig.build', // on images rig files build (io.rig.image=build): JSON of the rig file, nodes and context it was built for
 } as const;
 
 export type Role = 'node' | 'sidecar';

@@ -2,7 +2,6 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ExitCode, InternalError, RigError } from '../errors.js';
 import type { Facts } from '../facts/store.js';
-import type { ImageName } from '../runtime/images.js';
 import { Label } from '../labels.js';
 import { linksOf, nodeSettingsHash, rigSettings, rigSettingsHash, type Plan, type PlannedLink, type RigSettings } from '../plan/plan.js';
 import { nodeWiring } from '../runtime/veth.js';
@@ -14,7 +13,8 @@ import type { Engine, Step } from './context.js';
 import { checkLinks, linkKey, linksOfOthers, makeLinks, removeLinks, rigLinks } from './links.js';
 import { processAlive } from './owner.js';
 import { AbortableRun } from './abortable.js';
-import { checkContainerNames, checkNodeImages, rigImageOf } from './up-checks.js';
+import { checkContainerNames, checkNodeImages } from './up-checks.js';
+import { NodeImages } from './builds.js';
 import { etcdUnanswered } from './taken-down.js';
 import { nodeSteps } from './node-starts.js';
 import { type UpOptions } from './up.js';
@@ -150,7 +150,7 @@ class RigReconcile implements ReconcileRun {
   private readonly run = new AbortableRun();
   private readonly toRemove: NodeInstance[];
   private readonly toStart: Plan; // the plan with only the nodes to start
-  private missingImages: ImageName[] = [];
+  private readonly images: NodeImages;
   private links: { toMake: PlannedLink[]; toRemove: LinkRecord[]; usedElsewhere: Set<string> } = {
     toMake: [],
     toRemove: [],
@@ -170,13 +170,14 @@ class RigReconcile implements ReconcileRun {
     const remade = new Set([...diff.changed, ...diff.broken]);
     this.toRemove = rig.nodes.filter((n) => diff.removed.includes(n.node) || remade.has(n.node));
     this.toStart = { ...plan, nodes: plan.nodes.filter((n) => diff.added.includes(n.spec.name) || remade.has(n.spec.name)) };
+    this.images = new NodeImages(engine, this.toStart);
     const starting = this.toStart.nodes.length;
     this.steps = [
       { title: 'Check the changes', run: () => this.check() },
       {
         title: 'Build images',
-        skip: () => this.missingImages.length === 0,
-        run: (report) => this.buildImages(report),
+        skip: () => this.images.none,
+        run: (report) => this.images.build(report, this.run),
       },
       {
         title: `Remove ${this.toRemove.length} node${this.toRemove.length === 1 ? '' : 's'}`,
@@ -219,8 +220,7 @@ class RigReconcile implements ReconcileRun {
     const added = toStart.nodes.filter((n) => this.diff.added.includes(n.spec.name));
     await checkContainerNames(engine, { ...toStart, nodes: added }, { sidecar: false });
     await checkNodeImages(engine, toStart);
-    const imageNames = new Set<ImageName>(['tools', ...toStart.nodes.map((n) => rigImageOf(n.spec) ?? 'base')]);
-    this.missingImages = await engine.images.missing([...imageNames]);
+    await this.images.check(engine.images.missing(this.images.rigImages(['tools'])));
     this.planLinks(await rigLinks(engine));
   }
 
@@ -255,14 +255,6 @@ class RigReconcile implements ReconcileRun {
     }
     writeFileSync(path, String(process.pid));
     this.locked = true;
-  }
-
-  private async buildImages(report: (line: string) => void): Promise<void> {
-    for (const name of this.missingImages) {
-      this.run.signal.throwIfAborted();
-      report(`building ${this.engine.images.ref(name)}`);
-      await this.run.unlessAborted(this.engine.images.build(name, report));
-    }
   }
 
   private async facts(): Promise<Facts> {

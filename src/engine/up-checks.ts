@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ExitCode, RigError } from '../errors.js';
 import { NODE_IMAGES, type ImageName } from '../runtime/images.js';
 import { type Plan, type PlannedNode } from '../plan/plan.js';
@@ -24,12 +25,14 @@ export async function checkContainerNames(engine: Engine, plan: Plan, { sidecar 
 
 /** The image rig builds that a node runs (rig's base by default, rig:systemd for init: systemd), if it runs one. */
 export function rigImageOf(spec: NodeSpec): ImageName | undefined {
+  if (spec.build) return undefined;
   if (!spec.image) return spec.init === 'systemd' ? 'systemd' : 'base';
   return spec.image.startsWith('rig:') ? (spec.image.slice(4) as ImageName) : undefined;
 }
 
 /** A node's image: one rig builds (rigImageOf), else the user's own. */
 export function nodeImage(engine: Engine, spec: NodeSpec): string {
+  if (spec.build) return engine.images.buildRef(spec.build);
   const own = rigImageOf(spec);
   return own ? engine.images.ref(own) : spec.image!;
 }
@@ -50,6 +53,7 @@ export async function checkNodeImages(engine: Engine, plan: Plan): Promise<void>
       ExitCode.badInput,
     );
   }
+  checkBuildBases(plan);
   const named = [...new Set(plan.nodes.map((n) => n.spec.image).filter((i): i is string => !!i && !i.startsWith('rig:')))];
   const missing = new Set<string>();
   await Promise.all(named.map(async (image) => (await engine.images.exists(image)) || missing.add(image)));
@@ -70,22 +74,42 @@ const SYSTEMD_IMAGES: readonly ImageName[] = ['systemd', 'puppet'];
 
 const SYSTEMD_PATHS = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'];
 
-async function checkSystemdImages(engine: Engine, plan: Plan): Promise<void> {
+/** Whether the images of the plan's nodes with init: systemd have it; a build not built yet is looked into after its build. */
+export async function checkSystemdImages(engine: Engine, plan: Plan): Promise<void> {
   const probed = new Map<string, Promise<boolean>>();
   const hasSystemd = (spec: NodeSpec): Promise<boolean> => {
     const own = rigImageOf(spec);
     if (own) return Promise.resolve(SYSTEMD_IMAGES.includes(own));
-    let found = probed.get(spec.image!);
-    if (!found) probed.set(spec.image!, (found = engine.images.hasFile(spec.image!, SYSTEMD_PATHS)));
+    const ref = nodeImage(engine, spec);
+    let found = probed.get(ref);
+    const probe = async () => (spec.build && !(await engine.images.exists(ref))) || engine.images.hasFile(ref, SYSTEMD_PATHS);
+    if (!found) probed.set(ref, (found = probe()));
     return found;
   };
   for (const { spec } of plan.nodes.filter((n) => n.spec.init === 'systemd')) {
     if (await hasSystemd(spec)) continue;
-    const image = spec.image ?? `rig:${rigImageOf(spec)}`;
+    const image = spec.build
+      ? `${nodeImage(engine, spec)} (built from ${path.join(spec.build.context, spec.build.dockerfile)})`
+      : (spec.image ?? `rig:${rigImageOf(spec)}`);
     throw new RigError(
       `${plan.spec.file}:${spec.line}: node ${spec.name} has init: systemd, but its image ${image} has no systemd (${SYSTEMD_PATHS.join(' or ')}).`,
-      'install systemd-sysv in the image, use image: rig:systemd (or rig:puppet), or remove init: systemd',
+      'install systemd-sysv in the image (a build: FROM rig:systemd), use image: rig:systemd (or rig:puppet), or remove init: systemd',
       ExitCode.badInput,
     );
   }
+}
+
+/** Every FROM rig:NAME of a build names one of rig's node images; one that does not is reported at its Dockerfile's line. */
+export function checkBuildBases(plan: Plan): void {
+  const bad = plan.nodes.flatMap(({ spec }) =>
+    (spec.build?.bases ?? [])
+      .filter((b) => !NODE_IMAGES.includes(b.name as ImageName))
+      .map((b) => `  ${path.join(spec.build!.context, spec.build!.dockerfile)}:${b.line}: FROM rig:${b.name} (node ${spec.name})`),
+  );
+  if (!bad.length) return;
+  throw new RigError(
+    `rig builds no such node image:\n${[...new Set(bad)].join('\n')}`,
+    `rig's node images: ${NODE_IMAGES.map((n) => `rig:${n}`).join(', ')}`,
+    ExitCode.badInput,
+  );
 }

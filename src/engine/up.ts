@@ -1,6 +1,5 @@
 import { ExitCode, InternalError, RigError } from '../errors.js';
 import { newRootPassword, type Facts } from '../facts/store.js';
-import { type ImageName } from '../runtime/images.js';
 import { Label } from '../labels.js';
 import { rigSettings, rigSettingsHash, type Plan, type PlannedLink } from '../plan/plan.js';
 import { NameTaken, type RigNetwork } from '../runtime/runtime.js';
@@ -12,7 +11,8 @@ import { type LinkRecord } from '../runtime/backend.js';
 import { destroyRig } from './down.js';
 import { checkLinks, linksInUse, makeLinks } from './links.js';
 import { AbortableRun, deferred, type Deferred } from './abortable.js';
-import { checkContainerNames, checkNodeImages, rigImageOf } from './up-checks.js';
+import { checkContainerNames, checkNodeImages } from './up-checks.js';
+import { NodeImages } from './builds.js';
 import { alreadyUp, etcdUnanswered, mayBeTakenDown, removeStragglers, takenDown } from './taken-down.js';
 import { DEADLINE_GRACE_MS, NodeStarts, SILENCE_GRACE_MS } from './node-starts.js';
 
@@ -62,8 +62,7 @@ class RigUp implements UpRun {
   readonly steps: Step[];
   private readonly run = new AbortableRun();
   private readonly etcdRootPassword = newRootPassword();
-  private readonly imageNames: ImageName[];
-  private missingImages: ImageName[] = [];
+  private readonly images: NodeImages;
   private linksUsed: PlannedLink[] = []; // made by this rig, or shared with another rig that made them
   private network?: RigNetwork;
   private sidecarContainer?: string; // its id
@@ -80,16 +79,14 @@ class RigUp implements UpRun {
     private readonly plan: Plan,
     private readonly options: UpOptions,
   ) {
-    this.imageNames = [...new Set<ImageName>(['sidecar', 'tools', ...plan.nodes.map((n) => rigImageOf(n.spec) ?? 'base')])];
+    this.images = new NodeImages(engine, plan);
     const count = plan.nodes.length;
     this.steps = [
       { title: 'Check the rig', run: () => this.checkRig() },
       {
         title: 'Build images',
-        skip: () => this.missingImages.length === 0,
-        concurrent: () => [
-          { title: `Build ${this.missingImages.map((n) => engine.images.ref(n)).join(', ')}`, run: (report) => this.buildImages(report) },
-        ],
+        skip: () => this.images.none,
+        concurrent: () => [{ title: `Build ${this.images.refs.join(', ')}`, run: (report) => this.images.build(report, this.run) }],
       },
       { title: 'Create the rig network', run: (report) => this.createNetwork(report) },
       { title: 'Link live node configs', skip: () => this.linksUsed.length === 0, run: (report) => this.linkConfigs(report) },
@@ -130,7 +127,7 @@ class RigUp implements UpRun {
     const inUse = quiet(linksInUse(engine, plan.name));
     const running = quiet(engine.rigs.networks(plan.name));
     const names = quiet(checkContainerNames(engine, plan));
-    const missing = quiet(engine.images.missing(this.imageNames));
+    const missing = quiet(engine.images.missing(this.images.rigImages(['sidecar', 'tools'])));
     const links = checkLinks(plan.links, plan.spec.file, await inUse);
     this.linksUsed = [...links.toMake, ...links.shared];
     if (plan.spec.network.subnet) engine.network.checkSubnetFree(plan.spec.network.subnet);
@@ -142,15 +139,7 @@ class RigUp implements UpRun {
     if ((await running).length) throw alreadyUp(plan.name);
     await names;
     await checkNodeImages(engine, plan);
-    this.missingImages = await missing;
-  }
-
-  private async buildImages(report: (line: string) => void): Promise<void> {
-    for (const name of this.missingImages) {
-      this.run.signal.throwIfAborted();
-      report(`building ${this.engine.images.ref(name)}`);
-      await this.run.unlessAborted(this.engine.images.build(name, report));
-    }
+    await this.images.check(missing);
   }
 
   private async createNetwork(report: (line: string) => void): Promise<void> {

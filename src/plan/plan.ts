@@ -157,7 +157,8 @@ export interface NodeSummary {
   line: number;
   mirrors?: string;
   backend: BackendKind;
-  image: string;
+  image: string; // a build's: "built from" its Dockerfile (its tag is the engine's to work out)
+  build?: { context: string; dockerfile: string; args: Record<string, string> };
   init: InitKind;
   ip: string; // reserved for it; ".N" in the /24 that up picks from the pool when the rig file names no subnet
   needs: Array<{ fqdn: string; fact?: string }>;
@@ -213,7 +214,10 @@ export function summarizeNode(node: PlannedNode, address: string): NodeSummary {
     line: spec.line,
     mirrors: spec.mirrors,
     backend: spec.backend,
-    image: spec.image ?? (spec.init === 'systemd' ? 'rig:systemd' : 'rig:base'),
+    image: spec.build
+      ? `built from ${join(spec.build.context, spec.build.dockerfile)}`
+      : (spec.image ?? (spec.init === 'systemd' ? 'rig:systemd' : 'rig:base')),
+    ...(spec.build && { build: { context: spec.build.context, dockerfile: spec.build.dockerfile, args: spec.build.args } }),
     init: spec.init,
     ip: address,
     needs: spec.needs.map(({ node, fact }) => ({ fqdn: node, ...(fact && { fact }) })),

@@ -10,7 +10,8 @@ import { DURATION, MAX_DURATION_SECONDS, DEFAULT_FILE, NAME_RULE, RIG_NAME } fro
 import { NODE_KEYS, TOP_LEVEL_KEYS, type FullRigFile, type NodeValue } from './schema.js';
 import { buildSteps, checkNeeds, stringList, type RawNeed } from './steps.js';
 import { checkReactions, type RawReactions } from './reactions.js';
-import type { BackendKind, InitKind, NodeSpec, ProvisionStep, RigSpec } from './types.js';
+import type { BackendKind, BuildSpec, InitKind, NodeSpec, ProvisionStep, RigSpec } from './types.js';
+import { checkBuild } from './build.js';
 import { DEFAULT_BACKEND } from '../runtime/kinds.js';
 import { checkCapacity, checkNetwork } from './network-checks.js';
 import { checkConfigs, defaultConfigs } from './config-trees.js';
@@ -134,6 +135,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
     domain: settings.domain,
     backend: settings.backend ?? DEFAULT_BACKEND,
     image: settings.image,
+    build: onlyOne(c, settings, [], () => checkBuild(c, settings.build, ['build'], rigDir)),
     init: settings.init ?? 'rig',
     facts: checkFacts(c, settings.facts, ['facts']),
     provision: buildSteps(c, settings.provision, ['provision'], rigDir),
@@ -252,6 +254,7 @@ interface RigDefaults {
   domain?: string;
   backend: BackendKind;
   image?: string;
+  build?: BuildSpec;
   init: InitKind;
   facts: Record<string, string>;
   provision: ProvisionStep[];
@@ -286,7 +289,11 @@ function checkNodes(
       shortName,
       mirrors: settings.mirrors,
       backend: settings.backend ?? rig.backend,
-      image: settings.image ?? rig.image,
+      // A node's own image: or build: stands instead of the rig-wide one, whichever that is.
+      image: settings.image ?? (settings.build ? undefined : rig.image),
+      build:
+        onlyOne(c, settings, p, () => checkBuild(c, settings.build, [...p, 'build'], rig.rigDir)) ??
+        (settings.image ? undefined : rig.build),
       init: settings.init ?? rig.init,
       facts: { ...rig.facts, ...(settings.facts && checkFacts(c, settings.facts, [...p, 'facts'])) },
       provision: settings.provision ? buildSteps(c, settings.provision, [...p, 'provision'], rig.rigDir) : rig.provision,
@@ -331,6 +338,14 @@ function checkNodeName(c: Checker, key: string, p: PathSeg[], domain: string | u
   } else {
     byShortName.set(shortName, key);
   }
+}
+
+/** image: and build: in the same map: refused (rig tags what it builds itself); else what `build` makes of build:. */
+function onlyOne(c: Checker, settings: { image?: string; build?: unknown }, p: PathSeg[], build: () => BuildSpec | undefined) {
+  if (settings.image === undefined || settings.build === undefined) return build();
+  const hint = 'keep one: build: builds the image (rig tags it by a hash of its context), image: names one the engine has';
+  c.report([...p, 'build'], 'image: and build: are both set; rig builds an image or takes one, not both', hint);
+  return undefined;
 }
 
 /** The part after the first dot, if all dotted node names share it. */

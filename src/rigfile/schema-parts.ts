@@ -127,3 +127,40 @@ export const validateTimeout = (description: string) =>
     ],
     { description, says: { expected: 'a duration (30s, 5m, 1m30s) or a number of seconds', hint: DURATION_HINT } },
   );
+
+export const BUILD_HINT = 'e.g. build: ./image, or build: { context: ./image, dockerfile: Dockerfile, args: { VERSION: "1.2" } }';
+const BUILD_ARG_HINT = 'e.g. args: { VERSION: "1.2" }: names of letters, digits and underscores, each with a string, number or true/false';
+
+/** build: a context directory, or a map with context:, dockerfile: and args: (as Compose has it). */
+export const build = (description: string) =>
+  J.union(
+    [
+      J.string({ minLength: 1, says: { expected: 'a directory', hint: BUILD_HINT } }),
+      J.object(
+        {
+          context: J.string({
+            description: 'Directory sent to the build, relative to the rig file.',
+            minLength: 1,
+            says: { expected: 'a directory', hint: BUILD_HINT, missing: { message: 'missing: the directory to build from' } },
+          }),
+          dockerfile: J.string({
+            description: 'The Dockerfile, relative to the context. Default: Dockerfile.',
+            minLength: 1,
+            says: { expected: 'a file name', hint: 'e.g. dockerfile: Dockerfile.test (relative to the context)' },
+          }),
+          args: J.map(
+            J.string({
+              pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+              says: { invalid: (k) => `"${String(k)}" is not a build argument name`, invalidHint: BUILD_ARG_HINT },
+            }),
+            J.union([J.string(), J.anything({ type: 'number' }), J.boolean()], {
+              says: { expected: 'a string, number or true/false', hint: BUILD_ARG_HINT },
+            }),
+            { description: "Build arguments (the Dockerfile's ARG)", says: { expected: 'a map of build arguments', hint: BUILD_ARG_HINT } },
+          ),
+        },
+        { required: ['context'], says: { expected: 'a directory or a map with context:', hint: BUILD_HINT } },
+      ),
+    ],
+    { description, says: { expected: 'a directory or a map with context:, dockerfile:, args:', hint: BUILD_HINT } },
+  );

@@ -16,6 +16,7 @@ import {
   MIRRORS_HINT,
   hostname,
   image,
+  build,
   backend,
   init,
   facts,
@@ -58,6 +59,7 @@ const NodeSettings = J.object({
     },
   ),
   image: image("give an image name, or remove image: to use the rig's image"),
+  build: build("The node's image, built from a Dockerfile (as Compose builds one), instead of image:."),
   init: init('PID 1 of this node: rig or systemd.'),
   backend: backend(),
   facts: facts(),
@@ -242,6 +244,9 @@ const FullForm = J.object(
     image: image(
       "give an image name, or remove image: to use rig's own base image",
       "Node image for all nodes. Default: rig's own Debian base image.",
+    ),
+    build: build(
+      "Node image for all nodes, built from a Dockerfile (as Compose builds one), instead of image:. FROM rig:base, rig:systemd or rig:puppet name rig's own images.",
     ),
     init: init(
       "PID 1 of every node: rig (rig's agent, the default) or systemd (rig's agent runs as a systemd service). Default image with systemd: rig:systemd.",

@@ -32,12 +32,26 @@ export interface Need {
  */
 export type Reaction = ({ change: { node: string; fact: string } } | { stage: string }) & { run: 'provision' | ProvisionStep[] };
 
+/**
+ * An image a rig file builds (build:), as Compose builds one: a context directory with a Dockerfile, built locally
+ * by the Docker engine. `hash` stands for everything sent to the build, so a node's settings change with it.
+ */
+export interface BuildSpec {
+  context: string; // absolute
+  dockerfile: string; // relative to the context, with / separators
+  args: Record<string, string>;
+  bases: Array<{ name: string; line: number }>; // rig's own images the Dockerfile's FROM lines name (rig:NAME), with their lines
+  hash: string; // of the context's files as sent (.dockerignore applied; paths, modes, contents), the Dockerfile and the args
+  line: number; // where build: is in the rig file
+}
+
 export interface NodeSpec {
   name: string; // fully qualified made-up name, e.g. barn.village.test
   shortName: string; // barn
   mirrors?: string; // live node it copies, e.g. straleb.prod.example
   backend: BackendKind;
   image?: string; // undefined: rig's own locally built Debian image (rig:base, or rig:systemd for init: systemd)
+  build?: BuildSpec; // instead of image: the image the rig file builds
   init: InitKind;
   facts: Record<string, string>; // custom facts: rig-wide merged with per node; non-strings JSON-encoded
   provision: ProvisionStep[]; // the node's own steps, else the rig-wide ones

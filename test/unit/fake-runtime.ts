@@ -294,6 +294,8 @@ export class FakeRuntime implements RigRegistry, RigNetworks, HostWiring {
       ref: (name) => `rig/${name}:fake`,
       missing: async () => [],
       build: async () => {},
+      buildRef: (build) => `rig-build/fake:${build.hash.slice(0, 12)}`,
+      buildImage: async () => {},
       exists: (ref) => this.imageExists(ref),
       hasFile: () => this.imageHasFile(),
       listBuilt: async () => [],

@@ -24,4 +24,32 @@ describe('rig images', () => {
   it('prunes only older builds that no rig uses', () => {
     expect(pruneable(rows).map((r) => r.ref)).toEqual(['rig/base:old333333333']);
   });
+
+  it("lists rig files' builds after rig's own, with what each was built for; prunes those neither asked for nor in use", () => {
+    const use = { file: '/r/rig.yaml', nodes: ['web.x.test'], context: '/r/web' };
+    const builds = [
+      { id: 'sha256:e', refs: ['rig-build/web:old555555555'], image: 'build', size: 1e8, created: '2026-12-01T00:00:00.000Z', build: use },
+      { id: 'sha256:f', refs: ['rig-build/web:new666666666'], image: 'build', size: 1e8, created: '2026-12-07T00:00:00.000Z', build: use },
+      { id: 'sha256:g', refs: ['rig-build/web:run777777777'], image: 'build', size: 1e8, created: '2026-12-02T00:00:00.000Z', build: use },
+    ];
+    const all = imageRows(
+      [...built, ...builds],
+      new Map([['sha256:g', new Set(['web'])]]),
+      new Set(['rig/base:new444444444', 'rig-build/web:new666666666']),
+    );
+    expect(all.map((r) => [r.ref, r.current])).toEqual([
+      ['rig/base:new444444444', true],
+      ['rig-build/web:new666666666', true],
+      ['rig/base:old333333333', false],
+      ['rig/systemd:new222222222', false],
+      ['rig/systemd:old111111111', false],
+      ['rig-build/web:run777777777', false],
+      ['rig-build/web:old555555555', false],
+    ]);
+    expect(all[1].for).toEqual(use);
+    expect(all[1].purpose).toBe('built from /r/web for web.x.test of /r/rig.yaml');
+    expect(pruneable(all).map((r) => r.ref)).not.toContain('rig-build/web:run777777777');
+    expect(pruneable(all).map((r) => r.ref)).toContain('rig-build/web:old555555555');
+    expect(pruneable(all).map((r) => r.ref)).not.toContain('rig-build/web:new666666666');
+  });
 });

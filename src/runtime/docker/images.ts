@@ -7,7 +7,9 @@ import { errorMessage, ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { followStream, isNotFound } from './connect.js';
 import { readImage } from './unpack.js';
-import { IMAGE_NAMES, type BuiltImage, type ImageName, type Images } from '../images.js';
+import { BUILD_IMAGE, IMAGE_NAMES, type BuildUse, type BuiltImage, type ImageName, type Images } from '../images.js';
+import type { BuildSpec } from '../../rigfile/types.js';
+import { buildRef, buildUserImage } from './build.js';
 
 export { IMAGE_NAMES, NODE_IMAGES, type BuiltImage, type ImageName } from '../images.js';
 
@@ -34,6 +36,27 @@ interface BaseDefinition {
 /** Every file under dir, as sorted relative paths: an image definition is its whole directory. */
 function filesUnder(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => statSync(join(dir, f)).isFile()).sort();
+}
+
+/**
+ * Whether a tag is one rig gave: rig/<definition>:<hash> or rig-build/<name>:<hash>, with the hash its labels hold.
+ * An image built by hand FROM one of rig's inherits its labels, not its tag: it is not rig's to list or prune.
+ */
+function isOwnTag(tag: string, labels: Record<string, string>): boolean {
+  const [repo, hash] = tag.split(':');
+  const image = labels[Label.image];
+  const own = image === BUILD_IMAGE ? repo.startsWith('rig-build/') : repo === `rig/${image}`;
+  return own && !!hash && hash === labels[Label.hash]?.slice(0, 12);
+}
+
+/** The io.rig.build label of a rig file's build; one that is not rig's JSON (written by hand) says nothing. */
+function parseUse(label: string): BuildUse | undefined {
+  try {
+    const use = JSON.parse(label) as BuildUse;
+    return typeof use.file === 'string' && Array.isArray(use.nodes) ? use : undefined;
+  } catch {
+    return undefined; // not rig's: the image is listed without what it was built for
+  }
 }
 
 /** Progress worth showing: build steps and debootstrap's phases, not one line per package. */
@@ -86,6 +109,14 @@ export class ImageBuilder implements Images {
         { cause: err },
       );
     }
+  }
+
+  buildRef(build: BuildSpec): string {
+    return buildRef(build, (name) => this.ref(name as ImageName));
+  }
+
+  buildImage(build: BuildSpec, use: BuildUse, onLine: (line: string) => void = () => {}): Promise<void> {
+    return buildUserImage(this.docker, build, use, (name) => this.ref(name as ImageName), onLine);
   }
 
   /** Whether the Docker engine has this image (a user's own: no registry is ever asked). */
@@ -180,8 +211,9 @@ export class ImageBuilder implements Images {
     return list
       .map((i) => ({
         id: i.Id,
-        refs: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+        refs: (i.RepoTags ?? []).filter((t) => isOwnTag(t, i.Labels ?? {})),
         image: i.Labels?.[Label.image] ?? '',
+        ...(i.Labels?.[Label.build] && { build: parseUse(i.Labels[Label.build]) }),
         size: i.Size,
         created: new Date(i.Created * 1000).toISOString(),
       }))
