@@ -147,7 +147,7 @@ function ansibleRows(a: AnsibleCost | undefined): string[][] {
   const range = (s: Stats) => `${msf(s.min)}–${msf(s.max)} ms`;
   return [
     [
-      'ansible-playbook by hand (orchard, 2 web nodes)',
+      'ansible-playbook + validate by hand (orchard, 2 web nodes)',
       `${msf(a.byHand.median)} ms`,
       range(a.byHand),
       `${a.byHand.n} runs, ${a.tasks} tasks`,
