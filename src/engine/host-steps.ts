@@ -7,6 +7,7 @@ import type { Facts } from '../facts/store.js';
 import { declarationOf } from '../runtime/kinds.js';
 import { factAccess } from './status.js';
 import type { NodeSpec } from '../rigfile/types.js';
+import { runsOnHost } from '../rigfile/steps.js';
 import { ansibleInventory, type InventoryHost } from '../ansible/inventory.js';
 import { runPlaybook, verdictOf, type PlaybookVerdict } from '../ansible/playbook.js';
 
@@ -38,7 +39,7 @@ const withStep = (nodes: HostStepNode[], step: number, playbook: string) =>
     return s?.kind === 'ansible' && s.playbook === playbook;
   });
 
-export const hasHostSteps = (nodes: HostStepNode[]) => nodes.some((n) => !n.provision || n.provision.some((s) => s.kind === 'ansible'));
+export const hasHostSteps = (nodes: HostStepNode[]) => nodes.some((n) => runsOnHost(n.provision));
 
 /**
  * Run the ansible steps the `served` nodes (default: all) ask for while a rig command (up, a reconcile, provision, watch) runs: a node's

@@ -12,7 +12,7 @@ import type { UpOptions } from './up.js';
 import type { Abortable } from './abortable.js';
 import { etcdUnanswered } from './taken-down.js';
 import { nodeImage } from './up-checks.js';
-import { serveHostSteps } from './host-steps.js';
+import { runsOnHost } from '../rigfile/steps.js';
 
 /** One step per node: launch it, then follow the stages it publishes itself until it is ready or dies. */
 export function nodeSteps(
@@ -78,12 +78,11 @@ export class NodeStarts {
     deaths.then((stop) => ((this.stopDeaths = stop), this.remaining === 0 && stop())).catch(() => {});
     const facts = await this.sidecar;
     this.stopStages = facts.watchStages(this.plan.name, (node, stage) => this.waiters.get(node)?.stage(stage));
-    this.stopHostSteps = serveHostSteps(
-      this.engine,
-      facts,
-      this.plan.name,
-      this.plan.nodes.map((n) => n.spec),
-    );
+    const specs = this.plan.nodes.map((n) => n.spec);
+    // the ansible steps' server (and Ansible's modules) is loaded only for a rig that has such steps
+    this.stopHostSteps = specs.some((n) => runsOnHost(n.provision))
+      ? import('./host-steps.js').then(({ serveHostSteps }) => serveHostSteps(this.engine, facts, this.plan.name, specs))
+      : Promise.resolve(() => {});
     // a node's ansible step waits for its answer until its own deadline and says why it failed
     this.stopHostSteps.catch(() => {});
     await Promise.all([this.stopStages.catch(etcdUnanswered(this.url)), deaths]);

@@ -1,4 +1,5 @@
-import { serveHostStepsOf, type HostStepNode } from './host-steps.js';
+import type { HostStepNode } from './host-steps.js';
+import { runsOnHost } from '../rigfile/steps.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
 import { NodeRuns } from './node-runs.js';
@@ -33,8 +34,12 @@ export async function provisionNodes(
     hostSteps?: HostStepNode[]; // the rig file's nodes, for the chosen ones' ansible steps (run from the host)
   },
 ): Promise<ProvisionResult[]> {
-  const stopHostSteps = nodes.length
-    ? await serveHostStepsOf(
+  const served = new Set(nodes.map((n) => n.node));
+  const hostSteps = (options.hostSteps ?? []).filter((n) => served.has(n.name) && runsOnHost(n.provision));
+  const stopHostSteps = hostSteps.length
+    ? await (
+        await import('./host-steps.js')
+      ).serveHostStepsOf(
         engine,
         nodes[0].rig,
         options.hostSteps ?? [],

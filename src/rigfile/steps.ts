@@ -157,3 +157,6 @@ function findCycle(nodes: Pick<NodeSpec, 'name' | 'needs'>[]): string[] | undefi
   }
   return undefined;
 }
+
+/** Whether a node's steps need the host (an ansible step, run from it); unknown steps (undefined) are answered by it too. */
+export const runsOnHost = (steps: ProvisionStep[] | undefined): boolean => !steps || steps.some((s) => s.kind === 'ansible');

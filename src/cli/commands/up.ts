@@ -1,7 +1,5 @@
 import { bringUp as bringUpRig, type UpRig } from '../../engine/bring-up.js';
-import { changeIfUp, rigGone, tidyAfterDown } from '../../engine/apply.js';
 import { destroyRig } from '../../engine/down.js';
-import { sameRig } from '../../engine/reconcile.js';
 import { factAccess, rigStatus, withFacts } from '../../engine/status.js';
 import { takenDownError } from '../../engine/taken-down.js';
 import { interruptedError } from '../../engine/reporter.js';
@@ -24,6 +22,9 @@ export interface UpFlags {
   dryRun?: boolean;
   json?: boolean;
 }
+
+/** Up of a rig that is up (compare, reconcile), loaded only then: a first up has no use for it. */
+const applying = () => import('../../engine/apply.js');
 
 /** The command that brings the rig up again, as the user named its file and its name. */
 const upAgain = (rigFile: string, flags: { name?: string }) => `rig up ${rigFile}${flags.name ? ` --name ${flags.name}` : ''}`;
@@ -66,6 +67,8 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   const engine = await createEngine();
+  if (!(await engine.rigs.networks(plan.name)).length) return false;
+  const [{ changeIfUp }, { sameRig }] = await Promise.all([applying(), import('../../engine/reconcile.js')]);
   const options = { timeoutMs, recreate: flags.recreate, idempotent: flags.idempotent, upAgain: upAgain(rigFile, flags) };
   const changed = await changeIfUp(engine, plan, rigFile, options, cliReporter(outputMode(!!flags.json)));
   if (!changed) return false;
@@ -84,6 +87,7 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
       withFacts(access, (f) => f.setMark(rig.plan.name, 'kept', new Date().toISOString())),
     );
     const [[status]] = await Promise.all([rigStatus(rig.engine, rig.plan.name), kept]).catch(async (err: unknown) => {
+      const { rigGone, tidyAfterDown } = await applying();
       if (!(await rigGone(rig.engine, rig.plan.name, true))) throw err; // the reaper, still armed, removes the rig
       await tidyAfterDown(rig);
       throw takenDownError(rig.plan.name, 'bringing it up', upAgain(rigFile, flags), err);
@@ -93,7 +97,7 @@ export async function up(rigFile: string, flags: UpFlags): Promise<void> {
       throw interruptedError(`rig ${rig.plan.name} was removed`);
     }
     if (!status) {
-      await tidyAfterDown(rig);
+      await (await applying()).tidyAfterDown(rig);
       throw takenDownError(rig.plan.name, 'bringing it up', upAgain(rigFile, flags));
     }
     rig.reaper.disarm();
