@@ -12,14 +12,15 @@ interface Row {
   for?: { file: string; nodes: string[]; context: string };
 }
 
-/** A rig of one node whose image the rig file builds from ./<context>, FROM rig:base. */
-const rigFile = (name: string, context: string) =>
-  `name: ${name}\ndomain: build.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a:\n    build: ./${context}\n`;
+/** A rig of one node whose image the rig file builds from ./<context>, FROM rig:base; with `lxc`, an LXC node of it too. */
+const rigFile = (name: string, context: string, lxc = false) =>
+  `name: ${name}\ndomain: build.test\nnetwork: { internal: true }\nconfigs: []\nnodes:\n  a:\n    build: ./${context}\n` +
+  (lxc ? `  l:\n    backend: lxc\n    build: ./${context}\n` : '');
 
 describe('build: in the rig file', () => {
   const name = uniqueName('bld');
   const context = `img-${name}`; // the tags are rig-build/<context>:<hash>: this file's own
-  const fixture = fixtureDir(rigFile(name, context));
+  const fixture = fixtureDir(rigFile(name, context, true));
   const failing = uniqueName('bldf');
   const dockerfile = (text: string) => {
     mkdirSync(join(fixture.dir, context), { recursive: true });
@@ -43,13 +44,14 @@ describe('build: in the rig file', () => {
     expect(await leftovers(name)).toEqual([]);
   });
 
-  it('builds FROM rig:base once, and the node runs what the Dockerfile made', async () => {
+  it('builds FROM rig:base once, and its Docker and LXC nodes run what the Dockerfile made', async () => {
     dockerfile('one');
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
     expect(up.all).toMatch(new RegExp(`building rig-build/${context}:[0-9a-f]{12} from .*Dockerfile for a.build.test`));
     expect(up.all).toMatch(/Step 1\/\d+ : FROM rig\/base:[0-9a-f]{12}/); // rig's name resolved to its tag
     expect((await file()).stdout).toBe('one');
+    expect((await file('l')).stdout).toBe('one');
     expect(await built()).toHaveLength(1);
   });
 
@@ -63,14 +65,16 @@ describe('build: in the rig file', () => {
     expect((await file()).stdout).toBe('one');
   });
 
-  it('rebuilds on an edit to the Dockerfile, and up of the running rig replaces the node with the new image', async () => {
+  it('rebuilds on an edit to the Dockerfile, and up of the running rig replaces its nodes with the new image', async () => {
     const [before] = await built();
     dockerfile('two');
     const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
     expect(up.all).toMatch(/~ a\.build\.test \(settings changed\)/);
+    expect(up.all).toMatch(/~ l\.build\.test \(settings changed\)/);
     expect(up.all).toMatch(/building rig-build\//);
     expect((await file()).stdout).toBe('two');
+    expect((await file('l')).stdout).toBe('two');
     const after = await built();
     expect(after).toHaveLength(2);
     expect(after).toContain(before);
@@ -85,7 +89,7 @@ describe('build: in the rig file', () => {
     expect(mine).toHaveLength(2);
     const [now, older] = [mine.find((r) => r.current)!, mine.find((r) => !r.current)!];
     expect(now.image).toBe('build');
-    expect(now.for).toEqual({ file: fixture.file, nodes: ['a.build.test'], context: join(fixture.dir, context) });
+    expect(now.for).toEqual({ file: fixture.file, nodes: ['a.build.test', 'l.build.test'], context: join(fixture.dir, context) });
     expect(now.usedBy).toEqual([name]);
     expect(older.usedBy).toEqual([]);
     const prune = await rig(['images', 'prune', '--dry-run']);

@@ -165,7 +165,7 @@ describe('init: systemd, bad input', () => {
         const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
         expect(up.exitCode, up.all).toBe(2);
         expect(up.stderr).toContain(`rig.yaml:7: node a.sd.test has init: systemd, but its image ${named} has no systemd`);
-        expect(up.stderr).toMatch(/install systemd-sysv in the image, use image: rig:systemd/);
+        expect(up.stderr).toMatch(/install systemd-sysv in the image \(a build: FROM rig:systemd\), use image: rig:systemd/);
         expect(await leftovers(name)).toEqual([]);
         expect(await docker(['ps', '-a', '--filter', 'label=io.rig.role=probe', '--format', '{{.ID}}'])).toBe('');
       } finally {
