@@ -8,6 +8,9 @@ export interface PlaybookVerdict {
   output: string; // what ansible-playbook printed, its end if it printed much
 }
 
+/** How long an ended run's processes have between TERM and KILL (ms). */
+const KILL_AFTER_MS = 2000;
+
 /** The most of a run's output kept for the node's log (etcd carries it there); the end is what tells. */
 const OUTPUT_KEPT = 256 * 1024;
 
@@ -20,7 +23,7 @@ export interface PlaybookRun {
 /**
  * ansible-playbook of `playbook` against some hosts of the inventory, from the playbook's directory (its
  * ansible.cfg, roles/, group_vars/ and host_vars/ count as Ansible counts them), with pipelining (one process per
- * module in the node, no files copied first). `running` holds a way to end it while it runs.
+ * module in the node, no files copied first). `running` holds a way to end it while it runs: its whole process group.
  */
 export function runPlaybook(
   options: { playbook: string; inventory: string; hosts: string[]; timeoutMs: number },
@@ -30,6 +33,7 @@ export function runPlaybook(
     const child = spawn('ansible-playbook', ['-i', options.inventory, '--limit', options.hosts.join(','), options.playbook], {
       cwd: dirname(options.playbook),
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // a process group of its own: its forks and connections end with it, and a terminal's Ctrl-C is rig's to handle
       env: {
         ...process.env,
         ANSIBLE_PIPELINING: 'True',
@@ -47,15 +51,32 @@ export function runPlaybook(
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    const end = () => child.kill('SIGTERM');
+    let closed = false;
+    // The whole group: ansible-playbook's workers and the processes of their connections (nsenter, lxc-attach).
+    const signalGroup = (signal: NodeJS.Signals, evenClosed = false) => {
+      try {
+        if ((evenClosed || !closed) && child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // the group is gone already: nothing is left to end
+      }
+    };
+    const end = () => {
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL', true), KILL_AFTER_MS).unref(); // what outlived ansible-playbook too
+    };
+    // rig leaving at once (a second Ctrl-C) leaves no playbook behind.
+    const onExit = () => signalGroup('SIGKILL');
+    process.once('exit', onExit);
     running.add(end);
     const timer = setTimeout(() => {
       output += `\nrig: ansible-playbook ran out of its ${options.timeoutMs / 1000} s and was ended\n`;
       end();
     }, options.timeoutMs);
     const done = (exitCode: number | null, error?: Error) => {
+      closed = true;
       clearTimeout(timer);
       running.delete(end);
+      process.off('exit', onExit);
       if (error) output += `\nrig: cannot run ansible-playbook: ${error.message} (install Debian's ansible: scripts/setup)\n`;
       resolve({ output: output.slice(-OUTPUT_KEPT), exitCode: error ? 127 : (exitCode ?? 1) });
     };

@@ -76,7 +76,7 @@ function lifecycleCommands(rig: Command): void {
   rig
     .command('update')
     .description(
-      "a rolling update: each node's update: commands, then its validate: commands, N nodes at a time, stopping at the first failure",
+      "a rolling update: each node's update: steps (commands in the node, ansible: playbooks from the host, one run per batch), then its validate: commands, N nodes at a time, stopping at the first failure",
     )
     .argument('[nodes...]', 'nodes to update, in this order (default: every node that declares update:)')
     .option('--mirrors <live>', 'the nodes that mirror this live node')

@@ -135,9 +135,10 @@ export async function serveHostSteps(
 
 /**
  * Every node of the rig as the inventory has it: container and backend from the engine, the PID of a running Docker
- * node (for nsenter), groups and live names from the rig file where it has the node, its address as it published it.
+ * node (for nsenter), groups and live names from the rig file where it has the node (else as the node published its
+ * roles and carries its live name: rig update has no rig file), its address as it published it.
  */
-async function inventoryHosts(
+export async function inventoryHosts(
   engine: Engine,
   facts: HostStepFacts,
   rig: string,
@@ -155,7 +156,7 @@ async function inventoryHosts(
         container: i.name,
         backend: i.backend,
         ip: state.get(i.node)?.facts.ipaddress ?? '',
-        roles: spec?.roles ?? [],
+        roles: spec?.roles ?? (state.get(i.node)?.facts.roles ?? '').split(',').filter(Boolean),
         ...((spec?.mirrors ?? i.mirrors) && { mirrors: spec?.mirrors ?? i.mirrors }),
         ...(pid && { pid }),
       } satisfies InventoryHost;

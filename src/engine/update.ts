@@ -1,12 +1,13 @@
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
 import { NodeRuns } from './node-runs.js';
+import { BatchPlaybooks } from './update-playbooks.js';
 import { checkFailure, validateNode, type CheckResult } from './validate.js';
 
 export interface UpdateResult {
   fqdn: string;
   updated: boolean; // its update commands ran and its validate commands passed
-  failure?: string; // the command that failed (an update or a validate command), and its exit code
+  failure?: string; // the step that failed (an update command, an ansible step: its failed task, a validate command), and how
   interrupted?: boolean; // rig was interrupted while it was updated: what ran in it was ended, it may be half updated
   output: string;
   seconds: number;
@@ -14,9 +15,11 @@ export interface UpdateResult {
 }
 
 /**
- * A rolling update: each node's `update` commands, then its `validate` commands, `batch` nodes at a time, in the
- * order given; the first batch with a node that fails is the last one run. Returns the nodes run, and those left.
- * On `signal` (an interrupt), the commands under way are ended in the nodes (their process groups), and no batch
+ * A rolling update: each node's `update` steps, then its `validate` commands, `batch` nodes at a time, in the
+ * order given; the first batch with a node that fails is the last one run. A shell command runs in the node; an
+ * ansible step runs once per batch from the host (BatchPlaybooks), its playbook relative to `playbooksDir` (the rig
+ * file's directory). Returns the nodes run, and those left. On `signal` (an interrupt), the commands under way are
+ * ended in the nodes (their process groups), a playbook under way is ended (its process group), and no batch
  * starts after it.
  */
 export async function rollingUpdate(
@@ -25,11 +28,14 @@ export async function rollingUpdate(
   batch: number,
   onResult: (result: UpdateResult) => void = () => {},
   signal?: AbortSignal,
+  playbooksDir?: string,
 ): Promise<{ results: UpdateResult[]; notRun: string[] }> {
   const runs = new NodeRuns(engine, signal);
   const results: UpdateResult[] = [];
   for (let i = 0; i < nodes.length; i += batch) {
-    const done = await Promise.all(nodes.slice(i, i + batch).map((node) => updateNode(engine, node, runs)));
+    const members = nodes.slice(i, i + batch);
+    const playbooks = new BatchPlaybooks(engine, members[0].rig, playbooksDir, members, signal);
+    const done = await Promise.all(members.map((node) => updateNode(engine, node, runs, playbooks))).finally(() => playbooks.close());
     done.forEach(onResult);
     results.push(...done);
     if (done.some((r) => !r.updated) || runs.aborted) return { results, notRun: nodes.slice(i + batch).map((n) => n.node) };
@@ -37,7 +43,30 @@ export async function rollingUpdate(
   return { results, notRun: [] };
 }
 
-async function updateNode(engine: Engine, node: NodeInstance, runs: NodeRuns): Promise<UpdateResult> {
+/** A node's update steps in order, up to the first that fails: undefined when all passed, else what to report. */
+async function runSteps(
+  node: NodeInstance,
+  runs: NodeRuns,
+  playbooks: BatchPlaybooks,
+  outputs: string[],
+): Promise<Pick<UpdateResult, 'failure' | 'interrupted'> | undefined> {
+  for (const [i, step] of (node.update ?? []).entries()) {
+    if (typeof step === 'string') {
+      const { exitCode, output, interrupted } = await runs.run(node, step);
+      outputs.push(output);
+      if (interrupted) return { interrupted, failure: `update command ${JSON.stringify(step)} was ended (interrupted)` };
+      if (exitCode !== 0) return { failure: `update command ${JSON.stringify(step)} exited ${exitCode}` };
+      continue;
+    }
+    const { output, failure, interrupted } = await playbooks.run(node.node, i, step.ansible);
+    outputs.push(output);
+    if (interrupted) return { interrupted, failure: `ansible-playbook ${step.ansible} was ended (interrupted)` };
+    if (failure) return { failure: `update step ${i + 1} (ansible ${step.ansible}) ${failure}` };
+  }
+  return undefined;
+}
+
+async function updateNode(engine: Engine, node: NodeInstance, runs: NodeRuns, playbooks: BatchPlaybooks): Promise<UpdateResult> {
   const started = Date.now();
   const outputs: string[] = [];
   const result = (fields: Partial<UpdateResult>): UpdateResult => ({
@@ -48,12 +77,8 @@ async function updateNode(engine: Engine, node: NodeInstance, runs: NodeRuns): P
     checks: [],
     ...fields,
   });
-  for (const command of node.update ?? []) {
-    const { exitCode, output, interrupted } = await runs.run(node, command);
-    outputs.push(output);
-    if (interrupted) return result({ interrupted, failure: `update command ${JSON.stringify(command)} was ended (interrupted)` });
-    if (exitCode !== 0) return result({ failure: `update command ${JSON.stringify(command)} exited ${exitCode}` });
-  }
+  const stopped = await runSteps(node, runs, playbooks, outputs).finally(() => playbooks.leave(node.node));
+  if (stopped) return result(stopped);
   const checks = await validateNode(engine, node, { runs });
   const failed = checks.find((c) => !c.passed);
   const interrupted = runs.aborted && (!!failed?.interrupted || checks.length < (node.validate?.length ?? 0));

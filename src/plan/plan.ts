@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
-import type { BackendKind, ConfigTree, InitKind, NodeSpec, ProvisionStep, RigSpec } from '../rigfile/types.js';
+import type { BackendKind, ConfigTree, InitKind, NodeSpec, ProvisionStep, RigSpec, UpdateStep } from '../rigfile/types.js';
 import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from '../ipv4.js';
 
 /** Where every node sees the rig file's directory (read-only): scripts, manifests, the mirrored hiera data. */
@@ -166,7 +166,7 @@ export interface NodeSummary {
   facts: Record<string, string>;
   provision: ProvisionStep[];
   validate: string[];
-  update: string[];
+  update: UpdateStep[];
 }
 
 /** What `up` of a plan would make, each thing once (`up --dry-run --json`); nodes in start order. */

@@ -8,9 +8,9 @@ import { checkSchema } from './check-schema.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
 import { DURATION, MAX_DURATION_SECONDS, DEFAULT_FILE, NAME_RULE, RIG_NAME } from './schema-parts.js';
 import { NODE_KEYS, TOP_LEVEL_KEYS, type FullRigFile, type NodeValue } from './schema.js';
-import { buildSteps, checkNeeds, stringList, type RawNeed } from './steps.js';
+import { buildSteps, buildUpdate, checkNeeds, stringList, type RawNeed } from './steps.js';
 import { checkReactions, type RawReactions } from './reactions.js';
-import type { BackendKind, BuildSpec, InitKind, NodeSpec, ProvisionStep, RigSpec } from './types.js';
+import type { BackendKind, BuildSpec, InitKind, NodeSpec, ProvisionStep, RigSpec, UpdateStep } from './types.js';
 import { checkBuild } from './build.js';
 import { DEFAULT_BACKEND } from '../runtime/kinds.js';
 import { checkCapacity, checkNetwork } from './network-checks.js';
@@ -142,7 +142,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
     on: settings.on ?? [],
     validate: strings(settings.validate),
     validateTimeout: durationSeconds(c, settings.validate_timeout, ['validate_timeout']),
-    update: strings(settings.update),
+    update: buildUpdate(c, settings.update, ['update'], rigDir),
     rigDir,
     simple: !full,
   };
@@ -261,7 +261,7 @@ interface RigDefaults {
   on: RawReactions['list'];
   validate: string[];
   validateTimeout?: number;
-  update: string[];
+  update: UpdateStep[];
   rigDir: string;
   simple: boolean;
 }
@@ -304,7 +304,7 @@ function checkNodes(
         settings.validate_timeout === undefined
           ? rig.validateTimeout
           : durationSeconds(c, settings.validate_timeout, [...p, 'validate_timeout']),
-      update: settings.update ? strings(settings.update) : rig.update,
+      update: settings.update ? buildUpdate(c, settings.update, [...p, 'update'], rig.rigDir) : rig.update,
       roles: [...new Set(settings.roles?.filter((r) => r !== undefined))],
       line: c.line(p),
     };

@@ -57,6 +57,33 @@ export const STEP_KIND_SCHEMAS = {
     },
   }),
 };
+// Update steps (rig update): shell commands run in the node, and playbooks run from the host.
+
+const UPDATE_HINT = 'e.g. update: ["apt-get install -y --only-upgrade redis-server", { ansible: ansible/upgrade.yml }]';
+const updateCommand = J.string({ description: 'A shell command, run in the node.', pattern: '\\S', says: { expected: 'a shell command', hint: UPDATE_HINT } });
+const UpdateAnsible = J.object(
+  {
+    ansible: {
+      ...STEP_KIND_SCHEMAS.ansible,
+      says: { ...STEP_KIND_SCHEMAS.ansible.says, missing: { message: 'missing ansible:', hint: UPDATE_HINT, at: 'parent' } },
+    } as typeof STEP_KIND_SCHEMAS.ansible,
+  },
+  {
+    required: ['ansible'],
+    description: "ansible-playbook, run from the host against the batch's nodes over the rig inventory, as the provisioning step runs it.",
+    says: { expected: 'a shell command or a map with ansible:', hint: UPDATE_HINT },
+  },
+);
+/** update: one shell command, or a list of shell commands and ansible: steps, run in order. */
+export const updateSteps = (description: string) =>
+  J.union(
+    [
+      updateCommand,
+      J.array(J.union([updateCommand, UpdateAnsible], { says: { expected: 'a shell command or a map with ansible:', hint: UPDATE_HINT } })),
+    ],
+    { description, says: { expected: 'a shell command or a list of shell commands and ansible: steps', hint: UPDATE_HINT } },
+  );
+
 export const STEP_KINDS = Object.keys(STEP_KIND_SCHEMAS) as (keyof typeof STEP_KIND_SCHEMAS)[];
 /** Beside shell: or script:, the exit code by which the step says it changed something (for --idempotent). */
 export const CHANGED_EXIT = 'changed_exit';

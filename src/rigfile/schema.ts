@@ -24,7 +24,7 @@ import {
   commands,
   validateTimeout,
 } from './schema-parts.js';
-import { Step, steps, Reaction, reactions } from './schema-steps.js';
+import { Step, steps, Reaction, reactions, updateSteps } from './schema-steps.js';
 
 /**
  * The rig file's one definition: every key, type, allowed value and pattern, with what rig says when a value breaks
@@ -73,7 +73,7 @@ const NodeSettings = J.object({
   ),
   validate: commands('validate', "The node's own validation commands, instead of the rig-wide ones."),
   validate_timeout: validateTimeout("How long each of the node's validate commands may run, instead of the rig-wide setting."),
-  update: commands('update', "The node's own update commands (rig update), instead of the rig-wide ones."),
+  update: updateSteps("The node's own update steps (rig update), instead of the rig-wide ones."),
 });
 export const NODE_KEYS = J.keysOf(NodeSettings);
 
@@ -264,7 +264,9 @@ const FullForm = J.object(
     validate_timeout: validateTimeout(
       'How long each validate command may run (e.g. 30s, 5m) before it fails as timed out and its processes are ended; a node may override, rig test --timeout overrides both. Default: 5m.',
     ),
-    update: commands('update', 'Shell commands that update every node in place (rig update), each followed by its validate commands.'),
+    update: updateSteps(
+      'How every node is updated in place (rig update): shell commands run in the node and ansible: steps run from the host, then its validate commands.',
+    ),
     nodes: nodeMap(FullNodeValue, { description: 'Made-up node names (full, or short with the domain appended) to what they mirror.' }),
   },
   {

@@ -4,8 +4,8 @@ import type { Checker } from './checker.js';
 import type { PathSeg } from './positions.js';
 import { FACT_NAME } from './schema-parts.js';
 import { STEP_KINDS } from './schema-steps.js';
-import { type RawStep } from './schema.js';
-import type { NodeSpec, ProvisionStep } from './types.js';
+import { type FullRigFile, type RawStep } from './schema.js';
+import type { NodeSpec, ProvisionStep, UpdateStep } from './types.js';
 
 export interface RawNeed {
   text: string;
@@ -88,6 +88,39 @@ export function buildSteps(c: Checker, raw: (RawStep | undefined)[] | undefined,
     }
   });
   return steps;
+}
+
+/**
+ * The steps of an update: list as rig records them on the node: each shell command as written, each ansible step's
+ * playbook (checked as a provisioning step's is) relative to the rig file's directory.
+ */
+export function buildUpdate(c: Checker, raw: FullRigFile['update'], p: PathSeg[], rigDir: string): UpdateStep[] {
+  if (typeof raw === 'string') return [raw];
+  return (raw ?? []).flatMap((step, i): UpdateStep[] => {
+    if (step === undefined || typeof step === 'string') return step === undefined ? [] : [step];
+    const arg = step.ansible as string | { playbook?: string } | undefined;
+    const given = typeof arg === 'string' ? arg : arg?.playbook;
+    if (given === undefined) return []; // the schema pass reported it
+    const at = typeof arg === 'string' ? [...p, i, 'ansible'] : [...p, i, 'ansible', 'playbook'];
+    const playbook = repoPath(c, given, at, rigDir, 'playbook', 'file');
+    return playbook ? [{ ansible: path.relative(rigDir, playbook) }] : [];
+  });
+}
+
+/** Update steps as a node records them (io.rig.update, JSON): what is not a command or an ansible step is left out. */
+export function recordedUpdate(json: string | undefined): UpdateStep[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(json ?? '[]');
+  } catch {
+    return []; // a record that is not JSON (made by hand): the node declares no update rig can run
+  }
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((step: unknown): UpdateStep[] => {
+    if (typeof step === 'string') return [step];
+    const playbook = step && typeof step === 'object' ? (step as { ansible?: unknown }).ansible : undefined;
+    return typeof playbook === 'string' && playbook ? [{ ansible: playbook }] : [];
+  });
 }
 
 /** One string or a list of them (validate:, update:, needs:), each with its place in the file. */

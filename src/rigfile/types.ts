@@ -19,6 +19,13 @@ export type ProvisionStep =
   | { kind: 'puppet'; manifest: string; modulepath?: string; hieraConfig?: string }
   | { kind: 'ansible'; playbook: string }; // run by the host (ansible-playbook over the rig inventory), not in the node
 
+/**
+ * One step of a node's update (rig update): a shell command run in the node, or a playbook run from the host,
+ * its path relative to the rig file's directory. Recorded on the node in this form (io.rig.update), so `rig update`
+ * needs no rig file: it finds the playbook from the rig file's directory the rig records.
+ */
+export type UpdateStep = string | { ansible: string };
+
 /** A node waits, before provisioning, until `node` is ready, or until its `fact` exists. */
 export interface Need {
   node: string; // fqdn
@@ -59,7 +66,7 @@ export interface NodeSpec {
   reactions: Reaction[]; // its own on:, else the rig-wide one (less its reactions to itself)
   validate: string[]; // shell commands that check the node from inside (rig test)
   validateTimeout?: number; // seconds each validate command may take (validate_timeout); undefined: rig's default
-  update: string[]; // shell commands that update the node in place (rig update), then validate checks it
+  update: UpdateStep[]; // how the node is updated in place (rig update), then validate checks it
   roles: string[]; // inventory groups, published as the roles fact
   line: number; // where the node is declared, for later error messages
 }

@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import type { BackendKind } from '../rigfile/types.js';
+import type { BackendKind, UpdateStep } from '../rigfile/types.js';
 import type { PlannedNode } from '../plan/plan.js';
 
 /** What a backend needs to start one node: where it goes and what its agent is told. */
@@ -33,7 +33,7 @@ export interface NodeInstance {
   mirrors?: string;
   validate?: string[]; // the node's own checks (rig test), carried by the node itself
   validateTimeout?: number; // how long each of them may take, in seconds, if the rig file said (validate_timeout)
-  update?: string[]; // how the node is updated in place (rig update), carried by the node itself
+  update?: UpdateStep[]; // how the node is updated in place (rig update), carried by the node itself
   settings?: string; // the hash of the settings it was made with (nodeSettingsHash)
   links?: LinkRecord[]; // symlinks made for it alone (NodeLaunch.links)
 }

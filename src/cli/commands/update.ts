@@ -1,5 +1,6 @@
 import { listNodes } from '../../engine/nodes.js';
 import { rollingUpdate, type UpdateResult } from '../../engine/update.js';
+import { updatePlaybooksDir } from '../../engine/update-playbooks.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { namesNode } from '../../plan/plan.js';
 import { printable, printableLines } from '../../printable.js';
@@ -17,7 +18,7 @@ export interface UpdateFlags {
 
 /**
  * rig update [NODE... | --mirrors LIVE] [--batch N]: a rolling update of the nodes that declare `update:`, N at a
- * time (default 1), each validated before the next batch; it stops at the first batch with a failure and says
+ * time (default 1), each validated before the next batch; an ansible step runs once per batch, from the host; it stops at the first batch with a failure and says
  * which nodes have the update and which do not. Ctrl-C or SIGTERM stops it too: what runs in the nodes is ended
  * (each command's process group), it says the same, and exits 130.
  */
@@ -65,6 +66,7 @@ async function updateRig(names: string[], flags: UpdateFlags, batch: number, sig
       ExitCode.badInput,
     );
 
+  const playbooksDir = await updatePlaybooksDir(engine, rig, chosen);
   if (signal.aborted) throw interruptedError('no node was updated');
   const { results, notRun } = await rollingUpdate(
     engine,
@@ -74,6 +76,7 @@ async function updateRig(names: string[], flags: UpdateFlags, batch: number, sig
       if (!flags.json) console.log(`${r.fqdn}  ${resultLine(r)}`);
     },
     signal,
+    playbooksDir,
   );
   const updated = results.filter((r) => r.updated).map((r) => r.fqdn);
   const notUpdated = [...results.filter((r) => !r.updated).map((r) => r.fqdn), ...notRun];

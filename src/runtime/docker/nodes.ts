@@ -23,6 +23,7 @@ import { isConflict } from './connect.js';
 import { watchDeaths } from './events.js';
 import { NameTaken } from '../runtime.js';
 import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog } from './containers.js';
+import { recordedUpdate } from '../../rigfile/steps.js';
 
 /** A whole number of seconds from a label, or undefined. */
 const seconds = (label: string | undefined) => (label && /^[1-9]\d*$/.test(label) ? Number(label) : undefined);
@@ -154,7 +155,7 @@ export class DockerNodes implements NodeBackend {
         mirrors: c.labels[Label.mirrors],
         validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
         validateTimeout: seconds(c.labels[Label.validateTimeout]),
-        update: JSON.parse(c.labels[Label.update] ?? '[]') as string[],
+        update: recordedUpdate(c.labels[Label.update]),
         settings: c.labels[Label.spec],
         links: JSON.parse(c.labels[Label.links] ?? '[]') as LinkRecord[],
       }));

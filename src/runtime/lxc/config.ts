@@ -1,6 +1,8 @@
 import { ExitCode, InternalError, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { LOG_FILE_MB, type LinkRecord } from '../backend.js';
+import { recordedUpdate } from '../../rigfile/steps.js';
+import type { UpdateStep } from '../../rigfile/types.js';
 
 /** What marks an LXC container as a rig's node. `down` and `status` read it back from the config alone. */
 export interface LxcMarker {
@@ -9,7 +11,7 @@ export interface LxcMarker {
   mirrors?: string;
   validate: string[]; // the node's own checks (rig test)
   validateTimeout?: number; // seconds each may take, if the rig file says
-  update: string[]; // how it is updated in place (rig update)
+  update: UpdateStep[]; // how it is updated in place (rig update)
   settings?: string; // the hash of the settings it was made with
   links?: LinkRecord[]; // symlinks made for it alone (by a reconcile)
 }
@@ -105,7 +107,7 @@ export function readMarker(config: string): LxcMarker | undefined {
     mirrors: values.get(Label.mirrors) || undefined,
     validate: parseList(values.get(Label.validate)),
     ...seconds(values.get(Label.validateTimeout)),
-    update: parseList(values.get(Label.update)),
+    update: recordedUpdate(values.get(Label.update)),
     settings: values.get(Label.spec) || undefined,
     links: parseLinks(values.get(Label.links)),
   };
