@@ -60,7 +60,11 @@ export const STEP_KIND_SCHEMAS = {
 // Update steps (rig update): shell commands run in the node, and playbooks run from the host.
 
 const UPDATE_HINT = 'e.g. update: ["apt-get install -y --only-upgrade redis-server", { ansible: ansible/upgrade.yml }]';
-const updateCommand = J.string({ description: 'A shell command, run in the node.', pattern: '\\S', says: { expected: 'a shell command', hint: UPDATE_HINT } });
+const updateCommand = J.string({
+  description: 'A shell command, run in the node.',
+  pattern: '\\S',
+  says: { expected: 'a shell command', hint: UPDATE_HINT },
+});
 const UpdateAnsible = J.object(
   {
     ansible: {
@@ -71,7 +75,11 @@ const UpdateAnsible = J.object(
   {
     required: ['ansible'],
     description: "ansible-playbook, run from the host against the batch's nodes over the rig inventory, as the provisioning step runs it.",
-    says: { expected: 'a shell command or a map with ansible:', hint: UPDATE_HINT },
+    says: {
+      expected: 'a shell command or a map with ansible:',
+      hint: UPDATE_HINT,
+      unknownKey: () => '; a command is a string in the list: - systemctl restart app',
+    },
   },
 );
 /** update: one shell command, or a list of shell commands and ansible: steps, run in order. */

@@ -13,7 +13,7 @@ const node: LxcNodeConfig = {
     node: 'barn.village.test',
     mirrors: 'straleb.prod.example',
     validate: ['test "$(hostname)" = barn'],
-    update: ['true'],
+    update: ['true', { ansible: 'ansible/upgrade.yml' }],
     settings: '0123456789abcdef',
     links: [{ path: '/srv/hiera/nodes/barn.village.test.yaml', target: 'straleb.prod.example.yaml' }],
   },

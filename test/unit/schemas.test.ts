@@ -32,6 +32,10 @@ describe('the JSON Schemas of the --json outputs (schema/)', () => {
     expect(schemaErrors('up-dry-run', JSON.parse(JSON.stringify(plan)))).toEqual([]);
     const old = { ...plan, nodes: plan.nodes.map(({ ip, ...n }) => ({ ...n, address: ip })) };
     expect(schemaErrors('up-dry-run', JSON.parse(JSON.stringify(old))).join('\n')).toContain('must NOT have additional properties');
+    const updating = { ...plan, nodes: plan.nodes.map((n) => ({ ...n, update: ['true', { ansible: 'ansible/upgrade.yml' }] })) };
+    expect(schemaErrors('up-dry-run', JSON.parse(JSON.stringify(updating)))).toEqual([]);
+    const wrong = { ...plan, nodes: plan.nodes.map((n) => ({ ...n, update: [{ playbook: 'ansible/upgrade.yml' }] })) };
+    expect(schemaErrors('up-dry-run', JSON.parse(JSON.stringify(wrong)))).not.toEqual([]);
   });
 
   it('hold rig images --json to its shape', () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RigFileError, type Problem } from '../../src/errors.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
+import { recordedUpdate } from '../../src/rigfile/steps.js';
 import type { RigSpec } from '../../src/rigfile/types.js';
 
 // Step paths are checked on disk, so every rig file here lives in a real temp dir:
@@ -359,6 +360,64 @@ describe('validate', () => {
       [5, 32, 'nodes.redis1.validate[1]', 'must be a shell command, not a number (3)'],
       [5, 35, 'nodes.redis1.validate[2]', 'must be a shell command, not an empty string'],
     ]);
+  });
+});
+
+describe('update', () => {
+  beforeEach(() => {
+    fs.mkdirSync(at('ansible'));
+    fs.writeFileSync(at('ansible/upgrade.yml'), '- hosts: all\n');
+  });
+
+  it('takes commands and ansible: steps, each playbook relative to the rig file (as recorded on the node)', () => {
+    const spec = parse(
+      'domain: village.test',
+      'update: apt-get install -y --only-upgrade redis-server',
+      'nodes:',
+      '  redis1:',
+      '    update:',
+      '      - systemctl stop app',
+      '      - ansible: ./ansible/upgrade.yml',
+      '      - ansible: { playbook: ansible/../ansible/upgrade.yml }',
+      '  app:',
+    );
+    expect(spec.nodes.map((n) => n.update)).toEqual([
+      ['systemctl stop app', { ansible: 'ansible/upgrade.yml' }, { ansible: 'ansible/upgrade.yml' }],
+      ['apt-get install -y --only-upgrade redis-server'],
+    ]);
+    const wide = parse('domain: village.test', 'update: [{ ansible: ansible/upgrade.yml }, "true"]', 'nodes: { redis1: }');
+    expect(wide.nodes[0].update).toEqual([{ ansible: 'ansible/upgrade.yml' }, 'true']);
+  });
+
+  it('reports a playbook that is not there or outside, at its line, and what is no step', () => {
+    const found = problems(
+      'domain: village.test',
+      'update:',
+      '  - ansible: ansible/missing.yml',
+      '  - ansible: { playbook: ../outside.sh }',
+      '  - { shell: x }',
+      '  - ansible: {}',
+      '  - 3',
+      'nodes: { redis1: }',
+    );
+    expect(found.map((p) => [p.line, p.path, p.message])).toEqual([
+      [3, 'update[0].ansible', `playbook ansible/missing.yml does not exist (looked for ${at('ansible/missing.yml')})`],
+      [4, 'update[1].ansible.playbook', "../outside.sh is outside the rig file's directory, which is all the nodes can see"],
+      [5, 'update[2]', 'missing ansible:'],
+      [5, 'update[2].shell', 'unknown key "shell"'],
+      [6, 'update[3].ansible', 'missing playbook:'],
+      [7, 'update[4]', 'must be a shell command or a map with ansible:, not a number (3)'],
+    ]);
+    expect(found[3].hint).toBe('valid keys here: ansible; a command is a string in the list: - systemctl restart app');
+  });
+
+  it('reads back what a node records, leaving out what is no step', () => {
+    const steps = ['true', { ansible: 'ansible/upgrade.yml' }];
+    expect(recordedUpdate(JSON.stringify(steps))).toEqual(steps);
+    expect(recordedUpdate(JSON.stringify([...steps, 3, { ansible: '' }, { shell: 'x' }, null]))).toEqual(steps);
+    expect(recordedUpdate('not json')).toEqual([]);
+    expect(recordedUpdate('{"ansible":"x.yml"}')).toEqual([]);
+    expect(recordedUpdate(undefined)).toEqual([]);
   });
 });
 

@@ -132,7 +132,12 @@ function nodeLines(n: NodeSummary, dir: string, file: string): string[] {
       n.provision.map((s) => short(stepWords(s, dir))),
     ),
     ...list('checks', n.validate.map(short)),
-    ...(n.update.length ? list('update', n.update.map((u) => short(typeof u === 'string' ? u : `ansible (from the host): ${u.ansible}`))) : []),
+    ...(n.update.length
+      ? list(
+          'update',
+          n.update.map((u) => short(typeof u === 'string' ? u : `ansible (from the host): ${u.ansible}`)),
+        )
+      : []),
   ];
 }
 
