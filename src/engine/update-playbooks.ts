@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ExitCode, RigError } from '../errors.js';
 import { Label } from '../labels.js';
-import { ansibleInventory } from '../ansible/inventory.js';
+import { ansibleInventory, type InventoryHost } from '../ansible/inventory.js';
 import { runPlaybook, verdictOf } from '../ansible/playbook.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
@@ -65,8 +65,7 @@ export class BatchPlaybooks {
   private readonly onAbort = () => this.running.forEach((end) => end());
 
   constructor(
-    private readonly engine: Engine,
-    private readonly rig: string,
+    private readonly inventory: () => Promise<InventoryHost[]>,
     private readonly dir: string | undefined,
     batch: NodeInstance[],
     private readonly signal?: AbortSignal,
@@ -133,13 +132,14 @@ export class BatchPlaybooks {
       if (dir) rmSync(dir, { recursive: true, force: true });
     }
   }
+}
 
-  private async inventory() {
-    const facts = await this.engine.facts(await factAccess(this.engine, this.rig));
-    try {
-      return await inventoryHosts(this.engine, facts, this.rig, new Map());
-    } finally {
-      facts.close();
-    }
+/** The rig as an inventory now, for a run of a playbook of rig update's: groups and live names as the nodes have them. */
+export async function rigInventory(engine: Engine, rig: string): Promise<InventoryHost[]> {
+  const facts = await engine.facts(await factAccess(engine, rig));
+  try {
+    return await inventoryHosts(engine, facts, rig, new Map());
+  } finally {
+    facts.close();
   }
 }

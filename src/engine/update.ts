@@ -1,7 +1,7 @@
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
 import { NodeRuns } from './node-runs.js';
-import { BatchPlaybooks } from './update-playbooks.js';
+import { BatchPlaybooks, rigInventory } from './update-playbooks.js';
 import { checkFailure, validateNode, type CheckResult } from './validate.js';
 
 export interface UpdateResult {
@@ -34,7 +34,7 @@ export async function rollingUpdate(
   const results: UpdateResult[] = [];
   for (let i = 0; i < nodes.length; i += batch) {
     const members = nodes.slice(i, i + batch);
-    const playbooks = new BatchPlaybooks(engine, members[0].rig, playbooksDir, members, signal);
+    const playbooks = new BatchPlaybooks(() => rigInventory(engine, members[0].rig), playbooksDir, members, signal);
     const done = await Promise.all(members.map((node) => updateNode(engine, node, runs, playbooks))).finally(() => playbooks.close());
     done.forEach(onResult);
     results.push(...done);
