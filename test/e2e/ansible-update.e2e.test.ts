@@ -95,7 +95,8 @@ nodes:
     expect(result.updated.sort()).toEqual(['a.village.test', 'b.village.test']);
     expect(result.results[0].output).toMatch(/^a\.village\.test +: ok=2 +changed=\d+ +unreachable=0 +failed=0/m);
     expect(result.results[0].output).toMatch(/^b\.village\.test +: ok=\d+ +changed=\d+ +unreachable=0 +failed=0/m);
-    expect(readFileSync(join(r.dir, 'batches.log'), 'utf8')).toBe('a.village.test,b.village.test\n'); // both in one run
+    const runs = readFileSync(join(r.dir, 'batches.log'), 'utf8').trim().split('\n');
+    expect(runs.map((hosts) => hosts.split(',').sort().join(','))).toEqual(['a.village.test,b.village.test']); // both in one run
   });
 
   it('stops the rolling update at a failed task, naming it and its message, and says which nodes have the update', async () => {
