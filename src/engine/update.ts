@@ -1,7 +1,8 @@
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
 import { NodeRuns } from './node-runs.js';
-import { BatchPlaybooks, rigInventory } from './update-playbooks.js';
+import type { BatchPlaybooks } from './update-playbooks.js';
+import { updatesFromHost } from '../rigfile/steps.js';
 import { checkFailure, validateNode, type CheckResult } from './validate.js';
 
 export interface UpdateResult {
@@ -32,9 +33,13 @@ export async function rollingUpdate(
 ): Promise<{ results: UpdateResult[]; notRun: string[] }> {
   const runs = new NodeRuns(engine, signal);
   const results: UpdateResult[] = [];
+  // Ansible's modules are loaded only for an update that has an ansible step.
+  const ansible = nodes.some((n) => updatesFromHost(n.update)) ? await import('./update-playbooks.js') : undefined;
   for (let i = 0; i < nodes.length; i += batch) {
     const members = nodes.slice(i, i + batch);
-    const playbooks = new BatchPlaybooks(() => rigInventory(engine, members[0].rig), playbooksDir, members, signal);
+    const playbooks = ansible
+      ? new ansible.BatchPlaybooks(() => ansible.rigInventory(engine, members[0].rig), playbooksDir, members, signal)
+      : NO_PLAYBOOKS;
     const done = await Promise.all(members.map((node) => updateNode(engine, node, runs, playbooks))).finally(() => playbooks.close());
     done.forEach(onResult);
     results.push(...done);
@@ -43,11 +48,15 @@ export async function rollingUpdate(
   return { results, notRun: [] };
 }
 
+/** The batches of an update without ansible steps. */
+const NO_PLAYBOOKS = { run: () => Promise.resolve({ output: '' }), leave: () => {}, close: () => {} };
+type Playbooks = Pick<BatchPlaybooks, 'run' | 'leave' | 'close'>;
+
 /** A node's update steps in order, up to the first that fails: undefined when all passed, else what to report. */
 async function runSteps(
   node: NodeInstance,
   runs: NodeRuns,
-  playbooks: BatchPlaybooks,
+  playbooks: Playbooks,
   outputs: string[],
 ): Promise<Pick<UpdateResult, 'failure' | 'interrupted'> | undefined> {
   for (const [i, step] of (node.update ?? []).entries()) {
@@ -66,7 +75,7 @@ async function runSteps(
   return undefined;
 }
 
-async function updateNode(engine: Engine, node: NodeInstance, runs: NodeRuns, playbooks: BatchPlaybooks): Promise<UpdateResult> {
+async function updateNode(engine: Engine, node: NodeInstance, runs: NodeRuns, playbooks: Playbooks): Promise<UpdateResult> {
   const started = Date.now();
   const outputs: string[] = [];
   const result = (fields: Partial<UpdateResult>): UpdateResult => ({

@@ -193,3 +193,6 @@ function findCycle(nodes: Pick<NodeSpec, 'name' | 'needs'>[]): string[] | undefi
 
 /** Whether a node's steps need the host (an ansible step, run from it); unknown steps (undefined) are answered by it too. */
 export const runsOnHost = (steps: ProvisionStep[] | undefined): boolean => !steps || steps.some((s) => s.kind === 'ansible');
+
+/** Whether an update has an ansible step (run from the host), so that rig update loads Ansible's side only then. */
+export const updatesFromHost = (steps: UpdateStep[] | undefined): boolean => !!steps?.some((s) => typeof s !== 'string');

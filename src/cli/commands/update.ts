@@ -1,8 +1,8 @@
 import { listNodes } from '../../engine/nodes.js';
 import { rollingUpdate, type UpdateResult } from '../../engine/update.js';
-import { updatePlaybooksDir } from '../../engine/update-playbooks.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { namesNode } from '../../plan/plan.js';
+import { updatesFromHost } from '../../rigfile/steps.js';
 import { printable, printableLines } from '../../printable.js';
 import { createEngine } from '../engine.js';
 import { catchInterrupts, interruptedError } from '../interrupts.js';
@@ -18,8 +18,8 @@ export interface UpdateFlags {
 
 /**
  * rig update [NODE... | --mirrors LIVE] [--batch N]: a rolling update of the nodes that declare `update:`, N at a
- * time (default 1), each validated before the next batch; an ansible step runs once per batch, from the host; it stops at the first batch with a failure and says
- * which nodes have the update and which do not. Ctrl-C or SIGTERM stops it too: what runs in the nodes is ended
+ * time (default 1), each validated before the next batch (an ansible step runs once per batch, from the host); it
+ * stops at the first batch with a failure and says which nodes have the update and which do not. Ctrl-C or SIGTERM stops it too: what runs in the nodes is ended
  * (each command's process group), it says the same, and exits 130.
  */
 export async function update(names: string[], flags: UpdateFlags): Promise<void> {
@@ -66,7 +66,9 @@ async function updateRig(names: string[], flags: UpdateFlags, batch: number, sig
       ExitCode.badInput,
     );
 
-  const playbooksDir = await updatePlaybooksDir(engine, rig, chosen);
+  const playbooksDir = chosen.some((n) => updatesFromHost(n.update))
+    ? await (await import('../../engine/update-playbooks.js')).updatePlaybooksDir(engine, rig, chosen)
+    : undefined;
   if (signal.aborted) throw interruptedError('no node was updated');
   const { results, notRun } = await rollingUpdate(
     engine,
