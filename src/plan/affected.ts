@@ -10,7 +10,7 @@ const isUnder = (path: string, dir: string) => path === dir || path.startsWith(d
  * The nodes a change to `path` (absolute) affects, for watch mode: a live node's config file (or per-node
  * directory) -> the nodes mirroring it; any other file of a config tree that names a live node nobody mirrors ->
  * none; a file a node's steps use (a script, a manifest, a module path, a Hiera config's directory) -> those
- * nodes; anything else under the rig file's directory -> all nodes. Pure: no I/O.
+ * nodes; a playbook only update: runs -> none; anything else under the rig file's directory -> all nodes. Pure: no I/O.
  */
 export function affectedBy(plan: Plan, path: string): Affected {
   const changed = resolve(path);
@@ -35,6 +35,9 @@ export function affectedBy(plan: Plan, path: string): Affected {
 
   const users = plan.nodes.filter((n) => stepPaths(n.spec.provision).some((p) => isUnder(changed, p)));
   if (users.length) return { kind: 'nodes', nodes: users.map((n) => n.spec.name), why: 'used by their steps' };
+  // A playbook only rig update runs changes nothing that runs now: the next rig update reads it.
+  const update = plan.nodes.some((n) => n.spec.update.some((u) => typeof u !== 'string' && resolve(plan.spec.dir, u.ansible) === changed));
+  if (update) return { kind: 'nodes', nodes: [], why: 'a playbook of update: (rig update runs it)' };
   return { kind: 'nodes', nodes: all, why: 'a file of the rig: all nodes' };
 }
 

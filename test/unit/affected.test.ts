@@ -11,7 +11,8 @@ describe('affectedBy: what a changed file means for watch mode', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   for (const d of ['repo/hieradata/nodes', 'repo/manifests', 'repo/modules', 'scripts', 'ansible/host_vars/kelda.prod.example'])
     mkdirSync(join(dir, d), { recursive: true });
-  for (const f of ['repo/hiera.yaml', 'repo/manifests/site.pp', 'scripts/app.sh', 'README.md']) writeFileSync(join(dir, f), '');
+  for (const f of ['repo/hiera.yaml', 'repo/manifests/site.pp', 'scripts/app.sh', 'scripts/upgrade.yml', 'README.md'])
+    writeFileSync(join(dir, f), '');
   const file = join(dir, 'rig.yaml');
   const plan = planRig(
     parseRigFile(
@@ -29,6 +30,8 @@ nodes:
   well.village.test:
     provision:
       - script: scripts/app.sh
+    update:
+      - ansible: scripts/upgrade.yml
 `,
       file,
     ),
@@ -64,6 +67,10 @@ nodes:
     });
     expect(at('repo/hieradata/common.yaml')).toMatchObject({ nodes: ['barn.village.test', 'mill.village.test', 'silo.village.test'] });
     expect(at('scripts/app.sh')).toEqual({ kind: 'nodes', nodes: ['well.village.test'], why: 'used by their steps' });
+  });
+
+  it('maps a playbook only update: runs to no node: rig update reads it when it runs', () => {
+    expect(at('scripts/upgrade.yml')).toEqual({ kind: 'nodes', nodes: [], why: 'a playbook of update: (rig update runs it)' });
   });
 
   it('maps the rig file to itself, and anything else to all nodes', () => {
