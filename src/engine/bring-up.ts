@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Engine } from './context.js';
 import { destroyRig } from './down.js';
-import { startKeeper } from './keeper.js';
+import { preloadKeeper } from './keeper.js';
 import { liveNamesInConfigs, unmappedWarnings } from './fidelity.js';
 import { armReaper, type Reaper } from './reaper.js';
 import { takenDownError } from './taken-down.js';
@@ -55,6 +55,7 @@ export async function bringUp(
     const engine = await connect();
     if (interrupts.signal) throw interruptedError(`nothing of rig ${plan.name} was made`);
     const reaper = armReaper(plan.name);
+    const keeper = options.keeper ? preloadKeeper(plan.name) : undefined;
     const run = upSteps(engine, plan, {
       timeoutMs: options.timeoutMs,
       wait: options.wait !== false,
@@ -74,8 +75,9 @@ export async function bringUp(
       await run.stopRecording();
       // From now on, a node or the sidecar that restarts is wired again. A keeper that does not start leaves the rig
       // up and working: say so, and the next `up` starts one.
-      if (options.keeper) await startKeeper(plan.name).catch((err: Error) => reporter.warn(err.message));
+      if (keeper) await keeper.start().catch((err: Error) => reporter.warn(err.message));
     } catch (err) {
+      keeper?.cancel();
       // An interrupt or the deadline stops every step: say that, not what it made fail. An engine that went away is
       // the engine's failure, not a bug of rig's.
       const reason = run.abortReason() ?? engine.rigs.engineStopped(err, plan.name) ?? err;

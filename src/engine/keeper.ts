@@ -19,27 +19,66 @@ import { FactStore } from '../facts/store.js';
  * their veth itself on every start.
  */
 export async function startKeeper(rig: string, deadlineMs = KEEPER_START_MS): Promise<void> {
+  await spawnKeeper(rig, false).start(deadlineMs);
+}
+
+/** A keeper process on its way: `start` lets it keep the rig and waits until it does; `cancel` ends it unused. */
+export interface KeeperLaunch {
+  start(deadlineMs?: number): Promise<void>;
+  cancel(): void;
+}
+
+/**
+ * A keeper started ahead of need: its Node process starts and loads its modules (most of the 0.3 s a keeper takes
+ * to start) while `up` makes the rig, then waits on its standard input. `start` tells it to go on; the end of its
+ * input before that (an up that failed, was interrupted or killed) ends it, having touched nothing.
+ */
+export const preloadKeeper = (rig: string): KeeperLaunch => spawnKeeper(rig, true);
+
+function spawnKeeper(rig: string, onGo: boolean): KeeperLaunch {
   const script = fileURLToPath(new URL('../cli/keeper.js', import.meta.url));
-  const child = spawn(process.execPath, [script, rig], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  // The rig's name stays the last argument: that is how a person (and a test) finds a rig's keeper in ps.
+  const args = onGo ? [script, KEEPER_ON_GO, rig] : [script, rig];
+  const child = spawn(process.execPath, args, { detached: true, stdio: [onGo ? 'pipe' : 'ignore', 'pipe', 'ignore'] });
+  const stdout = child.stdout!; // piped, as asked
+  child.stdin?.on('error', () => {}); // a keeper that ended already: start says so by its exit
   // It says `keeping` once it hears the engine's events (or ends at once: another keeper keeps the rig). Waiting for
   // that means a node that restarts the moment `up` returns is wired again, and `status` sees the keeper at once.
-  let timer: NodeJS.Timeout | undefined;
-  const started = await new Promise<boolean>((resolve) => {
-    child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('keeping') && resolve(true));
+  const keeping = new Promise<boolean>((resolve) => {
+    stdout.on('data', (chunk: Buffer) => chunk.toString().includes('keeping') && resolve(true));
     child.on('exit', () => resolve(false));
     child.on('error', () => resolve(false));
-    timer = setTimeout(() => resolve(false), deadlineMs);
   });
-  clearTimeout(timer);
-  child.stdout.destroy();
-  child.unref();
-  if (!started) {
-    throw new RigError(
-      `The keeper of rig ${rig} did not start within ${deadlineMs / 1000} s.`,
-      'see rig doctor; until a keeper runs, a node that restarts is not wired again (rig up starts one)',
-    );
-  }
+  const letGo = () => {
+    stdout.destroy();
+    child.unref();
+  };
+  return {
+    async start(deadlineMs = KEEPER_START_MS) {
+      child.stdin?.end('go\n');
+      let timer: NodeJS.Timeout | undefined;
+      const started = await Promise.race([
+        keeping,
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs))),
+      ]);
+      clearTimeout(timer);
+      letGo();
+      if (!started) {
+        throw new RigError(
+          `The keeper of rig ${rig} did not start within ${deadlineMs / 1000} s.`,
+          'see rig doctor; until a keeper runs, a node that restarts is not wired again (rig up starts one)',
+        );
+      }
+    },
+    cancel() {
+      child.stdin?.end(); // no "go": it ends by itself, having done nothing
+      letGo();
+    },
+  };
 }
+
+/** The keeper's first argument when it is to wait for "go" on its standard input (see preloadKeeper). */
+export const KEEPER_ON_GO = '--on-go';
 
 const KEEPER_START_MS = 15_000;
 /** How long a keeper waits for its stage recorder to start before it goes on with its own work (see StageRecorder). */
