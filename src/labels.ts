@@ -8,6 +8,7 @@ export const Label = {
   init: 'io.rig.init', // on a node with init: systemd, "systemd": down halts it (its units stop) before removing it
   validate: 'io.rig.validate', // on a node: JSON list of its validate commands, for rig test without the rig file
   validateTimeout: 'io.rig.validate-timeout', // on a node: the seconds each validate command may take, if the rig file says
+  roles: 'io.rig.roles', // on a node: its roles, comma-separated: what --role, inventories and update read (never its own facts)
   update: 'io.rig.update', // on a node: JSON list of its update commands (rig update), for any tool to read
   spec: 'io.rig.spec', // on a node: a hash of its settings; on the network: of the rig-wide ones (what `up` compares)
   settings: 'io.rig.settings', // on the network: the rig-wide settings as JSON (what `up` says changed when io.rig.spec differs)

@@ -156,7 +156,7 @@ export async function inventoryHosts(
         container: i.name,
         backend: i.backend,
         ip: state.get(i.node)?.facts.ipaddress ?? '',
-        roles: spec?.roles ?? (state.get(i.node)?.facts.roles ?? '').split(',').filter(Boolean),
+        roles: spec?.roles ?? i.roles ?? [], // rig's record, never the node's own roles fact: a node cannot join a group
         ...((spec?.mirrors ?? i.mirrors) && { mirrors: spec?.mirrors ?? i.mirrors }),
         ...(pid && { pid }),
       } satisfies InventoryHost;

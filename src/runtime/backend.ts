@@ -16,6 +16,9 @@ export interface NodeLaunch {
   signal?: AbortSignal; // the up was stopped: a call still waiting for its turn (see pacing.ts) is not made
 }
 
+/** The roles rig recorded on a node (comma-separated; names as the rig file allows them). */
+export const recordedRoles = (text: string | undefined): string[] => (text ?? '').split(',').filter((r) => /^[a-z0-9_]+$/.test(r));
+
 /** A symlink rig made, as it records it. */
 export interface LinkRecord {
   path: string;
@@ -31,6 +34,7 @@ export interface NodeInstance {
   running: boolean;
   paused?: boolean; // frozen (rig pause): its processes are stopped where they were, and it answers nothing
   mirrors?: string;
+  roles?: string[]; // its roles (groups), as rig recorded them when it made the node: a node cannot change them
   validate?: string[]; // the node's own checks (rig test), carried by the node itself
   validateTimeout?: number; // how long each of them may take, in seconds, if the rig file said (validate_timeout)
   update?: UpdateStep[]; // how the node is updated in place (rig update), carried by the node itself

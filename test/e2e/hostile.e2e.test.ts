@@ -1,3 +1,4 @@
+import yaml from 'js-yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName, useRig } from './helpers.js';
@@ -125,6 +126,7 @@ nodes:
   a.village.test:
   b.village.test:
     facts: { role: primary }
+    roles: [db]
 `,
   );
   /** Run a shell snippet in node a with rig-fact's helpers loaded (etcd PATH BODY as the node, b64). */
@@ -176,6 +178,23 @@ nodes:
     expect((await rig(['facts', 'a', 'mine', '--name', name])).stdout.trim()).toBe('yes');
     const read = await rig(['exec', 'a', '--name', name, '--', '/.rig/bin/rig-fact', 'get', 'b', 'role']);
     expect(read.stdout.trim()).toBe('primary');
+  });
+
+  it('cannot put itself in a role by publishing a roles fact: inventory and --role read what rig recorded', async () => {
+    const claim = await rig(['exec', 'a', '--name', name, '--', '/.rig/bin/rig-fact', 'set', 'roles', 'db']);
+    expect(claim.exitCode, claim.all).toBe(0); // its own fact: allowed, and meaningless
+    const inventory = JSON.parse((await rig(['inventory', '--name', name, '--format', 'json'])).stdout) as {
+      nodes: Array<{ fqdn: string; roles: string[] }>;
+    };
+    expect(Object.fromEntries(inventory.nodes.map((n) => [n.fqdn, n.roles]))).toEqual({ 'a.village.test': [], 'b.village.test': ['db'] });
+    const ansible = yaml.load((await rig(['inventory', '--name', name])).stdout) as {
+      all: { children: Record<string, { hosts: object }> };
+    };
+    expect(Object.keys(ansible.all.children.db.hosts)).toEqual(['b.village.test']);
+    const exec = await rig(['exec', '--role', 'db', '--name', name, '--', '/.rig/bin/sh', '-c', 'echo ran-on-$(hostname)']);
+    expect(exec.exitCode, exec.all).toBe(0);
+    expect(exec.stdout).toContain('ran-on-b');
+    expect(exec.stdout).not.toContain('ran-on-a');
   });
 
   it('refuses fact names with a slash', async () => {

@@ -12,6 +12,7 @@ const node: LxcNodeConfig = {
     rig: 'village',
     node: 'barn.village.test',
     mirrors: 'straleb.prod.example',
+    roles: ['db', 'primary'],
     validate: ['test "$(hostname)" = barn'],
     update: ['true', { ansible: 'ansible/upgrade.yml' }],
     settings: '0123456789abcdef',
@@ -70,10 +71,11 @@ describe('LXC node config', () => {
 
   it('reads its own marker back', () => {
     expect(readMarker(config)).toEqual(node.marker);
-    expect(readMarker(renderConfig({ ...node, marker: { rig: 'v', node: 'a.v.test', validate: [], update: [] } }))).toEqual({
+    expect(readMarker(renderConfig({ ...node, marker: { rig: 'v', node: 'a.v.test', roles: [], validate: [], update: [] } }))).toEqual({
       rig: 'v',
       node: 'a.v.test',
       mirrors: undefined,
+      roles: [],
       validate: [],
       update: [],
       settings: undefined,

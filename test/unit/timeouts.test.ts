@@ -70,7 +70,7 @@ describe('validate_timeout in the rig file', () => {
 
 describe('a node records its validate_timeout', () => {
   const config = (validateTimeout?: number): LxcNodeConfig => ({
-    marker: { rig: 'v', node: 'a.v.test', validate: ['true'], update: [], ...(validateTimeout && { validateTimeout }) },
+    marker: { rig: 'v', node: 'a.v.test', roles: [], validate: ['true'], update: [], ...(validateTimeout && { validateTimeout }) },
     hostname: 'a',
     lowerDir: '/l',
     upperDir: '/u',

@@ -1,6 +1,5 @@
 import type { Command, Option } from 'commander';
 import { listNodes } from '../../engine/nodes.js';
-import { factAccess, withFacts } from '../../engine/status.js';
 import type { Engine } from '../../engine/context.js';
 import { ExitCode, RigError } from '../../errors.js';
 import type { NodeInstance } from '../../runtime/backend.js';
@@ -105,8 +104,7 @@ async function optionValues(command: string, option: Option, rig?: string): Prom
     case '--role':
       return withEngine(async (engine) => {
         const nodes = await listNodes(engine, rig, { lenient: true });
-        const roles = await Promise.all([...new Set(nodes.map((n) => n.rig))].map((r) => rolesOf(engine, r)));
-        return [...new Set(roles.flat())].sort();
+        return [...new Set(nodes.flatMap((n) => n.roles ?? []))].sort();
       });
     case '--mirrors':
       return withEngine(async (engine) => liveNodes(await listNodes(engine, rig, { lenient: true })));
@@ -115,12 +113,6 @@ async function optionValues(command: string, option: Option, rig?: string): Prom
     default:
       return [];
   }
-}
-
-/** The roles the nodes of a rig published (the roles fact, comma-separated). */
-async function rolesOf(engine: Engine, rig: string): Promise<string[]> {
-  const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig)).catch(() => undefined);
-  return [...(state?.values() ?? [])].flatMap((n) => (n.facts.roles ?? '').split(',')).filter(Boolean);
 }
 
 /** The live nodes the nodes mirror (what --mirrors takes). */

@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import { listNodes } from '../../engine/nodes.js';
-import { factAccess, rigStatus, withFacts, type NodeStatus } from '../../engine/status.js';
+import { rigStatus, type NodeStatus } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { ansibleInventory } from '../../ansible/inventory.js';
 import { createEngine } from '../engine.js';
@@ -24,14 +24,12 @@ export async function inventory(flags: { name?: string; format: string }): Promi
   const rig = await whichRig(engine, flags.name);
   const [status] = await rigStatus(engine, rig);
   if (!status) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
-  const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
   const instances = await listNodes(engine, rig);
-  const nodes: InventoryNode[] = status.nodes.map((n) => ({
-    ...n,
-    roles: (state.get(n.fqdn)?.facts.roles ?? '').split(',').filter(Boolean),
-    backend: n.backend,
-    container: instances.find((i) => i.node === n.fqdn)?.name ?? '',
-  }));
+  const nodes: InventoryNode[] = status.nodes.map((n) => {
+    const instance = instances.find((i) => i.node === n.fqdn);
+    // groups from the roles rig recorded on the node, never from its own facts: a node cannot join a group
+    return { ...n, roles: instance?.roles ?? [], backend: n.backend, container: instance?.name ?? '' };
+  });
   if (flags.format === 'json') console.log(JSON.stringify({ name: rig, dns: status.dns, nodes }, null, 2));
   else if (flags.format === 'hosts') process.stdout.write(hostsFragment(rig, nodes));
   else process.stdout.write(`# rig inventory of rig ${rig}: ansible -i FILE all -m raw -a hostname\n${yaml.dump(ansibleInventory(nodes))}`);

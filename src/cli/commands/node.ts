@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import { listNodes } from '../../engine/nodes.js';
-import { factAccess, withFacts } from '../../engine/status.js';
 import { ExitCode, RigError } from '../../errors.js';
 import type { LineSink, NodeInstance } from '../../runtime/backend.js';
 import type { Engine } from '../../engine/context.js';
@@ -280,10 +279,8 @@ async function chooseNodes(engine: Engine, flags: { name?: string; role?: string
   const rig = await whichRig(engine, flags.name);
   const instances = await listNodes(engine, rig);
   let chosen = instances;
-  if (flags.role) {
-    const state = await withFacts(await factAccess(engine, rig), (f) => f.rigState(rig));
-    chosen = instances.filter((i) => (state.get(i.node)?.facts.roles ?? '').split(',').includes(flags.role!));
-  }
+  // the roles rig recorded on each node, never its own roles fact: a node cannot put itself in a role
+  if (flags.role) chosen = instances.filter((i) => i.roles?.includes(flags.role!));
   if (!chosen.length)
     throw new RigError(
       `No node of rig ${rig}${flags.role ? ` has the role ${flags.role}` : ' is up'}.`,

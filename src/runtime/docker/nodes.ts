@@ -24,6 +24,7 @@ import { watchDeaths } from './events.js';
 import { NameTaken } from '../runtime.js';
 import { containerLog, findRigContainers, LOG_CONFIG, removeContainer, streamContainerLog } from './containers.js';
 import { recordedUpdate } from '../../rigfile/steps.js';
+import { recordedRoles } from '../backend.js';
 
 /** A whole number of seconds from a label, or undefined. */
 const seconds = (label: string | undefined) => (label && /^[1-9]\d*$/.test(label) ? Number(label) : undefined);
@@ -74,6 +75,7 @@ export class DockerNodes implements NodeBackend {
         [Label.node]: spec.name,
         [Label.backend]: 'docker',
         ...(spec.mirrors ? { [Label.mirrors]: spec.mirrors } : {}),
+        [Label.roles]: spec.roles.join(','),
         [Label.validate]: JSON.stringify(spec.validate),
         ...(spec.validateTimeout ? { [Label.validateTimeout]: String(spec.validateTimeout) } : {}),
         [Label.update]: JSON.stringify(spec.update),
@@ -153,6 +155,7 @@ export class DockerNodes implements NodeBackend {
         running: c.state === 'running',
         paused: c.state === 'paused',
         mirrors: c.labels[Label.mirrors],
+        roles: recordedRoles(c.labels[Label.roles]),
         validate: JSON.parse(c.labels[Label.validate] ?? '[]') as string[],
         validateTimeout: seconds(c.labels[Label.validateTimeout]),
         update: recordedUpdate(c.labels[Label.update]),

@@ -2,6 +2,7 @@ import { ExitCode, InternalError, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { LOG_FILE_MB, type LinkRecord } from '../backend.js';
 import { recordedUpdate } from '../../rigfile/steps.js';
+import { recordedRoles } from '../backend.js';
 import type { UpdateStep } from '../../rigfile/types.js';
 
 /** What marks an LXC container as a rig's node. `down` and `status` read it back from the config alone. */
@@ -9,6 +10,7 @@ export interface LxcMarker {
   rig: string;
   node: string; // fqdn
   mirrors?: string;
+  roles: string[]; // its roles (groups), recorded by rig
   validate: string[]; // the node's own checks (rig test)
   validateTimeout?: number; // seconds each may take, if the rig file says
   update: UpdateStep[]; // how it is updated in place (rig update)
@@ -46,7 +48,7 @@ export function renderConfig(c: LxcNodeConfig): string {
         ExitCode.badInput,
       );
   }
-  const { rig, node, mirrors, validate, validateTimeout, update, settings, links } = c.marker;
+  const { rig, node, mirrors, roles, validate, validateTimeout, update, settings, links } = c.marker;
   return [
     `# A node of rig ${rig}, made by rig; \`rig down --name ${rig}\` removes it.`,
     `# ${Label.rig} = ${rig}`,
@@ -54,6 +56,7 @@ export function renderConfig(c: LxcNodeConfig): string {
     `# ${Label.backend} = lxc`,
     `# ${Label.node} = ${node}`,
     ...(mirrors ? [`# ${Label.mirrors} = ${mirrors}`] : []),
+    `# ${Label.roles} = ${roles.join(',')}`,
     `# ${Label.validate} = ${asciiJson(validate)}`,
     ...(validateTimeout ? [`# ${Label.validateTimeout} = ${validateTimeout}`] : []),
     `# ${Label.update} = ${asciiJson(update)}`,
@@ -105,6 +108,7 @@ export function readMarker(config: string): LxcMarker | undefined {
     rig,
     node,
     mirrors: values.get(Label.mirrors) || undefined,
+    roles: recordedRoles(values.get(Label.roles)),
     validate: parseList(values.get(Label.validate)),
     ...seconds(values.get(Label.validateTimeout)),
     update: recordedUpdate(values.get(Label.update)),
