@@ -1,5 +1,6 @@
-// The keeper process of one rig (see engine/keeper.ts): started detached by up and run once the rig is ready,
-// it re-wires Docker nodes and the sidecar that restart, and ends when the rig's network is removed.
+// The keeper process of one rig (see engine/keeper.ts): started detached by up (with --on-go as the up begins, and
+// keeping the rig only once up says "go" on its standard input) or by a restore, it re-wires Docker nodes and the
+// sidecar that restart, and ends when the rig's network is removed.
 import { createEngine } from './engine.js';
 import { keep, KEEPER_ON_GO } from '../engine/keeper.js';
 
