@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
-import { dirname } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ansibleInventory } from './inventory.js';
 
 /** What a node is told of its ansible step: its exit code for rig-steps and, unless 0, why. */
 export interface PlaybookVerdict {
@@ -20,69 +24,183 @@ export interface PlaybookRun {
   exitCode: number;
 }
 
+/** An inventory as rig writes it (ansibleInventory): YAML-inventory-shaped JSON. */
+export type Inventory = ReturnType<typeof ansibleInventory>;
+
+/** ansible-playbook started ahead of need: it loads, then waits for its inventory and hosts. */
+export interface StartedPlaybook {
+  /** Hand it the inventory and the hosts to run against (once); resolves when it ends. */
+  run(inventory: Inventory, hosts: string[], timeoutMs: number): Promise<PlaybookRun>;
+  /** It ended (or never started) before being handed its inventory: a run must start another. */
+  readonly gone: boolean;
+}
+
+let started = 0;
+
+/** How rig runs ansible-playbook: pipelining, no colour, no retry files, its default output (which verdictOf reads). */
+const ANSIBLE_ENV = {
+  ANSIBLE_PIPELINING: 'True',
+  ANSIBLE_NOCOLOR: 'True',
+  ANSIBLE_FORCE_COLOR: 'False',
+  ANSIBLE_RETRY_FILES_ENABLED: 'False',
+  ANSIBLE_HOST_KEY_CHECKING: 'False',
+  ANSIBLE_STDOUT_CALLBACK: 'default',
+  ANSIBLE_INVENTORY_ENABLED: 'script', // rig's inventory is the only one, whatever the playbook's ansible.cfg enables
+};
+
+/** rig's inventory script (a file of the package: a temporary directory may be mounted noexec). */
+const INVENTORY_GATE = fileURLToPath(new URL('../../bin/rig-inventory-gate', import.meta.url));
+
 /**
- * ansible-playbook of `playbook` against some hosts of the inventory, from the playbook's directory (its
- * ansible.cfg, roles/, group_vars/ and host_vars/ count as Ansible counts them), with pipelining (one process per
- * module in the node, no files copied first). `running` holds a way to end it while it runs: its whole process group.
+ * ansible-playbook of `playbook`, from the playbook's directory (its ansible.cfg, roles/, group_vars/ and host_vars/
+ * count as Ansible counts them), with pipelining (one process per module in the node, no files copied first), started
+ * ahead of need: Python and Ansible load (about 0.3 s here, a third of a small playbook's run by hand) while the nodes
+ * are still on their way to the step. Its inventory is rig's script bin/rig-inventory-gate, which waits for rig's
+ * "go" on its standard input (the pipe ansible-playbook hands on to it) and then prints the inventory rig wrote in
+ * `dir`; its hosts are a `--limit @file` in `dir`, read after the inventory. So nothing of the rig and nothing of the
+ * playbook is read, and nothing of the play runs, before `run`; if rig goes, the pipe's end fails the script and the
+ * run. `running` holds a way to end it (its whole process group), waiting or running.
  */
+export function startPlaybook(playbook: string, dir: string, running: Set<() => void>): StartedPlaybook {
+  const n = ++started;
+  const inventoryFile = join(dir, `inventory-${process.pid}-${n}.json`);
+  const limitFile = join(dir, `limit-${process.pid}-${n}`);
+  let gone = false;
+  let output = '';
+  let exitCode = 1;
+  let error: Error | undefined;
+  let closed: () => void = () => {};
+  const ended = new Promise<void>((resolve) => (closed = resolve));
+  const child = spawn('ansible-playbook', ['-i', INVENTORY_GATE, '--limit', `@${limitFile}`, playbook], {
+    cwd: dirname(playbook),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true, // a process group of its own: its forks and connections end with it, and a terminal's Ctrl-C is rig's to handle
+    env: { ...process.env, ...ANSIBLE_ENV, RIG_INVENTORY: inventoryFile },
+  });
+  const take = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT);
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  child.stdin.on('error', () => {}); // it went before reading: its exit says why
+  // The whole group: ansible-playbook's workers and the processes of their connections (nsenter, lxc-attach).
+  const signalGroup = (signal: NodeJS.Signals, evenClosed = false) => {
+    try {
+      if ((evenClosed || !gone) && child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone already: nothing is left to end
+    }
+  };
+  const end = () => {
+    signalGroup('SIGTERM');
+    setTimeout(() => signalGroup('SIGKILL', true), KILL_AFTER_MS).unref(); // what outlived ansible-playbook too
+  };
+  // rig leaving at once (a second Ctrl-C) leaves no playbook behind.
+  const onExit = () => signalGroup('SIGKILL');
+  process.once('exit', onExit);
+  running.add(end);
+  const done = (code: number | null, err?: Error) => {
+    if (gone) return;
+    gone = true;
+    exitCode = err ? 127 : (code ?? 1);
+    error = err;
+    running.delete(end);
+    process.off('exit', onExit);
+    closed();
+  };
+  child.on('error', (err) => done(null, err));
+  child.on('close', (code) => done(code));
+  return {
+    get gone() {
+      return gone;
+    },
+    async run(inventory, hosts, timeoutMs) {
+      try {
+        if (!gone) {
+          writeFileSync(inventoryFile, JSON.stringify(scriptInventory(inventory)));
+          writeFileSync(limitFile, `${hosts.join('\n')}\n`);
+          child.stdin.end('go\n');
+        }
+      } catch (err) {
+        output += `\nrig: cannot hand ansible-playbook its inventory: ${(err as Error).message}\n`;
+        end();
+      }
+      const timer = setTimeout(() => {
+        output += `\nrig: ansible-playbook ran out of its ${timeoutMs / 1000} s and was ended\n`;
+        end();
+      }, timeoutMs);
+      await ended;
+      clearTimeout(timer);
+      for (const file of [inventoryFile, limitFile]) rmSync(file, { force: true });
+      if (error) output += `\nrig: cannot run ansible-playbook: ${error.message} (install Debian's ansible: scripts/setup)\n`;
+      return { output: output.slice(-OUTPUT_KEPT), exitCode };
+    },
+  };
+}
+
+/**
+ * ansible-playbook runs started ahead of need (see startPlaybook): one a playbook, waiting, for as long as runs of it
+ * are to come. `take` hands on the one that waits and starts the next behind it; `stop` ends them all, waiting or
+ * running, and removes their files.
+ */
+export class PlaybooksAhead {
+  private readonly ready = new Map<string, StartedPlaybook>();
+  private readonly running = new Set<() => void>();
+  private dir?: string;
+  private stopped = false;
+
+  /** `toCome`: how many runs of each playbook are to come; each is started at once. Their files go under `tmp`. */
+  constructor(
+    private readonly toCome: Map<string, number>,
+    private readonly tmp = tmpdir(),
+  ) {
+    for (const playbook of toCome.keys()) this.startAhead(playbook);
+  }
+
+  take(playbook: string): StartedPlaybook {
+    if (this.stopped) throw new Error('rig is ending its ansible runs');
+    const ready = this.ready.get(playbook);
+    this.ready.delete(playbook);
+    this.toCome.set(playbook, (this.toCome.get(playbook) ?? 1) - 1);
+    this.startAhead(playbook);
+    return ready && !ready.gone ? ready : this.start(playbook);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const end of this.running) end();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private startAhead(playbook: string): void {
+    if ((this.toCome.get(playbook) ?? 0) > 0 && !this.ready.has(playbook)) this.ready.set(playbook, this.start(playbook));
+  }
+
+  private start(playbook: string): StartedPlaybook {
+    return startPlaybook(playbook, (this.dir ??= mkdtempSync(join(this.tmp, 'rig-ansible-'))), this.running);
+  }
+}
+
+/** ansible-playbook of `playbook` against `hosts` of `inventory`, started now (see startPlaybook). */
 export function runPlaybook(
-  options: { playbook: string; inventory: string; hosts: string[]; timeoutMs: number },
+  options: { playbook: string; inventory: Inventory; hosts: string[]; dir: string; timeoutMs: number },
   running: Set<() => void>,
 ): Promise<PlaybookRun> {
-  return new Promise((resolve) => {
-    const child = spawn('ansible-playbook', ['-i', options.inventory, '--limit', options.hosts.join(','), options.playbook], {
-      cwd: dirname(options.playbook),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // a process group of its own: its forks and connections end with it, and a terminal's Ctrl-C is rig's to handle
-      env: {
-        ...process.env,
-        ANSIBLE_PIPELINING: 'True',
-        ANSIBLE_NOCOLOR: 'True',
-        ANSIBLE_FORCE_COLOR: 'False',
-        ANSIBLE_RETRY_FILES_ENABLED: 'False',
-        ANSIBLE_HOST_KEY_CHECKING: 'False',
-        ANSIBLE_STDOUT_CALLBACK: 'default',
-      },
-    });
-    let output = '';
-    const take = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT);
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    let closed = false;
-    // The whole group: ansible-playbook's workers and the processes of their connections (nsenter, lxc-attach).
-    const signalGroup = (signal: NodeJS.Signals, evenClosed = false) => {
-      try {
-        if ((evenClosed || !closed) && child.pid) process.kill(-child.pid, signal);
-      } catch {
-        // the group is gone already: nothing is left to end
-      }
-    };
-    const end = () => {
-      signalGroup('SIGTERM');
-      setTimeout(() => signalGroup('SIGKILL', true), KILL_AFTER_MS).unref(); // what outlived ansible-playbook too
-    };
-    // rig leaving at once (a second Ctrl-C) leaves no playbook behind.
-    const onExit = () => signalGroup('SIGKILL');
-    process.once('exit', onExit);
-    running.add(end);
-    const timer = setTimeout(() => {
-      output += `\nrig: ansible-playbook ran out of its ${options.timeoutMs / 1000} s and was ended\n`;
-      end();
-    }, options.timeoutMs);
-    const done = (exitCode: number | null, error?: Error) => {
-      closed = true;
-      clearTimeout(timer);
-      running.delete(end);
-      process.off('exit', onExit);
-      if (error) output += `\nrig: cannot run ansible-playbook: ${error.message} (install Debian's ansible: scripts/setup)\n`;
-      resolve({ output: output.slice(-OUTPUT_KEPT), exitCode: error ? 127 : (exitCode ?? 1) });
-    };
-    child.on('error', (err) => done(null, err));
-    child.on('close', (code) => done(code));
-  });
+  return startPlaybook(options.playbook, options.dir, running).run(options.inventory, options.hosts, options.timeoutMs);
+}
+
+/**
+ * The inventory as an inventory script prints it: groups with lists of hosts, every host's variables under
+ * `_meta.hostvars` (so Ansible asks the script nothing more). Role names cannot be `_meta` (the rig file refuses it).
+ */
+export function scriptInventory(inventory: Inventory) {
+  const { hosts, children = {} } = inventory.all as { hosts: Record<string, object>; children?: Record<string, { hosts: object }> };
+  return {
+    _meta: { hostvars: hosts },
+    all: { hosts: Object.keys(hosts), children: Object.keys(children) },
+    ...Object.fromEntries(Object.entries(children).map(([group, g]) => [group, { hosts: Object.keys(g.hosts) }])),
+  };
 }
 
 /** The verdict from ansible-playbook's own output (its default callback, no colour) and exit code. */

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Engine } from './context.js';
 import { listNodes } from './nodes.js';
 import type { Facts } from '../facts/store.js';
@@ -9,7 +6,7 @@ import { factAccess } from './status.js';
 import type { NodeSpec } from '../rigfile/types.js';
 import { runsOnHost } from '../rigfile/steps.js';
 import { ansibleInventory, type InventoryHost } from '../ansible/inventory.js';
-import { runPlaybook, verdictOf, type PlaybookVerdict } from '../ansible/playbook.js';
+import { PlaybooksAhead, verdictOf, type PlaybookVerdict } from '../ansible/playbook.js';
 
 /** How long one ansible step may run; the node waits as long for its answer (rig-steps' RIG_HOST_STEP_TIMEOUT). */
 export const HOST_STEP_TIMEOUT_S = 3600;
@@ -41,6 +38,28 @@ const withStep = (nodes: HostStepNode[], step: number, playbook: string) =>
 
 export const hasHostSteps = (nodes: HostStepNode[]) => nodes.some((n) => runsOnHost(n.provision));
 
+export interface HostStepsOptions {
+  served?: string[]; // the nodes whose requests are served (default: all of specs)
+  passes?: 1 | 2; // how often each node runs its steps (2: provision --idempotent)
+  ahead?: PlaybooksAhead; // the runs started ahead of need (default: started now); the server stops them when it stops
+}
+
+/**
+ * ansible-playbook started ahead of need for the `served` nodes' ansible steps (see PlaybooksAhead): as many runs of
+ * each playbook as there are steps that run it, times `passes`. Undefined when they have none.
+ */
+export function playbooksAhead(specs: HostStepNode[], served: string[], passes: 1 | 2): PlaybooksAhead | undefined {
+  const nodes = specs.filter((n) => served.includes(n.name));
+  const steps = new Set(nodes.flatMap((n) => (n.provision ?? []).flatMap((s, i) => (s.kind === 'ansible' ? [`${i} ${s.playbook}`] : []))));
+  if (!steps.size) return undefined;
+  const runs = new Map<string, number>();
+  for (const step of steps) {
+    const playbook = step.slice(step.indexOf(' ') + 1);
+    runs.set(playbook, (runs.get(playbook) ?? 0) + passes);
+  }
+  return new PlaybooksAhead(runs);
+}
+
 /**
  * Run the ansible steps the `served` nodes (default: all) ask for while a rig command (up, a reconcile, provision, watch) runs: a node's
  * agent reaches an ansible step, asks under its own keys with the step's number, and waits for the answer (see
@@ -54,14 +73,14 @@ export async function serveHostSteps(
   facts: HostStepFacts,
   rig: string,
   specs: HostStepNode[],
-  served = specs.map((n) => n.name),
+  options: HostStepsOptions = {},
 ): Promise<() => void> {
+  const served = options.served ?? specs.map((n) => n.name);
   const nodes = specs.filter((n) => served.includes(n.name));
   if (!hasHostSteps(nodes)) return () => {};
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const allSpecs = new Map(specs.map((n) => [n.name, n]));
   const seen = new Set<string>();
-  const running = new Set<() => void>();
   const batches = new Map<string, { playbook: string; pass: 1 | 2; members: Batch }>();
   const pending = new Map<string, NodeJS.Timeout>();
   // A node is served one request at a time (its agent asks once and waits): a node asking over and over while
@@ -72,22 +91,17 @@ export async function serveHostSteps(
       .answerHostStep(rig, node, nonce, verdict.code === 0 ? '0' : `${verdict.code} ${verdict.why ?? ''}`, verdict.output)
       .catch(() => {}) // the node's wait says so at its deadline
       .finally(() => busy.delete(node));
-  // The runs' inventories, in a directory of this server's, removed when it stops (a run ended by stop never gets
-  // to clean up after itself before the command exits).
-  let dir: string | undefined;
-  let runs = 0;
+  // ansible-playbook started ahead of need: Ansible's own start is off the way from the nodes' request to their answer
+  const playbooks = options.ahead ?? playbooksAhead(nodes, served, options.passes ?? 1) ?? new PlaybooksAhead(new Map());
   const runBatch = async (playbook: string, pass: 1 | 2, batch: Batch) => {
-    const inventory = join((dir ??= mkdtempSync(join(tmpdir(), 'rig-ansible-'))), `inventory-${++runs}.json`);
     try {
-      writeFileSync(inventory, JSON.stringify(ansibleInventory(await inventoryHosts(engine, facts, rig, allSpecs))));
+      const inventory = ansibleInventory(await inventoryHosts(engine, facts, rig, allSpecs));
       const hosts = batch.map((b) => b.node);
-      const { output, exitCode } = await runPlaybook({ playbook, inventory, hosts, timeoutMs: HOST_STEP_TIMEOUT_S * 1000 }, running);
+      const { output, exitCode } = await playbooks.take(playbook).run(inventory, hosts, HOST_STEP_TIMEOUT_S * 1000);
       await Promise.all(batch.map((b) => answer(b.node, b.nonce, verdictOf(output, exitCode, b.node, pass))));
     } catch (err) {
       const why = `failed: the host could not run it: ${(err as Error).message}`;
       await Promise.all(batch.map((b) => answer(b.node, b.nonce, { code: 1, why, output: '' })));
-    } finally {
-      rmSync(inventory, { force: true });
     }
   };
   const asked = new Set<string>(); // "node pass step playbook": asked at least once
@@ -124,12 +138,16 @@ export async function serveHostSteps(
     }
     if (withStep(nodes, Number(step), playbook.playbook).every((n) => asked.has(`${n.name} ${key}`))) start(key);
   };
-  const stop = await facts.watchHostSteps(rig, (node, request) => void serve(node, request));
+  const stop = await facts
+    .watchHostSteps(rig, (node, request) => void serve(node, request))
+    .catch((err: unknown) => {
+      playbooks.stop();
+      throw err;
+    });
   return () => {
     stop();
     for (const timer of pending.values()) clearTimeout(timer);
-    for (const end of running) end();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    playbooks.stop();
   };
 }
 
@@ -168,11 +186,16 @@ export async function inventoryHosts(
  * serveHostSteps for a command that runs steps in nodes that are up (provision, watch): its own root connection to
  * the rig's etcd, closed by the returned stop function.
  */
-export async function serveHostStepsOf(engine: Engine, rig: string, specs: HostStepNode[], served: string[]): Promise<() => void> {
-  if (!hasHostSteps(specs.filter((n) => served.includes(n.name)))) return () => {};
+export async function serveHostStepsOf(
+  engine: Engine,
+  rig: string,
+  specs: HostStepNode[],
+  options: HostStepsOptions & { served: string[] },
+): Promise<() => void> {
+  if (!hasHostSteps(specs.filter((n) => options.served.includes(n.name)))) return () => {};
   const facts = await engine.facts(await factAccess(engine, rig));
   try {
-    const stop = await serveHostSteps(engine, facts, rig, specs, served);
+    const stop = await serveHostSteps(engine, facts, rig, specs, options);
     return () => {
       stop();
       facts.close();

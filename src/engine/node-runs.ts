@@ -101,6 +101,39 @@ export class NodeRuns {
     return { exitCode: done.exitCode, output: done.output, timedOut, interrupted: interrupted && !timedOut && done.exitCode !== 0 };
   }
 
+  /**
+   * Shell commands in the node one after another, each as `run` runs it (rig-run: its own session, its deadline, the
+   * tag), all in one exec: a check costs no round trip of its own. Each result has its own output and the seconds it
+   * took in the node. After an interrupt, the command it ended is the last result: those after it are not run.
+   */
+  async runEach(node: NodeInstance, commands: string[], options: RunOptions = {}): Promise<Array<NodeRunResult & { seconds: number }>> {
+    if (!commands.length || this.aborted) return [];
+    const marker = `rig-each-${randomBytes(8).toString('hex')}`;
+    const rigRun = this.argv('', options).slice(0, -1).join(' '); // rig-run and its options: words of [A-Za-z0-9/._-]
+    // Each command's output, then a line of the marker, its exit code, and its start and end (the node's uptime).
+    const loop = `m=$1; shift; for c; do read s _ </proc/uptime; ${rigRun} "$c" 2>&1; rc=$?; read e _ </proc/uptime; printf '\\n%s %s %s %s\\n' "$m" "$rc" "$s" "$e"; done`;
+    const started = Date.now();
+    const all = await this.run(node, ['/.rig/bin/sh', '-c', loop, 'rig-each', marker, ...commands], {
+      timeout: options.timeout && options.timeout * commands.length,
+    });
+    const { done, rest } = eachResult(all.output, marker);
+    const ran = done.slice(0, commands.length);
+    // The loop did not get through them all (the node stopped, the host's wait ran out, an interrupt): the command
+    // under way ends the results, with what the loop said last.
+    if (ran.length < commands.length) {
+      const seconds = Math.max(0, (Date.now() - started) / 1000 - ran.reduce((sum, r) => sum + r.seconds, 0));
+      ran.push({ exitCode: all.exitCode || 1, output: rest, seconds });
+    }
+    const results: Array<NodeRunResult & { seconds: number }> = [];
+    for (const r of ran) {
+      const timedOut = r.exitCode === 124 && TIMED_OUT.test(r.output);
+      const interrupted = this.aborted && !timedOut && r.exitCode !== 0;
+      results.push({ ...r, timedOut, interrupted });
+      if (interrupted) break; // those after it were not run (rig-run ends them as they start)
+    }
+    return results;
+  }
+
   /** A command (and its arguments) in the node with its output streamed as it comes; resolves to its exit code. */
   async attach(node: NodeInstance, command: string[], streams: AttachStreams): Promise<number> {
     if (this.aborted) return 130;
@@ -125,4 +158,16 @@ export class NodeRuns {
     ).then(() => {});
     return this.ending;
   }
+}
+
+/** runEach's output split back into each command's (output, exit code, seconds in the node), and what came after. */
+export function eachResult(output: string, marker: string) {
+  const line = new RegExp(`\\n${marker} (\\d+) ([\\d.]+) ([\\d.]+)\\n`, 'g');
+  const done: Array<{ exitCode: number; output: string; seconds: number }> = [];
+  let from = 0;
+  for (const m of output.matchAll(line)) {
+    done.push({ exitCode: Number(m[1]), output: output.slice(from, m.index), seconds: Math.max(0, Number(m[3]) - Number(m[2])) });
+    from = m.index + m[0].length;
+  }
+  return { done, rest: output.slice(from) };
 }

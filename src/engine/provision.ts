@@ -1,4 +1,5 @@
 import type { HostStepNode } from './host-steps.js';
+import type { PlaybooksAhead } from '../ansible/playbook.js';
 import { runsOnHost } from '../rigfile/steps.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import type { Engine } from './context.js';
@@ -32,24 +33,25 @@ export async function provisionNodes(
     finished?: (result: ProvisionResult) => void;
     runs?: NodeRuns;
     hostSteps?: HostStepNode[]; // the rig file's nodes, for the chosen ones' ansible steps (run from the host)
+    ahead?: PlaybooksAhead; // their runs, started ahead of need (see playbooksAhead); stopped when this ends
   },
 ): Promise<ProvisionResult[]> {
   const served = new Set(nodes.map((n) => n.node));
   const hostSteps = (options.hostSteps ?? []).filter((n) => served.has(n.name) && runsOnHost(n.provision));
-  const stopHostSteps = hostSteps.length
-    ? await (
-        await import('./host-steps.js')
-      ).serveHostStepsOf(
-        engine,
-        nodes[0].rig,
-        options.hostSteps ?? [],
-        nodes.map((n) => n.node),
-      )
-    : () => {};
+  let stopHostSteps = () => {};
   try {
+    if (hostSteps.length)
+      stopHostSteps = await (
+        await import('./host-steps.js')
+      ).serveHostStepsOf(engine, nodes[0].rig, options.hostSteps ?? [], {
+        served: [...served],
+        passes: options.idempotent ? 2 : 1,
+        ahead: options.ahead,
+      });
     return await provisionInOrder(engine, nodes, options);
   } finally {
     stopHostSteps();
+    options.ahead?.stop();
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { ExitCode, RigError } from '../errors.js';
@@ -117,10 +117,9 @@ export class BatchPlaybooks {
     let dir: string | undefined;
     try {
       dir = mkdtempSync(join(tmpdir(), 'rig-ansible-'));
-      const inventory = join(dir, 'inventory.json');
-      writeFileSync(inventory, JSON.stringify(ansibleInventory(await this.inventory())));
+      const inventory = ansibleInventory(await this.inventory());
       const playbook = resolve(this.dir ?? '.', meeting.playbook);
-      const run = await runPlaybook({ playbook, inventory, hosts, timeoutMs: HOST_STEP_TIMEOUT_S * 1000 }, this.running);
+      const run = await runPlaybook({ playbook, inventory, hosts, dir, timeoutMs: HOST_STEP_TIMEOUT_S * 1000 }, this.running);
       if (this.signal?.aborted) return tell(() => ({ output: run.output, interrupted: true }));
       tell((host) => {
         const verdict = verdictOf(run.output, run.exitCode, host, 1);

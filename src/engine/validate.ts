@@ -49,22 +49,26 @@ export async function validateRig(
 
 /**
  * A node's validate commands, in order, each with its deadline (kept in the node by rig-run: at the deadline its
- * whole process group is ended, and it fails as timed out). What a check leaves running in its group ends with it.
+ * whole process group is ended, and it fails as timed out), all in one exec (NodeRuns.runEach). What a check leaves
+ * running in its group ends with it.
  * Interrupted, the check under way is ended and the others are not run (fewer results than commands).
  */
 export async function validateNode(engine: Engine, node: NodeInstance, options: ValidateOptions = {}): Promise<CheckResult[]> {
   const runs = options.runs ?? new NodeRuns(engine);
   const timeout = checkTimeout(node, options.timeout);
-  const results: CheckResult[] = [];
-  for (const command of node.validate ?? []) {
-    if (runs.aborted) break;
-    const started = Date.now();
-    const { exitCode, output, timedOut, interrupted } = await runs.run(node, command, { timeout, whole: true });
-    const seconds = (Date.now() - started) / 1000;
-    const passed = exitCode === 0 && !timedOut;
-    results.push({ fqdn: node.node, command, passed, exitCode, output, seconds, timeout, timedOut, ...(interrupted && { interrupted }) });
-  }
-  return results;
+  const commands = node.validate ?? [];
+  const ran = await runs.runEach(node, commands, { timeout, whole: true });
+  return ran.map(({ exitCode, output, seconds, timedOut, interrupted }, i) => ({
+    fqdn: node.node,
+    command: commands[i],
+    passed: exitCode === 0 && !timedOut,
+    exitCode,
+    output,
+    seconds,
+    timeout,
+    timedOut,
+    ...(interrupted && { interrupted }),
+  }));
 }
 
 /** What became of a check that did not pass, in words: "exited 3", "timed out after 30 s", "interrupted". */

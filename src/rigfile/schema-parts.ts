@@ -32,6 +32,8 @@ export const RESERVED_FACTS = [
   'mirrors',
   'stage',
 ] as const;
+/** Group names Ansible keeps (an inventory script's `_meta` among them): no role may have one. */
+export const ANSIBLE_GROUPS = ['all', 'ungrouped', '_meta'] as const;
 export const DEFAULT_POOL = '10.213.0.0/16';
 /** The file: of a config tree and of facts_from when they have none. */
 export const DEFAULT_FILE = { config: '{node}.yaml', facts: '{node}.json' } as const;

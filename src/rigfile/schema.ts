@@ -4,6 +4,7 @@ import type { Says, Schema, Static } from './json-schema.js';
 import {
   HOSTNAME,
   FACT_NAME_PATTERN,
+  ANSIBLE_GROUPS,
   CIDR,
   RIG_NAME,
   DEFAULT_POOL,
@@ -50,7 +51,16 @@ const NodeSettings = J.object({
   mirrors: liveNode('Live node to mirror.'),
   roles: J.array(
     J.string({
-      pattern: FACT_NAME_PATTERN,
+      allOf: [
+        { pattern: FACT_NAME_PATTERN },
+        {
+          not: { enum: ANSIBLE_GROUPS },
+          says: {
+            invalid: (r) => `"${String(r)}" is a name Ansible keeps for itself, and roles are Ansible's groups`,
+            invalidHint: `rename the role; Ansible keeps ${ANSIBLE_GROUPS.join(', ')}`,
+          } satisfies Says,
+        },
+      ],
       says: { expected: 'a role name (lowercase letters, digits, underscores)', hint: 'e.g. roles: [db, primary]' },
     }),
     {

@@ -329,6 +329,16 @@ describe('the schema pass', () => {
     ]);
   });
 
+  it("refuses a role named as Ansible's own groups (roles are the inventory's groups)", () => {
+    const p = one(y('nodes:', '  barn.v.test: { roles: [db, _meta] }'));
+    expect(p).toMatchObject({
+      line: 2,
+      path: 'nodes["barn.v.test"].roles[1]',
+      hint: 'rename the role; Ansible keeps all, ungrouped, _meta',
+    });
+    expect(p.message).toContain('a name Ansible keeps for itself');
+  });
+
   it('keeps a node whose value is wrong, so that what needs it finds it', () => {
     const p = one(y('name: x', 'nodes:', '  a.v.test: { needs: [b] }', '  b.v.test: 3'));
     expect(p).toMatchObject({ line: 4, column: 13, path: 'nodes["b.v.test"]' });

@@ -9,8 +9,10 @@ import type { InventoryHost } from '../../src/ansible/inventory.js';
 // A stand-in for ansible-playbook on the PATH (the real one runs in test/e2e/ansible-update.e2e.test.ts): it logs
 // the playbook and its --limit, answers in ansible's default output (a playbook named fail*: b.v.test fails its
 // task), and a playbook named slow* first waits on a background sleep, whose PID it writes down.
+// Like ansible-playbook, it reads its inventory (rig's script, which waits for rig's go) before its --limit @file.
 const FAKE = `#!/bin/sh
-limit=$4; playbook=$(basename "$5")
+"$2" --list > /dev/null || exit 1
+limit=$(paste -sd, "\${4#@}"); playbook=$(basename "$5")
 echo "$playbook $limit" >> "$FAKE_LOG"
 case "$playbook" in slow*) sleep 100 & echo $! > "$FAKE_LOG.sleep"; wait;; esac
 echo "TASK [upgrade : the version] ***"

@@ -8,6 +8,7 @@ import { Label } from '../../labels.js';
 import { namesNode, nodeSettingsHash } from '../../plan/plan.js';
 import { printable, printableLines } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
+import { runsOnHost } from '../../rigfile/steps.js';
 import type { Engine } from '../../engine/context.js';
 import type { NodeInstance } from '../../runtime/backend.js';
 import type { NodeSpec, ProvisionStep } from '../../rigfile/types.js';
@@ -45,7 +46,7 @@ export async function provision(names: string[], flags: ProvisionFlags): Promise
 async function provisionCaught(names: string[], flags: ProvisionFlags, interrupts: Caught): Promise<void> {
   const engine = await createEngine();
   const rig = await whichRig(engine, flags.name);
-  const all = await listNodes(engine, rig);
+  const [all, { needs, steps, specs, unreadable }] = await Promise.all([listNodes(engine, rig), fromRigFile(engine, rig)]);
   if (!all.length) throw new RigError(`No rig named ${rig} is up.`, 'see the rigs with: rig ls', ExitCode.badInput);
   const chosen = flags.mirrors
     ? mirroring(all, flags.mirrors, rig)
@@ -59,6 +60,15 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
       `start it again (docker start ${stopped.name}), or bring the rig up anew`,
       ExitCode.badInput,
     );
+  if (unreadable) warn(unreadable);
+  // Ansible steps run from the host, as the rig file has them: for the nodes still made with its settings (others'
+  // are refused at once: their steps are not known). Their ansible-playbook starts now, while the rest gets ready.
+  const unknown = chosen.filter((n) => !steps(n)).map((n) => ({ name: n.node, roles: [], mirrors: n.mirrors, provision: undefined }));
+  const hostSteps = [...[...specs.values()].filter((s) => !unknown.some((u) => u.name === s.name)), ...unknown];
+  const served = chosen.map((n) => n.node);
+  const ahead = hostSteps.some((s) => served.includes(s.name) && runsOnHost(s.provision))
+    ? (await import('../../engine/host-steps.js')).playbooksAhead(hostSteps, served, flags.idempotent ? 2 : 1)
+    : undefined;
   // A node that failed may be provisioned again (an edit may have fixed it): allowed, and said.
   const stages = await factAccess(engine, rig)
     .then((access) => withFacts(access, (f) => f.rigState(rig)))
@@ -67,16 +77,12 @@ async function provisionCaught(names: string[], flags: ProvisionFlags, interrupt
     const stage = stages?.get(n.node)?.stage;
     if (stage?.startsWith('failed')) note(`${n.node} failed before (${printable(stage)}); provisioning it again`);
   }
-  const { needs, steps, specs } = await fromRigFile(engine, rig);
-  // Ansible steps run from the host, as the rig file has them: for the nodes still made with its settings (others'
-  // are refused at once: their steps are not known).
-  const unknown = chosen.filter((n) => !steps(n)).map((n) => ({ name: n.node, roles: [], mirrors: n.mirrors, provision: undefined }));
-  const hostSteps = [...[...specs.values()].filter((s) => !unknown.some((u) => u.name === s.name)), ...unknown];
   const results = await provisionNodes(engine, chosen, {
     idempotent: !!flags.idempotent,
     needs,
     runs: new NodeRuns(engine, interrupts.signal),
     hostSteps,
+    ahead,
     started: (node) => note(`${node}: provisioning${flags.idempotent ? ' (twice: the second run must change nothing)' : ''}`),
     finished: (r) => note(`${r.fqdn}: ${provisionPassed(r) ? 'provisioned and valid' : 'failed'} after ${r.seconds.toFixed(1)} s`),
   });
@@ -123,6 +129,7 @@ async function fromRigFile(
   needs: Map<string, string[]>;
   steps: (node: NodeInstance) => ProvisionStep[] | undefined;
   specs: Map<string, NodeSpec>;
+  unreadable?: string; // the warning, when the rig file cannot be read
 }> {
   const [network] = await engine.rigs.networks(rig);
   const file = network?.labels[Label.rigFile];
@@ -137,10 +144,8 @@ async function fromRigFile(
       },
     };
   } catch (err) {
-    warn(
-      `the rig file ${file ?? '(unknown)'} cannot be read now (${(err as Error).message.split('\n')[0]}): nodes are provisioned all at once`,
-    );
-    return { needs: new Map(), steps: () => undefined, specs: new Map() };
+    const unreadable = `the rig file ${file ?? '(unknown)'} cannot be read now (${(err as Error).message.split('\n')[0]}): nodes are provisioned all at once`;
+    return { needs: new Map(), steps: () => undefined, specs: new Map(), unreadable };
   }
 }
 
