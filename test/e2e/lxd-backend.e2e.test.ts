@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { execa } from 'execa';
-import { docker, expectAgreedAddress, fixtureDir, leftovers, rig, uniqueName, vethsLeft } from './helpers.js';
+import { docker, eventually, expectAgreedAddress, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
+import { createEngine } from '../../src/cli/engine.js';
 
 // `backend: lxd` nodes on this host's own LXD daemon (in the host's network namespace), through the real CLI. The
 // daemon is started by scripts/lxd-host if none answers, and stopped after this file only if it was started here.
@@ -122,7 +123,7 @@ nodes:
     expect(ping.exitCode, ping.all).toBe(0);
   });
 
-  it('runs commands in it (exit codes, stdin, the rig file read-only) and shows its log', async () => {
+  it('runs commands in it (exit codes, the rig file read-only) and shows its log', async () => {
     const hostname = await rig(['exec', 'box', '--name', name, '--', 'cat', '/etc/hostname']);
     expect(hostname.stdout.trim()).toBe('box');
     expect((await rig(['exec', 'box', '--name', name, '--', 'sh', '-c', 'exit 7'])).exitCode).toBe(7);
@@ -142,6 +143,37 @@ nodes:
     expect(test.exitCode, test.all).toBe(0);
     const results = JSON.parse(test.stdout) as Array<{ fqdn: string; passed: boolean }>;
     expect(results.filter((r) => r.fqdn === 'box.lab.test').map((r) => r.passed)).toEqual([true, true]);
+  });
+
+  it('passes stdin to a command, stdout and stderr apart', async () => {
+    const cat = await execa('node', [rigBin, 'exec', '-i', 'box', '--name', name, '--', 'sh', '-c', 'tr a-z A-Z; echo err >&2'], {
+      input: 'hello\n',
+      reject: false,
+      env: { CI: 'true' },
+    });
+    expect([cat.exitCode, cat.stdout, cat.stderr]).toEqual([0, 'HELLO', 'err']);
+  });
+
+  it("drills: its deaths come as LXD's events; stop, start, pause and unpause it, and it is ready again at its address", async () => {
+    const engine = await createEngine();
+    const deaths: string[] = [];
+    const stop = await engine.backends.lxd!.watchDeaths!(name, (node) => deaths.push(node));
+    try {
+      const kill = await rig(['kill', 'box', '--name', name]);
+      expect(kill.exitCode, kill.all).toBe(0);
+      const exec = await rig(['exec', 'box', '--name', name, '--', 'true']);
+      expect([exec.exitCode, exec.stderr]).toEqual([2, expect.stringContaining('box.lab.test is not running.')]);
+      for (const drill of ['start', 'stop', 'start', 'pause', 'unpause']) {
+        const run = await rig([drill, 'box', '--name', name]);
+        expect(run.exitCode, `${drill}: ${run.all}`).toBe(0);
+      }
+      await eventually(async () => deaths.length >= 2, 10_000); // events come on their own stream
+      expect(deaths).toEqual(['box.lab.test', 'box.lab.test']); // the kill and the stop
+    } finally {
+      stop();
+    }
+    const status = await rig(['status', '--name', name, '--json']);
+    expect(JSON.parse(status.stdout)[0].nodes[0]).toMatchObject({ fqdn: 'box.lab.test', ip: nodes[0].ip, stage: 'ready' });
   });
 
   it('takes it down: no instance, veth, console log, container or network is left; the shared base image stays', async () => {

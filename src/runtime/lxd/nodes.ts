@@ -193,7 +193,7 @@ export class LxdNodes implements NodeBackend {
   }
 
   async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
-    const { exitCode, stdout, stderr } = await this.client.exec(instance.name, command);
+    const { exitCode, stdout, stderr } = await this.client.exec(instance.name, command).catch(notRunning(instance));
     return { exitCode, output: stdout + stderr };
   }
 
@@ -204,7 +204,7 @@ export class LxdNodes implements NodeBackend {
       terminal: tty ? { width: out.columns || 80, height: out.rows || 24 } : undefined,
       onStdout: (data) => stdout.write(data),
       onStderr: (data) => stderr.write(data),
-    });
+    }).catch(notRunning(instance));
     const resize = () => exec.resize(out.columns || 80, out.rows || 24);
     if (tty) out.on?.('resize', resize);
     if (stdin) {
@@ -222,7 +222,9 @@ export class LxdNodes implements NodeBackend {
   async watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void> {
     if (!existsSync(this.options.socket)) return () => {}; // no LXD daemon here: no LXD node can die
     const stream = await followEvents(this.client, ['lifecycle'], (event) => {
-      const name = event.metadata.action === 'instance-stopped' ? instanceOf(event) : undefined;
+      // stopped at once (a kill, or its init ended) or shut down (asked to stop): a death either way
+      const action = event.metadata.action;
+      const name = action === 'instance-stopped' || action === 'instance-shutdown' ? instanceOf(event) : undefined;
       if (!name) return;
       this.client
         .instance(name)
@@ -248,6 +250,15 @@ export class LxdNodes implements NodeBackend {
     return logTail((onLine) => this.streamLogs(instance, options, onLine, new AbortController().signal));
   }
 }
+
+/** LXD's refusal of an exec in a node that is not running, in the user's words (any other error as it is). */
+const notRunning =
+  ({ node }: NodeInstance) =>
+  (err: unknown): never => {
+    if (err instanceof LxdError && /not running/i.test(err.lxdMessage))
+      throw new RigError(`${node} is not running.`, `start it: rig start ${node.split('.')[0]}`, ExitCode.badInput, { cause: err });
+    throw err;
+  };
 
 /** What LXD said, without the request it answered. */
 const lxdSays = (err: unknown) => (err instanceof LxdError ? err.lxdMessage : err instanceof Error ? err.message : String(err));
