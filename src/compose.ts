@@ -10,6 +10,8 @@ import { dockerHostWiring, dockerImageFiles, dockerNetworks, dockerRigRegistry }
 import { dockerSidecars } from './runtime/docker/sidecar.js';
 import { DockerNodes } from './runtime/docker/nodes.js';
 import { LxcNodes } from './runtime/lxc/nodes.js';
+import { LxdNodes } from './runtime/lxd/nodes.js';
+import { localSocket } from './runtime/lxd/transport.js';
 import type { NodeBackend } from './runtime/backend.js';
 import { BACKEND_KINDS, type BackendKind } from './runtime/kinds.js';
 import type Docker from 'dockerode';
@@ -25,6 +27,7 @@ export function settings(env: NodeJS.ProcessEnv = process.env) {
     mirror: env.RIG_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian',
     lxcPath: '/var/lib/lxc', // LXC's own default for root, so lxc-ls shows rig's nodes too
     lxcCommonConfig: '/usr/share/lxc/config/common.conf',
+    lxdSocket: env.RIG_LXD_SOCKET ?? localSocket(), // the local LXD daemon's (backend: lxd)
     rigName: env.RIG_NAME, // set by rig run for its command: the rig a command in it means
   };
 }
@@ -74,6 +77,14 @@ const FACTORIES: Record<BackendKind, (parts: Parts) => NodeBackend> = {
       baseRootfs: images.rootfsDir(),
       commonConfig: settings.lxcCommonConfig,
       isRoot: process.getuid?.() === 0,
+    }),
+  lxd: ({ docker, images, settings }) =>
+    new LxdNodes(dockerImageFiles(docker), {
+      socket: settings.lxdSocket,
+      cacheDir: settings.cacheDir,
+      toolsImage: images.ref('tools'),
+      baseImage: images.ref('base'),
+      baseRootfs: images.rootfsDir(),
     }),
 };
 

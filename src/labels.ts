@@ -4,7 +4,7 @@ export const Label = {
   role: 'io.rig.role', // node | sidecar (probe, unpack: made only to read an image's files, never started)
   node: 'io.rig.node', // the node's made-up FQDN
   mirrors: 'io.rig.mirrors', // the live node it copies
-  backend: 'io.rig.backend', // docker | lxc
+  backend: 'io.rig.backend', // docker | lxc | lxd
   init: 'io.rig.init', // on a node with init: systemd, "systemd": down halts it (its units stop) before removing it
   validate: 'io.rig.validate', // on a node: JSON list of its validate commands, for rig test without the rig file
   validateTimeout: 'io.rig.validate-timeout', // on a node: the seconds each validate command may take, if the rig file says

@@ -1,0 +1,12 @@
+import type { BackendDeclaration } from '../kind.js';
+
+/**
+ * Containers of an LXD daemon on this host, over its REST API: LXD puts each node's NIC on the rig bridge itself, on
+ * every start. Its instance names are LXD's own (no dots), never a Docker container's nor an LXC node's.
+ */
+export const lxdKind = {
+  kind: 'lxd',
+  namesInEngine: false,
+  ansibleConnection: 'community.general.lxd',
+  wiredByHost: false,
+} as const satisfies BackendDeclaration;

@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Label } from '../../labels.js';
+import type { ImageFiles } from '../runtime.js';
+import type { LxdClient } from './api.js';
+import { imageByAlias, importImage, metadataTarball } from './images.js';
+import { marksOf } from './marks.js';
+import { RigError } from '../../errors.js';
+
+/**
+ * A node image in LXD's image store: rig's base root filesystem (or another image's, unpacked as the LXC backend
+ * unpacks it), tarred and imported once under an alias named by its hash, and reused while that alias is there.
+ * Such images are shared by rigs, as Docker's images are: `down` leaves them, `rig gc` and `images prune` do not
+ * know them yet (remove one with: lxc image delete <alias>).
+ */
+
+export interface NodeImageOptions {
+  cacheDir: string;
+  baseImage: string; // rig/base:<hash>
+  baseRootfs: string; // its debootstrapped tree, as built
+}
+
+/** The alias of a node image: `rig-<name>-<hash>` from rig's own `rig/<name>:<hash>`, else from the image's id. */
+export const aliasOf = (ref: string, id?: string) => {
+  const own = /^rig\/([a-z0-9-]+):([0-9a-f]{12})$/.exec(ref);
+  return own ? `rig-${own[1]}-${own[2]}` : `rig-image-${(id ?? '').replace(/^sha256:/, '').slice(0, 12)}`;
+};
+
+export class NodeImages {
+  private readonly aliases = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly client: LxdClient,
+    private readonly files: ImageFiles,
+    private readonly options: NodeImageOptions,
+  ) {}
+
+  /** The alias of the LXD image for a node image, imported first if LXD does not have it. */
+  alias(image: string): Promise<string> {
+    let alias = this.aliases.get(image);
+    if (!alias) {
+      alias = this.imported(image);
+      alias.catch(() => this.aliases.delete(image)); // the next node tries again; this one reports it
+      this.aliases.set(image, alias);
+    }
+    return alias;
+  }
+
+  private async imported(image: string): Promise<string> {
+    const { baseImage, baseRootfs, cacheDir } = this.options;
+    const own = image === baseImage && existsSync(join(baseRootfs, 'etc', 'os-release'));
+    const id = own ? undefined : await this.files.imageId(image);
+    const alias = aliasOf(image, id);
+    if (await imageByAlias(this.client, alias)) return alias;
+    let rootfs = baseRootfs;
+    if (!own) {
+      rootfs = join(cacheDir, 'lxc-rootfs', id!.replace(/^sha256:/, '').slice(0, 12)); // the LXC backend's unpacked trees
+      await this.files.unpack(image, rootfs);
+    }
+    const work = join(cacheDir, 'lxd-import', `${alias}.${process.pid}`);
+    mkdirSync(work, { recursive: true });
+    try {
+      const tarball = join(work, 'rootfs.tar');
+      await tarTree(rootfs, tarball);
+      await importImage(this.client, {
+        rootfs: tarball,
+        metadata: metadataTarball(`rig node image ${image}`),
+        alias,
+        properties: marksOf({ [Label.image]: image, [Label.hash]: alias }),
+      }).catch(async (err: unknown) => {
+        if (!(await imageByAlias(this.client, alias))) throw err; // else another rig imported it at the same time
+      });
+      return alias;
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+}
+
+/** A plain tar of a directory's contents (owners as numbers: the tree's root-owned files stay root's in the node). */
+function tarTree(dir: string, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const tar = spawn('tar', ['--numeric-owner', '--xattrs', '-C', dir, '-cf', file, '.'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    tar.on('error', reject);
+    tar.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new RigError(`tar of ${dir} for LXD failed: ${stderr.trim() || `exit ${code}`}`, 'see the message above')),
+    );
+  });
+}
