@@ -10,6 +10,9 @@ function holdUsageErrors(command: Command, usage: string[]): void {
   command.commands.forEach((sub) => holdUsageErrors(sub, usage));
 }
 
+/** The exit code when a reader of rig's output went away before it was all written. */
+const READER_GONE = 141;
+
 /** The one error boundary: user errors print their message and hint; anything else is a bug to report. */
 async function main(argv: string[]): Promise<number> {
   const json = jsonAsked(argv.slice(2));
@@ -80,7 +83,24 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
   });
 }
 
+/**
+ * A reader that went away (`rig status | head -1`, `rig watch | head`) ends rig as SIGPIPE ends other commands, but
+ * never as a crash: a command that cleans up on an interrupt (up, test, exec, watch...) takes it as one, and ends
+ * the way it does on Ctrl-C; any other ends at once. It exits 141 (128 + SIGPIPE), unless it failed of its own
+ * accord; what it still prints is dropped.
+ */
+let readerGone = false;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    if (readerGone) return;
+    readerGone = true;
+    if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+    else process.exit(READER_GONE);
+  });
+}
+
 const code = await main(process.argv);
 await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 // Then exit: a failed up may leave timers and engine streams behind that must not hold the process.
-process.exit(code);
+process.exit(readerGone && (code === ExitCode.ok || code === ExitCode.interrupted) ? READER_GONE : code);

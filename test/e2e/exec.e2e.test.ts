@@ -15,6 +15,35 @@ describe('rig exec and rig shell, on a Docker node and an LXC node', () => {
       ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
     });
 
+  it('refuses a node that is stopped or paused, saying how to bring it back (exit 2), alone or with --all', async () => {
+    expect((await run(['stop', 'dock'])).exitCode).toBe(0);
+    try {
+      for (const args of [
+        ['exec', 'dock', '--', 'true'],
+        ['exec', '--all', '--', 'true'],
+        ['shell', 'dock', '--no-tty'],
+      ]) {
+        const out = await run(args);
+        expect({ args, code: out.exitCode, stderr: out.stderr }).toEqual({
+          args,
+          code: 2,
+          stderr: 'rig: dock.village.test is not running.\nfix: start it: rig start dock',
+        });
+      }
+    } finally {
+      expect((await run(['start', 'dock'])).exitCode).toBe(0);
+    }
+    expect((await run(['pause', 'lex'])).exitCode).toBe(0);
+    try {
+      const out = await run(['exec', 'lex', '--', 'true']);
+      expect(out.exitCode).toBe(2);
+      expect(out.stderr).toBe('rig: lex.village.test is paused: it runs nothing until it is thawed.\nfix: thaw it: rig unpause lex');
+    } finally {
+      expect((await run(['unpause', 'lex'])).exitCode).toBe(0);
+    }
+    expect((await run(['exec', 'dock', '--', 'true'])).exitCode).toBe(0);
+  });
+
   for (const node of ['dock', 'lex']) {
     it(`${node}: keeps stdout and stderr apart and returns the command's exit code`, async () => {
       const out = await run(['exec', node, '--', 'sh', '-c', 'echo to-out; echo to-err >&2; exit 3']);

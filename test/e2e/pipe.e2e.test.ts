@@ -53,4 +53,20 @@ nodes:
     expect(out.bytes).toBeGreaterThan(65_536 * 2);
     expect(out.exitCode).toBe(0);
   });
+
+  it('a reader that goes away ends rig as SIGPIPE would, with no crash: exit 141, a follower at its next line', async () => {
+    // `head -c 1` takes a byte and goes: rig's next write finds no reader
+    const script = (args: string) => `node ${rigBin} ${args} | head -c 1 >/dev/null; echo "exit \${PIPESTATUS[0]}"`;
+    // each prints more than a pipe holds (64 KiB): a write finds the reader gone
+    for (const args of [`logs a --name ${r.name}`, `exec a --name ${r.name} -- sh -c 'yes | head -c 1000000'`]) {
+      const out = await execa('bash', ['-c', script(args)], { env: { CI: 'true' } });
+      expect({ args, stdout: out.stdout, stderr: out.stderr }).toEqual({ args, stdout: 'exit 141', stderr: '' });
+    }
+    // a follower prints nothing until the next line comes: then it finds its reader gone, and ends
+    const follow = execa('bash', ['-c', script(`logs -f a --name ${r.name}`)], { env: { CI: 'true' } });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await execa('node', [rigBin, 'exec', 'a', '--name', r.name, '--', 'sh', '-c', 'for i in 1 2 3; do echo more >/proc/1/fd/1; done']);
+    const followed = await follow;
+    expect({ stdout: followed.stdout, stderr: followed.stderr }).toEqual({ stdout: 'exit 141', stderr: '' });
+  });
 });

@@ -223,6 +223,7 @@ export async function exec(
   const engine = await createEngine();
   if (flags.all || flags.role) return execOnMany(engine, [node, ...command], flags);
   const instance = await findNode(engine, node, flags.name);
+  if (!instance.running || instance.paused) throw notRunning(instance);
   const tty = flags.tty ?? terminal;
   const interactive = flags.interactive ?? terminal;
   if (tty && interactive && process.stdin.isTTY) process.stdin.setRawMode(true);
@@ -236,6 +237,14 @@ export async function exec(
   } finally {
     if (tty && interactive && process.stdin.isTTY) process.stdin.setRawMode(false);
   }
+}
+
+/** A node that cannot run a command now: stopped (or killed), or paused. */
+export function notRunning({ node, paused }: NodeInstance): RigError {
+  const short = node.split('.')[0];
+  return paused
+    ? new RigError(`${node} is paused: it runs nothing until it is thawed.`, `thaw it: rig unpause ${short}`, ExitCode.badInput)
+    : new RigError(`${node} is not running.`, `start it: rig start ${short}`, ExitCode.badInput);
 }
 
 /** A stream that writes each line after a label, as lines come (several nodes' output interleaved, told apart). */
@@ -287,6 +296,8 @@ async function chooseNodes(engine: Engine, flags: { name?: string; role?: string
       'see the nodes and their roles with: rig inventory --format json',
       ExitCode.badInput,
     );
+  const idle = chosen.find((i) => !i.running || i.paused); // refused before anything runs, as rig provision does
+  if (idle) throw notRunning(idle);
   return chosen;
 }
 
