@@ -8,5 +8,7 @@ export const lxdKind = {
   kind: 'lxd',
   namesInEngine: false,
   ansibleConnection: 'community.general.lxd',
+  // its init's namespaces entered from this host: 2.7 times as fast as `lxc exec` per module here (README, Ansible)
+  ansibleConnectionByPid: 'community.docker.nsenter',
   wiredByHost: false,
 } as const satisfies BackendDeclaration;

@@ -12,6 +12,7 @@ import {
   type NodeInstance,
   type NodeLaunch,
   type PowerAction,
+  type StoredImage,
 } from '../backend.js';
 import type { ImageFiles } from '../runtime.js';
 import { paced, pacedRemoval } from '../pacing.js';
@@ -190,6 +191,19 @@ export class LxdNodes implements NodeBackend {
         cause: err,
       });
     }
+  }
+
+  storedImages(): Promise<StoredImage[]> {
+    return existsSync(this.options.socket) ? this.images.list() : Promise.resolve([]); // no LXD daemon here: no images in it
+  }
+
+  removeStoredImage(ref: string): Promise<void> {
+    return this.images.remove(ref);
+  }
+
+  async initPid(instance: NodeInstance): Promise<number | undefined> {
+    const { status, pid } = await this.client.state(instance.name);
+    return status === 'Running' && pid > 0 ? pid : undefined;
   }
 
   async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
