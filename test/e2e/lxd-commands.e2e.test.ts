@@ -97,8 +97,8 @@ describe('two LXD nodes, one with systemd converged by an ansible step (the orch
       env: { ANSIBLE_NOCOLOR: '1' },
     });
     expect(hostnames.exitCode, hostnames.stdout + hostnames.stderr).toBe(0);
-    expect(hostnames.stdout).toMatch(/^grove\.orchard\.test \| CHANGED \| rc=0 \| \(stdout\) grove\s*$/m);
-    expect(hostnames.stdout).toMatch(/^plain\.orchard\.test \| CHANGED \| rc=0 \| \(stdout\) plain\s*$/m);
+    expect(hostnames.stdout).toMatch(/^grove\.orchard\.test \| CHANGED \| rc=0 \| \(stdout\) grove(\\n)?$/m);
+    expect(hostnames.stdout).toMatch(/^plain\.orchard\.test \| CHANGED \| rc=0 \| \(stdout\) plain(\\n)?$/m);
     const ping = await execa('ansible', ['-i', file, 'web', '-m', 'ping', '-o'], { reject: false, env: { ANSIBLE_NOCOLOR: '1' } });
     expect(ping.stdout).toMatch(/^grove\.orchard\.test \| SUCCESS => .*"ping": "pong"/m);
   });
@@ -242,5 +242,29 @@ nodes:
       await rig(['down', '--name', name]);
       fixture.cleanup();
     }
+  });
+
+  it("a failed LXD node: up exits 1 and shows the end of that node's log", async () => {
+    const name = uniqueName('lxdfail');
+    const fixture = fixtureDir(`
+name: ${name}
+domain: lab.test
+network: { internal: true }
+nodes:
+  sad.lab.test:
+    backend: lxd
+    provision:
+      - shell: echo "the step says no"; exit 3
+`);
+    try {
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(1);
+      expect(up.stderr).toContain('its log ends:');
+      expect(up.stderr).toContain('the step says no');
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+    expect(await rigInstances(name)).toEqual([]);
   });
 });

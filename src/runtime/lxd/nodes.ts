@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, RigError } from '../../errors.js';
-import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
+import { nodeSettingsHash, REPO_MOUNT, type PlannedNode } from '../../plan/plan.js';
 import {
   logTail,
   type AttachStreams,
@@ -80,9 +80,13 @@ export class LxdNodes implements NodeBackend {
     return join(this.options.cacheDir, 'lxd-console', name);
   }
 
+  instanceName(rig: string, node: PlannedNode): string {
+    return instanceName(rig, node.spec.name, node.spec.shortName);
+  }
+
   async launch({ rig, node, bridge, image, env, repoDir, links, mayStart, networkReady, signal }: NodeLaunch): Promise<void> {
     const [toolsDir, alias] = await Promise.all([this.prepare(), this.images.alias(image)]);
-    const name = instanceName(rig, node.spec.name, node.spec.shortName);
+    const name = this.instanceName(rig, node);
     const { config: configEnv, file: envFile } = splitEnv({ ...env, RIG_LOG_STAMPS: '1' }); // its console log has times
     const consoleDir = this.consoleDir(name);
     mkdirSync(consoleDir, { recursive: true });
@@ -139,7 +143,7 @@ export class LxdNodes implements NodeBackend {
       await paced(() => this.client.setState(name, 'start'), { signal });
     } catch (err) {
       throw new RigError(
-        `LXD could not start ${node.spec.name} (instance ${name}): ${lxdSays(err)}`,
+        `LXD could not start it: ${lxdSays(err)}`, // the engine names the node and its instance
         `see its log: lxc info --show-log ${name}`,
         ExitCode.failed,
         {
