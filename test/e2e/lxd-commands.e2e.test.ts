@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -45,6 +45,10 @@ describe('two LXD nodes, one with systemd converged by an ansible step (the orch
 
   beforeAll(async () => {
     cpSync(join(example, 'ansible'), join(dir, 'ansible'), { recursive: true });
+    // the example's playbook, and a play that says which connection reached the node
+    const says =
+      '- hosts: web\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug: { msg: "connection {{ ansible_connection }}" }\n';
+    appendFileSync(join(dir, 'ansible/site.yml'), says);
     writeFileSync(join(dir, 'rig.yaml'), orchardRig(name, 'red'));
     const up = await rig(['up', 'rig.yaml'], { cwd: dir });
     expect(up.exitCode, up.all).toBe(0);
@@ -63,6 +67,7 @@ describe('two LXD nodes, one with systemd converged by an ansible step (the orch
     expect(test.stdout).toContain('3 passed, 0 failed');
     const log = await logs('grove');
     expect(log.stdout).toMatch(/^TASK \[webpage : the service runs\]/m);
+    expect(log.stdout).toContain('"msg": "connection community.docker.nsenter"'); // by its init's PID, not lxc exec
     expect(log.stdout).toMatch(/^grove\.orchard\.test +: ok=\d+ +changed=\d+ +unreachable=0 +failed=0/m);
     const page = await rig([
       'exec',
