@@ -153,8 +153,9 @@ export async function serveHostSteps(
 
 /**
  * Every node of the rig as the inventory has it: container and backend from the engine, the PID of a running node
- * whose backend enters it by PID (nsenter), groups and live names from the rig file where it has the node (else as the node published its
- * roles and carries its live name: rig update has no rig file), its address as it published it.
+ * whose backend enters it by PID (nsenter: Docker's, LXD's), groups and live names from the rig file where it has the
+ * node (else as the node published its roles and carries its live name: rig update has no rig file), its address as
+ * it published it.
  */
 export async function inventoryHosts(
   engine: Engine,

@@ -147,7 +147,6 @@ export interface AttachStreams {
   tty: boolean;
 }
 
-/** One way of running nodes (Docker containers, LXC containers). Sidecars and the bridge are shared by all backends. */
 /** A node image in a backend's own store, made from one of the engine's images. */
 export interface StoredImage {
   ref: string; // its name there (LXD: its alias, rig-base-<hash>)
@@ -157,6 +156,7 @@ export interface StoredImage {
   usedBy: string[]; // the rigs with nodes made from it
 }
 
+/** One way of running nodes (Docker containers, LXC containers, LXD instances). Sidecars and the bridge are shared by all backends. */
 export interface NodeBackend {
   readonly kind: BackendKind;
   /** Before anything of a rig is made: fail with a clear RigError if this host cannot run such nodes (tools, root). */
