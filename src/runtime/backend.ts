@@ -156,7 +156,10 @@ export interface StoredImage {
   usedBy: string[]; // the rigs with nodes made from it
 }
 
-/** One way of running nodes (Docker containers, LXC containers, LXD instances). Sidecars and the bridge are shared by all backends. */
+/**
+ * One way of running nodes (Docker containers, LXC containers, LXD instances). Sidecars and the bridge are shared by
+ * all backends.
+ */
 export interface NodeBackend {
   readonly kind: BackendKind;
   /** Before anything of a rig is made: fail with a clear RigError if this host cannot run such nodes (tools, root). */
