@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { eventually, fixtureDir, killSpawned, leftovers, printed, rig, rigBin, spawnRig, uniqueName, vethsLeft, ended } from './helpers.js';
-import { lxdImages, rigInstances, useLxdHost } from './lxd-host.js';
+import { lxdImages, lxdInstances, rigInstances, useLxdHost } from './lxd-host.js';
+import { instanceName } from '../../src/runtime/lxd/node-config.js';
 
 // rig's commands on `backend: lxd` nodes (the host's own LXD daemon), through the real CLI: an ansible step and
 // Ansible over `rig inventory`, logs, a reconcile, rig images (and prune), and the reaper after SIGKILL and Ctrl-C.
@@ -271,5 +272,24 @@ nodes:
       fixture.cleanup();
     }
     expect(await rigInstances(name)).toEqual([]);
+  });
+
+  it('refuses, exit 2, an LXD node whose instance name is taken, and leaves that instance alone', async () => {
+    const name = uniqueName('lxdtaken');
+    const fixture = fixtureDir(rigFile(name));
+    const taken = instanceName(name, node, 'slow');
+    await execa('lxc', ['init', '--empty', taken]);
+    try {
+      const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(2);
+      expect(up.stderr).toContain(`slow.lab.test could not start (lxd ${taken}): An LXD instance named ${taken} already exists.`);
+      expect(up.stderr).toContain(`lxc delete --force ${taken}`);
+      expect((await lxdInstances()).map((i) => i.name)).toContain(taken);
+      expect(await leftovers(name)).toEqual([]);
+    } finally {
+      await rig(['down', '--name', name]);
+      await execa('lxc', ['delete', '--force', taken], { reject: false });
+      fixture.cleanup();
+    }
   });
 });
