@@ -118,7 +118,7 @@ export class NodeStarts {
         );
       } catch (err) {
         if (run.signal.aborted) throw run.signal.reason;
-        throw await launchFailure(err as Error, node, backend.instanceName?.(plan.name, node) ?? node.container, wired);
+        throw await launchFailure(err as Error, node, wired);
       }
       ready.launched();
       if (!options.wait) return;
@@ -159,7 +159,7 @@ function nodeLaunch(
 }
 
 /** Why a node could not be launched, in the user's words: the sidecar failed first, its name is taken, or else. */
-async function launchFailure(err: Error, node: PlannedNode, name: string, wired: Promise<void>): Promise<RigError> {
+async function launchFailure(err: Error, node: PlannedNode, wired: Promise<void>): Promise<RigError> {
   const sidecarFailure = await wired.then(
     () => undefined,
     (e: Error) => e,
@@ -170,7 +170,7 @@ async function launchFailure(err: Error, node: PlannedNode, name: string, wired:
   }
   if (err instanceof NameTaken) {
     return new RigError(
-      `${node.spec.name} could not start: the container name ${name} is taken.`,
+      `${node.spec.name} could not start: the container name ${node.container} is taken.`,
       'remove that container, or give the rig another name with --name',
       ExitCode.badInput,
     );
@@ -179,7 +179,7 @@ async function launchFailure(err: Error, node: PlannedNode, name: string, wired:
   // would point at what `up` has removed by now.
   const refusal = err instanceof RigError && err.exitCode === ExitCode.badInput;
   return new RigError(
-    `${node.spec.name} could not start (${node.spec.backend} ${name}): ${err.message}`,
+    `${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${err.message}`,
     (refusal && err.hint) || "check the node's image and backend settings in the rig file",
     refusal ? ExitCode.badInput : undefined,
     { cause: err },
@@ -188,8 +188,7 @@ async function launchFailure(err: Error, node: PlannedNode, name: string, wired:
 
 /** A node that did not get ready: why, with its log's last lines; a wait of its own that ran out is a timeout (exit 4). */
 async function notReady(err: Error, node: PlannedNode, backend: NodeBackend, rig: string): Promise<NodeNotReady> {
-  const name = backend.instanceName?.(rig, node) ?? node.container;
-  const instance = { rig, node: node.spec.name, backend: node.spec.backend, name, running: false, validate: [] };
+  const instance = { rig, node: node.spec.name, backend: node.spec.backend, name: node.container, running: false, validate: [] };
   const log = await settledLog(() => backend.logs(instance), err instanceof NodeFailed && err.reason === 'failed');
   const timedOut = err instanceof NodeFailed ? err.timedOut : err instanceof RigError && err.exitCode === ExitCode.timeout;
   const detail = log ? `its log ends:\n${printableLines(tail(log))}` : undefined;

@@ -190,8 +190,6 @@ export interface NodeBackend {
    * wait); ends when the log does (not following: at once), or on `signal`.
    */
   streamLogs(instance: NodeInstance, options: LogOptions, onLine: LineSink, signal: AbortSignal): Promise<void>;
-  /** The node's name in this backend, where it is not the plan's container name (LXD's names have no dot). */
-  instanceName?(rig: string, node: PlannedNode): string;
   /** The node images it keeps in a store of its own (LXD's: rig's imports), marked as rig's; none other is listed. */
   storedImages?(): Promise<StoredImage[]>;
   /** Remove one of those, by its ref (an image that is not rig's is never removed). */

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, RigError } from '../../errors.js';
-import { nodeSettingsHash, REPO_MOUNT, type PlannedNode } from '../../plan/plan.js';
+import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
 import {
   logTail,
   type AttachStreams,
@@ -23,7 +23,7 @@ import { LxdClient } from './api.js';
 import { execStreamed } from './exec-stream.js';
 import { followEvents, instanceOf } from './events.js';
 import { pushFile } from './files.js';
-import { instanceName, nodeConfig, nodeMarks, nodeOf } from './node-config.js';
+import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { NodeImages } from './node-images.js';
 import { LxdError } from './transport.js';
 
@@ -80,13 +80,9 @@ export class LxdNodes implements NodeBackend {
     return join(this.options.cacheDir, 'lxd-console', name);
   }
 
-  instanceName(rig: string, node: PlannedNode): string {
-    return instanceName(rig, node.spec.name, node.spec.shortName);
-  }
-
   async launch({ rig, node, bridge, image, env, repoDir, links, mayStart, networkReady, signal }: NodeLaunch): Promise<void> {
     const [toolsDir, alias] = await Promise.all([this.prepare(), this.images.alias(image)]);
-    const name = this.instanceName(rig, node);
+    const name = node.container; // the plan names it as LXD allows (no dot): plan.ts, nodeName
     const { config: configEnv, file: envFile } = splitEnv({ ...env, RIG_LOG_STAMPS: '1' }); // its console log has times
     const consoleDir = this.consoleDir(name);
     mkdirSync(consoleDir, { recursive: true });
