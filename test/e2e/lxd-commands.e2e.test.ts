@@ -8,7 +8,8 @@ import { lxdImages, lxdInstances, rigInstances, useLxdHost } from './lxd-host.js
 import { instanceName } from '../../src/runtime/lxd/node-config.js';
 
 // rig's commands on `backend: lxd` nodes (the host's own LXD daemon), through the real CLI: an ansible step and
-// Ansible over `rig inventory`, logs, a reconcile, rig images (and prune), and the reaper after SIGKILL and Ctrl-C.
+// Ansible over `rig inventory`, logs, rig images (and prune), a reconcile, the reaper after SIGKILL, Ctrl-C, a
+// failed node and an instance name taken.
 useLxdHost();
 afterEach(killSpawned);
 
