@@ -279,7 +279,7 @@ nodes:
     const name = uniqueName('lxdtaken');
     const fixture = fixtureDir(rigFile(name));
     const taken = instanceName(name, node, 'slow');
-    await execa('lxc', ['init', '--empty', taken]);
+    await execa('lxc', ['init', '--empty', taken], { stdin: 'ignore' }); // else it reads an instance config from stdin
     try {
       const up = await rig(['up', 'rig.yaml'], { cwd: fixture.dir });
       expect(up.exitCode, up.all).toBe(2);
