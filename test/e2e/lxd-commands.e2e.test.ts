@@ -216,7 +216,7 @@ nodes:
       - shell: sleep 60
 `;
 
-  it('killed with SIGKILL: the reaper removes everything, the LXD instance too, within 30 s', async () => {
+  it('killed with SIGKILL: the reaper removes everything, the LXD instance too', async () => {
     const name = uniqueName('lxdkill');
     const fixture = fixtureDir(rigFile(name));
     try {
@@ -225,8 +225,10 @@ nodes:
       expect(await rigInstances(name)).toHaveLength(1);
       up.child.kill('SIGKILL');
       await ended(up);
-      const gone = async () => (await leftovers(name)).length === 0 && (await rigInstances(name)).length === 0;
-      expect(await eventually(gone, 30_000, 500)).toBe(true);
+      const left = async () => [...(await leftovers(name)), ...(await rigInstances(name)).map((i) => `LXD instance ${i.name}`)];
+      // a bound on a hang: an LXD node's removal (a stop, then its root's copy deleted) is slower than a container's
+      const gone = await eventually(async () => (await left()).length === 0, 60_000, 500);
+      expect(gone, `left: ${(await left()).join(', ')}`).toBe(true);
       expect(await vethsLeft(name, [node])).toEqual([]);
     } finally {
       await rig(['down', '--name', name]);
