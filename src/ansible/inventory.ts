@@ -15,7 +15,8 @@ export interface InventoryHost {
  * An Ansible inventory of the rig: a host per node, a group per role, and connections that need no sshd, as each
  * backend declares them (runtime/<kind>/kind.ts): for a Docker node with its PID known, `community.docker.nsenter`
  * (the node's namespaces entered from the host: no `docker exec` per module, the fastest here, see the README's
- * Ansible section), else `community.docker.docker`; for an LXC node `community.general.lxc` (without pipelining).
+ * Ansible section), else `community.docker.docker`; an LXD node likewise, else `community.general.lxd`; for an LXC
+ * node `community.general.lxc` (without pipelining).
  * `rig_live_name` is the live node it mirrors.
  */
 export function ansibleInventory(nodes: InventoryHost[]) {

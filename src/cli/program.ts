@@ -301,7 +301,9 @@ function toolCommands(rig: Command): void {
 
   const images = rig
     .command('images')
-    .description("rig's locally built images (no registry needed): what each is for, its size, which rigs use it")
+    .description(
+      "rig's locally built images (no registry needed) and their imports into LXD: what each is for, its size, which rigs use it",
+    )
     .option('--json', 'as JSON')
     .action(async (flags) => (await import('./commands/images.js')).showImages(flags));
   images

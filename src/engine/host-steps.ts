@@ -152,9 +152,10 @@ export async function serveHostSteps(
 }
 
 /**
- * Every node of the rig as the inventory has it: container and backend from the engine, the PID of a running Docker
- * node (for nsenter), groups and live names from the rig file where it has the node (else as the node published its
- * roles and carries its live name: rig update has no rig file), its address as it published it.
+ * Every node of the rig as the inventory has it: container and backend from the engine, the PID of a running node
+ * whose backend enters it by PID (nsenter: Docker's, LXD's), groups and live names from the rig file where it has the
+ * node (else as the node published its roles and carries its live name: rig update has no rig file), its address as
+ * it published it.
  */
 export async function inventoryHosts(
   engine: Engine,
@@ -167,8 +168,10 @@ export async function inventoryHosts(
     instances.map(async (i) => {
       const spec = specs.get(i.node);
       // a node the inventory can enter by its init's PID (runtime/<kind>/kind.ts), when its state can be read now
-      const byPid = !!declarationOf(i.backend).ansibleConnectionByPid && i.running;
-      const pid = byPid ? (await engine.wiring.containerState(i.name).catch(() => undefined))?.pid : undefined;
+      const backend = engine.backends[i.backend];
+      const byPid = !!declarationOf(i.backend).ansibleConnectionByPid && i.running && backend?.initPid;
+      // a node gone or stopped meanwhile: its declared connection, which says so when Ansible uses it
+      const pid = byPid ? await backend.initPid!(i).catch(() => undefined) : undefined;
       return {
         fqdn: i.node,
         container: i.name,

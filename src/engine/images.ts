@@ -1,5 +1,7 @@
 import { loadRigFile } from '../rigfile/load.js';
 import { BUILD_IMAGE, IMAGE_NAMES, type BuildUse, type BuiltImage, type ImageName } from '../runtime/images.js';
+import type { StoredImage } from '../runtime/backend.js';
+import type { BackendKind } from '../runtime/kinds.js';
 import type { Engine } from './context.js';
 
 /** What each of rig's images is for. */
@@ -14,6 +16,7 @@ const PURPOSE: Record<ImageName, string> = {
 /** One tag of an image rig built, as `rig images` shows it. */
 export interface ImageRow {
   ref: string;
+  store: BackendKind; // where it is: docker (the engine's images), or a backend's own store (lxd: LXD's, imported from one of Docker's)
   image: string; // the definition: base, sidecar, tools, systemd, puppet; build: a rig file's build:
   purpose: string;
   size: number; // bytes
@@ -25,11 +28,45 @@ export interface ImageRow {
 
 /** rig's images on this host (this checkout's builds and older ones), and the images rig files built (build:). */
 export async function listImages(engine: Engine): Promise<ImageRow[]> {
-  const [built, users] = await Promise.all([engine.images.listBuilt(), engine.images.usersByImage()]);
+  const stores = Object.values(engine.backends).flatMap((b) =>
+    b.storedImages ? [b.storedImages().then((list) => ({ kind: b.kind, list }))] : [],
+  );
+  const [built, users, stored] = await Promise.all([engine.images.listBuilt(), engine.images.usersByImage(), Promise.all(stores)]);
   const current = new Set(IMAGE_NAMES.map((n) => engine.images.ref(n)));
   const files = new Set(built.flatMap((i) => (i.build ? [i.build.file] : [])));
   for (const file of files) for (const ref of askedFor(engine, file)) current.add(ref);
-  return imageRows(built, users, current);
+  return [...imageRows(built, users, current), ...stored.flatMap(({ kind, list }) => storedRows(kind, list, current))];
+}
+
+/** Remove one image `rig images` listed, from its store. */
+export async function removeImage(engine: Engine, row: ImageRow): Promise<void> {
+  if (row.store === 'docker') return engine.images.removeRef(row.ref);
+  await engine.backends[row.store]?.removeStoredImage?.(row.ref);
+}
+
+/**
+ * A backend's imports of the engine's images: current when what it was made from is (this checkout's build of
+ * rig's own, or the build a rig file asks for now); an import of a rig file's `image:` is kept while a rig uses it.
+ */
+export function storedRows(store: BackendKind, stored: StoredImage[], current: Set<string>): ImageRow[] {
+  return stored
+    .map((s) => {
+      const own = /^rig\/([a-z]+):/.exec(s.source)?.[1];
+      const image =
+        own && (IMAGE_NAMES as readonly string[]).includes(own) ? own : s.source.startsWith('rig-build/') ? BUILD_IMAGE : 'image';
+      const made = image === 'image' ? `the image ${s.source}` : image === BUILD_IMAGE ? `a build, ${s.source}` : `rig:${image}`;
+      return {
+        ref: s.ref,
+        store,
+        image,
+        purpose: `${made}, imported into ${store}`,
+        size: s.size,
+        created: s.created,
+        current: current.has(s.source),
+        usedBy: s.usedBy,
+      };
+    })
+    .sort((a, b) => Number(b.current) - Number(a.current) || b.created.localeCompare(a.created));
 }
 
 /** The tags of the builds a rig file asks for now; none if it is gone or does not load. */
@@ -53,6 +90,7 @@ export function imageRows(built: BuiltImage[], users: Map<string, Set<string>>, 
     .flatMap((i) =>
       i.refs.map((ref) => ({
         ref,
+        store: 'docker' as const,
         image: i.image,
         purpose: purposeOf(i),
         size: i.size,

@@ -175,10 +175,13 @@ async function launchFailure(err: Error, node: PlannedNode, wired: Promise<void>
       ExitCode.badInput,
     );
   }
+  // A backend's refusal (a name taken, a path it cannot use) keeps its exit code and its fix; a failure's own hint
+  // would point at what `up` has removed by now.
+  const refusal = err instanceof RigError && err.exitCode === ExitCode.badInput;
   return new RigError(
     `${node.spec.name} could not start (${node.spec.backend} ${node.container}): ${err.message}`,
-    "check the node's image and backend settings in the rig file",
-    undefined,
+    (refusal && err.hint) || "check the node's image and backend settings in the rig file",
+    refusal ? ExitCode.badInput : undefined,
     { cause: err },
   );
 }

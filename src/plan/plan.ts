@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
+import { declarationOf } from '../runtime/kinds.js';
 import type { BackendKind, ConfigTree, InitKind, NodeSpec, ProvisionStep, RigSpec, UpdateStep } from '../rigfile/types.js';
 import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from '../ipv4.js';
 
@@ -42,7 +43,7 @@ export function planRig(spec: RigSpec): Plan {
     links: spec.nodes.flatMap((n) => (n.mirrors ? linksOf(spec, n.name, n.mirrors) : [])),
     nodes: spec.nodes.map((node) => ({
       spec: node,
-      container: containerName(spec.name, node.shortName),
+      container: nodeName(spec.name, node),
       mac: nodeMac(spec.name, node.name),
     })),
   };
@@ -90,6 +91,23 @@ export const namesNode = (name: string, fqdn: string) => fqdn === name || shortN
 
 /** A digest of the rig and node names: what a node's MAC, and the names of its wiring, are derived from (so `down` finds them too). */
 export const nodeDigest = (rig: string, node: string) => createHash('sha256').update(`${rig}/${node}`).digest('hex');
+
+/** A node's name in its backend, as its kind declares (runtime/kind.ts: nodeNames). */
+export const nodeName = (rig: string, node: NodeSpec) =>
+  declarationOf(node.backend).nodeNames === 'rig-<rig>.<node>'
+    ? containerName(rig, node.shortName)
+    : undottedName(rig, node.name, node.shortName);
+
+/**
+ * A node's name where a dot is not allowed (LXD's instances). A rig's LXC nodes are `rig-<rig>.<node>`: the two never
+ * meet (LXD's and LXC's containers share the host's cgroup names). The digest of rig and node keeps names of two rigs
+ * apart however their names split (rig a-b's node c, rig a's node b-c); the readable part is cut to fit 63 characters.
+ */
+export function undottedName(rig: string, node: string, shortName: string): string {
+  const digest = nodeDigest(rig, node).slice(0, 8);
+  const readable = `rig-${rig}-${shortName}`.slice(0, 63 - digest.length - 1).replace(/-+$/, '');
+  return `${readable}-${digest}`;
+}
 
 /** A node's MAC (the sidecar's: under the name `.sidecar`, which no node can have). */
 export const nodeMac = (rig: string, node: string) => `02:${nodeDigest(rig, node).slice(12, 22).match(/../g)!.join(':')}`;

@@ -147,7 +147,19 @@ export interface AttachStreams {
   tty: boolean;
 }
 
-/** One way of running nodes (Docker containers, LXC containers). Sidecars and the bridge are shared by all backends. */
+/** A node image in a backend's own store, made from one of the engine's images. */
+export interface StoredImage {
+  ref: string; // its name there (LXD: its alias, rig-base-<hash>)
+  source: string; // the engine's image it was made from (rig/base:<hash>, a rig file's image: or build:)
+  size: number; // bytes
+  created: string;
+  usedBy: string[]; // the rigs with nodes made from it
+}
+
+/**
+ * One way of running nodes (Docker containers, LXC containers, LXD instances). Sidecars and the bridge are shared by
+ * all backends.
+ */
 export interface NodeBackend {
   readonly kind: BackendKind;
   /** Before anything of a rig is made: fail with a clear RigError if this host cannot run such nodes (tools, root). */
@@ -178,4 +190,10 @@ export interface NodeBackend {
    * wait); ends when the log does (not following: at once), or on `signal`.
    */
   streamLogs(instance: NodeInstance, options: LogOptions, onLine: LineSink, signal: AbortSignal): Promise<void>;
+  /** The node images it keeps in a store of its own (LXD's: rig's imports), marked as rig's; none other is listed. */
+  storedImages?(): Promise<StoredImage[]>;
+  /** Remove one of those, by its ref (an image that is not rig's is never removed). */
+  removeStoredImage?(ref: string): Promise<void>;
+  /** The PID on this host of a running node's init, for a backend whose kind declares ansibleConnectionByPid. */
+  initPid?(instance: NodeInstance): Promise<number | undefined>;
 }

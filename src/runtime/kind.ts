@@ -8,6 +8,11 @@ export interface BackendDeclaration<Kind extends string = string> {
   kind: Kind;
   /** Its nodes' container names are names in the container engine rig runs its sidecar in: taken ones are refused before up. */
   namesInEngine: boolean;
+  /**
+   * How its nodes are named (the plan's container name: every message, `up --dry-run`, the reaper's remove): rig's
+   * `rig-<rig>.<node>`, or, where a dot is not allowed (LXD), `rig-<rig>-<node>-<digest>` (plan.ts: nodeName).
+   */
+  nodeNames: 'rig-<rig>.<node>' | 'rig-<rig>-<node>-<digest>';
   /** How Ansible reaches its nodes (rig inventory's ansible_connection). */
   ansibleConnection: string;
   /** Instead, where the inventory knows a node's init PID: a connection that enters its namespaces from the host by it. */

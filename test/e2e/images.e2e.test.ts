@@ -5,6 +5,7 @@ import { schemaErrors } from '../schemas.js';
 
 interface Row {
   ref: string;
+  store: string;
   image: string;
   current: boolean;
   usedBy: string[];
@@ -30,7 +31,8 @@ describe('rig images', () => {
     expect(listed.exitCode, listed.all).toBe(0);
     const rows = JSON.parse(listed.stdout) as Row[];
     expect(schemaErrors('images-list', rows)).toEqual([]);
-    const current = rows.filter((r) => r.current && r.image !== 'build'); // rig files' builds: build.e2e.test.ts
+    // rig files' builds: build.e2e.test.ts; rig's imports into LXD (listed after): lxd-commands.e2e.test.ts
+    const current = rows.filter((r) => r.current && r.image !== 'build' && r.store === 'docker');
     expect(current.map((r) => r.image)).toEqual(['base', 'sidecar', 'tools', 'systemd', 'puppet']);
     expect(rows.slice(0, 5)).toEqual(current); // first
     const systemd = current.find((r) => r.image === 'systemd')!;
@@ -41,7 +43,7 @@ describe('rig images', () => {
     expect(rows.map((r) => r.ref)).not.toContain(impostor);
 
     const text = await rig(['images']);
-    expect(text.stdout).toMatch(new RegExp(`^${systemd.ref.replace('/', '\\/')} +\\d+ MB +current +.*${name}`, 'm'));
+    expect(text.stdout).toMatch(new RegExp(`^${systemd.ref.replace('/', '\\/')} +docker +\\d+ MB +current +.*${name}`, 'm'));
   });
 
   it('prune --dry-run names only older builds no rig uses: never a current one, one in use, or one not labelled as rig’s', async () => {

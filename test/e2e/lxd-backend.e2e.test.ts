@@ -1,31 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { execa } from 'execa';
 import { docker, eventually, expectAgreedAddress, fixtureDir, leftovers, rig, rigBin, uniqueName, vethsLeft } from './helpers.js';
+import { lxdImages as images, lxdInstances as instances, useLxdHost, type LxdInstance } from './lxd-host.js';
 import { createEngine } from '../../src/cli/engine.js';
 
-// `backend: lxd` nodes on this host's own LXD daemon (in the host's network namespace), through the real CLI. The
-// daemon is started by scripts/lxd-host if none answers, and stopped after this file only if it was started here.
-const lxdHost = resolve(import.meta.dirname, '../../scripts/lxd-host');
-const installed = ['/usr/bin/lxd', '/usr/sbin/lxd'].some((p) => existsSync(p));
+// `backend: lxd` nodes on this host's own LXD daemon (in the host's network namespace), through the real CLI.
+useLxdHost();
 const CACHE = '/var/cache/rig'; // rig's cache as root: the LXD nodes' console logs are under lxd-console/
-
-interface LxdInstance {
-  name: string;
-  status: string;
-  config: Record<string, string>;
-  devices: Record<string, Record<string, string>>;
-}
-
-/** LXD's instances, as its own client lists them. */
-async function instances(): Promise<LxdInstance[]> {
-  return JSON.parse((await execa('lxc', ['list', '--format', 'json'])).stdout) as LxdInstance[];
-}
-
-async function images(): Promise<Array<{ aliases: Array<{ name: string }>; properties: Record<string, string> }>> {
-  return JSON.parse((await execa('lxc', ['image', 'list', '--format', 'json'])).stdout);
-}
 
 interface StatusNode {
   fqdn: string;
@@ -53,14 +35,10 @@ nodes:
       - test -x /.rig/bin/rig-agent && test -r /.rig-repo/rig.yaml
   dock.lab.test: {}
 `);
-  let started = false; // whether this file started the LXD daemon (then it stops it)
   let nodes: StatusNode[] = [];
   let box: LxdInstance | undefined;
 
   beforeAll(async () => {
-    if (!installed) throw new Error('lxd is not installed here: scripts/setup installs it (apt-get install lxd)');
-    started = (await execa(lxdHost, ['status'], { reject: false })).exitCode !== 0;
-    await execa(lxdHost, ['up'], { timeout: 120_000 });
     const up = await rig(['up', fixture.file], { cwd: fixture.dir });
     expect(up.exitCode, up.all).toBe(0);
     const status = await rig(['status', '--name', name, '--json']);
@@ -72,7 +50,6 @@ nodes:
   afterAll(async () => {
     await rig(['down', '--name', name]);
     fixture.cleanup();
-    if (started) await execa(lxdHost, ['down'], { reject: false });
   });
 
   it('brings both nodes to ready, each on its backend, the LXD one an instance carrying its marks', () => {

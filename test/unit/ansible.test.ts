@@ -85,6 +85,14 @@ describe('the inventory of an ansible step', () => {
     expect(inventory.all.hosts['well.village.test']).toMatchObject({ ansible_connection: 'community.docker.docker' });
     expect(inventory.all.children).toEqual({ db: { hosts: { 'barn.village.test': null, 'mill.village.test': null } } });
   });
+
+  it("reaches an LXD node by nsenter when its PID is known, else by LXD's connection (what rig inventory gives)", () => {
+    const lxd = { fqdn: 'pump.village.test', container: 'rig-v-pump-0123abcd', backend: 'lxd' as const, ip: '10.0.0.5', roles: [] };
+    const byPid = ansibleInventory([{ ...lxd, pid: 43 }]).all.hosts['pump.village.test'];
+    expect(byPid).toMatchObject({ ansible_connection: 'community.docker.nsenter', ansible_nsenter_pid: 43 });
+    const byLxd = ansibleInventory([lxd]).all.hosts['pump.village.test'];
+    expect(byLxd).toMatchObject({ ansible_connection: 'community.general.lxd', ansible_host: 'rig-v-pump-0123abcd' });
+  });
 });
 
 describe('ansible steps in the rig file', () => {

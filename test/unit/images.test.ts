@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { imageRows, pruneable } from '../../src/engine/images.js';
+import { imageRows, pruneable, storedRows } from '../../src/engine/images.js';
 
 describe('rig images', () => {
   const built = [
@@ -51,5 +51,25 @@ describe('rig images', () => {
     expect(pruneable(all).map((r) => r.ref)).not.toContain('rig-build/web:run777777777');
     expect(pruneable(all).map((r) => r.ref)).toContain('rig-build/web:old555555555');
     expect(pruneable(all).map((r) => r.ref)).not.toContain('rig-build/web:new666666666');
+  });
+
+  it("lists a backend's imports by what they were made from: current with it, pruned when neither current nor in use", () => {
+    const stored = [
+      { ref: 'rig-base-old333333333', source: 'rig/base:old333333333', size: 2e8, created: '2026-12-01T00:00:00.000Z', usedBy: [] },
+      { ref: 'rig-base-new444444444', source: 'rig/base:new444444444', size: 2e8, created: '2026-12-07T00:00:00.000Z', usedBy: [] },
+      { ref: 'rig-image-0123456789ab', source: 'my/node', size: 1e8, created: '2026-12-06T00:00:00.000Z', usedBy: ['shop'] },
+      { ref: 'rig-image-ba9876543210', source: 'my/old', size: 1e8, created: '2026-12-05T00:00:00.000Z', usedBy: [] },
+    ];
+    const lxd = storedRows('lxd', stored, new Set(['rig/base:new444444444']));
+    expect(lxd.map((r) => [r.ref, r.store, r.image, r.current, r.usedBy])).toEqual([
+      ['rig-base-new444444444', 'lxd', 'base', true, []],
+      ['rig-image-0123456789ab', 'lxd', 'image', false, ['shop']],
+      ['rig-image-ba9876543210', 'lxd', 'image', false, []],
+      ['rig-base-old333333333', 'lxd', 'base', false, []],
+    ]);
+    expect(lxd[0].purpose).toBe('rig:base, imported into lxd');
+    expect(lxd[1].purpose).toBe('the image my/node, imported into lxd');
+    expect(pruneable(lxd).map((r) => r.ref)).toEqual(['rig-image-ba9876543210', 'rig-base-old333333333']);
+    expect(rows.every((r) => r.store === 'docker')).toBe(true);
   });
 });

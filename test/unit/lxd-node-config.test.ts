@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { instanceName, nodeConfig, nodeMarks, nodeOf } from '../../src/runtime/lxd/node-config.js';
 import { aliasOf } from '../../src/runtime/lxd/node-images.js';
 import type { Instance } from '../../src/runtime/lxd/api.js';
+import { planRig } from '../../src/plan/plan.js';
+import { parseRigFile } from '../../src/rigfile/load.js';
 
 const instance = (name: string, config: Record<string, string>, status = 'Running'): Instance => ({
   name,
@@ -21,6 +23,11 @@ describe("an LXD node's instance (runtime/lxd/node-config.ts)", () => {
     const long = instanceName('x'.repeat(24), `${'y'.repeat(63)}.lab.test`, 'y'.repeat(63));
     expect(long.length).toBeLessThanOrEqual(63);
     expect(long).toMatch(/^[a-z][a-z0-9-]*[a-z0-9]$/);
+  });
+
+  it("is the plan's container name of an LXD node (messages, --dry-run, logs), where other backends' stay rig-<rig>.<node>", () => {
+    const plan = planRig(parseRigFile('domain: lab.test\nnodes:\n  box: { backend: lxd }\n  dock: {}\n', '/work/rigs/lab.yaml'));
+    expect(plan.nodes.map((n) => n.container)).toEqual([instanceName('lab', 'box.lab.test', 'box'), 'rig-lab.dock']);
   });
 
   it('carries its marks as user.rig.* keys, read back as the node rig made', () => {

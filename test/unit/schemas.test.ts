@@ -41,6 +41,7 @@ describe('the JSON Schemas of the --json outputs (schema/)', () => {
   it('hold rig images --json to its shape', () => {
     const row = {
       ref: 'rig/systemd:fe94f84d6857',
+      store: 'docker',
       image: 'systemd',
       purpose: 'node image',
       size: 355e6,
@@ -50,6 +51,8 @@ describe('the JSON Schemas of the --json outputs (schema/)', () => {
     };
     expect(schemaErrors('images-list', [row])).toEqual([]);
     expect(schemaErrors('images-list', [{ ...row, usedBy: 'village' }])).not.toEqual([]);
+    expect(schemaErrors('images-list', [{ ...row, ref: 'rig-systemd-fe94f84d6857', store: 'lxd' }])).toEqual([]);
+    expect(schemaErrors('images-list', [{ ...row, store: 'podman' }])).not.toEqual([]);
   });
 
   it('refuse a status whose node says state instead of stage', () => {

@@ -1,4 +1,4 @@
-import { listImages, pruneable, type ImageRow } from '../../engine/images.js';
+import { listImages, pruneable, removeImage, type ImageRow } from '../../engine/images.js';
 import { IMAGE_NAMES } from '../../runtime/docker/images.js';
 import { createEngine } from '../engine.js';
 import { note } from '../output.js';
@@ -35,22 +35,23 @@ export async function showImages(flags: { json?: boolean }): Promise<void> {
   const state = (r: ImageRow) => (r.current ? 'current' : 'older build');
   console.log(
     table(
-      ['IMAGE', 'SIZE', 'BUILD', 'USED BY', 'FOR'],
-      rows.map((r) => [r.ref, megabytes(r.size), state(r), r.usedBy.join(', ') || '-', r.purpose]),
+      ['IMAGE', 'STORE', 'SIZE', 'BUILD', 'USED BY', 'FOR'],
+      rows.map((r) => [r.ref, r.store, megabytes(r.size), state(r), r.usedBy.join(', ') || '-', r.purpose]),
     ),
   );
 }
 
 /**
- * rig images prune: remove rig's images (labelled io.rig.image: nothing else is looked at) that are not this
- * checkout's builds and that no rig's container uses. --dry-run: say which, remove nothing.
+ * rig images prune: remove rig's images (labelled io.rig.image, or so marked in a backend's store: nothing else is
+ * looked at) that are not this checkout's builds and that no rig's container uses. --dry-run: say which, remove nothing.
  */
 export async function pruneImages(flags: { dryRun?: boolean }): Promise<void> {
   const engine = await createEngine();
   const gone = pruneable(await listImages(engine));
   if (!gone.length) return void console.log('nothing to prune: every image of rig here is current or in use');
   for (const r of gone) {
-    if (!flags.dryRun) await engine.images.removeRef(r.ref);
-    console.log(`${flags.dryRun ? 'would remove' : 'removed'} ${r.ref} (${megabytes(r.size)})`);
+    if (!flags.dryRun) await removeImage(engine, r);
+    const where = r.store === 'docker' ? '' : ` from ${r.store}`;
+    console.log(`${flags.dryRun ? 'would remove' : 'removed'} ${r.ref}${where} (${megabytes(r.size)})`);
   }
 }

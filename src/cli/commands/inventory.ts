@@ -14,7 +14,7 @@ interface InventoryNode extends NodeStatus {
 
 /**
  * rig inventory: the rig's nodes for other tools. Ansible (groups from roles; connections that need no sshd: the
- * Docker connection for Docker nodes, LXC's for LXC nodes), JSON, or an /etc/hosts fragment.
+ * Docker connection for Docker nodes, LXC's for LXC nodes, LXD's for LXD nodes), JSON, or an /etc/hosts fragment.
  */
 export async function inventory(flags: { name?: string; format: string }): Promise<void> {
   if (!['ansible', 'json', 'hosts'].includes(flags.format)) {

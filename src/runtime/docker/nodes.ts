@@ -178,6 +178,11 @@ export class DockerNodes implements NodeBackend {
     });
   }
 
+  async initPid(instance: NodeInstance): Promise<number | undefined> {
+    const { State } = await this.docker.getContainer(instance.name).inspect();
+    return State.Running && State.Pid > 0 ? State.Pid : undefined;
+  }
+
   async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
     const exec = await this.docker.getContainer(instance.name).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });

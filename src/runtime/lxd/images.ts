@@ -16,6 +16,7 @@ export interface LxdImage {
   aliases: Array<{ name: string }>;
   properties: Record<string, string>;
   size: number;
+  uploaded_at: string;
 }
 
 export interface ImageImport {

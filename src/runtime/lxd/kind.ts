@@ -6,7 +6,10 @@ import type { BackendDeclaration } from '../kind.js';
  */
 export const lxdKind = {
   kind: 'lxd',
+  nodeNames: 'rig-<rig>-<node>-<digest>',
   namesInEngine: false,
   ansibleConnection: 'community.general.lxd',
+  // its init's namespaces entered from this host: 2.7 times as fast as `lxc exec` per module here (README, Ansible)
+  ansibleConnectionByPid: 'community.docker.nsenter',
   wiredByHost: false,
 } as const satisfies BackendDeclaration;

@@ -1,5 +1,5 @@
 import { Label } from '../../labels.js';
-import { nodeDigest } from '../../plan/plan.js';
+import { undottedName } from '../../plan/plan.js';
 import { recordedUpdate } from '../../rigfile/steps.js';
 import type { UpdateStep } from '../../rigfile/types.js';
 import { LOG_FILE_MB, recordedRoles, type LinkRecord, type NodeInstance } from '../backend.js';
@@ -11,16 +11,8 @@ import { labelsOf, marksOf } from './marks.js';
  * `down`, `status` and the reaper alone) and the config and devices that make it a rig node.
  */
 
-/**
- * A node's instance name. LXD allows no dot in one, and a rig's LXC nodes are `rig-<rig>.<node>`: the two never
- * meet (LXD's and LXC's containers share the host's cgroup names). The digest of rig and node keeps names of two rigs
- * apart however their names split (rig a-b's node c, rig a's node b-c); the readable part is cut to fit 63 characters.
- */
-export function instanceName(rig: string, node: string, shortName: string): string {
-  const digest = nodeDigest(rig, node).slice(0, 8);
-  const readable = `rig-${rig}-${shortName}`.slice(0, 63 - digest.length - 1).replace(/-+$/, '');
-  return `${readable}-${digest}`;
-}
+/** A node's instance name: no dot, which LXD does not allow (the plan's container name for an LXD node). */
+export const instanceName = undottedName;
 
 /** What rig records on a node: as the LXC backend's marker, here user.rig.* config keys. */
 export interface LxdNodeMarks {

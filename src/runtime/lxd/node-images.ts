@@ -4,15 +4,16 @@ import { join } from 'node:path';
 import { Label } from '../../labels.js';
 import type { ImageFiles } from '../runtime.js';
 import type { LxdClient } from './api.js';
-import { imageByAlias, importImage, metadataTarball } from './images.js';
-import { marksOf } from './marks.js';
+import { deleteImage, imageByAlias, images, importImage, metadataTarball } from './images.js';
+import { labelsOf, marksOf } from './marks.js';
+import type { StoredImage } from '../backend.js';
 import { RigError } from '../../errors.js';
 
 /**
  * A node image in LXD's image store: rig's base root filesystem (or another image's, unpacked as the LXC backend
  * unpacks it), tarred and imported once under an alias named by its hash, and reused while that alias is there.
- * Such images are shared by rigs, as Docker's images are: `down` leaves them, `rig gc` and `images prune` do not
- * know them yet (remove one with: lxc image delete <alias>).
+ * Such images are shared by rigs, as Docker's images are: `down` leaves them; `rig images` lists them (by rig's
+ * marks on them: no other image is looked at) and `rig images prune` removes those no rig uses.
  */
 
 export interface NodeImageOptions {
@@ -35,6 +36,27 @@ export class NodeImages {
     private readonly files: ImageFiles,
     private readonly options: NodeImageOptions,
   ) {}
+
+  /** rig's images in LXD's store (marked io.rig.image), with the rigs whose instances were made from each. */
+  async list(): Promise<StoredImage[]> {
+    const [all, instances] = await Promise.all([images(this.client), this.client.rigInstances()]);
+    return all.flatMap((i) => {
+      const source = labelsOf(i.properties)[Label.image];
+      const ref = i.aliases.find((a) => a.name.startsWith('rig-'))?.name;
+      if (!source || !ref) return [];
+      const users = instances.filter((n) => n.config['volatile.base_image'] === i.fingerprint).map((n) => labelsOf(n.config)[Label.rig]);
+      return [{ ref, source, size: i.size, created: i.uploaded_at, usedBy: [...new Set(users)].sort() }];
+    });
+  }
+
+  /** Remove one of rig's images by its alias; an image without rig's mark is refused, one gone counts as removed. */
+  async remove(ref: string): Promise<void> {
+    const image = (await images(this.client)).find((i) => i.aliases.some((a) => a.name === ref));
+    if (!image) return;
+    if (!labelsOf(image.properties)[Label.image])
+      throw new RigError(`LXD's image ${ref} is not rig's.`, 'remove it yourself: lxc image delete ' + ref);
+    await deleteImage(this.client, image.fingerprint);
+  }
 
   /** The alias of the LXD image for a node image, imported first if LXD does not have it. */
   alias(image: string): Promise<string> {

@@ -12,6 +12,7 @@ import {
   type NodeInstance,
   type NodeLaunch,
   type PowerAction,
+  type StoredImage,
 } from '../backend.js';
 import type { ImageFiles } from '../runtime.js';
 import { paced, pacedRemoval } from '../pacing.js';
@@ -22,7 +23,7 @@ import { LxdClient } from './api.js';
 import { execStreamed } from './exec-stream.js';
 import { followEvents, instanceOf } from './events.js';
 import { pushFile } from './files.js';
-import { instanceName, nodeConfig, nodeMarks, nodeOf } from './node-config.js';
+import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { NodeImages } from './node-images.js';
 import { LxdError } from './transport.js';
 
@@ -81,7 +82,7 @@ export class LxdNodes implements NodeBackend {
 
   async launch({ rig, node, bridge, image, env, repoDir, links, mayStart, networkReady, signal }: NodeLaunch): Promise<void> {
     const [toolsDir, alias] = await Promise.all([this.prepare(), this.images.alias(image)]);
-    const name = instanceName(rig, node.spec.name, node.spec.shortName);
+    const name = node.container; // the plan names it as LXD allows (no dot): plan.ts, nodeName
     const { config: configEnv, file: envFile } = splitEnv({ ...env, RIG_LOG_STAMPS: '1' }); // its console log has times
     const consoleDir = this.consoleDir(name);
     mkdirSync(consoleDir, { recursive: true });
@@ -138,7 +139,7 @@ export class LxdNodes implements NodeBackend {
       await paced(() => this.client.setState(name, 'start'), { signal });
     } catch (err) {
       throw new RigError(
-        `LXD could not start ${node.spec.name} (instance ${name}): ${lxdSays(err)}`,
+        `LXD could not start it: ${lxdSays(err)}`, // the engine names the node and its instance
         `see its log: lxc info --show-log ${name}`,
         ExitCode.failed,
         {
@@ -190,6 +191,19 @@ export class LxdNodes implements NodeBackend {
         cause: err,
       });
     }
+  }
+
+  storedImages(): Promise<StoredImage[]> {
+    return existsSync(this.options.socket) ? this.images.list() : Promise.resolve([]); // no LXD daemon here: no images in it
+  }
+
+  removeStoredImage(ref: string): Promise<void> {
+    return this.images.remove(ref);
+  }
+
+  async initPid(instance: NodeInstance): Promise<number | undefined> {
+    const { status, pid } = await this.client.state(instance.name);
+    return status === 'Running' && pid > 0 ? pid : undefined;
   }
 
   async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
