@@ -234,3 +234,27 @@ export async function ended(run: Spawned, ms = 120_000) {
     if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
   }
 }
+
+/**
+ * `rig logs NODE -f --tail 0` of a rig, then `write` (which prints "a line that came later" into the node's log)
+ * until the follow shows that line; asserts it does, within 20 s, and that Ctrl-C ends the follow with exit 0.
+ */
+export async function expectFollowed(rigName: string, node: string, write: () => Promise<unknown>): Promise<void> {
+  const follow = execa('node', [rigBin, 'logs', '--name', rigName, node, '-f', '--tail', '0'], { reject: false, env: { CI: 'true' } });
+  let out = '';
+  follow.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  try {
+    const seen = await eventually(
+      async () => {
+        await write();
+        return out.includes('a line that came later');
+      },
+      20_000,
+      500,
+    );
+    expect(seen, out).toBe(true);
+  } finally {
+    follow.kill('SIGINT');
+  }
+  expect((await follow).exitCode).toBe(0);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { eventually, rig, rigBin, useRig } from './helpers.js';
+import { expectFollowed, rig, useRig } from './helpers.js';
 
 describe('rig logs', () => {
   const { name } = useRig(
@@ -52,23 +52,7 @@ describe('rig logs', () => {
     ],
   ] as const) {
     it(`follows ${node}'s log with -f until Ctrl-C`, async () => {
-      const follow = execa('node', [rigBin, 'logs', '--name', name, node, '-f', '--tail', '0'], { reject: false, env: { CI: 'true' } });
-      let out = '';
-      follow.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      try {
-        const seen = await eventually(
-          async () => {
-            await execa(write[0], write.slice(1));
-            return out.includes('a line that came later');
-          },
-          20_000,
-          500,
-        );
-        expect(seen, out).toBe(true);
-      } finally {
-        follow.kill('SIGINT');
-      }
-      expect((await follow).exitCode).toBe(0);
+      await expectFollowed(name, node, () => execa(write[0], write.slice(1)));
     });
   }
 });

@@ -3,7 +3,19 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { eventually, fixtureDir, killSpawned, leftovers, printed, rig, rigBin, spawnRig, uniqueName, vethsLeft, ended } from './helpers.js';
+import {
+  eventually,
+  expectFollowed,
+  fixtureDir,
+  killSpawned,
+  leftovers,
+  printed,
+  rig,
+  spawnRig,
+  uniqueName,
+  vethsLeft,
+  ended,
+} from './helpers.js';
 import { lxdImages, lxdInstances, rigInstances, useLxdHost } from './lxd-host.js';
 import { instanceName } from '../../src/runtime/lxd/node-config.js';
 
@@ -122,23 +134,9 @@ describe('two LXD nodes, one with systemd converged by an ansible step (the orch
   for (const node of ['grove', 'plain']) {
     it(`follows ${node}'s log with -f: a line written after the follow began arrives`, async () => {
       const [instance] = (await rigInstances(name)).filter((i) => i.config['user.rig.node'] === `${node}.orchard.test`);
-      const follow = execa('node', [rigBin, 'logs', '--name', name, node, '-f', '--tail', '0'], { reject: false, env: { CI: 'true' } });
-      let out = '';
-      follow.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      try {
-        const seen = await eventually(
-          async () => {
-            await execa('lxc', ['exec', instance.name, '--', 'sh', '-c', 'echo "a line that came later" > /dev/console']);
-            return out.includes('a line that came later');
-          },
-          20_000,
-          500,
-        );
-        expect(seen, out).toBe(true);
-      } finally {
-        follow.kill('SIGINT');
-      }
-      expect((await follow).exitCode).toBe(0);
+      await expectFollowed(name, node, () =>
+        execa('lxc', ['exec', instance.name, '--', 'sh', '-c', 'echo "a line that came later" > /dev/console']),
+      );
     });
   }
 
