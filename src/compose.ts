@@ -28,6 +28,7 @@ export function settings(env: NodeJS.ProcessEnv = process.env) {
     lxcPath: '/var/lib/lxc', // LXC's own default for root, so lxc-ls shows rig's nodes too
     lxcCommonConfig: '/usr/share/lxc/config/common.conf',
     lxdSocket: env.RIG_LXD_SOCKET ?? localSocket(), // the local LXD daemon's (backend: lxd)
+    lxcConf: env.LXD_CONF ?? join(homedir(), '.config', 'lxc'), // the lxc client's config: the remotes lxd.remote names
     rigName: env.RIG_NAME, // set by rig run for its command: the rig a command in it means
   };
 }
@@ -81,6 +82,7 @@ const FACTORIES: Record<BackendKind, (parts: Parts) => NodeBackend> = {
   lxd: ({ docker, images, settings }) =>
     new LxdNodes(dockerImageFiles(docker), {
       socket: settings.lxdSocket,
+      lxcConf: settings.lxcConf,
       cacheDir: settings.cacheDir,
       toolsImage: images.ref('tools'),
       baseImage: images.ref('base'),

@@ -215,7 +215,7 @@ class RigReconcile implements ReconcileRun {
     for (const kind of new Set(toStart.nodes.map((n) => n.spec.backend))) {
       const backend = engine.backends[kind];
       if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
-      await backend.check?.();
+      await backend.check?.(toStart);
     }
     const added = toStart.nodes.filter((n) => this.diff.added.includes(n.spec.name));
     await checkContainerNames(engine, { ...toStart, nodes: added }, { sidecar: false });

@@ -20,6 +20,7 @@ export interface NodeStatus {
   mirrors?: string; // the live node it mirrors, when it mirrors one
   stage: string; // the stage the node published, or its container state when it has none
   backend: BackendKind;
+  member?: string; // the cluster member (LXD server) it runs on: an LXD node's
 }
 
 export interface RigStatus {
@@ -78,6 +79,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
                     ? (seenStage(state.get(n.node) ?? { facts: {} }) ?? 'created')
                     : 'unknown',
             backend: n.backend,
+            ...(n.member && { member: n.member }),
           })),
       };
     }),

@@ -134,7 +134,7 @@ class RigUp implements UpRun {
     for (const kind of new Set(plan.nodes.map((n) => n.spec.backend))) {
       const backend = engine.backends[kind];
       if (!backend) throw new RigError(`The ${kind} backend is not available.`, 'use backend: docker', ExitCode.badInput);
-      await backend.check?.();
+      await backend.check?.(plan);
     }
     if ((await running).length) throw alreadyUp(plan.name);
     await names;

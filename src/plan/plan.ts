@@ -68,7 +68,7 @@ export function settingsHash(value: unknown): string {
 }
 
 /** A node's settings as they shape its container (its line in the file does not). */
-export const nodeSettingsHash = ({ line: _line, ...spec }: NodeSpec) => settingsHash(spec);
+export const nodeSettingsHash = ({ line: _line, targetLine: _targetLine, ...spec }: NodeSpec) => settingsHash(spec);
 
 /**
  * The rig-wide settings that shape the network and the sidecar: a change there means a new rig. Kept as JSON on

@@ -8,6 +8,7 @@ import { checkSchema } from './check-schema.js';
 import { parseYaml, type ParsedYaml, type PathSeg } from './positions.js';
 import { DURATION, MAX_DURATION_SECONDS, DEFAULT_FILE, NAME_RULE, RIG_NAME } from './schema-parts.js';
 import { NODE_KEYS, TOP_LEVEL_KEYS, type FullRigFile, type NodeValue } from './schema.js';
+import { lxdSpec, nodeTarget } from './lxd-settings.js';
 import { buildSteps, buildUpdate, checkNeeds, stringList, type RawNeed } from './steps.js';
 import { checkReactions, type RawReactions } from './reactions.js';
 import type { BackendKind, BuildSpec, InitKind, NodeSpec, ProvisionStep, RigSpec, UpdateStep } from './types.js';
@@ -143,6 +144,8 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
     validate: strings(settings.validate),
     validateTimeout: durationSeconds(c, settings.validate_timeout, ['validate_timeout']),
     update: buildUpdate(c, settings.update, ['update'], rigDir),
+    target: settings.lxd?.target,
+    targetLine: settings.lxd?.target === undefined ? undefined : c.line(['lxd', 'target']),
     rigDir,
     simple: !full,
   };
@@ -155,6 +158,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
   if (!found) return undefined;
   checkCapacity(c, found.nodes.length, network, nodesPath);
   const factsFrom = settings.facts_from?.dir === undefined ? undefined : settings.facts_from;
+  const lxd = settings.lxd && lxdSpec(c, settings.lxd);
   return {
     file: path.resolve(file),
     dir: rigDir,
@@ -168,6 +172,7 @@ function checkRig(c: Checker, root: unknown, valid: unknown, file: string, opts:
       file: factsFrom.file ?? DEFAULT_FILE.facts,
       hardware: factsFrom.hardware === true,
     },
+    ...(lxd && { lxd }),
     nodes: found.nodes,
     warnings: settingsWordNodes(file, found.nodes),
   };
@@ -253,6 +258,8 @@ function checkFacts(c: Checker, facts: Record<string, unknown> | undefined, p: P
 interface RigDefaults {
   domain?: string;
   backend: BackendKind;
+  target?: string;
+  targetLine?: number;
   image?: string;
   build?: BuildSpec;
   init: InitKind;
@@ -289,6 +296,7 @@ function checkNodes(
       shortName,
       mirrors: settings.mirrors,
       backend: settings.backend ?? rig.backend,
+      ...nodeTarget(c, settings, p, rig),
       // A node's own image: or build: stands instead of the rig-wide one, whichever that is.
       image: settings.image ?? (settings.build ? undefined : rig.image),
       build:

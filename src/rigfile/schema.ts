@@ -26,6 +26,7 @@ import {
   validateTimeout,
 } from './schema-parts.js';
 import { Step, steps, Reaction, reactions, updateSteps } from './schema-steps.js';
+import { lxdSettings, nodeLxdSettings } from './schema-lxd.js';
 
 /**
  * The rig file's one definition: every key, type, allowed value and pattern, with what rig says when a value breaks
@@ -72,6 +73,7 @@ const NodeSettings = J.object({
   build: build("The node's image, built from a Dockerfile (as Compose builds one), instead of image:."),
   init: init('PID 1 of this node: rig or systemd.'),
   backend: backend(),
+  lxd: nodeLxdSettings(),
   facts: facts(),
   provision: steps("The node's own provisioning steps, instead of the rig-wide ones."),
   on: reactions('What the node does, once ready, when a peer changes: its own reactions, instead of the rig-wide ones.'),
@@ -251,6 +253,7 @@ const FullForm = J.object(
       'Domain of the made-up nodes. Default: the part after the first dot of the node names, if they all share it.',
     ),
     backend: backend('Container backend. Default: docker.'),
+    lxd: lxdSettings(),
     image: image(
       "give an image name, or remove image: to use rig's own base image",
       "Node image for all nodes. Default: rig's own Debian base image.",
@@ -297,6 +300,7 @@ export type RawStep = Static<typeof Step>;
 export type RawReaction = Static<typeof Reaction>;
 export type RawConfig = Static<typeof Config>;
 export type RawNetwork = Static<typeof Network>;
+export type RawLxd = Static<ReturnType<typeof lxdSettings>>;
 
 export const RIG_FILE_SCHEMA: Schema<FullRigFile | SimpleRigFile> = {
   $schema: 'http://json-schema.org/draft-07/schema#',

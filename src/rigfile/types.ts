@@ -57,6 +57,8 @@ export interface NodeSpec {
   shortName: string; // barn
   mirrors?: string; // live node it copies, e.g. straleb.prod.example
   backend: BackendKind;
+  target?: string; // an LXD node's cluster member: its own lxd.target, else the rig-wide one; undefined: placed by rig
+  targetLine?: number; // where that target is written (not a setting: moving it in the file changes nothing)
   image?: string; // undefined: rig's own locally built Debian image (rig:base, or rig:systemd for init: systemd)
   build?: BuildSpec; // instead of image: the image the rig file builds
   init: InitKind;
@@ -78,6 +80,13 @@ export interface NetworkSpec {
   forward: string[]; // names under a live domain that the rig's DNS may forward upstream (all others: NXDOMAIN)
 }
 
+/** Where a rig's LXD nodes go (lxd:), with where the rig file says so: LXD is asked only by `up`, which names those lines. */
+export interface LxdSpec {
+  remote?: string; // a remote of the lxc client, by name; undefined: this host's daemon (its Unix socket)
+  project?: string; // undefined: the remote's own project in lxc's config, else LXD's default
+  lines: { lxd: number; remote?: number; project?: number };
+}
+
 export interface RigSpec {
   file: string; // absolute path of the rig file
   dir: string; // the rig file's directory: mounted read-only in every node at /.rig-repo
@@ -87,6 +96,7 @@ export interface RigSpec {
   network: NetworkSpec;
   configs: ConfigTree[];
   factsFrom?: ConfigTree & { hardware: boolean }; // where the live nodes' production facts are: dir, file template ({node}); hardware too?
+  lxd?: LxdSpec; // as the rig file's lxd: says; undefined: none
   nodes: NodeSpec[];
   warnings: string[]; // what is allowed but likely a mistake, each with file:line (printed by up and check)
 }

@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { BackendKind, UpdateStep } from '../rigfile/types.js';
-import type { PlannedNode } from '../plan/plan.js';
+import type { Plan, PlannedNode } from '../plan/plan.js';
 
 /** What a backend needs to start one node: where it goes and what its agent is told. */
 export interface NodeLaunch {
@@ -40,6 +40,7 @@ export interface NodeInstance {
   update?: UpdateStep[]; // how the node is updated in place (rig update), carried by the node itself
   settings?: string; // the hash of the settings it was made with (nodeSettingsHash)
   links?: LinkRecord[]; // symlinks made for it alone (NodeLaunch.links)
+  member?: string; // the cluster member (server) it runs on, for a backend with more than one (LXD)
 }
 
 export interface ExecResult {
@@ -162,8 +163,11 @@ export interface StoredImage {
  */
 export interface NodeBackend {
   readonly kind: BackendKind;
-  /** Before anything of a rig is made: fail with a clear RigError if this host cannot run such nodes (tools, root). */
-  check?(): Promise<void>;
+  /**
+   * Before anything of a rig is made (`plan`: its nodes to make): fail with a clear RigError if this host cannot run
+   * such nodes (tools, root), or the rig file asks what the backend cannot do (an LXD project or member not there).
+   */
+  check?(plan: Plan): Promise<void>;
   /** Once images are built, before its first node: what its nodes need on the host (rig's tools, unpacked). */
   prepare?(): Promise<unknown>;
   /** Create the node, start it and, once networkReady, put its eth0 on the rig bridge. The node takes it from there. */

@@ -41,10 +41,12 @@ export function printStatus(rigs: RigStatus[], json: boolean): void {
   }
   for (const rig of rigs) {
     console.log(`rig ${rig.name}  subnet ${rig.subnet}  dns ${rig.dns}  etcd ${rig.etcd}`);
+    // A rig with LXD nodes says where each runs: the member of its cluster (or its one LXD server).
+    const placed = rig.nodes.some((n) => n.member);
     console.log(
       table(
-        ['NODE', 'IP', 'MIRRORS', 'STAGE'],
-        rig.nodes.map((n) => [n.fqdn, n.ip, n.mirrors ?? '', colourState(n.stage)]),
+        ['NODE', 'IP', 'MIRRORS', ...(placed ? ['MEMBER'] : []), 'STAGE'],
+        rig.nodes.map((n) => [n.fqdn, n.ip, n.mirrors ?? '', ...(placed ? [n.member ?? ''] : []), colourState(n.stage)]),
       ),
     );
   }

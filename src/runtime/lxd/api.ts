@@ -38,6 +38,12 @@ export interface InstanceSpec {
   target?: string; // the cluster member to place it on (LXD places it if not said)
 }
 
+/** GET /1.0: `auth` says whether it trusts this client (`untrusted`: it tells little more). */
+export interface ServerInfo {
+  auth: string; // trusted | untrusted
+  environment: { server_version: string; server_clustered: boolean; server_name: string };
+}
+
 export interface ClusterMember {
   server_name: string;
   url: string;
@@ -72,14 +78,8 @@ export class LxdClient {
   }
 
   /** The server's description (GET /1.0): its version, whether it is clustered, its config. */
-  async server(timeoutMs?: number): Promise<{ environment: { server_version: string; server_clustered: boolean; server_name: string } }> {
-    return (
-      await this.transport.json<{ environment: { server_version: string; server_clustered: boolean; server_name: string } }>(
-        'GET',
-        '/1.0',
-        { timeoutMs },
-      )
-    ).metadata;
+  async server(timeoutMs?: number): Promise<ServerInfo> {
+    return (await this.transport.json<ServerInfo>('GET', '/1.0', { timeoutMs })).metadata;
   }
 
   /**

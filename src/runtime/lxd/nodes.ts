@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, RigError } from '../../errors.js';
-import { nodeSettingsHash, REPO_MOUNT } from '../../plan/plan.js';
+import { nodeSettingsHash, REPO_MOUNT, type Plan } from '../../plan/plan.js';
 import {
   logTail,
   type AttachStreams,
@@ -19,16 +19,18 @@ import { paced, pacedRemoval } from '../pacing.js';
 import { nodeWiring } from '../veth.js';
 import { splitEnv } from '../lxc/config.js';
 import { streamConsoleLog } from '../lxc/console-log.js';
-import { LxdClient } from './api.js';
 import { execStreamed } from './exec-stream.js';
 import { followEvents, instanceOf } from './events.js';
 import { pushFile } from './files.js';
 import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
-import { NodeImages } from './node-images.js';
+import { checkPlace, placeKey, type LxdPlace } from './places.js';
+import { resolveRemote } from './remotes.js';
+import { LxdSites } from './sites.js';
 import { LxdError } from './transport.js';
 
 export interface LxdOptions {
   socket: string; // the local daemon's Unix socket
+  lxcConf: string; // the lxc client's config (its remotes and certificates): where a rig file's lxd.remote is found
   cacheDir: string; // rig's cache: the tools, and the nodes' console logs (lxd-console/<instance>)
   toolsImage: string;
   baseImage: string;
@@ -46,29 +48,42 @@ const HALT_MS = 2_000;
  */
 export class LxdNodes implements NodeBackend {
   readonly kind = 'lxd' as const;
-  private readonly client: LxdClient;
-  private readonly images: NodeImages;
+  private readonly sites: LxdSites;
+  private readonly placements = new Map<string, Map<string, string>>(); // by rig: node -> member, as checked
   private tools?: Promise<string>;
 
   constructor(
     private readonly files: ImageFiles,
     private readonly options: LxdOptions,
   ) {
-    this.client = LxdClient.connect({ socket: options.socket });
-    this.images = new NodeImages(this.client, files, options);
+    this.sites = new LxdSites(files, options);
   }
 
-  /** Before anything is made: an LXD daemon answers on the socket, and it has a storage pool for the nodes' roots. */
-  async check(): Promise<void> {
-    const { socket } = this.options;
+  /**
+   * Before anything is made: the LXD the rig file names answers (this host's daemon by default) with a storage pool
+   * for the nodes' roots, its project is there, each target: is an online member; then where each node goes.
+   */
+  async check(plan: Plan): Promise<void> {
+    const { spec } = plan;
+    const lines = { file: spec.file, ...spec.lxd?.lines };
+    const at = `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote`;
+    const remote = resolveRemote(spec.lxd?.remote, { socket: this.options.socket, lxcConf: this.options.lxcConf, at });
+    const { remote: named, project } = spec.lxd ?? {};
+    const place: LxdPlace = { ...(named && { remote: named, lxcConf: this.options.lxcConf }), ...(project && { project }) };
+    const site = this.sites.at(place);
     const how = `start one: lxd --group root & lxd waitready, then lxd init (a storage pool; no network needed) — rig's scripts/lxd-host up does both; or use backend: docker`;
-    try {
-      await this.client.server(5_000);
-    } catch (err) {
-      throw new RigError(`No LXD daemon answers on ${socket}, and this rig has LXD nodes.`, how, ExitCode.badInput, { cause: err });
+    if (remote.name === 'local') {
+      try {
+        await site.client.server(5_000);
+      } catch (err) {
+        throw new RigError(`No LXD daemon answers on ${remote.where}, and this rig has LXD nodes.`, how, ExitCode.badInput, { cause: err });
+      }
     }
-    const pools = (await this.client.transport.json<string[]>('GET', '/1.0/storage-pools')).metadata;
-    if (!pools.length) throw new RigError(`The LXD daemon on ${socket} has no storage pool for nodes.`, how, ExitCode.badInput);
+    const placed = await checkPlace(remote, site.project, plan, lines);
+    const pools = (await site.client.transport.json<string[]>('GET', '/1.0/storage-pools')).metadata;
+    if (!pools.length) throw new RigError(`The LXD at ${remote.where} has no storage pool for nodes.`, how, ExitCode.badInput);
+    this.sites.choose(plan.name, place);
+    this.placements.set(plan.name, placed);
   }
 
   prepare(): Promise<string> {
@@ -81,7 +96,9 @@ export class LxdNodes implements NodeBackend {
   }
 
   async launch({ rig, node, bridge, image, env, repoDir, links, mayStart, networkReady, signal }: NodeLaunch): Promise<void> {
-    const [toolsDir, alias] = await Promise.all([this.prepare(), this.images.alias(image)]);
+    const site = this.sites.of(rig);
+    const { client } = site;
+    const [toolsDir, alias] = await Promise.all([this.prepare(), site.images.alias(image)]);
     const name = node.container; // the plan names it as LXD allows (no dot): plan.ts, nodeName
     const { config: configEnv, file: envFile } = splitEnv({ ...env, RIG_LOG_STAMPS: '1' }); // its console log has times
     const consoleDir = this.consoleDir(name);
@@ -122,21 +139,23 @@ export class LxdNodes implements NodeBackend {
         `remove it (lxc delete --force ${name}), or rename the node ${node.spec.name}`,
         ExitCode.badInput,
       );
-    if (await this.client.instance(name)) throw exists();
+    if (await client.instance(name)) throw exists();
+    this.sites.record(rig);
+    const target = this.placements.get(rig)?.get(node.spec.name) ?? node.spec.target;
     try {
-      await paced(() => this.client.createInstance({ name, alias, config: { ...config, ...marks }, devices }), { signal });
+      await paced(() => client.createInstance({ name, alias, config: { ...config, ...marks }, devices, target }), { signal });
     } catch (err) {
       throw err instanceof LxdError && err.status === 409 ? exists() : err;
     }
     await Promise.all([
-      pushFile(this.client, name, '/etc/hostname', `${node.spec.shortName}\n`),
-      pushFile(this.client, name, '/etc/hosts', '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'),
-      ...(envFile ? [pushFile(this.client, name, '/.rig-env', envFile, { mode: 0o600 })] : []),
+      pushFile(client, name, '/etc/hostname', `${node.spec.shortName}\n`),
+      pushFile(client, name, '/etc/hosts', '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'),
+      ...(envFile ? [pushFile(client, name, '/.rig-env', envFile, { mode: 0o600 })] : []),
     ]);
     // LXD puts the NIC on the bridge as the container starts, and the agent asks for its lease at once.
     await Promise.all([mayStart, networkReady]);
     try {
-      await paced(() => this.client.setState(name, 'start'), { signal });
+      await paced(() => client.setState(name, 'start'), { signal });
     } catch (err) {
       throw new RigError(
         `LXD could not start it: ${lxdSays(err)}`, // the engine names the node and its instance
@@ -149,42 +168,57 @@ export class LxdNodes implements NodeBackend {
     }
   }
 
+  /** The nodes (of one rig, or of all) in every place this host knows of, each with the member it is on. */
   async list(rig?: string): Promise<NodeInstance[]> {
-    if (!existsSync(this.options.socket)) return []; // no LXD daemon here: it has no nodes (a Docker-only host lists its rigs)
-    const instances = await this.client.rigInstances(rig);
-    return instances.flatMap((i) => nodeOf(i, rig) ?? []);
+    // no LXD daemon here: it has no nodes (a Docker-only host lists its rigs)
+    const sites = (rig === undefined ? this.sites.known() : [this.sites.of(rig)]).filter((s) => !this.sites.absent(s));
+    const lists = await Promise.all(
+      sites.map(async (site) => {
+        const instances = await site.client.rigInstances(rig);
+        const nodes = instances.flatMap((i) => {
+          const node = nodeOf(i, rig);
+          // a rig's nodes are in the place it recorded; one of its name elsewhere (another project) is not its
+          return node && (rig !== undefined || placeKey(this.sites.placeOf(node.rig)) === placeKey(site.place)) ? [{ node, i }] : [];
+        });
+        return Promise.all(nodes.map(async ({ node, i }) => ({ ...node, member: await site.memberOf(i) })));
+      }),
+    );
+    return lists.flat();
   }
 
   async removeAll(rig: string): Promise<void> {
     await Promise.all((await this.list(rig)).map((n) => this.remove(n)));
+    this.sites.book.forget(rig);
   }
 
   /** Stop the node (its agent releases its lease; LXD stops it at once after HALT_MS) and delete it, paced as Docker's removes. */
   async remove(instance: NodeInstance): Promise<void> {
     await pacedRemoval(async () => {
-      await this.halt(instance.name);
-      await this.client.deleteInstance(instance.name);
+      await this.halt(instance);
+      await this.sites.of(instance.rig).client.deleteInstance(instance.name);
     });
     rmSync(this.consoleDir(instance.name), { recursive: true, force: true });
   }
 
   /** A stop as `down` makes it: SIGTERM (lxc.signal.halt), then at once if it is not stopped in HALT_MS. */
-  private async halt(name: string): Promise<void> {
-    const found = await this.client.instance(name);
+  private async halt({ rig, name }: NodeInstance): Promise<void> {
+    const { client } = this.sites.of(rig);
+    const found = await client.instance(name);
     if (!found || found.status === 'Stopped') return;
-    if (found.status === 'Frozen') await this.client.setState(name, 'unfreeze');
+    if (found.status === 'Frozen') await client.setState(name, 'unfreeze');
     // A stop that times out (the agent did not end) is made at once below.
-    await this.client.setState(name, 'stop', false, HALT_MS).catch(() => this.client.setState(name, 'stop', true));
+    await client.setState(name, 'stop', false, HALT_MS).catch(() => client.setState(name, 'stop', true));
   }
 
   async power(instance: NodeInstance, action: PowerAction): Promise<void> {
     const { name, node } = instance;
+    const { client } = this.sites.of(instance.rig);
     try {
       await paced(async () => {
-        if (action === 'stop') await this.halt(name);
-        else if (action === 'start') await this.client.setState(name, 'start');
-        else if (action === 'kill') await this.client.setState(name, 'stop', true);
-        else await this.client.setState(name, action === 'pause' ? 'freeze' : 'unfreeze');
+        if (action === 'stop') await this.halt(instance);
+        else if (action === 'start') await client.setState(name, 'start');
+        else if (action === 'kill') await client.setState(name, 'stop', true);
+        else await client.setState(name, action === 'pause' ? 'freeze' : 'unfreeze');
       });
     } catch (err) {
       throw new RigError(`LXD could not ${action} ${node}: ${lxdSays(err)}`, `see its state with: lxc info ${name}`, ExitCode.failed, {
@@ -193,28 +227,31 @@ export class LxdNodes implements NodeBackend {
     }
   }
 
+  /** rig's images in this host's daemon's store (those imported into a remote's are left to that remote's own tools). */
   storedImages(): Promise<StoredImage[]> {
-    return existsSync(this.options.socket) ? this.images.list() : Promise.resolve([]); // no LXD daemon here: no images in it
+    const local = this.sites.at({});
+    return this.sites.absent(local) ? Promise.resolve([]) : local.images.list(); // no LXD daemon here: no images in it
   }
 
   removeStoredImage(ref: string): Promise<void> {
-    return this.images.remove(ref);
+    return this.sites.at({}).images.remove(ref);
   }
 
   async initPid(instance: NodeInstance): Promise<number | undefined> {
-    const { status, pid } = await this.client.state(instance.name);
+    const { status, pid } = await this.sites.of(instance.rig).client.state(instance.name);
     return status === 'Running' && pid > 0 ? pid : undefined;
   }
 
   async exec(instance: NodeInstance, command: string[]): Promise<ExecResult> {
-    const { exitCode, stdout, stderr } = await this.client.exec(instance.name, command).catch(notRunning(instance));
+    const { client } = this.sites.of(instance.rig);
+    const { exitCode, stdout, stderr } = await client.exec(instance.name, command).catch(notRunning(instance));
     return { exitCode, output: stdout + stderr };
   }
 
   /** A command over LXD's exec websockets; with a terminal, one stream both ways, its size this terminal's. */
   async attach(instance: NodeInstance, command: string[], { stdin, stdout, stderr, tty }: AttachStreams): Promise<number> {
     const out = stdout as NodeJS.WriteStream;
-    const exec = await execStreamed(this.client, instance.name, command, {
+    const exec = await execStreamed(this.sites.of(instance.rig).client, instance.name, command, {
       terminal: tty ? { width: out.columns || 80, height: out.rows || 24 } : undefined,
       onStdout: (data) => stdout.write(data),
       onStderr: (data) => stderr.write(data),
@@ -234,13 +271,15 @@ export class LxdNodes implements NodeBackend {
 
   /** Call `onDeath` with a node's name whenever one of the rig's LXD nodes stops (LXD's lifecycle events); resolves, once listening, to a stop. */
   async watchDeaths(rig: string, onDeath: (node: string) => void): Promise<() => void> {
-    if (!existsSync(this.options.socket)) return () => {}; // no LXD daemon here: no LXD node can die
-    const stream = await followEvents(this.client, ['lifecycle'], (event) => {
+    const site = this.sites.of(rig);
+    if (this.sites.absent(site)) return () => {}; // no LXD daemon here: no LXD node can die
+    const { client } = site;
+    const stream = await followEvents(client, ['lifecycle'], (event) => {
       // stopped at once (a kill, or its init ended) or shut down (asked to stop): a death either way
       const action = event.metadata.action;
       const name = action === 'instance-stopped' || action === 'instance-shutdown' ? instanceOf(event) : undefined;
       if (!name) return;
-      this.client
+      client
         .instance(name)
         .then((found) => {
           const node = found && nodeOf(found, rig);

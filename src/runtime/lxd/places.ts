@@ -1,0 +1,157 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, RigError } from '../../errors.js';
+import type { Plan } from '../../plan/plan.js';
+import { LxdClient } from './api.js';
+import { placeNodes } from './placement.js';
+import type { LxdRemote } from './remotes.js';
+import { isNotFound } from './transport.js';
+
+/**
+ * Where a rig's LXD nodes are: a remote (by the lxc client's name for it; none: this host's daemon) and a project.
+ * `up` checks it before anything is made, and records it on this host (rig's cache, lxd-places/<rig>.json) before
+ * its first node, so that `down`, `status`, the reaper and `gc`, which have no rig file, find the nodes again; `down`
+ * forgets it once they are gone.
+ */
+export interface LxdPlace {
+  remote?: string;
+  project?: string; // as the rig file said; undefined: the remote's own, else LXD's default
+  lxcConf?: string; // the lxc config the remote was read from, when there is one
+}
+
+export const DEFAULT_PROJECT = 'default';
+
+export const placeKey = (p: LxdPlace) => `${p.remote ?? 'local'}/${p.project ?? ''}`;
+
+export class PlaceBook {
+  constructor(private readonly dir: string) {}
+
+  get(rig: string): LxdPlace | undefined {
+    try {
+      return JSON.parse(readFileSync(this.file(rig), 'utf8')) as LxdPlace;
+    } catch {
+      return undefined; // none recorded (a rig on this host's daemon made before places were): the default place
+    }
+  }
+
+  all(): Array<{ rig: string; place: LxdPlace }> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir).filter((f) => f.endsWith('.json'));
+    } catch {
+      return []; // no place recorded yet
+    }
+    return names.flatMap((f) => {
+      const rig = f.slice(0, -'.json'.length);
+      const place = this.get(rig);
+      return place ? [{ rig, place }] : [];
+    });
+  }
+
+  record(rig: string, place: LxdPlace): void {
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(this.file(rig), JSON.stringify(place));
+  }
+
+  forget(rig: string): void {
+    rmSync(this.file(rig), { force: true });
+  }
+
+  private file(rig: string): string {
+    return join(this.dir, `${rig}.json`);
+  }
+}
+
+/** Where the rig file says what is checked: file:line of each key (lxd.remote, lxd.project, each node's target). */
+export interface PlaceLines {
+  file: string;
+  lxd?: number;
+  remote?: number;
+  project?: number;
+}
+
+/**
+ * Before anything is made: the remote answers and trusts rig's client, the project is there with a root disk in its
+ * default profile, and every target: is an online member of a cluster. Resolves to the member of each LXD node of
+ * the plan (placement.ts); empty for a daemon that is not clustered (its one server takes every node).
+ */
+export async function checkPlace(remote: LxdRemote, project: string, plan: Plan, lines: PlaceLines): Promise<Map<string, string>> {
+  const at = (line: number | undefined, key: string) => `${lines.file}:${line ?? lines.lxd ?? 1}: ${key}`;
+  const server = LxdClient.connect(remote.endpoint);
+  const named = remote.name === 'local' ? remote.where : `${remote.where} (remote ${remote.name})`;
+  let info: Awaited<ReturnType<LxdClient['server']>>;
+  try {
+    info = await server.server(10_000);
+  } catch (err) {
+    throw new RigError(
+      `${at(lines.remote, 'lxd.remote')}: no LXD answers at ${named}: ${lxdSays(err)}.`,
+      `check that it runs and is reachable from here (lxc info ${remote.name}: asks the same), or name another remote`,
+      ExitCode.badInput,
+      { cause: err },
+    );
+  }
+  if (info.auth !== 'trusted') {
+    throw new RigError(
+      `${at(lines.remote, 'lxd.remote')}: the LXD at ${named} does not trust the lxc client's certificate rig uses.`,
+      `trust it: lxc config trust add on the cluster, then lxc remote add ${remote.name} ${remote.where} with the token`,
+      ExitCode.badInput,
+    );
+  }
+  try {
+    await server.transport.json('GET', `/1.0/projects/${encodeURIComponent(project)}`);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    const projects = (await server.transport.json<string[]>('GET', '/1.0/projects')).metadata.map((p) => p.split('/').pop()!);
+    const whose = lines.project === undefined ? `, the remote's project in lxc's config,` : '';
+    throw new RigError(
+      `${at(lines.project ?? lines.remote, lines.project === undefined ? 'lxd.remote' : 'lxd.project')}: the LXD at ${named} has no project ${project}${whose} (it has ${projects.sort().join(', ')}).`,
+      `name one of those, or make it: lxc project create ${remote.name}:${project}, then give it a root disk: lxc profile device add ${remote.name}:default root disk path=/ pool=POOL --project ${project}`,
+      ExitCode.badInput,
+      { cause: err },
+    );
+  }
+  const client = LxdClient.connect(remote.endpoint, project);
+  const profile = (await client.transport.json<{ devices: Record<string, Record<string, string>> }>('GET', '/1.0/profiles/default')).metadata;
+  if (!Object.values(profile.devices ?? {}).some((d) => d.type === 'disk' && d.path === '/')) {
+    throw new RigError(
+      `${at(lines.project ?? lines.remote, lines.project === undefined ? 'lxd.remote' : 'lxd.project')}: the default profile of project ${project} at ${named} has no root disk, and rig's nodes take their root from it.`,
+      `give it one: lxc profile device add ${remote.name}:default root disk path=/ pool=POOL --project ${project}`,
+      ExitCode.badInput,
+    );
+  }
+  const nodes = plan.nodes.filter((n) => n.spec.backend === 'lxd').map((n) => ({ name: n.spec.name, target: n.spec.target, line: n.spec.targetLine }));
+  const pinned = nodes.filter((n) => n.target !== undefined);
+  if (!info.environment.server_clustered) {
+    if (!pinned.length) return new Map();
+    const [first] = pinned;
+    throw new RigError(
+      `${at(first.line, 'lxd.target')}: the LXD at ${named} is not a cluster, so it has no member ${first.target} to put ${first.name} on.`,
+      `remove target: (its one server takes every node), or name a remote that is a cluster (lxd.remote)`,
+      ExitCode.badInput,
+    );
+  }
+  const members = await server.members();
+  for (const node of pinned) {
+    const member = members.find((m) => m.server_name === node.target);
+    const online = members.filter((m) => m.status === 'Online').map((m) => m.server_name);
+    if (member?.status === 'Online') continue;
+    throw new RigError(
+      member
+        ? `${at(node.line, 'lxd.target')}: ${node.target}, the member ${node.name} is to go on, is ${member.status.toLowerCase()} (${member.message || 'LXD says no more'}).`
+        : `${at(node.line, 'lxd.target')}: ${node.target} is not a member of the cluster at ${named} (its members: ${members.map((m) => m.server_name).join(', ')}).`,
+      online.length ? `name one of its online members (${online.join(', ')}), or remove target: to let rig place the node` : 'bring a member back',
+      ExitCode.badInput,
+    );
+  }
+  const load = new Map<string, number>();
+  for (const i of await client.rigInstances()) load.set(i.location, (load.get(i.location) ?? 0) + 1);
+  const online = members.map((m) => ({ name: m.server_name, online: m.status === 'Online', rigInstances: load.get(m.server_name) ?? 0 }));
+  if (!online.some((m) => m.online)) {
+    throw new RigError(`${at(lines.remote, 'lxd.remote')}: no member of the cluster at ${named} is online.`, 'bring a member back', ExitCode.badInput);
+  }
+  return placeNodes(plan.name, nodes, online);
+}
+
+/** What LXD said, without the request it answered. */
+export const lxdSays = (err: unknown) =>
+  err instanceof Error && 'lxdMessage' in err ? String(err.lxdMessage) : err instanceof Error ? err.message : String(err);

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ImageFiles } from '../runtime.js';
+import { LxdClient, type Instance } from './api.js';
+import { NodeImages, type NodeImageOptions } from './node-images.js';
+import { DEFAULT_PROJECT, PlaceBook, placeKey, type LxdPlace } from './places.js';
+import { resolveRemote, type LxdRemote } from './remotes.js';
+
+/** One place's client (its project on every call), its image store, and its server's name. */
+export interface Site {
+  place: LxdPlace;
+  remote: LxdRemote;
+  project: string;
+  client: LxdClient;
+  images: NodeImages;
+  /** The member an instance is on: LXD's location, or the server's own name outside a cluster (LXD says "none"). */
+  memberOf(instance: Instance): Promise<string>;
+}
+
+export interface SiteOptions extends NodeImageOptions {
+  socket: string; // this host's daemon (the `local` remote)
+  lxcConf: string; // the lxc client's config: its remotes and certificates
+}
+
+/**
+ * The LXD places rig's nodes are in, each reached once per process: this host's daemon by default, and those a rig
+ * file named (recorded in the place book, so commands with no rig file find them too).
+ */
+export class LxdSites {
+  private readonly sites = new Map<string, Site>();
+  private readonly chosen = new Map<string, LxdPlace>(); // by rig: the place its rig file gives (up, reconcile)
+  readonly book: PlaceBook;
+
+  constructor(
+    private readonly files: ImageFiles,
+    private readonly options: SiteOptions,
+  ) {
+    this.book = new PlaceBook(join(options.cacheDir, 'lxd-places'));
+  }
+
+  /** The rig file's place for this rig, from now on in this process (before its first node is made). */
+  choose(rig: string, place: LxdPlace): void {
+    this.chosen.set(rig, place);
+  }
+
+  /** Record where the rig's nodes go, once, before the first is made. */
+  record(rig: string): void {
+    const place = this.placeOf(rig);
+    if (placeKey(place) !== placeKey(this.book.get(rig) ?? {})) this.book.record(rig, place);
+  }
+
+  placeOf(rig: string): LxdPlace {
+    return this.chosen.get(rig) ?? this.book.get(rig) ?? {};
+  }
+
+  of(rig: string): Site {
+    return this.at(this.placeOf(rig));
+  }
+
+  /** Every place with rig's nodes that this host knows of: this host's daemon (if it runs one) and those recorded. */
+  known(): Site[] {
+    const places = [...(existsSync(this.options.socket) ? [{}] : []), ...this.book.all().map((r) => r.place)];
+    const byKey = new Map(places.map((p) => [placeKey(p), p]));
+    return [...byKey.values()].map((p) => this.at(p));
+  }
+
+  /** Whether a place is this host's daemon and it is not there (a Docker-only host): it has no nodes, no images. */
+  absent(site: Site): boolean {
+    return 'socket' in site.remote.endpoint && !existsSync(site.remote.endpoint.socket);
+  }
+
+  at(place: LxdPlace): Site {
+    const key = placeKey(place);
+    let site = this.sites.get(key);
+    if (!site) {
+      const { socket, lxcConf } = this.options;
+      const remote = resolveRemote(place.remote, { socket, lxcConf: place.lxcConf ?? lxcConf, at: `lxd.remote ${place.remote}` });
+      const project = place.project ?? remote.project ?? DEFAULT_PROJECT;
+      const client = LxdClient.connect(remote.endpoint, project === DEFAULT_PROJECT ? undefined : project);
+      let serverName: Promise<string> | undefined;
+      site = {
+        place,
+        remote,
+        project,
+        client,
+        images: new NodeImages(client, this.files, this.options),
+        memberOf: async (instance) => {
+          if (instance.location && instance.location !== 'none') return instance.location;
+          serverName ??= client.server().then((s) => s.environment.server_name);
+          return serverName;
+        },
+      };
+      this.sites.set(key, site);
+    }
+    return site;
+  }
+}
