@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { ExitCode, RigError } from '../../errors.js';
 import type { Plan } from '../../plan/plan.js';
-import { LxdClient } from './api.js';
+import { LxdClient, type ServerInfo } from './api.js';
 import { placeNodes } from './placement.js';
 import type { LxdRemote } from './remotes.js';
 import { isNotFound } from './transport.js';
@@ -79,7 +79,7 @@ export async function checkPlace(remote: LxdRemote, project: string, plan: Plan,
   const at = (line: number | undefined, key: string) => `${lines.file}:${line ?? lines.lxd ?? 1}: ${key}`;
   const server = LxdClient.connect(remote.endpoint);
   const named = remote.name === 'local' ? remote.where : `${remote.where} (remote ${remote.name})`;
-  let info: Awaited<ReturnType<LxdClient['server']>>;
+  let info: ServerInfo;
   try {
     info = await server.server(10_000);
   } catch (err) {
@@ -97,59 +97,77 @@ export async function checkPlace(remote: LxdRemote, project: string, plan: Plan,
       ExitCode.badInput,
     );
   }
-  try {
-    await server.transport.json('GET', `/1.0/projects/${encodeURIComponent(project)}`);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    const projects = (await server.transport.json<string[]>('GET', '/1.0/projects')).metadata.map((p) => p.split('/').pop()!);
-    const whose = lines.project === undefined ? `, the remote's project in lxc's config,` : '';
-    throw new RigError(
-      `${at(lines.project ?? lines.remote, lines.project === undefined ? 'lxd.remote' : 'lxd.project')}: the LXD at ${named} has no project ${project}${whose} (it has ${projects.sort().join(', ')}).`,
-      `name one of those, or make it: lxc project create ${remote.name}:${project}, then give it a root disk: lxc profile device add ${remote.name}:default root disk path=/ pool=POOL --project ${project}`,
-      ExitCode.badInput,
-      { cause: err },
-    );
-  }
-  const client = LxdClient.connect(remote.endpoint, project);
-  const profile = (await client.transport.json<{ devices: Record<string, Record<string, string>> }>('GET', '/1.0/profiles/default')).metadata;
-  if (!Object.values(profile.devices ?? {}).some((d) => d.type === 'disk' && d.path === '/')) {
-    throw new RigError(
-      `${at(lines.project ?? lines.remote, lines.project === undefined ? 'lxd.remote' : 'lxd.project')}: the default profile of project ${project} at ${named} has no root disk, and rig's nodes take their root from it.`,
-      `give it one: lxc profile device add ${remote.name}:default root disk path=/ pool=POOL --project ${project}`,
-      ExitCode.badInput,
-    );
-  }
-  const nodes = plan.nodes.filter((n) => n.spec.backend === 'lxd').map((n) => ({ name: n.spec.name, target: n.spec.target, line: n.spec.targetLine }));
+  const projectAt = lines.project === undefined ? at(lines.remote, 'lxd.remote') : at(lines.project, 'lxd.project');
+  const client = await checkProject(remote, project, named, projectAt, lines.project === undefined);
+  const nodes = plan.nodes
+    .filter((n) => n.spec.backend === 'lxd')
+    .map((n) => ({ name: n.spec.name, target: n.spec.target, at: at(n.spec.targetLine, 'lxd.target') }));
   const pinned = nodes.filter((n) => n.target !== undefined);
   if (!info.environment.server_clustered) {
     if (!pinned.length) return new Map();
     const [first] = pinned;
     throw new RigError(
-      `${at(first.line, 'lxd.target')}: the LXD at ${named} is not a cluster, so it has no member ${first.target} to put ${first.name} on.`,
+      `${first.at}: the LXD at ${named} is not a cluster, so it has no member ${first.target} to put ${first.name} on.`,
       `remove target: (its one server takes every node), or name a remote that is a cluster (lxd.remote)`,
       ExitCode.badInput,
     );
   }
   const members = await server.members();
+  const online = members.filter((m) => m.status === 'Online').map((m) => m.server_name);
   for (const node of pinned) {
     const member = members.find((m) => m.server_name === node.target);
-    const online = members.filter((m) => m.status === 'Online').map((m) => m.server_name);
     if (member?.status === 'Online') continue;
     throw new RigError(
       member
-        ? `${at(node.line, 'lxd.target')}: ${node.target}, the member ${node.name} is to go on, is ${member.status.toLowerCase()} (${member.message || 'LXD says no more'}).`
-        : `${at(node.line, 'lxd.target')}: ${node.target} is not a member of the cluster at ${named} (its members: ${members.map((m) => m.server_name).join(', ')}).`,
-      online.length ? `name one of its online members (${online.join(', ')}), or remove target: to let rig place the node` : 'bring a member back',
+        ? `${node.at}: ${node.target}, the member ${node.name} is to go on, is ${member.status.toLowerCase()} (${member.message || 'LXD says no more'}).`
+        : `${node.at}: ${node.target} is not a member of the cluster at ${named} (its members: ${members.map((m) => m.server_name).join(', ')}).`,
+      online.length
+        ? `name one of its online members (${online.join(', ')}), or remove target: to let rig place the node`
+        : 'bring a member back',
+      ExitCode.badInput,
+    );
+  }
+  if (!online.length) {
+    throw new RigError(
+      `${at(lines.remote, 'lxd.remote')}: no member of the cluster at ${named} is online.`,
+      'bring a member back',
       ExitCode.badInput,
     );
   }
   const load = new Map<string, number>();
   for (const i of await client.rigInstances()) load.set(i.location, (load.get(i.location) ?? 0) + 1);
-  const online = members.map((m) => ({ name: m.server_name, online: m.status === 'Online', rigInstances: load.get(m.server_name) ?? 0 }));
-  if (!online.some((m) => m.online)) {
-    throw new RigError(`${at(lines.remote, 'lxd.remote')}: no member of the cluster at ${named} is online.`, 'bring a member back', ExitCode.badInput);
+  const loads = members.map((m) => ({ name: m.server_name, online: m.status === 'Online', rigInstances: load.get(m.server_name) ?? 0 }));
+  return placeNodes(plan.name, nodes, loads);
+}
+
+/** The project is there, and its default profile gives a root disk (a new project's has none): its client. */
+async function checkProject(remote: LxdRemote, project: string, named: string, at: string, fromConfig: boolean): Promise<LxdClient> {
+  const server = LxdClient.connect(remote.endpoint);
+  const make = `lxc project create ${remote.name}:${project}`;
+  const rootDisk = `lxc profile device add ${remote.name}:default root disk path=/ pool=POOL --project ${project}`;
+  try {
+    await server.transport.json('GET', `/1.0/projects/${encodeURIComponent(project)}`);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    const projects = (await server.transport.json<string[]>('GET', '/1.0/projects')).metadata.map((p) => p.split('/').pop()!);
+    const whose = fromConfig ? `, the remote's project in lxc's config,` : '';
+    throw new RigError(
+      `${at}: the LXD at ${named} has no project ${project}${whose} (it has ${projects.sort().join(', ')}).`,
+      `name one of those, or make it: ${make}, then give it a root disk: ${rootDisk}`,
+      ExitCode.badInput,
+      { cause: err },
+    );
   }
-  return placeNodes(plan.name, nodes, online);
+  const client = LxdClient.connect(remote.endpoint, project);
+  const profile = await client.transport.json<{ devices?: Record<string, Record<string, string>> }>('GET', '/1.0/profiles/default');
+  if (!Object.values(profile.metadata.devices ?? {}).some((d) => d.type === 'disk' && d.path === '/')) {
+    throw new RigError(
+      `${at}: the default profile of project ${project} at ${named} has no root disk, and rig's nodes take their root from it.`,
+      `give it one: ${rootDisk}`,
+      ExitCode.badInput,
+    );
+  }
+  return client;
 }
 
 /** What LXD said, without the request it answered. */

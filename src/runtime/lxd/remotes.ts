@@ -36,8 +36,11 @@ export function resolveRemote(name: string | undefined, options: { lxcConf: stri
     config = yaml.load(readFileSync(configFile, 'utf8')) as LxcConfig | undefined;
   } catch (err) {
     if (name === 'local') return local; // lxc's own default: a client with no config knows `local` too
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'there is no lxc client config' : `it cannot be read: ${errorMessage(err)}`;
-    throw new RigError(`${at}: rig looks for the remote ${name} in ${configFile}, and ${why}.`, addRemote, ExitCode.badInput, { cause: err });
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'there is no lxc client config' : `it cannot be read: ${errorMessage(err)}`;
+    throw new RigError(`${at}: rig looks for the remote ${name} in ${configFile}, and ${why}.`, addRemote, ExitCode.badInput, {
+      cause: err,
+    });
   }
   const remote = config?.remotes?.[name];
   if (!remote?.addr) {

@@ -157,7 +157,8 @@ export class LxdTransport {
   }
 
   private withProject(path: string): string {
-    if (!this.project || path.startsWith('/1.0/operations') || path.startsWith('/1.0/events')) return path;
+    // an operation is the caller's already; the events of every project are asked for with all-projects
+    if (!this.project || path.startsWith('/1.0/operations') || path.includes('all-projects=')) return path;
     return `${path}${path.includes('?') ? '&' : '?'}project=${encodeURIComponent(this.project)}`;
   }
 
