@@ -46,7 +46,8 @@ export class LxdSites {
   /** Record where the rig's nodes go, once, before the first is made. */
   record(rig: string): void {
     const place = this.placeOf(rig);
-    if (placeKey(place) !== placeKey(this.book.get(rig) ?? {})) this.book.record(rig, place);
+    const recorded = this.book.get(rig);
+    if (!recorded || placeKey(recorded) !== placeKey(place)) this.book.record(rig, place);
   }
 
   placeOf(rig: string): LxdPlace {

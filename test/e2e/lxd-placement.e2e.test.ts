@@ -1,0 +1,203 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { rigInstances, useLxdHost } from './lxd-host.js';
+import { LxdClient } from '../../src/runtime/lxd/api.js';
+import { localSocket } from '../../src/runtime/lxd/transport.js';
+
+// Where a rig's LXD nodes go (lxd: remote, project, target), through the real CLI: what `up` refuses, with exit 2
+// and the rig file's line, before anything is made, on this host's own LXD daemon (not a cluster) and on a
+// three-member LXD cluster in network namespaces (scripts/lxd-test-cluster), reached over HTTPS as an lxc client's
+// remote from inside a member's namespace (from the host's own, outbound TLS is intercepted on this machine).
+const root = resolve(import.meta.dirname, '../..');
+const CACHE = '/var/cache/rig'; // rig's cache as root: where up records a rig's LXD place (lxd-places/<rig>.json)
+
+/** Nothing of the rig anywhere: no container, network or rule of Docker's, no LXD instance, no place recorded. */
+async function nothingMade(name: string, instances: () => Promise<unknown[]>): Promise<void> {
+  expect(await leftovers(name)).toEqual([]);
+  expect(await instances()).toEqual([]);
+  expect(existsSync(join(CACHE, 'lxd-places', `${name}.json`))).toBe(false);
+}
+
+describe("lxd: on this host's own LXD daemon, which is not a cluster", () => {
+  useLxdHost();
+
+  const refused = async (name: string, lxd: string[], node: string[] = [], env: Record<string, string> = {}) => {
+    const fixture = fixtureDir(
+      [`name: ${name}`, 'domain: lab.test', 'backend: lxd', ...lxd, 'nodes:', '  a.lab.test:', ...node, '  b.lab.test: {}', ''].join('\n'),
+    );
+    try {
+      const up = await rig(['up', fixture.file], { cwd: fixture.dir, env });
+      expect(up.exitCode, up.all).toBe(2);
+      await nothingMade(name, () => rigInstances(name));
+      return up.all.replaceAll(fixture.file, 'rig.yaml').replaceAll(`${fixture.dir}/`, '');
+    } finally {
+      fixture.cleanup();
+    }
+  };
+
+  it('refuses a project that does not exist, at the line of project:, with nothing made', async () => {
+    const out = await refused(uniqueName('lxdpj'), ['lxd:', '  project: nosuchproject']);
+    expect(out).toMatch(
+      /rig\.yaml:5: lxd\.project: the LXD at \/var\/lib\/lxd\/unix\.socket has no project nosuchproject \(it has default[^)]*\)\./,
+    );
+    expect(out).toContain('lxc project create local:nosuchproject');
+  });
+
+  it('refuses a target:, rig-wide or a node’s, since it is not a cluster, at its line, with nothing made', async () => {
+    let out = await refused(uniqueName('lxdtg'), [], ['    lxd: { target: m9 }']);
+    expect(out).toMatch(
+      /rig\.yaml:6: lxd\.target: the LXD at \/var\/lib\/lxd\/unix\.socket is not a cluster, so it has no member m9 to put a\.lab\.test on\./,
+    );
+    expect(out).toContain('remove target:');
+    out = await refused(uniqueName('lxdtg'), ['lxd:', '  target: m1']);
+    expect(out).toContain('rig.yaml:5: lxd.target: the LXD at /var/lib/lxd/unix.socket is not a cluster, so it has no member m1');
+  });
+
+  it('refuses a remote the lxc client does not have, with nothing made', async () => {
+    const conf = mkdtempSync(join(tmpdir(), 'rig-lxc-conf-'));
+    try {
+      writeFileSync(
+        join(conf, 'config.yml'),
+        'default-remote: local\nremotes:\n  other: { addr: "https://100.64.0.9:8443", protocol: lxd }\n',
+      );
+      const out = await refused(uniqueName('lxdrm'), ['lxd:', '  remote: nosuchremote'], [], { LXD_CONF: conf });
+      expect(out).toContain('rig.yaml:5: lxd.remote: the lxc client has no remote named nosuchremote');
+      expect(out).toContain('has other');
+    } finally {
+      rmSync(conf, { recursive: true, force: true });
+    }
+  });
+
+  it("shows each LXD node's server as its member, in status and status --json, and down forgets its place", async () => {
+    const name = uniqueName('lxdmb');
+    const fixture = fixtureDir(`
+name: ${name}
+domain: lab.test
+network:
+  internal: true
+nodes:
+  box.lab.test:
+    backend: lxd
+  dock.lab.test: {}
+`);
+    try {
+      const up = await rig(['up', fixture.file], { cwd: fixture.dir });
+      expect(up.exitCode, up.all).toBe(0);
+      const server = JSON.parse((await execa('lxc', ['query', '/1.0'])).stdout).environment.server_name as string;
+      const status = await rig(['status', '--name', name, '--json']);
+      const nodes = JSON.parse(status.stdout)[0].nodes as Array<{ fqdn: string; member?: string }>;
+      expect(nodes.map((n) => [n.fqdn, n.member])).toEqual([
+        ['box.lab.test', server],
+        ['dock.lab.test', undefined], // a Docker node is on this host: no member
+      ]);
+      const table = (await rig(['status', '--name', name])).stdout.split('\n');
+      expect(table[1]).toMatch(/^NODE\s+IP\s+MIRRORS\s+MEMBER\s+STAGE/);
+      expect(table.find((l) => l.startsWith('box.lab.test'))).toContain(` ${server} `);
+      expect(JSON.parse(readFileSync(join(CACHE, 'lxd-places', `${name}.json`), 'utf8'))).toEqual({});
+      const down = await rig(['down', '--name', name]);
+      expect(down.exitCode, down.all).toBe(0);
+      await nothingMade(name, () => rigInstances(name));
+    } finally {
+      await rig(['down', '--name', name]);
+      fixture.cleanup();
+    }
+  });
+});
+
+describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc client', () => {
+  const script = join(root, 'scripts', 'lxd-test-cluster');
+  const tag = 'rplc'; // this file's own test cluster: files may run side by side
+  const lxdRoot = `/tmp/rig-lxd-${tag}`;
+  const clusterEnv = { RIG_LXD_TAG: tag };
+  const holderOf = (member: string) => readFileSync(join(lxdRoot, member, 'holder.pid'), 'utf8').trim();
+  let client: LxdClient;
+  let conf: string;
+  let trusted: string | undefined;
+
+  beforeAll(async () => {
+    await execa(script, ['up', '3'], { timeout: 180_000, env: clusterEnv });
+    client = LxdClient.connect({ socket: localSocket(join(lxdRoot, 'm1', 'lxd')) });
+    // an lxc client's config as `lxc remote add` leaves it: the remote's address, the client's certificate and key,
+    // and the server's certificate pinned; the cluster trusts the client's certificate
+    conf = mkdtempSync(join(tmpdir(), 'rig-lxc-conf-'));
+    await execa('openssl', [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=rig-e2e', '-days', '1'],
+      ...['-keyout', join(conf, 'client.key'), '-out', join(conf, 'client.crt')],
+    ]);
+    trusted = await client.trust(readFileSync(join(conf, 'client.crt'), 'utf8'), `rig-e2e-${tag}`);
+    mkdirSync(join(conf, 'servercerts'));
+    writeFileSync(join(conf, 'servercerts', 'clu.crt'), readFileSync(join(lxdRoot, 'm1', 'lxd', 'cluster.crt')));
+    writeFileSync(join(conf, 'servercerts', 'gone.crt'), readFileSync(join(lxdRoot, 'm1', 'lxd', 'cluster.crt')));
+    writeFileSync(
+      join(conf, 'config.yml'),
+      [
+        'default-remote: local',
+        'remotes:',
+        '  clu: { addr: "https://100.64.77.101:8443", auth_type: tls, protocol: lxd, public: false }',
+        '  gone: { addr: "https://100.64.77.199:8443", auth_type: tls, protocol: lxd, public: false }', // no member there
+        '',
+      ].join('\n'),
+    );
+  }, 200_000);
+
+  afterAll(async () => {
+    const steps = [
+      () => client && trusted && client.untrust(trusted),
+      () => execa(script, ['down'], { timeout: 180_000, env: clusterEnv }),
+    ];
+    for (const step of steps) await Promise.resolve(step()).catch((err: unknown) => console.error('lxd-placement.e2e cleanup:', err));
+    if (conf) rmSync(conf, { recursive: true, force: true });
+    expect(existsSync(lxdRoot)).toBe(false);
+  });
+
+  /** `rig up` of a rig file from inside member m2's network namespace (the cluster's network), with this lxc config. */
+  const upFromMember = async (name: string, lxd: string[], node: string[] = []) => {
+    const fixture = fixtureDir(
+      [`name: ${name}`, 'domain: lab.test', 'backend: lxd', ...lxd, 'nodes:', '  a.lab.test:', ...node, '  b.lab.test: {}', ''].join('\n'),
+    );
+    try {
+      const run = await execa('nsenter', ['-n', '-t', holderOf('m2'), process.execPath, rigBin, 'up', fixture.file], {
+        cwd: fixture.dir,
+        env: { CI: 'true', LXD_CONF: conf },
+        reject: false,
+        all: true,
+        timeout: 120_000,
+      });
+      await nothingMade(name, () => client.rigInstances(name));
+      return { exitCode: run.exitCode, all: String(run.all).replaceAll(fixture.file, 'rig.yaml') };
+    } finally {
+      fixture.cleanup();
+    }
+  };
+
+  it('has three members online, each answering over HTTPS', async () => {
+    expect((await client.members()).map((m) => [m.server_name, m.status])).toEqual(['m1', 'm2', 'm3'].map((m) => [m, 'Online']));
+  });
+
+  it('refuses a target that is not a member, naming the members, with nothing made on any member', async () => {
+    const up = await upFromMember(uniqueName('clutg'), ['lxd:', '  remote: clu'], ['    lxd: { target: m9 }']);
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.all).toContain(
+      'rig.yaml:8: lxd.target: m9 is not a member of the cluster at https://100.64.77.101:8443 (remote clu) (its members: m1, m2, m3).',
+    );
+    expect(up.all).toContain('name one of its online members (m1, m2, m3)');
+  });
+
+  it('refuses a project the cluster does not have, with nothing made', async () => {
+    const up = await upFromMember(uniqueName('clupj'), ['lxd:', '  remote: clu', '  project: nosuchproject']);
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.all).toContain(
+      'rig.yaml:6: lxd.project: the LXD at https://100.64.77.101:8443 (remote clu) has no project nosuchproject (it has default).',
+    );
+  });
+
+  it('refuses a remote that does not answer, at the line of remote:, with nothing made', async () => {
+    const up = await upFromMember(uniqueName('clugo'), ['lxd:', '  remote: gone', '  target: m1']);
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.all).toContain('rig.yaml:5: lxd.remote: no LXD answers at https://100.64.77.199:8443 (remote gone): ');
+  });
+});
