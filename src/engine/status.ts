@@ -69,15 +69,17 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
             name: shortName(n.node),
             ip: state?.get(n.node)?.facts.ipaddress ?? '',
             ...(n.mirrors && { mirrors: n.mirrors }),
-            stage: n.paused
-              ? 'paused'
-              : !n.running
-                ? 'stopped'
-                : !wired(rig, n.node)
-                  ? UNWIRED
-                  : state
-                    ? (seenStage(state.get(n.node) ?? { facts: {} }) ?? 'created')
-                    : 'unknown',
+            stage: n.lost
+              ? `lost: ${n.lost}`
+              : n.paused
+                ? 'paused'
+                : !n.running
+                  ? 'stopped'
+                  : !wired(rig, n.node)
+                    ? UNWIRED
+                    : state
+                      ? (seenStage(state.get(n.node) ?? { facts: {} }) ?? 'created')
+                      : 'unknown',
             backend: n.backend,
             ...(n.member && { member: n.member }),
           })),

@@ -41,6 +41,7 @@ export interface NodeInstance {
   settings?: string; // the hash of the settings it was made with (nodeSettingsHash)
   links?: LinkRecord[]; // symlinks made for it alone (NodeLaunch.links)
   member?: string; // the cluster member (server) it runs on, for a backend with more than one (LXD)
+  lost?: string; // why it cannot be reached (its member is offline): it is neither running nor removable now
 }
 
 export interface ExecResult {

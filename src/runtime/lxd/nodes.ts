@@ -174,21 +174,49 @@ export class LxdNodes implements NodeBackend {
     const sites = (rig === undefined ? this.sites.known() : [this.sites.of(rig)]).filter((s) => !this.sites.absent(s));
     const lists = await Promise.all(
       sites.map(async (site) => {
-        const instances = await site.client.rigInstances(rig);
+        const [instances, lost] = await Promise.all([site.client.rigInstances(rig), site.lostMembers()]);
         const nodes = instances.flatMap((i) => {
           const node = nodeOf(i, rig);
           // a rig's nodes are in the place it recorded; one of its name elsewhere (another project) is not its
           return node && (rig !== undefined || placeKey(this.sites.placeOf(node.rig)) === placeKey(site.place)) ? [{ node, i }] : [];
         });
-        return Promise.all(nodes.map(async ({ node, i }) => ({ ...node, member: await site.memberOf(i) })));
+        return Promise.all(
+          nodes.map(async ({ node, i }) => {
+            const member = await site.memberOf(i);
+            const state = lost.get(member);
+            return { ...node, member, ...(state && { lost: `its member ${member} is ${state}` }) };
+          }),
+        );
       }),
     );
     return lists.flat();
   }
 
+  /**
+   * Remove every node of the rig that LXD can reach; a node on a member that is not online is not tried (LXD would
+   * wait on it, then fail). Those left, and those LXD failed to remove, are named in the error; the rig's place stays
+   * recorded until none is left, so `down` again finds them.
+   */
   async removeAll(rig: string): Promise<void> {
-    await Promise.all((await this.list(rig)).map((n) => this.remove(n)));
-    this.sites.book.forget(rig);
+    const nodes = await this.list(rig);
+    const reachable = nodes.filter((n) => !n.lost);
+    const results = await Promise.allSettled(reachable.map((n) => this.remove(n)));
+    const failed = reachable.filter((_, i) => results[i].status === 'rejected');
+    const left = [...nodes.filter((n) => n.lost), ...failed];
+    if (!left.length) {
+      this.sites.book.forget(rig);
+      return;
+    }
+    const why = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as unknown;
+    const members = [...new Set(left.map((n) => n.member))].join(', ');
+    throw new RigError(
+      `rig could not remove ${left.length} LXD node${left.length > 1 ? 's' : ''} of rig ${rig}: ${left
+        .map((n) => `${n.node} (instance ${n.name} on ${n.member}${n.lost ? `: ${n.lost}` : `: ${lxdSays(why)}`})`)
+        .join(', ')}; the rest is removed.`,
+      `run rig down --name ${rig} again once ${members} ${members.includes(',') ? 'are' : 'is'} back; for a member gone for good: lxc cluster remove --force MEMBER, then rig down --name ${rig}`,
+      ExitCode.failed,
+      { cause: why },
+    );
   }
 
   /** Stop the node (its agent releases its lease; LXD stops it at once after HALT_MS) and delete it, paced as Docker's removes. */

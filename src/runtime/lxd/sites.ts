@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageFiles } from '../runtime.js';
-import { LxdClient, type Instance } from './api.js';
+import { LxdClient, type Instance, type ServerInfo } from './api.js';
 import { NodeImages, type NodeImageOptions } from './node-images.js';
 import { DEFAULT_PROJECT, PlaceBook, placeKey, type LxdPlace } from './places.js';
 import { resolveRemote, type LxdRemote } from './remotes.js';
@@ -15,6 +15,8 @@ export interface Site {
   images: NodeImages;
   /** The member an instance is on: LXD's location, or the server's own name outside a cluster (LXD says "none"). */
   memberOf(instance: Instance): Promise<string>;
+  /** The cluster's members that are not online now, with their status (offline, evacuated...); none outside a cluster. */
+  lostMembers(): Promise<Map<string, string>>;
 }
 
 export interface SiteOptions extends NodeImageOptions {
@@ -78,17 +80,21 @@ export class LxdSites {
       const remote = resolveRemote(place.remote, { socket, lxcConf: place.lxcConf ?? lxcConf, at: `lxd.remote ${place.remote}` });
       const project = place.project ?? remote.project ?? DEFAULT_PROJECT;
       const client = LxdClient.connect(remote.endpoint, project === DEFAULT_PROJECT ? undefined : project);
-      let serverName: Promise<string> | undefined;
+      const server = LxdClient.connect(remote.endpoint); // cluster-wide calls: no project
+      let about: Promise<ServerInfo> | undefined;
+      const info = () => (about ??= server.server());
       site = {
         place,
         remote,
         project,
         client,
         images: new NodeImages(client, this.files, this.options),
-        memberOf: async (instance) => {
-          if (instance.location && instance.location !== 'none') return instance.location;
-          serverName ??= client.server().then((s) => s.environment.server_name);
-          return serverName;
+        memberOf: async (instance) =>
+          instance.location && instance.location !== 'none' ? instance.location : (await info()).environment.server_name,
+        lostMembers: async () => {
+          if (!(await info()).environment.server_clustered) return new Map();
+          const members = await server.members();
+          return new Map(members.filter((m) => m.status !== 'Online').map((m) => [m.server_name, m.status.toLowerCase()]));
         },
       };
       this.sites.set(key, site);

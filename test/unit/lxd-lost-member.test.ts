@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RigError } from '../../src/errors.js';
+import { LxdNodes } from '../../src/runtime/lxd/nodes.js';
+import { nodeMarks } from '../../src/runtime/lxd/node-config.js';
+import type { ImageFiles } from '../../src/runtime/runtime.js';
+
+// An LXD node whose cluster member is not online (a member lost mid-rig), against a stand-in LXD on a Unix socket:
+// listed as lost with its member, and `down` removes the nodes it can reach, names the ones it cannot, and keeps the
+// rig's place recorded until they are gone. (A real member lost is for the cluster e2e, with the rig's network.)
+
+let cleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanup.reverse()) c();
+  cleanup = [];
+});
+
+interface Fake {
+  members: Record<string, string>; // name -> status
+  instances: Array<{ name: string; node: string; location: string; status: string }>;
+}
+
+async function fakeCluster(fake: Fake): Promise<{ socket: string; asked: string[]; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rig-lxd-lost-'));
+  const asked: string[] = [];
+  const send = (res: http.ServerResponse, body: unknown) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const ok = (res: http.ServerResponse, metadata: unknown) => send(res, { type: 'sync', status_code: 200, metadata });
+  const instance = (i: Fake['instances'][number]) => ({
+    name: i.name,
+    status: i.status,
+    location: i.location,
+    type: 'container',
+    devices: {},
+    config: nodeMarks({ rig: 'r', node: i.node, roles: [], validate: [], update: [], links: [], systemd: false }),
+  });
+  const server = http.createServer((req, res) => {
+    asked.push(`${req.method} ${req.url}`);
+    const url = new URL(req.url!, 'http://lxd');
+    const named = /^\/1\.0\/instances\/([^/]+)$/.exec(url.pathname);
+    if (url.pathname === '/1.0')
+      return ok(res, { auth: 'trusted', environment: { server_clustered: true, server_name: 'm1', server_version: '5.0.2' } });
+    if (url.pathname === '/1.0/cluster/members')
+      return ok(
+        res,
+        Object.entries(fake.members).map(([server_name, status]) => ({ server_name, status, message: '', url: '', roles: [] })),
+      );
+    if (url.pathname === '/1.0/instances') return ok(res, fake.instances.map(instance));
+    if (named && req.method === 'GET') return ok(res, instance(fake.instances.find((i) => i.name === named[1])!));
+    if (named && req.method === 'DELETE') {
+      fake.instances = fake.instances.filter((i) => i.name !== named[1]);
+      return send(res, { type: 'async', status_code: 100, operation: '/1.0/operations/op1', metadata: {} });
+    }
+    if (url.pathname.startsWith('/1.0/operations/op1/wait')) return ok(res, { id: 'op1', status: 'Success', status_code: 200, err: '' });
+    res.writeHead(404);
+    res.end('{}');
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => sockets.add(s));
+  const socket = join(dir, 'unix.socket');
+  await new Promise<void>((resolve) => server.listen(socket, resolve));
+  cleanup.push(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { socket, asked, dir };
+}
+
+const noFiles: ImageFiles = {
+  tools: () => Promise.reject(new Error('not in this test')),
+  imageId: () => Promise.reject(new Error('not in this test')),
+  unpack: () => Promise.reject(new Error('not in this test')),
+};
+
+describe('a member lost mid-rig', () => {
+  it('shows its nodes as lost, with their member; down removes the others and names them, and finishes once it is back', async () => {
+    const fake: Fake = {
+      members: { m1: 'Online', m2: 'Offline' },
+      instances: [
+        { name: 'rig-r-a-1', node: 'a.v.test', location: 'm1', status: 'Stopped' },
+        { name: 'rig-r-b-2', node: 'b.v.test', location: 'm2', status: 'Error' },
+      ],
+    };
+    const { socket, asked, dir } = await fakeCluster(fake);
+    const cacheDir = join(dir, 'cache');
+    mkdirSync(join(cacheDir, 'lxd-places'), { recursive: true });
+    writeFileSync(join(cacheDir, 'lxd-places', 'r.json'), '{}'); // as up records it
+    const nodes = new LxdNodes(noFiles, { socket, lxcConf: dir, cacheDir, toolsImage: 't', baseImage: 'b', baseRootfs: dir });
+
+    const listed = await nodes.list('r');
+    expect(listed.map((n) => [n.node, n.member, n.lost])).toEqual([
+      ['a.v.test', 'm1', undefined],
+      ['b.v.test', 'm2', 'its member m2 is offline'],
+    ]);
+
+    const down = await nodes.removeAll('r').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(down).toBeInstanceOf(RigError);
+    expect((down as RigError).message).toBe(
+      'rig could not remove 1 LXD node of rig r: b.v.test (instance rig-r-b-2 on m2: its member m2 is offline); the rest is removed.',
+    );
+    expect((down as RigError).hint).toContain('run rig down --name r again once m2 is back');
+    expect(asked).toContain('DELETE /1.0/instances/rig-r-a-1');
+    expect(asked.filter((a) => a.includes('rig-r-b-2'))).toEqual([]); // never tried: LXD would wait on it, then fail
+    expect(existsSync(join(cacheDir, 'lxd-places', 'r.json'))).toBe(true); // so that down finds it again
+
+    fake.members.m2 = 'Online';
+    fake.instances[0].status = 'Stopped';
+    await nodes.removeAll('r');
+    expect(fake.instances).toEqual([]);
+    expect(existsSync(join(cacheDir, 'lxd-places', 'r.json'))).toBe(false);
+  });
+});
