@@ -147,7 +147,7 @@ describe('LXD REST API client, against a one-member LXD cluster', () => {
     expect(result.stdout).toMatch(/^to-stdout\n\d+/);
     expect(result.stderr).toBe('to-stderr\n');
     const mac = (await client.exec(instance, ['cat', '/sys/class/net/eth0/address'])).stdout.trim();
-    expect((await client.instance(instance))?.config['volatile.eth0.hwaddr']).toBe(mac); // its NIC is the one on the rig bridge
+    expect((await client.instance(instance))?.config?.['volatile.eth0.hwaddr']).toBe(mac); // its NIC is the one on the rig bridge
   });
 
   it('runs a command with its streams live: stdin in, stdout and stderr apart, its exit code', async () => {

@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
 import { rigInstances, useLxdHost } from './lxd-host.js';
 import { LxdClient } from '../../src/runtime/lxd/api.js';
 import { localSocket } from '../../src/runtime/lxd/transport.js';
+import { nodeMarks } from '../../src/runtime/lxd/node-config.js';
 
 // Where a rig's LXD nodes go (lxd: remote, project, target), through the real CLI: what `up` refuses, with exit 2
 // and the rig file's line, before anything is made, on this host's own LXD daemon (not a cluster) and on a
@@ -97,7 +98,8 @@ nodes:
       const table = (await rig(['status', '--name', name])).stdout.split('\n');
       expect(table[1]).toMatch(/^NODE\s+IP\s+MIRRORS\s+MEMBER\s+STAGE/);
       expect(table.find((l) => l.startsWith('box.lab.test'))).toContain(` ${server} `);
-      expect(JSON.parse(readFileSync(join(CACHE, 'lxd-places', `${name}.json`), 'utf8'))).toEqual({});
+      const record = JSON.parse(readFileSync(join(CACHE, 'lxd-places', `${name}.json`), 'utf8'));
+      expect(record).toEqual({ nodes: { [(await rigInstances(name))[0].name]: 'box.lab.test' } }); // this host's daemon, default project
       const down = await rig(['down', '--name', name]);
       expect(down.exitCode, down.all).toBe(0);
       await nothingMade(name, () => rigInstances(name));
@@ -154,19 +156,23 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
     expect(existsSync(lxdRoot)).toBe(false);
   });
 
+  /** The real CLI run from inside member m2's network namespace (the cluster's network), with this lxc config. */
+  const fromMember = (args: string[], cwd = root) =>
+    execa('nsenter', ['-n', '-t', holderOf('m2'), process.execPath, rigBin, ...args], {
+      cwd,
+      env: { CI: 'true', LXD_CONF: conf },
+      reject: false,
+      all: true,
+      timeout: 120_000,
+    });
+
   /** `rig up` of a rig file from inside member m2's network namespace (the cluster's network), with this lxc config. */
   const upFromMember = async (name: string, lxd: string[], node: string[] = []) => {
     const fixture = fixtureDir(
       [`name: ${name}`, 'domain: lab.test', 'backend: lxd', ...lxd, 'nodes:', '  a.lab.test:', ...node, '  b.lab.test: {}', ''].join('\n'),
     );
     try {
-      const run = await execa('nsenter', ['-n', '-t', holderOf('m2'), process.execPath, rigBin, 'up', fixture.file], {
-        cwd: fixture.dir,
-        env: { CI: 'true', LXD_CONF: conf },
-        reject: false,
-        all: true,
-        timeout: 120_000,
-      });
+      const run = await fromMember(['up', fixture.file], fixture.dir);
       await nothingMade(name, () => client.rigInstances(name));
       return { exitCode: run.exitCode, all: String(run.all).replaceAll(fixture.file, 'rig.yaml') };
     } finally {
@@ -199,5 +205,42 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
     const up = await upFromMember(uniqueName('clugo'), ['lxd:', '  remote: gone', '  target: m1']);
     expect(up.exitCode, up.all).toBe(2);
     expect(up.all).toContain('rig.yaml:5: lxd.remote: no LXD answers at https://100.64.77.199:8443 (remote gone): ');
+  });
+
+  // Last: it takes member m3 away for the rest of the file (lxd-test-cluster down removes what is left).
+  it("a member lost mid-rig: down removes the nodes on the others, names the one on the lost member, and keeps the rig's place", async () => {
+    const name = uniqueName('clulo');
+    const place = join(CACHE, 'lxd-places', `${name}.json`);
+    try {
+      // What an up across the members left, as LXD has it: a node on each member carrying rig's marks (instances
+      // with no root filesystem, never started: where they are is what matters), and the place up recorded.
+      for (const member of ['m1', 'm2', 'm3']) {
+        const marks = nodeMarks({ rig: name, node: `n${member}.lab.test`, roles: [], validate: [], update: [], links: [], systemd: false });
+        const body = { name: `rig-${name}-${member}`, type: 'container', source: { type: 'none' }, config: marks };
+        await client.operate('POST', `/1.0/instances?target=${member}`, `create on ${member}`, body);
+      }
+      mkdirSync(join(CACHE, 'lxd-places'), { recursive: true });
+      const nodes = Object.fromEntries(['m1', 'm2', 'm3'].map((m) => [`rig-${name}-${m}`, `n${m}.lab.test`]));
+      writeFileSync(place, JSON.stringify({ remote: 'clu', lxcConf: conf, nodes }));
+      const daemon = readFileSync(join(lxdRoot, 'm3', 'lxd.pid'), 'utf8').trim();
+      expect(readFileSync(`/proc/${daemon}/comm`, 'utf8').trim()).toBe('lxd'); // the daemon the script started for m3
+      process.kill(Number(daemon), 'SIGKILL');
+      expect(await eventually(async () => (await client.members()).find((m) => m.server_name === 'm3')?.status === 'Offline', 90_000)).toBe(
+        true,
+      );
+
+      const down = await fromMember(['down', '--name', name]);
+      expect(down.exitCode, down.all).toBe(1);
+      expect(down.all).toContain(
+        `rig could not remove 1 LXD node of rig ${name}: nm3.lab.test (instance rig-${name}-m3 on m3: its member m3 is offline); the rest is removed.`,
+      );
+      expect(down.all).toContain(`run rig down --name ${name} again once m3 is back`);
+      // LXD lists the one left with no config (so no marks) while its member is offline
+      const left = (await client.instances()).filter((i) => i.name.startsWith(`rig-${name}-`));
+      expect(left.map((i) => [i.name, i.location, i.status])).toEqual([[`rig-${name}-m3`, 'm3', 'Error']]);
+      expect(existsSync(place)).toBe(true); // so that down, once m3 is back, finds it
+    } finally {
+      rmSync(place, { force: true });
+    }
   });
 });

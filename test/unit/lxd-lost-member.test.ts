@@ -32,13 +32,17 @@ async function fakeCluster(fake: Fake): Promise<{ socket: string; asked: string[
     res.end(JSON.stringify(body));
   };
   const ok = (res: http.ServerResponse, metadata: unknown) => send(res, { type: 'sync', status_code: 200, metadata });
+  // as LXD 5.0.2 lists an instance on an offline member: its name, member and status Error, no config (so no marks)
   const instance = (i: Fake['instances'][number]) => ({
     name: i.name,
     status: i.status,
     location: i.location,
     type: 'container',
     devices: {},
-    config: nodeMarks({ rig: 'r', node: i.node, roles: [], validate: [], update: [], links: [], systemd: false }),
+    config:
+      fake.members[i.location] === 'Online'
+        ? nodeMarks({ rig: 'r', node: i.node, roles: [], validate: [], update: [], links: [], systemd: false })
+        : null,
   });
   const server = http.createServer((req, res) => {
     asked.push(`${req.method} ${req.url}`);
@@ -86,14 +90,17 @@ describe('a member lost mid-rig', () => {
       instances: [
         { name: 'rig-r-a-1', node: 'a.v.test', location: 'm1', status: 'Stopped' },
         { name: 'rig-r-b-2', node: 'b.v.test', location: 'm2', status: 'Error' },
+        { name: 'not-rigs', node: '', location: 'm2', status: 'Error' },
       ],
     };
     const { socket, asked, dir } = await fakeCluster(fake);
     const cacheDir = join(dir, 'cache');
     mkdirSync(join(cacheDir, 'lxd-places'), { recursive: true });
-    writeFileSync(join(cacheDir, 'lxd-places', 'r.json'), '{}'); // as up records it
+    // as up records the rig and its nodes as it makes them, and a node of another rig LXD lists without config too
+    writeFileSync(join(cacheDir, 'lxd-places', 'r.json'), JSON.stringify({ nodes: { 'rig-r-a-1': 'a.v.test', 'rig-r-b-2': 'b.v.test' } }));
     const nodes = new LxdNodes(noFiles, { socket, lxcConf: dir, cacheDir, toolsImage: 't', baseImage: 'b', baseRootfs: dir });
 
+    expect((await nodes.list()).map((n) => n.node)).toEqual(['a.v.test', 'b.v.test']); // every rig's: not-rigs is no node
     const listed = await nodes.list('r');
     expect(listed.map((n) => [n.node, n.member, n.lost])).toEqual([
       ['a.v.test', 'm1', undefined],
@@ -114,7 +121,7 @@ describe('a member lost mid-rig', () => {
     expect(existsSync(join(cacheDir, 'lxd-places', 'r.json'))).toBe(true); // so that down finds it again
 
     fake.members.m2 = 'Online';
-    fake.instances[0].status = 'Stopped';
+    fake.instances = fake.instances.filter((i) => i.name !== 'not-rigs').map((i) => ({ ...i, status: 'Stopped' }));
     await nodes.removeAll('r');
     expect(fake.instances).toEqual([]);
     expect(existsSync(join(cacheDir, 'lxd-places', 'r.json'))).toBe(false);

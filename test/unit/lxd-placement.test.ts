@@ -154,12 +154,17 @@ describe("the lxc client's remotes", () => {
 });
 
 describe('the place book', () => {
-  it('records, lists and forgets where a rig’s nodes are', () => {
+  it('records where a rig’s nodes are and each node as it is made, drops a node removed, and forgets the rig', () => {
     const book = new PlaceBook(join(scratch(), 'lxd-places'));
     expect(book.all()).toEqual([]);
-    book.record('shop', { remote: 'ci', project: 'builds', lxcConf: '/root/.config/lxc' });
-    expect(book.get('shop')).toEqual({ remote: 'ci', project: 'builds', lxcConf: '/root/.config/lxc' });
-    expect(book.all()).toEqual([{ rig: 'shop', place: { remote: 'ci', project: 'builds', lxcConf: '/root/.config/lxc' } }]);
+    const place = { remote: 'ci', project: 'builds', lxcConf: '/root/.config/lxc' };
+    book.record('shop', place, { instance: 'rig-shop-db-1', fqdn: 'db.shop.test' });
+    book.record('shop', place, { instance: 'rig-shop-web-2', fqdn: 'web.shop.test' });
+    expect(book.get('shop')).toEqual({ ...place, nodes: { 'rig-shop-db-1': 'db.shop.test', 'rig-shop-web-2': 'web.shop.test' } });
+    book.drop('shop', 'rig-shop-db-1');
+    expect(book.all()).toEqual([{ rig: 'shop', place: { ...place, nodes: { 'rig-shop-web-2': 'web.shop.test' } } }]);
+    book.record('shop', { remote: 'other' }, { instance: 'rig-shop-db-1', fqdn: 'db.shop.test' }); // a new place: a new record
+    expect(book.get('shop')).toEqual({ remote: 'other', nodes: { 'rig-shop-db-1': 'db.shop.test' } });
     book.forget('shop');
     expect(book.get('shop')).toBeUndefined();
   });

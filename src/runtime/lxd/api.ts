@@ -24,7 +24,7 @@ export interface Instance {
   status: string; // Running, Stopped, Frozen, Error
   location: string; // the cluster member it is on ("none" outside a cluster)
   type: string; // container | virtual-machine
-  config: Record<string, string>;
+  config: Record<string, string> | null; // null while its member is offline: LXD cannot read it then
   devices: Record<string, Record<string, string>>;
 }
 

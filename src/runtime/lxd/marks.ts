@@ -20,7 +20,7 @@ export function marksOf(labels: Record<string, string>): Record<string, string> 
 }
 
 /** The labels an LXD object's config carries as marks (other keys are not rig's and are left out). */
-export function labelsOf(config: Record<string, string> | undefined): Record<string, string> {
+export function labelsOf(config: Record<string, string> | null | undefined): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const [key, value] of Object.entries(config ?? {})) {
     if (key.startsWith(MARK_PREFIX)) labels[LABEL_PREFIX + key.slice(MARK_PREFIX.length)] = value;
@@ -29,7 +29,7 @@ export function labelsOf(config: Record<string, string> | undefined): Record<str
 }
 
 /** Whether an object's config marks it as rig's, and of this rig if one is named. */
-export function isRigs(config: Record<string, string> | undefined, rig?: string): boolean {
+export function isRigs(config: Record<string, string> | null | undefined, rig?: string): boolean {
   const owner = config?.[MARK_PREFIX + Label.rig.slice(LABEL_PREFIX.length)];
   return owner !== undefined && (rig === undefined || owner === rig);
 }

@@ -44,7 +44,7 @@ export class NodeImages {
       const source = labelsOf(i.properties)[Label.image];
       const ref = i.aliases.find((a) => a.name.startsWith('rig-'))?.name;
       if (!source || !ref) return [];
-      const users = instances.filter((n) => n.config['volatile.base_image'] === i.fingerprint).map((n) => labelsOf(n.config)[Label.rig]);
+      const users = instances.filter((n) => n.config?.['volatile.base_image'] === i.fingerprint).map((n) => labelsOf(n.config)[Label.rig]);
       return [{ ref, source, size: i.size, created: i.uploaded_at, usedBy: [...new Set(users)].sort() }];
     });
   }

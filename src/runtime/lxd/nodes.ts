@@ -22,10 +22,11 @@ import { streamConsoleLog } from '../lxc/console-log.js';
 import { execStreamed } from './exec-stream.js';
 import { followEvents, instanceOf } from './events.js';
 import { pushFile } from './files.js';
+import type { Instance } from './api.js';
 import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { checkPlace, placeKey, type LxdPlace } from './places.js';
 import { resolveRemote } from './remotes.js';
-import { LxdSites } from './sites.js';
+import { LxdSites, type Site } from './sites.js';
 import { LxdError } from './transport.js';
 
 export interface LxdOptions {
@@ -140,7 +141,7 @@ export class LxdNodes implements NodeBackend {
         ExitCode.badInput,
       );
     if (await client.instance(name)) throw exists();
-    this.sites.record(rig);
+    this.sites.record(rig, name, node.spec.name);
     const target = this.placements.get(rig)?.get(node.spec.name) ?? node.spec.target;
     try {
       await paced(() => client.createInstance({ name, alias, config: { ...config, ...marks }, devices, target }), { signal });
@@ -174,22 +175,37 @@ export class LxdNodes implements NodeBackend {
     const sites = (rig === undefined ? this.sites.known() : [this.sites.of(rig)]).filter((s) => !this.sites.absent(s));
     const lists = await Promise.all(
       sites.map(async (site) => {
-        const [instances, lost] = await Promise.all([site.client.rigInstances(rig), site.lostMembers()]);
-        const nodes = instances.flatMap((i) => {
-          const node = nodeOf(i, rig);
-          // a rig's nodes are in the place it recorded; one of its name elsewhere (another project) is not its
-          return node && (rig !== undefined || placeKey(this.sites.placeOf(node.rig)) === placeKey(site.place)) ? [{ node, i }] : [];
-        });
-        return Promise.all(
-          nodes.map(async ({ node, i }) => {
-            const member = await site.memberOf(i);
-            const state = lost.get(member);
-            return { ...node, member, ...(state && { lost: `its member ${member} is ${state}` }) };
-          }),
-        );
+        // Every rig's nodes: a recorded remote that does not answer (its cluster gone) hides its rigs' nodes, not all
+        // rigs'; that rig's own commands (list(rig)) say why.
+        if (rig === undefined && site.place.remote !== undefined) return this.nodesAt(site, rig).catch(() => []);
+        return this.nodesAt(site, rig);
       }),
     );
     return lists.flat();
+  }
+
+  private async nodesAt(site: Site, rig: string | undefined): Promise<NodeInstance[]> {
+    // every instance: one whose member is offline comes with no config, so without the marks rigInstances keeps
+    const [instances, lost] = await Promise.all([site.client.instances(), site.lostMembers()]);
+    const nodes = instances.flatMap((i) => {
+      const node = nodeOf(i, rig) ?? this.lostNode(i, rig);
+      // a rig's nodes are in the place it recorded; one of its name elsewhere (another project) is not its
+      return node && (rig !== undefined || placeKey(this.sites.placeOf(node.rig)) === placeKey(site.place)) ? [{ node, i }] : [];
+    });
+    return Promise.all(
+      nodes.map(async ({ node, i }) => {
+        const member = await site.memberOf(i);
+        const state = lost.get(member);
+        return { ...node, member, ...(state && { lost: `its member ${member} is ${state}` }) };
+      }),
+    );
+  }
+
+  /** A rig's node LXD lists with no config (no marks to read: its member is offline), known by this host's record. */
+  private lostNode(instance: Instance, rig: string | undefined): NodeInstance | undefined {
+    if (instance.config) return undefined;
+    const found = this.sites.recordedNode(rig, instance.name);
+    return found && { rig: found.rig, node: found.fqdn, backend: 'lxd', name: instance.name, running: false };
   }
 
   /**
@@ -225,6 +241,7 @@ export class LxdNodes implements NodeBackend {
       await this.halt(instance);
       await this.sites.of(instance.rig).client.deleteInstance(instance.name);
     });
+    this.sites.book.drop(instance.rig, instance.name);
     rmSync(this.consoleDir(instance.name), { recursive: true, force: true });
   }
 

@@ -23,18 +23,27 @@ export const DEFAULT_PROJECT = 'default';
 
 export const placeKey = (p: LxdPlace) => `${p.remote ?? 'local'}/${p.project ?? ''}`;
 
+/**
+ * What this host records of a rig on LXD: its place, and its nodes (instance -> node) as they are made. The marks on
+ * an instance say whose node it is, but LXD cannot read an instance's config while its member is offline: the
+ * record names those nodes then (as lost), so `status` and `down` can say which of the rig's nodes they are.
+ */
+export interface PlaceRecord extends LxdPlace {
+  nodes?: Record<string, string>;
+}
+
 export class PlaceBook {
   constructor(private readonly dir: string) {}
 
-  get(rig: string): LxdPlace | undefined {
+  get(rig: string): PlaceRecord | undefined {
     try {
-      return JSON.parse(readFileSync(this.file(rig), 'utf8')) as LxdPlace;
+      return JSON.parse(readFileSync(this.file(rig), 'utf8')) as PlaceRecord;
     } catch {
       return undefined; // none recorded (a rig on this host's daemon made before places were): the default place
     }
   }
 
-  all(): Array<{ rig: string; place: LxdPlace }> {
+  all(): Array<{ rig: string; place: PlaceRecord }> {
     let names: string[];
     try {
       names = readdirSync(this.dir).filter((f) => f.endsWith('.json'));
@@ -48,13 +57,30 @@ export class PlaceBook {
     });
   }
 
-  record(rig: string, place: LxdPlace): void {
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(this.file(rig), JSON.stringify(place));
+  /** The rig's place, and a node of it about to be made there (a rig moved to another place starts a new record). */
+  record(rig: string, place: LxdPlace, node?: { instance: string; fqdn: string }): void {
+    const before = this.get(rig);
+    const nodes = before && placeKey(before) === placeKey(place) ? (before.nodes ?? {}) : {};
+    if (node) nodes[node.instance] = node.fqdn;
+    this.write(rig, { ...place, nodes });
+  }
+
+  /** A node removed: it is no longer the rig's to look for. */
+  drop(rig: string, instance: string): void {
+    const before = this.get(rig);
+    if (!before?.nodes?.[instance]) return;
+    delete before.nodes[instance];
+    this.write(rig, before);
   }
 
   forget(rig: string): void {
     rmSync(this.file(rig), { force: true });
+  }
+
+  // Synchronous: the nodes of one up record themselves one at a time, never a read and a write apart.
+  private write(rig: string, record: PlaceRecord): void {
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(this.file(rig), JSON.stringify(record));
   }
 
   private file(rig: string): string {

@@ -45,15 +45,24 @@ export class LxdSites {
     this.chosen.set(rig, place);
   }
 
-  /** Record where the rig's nodes go, once, before the first is made. */
-  record(rig: string): void {
-    const place = this.placeOf(rig);
-    const recorded = this.book.get(rig);
-    if (!recorded || placeKey(recorded) !== placeKey(place)) this.book.record(rig, place);
+  /** Record where the rig's nodes are, and this one, before it is made. */
+  record(rig: string, instance: string, fqdn: string): void {
+    this.book.record(rig, this.placeOf(rig), { instance, fqdn });
   }
 
   placeOf(rig: string): LxdPlace {
-    return this.chosen.get(rig) ?? this.book.get(rig) ?? {};
+    const { remote, project, lxcConf } = this.chosen.get(rig) ?? this.book.get(rig) ?? {};
+    return { ...(remote && { remote }), ...(project && { project }), ...(lxcConf && { lxcConf }) };
+  }
+
+  /** The rig's node an instance LXD lists without its config (its member offline) is, by this host's record. */
+  recordedNode(rig: string | undefined, instance: string): { rig: string; fqdn: string } | undefined {
+    const records = rig === undefined ? this.book.all() : [{ rig, place: this.book.get(rig) }];
+    for (const r of records) {
+      const fqdn = r.place?.nodes?.[instance];
+      if (fqdn) return { rig: r.rig, fqdn };
+    }
+    return undefined;
   }
 
   of(rig: string): Site {
@@ -64,7 +73,13 @@ export class LxdSites {
   known(): Site[] {
     const places = [...(existsSync(this.options.socket) ? [{}] : []), ...this.book.all().map((r) => r.place)];
     const byKey = new Map(places.map((p) => [placeKey(p), p]));
-    return [...byKey.values()].map((p) => this.at(p));
+    return [...byKey.values()].flatMap((p) => {
+      try {
+        return [this.at(p)];
+      } catch {
+        return []; // a recorded remote lxc no longer has: its rig's own commands (of(rig)) say so
+      }
+    });
   }
 
   /** Whether a place is this host's daemon and it is not there (a Docker-only host): it has no nodes, no images. */
