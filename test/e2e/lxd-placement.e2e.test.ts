@@ -99,7 +99,7 @@ nodes:
       expect(table[1]).toMatch(/^NODE\s+IP\s+MIRRORS\s+MEMBER\s+STAGE/);
       expect(table.find((l) => l.startsWith('box.lab.test'))).toContain(` ${server} `);
       const record = JSON.parse(readFileSync(join(CACHE, 'lxd-places', `${name}.json`), 'utf8'));
-      expect(record).toEqual({ nodes: { [(await rigInstances(name))[0].name]: 'box.lab.test' } }); // this host's daemon, default project
+      expect(record).toEqual({ project: 'default', nodes: { [(await rigInstances(name))[0].name]: 'box.lab.test' } }); // this host's daemon
       const down = await rig(['down', '--name', name]);
       expect(down.exitCode, down.all).toBe(0);
       await nothingMade(name, () => rigInstances(name));

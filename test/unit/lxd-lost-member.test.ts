@@ -8,6 +8,8 @@ import { RigError } from '../../src/errors.js';
 import { LxdNodes } from '../../src/runtime/lxd/nodes.js';
 import { nodeMarks } from '../../src/runtime/lxd/node-config.js';
 import type { ImageFiles } from '../../src/runtime/runtime.js';
+import { parseRigFile } from '../../src/rigfile/load.js';
+import { planRig } from '../../src/plan/plan.js';
 
 // An LXD node whose cluster member is not online (a member lost mid-rig), against a stand-in LXD on a Unix socket:
 // listed as lost with its member, and `down` removes the nodes it can reach, names the ones it cannot, and keeps the
@@ -97,7 +99,10 @@ describe('a member lost mid-rig', () => {
     const cacheDir = join(dir, 'cache');
     mkdirSync(join(cacheDir, 'lxd-places'), { recursive: true });
     // as up records the rig and its nodes as it makes them, and a node of another rig LXD lists without config too
-    writeFileSync(join(cacheDir, 'lxd-places', 'r.json'), JSON.stringify({ nodes: { 'rig-r-a-1': 'a.v.test', 'rig-r-b-2': 'b.v.test' } }));
+    writeFileSync(
+      join(cacheDir, 'lxd-places', 'r.json'),
+      JSON.stringify({ project: 'default', nodes: { 'rig-r-a-1': 'a.v.test', 'rig-r-b-2': 'b.v.test' } }),
+    );
     const nodes = new LxdNodes(noFiles, { socket, lxcConf: dir, cacheDir, toolsImage: 't', baseImage: 'b', baseRootfs: dir });
 
     expect((await nodes.list()).map((n) => n.node)).toEqual(['a.v.test', 'b.v.test']); // every rig's: not-rigs is no node
@@ -125,5 +130,26 @@ describe('a member lost mid-rig', () => {
     await nodes.removeAll('r');
     expect(fake.instances).toEqual([]);
     expect(existsSync(join(cacheDir, 'lxd-places', 'r.json'))).toBe(false);
+  });
+});
+
+describe('a rig whose rig file moves its LXD nodes elsewhere', () => {
+  it('is refused before anything is made while its nodes are where it recorded them', async () => {
+    const { socket, dir } = await fakeCluster({ members: { m1: 'Online' }, instances: [] });
+    const cacheDir = join(dir, 'cache');
+    mkdirSync(join(cacheDir, 'lxd-places'), { recursive: true });
+    writeFileSync(join(cacheDir, 'lxd-places', 'r.json'), JSON.stringify({ remote: 'ci', nodes: { 'rig-r-a-1': 'a.v.test' } }));
+    const nodes = new LxdNodes(noFiles, { socket, lxcConf: dir, cacheDir, toolsImage: 't', baseImage: 'b', baseRootfs: dir });
+    const plan = planRig(parseRigFile('name: r\nbackend: lxd\nlxd: { project: default }\nnodes: { a.v.test: }\n', 'rigs/r.yaml'));
+    const err = await nodes.check(plan).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RigError);
+    expect((err as RigError).exitCode).toBe(2);
+    expect((err as RigError).message).toMatch(
+      /rigs\/r\.yaml:3: lxd: rig r has LXD nodes on ci, and the rig file now puts them on local \(project default\)\.$/,
+    );
+    expect((err as RigError).hint).toBe('take the rig down first (rig down --name r), then up again');
   });
 });

@@ -24,7 +24,7 @@ import { followEvents, instanceOf } from './events.js';
 import { pushFile } from './files.js';
 import type { Instance } from './api.js';
 import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
-import { checkPlace, placeKey, type LxdPlace } from './places.js';
+import { checkPlace, DEFAULT_PROJECT, placeKey, type LxdPlace } from './places.js';
 import { resolveRemote } from './remotes.js';
 import { LxdSites, type Site } from './sites.js';
 import { LxdError } from './transport.js';
@@ -69,8 +69,10 @@ export class LxdNodes implements NodeBackend {
     const lines = { file: spec.file, ...spec.lxd?.lines };
     const at = `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote`;
     const remote = resolveRemote(spec.lxd?.remote, { socket: this.options.socket, lxcConf: this.options.lxcConf, at });
-    const { remote: named, project } = spec.lxd ?? {};
-    const place: LxdPlace = { ...(named && { remote: named, lxcConf: this.options.lxcConf }), ...(project && { project }) };
+    // the project as resolved (the rig file's, else the remote's own, else default): a place is recorded as it is
+    const project = spec.lxd?.project ?? remote.project ?? DEFAULT_PROJECT;
+    const named = spec.lxd?.remote;
+    const place: LxdPlace = { ...(named && { remote: named, lxcConf: this.options.lxcConf }), project };
     const site = this.sites.at(place);
     const how = `start one: lxd --group root & lxd waitready, then lxd init (a storage pool; no network needed) — rig's scripts/lxd-host up does both; or use backend: docker`;
     if (remote.name === 'local') {
@@ -79,6 +81,15 @@ export class LxdNodes implements NodeBackend {
       } catch (err) {
         throw new RigError(`No LXD daemon answers on ${remote.where}, and this rig has LXD nodes.`, how, ExitCode.badInput, { cause: err });
       }
+    }
+    const recorded = this.sites.book.get(plan.name);
+    if (recorded && placeKey(recorded) !== placeKey(place) && Object.keys(recorded.nodes ?? {}).length) {
+      const where = (p: LxdPlace) => `${p.remote ?? 'local'}${p.project ? ` (project ${p.project})` : ''}`;
+      throw new RigError(
+        `${spec.file}:${lines.lxd ?? 1}: lxd: rig ${plan.name} has LXD nodes on ${where(recorded)}, and the rig file now puts them on ${where(place)}.`,
+        `take the rig down first (rig down --name ${plan.name}), then up again`,
+        ExitCode.badInput,
+      );
     }
     const placed = await checkPlace(remote, site.project, plan, lines);
     const pools = (await site.client.transport.json<string[]>('GET', '/1.0/storage-pools')).metadata;
