@@ -175,6 +175,7 @@ export interface NodeSummary {
   line: number;
   mirrors?: string;
   backend: BackendKind;
+  member?: string; // an LXD node's cluster member, as up would place it (dry run; set by the caller, who asks LXD)
   image: string; // a build's: "built from" its Dockerfile (its tag is the engine's to work out)
   build?: { context: string; dockerfile: string; args: Record<string, string> };
   init: InitKind;

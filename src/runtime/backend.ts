@@ -169,6 +169,8 @@ export interface NodeBackend {
    * such nodes (tools, root), or the rig file asks what the backend cannot do (an LXD project or member not there).
    */
   check?(plan: Plan): Promise<void>;
+  /** After check(plan): the member (of a cluster) each of its nodes goes on, by node name; none outside a cluster. */
+  placement?(rig: string): ReadonlyMap<string, string>;
   /** Once images are built, before its first node: what its nodes need on the host (rig's tools, unpacked). */
   prepare?(): Promise<unknown>;
   /** Create the node, start it and, once networkReady, put its eth0 on the rig bridge. The node takes it from there. */

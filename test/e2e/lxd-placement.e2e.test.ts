@@ -207,6 +207,60 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
     expect(up.all).toContain('rig.yaml:5: lxd.remote: no LXD answers at https://100.64.77.199:8443 (remote gone): ');
   });
 
+  it('places nodes over the members, the fewest rig instances first, a target where it says, the same every time', async () => {
+    const name = uniqueName('clupl');
+    const others = ['a', 'b'].map((x) => `rig-${name}-other-${x}`);
+    const fixture = fixtureDir(
+      [
+        `name: ${name}`,
+        'domain: lab.test',
+        'backend: lxd',
+        'lxd: { remote: clu }',
+        'nodes:',
+        '  pin.lab.test: { lxd: { target: m1 } }',
+        ...[1, 2, 3, 4, 5, 6].map((i) => `  n${i}.lab.test: {}`),
+        '',
+      ].join('\n'),
+    );
+    try {
+      // the load up finds: two instances of another rig on m1 (no root filesystem, never started)
+      for (const other of others) {
+        const marks = nodeMarks({
+          rig: `${name}-other`,
+          node: `${other}.lab.test`,
+          roles: [],
+          validate: [],
+          update: [],
+          links: [],
+          systemd: false,
+        });
+        await client.operate('POST', '/1.0/instances?target=m1', `create ${other}`, {
+          name: other,
+          type: 'container',
+          source: { type: 'none' },
+          config: marks,
+        });
+      }
+      const members = async () => {
+        const dry = await fromMember(['up', '--dry-run', '--json', fixture.file], fixture.dir);
+        expect(dry.exitCode, String(dry.all)).toBe(0);
+        const nodes = (JSON.parse(String(dry.stdout)) as { nodes: Array<{ fqdn: string; member?: string }> }).nodes;
+        return Object.fromEntries(nodes.map((n) => [n.fqdn, n.member]));
+      };
+      const placed = await members();
+      expect(placed['pin.lab.test']).toBe('m1');
+      const count = (m: string) => Object.values(placed).filter((p) => p === m).length;
+      expect([count('m1'), count('m2'), count('m3')]).toEqual([1, 3, 3]); // m1 had 2 and the pinned one: the rest elsewhere
+      expect(await members()).toEqual(placed);
+      const text = await fromMember(['up', '--dry-run', fixture.file], fixture.dir);
+      expect(String(text.all)).toContain('lxd on member m1, image');
+      await nothingMade(name, () => client.rigInstances(name));
+    } finally {
+      for (const other of others) await client.deleteInstance(other);
+      fixture.cleanup();
+    }
+  });
+
   // Last: it takes member m3 away for the rest of the file (lxd-test-cluster down removes what is left).
   it("a member lost mid-rig: down removes the nodes on the others, names the one on the lost member, and keeps the rig's place", async () => {
     const name = uniqueName('clulo');

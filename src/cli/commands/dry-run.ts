@@ -12,6 +12,7 @@ import { createEngine } from '../engine.js';
 import { warn } from '../output.js';
 import { parseDuration } from '../../duration.js';
 import type { UpFlags } from './up.js';
+import type { Engine } from '../../engine/context.js';
 import { findRig, refusal } from '../../engine/apply.js';
 import { rigFileWarnings } from '../../engine/bring-up.js';
 
@@ -34,7 +35,7 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
   const print = (result: DryRunPlan, text: () => string[]) =>
     console.log(flags.json ? JSON.stringify(result, null, 2) : text().map(printable).join('\n'));
   if (!engine || !found) {
-    const summary = summarizePlan(plan);
+    const summary = await placed(engine, plan, summarizePlan(plan));
     return print({ ...summary, up: false, action: 'create' }, () => [
       `rig up would make rig ${plan.name} from ${rigFile} (a dry run: nothing is made):`,
       ...newRigLines(summary),
@@ -47,7 +48,7 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
     return print({ ...header, action: 'nothing' }, () => [`rig ${plan.name} is up and matches ${rigFile}: rig up would do nothing`]);
   }
   if (flags.recreate) {
-    const summary = summarizePlan(plan);
+    const summary = await placed(engine, plan, summarizePlan(plan));
     return print({ ...summary, ...header, action: 'recreate' }, () => [
       `rig ${plan.name} is up; rig up --recreate would take it down, because ${rigFile} differs from it:`,
       ...changes.map((l) => `  ${l}`),
@@ -58,7 +59,7 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
   const sidecar = (await engine.rigs.containers(plan.name)).find((c) => c.role === 'sidecar');
   const refused = refusal(engine, plan, diff, sidecar, rigFile);
   if (refused || !sidecar) throw refused;
-  const starting = reconcileNodes(plan, diff, { ...running, sidecar });
+  const starting = await placedNodes(engine, plan, reconcileNodes(plan, diff, { ...running, sidecar }));
   const links = plan.links
     .filter((l) => starting.some((n) => n.fqdn === l.node))
     .map(({ node, path, target }) => ({ fqdn: node, path, target }));
@@ -84,6 +85,24 @@ type DryRunPlan =
   | (DryRunDiff & { action: 'reconcile'; links: PlanSummary['links']; nodes: NodeSummary[] });
 
 type DryRunDiff = { name: string; file: string; up: true; diff: RigDiff; changes: string[] };
+
+/**
+ * Where up would put the plan's LXD nodes: LXD is asked as up asks it (read only), so a project or target LXD does
+ * not have is the same error as up's. Nodes of other backends, and a plan with none on LXD, are left as they are.
+ */
+async function placedNodes(engine: Engine | undefined, plan: Plan, nodes: NodeSummary[]): Promise<NodeSummary[]> {
+  const lxd = engine?.backends.lxd;
+  const asked = new Set(nodes.filter((n) => n.backend === 'lxd').map((n) => n.fqdn));
+  if (!lxd?.check || !asked.size) return nodes;
+  await lxd.check({ ...plan, nodes: plan.nodes.filter((n) => asked.has(n.spec.name)) });
+  const members = lxd.placement?.(plan.name) ?? new Map<string, string>();
+  return nodes.map((n) => (members.has(n.fqdn) ? { ...n, member: members.get(n.fqdn) } : n));
+}
+
+const placed = async (engine: Engine | undefined, plan: Plan, summary: PlanSummary): Promise<PlanSummary> => ({
+  ...summary,
+  nodes: await placedNodes(engine, plan, summary.nodes),
+});
 
 /** The nodes a reconcile would start (new, changed, broken), in start order, at the addresses they would get. */
 function reconcileNodes(plan: Plan, diff: RigDiff, rig: RunningRig): NodeSummary[] {
@@ -123,7 +142,7 @@ function nodeLines(n: NodeSummary, dir: string, file: string): string[] {
   return [
     `  ${n.fqdn} (container ${n.container}, ${relative(process.cwd(), file) || file}:${n.line})`,
     `    mirrors ${n.mirrors ?? 'no live node'}`,
-    `    ${n.backend}, image ${n.image}, init ${n.init}, address ${address}`,
+    `    ${n.backend}${n.member ? ` on member ${n.member}` : ''}, image ${n.image}, init ${n.init}, address ${address}`,
     ...(n.needs.length ? [`    needs ${n.needs.map((d) => `${d.fqdn} (${d.fact ? `fact ${d.fact}` : 'ready'})`).join(', ')}`] : []),
     ...(n.roles.length ? [`    roles ${n.roles.join(', ')}`] : []),
     ...(facts.length ? [`    facts ${facts.join(', ')}`] : []),

@@ -98,6 +98,10 @@ export class LxdNodes implements NodeBackend {
     this.placements.set(plan.name, placed);
   }
 
+  placement(rig: string): ReadonlyMap<string, string> {
+    return this.placements.get(rig) ?? new Map();
+  }
+
   prepare(): Promise<string> {
     this.tools ??= this.files.tools(this.options.toolsImage, this.options.cacheDir);
     return this.tools;
