@@ -10,6 +10,7 @@ import { ETCD_SOCKET, etcdUrl } from '../plan/sidecar.js';
 import type { Engine } from './context.js';
 import { shortName, type RigAddresses } from '../plan/plan.js';
 import { nodeWiring } from '../runtime/veth.js';
+import { declarationOf } from '../runtime/kinds.js';
 import { errorMessage, ExitCode, RigError } from '../errors.js';
 
 /** A node as every command's JSON shows it (and the API): `fqdn` its full name, `name` its short one. */
@@ -75,7 +76,7 @@ export async function rigStatus(engine: Engine, only?: string): Promise<RigStatu
                 ? 'paused'
                 : !n.running
                   ? 'stopped'
-                  : !wired(rig, n.node)
+                  : declarationOf(n.backend).wiredByHost && !wired(rig, n.node) // another backend wires its own (on its member)
                     ? UNWIRED
                     : state
                       ? (seenStage(state.get(n.node) ?? { facts: {} }) ?? 'created')
