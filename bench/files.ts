@@ -15,6 +15,11 @@ export function rigFile(name: string, n: number): string {
   ].join('\n');
 }
 
+/** A rig of n nodes on LXD: the same rig as rigFile's, with `backend: lxd`. */
+export function lxdRigFile(name: string, n: number): string {
+  return rigFile(name, n).replace('configs: []\n', 'configs: []\nbackend: lxd\n');
+}
+
 export interface FidelityVariant {
   init: 'rig' | 'systemd';
   mirrors: boolean;

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { Ctx } from './context.js';
 import { ansibleCost } from './ansible.js';
+import { lxdCost } from './lxd.js';
 import { BARE_IN_FLIGHT } from './contenders.js';
 import { editToVerdict } from './edit.js';
 import { factLatency } from './facts.js';
@@ -74,6 +75,8 @@ async function micro(options: Options, ctx: Ctx, report: Report): Promise<void> 
   m.reactions = await reactions(options, ctx);
   log(`bench ${runId}: an ansible step (rigs/orchard): rig provision vs ansible-playbook by hand, ${options.ansibleRuns} runs each`);
   m.ansible = await ansibleCost(options, ctx);
+  log(`bench ${runId}: a rig of ${options.lxdNodes} LXD nodes: rig up vs as many lxc launch at once, ${options.lxdRuns} runs + 1 warm-up`);
+  m.lxd = await lxdCost(options, ctx);
 }
 
 async function measure(options: Options, ctx: Ctx, report: Report): Promise<void> {

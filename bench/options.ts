@@ -13,7 +13,8 @@ export const USAGE = `usage: node bench/bench.mjs [options]   (or: npm run bench
   --json FILE         where to write the results (default bench/results/<timestamp>.json)
   --smoke             a quick check that the bench still works (CI): sizes 1, runs 1, short micro-benchmarks
   --only WHAT         macro (rig/bare/compose up and down) or micro (CLI start, cached build, fact wake-up,
-                      init: systemd and live names vs plain nodes, kill -> reaction, reaction cost)
+                      init: systemd and live names vs plain nodes, kill -> reaction, reaction cost,
+                      an ansible step, a rig on LXD vs lxc launch)
   --contenders LIST   a subset of rig,bare,compose (default all three)`;
 
 export interface Options {
@@ -36,6 +37,9 @@ export interface Options {
   reactionRuns: number;
   /** rig provision of the orchard example against its playbook by hand (each way once a run) */
   ansibleRuns: number;
+  /** rig up of LXD nodes against lxc launch of as many */
+  lxdNodes: number;
+  lxdRuns: number;
 }
 
 function usageError(message: string): never {
@@ -95,5 +99,7 @@ export function parseOptions(argv: string[]): Options {
     reactionKills: smoke ? 1 : 7,
     reactionRuns: smoke ? 1 : 7,
     ansibleRuns: smoke ? 1 : 3,
+    lxdNodes: smoke ? 2 : 12,
+    lxdRuns: smoke ? 1 : 3,
   };
 }

@@ -69,6 +69,7 @@ export async function run(file: string, args: string[], options: RunOptions = {}
     forceKillAfterDelay: 60_000, // an interrupted `rig up` removes its rig before it exits
     timeout: options.timeout ?? 600_000,
     cwd: options.cwd,
+    stdin: 'ignore', // nothing measured reads it, and `lxc launch` waits on an open pipe for a config
     reject: false,
   });
   checkInterrupted();
@@ -81,7 +82,7 @@ export async function run(file: string, args: string[], options: RunOptions = {}
 
 /** Run a teardown command: never cancelled, never throws. */
 export function quiet(file: string, args: string[]): Promise<RunResult> {
-  return execa(file, args, { detached: true, reject: false, timeout: 300_000 });
+  return execa(file, args, { detached: true, stdin: 'ignore', reject: false, timeout: 300_000 });
 }
 
 /** `rig down --name NAME` as a teardown. */

@@ -1,5 +1,6 @@
 // The tables the bench prints on stdout.
 import type { AnsibleCost } from './ansible.js';
+import type { LxdCost } from './lxd.js';
 import type { EditToVerdict } from './edit.js';
 import type { FactLatency } from './facts.js';
 import type { Fidelity } from './fidelity.js';
@@ -18,6 +19,7 @@ export interface Micro {
   fidelity?: Fidelity;
   reactions?: Reactions;
   ansible?: AnsibleCost;
+  lxd?: LxdCost;
 }
 
 function printUpDown(summary: Summary, options: Options): void {
@@ -139,6 +141,7 @@ function microRows(micro: Micro): string[][] {
   }
   rows.push(...reactionRows(micro.reactions));
   rows.push(...ansibleRows(micro.ansible));
+  rows.push(...lxdRows(micro.lxd));
   return rows;
 }
 
@@ -156,6 +159,15 @@ function ansibleRows(a: AnsibleCost | undefined): string[][] {
     ['  of which its step, as the node timed it', `${msf(a.steps.median)} ms`, range(a.steps), 'validate not included'],
     ['  per task, docker exec (rig inventory)', `${msf(a.perTaskDockerExec.median)} ms`, range(a.perTaskDockerExec), 'before'],
     ['  per task, nsenter (the step)', `${msf(a.perTaskNsenter.median)} ms`, range(a.perTaskNsenter), 'after'],
+  ];
+}
+
+function lxdRows(l: LxdCost | undefined): string[][] {
+  if (!l) return [];
+  const range = (s: Stats) => `${msf(s.min)}–${msf(s.max)} ms`;
+  return [
+    [`lxc launch of ${l.nodes} instances at once, by hand`, `${msf(l.byHand.median)} ms`, range(l.byHand), `${l.byHand.n} runs, no NIC`],
+    [`rig up, ${l.nodes} LXD nodes`, `${msf(l.rig.median)} ms`, range(l.rig), `ratio ${times(l.ratio)}`],
   ];
 }
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RigFileError, type Problem } from '../../src/errors.js';
+import { onlyProblem, problemsOf } from './rigfile-problems.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import type { RigSpec } from '../../src/rigfile/types.js';
 import { contextEntries, ignored, parseDockerignore, resolveBases, rigBases } from '../../src/rigfile/build-context.js';
@@ -34,22 +34,8 @@ afterEach(() => {
 const parse = (...lines: string[]): RigSpec => parseRigFile(lines.join('\n') + '\n', file);
 const nodes = (...lines: string[]) => parse('domain: b.test', 'network: { internal: true }', ...lines).nodes;
 
-function problems(...lines: string[]): Problem[] {
-  try {
-    parse('domain: b.test', ...lines);
-  } catch (err) {
-    expect(err).toBeInstanceOf(RigFileError);
-    return (err as RigFileError).problems;
-  }
-  throw new Error('expected a RigFileError');
-}
-
-function one(...lines: string[]): Problem {
-  const found = problems(...lines);
-  expect(found, JSON.stringify(found, null, 2)).toHaveLength(1);
-  expect(found[0].hint).toBeTruthy();
-  return found[0];
-}
+const problems = (...lines: string[]) => problemsOf(() => parse('domain: b.test', ...lines));
+const one = (...lines: string[]) => onlyProblem(problems(...lines));
 
 describe('build: in the rig file', () => {
   it('takes a directory, relative to the rig file, with its Dockerfile and the rig images it is FROM', () => {

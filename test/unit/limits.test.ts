@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { RigFileError, type Problem } from '../../src/errors.js';
+import { problemsOf } from './rigfile-problems.js';
 import { LIMITS, parseRigFile } from '../../src/rigfile/load.js';
 
 const FILE = '/tmp/limits.yaml';
 
-function problems(text: string): Problem[] {
-  try {
-    parseRigFile(text, FILE);
-  } catch (err) {
-    expect(err).toBeInstanceOf(RigFileError);
-    return (err as RigFileError).problems;
-  }
-  throw new Error('expected a RigFileError');
-}
+const problems = (text: string) => problemsOf(() => parseRigFile(text, FILE));
 
 /** The billion laughs: each level an alias list of ten of the level before. */
 const aliasBomb = (levels: number) =>

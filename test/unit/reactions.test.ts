@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RigFileError, type Problem } from '../../src/errors.js';
+import type { Problem } from '../../src/errors.js';
+import { problemsOf } from './rigfile-problems.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import type { RigSpec } from '../../src/rigfile/types.js';
 import { toDot, toMermaid } from '../../src/plan/graph.js';
@@ -28,15 +29,7 @@ afterEach(() => {
 const parse = (...lines: string[]): RigSpec => parseRigFile(lines.join('\n') + '\n', file);
 const node = (spec: RigSpec, shortName: string) => spec.nodes.find((n) => n.shortName === shortName)!;
 
-function problems(...lines: string[]): Problem[] {
-  try {
-    parse(...lines);
-  } catch (err) {
-    expect(err).toBeInstanceOf(RigFileError);
-    return (err as RigFileError).problems;
-  }
-  throw new Error('expected a RigFileError');
-}
+const problems = (...lines: string[]) => problemsOf(() => parse(...lines));
 const where = (found: Problem[]) => found.map((p) => [p.line, p.column, p.path, p.message]);
 
 describe('reactions in the rig file (on:)', () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RigFileError, type Problem } from '../../src/errors.js';
+import { onlyProblem, problemsOf } from './rigfile-problems.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { recordedUpdate } from '../../src/rigfile/steps.js';
 import type { RigSpec } from '../../src/rigfile/types.js';
@@ -35,23 +35,8 @@ const at = (rel: string) => path.join(dir, rel);
 const parse = (...lines: string[]): RigSpec => parseRigFile(lines.join('\n') + '\n', file);
 const node = (spec: RigSpec, shortName: string) => spec.nodes.find((n) => n.shortName === shortName)!;
 
-function problems(...lines: string[]): Problem[] {
-  try {
-    parse(...lines);
-  } catch (err) {
-    expect(err).toBeInstanceOf(RigFileError);
-    return (err as RigFileError).problems;
-  }
-  throw new Error('expected a RigFileError');
-}
-
-function one(...lines: string[]): Problem {
-  const found = problems(...lines);
-  expect(found, JSON.stringify(found, null, 2)).toHaveLength(1);
-  expect(found[0].file).toBe(file);
-  expect(found[0].hint).toBeTruthy();
-  return found[0];
-}
+const problems = (...lines: string[]) => problemsOf(() => parse(...lines));
+const one = (...lines: string[]) => onlyProblem(problems(...lines), file);
 
 describe('provision', () => {
   it('parses each step kind, with absolute paths', () => {
