@@ -1,8 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RigError } from '../../src/errors.js';
 import { LxdNodes } from '../../src/runtime/lxd/nodes.js';
@@ -10,30 +7,19 @@ import { nodeMarks } from '../../src/runtime/lxd/node-config.js';
 import type { ImageFiles } from '../../src/runtime/runtime.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { planRig } from '../../src/plan/plan.js';
+import { lxdOk, lxdSends, standInLxd } from './stand-in-lxd.js';
 
 // An LXD node whose cluster member is not online (a member lost mid-rig), against a stand-in LXD on a Unix socket:
 // listed as lost with its member, and `down` removes the nodes it can reach, names the ones it cannot, and keeps the
 // rig's place recorded until they are gone. (A real member lost is for the cluster e2e, with the rig's network.)
-
-let cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanup.reverse()) c();
-  cleanup = [];
-});
 
 interface Fake {
   members: Record<string, string>; // name -> status
   instances: Array<{ name: string; node: string; location: string; status: string }>;
 }
 
+/** A stand-in cluster: what LxdNodes asks to list and remove a rig's nodes. */
 async function fakeCluster(fake: Fake): Promise<{ socket: string; asked: string[]; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'rig-lxd-lost-'));
-  const asked: string[] = [];
-  const send = (res: http.ServerResponse, body: unknown) => {
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify(body));
-  };
-  const ok = (res: http.ServerResponse, metadata: unknown) => send(res, { type: 'sync', status_code: 200, metadata });
   // as LXD 5.0.2 lists an instance on an offline member: its name, member and status Error, no config (so no marks)
   const instance = (i: Fake['instances'][number]) => ({
     name: i.name,
@@ -46,37 +32,25 @@ async function fakeCluster(fake: Fake): Promise<{ socket: string; asked: string[
         ? nodeMarks({ rig: 'r', node: i.node, roles: [], validate: [], update: [], links: [], systemd: false })
         : null,
   });
-  const server = http.createServer((req, res) => {
-    asked.push(`${req.method} ${req.url}`);
+  return standInLxd((req, res) => {
     const url = new URL(req.url!, 'http://lxd');
     const named = /^\/1\.0\/instances\/([^/]+)$/.exec(url.pathname);
     if (url.pathname === '/1.0')
-      return ok(res, { auth: 'trusted', environment: { server_clustered: true, server_name: 'm1', server_version: '5.0.2' } });
+      return lxdOk(res, { auth: 'trusted', environment: { server_clustered: true, server_name: 'm1', server_version: '5.0.2' } });
     if (url.pathname === '/1.0/cluster/members')
-      return ok(
+      return lxdOk(
         res,
         Object.entries(fake.members).map(([server_name, status]) => ({ server_name, status, message: '', url: '', roles: [] })),
       );
-    if (url.pathname === '/1.0/instances') return ok(res, fake.instances.map(instance));
-    if (named && req.method === 'GET') return ok(res, instance(fake.instances.find((i) => i.name === named[1])!));
+    if (url.pathname === '/1.0/instances') return lxdOk(res, fake.instances.map(instance));
+    if (named && req.method === 'GET') return lxdOk(res, instance(fake.instances.find((i) => i.name === named[1])!));
     if (named && req.method === 'DELETE') {
       fake.instances = fake.instances.filter((i) => i.name !== named[1]);
-      return send(res, { type: 'async', status_code: 100, operation: '/1.0/operations/op1', metadata: {} });
+      return lxdSends(res, 202, { type: 'async', status_code: 100, operation: '/1.0/operations/op1', metadata: {} });
     }
-    if (url.pathname.startsWith('/1.0/operations/op1/wait')) return ok(res, { id: 'op1', status: 'Success', status_code: 200, err: '' });
-    res.writeHead(404);
-    res.end('{}');
+    if (url.pathname.startsWith('/1.0/operations/op1/wait')) return lxdOk(res, { id: 'op1', status: 'Success', status_code: 200, err: '' });
+    lxdSends(res, 404, { type: 'error', error: 'not found', error_code: 404 });
   });
-  const sockets = new Set<Socket>();
-  server.on('connection', (s) => sockets.add(s));
-  const socket = join(dir, 'unix.socket');
-  await new Promise<void>((resolve) => server.listen(socket, resolve));
-  cleanup.push(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { socket, asked, dir };
 }
 
 const noFiles: ImageFiles = {

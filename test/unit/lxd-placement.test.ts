@@ -1,7 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RigError } from '../../src/errors.js';
@@ -10,20 +8,15 @@ import { planRig } from '../../src/plan/plan.js';
 import { placeNodes, type MemberLoad } from '../../src/runtime/lxd/placement.js';
 import { checkPlace, PlaceBook } from '../../src/runtime/lxd/places.js';
 import { resolveRemote } from '../../src/runtime/lxd/remotes.js';
+import { lxdOk, lxdSends, standInLxd } from './stand-in-lxd.js';
 
 // Where a rig's LXD nodes go: placement over a cluster's members (pure), the lxc client's remotes as rig reads them,
 // and what `up` checks of a remote before anything is made, against a stand-in LXD on a Unix socket (the real LXD,
 // one daemon and a three-member cluster, is in test/e2e/lxd-placement.e2e.test.ts).
 
-let cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanup.reverse()) c();
-  cleanup = [];
-});
-
 const scratch = () => {
   const dir = mkdtempSync(join(tmpdir(), 'rig-lxd-place-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 };
 
@@ -179,59 +172,39 @@ describe('what up checks of an LXD before anything is made', () => {
     instances?: Array<{ location: string }>;
   }
 
-  /** A stand-in LXD on a Unix socket answering what checkPlace asks; the requests it had, in order. */
-  async function fakeLxd(fake: Fake): Promise<{ socket: string; asked: string[] }> {
-    const dir = scratch();
-    const asked: string[] = [];
-    const ok = (res: http.ServerResponse, metadata: unknown) => {
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ type: 'sync', status_code: 200, metadata }));
-    };
-    const server = http.createServer((req, res) => {
-      asked.push(`${req.method} ${req.url}`);
+  /** A stand-in LXD answering what checkPlace asks. */
+  const fakeLxd = (fake: Fake) =>
+    standInLxd((req, res) => {
       const url = new URL(req.url!, 'http://lxd');
       const project = url.searchParams.get('project') ?? 'default';
       if (url.pathname === '/1.0')
-        return ok(res, {
+        return lxdOk(res, {
           auth: 'trusted',
           environment: { server_clustered: fake.clustered, server_name: 'solo', server_version: '5.0.2' },
         });
       if (url.pathname === '/1.0/projects')
-        return ok(
+        return lxdOk(
           res,
           fake.projects.map((p) => `/1.0/projects/${p}`),
         );
       const named = /^\/1\.0\/projects\/(.+)$/.exec(url.pathname);
-      if (named && !fake.projects.includes(decodeURIComponent(named[1]))) {
-        res.writeHead(404, { 'Content-Type': 'application/json' });
-        return res.end(JSON.stringify({ type: 'error', error: 'Project not found', error_code: 404 }));
-      }
-      if (named) return ok(res, { name: named[1] });
+      if (named && !fake.projects.includes(decodeURIComponent(named[1])))
+        return lxdSends(res, 404, { type: 'error', error: 'Project not found', error_code: 404 });
+      if (named) return lxdOk(res, { name: named[1] });
       if (url.pathname === '/1.0/profiles/default')
-        return ok(res, { devices: fake.rootDisk === false ? {} : { root: { type: 'disk', path: '/', pool: 'p' } }, project });
+        return lxdOk(res, { devices: fake.rootDisk === false ? {} : { root: { type: 'disk', path: '/', pool: 'p' } }, project });
       if (url.pathname === '/1.0/cluster/members')
-        return ok(
+        return lxdOk(
           res,
           (fake.members ?? []).map((m) => ({ ...m, message: '', url: '', roles: [] })),
         );
       if (url.pathname === '/1.0/instances')
-        return ok(
+        return lxdOk(
           res,
           (fake.instances ?? []).map((i, n) => ({ name: `i${n}`, location: i.location, config: { 'user.rig.rig': 'other' } })),
         );
-      res.writeHead(404);
-      res.end('{}');
+      lxdSends(res, 404, { type: 'error', error: 'not found', error_code: 404 });
     });
-    const sockets = new Set<Socket>();
-    server.on('connection', (s) => sockets.add(s));
-    const socket = join(dir, 'unix.socket');
-    await new Promise<void>((resolve) => server.listen(socket, resolve));
-    cleanup.push(() => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    });
-    return { socket, asked };
-  }
 
   const y = (...lines: string[]) => lines.join('\n') + '\n';
   const planOf = (...lines: string[]) => planRig(parseRigFile(y(...lines), 'rigs/r.yaml'));

@@ -1,29 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { RigFileError, type Problem } from '../../src/errors.js';
 import { parseRigFile } from '../../src/rigfile/load.js';
 import { nodeSettingsHash } from '../../src/plan/plan.js';
+import { onlyProblem, problemsOf } from './rigfile-problems.js';
 
 // The rig file's lxd: (where LXD nodes go) and a node's lxd: { target }: the shape, and every error at its line.
 const FILE = 'rigs/test.yaml';
 const y = (...lines: string[]) => lines.join('\n') + '\n';
-
-function problems(text: string): Problem[] {
-  try {
-    parseRigFile(text, FILE);
-  } catch (err) {
-    expect(err).toBeInstanceOf(RigFileError);
-    return (err as RigFileError).problems;
-  }
-  throw new Error('expected a RigFileError');
-}
-
-function one(text: string): Problem {
-  const found = problems(text);
-  expect(found, JSON.stringify(found, null, 2)).toHaveLength(1);
-  expect(found[0].file).toBe(FILE);
-  expect(found[0].hint).toBeTruthy();
-  return found[0];
-}
+const problems = (text: string) => problemsOf(() => parseRigFile(text, FILE));
+const one = (text: string) => onlyProblem(problems(text), FILE);
 
 describe("the rig file's lxd:", () => {
   it('takes a remote, a project and a target rig-wide, and a target per node, which wins', () => {
