@@ -33,7 +33,8 @@ const playbook = (line: string) => {
 };
 const ran = () => (existsSync(join(dir, 'ran')) ? readFileSync(join(dir, 'ran'), 'utf8').trim().split('\n').sort() : []);
 
-describe('ansible-playbook started ahead of need', () => {
+// Each test runs Debian's real ansible-playbook (a Python start of a second or more, far longer on a loaded machine).
+describe('ansible-playbook started ahead of need', { timeout: 120_000 }, () => {
   it('runs nothing before it is handed its inventory, then only the hosts it is told, with their groups and variables', async () => {
     const file = playbook('{{ inventory_hostname }} {{ group_names | join(",") }} {{ rig_live_name }}');
     const running = new Set<() => void>();
