@@ -7,7 +7,7 @@ import { assignAddresses } from '../../plan/sidecar.js';
 import { printable } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import type { ProvisionStep } from '../../rigfile/types.js';
-import { reservedAddresses } from '../../runtime/docker/sidecar.js';
+import { reservedAddresses } from '../../runtime/sidecar-state.js';
 import { createEngine } from '../engine.js';
 import { warn } from '../output.js';
 import { parseDuration } from '../../duration.js';
