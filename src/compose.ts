@@ -6,7 +6,7 @@ import type { Engine } from './engine/context.js';
 import { FactStore } from './facts/store.js';
 import { observeCommands } from './runtime/command.js';
 import { ImageBuilder } from './runtime/docker/images.js';
-import { dockerOnFirstCall, observeDocker } from './runtime/docker/connect.js';
+import { dockerMayBeHere, dockerOnFirstCall, observeDocker } from './runtime/docker/connect.js';
 import { dockerHostWiring, dockerImageFiles, dockerNetworks, dockerRigRegistry } from './runtime/docker/runtime.js';
 import { dockerSidecars } from './runtime/docker/sidecar.js';
 import { DockerNodes } from './runtime/docker/nodes.js';
@@ -71,6 +71,7 @@ export async function composeEngine(s: Settings = settings(), tell?: Tell): Prom
     lxd: () => lxd()?.roles,
     lxdNetwork: async (id) => !!(await networkNamed(lxd()!.client, id)),
     lxdBridge: isLxdBridge,
+    dockerMayBeHere: () => dockerMayBeHere(process.env),
   });
   return {
     rigs: segments.registry(),

@@ -125,7 +125,7 @@ class RigUp implements UpRun {
     // The engine's lists are read at once; the first check to fail in this order says what is wrong. The node
     // images' check may look into an image (a container made and removed): it comes last, alone.
     const quiet = <T>(p: Promise<T>) => (p.catch(() => {}), p);
-    const inUse = quiet(linksInUse(engine, plan.name));
+    const inUse = quiet(plan.links.length ? linksInUse(engine, plan.name) : Promise.resolve(new Set<string>())); // no links: no rig to ask
     const running = quiet(engine.rigs.networks(plan.name));
     const names = quiet(checkContainerNames(engine, plan));
     const missing = quiet(engine.images.missing(this.images.rigImages(['sidecar', 'tools']), false, plan.segment));

@@ -25,6 +25,8 @@ export interface SegmentParts {
   lxd: () => SegmentRoles | undefined;
   /** Whether an LXD network id is one of this segment's rig networks. */
   lxdNetwork: (id: string) => Promise<boolean>;
+  /** Whether a Docker engine may answer here (its socket is on this host, or it is reached over TCP). */
+  dockerMayBeHere: () => boolean;
   /** Whether a bridge is an LXD rig bridge (LXD wires its own NICs on it). */
   lxdBridge: (bridge: string) => boolean;
 }
@@ -37,22 +39,31 @@ const noDocker = (err: unknown) => err instanceof RigError && err.exitCode === E
 
 export class Segments {
   private readonly known = new Map<string, Segment>();
+  private readonly placed = new Map<string, Segment>();
   private readonly networkSegments = new Map<string, Segment>();
 
   constructor(private readonly parts: SegmentParts) {}
 
-  /** The segment a rig about to be made goes on: every look for it goes there alone. */
+  /** The segment a rig about to be made goes on, unless it is up already on the other. */
   place(rig: string, segment: Segment): void {
-    this.known.set(rig, segment);
+    this.placed.set(rig, segment);
   }
 
-  /** The segment a rig is on: LXD's if LXD has its network or its sidecar, else Docker's. */
+  /**
+   * The segment a rig is on: LXD's if LXD has its network or its sidecar; else where it is about to be made (place).
+   * A rig about to be made on LXD is looked for in Docker too (a rig of that name up there is the same rig), but only
+   * if Docker's socket is on this host, and a Docker that does not answer has none.
+   */
   async of(rig: string): Promise<Segment> {
     const known = this.known.get(rig);
     if (known) return known;
     const lxd = this.parts.lxd();
     const onLxd = lxd && ((await lxd.rigs.networks(rig)).length > 0 || (await lxd.rigs.containers(rig)).length > 0);
-    const segment = onLxd ? 'lxd' : 'docker';
+    let segment: Segment = onLxd ? 'lxd' : (this.placed.get(rig) ?? 'docker');
+    if (!onLxd && segment === 'lxd' && this.parts.dockerMayBeHere()) {
+      const onDocker = await this.dockerUnlessAbsent(() => this.parts.docker.rigs.networks(rig));
+      if (onDocker.length) segment = 'docker';
+    }
     this.known.set(rig, segment);
     return segment;
   }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { answerWithin } from './deadline.js';
@@ -41,6 +42,13 @@ export async function dockerOnFirstCall(env: NodeJS.ProcessEnv = process.env): P
     );
   };
   return docker;
+}
+
+/** Whether a Docker engine may answer: its Unix socket is there (DOCKER_HOST's, or the default), or DOCKER_HOST is not a socket. */
+export function dockerMayBeHere(env: NodeJS.ProcessEnv): boolean {
+  const host = env.DOCKER_HOST;
+  if (host && !host.startsWith('unix://')) return true;
+  return existsSync(host ? host.slice('unix://'.length) : '/var/run/docker.sock');
 }
 
 function engineError(err: unknown, where: string): RigError {
