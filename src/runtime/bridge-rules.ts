@@ -43,7 +43,6 @@ async function iptables(args: string[]): Promise<void> {
   }
 }
 
-
 /** Whether Docker's DOCKER-USER chain is there (Docker runs, or ran, on this host): without it nothing drops a rig's frames. */
 export async function dockerUserChain(): Promise<boolean> {
   const listed = await runCommand('iptables', ['-w', '-S', 'DOCKER-USER'], { allowFailure: true }).catch(() => undefined); // no iptables: no Docker rules
@@ -84,4 +83,3 @@ export async function removeBridgeRules(rig: string): Promise<void> {
     }
   }
 }
-

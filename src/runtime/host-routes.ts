@@ -29,4 +29,3 @@ export function checkSubnetFree(subnet: string): void {
     );
   }
 }
-

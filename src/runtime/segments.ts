@@ -107,7 +107,8 @@ export class Segments {
 
   registry(): RigRegistry {
     return {
-      networks: async (rig) => this.remember(rig ? await (await this.forRig(rig)).rigs.networks(rig) : await this.both((r) => r.rigs.networks())),
+      networks: async (rig) =>
+        this.remember(rig ? await (await this.forRig(rig)).rigs.networks(rig) : await this.both((r) => r.rigs.networks())),
       containers: async (rig): Promise<RigContainer[]> =>
         rig ? (await this.forRig(rig)).rigs.containers(rig) : this.both((r) => r.rigs.containers()),
       removeContainer: (id) => this.byId(id).rigs.removeContainer(id),
@@ -133,7 +134,11 @@ export class Segments {
       createNetwork: async (request) => {
         const segment = request.segment ?? 'docker';
         if (segment === 'lxd' && !this.parts.lxd())
-          throw new RigError('This rig is all LXD nodes, and no LXD daemon is on this host.', 'start one: scripts/lxd-host up', ExitCode.badInput);
+          throw new RigError(
+            'This rig is all LXD nodes, and no LXD daemon is on this host.',
+            'start one: scripts/lxd-host up',
+            ExitCode.badInput,
+          );
         const made = await this.roles(segment).network.createNetwork(request);
         this.networkSegments.set(made.network.id, segment);
         return made;

@@ -28,7 +28,10 @@ export async function watchConsole(
   const stop = new AbortController();
   const last: string[] = [];
   const matched = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${last.join('\n')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${last.join('\n')}`)),
+      timeoutMs,
+    );
     const onLine = (line: string) => {
       if (last.push(line) > TAIL_LINES) last.shift();
       for (const [pattern, left] of seen) if (pattern.test(line)) seen.set(pattern, left - 1);

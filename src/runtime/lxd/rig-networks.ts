@@ -78,7 +78,9 @@ export async function createLxdNetwork(client: LxdClient, req: NetworkRequest): 
   const addresses = rigAddresses(subnet);
   const labels = { ...req.labels, [Label.subnet]: subnet, [Label.internal]: String(req.internal) };
   // A rig that may reach out: the host routes for it, as Docker's bridge does (its gateway address, LXD's NAT).
-  const way: Record<string, string> = req.internal ? {} : { 'ipv4.address': `${addresses.gateway}/${parseCidr(subnet).prefix}`, 'ipv4.nat': 'true' };
+  const way: Record<string, string> = req.internal
+    ? {}
+    : { 'ipv4.address': `${addresses.gateway}/${parseCidr(subnet).prefix}`, 'ipv4.nat': 'true' };
   try {
     await createBridge(client, name, marksOf(labels), { ...NO_LXD_FIREWALL, ...way });
   } catch (err) {

@@ -127,10 +127,7 @@ export class LxdSidecars implements Sidecars {
       events.wired?.(); // LXD put its NIC on the bridge as it started
       const labels = labelsOf((await this.client.instance(id))?.config);
       const socket = join(labels[Label.state], 'etcd', ETCD_SOCKET);
-      await Promise.all([
-        etcdServes().then(() => events.etcdServes?.(socket)),
-        bridgeServes().then(() => events.bridgeServes?.()),
-      ]);
+      await Promise.all([etcdServes().then(() => events.etcdServes?.(socket)), bridgeServes().then(() => events.bridgeServes?.())]);
     } catch (err) {
       throw new RigError(
         `The sidecar ${id} (dnsmasq and etcd, an LXD instance) ${err instanceof LxdError ? `could not start: ${err.lxdMessage}` : (err as Error).message}`,
@@ -168,7 +165,10 @@ export class LxdSidecars implements Sidecars {
     const serves = await watchConsole(this.console(id), [SIDECAR_WIRED, DNSMASQ_SERVES, ETCD_SERVES], timeoutMs, { newOnly: true });
     await this.client.setState(id, 'start');
     await serves().catch((err: Error) => {
-      throw new RigError(`The sidecar ${id} was started again, but ${err.message}`, `see its log: ${join(this.console(id), 'console.log')}`);
+      throw new RigError(
+        `The sidecar ${id} was started again, but ${err.message}`,
+        `see its log: ${join(this.console(id), 'console.log')}`,
+      );
     });
   }
 
@@ -186,7 +186,8 @@ export class LxdSidecars implements Sidecars {
   async watch(onEvent: (event: { rig: string; id: string; action: 'start' | 'die' }) => void): Promise<() => void> {
     const stream = await followEvents(this.client, ['lifecycle'], (event) => {
       const what = event.metadata.action;
-      const action = what === 'instance-started' ? 'start' : what === 'instance-stopped' || what === 'instance-shutdown' ? 'die' : undefined;
+      const action =
+        what === 'instance-started' ? 'start' : what === 'instance-stopped' || what === 'instance-shutdown' ? 'die' : undefined;
       const name = action && instanceOf(event);
       if (!name) return;
       this.client
@@ -201,7 +202,9 @@ export class LxdSidecars implements Sidecars {
   }
 
   async waitForLog(id: string, patterns: RegExp[], timeoutMs: number): Promise<void> {
-    await (await watchConsole(this.console(id), patterns, timeoutMs))();
+    await (
+      await watchConsole(this.console(id), patterns, timeoutMs)
+    )();
   }
 
   streamLog(id: string, options: Parameters<Sidecars['streamLog']>[1], onLine: Parameters<Sidecars['streamLog']>[2], signal: AbortSignal) {
