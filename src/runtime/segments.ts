@@ -37,6 +37,30 @@ const onDocker = (id: string) => /^[0-9a-f]{64}$/.test(id);
 /** Docker not there at all (exit 3 at its first call), as opposed to a Docker that fails a call. */
 const noDocker = (err: unknown) => err instanceof RigError && err.exitCode === ExitCode.engineUnavailable;
 
+/** LXD's roles where no LXD daemon is: it has no rigs, and makes nothing (the backend's check says why first). */
+const noLxd = (): never => {
+  throw new RigError('No LXD daemon is on this host, and this rig is on LXD.', 'start one: scripts/lxd-host up', ExitCode.badInput);
+};
+const NO_LXD: SegmentRoles = {
+  rigs: {
+    networks: async () => [],
+    containers: async () => [],
+    containersNamed: async () => [],
+    removeContainer: async () => noLxd(),
+    watchStarts: async () => noLxd(),
+    engineStopped: () => undefined,
+  },
+  network: {
+    createNetwork: async () => noLxd(),
+    removeNetwork: async () => noLxd(),
+    removeOwnNetwork: async () => noLxd(),
+    checkSubnetFree: () => undefined,
+    guardPorts: async () => noLxd(),
+  },
+  sidecars: new Proxy({} as Sidecars, { get: () => noLxd }),
+  containerState: async () => noLxd(),
+};
+
 export class Segments {
   private readonly known = new Map<string, Segment>();
   private readonly placed = new Map<string, Segment>();
@@ -69,7 +93,7 @@ export class Segments {
   }
 
   private roles(segment: Segment): SegmentRoles {
-    return segment === 'lxd' ? this.parts.lxd()! : this.parts.docker;
+    return segment === 'lxd' ? (this.parts.lxd() ?? NO_LXD) : this.parts.docker;
   }
 
   private async forRig(rig: string): Promise<SegmentRoles> {
