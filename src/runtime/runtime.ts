@@ -1,9 +1,12 @@
 import type { Plan } from '../plan/plan.js';
 import type { LineSink, LogOptions } from './backend.js';
-import type { RigError } from '../errors.js';
+import { RigError } from '../errors.js';
 import type { RigAddresses } from '../plan/plan.js';
 import type { GuardedPort } from './port-guard.js';
 import type { Segment } from './kind.js';
+
+/** The container engine is not there at all (no socket, nothing listening): not one that fails or hangs. */
+export class EngineAbsent extends RigError {}
 
 /** A name another container already has (a rig's sidecar, a node): how a runtime or a backend refuses to make it. */
 export class NameTaken extends Error {}

@@ -1,7 +1,15 @@
 import { ExitCode, RigError } from '../errors.js';
 import type { NodeBackend } from './backend.js';
 import type { Segment } from './kind.js';
-import type { HostWiring, RigContainer, RigNetwork, RigNetworks, RigRegistry, Sidecars } from './runtime.js';
+import {
+  EngineAbsent,
+  type HostWiring,
+  type RigContainer,
+  type RigNetwork,
+  type RigNetworks,
+  type RigRegistry,
+  type Sidecars,
+} from './runtime.js';
 
 /**
  * The runtime's roles over both segments a rig can have (kind.ts: Segment): Docker's (a Docker bridge and the
@@ -35,7 +43,7 @@ export interface SegmentParts {
 const onDocker = (id: string) => /^[0-9a-f]{64}$/.test(id);
 
 /** Docker not there at all (exit 3 at its first call), as opposed to a Docker that fails a call. */
-const noDocker = (err: unknown) => err instanceof RigError && err.exitCode === ExitCode.engineUnavailable;
+const noDocker = (err: unknown) => err instanceof EngineAbsent;
 
 /** LXD's roles where no LXD daemon is: it has no rigs, and makes nothing (the backend's check says why first). */
 const noLxd = (): never => {
@@ -185,9 +193,7 @@ export class Segments {
       reserved: (labels) => docker.reserved(labels), // the same state directory on this host, either way
       removeState: (labels) => docker.removeState(labels),
       watch: async (onEvent) => {
-        const lxd = this.parts.lxd();
         const stops = await this.both(async (r) => [await r.sidecars.watch(onEvent)]);
-        if (!stops.length && !lxd) throw new RigError('No engine to follow.', 'start Docker or LXD', ExitCode.engineUnavailable);
         return () => stops.forEach((stop) => stop());
       },
       waitForLog: (id, patterns, timeoutMs) => this.byId(id).sidecars.waitForLog(id, patterns, timeoutMs),

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { answerWithin } from './deadline.js';
+import { EngineAbsent } from '../runtime.js';
 import { loadDockerode } from './load-dockerode.js';
 
 /** Connect to the Docker engine (DOCKER_HOST or the local socket) and check that it answers; every call has a deadline. */
@@ -60,7 +61,7 @@ function engineError(err: unknown, where: string): RigError {
       ExitCode.engineUnavailable,
     );
   }
-  return new RigError(
+  return new EngineAbsent(
     `No Docker engine answers at ${where} (${code ?? (err as Error)?.message}).`,
     'start it (systemctl start docker, or: nohup dockerd >/var/log/dockerd.log 2>&1 &), or set DOCKER_HOST',
     ExitCode.engineUnavailable,
