@@ -7,6 +7,8 @@ import { execa } from 'execa';
 import { ended, eventually, fixtureDir, killSpawned, printed, rig, spawnRig, uniqueName, vethsLeft } from './helpers.js';
 import { lxdImages, rigInstances, useLxdHost } from './lxd-host.js';
 import { sidecarWiring } from '../../src/runtime/veth.js';
+import { createEngine } from '../../src/cli/engine.js';
+import { runtimeContract } from '../contract/runtime.contract.js';
 
 // A rig whose every node is on LXD (backend: lxd rig-wide): its L2 segment is an LXD managed bridge and its sidecar an
 // LXD instance, so the CLI runs it with no Docker engine at all. Through the real CLI against this host's LXD daemon.
@@ -64,6 +66,23 @@ async function importImages(): Promise<void> {
     fixture.cleanup();
   }
 }
+
+// The runtime's roles on LXD (its registry, network and sidecar) hold to the contract the engine relies on.
+runtimeContract(
+  'the LXD daemon (a rig of LXD nodes only)',
+  uniqueName('lxdcontract'),
+  async () => {
+    await importImages();
+    return {
+      engine: await createEngine(),
+      leftovers: async (rig) => [
+        ...(await rigInstances(rig)).map((i) => `instance ${i.name}`),
+        ...(await rigNetworks(rig)).map((n) => `network ${n.name}`),
+      ],
+    };
+  },
+  'lxd',
+);
 
 describe('a rig of LXD nodes only: an LXD bridge, the sidecar an LXD instance, and no Docker', () => {
   const name = uniqueName('lxdrt');
