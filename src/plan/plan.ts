@@ -41,7 +41,7 @@ export function planRig(spec: RigSpec): Plan {
   return {
     spec,
     name: spec.name,
-    network: networkName(spec.name),
+    network: segment === 'lxd' ? lxdNetworkName(spec.name) : networkName(spec.name),
     segment,
     sidecar: { container: sidecarName(spec.name, segment), mac: nodeMac(spec.name, SIDECAR_NODE) },
     links: spec.nodes.flatMap((n) => (n.mirrors ? linksOf(spec, n.name, n.mirrors) : [])),
@@ -56,6 +56,9 @@ export function planRig(spec: RigSpec): Plan {
 /** A rig's segment: LXD's when every node's backend is on one (it then needs no Docker to run), else Docker's. */
 export const segmentOf = (spec: RigSpec): Segment =>
   spec.nodes.length > 0 && spec.nodes.every((n) => declarationOf(n.backend).segment === 'lxd') ? 'lxd' : 'docker';
+
+/** An LXD rig bridge's name: LXD allows 15 characters, so `rl` and a digest of the rig's name (one per rig name). */
+export const lxdNetworkName = (rig: string) => `rl${createHash('sha256').update(rig).digest('hex').slice(0, 12)}`;
 
 /** The sidecar's name: a Docker container's `rig-<rig>.sidecar`, or an LXD instance's (no dot: undottedName). */
 export const sidecarName = (rig: string, segment: Segment) =>

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import { parseCidr, pickSubnet } from '../../ipv4.js';
-import { rigAddresses } from '../../plan/plan.js';
+import { lxdNetworkName, rigAddresses } from '../../plan/plan.js';
 import { allowLxdBridge, removeBridgeRules } from '../bridge-rules.js';
 import { checkSubnetFree, hostRoutes } from '../host-routes.js';
 import { guardPorts, removePortGuard } from '../port-guard.js';
@@ -18,9 +18,6 @@ import { LxdError } from './transport.js';
  * and firewall rule go on it as on a Docker bridge. A rig that may reach out gets the gateway address on it and
  * LXD's NAT; an internal one gives the host no address on it at all.
  */
-
-/** The bridge's name: LXD allows 15 characters, so `rl` and a digest of the rig's name (one bridge per rig name). */
-export const lxdBridgeName = (rig: string) => `rl${createHash('sha256').update(rig).digest('hex').slice(0, 12)}`;
 
 /** Whether a bridge is an LXD rig bridge (LXD puts the NICs on it: nothing for this host to wire). */
 export const isLxdBridge = (bridge: string) => /^rl[0-9a-f]{12}$/.test(bridge);
@@ -73,7 +70,7 @@ async function pickLxdSubnet(client: LxdClient, req: NetworkRequest): Promise<st
 
 export async function createLxdNetwork(client: LxdClient, req: NetworkRequest): Promise<{ network: RigNetwork; firewall: Promise<void> }> {
   const rig = req.labels[Label.rig];
-  const name = lxdBridgeName(rig);
+  const name = lxdNetworkName(rig); // the plan's network name for a rig on LXD (req.name)
   const subnet = await pickLxdSubnet(client, req);
   const addresses = rigAddresses(subnet);
   const labels = { ...req.labels, [Label.subnet]: subnet, [Label.internal]: String(req.internal) };
