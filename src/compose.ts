@@ -97,7 +97,7 @@ function lxdParts(s: Settings, docker: Docker, images: ImageBuilder) {
     });
     const sidecars = new LxdSidecars(client, nodeImages, { cacheDir: s.cacheDir, image: images.ref('sidecar') });
     const roles: SegmentRoles = {
-      rigs: lxdRigRegistry(client, s.lxdSocket, (id) => sidecars.removeConsole(id)),
+      rigs: lxdRigRegistry(client, s.lxdSocket, sidecars),
       network: lxdNetworks(client),
       sidecars,
       containerState: (id) => instanceState(client, id),

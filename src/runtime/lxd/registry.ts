@@ -21,16 +21,24 @@ function containerOf(i: Instance): RigContainer {
   return { id: i.name, name: i.name, role: labels[Label.role] ?? '', node: labels[Label.node], state: stateOf(i), labels };
 }
 
-export function lxdRigRegistry(client: LxdClient, socket: string, onRemoved: (id: string) => void): RigRegistry {
+export function lxdRigRegistry(
+  client: LxdClient,
+  socket: string,
+  sidecars: { settled(): Promise<void>; removed(id: string): void },
+): RigRegistry {
   return {
     networks: (rig) => lxdRigNetworks(client, rig),
-    // Its nodes are listed by the LXD backend, as Docker's registry lists no LXC node.
-    containers: async (rig) => (await client.rigInstances(rig)).map(containerOf).filter((c) => c.role !== 'node'),
+    // Its nodes are listed by the LXD backend, as Docker's registry lists no LXC node. A sidecar this process is
+    // making is waited for: a rig removed meanwhile (Ctrl-C) is then removed whole.
+    containers: async (rig) => {
+      await sidecars.settled();
+      return (await client.rigInstances(rig)).map(containerOf).filter((c) => c.role !== 'node');
+    },
     removeContainer: async (id) => {
       // Its init ends its daemons on SIGTERM (lxc.signal.halt): a stop that does not end in 2 s is made at once.
       await client.setState(id, 'stop', false, 2_000).catch(() => undefined); // not running, or gone: the delete says
       await client.deleteInstance(id);
-      onRemoved(id);
+      sidecars.removed(id);
     },
     containersNamed: async (names) =>
       (await client.instances()).filter((i) => names.includes(i.name)).map((i) => ({ name: i.name, rig: labelsOf(i.config)[Label.rig] })),

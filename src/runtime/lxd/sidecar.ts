@@ -46,6 +46,9 @@ export interface LxdSidecarOptions {
 }
 
 export class LxdSidecars implements Sidecars {
+  private readonly making = new Map<string, Promise<void>>(); // by instance name: those this process makes
+  private readonly mine = new Set<string>(); // those made (or being made) by this process and not removed
+
   constructor(
     private readonly client: LxdClient,
     private readonly images: NodeImages,
@@ -56,7 +59,27 @@ export class LxdSidecars implements Sidecars {
     return consoleDir(this.options.cacheDir, id);
   }
 
+  /**
+   * Its instance is made in the background (on a `dir` pool, a copy of the image: seconds), while the engine goes
+   * on to make the nodes; `start` waits for it. The rig's name is claimed by its LXD network, which LXD lets only one
+   * rig have (rig-networks.ts); a sidecar of that name here, or being made by this process, is refused at once.
+   */
   async create(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<string> {
+    const name = plan.sidecar.container;
+    if (this.mine.has(name) || (await this.client.instance(name))) throw new NameTaken(`the LXD instance name ${name} is taken`);
+    const made = this.make(plan, net, etcdRootPassword);
+    made.catch(() => this.mine.delete(name)); // start says why
+    this.making.set(name, made);
+    this.mine.add(name);
+    return name;
+  }
+
+  /** Every sidecar this process is making, made or failed: what a look for a rig's instances waits for first. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.making.values()]);
+  }
+
+  private async make(plan: Plan, net: RigNetwork, etcdRootPassword: string): Promise<void> {
     const alias = await this.images.alias(this.options.image);
     const name = plan.sidecar.container;
     const a = net.addresses;
@@ -113,12 +136,12 @@ export class LxdSidecars implements Sidecars {
         throw new NameTaken(`the LXD instance name ${name} is taken`, { cause: err });
       throw err;
     }
-    return name;
   }
 
   async start(plan: Plan, net: RigNetwork, id: string, events: SidecarEvents = {}): Promise<void> {
     const waitMs = scaledWaitMs(DAEMONS_SERVE_MS, plan.nodes.length);
     try {
+      await this.making.get(id);
       const etcdServes = await watchConsole(this.console(id), [ETCD_SERVES], waitMs);
       const bridgeServes = await watchConsole(this.console(id), [DNSMASQ_SERVES, SIDECAR_WIRED], waitMs);
       const starting = paced(() => this.client.setState(id, 'start'), { first: true });
@@ -178,9 +201,11 @@ export class LxdSidecars implements Sidecars {
     removeSidecarState(labels);
   }
 
-  /** Remove the instance's console log on this host, once the instance is gone. */
-  removeConsole(id: string): void {
+  /** The instance is gone: its console log on this host goes too, and its name may be made again. */
+  removed(id: string): void {
     rmSync(this.console(id), { recursive: true, force: true });
+    this.making.delete(id);
+    this.mine.delete(id);
   }
 
   async watch(onEvent: (event: { rig: string; id: string; action: 'start' | 'die' }) => void): Promise<() => void> {
