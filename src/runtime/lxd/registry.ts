@@ -40,8 +40,12 @@ export function lxdRigRegistry(
       await client.deleteInstance(id);
       sidecars.removed(id);
     },
-    containersNamed: async (names) =>
-      (await client.instances()).filter((i) => names.includes(i.name)).map((i) => ({ name: i.name, rig: labelsOf(i.config)[Label.rig] })),
+    containersNamed: async (names) => {
+      await sidecars.settled();
+      return (await client.instances())
+        .filter((i) => names.includes(i.name))
+        .map((i) => ({ name: i.name, rig: labelsOf(i.config)[Label.rig] }));
+    },
     watchStarts: async (rig, networkId, onStart, onEnd) => {
       const network = await networkNamed(client, networkId);
       const stream = await followEvents(client, ['lifecycle'], (event) => {
