@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,7 +6,7 @@ import type { Engine } from './engine/context.js';
 import { FactStore } from './facts/store.js';
 import { observeCommands } from './runtime/command.js';
 import { ImageBuilder } from './runtime/docker/images.js';
-import { connectDocker, observeDocker } from './runtime/docker/connect.js';
+import { dockerMayBeHere, dockerOnFirstCall, observeDocker } from './runtime/docker/connect.js';
 import { dockerHostWiring, dockerImageFiles, dockerNetworks, dockerRigRegistry } from './runtime/docker/runtime.js';
 import { dockerSidecars } from './runtime/docker/sidecar.js';
 import { DockerNodes } from './runtime/docker/nodes.js';
@@ -13,7 +14,14 @@ import { LxcNodes } from './runtime/lxc/nodes.js';
 import { LxdNodes } from './runtime/lxd/nodes.js';
 import { localSocket } from './runtime/lxd/transport.js';
 import type { NodeBackend } from './runtime/backend.js';
-import { BACKEND_KINDS, type BackendKind } from './runtime/kinds.js';
+import { BACKEND_KINDS, declarationOf, type BackendKind } from './runtime/kinds.js';
+import { Segments, type SegmentRoles } from './runtime/segments.js';
+import { LxdClient } from './runtime/lxd/api.js';
+import { NodeImages } from './runtime/lxd/node-images.js';
+import { LxdSidecars } from './runtime/lxd/sidecar.js';
+import { instanceState, lxdRigRegistry } from './runtime/lxd/registry.js';
+import { isLxdBridge, lxdNetworks, networkNamed } from './runtime/lxd/rig-networks.js';
+import type { ImageName, Images } from './runtime/images.js';
 import type Docker from 'dockerode';
 
 /**
@@ -38,9 +46,13 @@ export type Settings = ReturnType<typeof settings>;
 /** A line of --verbose: what rig asked the engine or ran on the host, and how long it took. */
 export type Tell = (message: string, fields: Record<string, unknown>) => void;
 
-/** Connect to the container engine and build the engine's parts; with `tell`, every engine call and host command is told as it ends. */
+/**
+ * Build the engine's parts, over both segments a rig can be on (runtime/segments.ts): the Docker engine's, connected
+ * to on its first call only, and the local LXD daemon's, if one is here. With `tell`, every engine call and host
+ * command is told as it ends.
+ */
 export async function composeEngine(s: Settings = settings(), tell?: Tell): Promise<Engine> {
-  const docker = await connectDocker();
+  const docker = await dockerOnFirstCall();
   if (tell) {
     observeDocker(docker, tell);
     observeCommands((command, exitCode, ms) =>
@@ -48,15 +60,68 @@ export async function composeEngine(s: Settings = settings(), tell?: Tell): Prom
     );
   }
   const images = new ImageBuilder(docker, s);
+  const lxd = lxdParts(s, docker, images);
+  const dockerWiring = dockerHostWiring(docker);
+  const segments = new Segments({
+    docker: {
+      rigs: dockerRigRegistry(docker),
+      network: dockerNetworks(docker),
+      sidecars: dockerSidecars(docker, images.ref('sidecar')),
+      containerState: (id) => dockerWiring.containerState(id),
+    },
+    lxd: () => lxd()?.roles,
+    lxdNetwork: async (id) => !!(await networkNamed(lxd()!.client, id)),
+    lxdBridge: isLxdBridge,
+    dockerMayBeHere: () => dockerMayBeHere(process.env),
+  });
   return {
-    rigs: dockerRigRegistry(docker),
-    network: dockerNetworks(docker),
-    sidecars: dockerSidecars(docker, images.ref('sidecar')),
-    wiring: dockerHostWiring(docker),
+    rigs: segments.registry(),
+    network: segments.networks(),
+    sidecars: segments.sidecars(),
+    wiring: segments.wiring(dockerWiring),
     facts: (access) => FactStore.connect(access),
-    images,
-    backends: lazyBackends({ docker, images, settings: s }),
+    images: imagesOnLxd(images, s, lxd),
+    backends: lazyBackends({ docker, images, settings: s, segments }),
   };
+}
+
+/** The local LXD daemon's roles, built on first use and only if its socket is there (undefined: no daemon here). */
+function lxdParts(s: Settings, docker: Docker, images: ImageBuilder) {
+  let built: { client: LxdClient; roles: SegmentRoles; images: NodeImages } | undefined;
+  return () => {
+    if (built || !existsSync(s.lxdSocket)) return built;
+    const client = LxdClient.connect({ socket: s.lxdSocket });
+    const nodeImages = new NodeImages(client, dockerImageFiles(docker), {
+      cacheDir: s.cacheDir,
+      baseImage: images.ref('base'),
+      baseRootfs: images.rootfsDir(),
+    });
+    const sidecars = new LxdSidecars(client, nodeImages, { cacheDir: s.cacheDir, image: images.ref('sidecar') });
+    const roles: SegmentRoles = {
+      rigs: lxdRigRegistry(client, s.lxdSocket, sidecars),
+      network: lxdNetworks(client),
+      sidecars,
+      containerState: (id) => instanceState(client, id),
+    };
+    built = { client, roles, images: nodeImages };
+    return built;
+  };
+}
+
+/**
+ * rig's images as a rig on LXD needs them: none missing when LXD's store has each under its hashed alias and the
+ * tools are unpacked in the cache (so `up` asks Docker nothing); else Docker's answer (it builds them).
+ */
+function imagesOnLxd(images: ImageBuilder, s: Settings, lxd: ReturnType<typeof lxdParts>): Images {
+  const inLxd = async (name: ImageName, store: NodeImages) =>
+    name === 'tools' ? existsSync(join(s.cacheDir, 'tools', images.ref('tools').split(':')[1])) : store.has(images.ref(name));
+  const wrapped = Object.create(images) as Images;
+  wrapped.missing = async (names, force, segment) => {
+    const store = lxd()?.images;
+    if (segment === 'lxd' && store && !force && (await Promise.all(names.map((n) => inLxd(n, store)))).every(Boolean)) return [];
+    return images.missing(names, force);
+  };
+  return wrapped;
 }
 
 /** What a backend is built from. */
@@ -64,6 +129,7 @@ interface Parts {
   docker: Docker;
   images: ImageBuilder;
   settings: Settings;
+  segments: Segments;
 }
 
 /** How each backend of the registry (runtime/kinds.ts) is built: one entry a kind. */
@@ -95,7 +161,10 @@ function lazyBackends(parts: Parts): Partial<Record<BackendKind, NodeBackend>> {
   const built: Partial<Record<BackendKind, NodeBackend>> = {};
   const backends: Partial<Record<BackendKind, NodeBackend>> = {};
   for (const kind of BACKEND_KINDS) {
-    Object.defineProperty(backends, kind, { enumerable: true, get: () => (built[kind] ??= FACTORIES[kind](parts)) });
+    // A backend on Docker's segment has no nodes in a rig on LXD: it is not asked about one (segments.ts).
+    const make = () => FACTORIES[kind](parts);
+    const scoped = () => (declarationOf(kind).segment === 'docker' ? parts.segments.dockerBackend(make()) : make());
+    Object.defineProperty(backends, kind, { enumerable: true, get: () => (built[kind] ??= scoped()) });
   }
   return backends;
 }

@@ -19,6 +19,8 @@ export const Label = {
   etcdRoot: 'io.rig.etcd-root', // on the sidecar: the root password of the rig's etcd (nodes have their own users)
   image: 'io.rig.image', // on images rig built: the image definition's name (docker images --filter label=io.rig.image)
   hash: 'io.rig.hash', // on images rig built: the definition's content hash
+  subnet: 'io.rig.subnet', // on an LXD rig network: its subnet (LXD gives the bridge none: rig's sidecar serves it)
+  internal: 'io.rig.internal', // on an LXD rig network: "true" when the rig has no way out
   build: 'io.rig.build', // on images rig files build (io.rig.image=build): JSON of the rig file, nodes and context it was built for
 } as const;
 

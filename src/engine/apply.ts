@@ -74,7 +74,13 @@ export async function findRig(engine: Engine, plan: Plan, named: string): Promis
   const stages = await factAccess(engine, plan.name)
     .then((access) => withFacts(access, async (f) => new Map([...(await f.rigState(plan.name))].map(([n, s]) => [n, s.stage ?? '']))))
     .catch(() => undefined); // a sidecar that is down: --recreate, or the reconcile's own check, says so
-  const diff = diffRig(plan, { settings: network.labels[Label.spec], rigSettings: network.labels[Label.settings], nodes, stages });
+  const diff = diffRig(plan, {
+    settings: network.labels[Label.spec],
+    rigSettings: network.labels[Label.settings],
+    nodes,
+    stages,
+    segment: network.segment ?? 'docker',
+  });
   return { diff, running: { network, nodes } };
 }
 

@@ -21,6 +21,12 @@ export async function rigNames(engine: Engine): Promise<string[]> {
   return [...new Set(names)].sort();
 }
 
+/** Whether anything of one rig is left (rigNames, for that rig alone). */
+export async function rigExists(engine: Engine, rig: string): Promise<boolean> {
+  const [networks, containers, nodes] = await Promise.all([engine.rigs.networks(rig), engine.rigs.containers(rig), listNodes(engine, rig)]);
+  return networks.length + containers.length + nodes.length > 0;
+}
+
 /**
  * Remove everything of one rig, found by its labels alone (no rig file needed, and after an `up` that died
  * halfway): nodes and the sidecar at once (the leases and etcd keys live in the sidecar and go with it, so a
@@ -48,8 +54,11 @@ export async function destroyRig(engine: Engine, rig: string): Promise<DownResul
   const wiredHere = nodes.flat().filter((n) => declarationOf(n.backend).wiredByHost);
   const veths = [...wiredHere.map((n) => nodeWiring(rig, n.node).hostInterface), sidecarWiring(rig).hostInterface];
   // Links only once the networks that list them are known: a link another rig may use is never guessed away.
-  const [usedByOthers, networks] = await Promise.all([attempt(linksInUse(engine, rig), undefined), attempt(rigs.networks(rig), [])]);
-  const used = usedByOthers ? listedLinks(networks, nodes.flat()) : [];
+  // Other rigs are asked only if this one has links (a rig on LXD with none asks Docker nothing).
+  const networks = await attempt(rigs.networks(rig), []);
+  const mine = listedLinks(networks, nodes.flat());
+  const usedByOthers = mine.length ? await attempt(linksInUse(engine, rig), undefined) : new Set<string>();
+  const used = usedByOthers ? mine : [];
   const detached: string[] = [];
   for (const network of networks) detached.push(...(await attempt(engine.network.removeNetwork(network.id), [])));
   const links = usedByOthers ? removeLinks(used, usedByOthers) : [];

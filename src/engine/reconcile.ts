@@ -8,6 +8,7 @@ import { nodeWiring } from '../runtime/veth.js';
 import type { RigSpec } from '../rigfile/types.js';
 import type { LinkRecord, NodeInstance } from '../runtime/backend.js';
 import type { RigContainer, RigNetwork } from '../runtime/runtime.js';
+import type { Segment } from '../runtime/kind.js';
 import { assignAddresses, etcdUrl, nodesConf } from '../plan/sidecar.js';
 import type { Engine, Step } from './context.js';
 import { checkLinks, linkKey, linksOfOthers, makeLinks, removeLinks, rigLinks } from './links.js';
@@ -43,14 +44,21 @@ export const sameRig = (d: RigDiff) => !d.rigChanged && !d.added.length && !d.re
  */
 export function diffRig(
   plan: Plan,
-  running: { settings?: string; rigSettings?: string; nodes: NodeInstance[]; stages?: Map<string, string> },
+  running: { settings?: string; rigSettings?: string; nodes: NodeInstance[]; stages?: Map<string, string>; segment?: Segment },
 ): RigDiff {
   const wanted = new Map(plan.nodes.map((n) => [n.spec.name, nodeSettingsHash(n.spec)]));
   const have = new Map(running.nodes.map((n) => [n.node, n]));
   const ok = (node: string) => have.get(node)!.running && (!running.stages || running.stages.get(node) === 'ready');
   const same = [...wanted].filter(([n, hash]) => have.get(n)?.settings === hash).map(([n]) => n);
-  const rigChanged = running.settings !== rigSettingsHash(plan.spec);
-  const rigChanges = rigChanged ? settingsChanges(running.rigSettings, plan.spec) : undefined;
+  // A rig that goes from Docker's segment to LXD's (its last Docker node gone) or back is a new network and sidecar.
+  const moved = running.segment !== undefined && running.segment !== plan.segment;
+  const rigChanged = moved || running.settings !== rigSettingsHash(plan.spec);
+  const rigChanges = rigChanged
+    ? [
+        ...(moved ? [`segment ${running.segment} -> ${plan.segment} (the rig's network and sidecar)`] : []),
+        ...(settingsChanges(running.rigSettings, plan.spec) ?? []),
+      ]
+    : undefined;
   return {
     rigChanged,
     ...(rigChanges?.length ? { rigChanges } : {}),
@@ -220,7 +228,7 @@ class RigReconcile implements ReconcileRun {
     const added = toStart.nodes.filter((n) => this.diff.added.includes(n.spec.name));
     await checkContainerNames(engine, { ...toStart, nodes: added }, { sidecar: false });
     await checkNodeImages(engine, toStart);
-    await this.images.check(engine.images.missing(this.images.rigImages(['tools'])));
+    await this.images.check(engine.images.missing(this.images.rigImages(['tools']), false, this.plan.segment));
     this.planLinks(await rigLinks(engine));
   }
 

@@ -40,7 +40,13 @@ export async function replaceNode(
     await factAccess(engine, rig),
     async (f) => new Map([...(await f.rigState(rig))].map(([n, s]) => [n, s.stage ?? ''])),
   );
-  const diff = diffRig(plan, { settings: network.labels[Label.spec], rigSettings: network.labels[Label.settings], nodes, stages });
+  const diff = diffRig(plan, {
+    settings: network.labels[Label.spec],
+    rigSettings: network.labels[Label.settings],
+    nodes,
+    stages,
+    segment: network.segment ?? 'docker',
+  });
   const running = { network, nodes };
   if (diff.rigChanged || diff.added.length || diff.removed.length || diff.changed.length)
     throw new RigError(

@@ -121,13 +121,14 @@ class RigUp implements UpRun {
 
   private async checkRig(): Promise<void> {
     const { engine, plan } = this;
+    engine.rigs.place?.(plan.name, plan.segment); // a rig on LXD is looked for there alone: no Docker is asked
     // The engine's lists are read at once; the first check to fail in this order says what is wrong. The node
     // images' check may look into an image (a container made and removed): it comes last, alone.
     const quiet = <T>(p: Promise<T>) => (p.catch(() => {}), p);
-    const inUse = quiet(linksInUse(engine, plan.name));
+    const inUse = quiet(plan.links.length ? linksInUse(engine, plan.name) : Promise.resolve(new Set<string>())); // no links: no rig to ask
     const running = quiet(engine.rigs.networks(plan.name));
     const names = quiet(checkContainerNames(engine, plan));
-    const missing = quiet(engine.images.missing(this.images.rigImages(['sidecar', 'tools'])));
+    const missing = quiet(engine.images.missing(this.images.rigImages(['sidecar', 'tools']), false, plan.segment));
     const links = checkLinks(plan.links, plan.spec.file, await inUse);
     this.linksUsed = [...links.toMake, ...links.shared];
     if (plan.spec.network.subnet) engine.network.checkSubnetFree(plan.spec.network.subnet);
@@ -151,6 +152,7 @@ class RigUp implements UpRun {
         subnet: plan.spec.network.subnet,
         pool: plan.spec.network.pool,
         internal: plan.spec.network.internal,
+        segment: plan.segment,
         labels: {
           [Label.rig]: plan.name,
           [Label.rigFile]: plan.spec.file,

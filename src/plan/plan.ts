@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { RigError, ExitCode } from '../errors.js';
 import { containerName, networkName, SIDECAR } from '../labels.js';
 import { declarationOf } from '../runtime/kinds.js';
+import type { Segment } from '../runtime/kind.js';
 import type { BackendKind, ConfigTree, InitKind, NodeSpec, ProvisionStep, RigSpec, UpdateStep } from '../rigfile/types.js';
 import { DHCP_POOL_OFFSET, formatIp, parseCidr, parseIp, size, SMALLEST_RIG_SUBNET } from '../ipv4.js';
 
@@ -28,6 +29,7 @@ export interface Plan {
   spec: RigSpec;
   name: string;
   network: string;
+  segment: Segment; // where its L2 segment and sidecar are: Docker's bridge and container, or LXD's (segmentOf)
   sidecar: { container: string; mac: string }; // dnsmasq and etcd, wired like a node
   links: PlannedLink[];
   nodes: PlannedNode[];
@@ -35,11 +37,13 @@ export interface Plan {
 
 /** Rig file -> everything `up` will make, with its names. Pure: no I/O. */
 export function planRig(spec: RigSpec): Plan {
+  const segment = segmentOf(spec);
   return {
     spec,
     name: spec.name,
-    network: networkName(spec.name),
-    sidecar: { container: containerName(spec.name, SIDECAR), mac: nodeMac(spec.name, SIDECAR_NODE) },
+    network: segment === 'lxd' ? lxdNetworkName(spec.name) : networkName(spec.name),
+    segment,
+    sidecar: { container: sidecarName(spec.name, segment), mac: nodeMac(spec.name, SIDECAR_NODE) },
     links: spec.nodes.flatMap((n) => (n.mirrors ? linksOf(spec, n.name, n.mirrors) : [])),
     nodes: spec.nodes.map((node) => ({
       spec: node,
@@ -48,6 +52,17 @@ export function planRig(spec: RigSpec): Plan {
     })),
   };
 }
+
+/** A rig's segment: LXD's when every node's backend is on one (it then needs no Docker to run), else Docker's. */
+export const segmentOf = (spec: RigSpec): Segment =>
+  spec.nodes.length > 0 && spec.nodes.every((n) => declarationOf(n.backend).segment === 'lxd') ? 'lxd' : 'docker';
+
+/** An LXD rig bridge's name: LXD allows 15 characters, so `rl` and a digest of the rig's name (one per rig name). */
+export const lxdNetworkName = (rig: string) => `rl${createHash('sha256').update(rig).digest('hex').slice(0, 12)}`;
+
+/** The sidecar's name: a Docker container's `rig-<rig>.sidecar`, or an LXD instance's (no dot: undottedName). */
+export const sidecarName = (rig: string, segment: Segment) =>
+  segment === 'lxd' ? undottedName(rig, SIDECAR_NODE, SIDECAR) : containerName(rig, SIDECAR);
 
 /** A stable hash of settings: what `up` of an edited rig file compares with what runs. Key order does not count. */
 export function settingsHash(value: unknown): string {

@@ -1,4 +1,5 @@
 import type { BuildSpec } from '../rigfile/types.js';
+import type { Segment } from './kind.js';
 
 /**
  * The images rig builds itself, parents first. `base` comes from debootstrap; the others from a Dockerfile FROM
@@ -32,8 +33,11 @@ export interface BuiltImage {
 export interface Images {
   /** The tag of an image, e.g. rig/sidecar:3f2a9c1e0b4d. */
   ref(name: ImageName): string;
-  /** The images `names` need, parents first, that are not built yet (all of them with `force`). */
-  missing(names: readonly ImageName[], force?: boolean): Promise<ImageName[]>;
+  /**
+   * The images `names` need, parents first, that are not built yet (all of them with `force`). For a rig on `segment`
+   * LXD: none if LXD's store has each (imported by hash) and the tools are unpacked, so no Docker is asked.
+   */
+  missing(names: readonly ImageName[], force?: boolean, segment?: Segment): Promise<ImageName[]>;
   /** Build one, its parents built already (`missing` lists them first); each line of progress to `onLine`. */
   build(name: ImageName, onLine?: (line: string) => void): Promise<void>;
   /** The tag of a rig file's build, e.g. rig-build/web:3f2a9c1e0b4d: a hash of its context and of the rig images it is FROM. */

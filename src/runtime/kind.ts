@@ -24,4 +24,12 @@ export interface BackendDeclaration<Kind extends string = string> {
    * wires it again when the node starts (a drill, the keeper, a restore). False: the backend keeps its own wiring.
    */
   wiredByHost: boolean;
+  /**
+   * The L2 segment its nodes can share: `docker` (a bridge the Docker engine makes, with the Docker sidecar) or `lxd`
+   * (an LXD managed bridge, with the sidecar as an LXD instance). A rig whose every node is on an `lxd` backend gets
+   * an LXD segment and needs no Docker at run time; any other rig gets Docker's (plan.ts: segmentOf).
+   */
+  segment: Segment;
 }
+
+export type Segment = 'docker' | 'lxd';

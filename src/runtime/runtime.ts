@@ -1,8 +1,12 @@
 import type { Plan } from '../plan/plan.js';
 import type { LineSink, LogOptions } from './backend.js';
-import type { RigError } from '../errors.js';
+import { RigError } from '../errors.js';
 import type { RigAddresses } from '../plan/plan.js';
 import type { GuardedPort } from './port-guard.js';
+import type { Segment } from './kind.js';
+
+/** The container engine is not there at all (no socket, nothing listening): not one that fails or hangs. */
+export class EngineAbsent extends RigError {}
 
 /** A name another container already has (a rig's sidecar, a node): how a runtime or a backend refuses to make it. */
 export class NameTaken extends Error {}
@@ -16,6 +20,7 @@ export interface RigNetwork {
   addresses: RigAddresses;
   labels: Record<string, string>;
   created?: string; // when the engine made it (ISO time), as listed
+  segment?: Segment; // made by LXD (its sidecar an LXD instance); Docker's if not said
 }
 
 /** A rig network to make: its name, a subnet (or a pool to pick a free one from), and its labels. */
@@ -25,6 +30,7 @@ export interface NetworkRequest {
   pool: string;
   internal: boolean;
   labels: Record<string, string>;
+  segment?: Segment; // who makes it: Docker (if not said) or LXD (plan.ts: segmentOf)
 }
 
 /** A container that carries a rig's label: its sidecar, a node, a short-lived helper. */
@@ -64,6 +70,8 @@ export interface RigRegistry {
     onStart: (id: string, labels: Record<string, string>) => void,
     onEnd: () => void,
   ): Promise<() => void>;
+  /** The segment a rig about to be made goes on (plan.ts: segmentOf): every look for it goes there alone. */
+  place?(rig: string, segment: Segment): void;
   /** The error to tell when `err` says the container engine went away (it stopped answering); undefined if not. */
   engineStopped(err: unknown, rig?: string): RigError | undefined;
 }

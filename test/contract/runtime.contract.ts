@@ -18,14 +18,23 @@ export interface ContractSubject {
 
 /**
  * The contract of the runtime's roles, as the engine relies on them: one spec, run against the in-memory fake
- * (test/unit/runtime-contract.test.ts) and the Docker engine (test/e2e/runtime-contract.e2e.test.ts), so that the
+ * (test/unit/runtime-contract.test.ts), the Docker engine (test/e2e/runtime-contract.e2e.test.ts) and the local LXD
+ * daemon for a rig of LXD nodes only (test/e2e/lxd-runtime.e2e.test.ts), so that the
  * fake the unit tests trust behaves as the real runtime does. Each step builds on the one before (a rig made, its
  * sidecar started, its etcd locked down, then taken down), as `up` and `down` use them.
  */
-export function runtimeContract(runtime: string, rig: string, subject: () => Promise<ContractSubject>): void {
+export function runtimeContract(
+  runtime: string,
+  rig: string,
+  subject: () => Promise<ContractSubject>,
+  backend: 'docker' | 'lxd' = 'docker', // lxd: every node on LXD, so the rig's segment is LXD's (its bridge, its sidecar)
+): void {
   describe(`the runtime contract, against ${runtime}`, () => {
     const plan: Plan = planRig(
-      parseRigFile(`name: ${rig}\ndomain: c.test\nconfigs: []\nnodes:\n  a.c.test:\n  b.c.test:\n`, `/tmp/${rig}.yaml`),
+      parseRigFile(
+        `name: ${rig}\ndomain: c.test\nbackend: ${backend}\nconfigs: []\nnodes:\n  a.c.test:\n  b.c.test:\n`,
+        `/tmp/${rig}.yaml`,
+      ),
     );
     const rootPassword = `root-${rig}`;
     let s: ContractSubject;
@@ -43,7 +52,7 @@ export function runtimeContract(runtime: string, rig: string, subject: () => Pro
     });
 
     it('registry: a rig network is found by its rig, carrying its marks, and listed with every rig', async () => {
-      const request = { name: plan.network, pool: plan.spec.network.pool, internal: true };
+      const request = { name: plan.network, pool: plan.spec.network.pool, internal: true, segment: plan.segment };
       ({ network } = await s.engine.network.createNetwork({ ...request, labels: { [Label.rig]: rig, [Label.spec]: 'mark' } }));
       expect((await s.engine.rigs.networks(rig)).map((n) => [n.id, n.labels[Label.spec]])).toEqual([[network.id, 'mark']]);
       expect((await s.engine.rigs.networks()).map((n) => n.id)).toContain(network.id);

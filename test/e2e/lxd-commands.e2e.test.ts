@@ -194,7 +194,10 @@ describe('two LXD nodes, one with systemd converged by an ansible step (the orch
     const made = (list: typeof before, node: string) => list.find((i) => i.config['user.rig.node'] === node)!;
     expect(made(after, 'grove.orchard.test').created_at).toBe(made(before, 'grove.orchard.test').created_at);
     expect(made(after, 'plain.orchard.test').created_at).not.toBe(made(before, 'plain.orchard.test').created_at);
-    expect(after).toHaveLength(2);
+    // Every node is on LXD, so the rig's sidecar is an LXD instance too: kept by the reconcile, as grove is.
+    expect(after.filter((i) => i.config['user.rig.role'] === 'node')).toHaveLength(2);
+    const sidecar = (list: typeof before) => list.find((i) => i.config['user.rig.role'] === 'sidecar')!;
+    expect(sidecar(after).created_at).toBe(sidecar(before).created_at);
     expect((await rig(['facts', 'plain', 'colour', '--name', name])).stdout.trim()).toBe('blue');
     const test = await rig(['test', '--name', name]);
     expect(test.exitCode, test.all).toBe(0);
@@ -220,7 +223,7 @@ nodes:
     try {
       const up = spawnRig(['up', 'rig.yaml'], fixture.dir);
       expect(await printed(up, /provisioning 1\/1/)).toBe(true);
-      expect(await rigInstances(name)).toHaveLength(1);
+      expect(await rigInstances(name)).toHaveLength(2); // the node and the sidecar: every node is on LXD
       up.child.kill('SIGKILL');
       await ended(up);
       const left = async () => [...(await leftovers(name)), ...(await rigInstances(name)).map((i) => `LXD instance ${i.name}`)];

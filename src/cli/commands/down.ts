@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { destroyRig, rigNames } from '../../engine/down.js';
+import { destroyRig, rigExists, rigNames } from '../../engine/down.js';
 import { ExitCode, RigError } from '../../errors.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import { createEngine } from '../engine.js';
@@ -10,7 +10,8 @@ export async function down(rigFile: string | undefined, flags: { name?: string; 
   }
   const name = flags.name ?? (rigFile ? loadRigFile(resolve(rigFile)).name : undefined);
   const engine = await createEngine();
-  const existing = await rigNames(engine);
+  // One rig named: it alone is looked for (a rig on LXD asks Docker nothing); every rig only to say which are up.
+  const existing = flags.all ? await rigNames(engine) : (await rigExists(engine, name!)) ? [name!] : await rigNames(engine);
   if (!flags.all && !existing.includes(name!)) {
     throw new RigError(
       `No rig named ${name} is up, so nothing was removed.`,

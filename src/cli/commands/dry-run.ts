@@ -7,7 +7,7 @@ import { assignAddresses } from '../../plan/sidecar.js';
 import { printable } from '../../printable.js';
 import { loadRigFile } from '../../rigfile/load.js';
 import type { ProvisionStep } from '../../rigfile/types.js';
-import { reservedAddresses } from '../../runtime/docker/sidecar.js';
+import { reservedAddresses } from '../../runtime/sidecar-state.js';
 import { createEngine } from '../engine.js';
 import { warn } from '../output.js';
 import { parseDuration } from '../../duration.js';
@@ -26,15 +26,16 @@ export async function dryRun(rigFile: string, flags: UpFlags): Promise<void> {
   parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   rigFileWarnings(plan, { warn });
-  const engine = await createEngine().catch((err: unknown) => {
+  const engine = await createEngine(); // the engine is connected to on its first call, in findRig
+  engine.rigs.place?.(plan.name, plan.segment);
+  const found = await findRig(engine, plan, rigFile).catch((err: unknown) => {
     if (!(err instanceof RigError) || err.exitCode !== ExitCode.engineUnavailable) throw err;
     warn(`${err.message} Whether a rig named ${plan.name} is up cannot be told: this is the plan of a new one.`);
     return undefined;
   });
-  const found = engine && (await findRig(engine, plan, rigFile));
   const print = (result: DryRunPlan, text: () => string[]) =>
     console.log(flags.json ? JSON.stringify(result, null, 2) : text().map(printable).join('\n'));
-  if (!engine || !found) {
+  if (!found) {
     const summary = await placed(engine, plan, summarizePlan(plan));
     return print({ ...summary, up: false, action: 'create' }, () => [
       `rig up would make rig ${plan.name} from ${rigFile} (a dry run: nothing is made):`,

@@ -67,6 +67,7 @@ async function upToDate(rigFile: string, flags: UpFlags): Promise<boolean> {
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const plan = planRig(loadRigFile(rigFile, { name: flags.name }));
   const engine = await createEngine();
+  engine.rigs.place?.(plan.name, plan.segment); // a rig on LXD is looked for there (segments.ts)
   if (!(await engine.rigs.networks(plan.name)).length) return false;
   const [{ changeIfUp }, { sameRig }] = await Promise.all([applying(), import('../../engine/reconcile.js')]);
   const options = { timeoutMs, recreate: flags.recreate, idempotent: flags.idempotent, upAgain: upAgain(rigFile, flags) };

@@ -1,20 +1,55 @@
+import { existsSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { answerWithin } from './deadline.js';
+import { EngineAbsent } from '../runtime.js';
 import { loadDockerode } from './load-dockerode.js';
 
 /** Connect to the Docker engine (DOCKER_HOST or the local socket) and check that it answers; every call has a deadline. */
 export async function connectDocker(env: NodeJS.ProcessEnv = process.env): Promise<Docker> {
+  const docker = await dockerOnFirstCall(env);
+  await docker.ping();
+  return docker;
+}
+
+/**
+ * The Docker engine, reached only when rig first calls it: until then nothing connects (a rig whose every part is on
+ * LXD runs with no Docker engine on the host at all). The first call pings it first, so an engine that is not there
+ * is said as at start (exit 3) whatever the call; a failed ping is tried again by the next call.
+ */
+export async function dockerOnFirstCall(env: NodeJS.ProcessEnv = process.env): Promise<Docker> {
   const Dockerode = await loadDockerode();
   const docker = env.DOCKER_HOST ? new Dockerode() : new Dockerode({ socketPath: '/var/run/docker.sock' });
   answerWithin(docker);
   const where = env.DOCKER_HOST ?? '/var/run/docker.sock';
-  try {
-    await docker.ping();
-  } catch (err) {
-    throw err instanceof RigError ? err : engineError(err, where);
-  }
+  type Dial = (options: object, callback: (err: unknown, data: unknown) => void) => void;
+  const modem = docker.modem as unknown as { dial: Dial };
+  const dial = modem.dial.bind(modem);
+  let answered: Promise<void> | undefined;
+  const ping = () =>
+    new Promise<void>((resolve, reject) =>
+      dial({ path: '/_ping?', method: 'GET', statusCodes: { 200: true, 500: 'server error' } }, (err) =>
+        err ? reject(err instanceof RigError ? err : engineError(err, where)) : resolve(),
+      ),
+    );
+  modem.dial = (options, callback) => {
+    answered ??= ping().catch((err: unknown) => {
+      answered = undefined;
+      throw err;
+    });
+    answered.then(
+      () => dial(options, callback),
+      (err: unknown) => callback(err, undefined),
+    );
+  };
   return docker;
+}
+
+/** Whether a Docker engine may answer: its Unix socket is there (DOCKER_HOST's, or the default), or DOCKER_HOST is not a socket. */
+export function dockerMayBeHere(env: NodeJS.ProcessEnv): boolean {
+  const host = env.DOCKER_HOST;
+  if (host && !host.startsWith('unix://')) return true;
+  return existsSync(host ? host.slice('unix://'.length) : '/var/run/docker.sock');
 }
 
 function engineError(err: unknown, where: string): RigError {
@@ -26,7 +61,7 @@ function engineError(err: unknown, where: string): RigError {
       ExitCode.engineUnavailable,
     );
   }
-  return new RigError(
+  return new EngineAbsent(
     `No Docker engine answers at ${where} (${code ?? (err as Error)?.message}).`,
     'start it (systemctl start docker, or: nohup dockerd >/var/log/dockerd.log 2>&1 &), or set DOCKER_HOST',
     ExitCode.engineUnavailable,

@@ -7,5 +7,6 @@ export const dockerKind = {
   namesInEngine: true,
   ansibleConnection: 'community.docker.docker',
   ansibleConnectionByPid: 'community.docker.nsenter', // no `docker exec` per module: the fastest (README, Ansible)
+  segment: 'docker',
   wiredByHost: true,
 } as const satisfies BackendDeclaration;

@@ -1,11 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { ExitCode, RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
-import { formatCidr, overlaps, parseCidr, pickSubnet } from '../../ipv4.js';
+import { pickSubnet } from '../../ipv4.js';
+import { hostRoutes } from '../host-routes.js';
+
+export { checkSubnetFree } from '../host-routes.js';
 import { rigAddresses } from '../../plan/plan.js';
 import { isConflict, isNotFound, isPoolOverlap } from './connect.js';
-import { CommandError, runCommand } from '../command.js';
+import { allowInsideBridge, removeBridgeRule } from '../bridge-rules.js';
 import type { NetworkRequest, RigNetwork } from '../runtime.js';
 
 /** Subnets already in use: every Docker network's and every route of the host. */
@@ -15,33 +17,6 @@ async function takenSubnets(docker: Docker): Promise<string[]> {
     (n.IPAM?.Config ?? []).map((c) => c.Subnet).filter((s): s is string => !!s && !s.includes(':')),
   );
   return [...fromDocker, ...hostRoutes().map((r) => r.subnet)];
-}
-
-function hostRoutes(): Array<{ subnet: string; device: string }> {
-  const lines = readFileSync('/proc/net/route', 'utf8').trim().split('\n').slice(1);
-  const le = (hex: string) => Buffer.from(hex, 'hex').readUInt32LE(0);
-  return lines
-    .map((line) => line.trim().split(/\s+/))
-    .filter((f) => f[1] !== '00000000') // the default route covers everything; it is no reason to skip a subnet
-    .map((f) => {
-      const mask = le(f[7]);
-      return { subnet: formatCidr({ base: le(f[1]), prefix: 32 - Math.log2(2 ** 32 - mask) }), device: f[0] };
-    });
-}
-
-/**
- * A subnet the rig file names must be as free as one rig picks: a host route over it (a VPN, another bridge) would
- * take the host's traffic to the rig's dnsmasq and etcd elsewhere, and every wait on them would run out.
- */
-export function checkSubnetFree(subnet: string): void {
-  const route = hostRoutes().find((r) => overlaps(parseCidr(r.subnet), parseCidr(subnet)));
-  if (route) {
-    throw new RigError(
-      `The subnet ${subnet} overlaps the host route ${route.subnet} (dev ${route.device}): the host could not reach the rig.`,
-      'remove network.subnet from the rig file to get a free one, or pick one no route covers (ip route)',
-      ExitCode.badInput,
-    );
-  }
 }
 
 /** Create the rig's bridge network on a free subnet; another rig racing for the same subnet makes us try the next. */
@@ -102,61 +77,12 @@ export async function createRigNetwork(docker: Docker, req: NetworkRequest): Pro
   throw new RigError('Could not find a free subnet after 8 tries.', 'try again, or set network.subnet in the rig file');
 }
 
-/**
- * Docker drops traffic on an internal network whose source or destination lies outside its subnet, and a
- * DHCP discover goes from 0.0.0.0 to 255.255.255.255. One rule lets traffic that stays on the bridge pass;
- * nothing can leave the bridge still.
- */
-async function allowInsideBridge(bridge: string, rig: string): Promise<void> {
-  await iptables(['-I', 'DOCKER-USER', ...bridgeRule(bridge, rig)]);
-}
-
-const bridgeRule = (bridge: string, rig: string) => [
-  '-i',
-  bridge,
-  '-o',
-  bridge,
-  '-m',
-  'comment',
-  '--comment',
-  `rig:${rig}`,
-  '-j',
-  'ACCEPT',
-];
-
-async function iptables(args: string[]): Promise<void> {
-  try {
-    await runCommand('iptables', ['-w', ...args]);
-  } catch (err) {
-    if (err instanceof CommandError && err.code === 'ENOENT')
-      throw new RigError('iptables is not installed.', 'apt-get install iptables', ExitCode.engineUnavailable);
-    throw new RigError(
-      `iptables ${args.join(' ')} failed: ${err instanceof CommandError ? err.result.stderr.trim() : err}`,
-      'rig needs root to manage its internal networks',
-    );
-  }
-}
-
 /** Remove a network this process made, and its firewall rule, and nothing of another rig that has the same name. */
+export { removeBridgeRules } from '../bridge-rules.js';
+
 export async function removeOwnNetwork(docker: Docker, id: string, rig: string): Promise<void> {
   await removeNetwork(docker, id);
-  await runCommand('iptables', ['-w', '-D', 'DOCKER-USER', ...bridgeRule(`br-${id.slice(0, 12)}`, rig)]).catch(() => {}); // none on a network that is not internal
-}
-
-/** Remove the rig's firewall rules: any DOCKER-USER rule commented rig:<rig>. */
-export async function removeBridgeRules(rig: string): Promise<void> {
-  let rules: string;
-  try {
-    rules = (await runCommand('iptables', ['-w', '-S', 'DOCKER-USER'])).stdout;
-  } catch {
-    return; // no iptables or no chain: nothing of ours can be there
-  }
-  for (const rule of rules.split('\n')) {
-    const args = rule.replaceAll('"', '').split(' '); // iptables -S quotes comments; rig names have no spaces
-    if (args[0] === '-A' && args.includes(`rig:${rig}`)) {
-      await runCommand('iptables', ['-w', '-D', ...args.slice(1)]).catch(() => {}); // removed meanwhile (by another down)
-    }
-  }
+  await removeBridgeRule(`br-${id.slice(0, 12)}`, rig);
 }
 
 export async function findRigNetworks(docker: Docker, rig?: string): Promise<RigNetwork[]> {

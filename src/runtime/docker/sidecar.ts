@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { RigError } from '../../errors.js';
 import { Label } from '../../labels.js';
 import type { Plan } from '../../plan/plan.js';
-import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf, reservedInConf } from '../../plan/sidecar.js';
+import { assignAddresses, dnsmasqCommand, ETCD_SOCKET, etcdCommand, NODES_CONF, nodesConf } from '../../plan/sidecar.js';
+import { removeSidecarState, reservedAddresses, SIDECAR_STATE_ROOT } from '../sidecar-state.js';
 import { NameTaken, type SidecarEvents, type Sidecars } from '../runtime.js';
 import { isConflict } from './connect.js';
 import { makeVeth, moveIntoNode, removeVeth, sidecarWiring } from '../veth.js';
@@ -14,13 +15,6 @@ import { tail } from '../backend.js';
 import { containerLog, LOG_CONFIG, streamContainerLog, waitForLog, watchLog } from './containers.js';
 import { watchSidecars } from './events.js';
 import type { RigNetwork } from '../runtime.js';
-
-/** The addresses the sidecar's config reserves, by MAC; undefined for a sidecar made before the config was a file. */
-export function reservedAddresses(labels: Record<string, string>): Map<string, string> | undefined {
-  const path = join(labels[Label.state] ?? '', NODES_CONF);
-  if (!labels[Label.state] || !existsSync(path)) return undefined;
-  return reservedInConf(readFileSync(path, 'utf8'));
-}
 
 /**
  * Give the sidecar's dnsmasq a new config for the rig's `nodes` nodes (a reconcile): the file is replaced whole,
@@ -104,18 +98,6 @@ export async function createSidecar(docker: Docker, plan: Plan, net: RigNetwork,
       rmSync(state, { recursive: true, force: true });
       throw isConflict(err) ? new NameTaken(`the container name ${plan.sidecar.container} is taken`, { cause: err }) : err;
     });
-}
-
-/**
- * Where a sidecar keeps etcd's data and dnsmasq's leases: on the host's tmpfs, as fast as the container's own, but
- * outliving a restart of the sidecar, so a rig keeps its facts and leases. One directory per sidecar, named on
- * its label; `down` removes it.
- */
-const SIDECAR_STATE_ROOT = '/dev/shm/rig';
-
-export function removeSidecarState(labels: Record<string, string>): void {
-  const state = labels[Label.state];
-  if (state && dirname(state) === SIDECAR_STATE_ROOT) rmSync(state, { recursive: true, force: true });
 }
 
 /**

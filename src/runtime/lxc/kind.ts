@@ -7,5 +7,6 @@ export const lxcKind = {
   namesInEngine: false,
   ansibleConnection: 'community.general.lxc',
   ansibleVars: { ansible_pipelining: false }, // a module piped into lxc-attach does not run
+  segment: 'docker',
   wiredByHost: false,
 } as const satisfies BackendDeclaration;

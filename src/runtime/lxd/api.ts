@@ -184,7 +184,10 @@ export class LxdClient {
     timeoutMs?: number,
   ): Promise<void> {
     const body = { action, force, timeout: Math.ceil((timeoutMs ?? OPERATION_TIMEOUT_MS) / 1000) };
-    await this.operate('PUT', `/1.0/instances/${path(name)}/state`, `${action} instance ${name}`, body, timeoutMs);
+    // Waited for past LXD's own timeout: a stop that LXD still runs when rig gives up on it would refuse what comes
+    // next (a stop at once, the delete) as the instance being busy.
+    const waitMs = timeoutMs === undefined ? undefined : timeoutMs + 10_000;
+    await this.operate('PUT', `/1.0/instances/${path(name)}/state`, `${action} instance ${name}`, body, waitMs);
   }
 
   async state(name: string): Promise<{ status: string; pid: number; network: Record<string, unknown> | null }> {

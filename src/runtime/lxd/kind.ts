@@ -11,5 +11,6 @@ export const lxdKind = {
   ansibleConnection: 'community.general.lxd',
   // its init's namespaces entered from this host: 2.7 times as fast as `lxc exec` per module here (README, Ansible)
   ansibleConnectionByPid: 'community.docker.nsenter',
+  segment: 'lxd',
   wiredByHost: false,
 } as const satisfies BackendDeclaration;

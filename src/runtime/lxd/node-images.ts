@@ -23,9 +23,12 @@ export interface NodeImageOptions {
 }
 
 /** The alias of a node image: `rig-<name>-<hash>` from rig's own `rig/<name>:<hash>`, else from the image's id. */
-export const aliasOf = (ref: string, id?: string) => {
+export const aliasOf = (ref: string, id?: string) => ownAlias(ref) ?? `rig-image-${(id ?? '').replace(/^sha256:/, '').slice(0, 12)}`;
+
+/** The alias of one of rig's own images (`rig/<name>:<hash>`), named by its tag alone; undefined for another image. */
+const ownAlias = (ref: string) => {
   const own = /^rig\/([a-z0-9-]+):([0-9a-f]{12})$/.exec(ref);
-  return own ? `rig-${own[1]}-${own[2]}` : `rig-image-${(id ?? '').replace(/^sha256:/, '').slice(0, 12)}`;
+  return own ? `rig-${own[1]}-${own[2]}` : undefined;
 };
 
 export class NodeImages {
@@ -58,6 +61,12 @@ export class NodeImages {
     await deleteImage(this.client, image.fingerprint);
   }
 
+  /** Whether LXD's store has one of rig's own images (by its tag's alias: no Docker asked). */
+  async has(image: string): Promise<boolean> {
+    const alias = ownAlias(image);
+    return !!alias && !!(await imageByAlias(this.client, alias));
+  }
+
   /** The alias of the LXD image for a node image, imported first if LXD does not have it. */
   alias(image: string): Promise<string> {
     let alias = this.aliases.get(image);
@@ -71,6 +80,7 @@ export class NodeImages {
 
   private async imported(image: string): Promise<string> {
     const { baseImage, baseRootfs, cacheDir } = this.options;
+    if (await this.has(image)) return ownAlias(image)!; // imported before: its tag names it, no Docker is asked
     const own = image === baseImage && existsSync(join(baseRootfs, 'etc', 'os-release'));
     const id = own ? undefined : await this.files.imageId(image);
     const alias = aliasOf(image, id);

@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { ExitCode, RigError } from '../../errors.js';
+import { Label } from '../../labels.js';
+import type { RigContainer, RigRegistry } from '../runtime.js';
+import type { LxdClient, Instance } from './api.js';
+import { followEvents, instanceOf } from './events.js';
+import { labelsOf } from './marks.js';
+import { lxdRigNetworks, networkNamed } from './rig-networks.js';
+import { LxdError } from './transport.js';
+
+/**
+ * Where rigs on LXD are found: a rig is its LXD network and the instances that carry its marks (user.rig.*). Its
+ * nodes are the LXD backend's (nodes.ts); what this lists besides them is its sidecar.
+ */
+
+/** An instance's state in the words the engine reads (Docker's): running, paused, exited. */
+const stateOf = (i: Instance) => (i.status === 'Running' ? 'running' : i.status === 'Frozen' ? 'paused' : i.status.toLowerCase());
+
+function containerOf(i: Instance): RigContainer {
+  const labels = labelsOf(i.config);
+  return { id: i.name, name: i.name, role: labels[Label.role] ?? '', node: labels[Label.node], state: stateOf(i), labels };
+}
+
+export function lxdRigRegistry(
+  client: LxdClient,
+  socket: string,
+  sidecars: { settled(): Promise<void>; removed(id: string): void },
+): RigRegistry {
+  return {
+    networks: (rig) => lxdRigNetworks(client, rig),
+    // Its nodes are listed by the LXD backend, as Docker's registry lists no LXC node. A sidecar this process is
+    // making is waited for: a rig removed meanwhile (Ctrl-C) is then removed whole.
+    containers: async (rig) => {
+      await sidecars.settled();
+      return (await client.rigInstances(rig)).map(containerOf).filter((c) => c.role !== 'node');
+    },
+    removeContainer: async (id) => {
+      // Its init ends its daemons on SIGTERM (lxc.signal.halt): a stop that does not end in 2 s is made at once.
+      await client.setState(id, 'stop', false, 2_000).catch(() => undefined); // not running, or gone: the delete says
+      await client.deleteInstance(id);
+      sidecars.removed(id);
+    },
+    containersNamed: async (names) => {
+      await sidecars.settled();
+      return (await client.instances())
+        .filter((i) => names.includes(i.name))
+        .map((i) => ({ name: i.name, rig: labelsOf(i.config)[Label.rig] }));
+    },
+    watchStarts: async (rig, networkId, onStart, onEnd) => {
+      const network = await networkNamed(client, networkId);
+      const stream = await followEvents(client, ['lifecycle'], (event) => {
+        const action = event.metadata.action;
+        if (action === 'network-deleted' && event.metadata.source === `/1.0/networks/${network}`) return onEnd();
+        const name = action === 'instance-started' ? instanceOf(event) : undefined;
+        if (!name) return;
+        client
+          .instance(name)
+          .then((found) => {
+            const labels = labelsOf(found?.config);
+            if (labels[Label.rig] === rig) onStart(name, labels);
+          })
+          .catch(() => {}); // deleted meanwhile: no start to follow
+      });
+      void stream.ended.then(() => onEnd());
+      return () => stream.stop();
+    },
+    engineStopped: (err, rig) => lxdStopped(err, socket, rig),
+  };
+}
+
+/** LXD went away under a call (its daemon stopped): said as the Docker engine's going is. */
+function lxdStopped(err: unknown, socket: string, rig?: string): RigError | undefined {
+  if (!(err instanceof LxdError) || err.status !== 0 || existsSync(socket)) return undefined;
+  return new RigError(
+    `The LXD daemon stopped answering (its socket ${socket} is gone).`,
+    `start it again (scripts/lxd-host up); then remove what is left with: rig down --name ${rig ?? 'NAME'}`,
+    ExitCode.failed,
+    { cause: err },
+  );
+}
+
+/**
+ * An instance's state for the host's wiring. LXD puts its NIC on the bridge on every start, so there is never a
+ * restart for this host to wire: a start counts as a first one (stoppedBefore: false), and the keeper leaves it.
+ */
+export async function instanceState(client: LxdClient, id: string): Promise<{ running: boolean; pid: number; stoppedBefore: boolean }> {
+  const { status, pid } = await client.state(id);
+  return { running: status === 'Running', pid, stoppedBefore: false };
+}
