@@ -167,8 +167,9 @@ export interface NodeBackend {
   /**
    * Before anything of a rig is made (`plan`: its nodes to make): fail with a clear RigError if this host cannot run
    * such nodes (tools, root), or the rig file asks what the backend cannot do (an LXD project or member not there).
+   * A dry run (`up --dry-run`) is refused what up is refused, but for what only making the nodes would fail on.
    */
-  check?(plan: Plan): Promise<void>;
+  check?(plan: Plan, options?: { dryRun?: boolean }): Promise<void>;
   /** After check(plan): the member (of a cluster) each of its nodes goes on, by node name; none outside a cluster. */
   placement?(rig: string): ReadonlyMap<string, string>;
   /** Once images are built, before its first node: what its nodes need on the host (rig's tools, unpacked). */

@@ -58,6 +58,23 @@ describe("lxd: on this host's own LXD daemon, which is not a cluster", () => {
     expect(out).toContain('rig.yaml:5: lxd.target: the LXD at /var/lib/lxd/unix.socket is not a cluster, so it has no member m1');
   });
 
+  it('refuses, for now, a rig of LXD nodes only in a project other than the default, with nothing made', async () => {
+    const project = uniqueName('rigpj')
+      .replace(/[^a-z0-9]/g, '')
+      .slice(-14);
+    await execa('lxc', ['project', 'create', project], { stdin: 'ignore' });
+    try {
+      // a project nodes could go in: its default profile has a root disk
+      await execa('lxc', ['profile', 'device', 'add', 'default', 'root', 'disk', 'path=/', 'pool=default', '--project', project], {
+        stdin: 'ignore',
+      });
+      const out = await refused(uniqueName('lxdpn'), ['lxd:', `  project: ${project}`]);
+      expect(out).toContain(`rig.yaml:5: lxd.project: a rig of LXD nodes only is made in LXD's default project for now`);
+    } finally {
+      await execa('lxc', ['project', 'delete', project], { stdin: 'ignore', reject: false });
+    }
+  });
+
   it('refuses a remote the lxc client does not have, with nothing made', async () => {
     const conf = mkdtempSync(join(tmpdir(), 'rig-lxc-conf-'));
     try {
@@ -205,6 +222,13 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
     const up = await upFromMember(uniqueName('clugo'), ['lxd:', '  remote: gone', '  target: m1']);
     expect(up.exitCode, up.all).toBe(2);
     expect(up.all).toContain('rig.yaml:5: lxd.remote: no LXD answers at https://100.64.77.199:8443 (remote gone): ');
+  });
+
+  it('refuses, for now, to bring nodes up on a cluster reached as a remote (no network spans its members yet), with nothing made', async () => {
+    const up = await upFromMember(uniqueName('cluup'), ['lxd:', '  remote: clu']);
+    expect(up.exitCode, up.all).toBe(2);
+    expect(up.all).toContain('rig.yaml:5: lxd.remote: rig cannot bring LXD nodes up on https://100.64.77.101:8443 (remote clu) yet');
+    expect(up.all).toContain('rig up --dry-run shows where the nodes would go');
   });
 
   it('places nodes over the members, the fewest rig instances first, a target where it says, the same every time', async () => {

@@ -95,7 +95,7 @@ async function placedNodes(engine: Engine | undefined, plan: Plan, nodes: NodeSu
   const lxd = engine?.backends.lxd;
   const asked = new Set(nodes.filter((n) => n.backend === 'lxd').map((n) => n.fqdn));
   if (!lxd?.check || !asked.size) return nodes;
-  await lxd.check({ ...plan, nodes: plan.nodes.filter((n) => asked.has(n.spec.name)) });
+  await lxd.check({ ...plan, nodes: plan.nodes.filter((n) => asked.has(n.spec.name)) }, { dryRun: true });
   const members = lxd.placement?.(plan.name) ?? new Map<string, string>();
   return nodes.map((n) => (members.has(n.fqdn) ? { ...n, member: members.get(n.fqdn) } : n));
 }

@@ -25,7 +25,7 @@ import { pushFile } from './files.js';
 import type { Instance } from './api.js';
 import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { checkPlace, DEFAULT_PROJECT, placeKey, type LxdPlace } from './places.js';
-import { resolveRemote } from './remotes.js';
+import { resolveRemote, type LxdRemote } from './remotes.js';
 import { LxdSites, type Site } from './sites.js';
 import { LxdError } from './transport.js';
 
@@ -64,7 +64,7 @@ export class LxdNodes implements NodeBackend {
    * Before anything is made: the LXD the rig file names answers (this host's daemon by default) with a storage pool
    * for the nodes' roots, its project is there, each target: is an online member; then where each node goes.
    */
-  async check(plan: Plan): Promise<void> {
+  async check(plan: Plan, options?: { dryRun?: boolean }): Promise<void> {
     const { spec } = plan;
     const lines = { file: spec.file, ...spec.lxd?.lines };
     const at = `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote`;
@@ -94,8 +94,31 @@ export class LxdNodes implements NodeBackend {
     const placed = await checkPlace(remote, site.project, plan, lines);
     const pools = (await site.client.transport.json<string[]>('GET', '/1.0/storage-pools')).metadata;
     if (!pools.length) throw new RigError(`The LXD at ${remote.where} has no storage pool for nodes.`, how, ExitCode.badInput);
+    if (!options?.dryRun) this.refuseUnwired(plan, remote, project);
     this.sites.choose(plan.name, place);
     this.placements.set(plan.name, placed);
+  }
+
+  /**
+   * Where a node could not join the rig's network yet (made on this host: Docker's, or this daemon's in its default
+   * project; a bridge across members is not in up yet): up refuses; `up --dry-run` still shows where nodes would go.
+   */
+  private refuseUnwired(plan: Plan, remote: LxdRemote, project: string): void {
+    const { spec } = plan;
+    const lines = { ...spec.lxd?.lines };
+    const later = 'a rig across LXD members is the next piece of issue 24 (docs/multi-host.md)';
+    if (remote.where !== this.options.socket)
+      throw new RigError(
+        `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote: rig cannot bring LXD nodes up on ${remote.where} (remote ${remote.name}) yet: the rig's network and sidecar are made on this host, and a node there would have no way onto them.`,
+        `leave lxd.remote out to use this host's LXD daemon; rig up --dry-run shows where the nodes would go. ${later}`,
+        ExitCode.badInput,
+      );
+    if (plan.segment === 'lxd' && project !== DEFAULT_PROJECT)
+      throw new RigError(
+        `${spec.file}:${lines.project ?? lines.lxd ?? 1}: lxd.project: a rig of LXD nodes only is made in LXD's default project for now (its bridge and sidecar are), not in ${project}.`,
+        `leave lxd.project out, or give the rig a Docker node (its network is then Docker's): ${later}`,
+        ExitCode.badInput,
+      );
   }
 
   placement(rig: string): ReadonlyMap<string, string> {
