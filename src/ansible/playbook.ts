@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,13 +15,19 @@ export interface PlaybookVerdict {
 /** How long an ended run's processes have between TERM and KILL (ms). */
 const KILL_AFTER_MS = 2000;
 
+/** How long a run has to end on its own once its recap is in, while rig runs, before it is ended (ms). */
+const FINISH_MS = 10_000;
+
 /** The most of a run's output kept for the node's log (etcd carries it there); the end is what tells. */
 const OUTPUT_KEPT = 256 * 1024;
 
-/** What one ansible-playbook run printed (its end, if it printed much) and its exit code (127: it could not start). */
+/**
+ * What one ansible-playbook run printed (its end, if it printed much) and its exit code (127: it could not start;
+ * undefined: it was still ending when its recap was in, see StartedPlaybook.run).
+ */
 export interface PlaybookRun {
   output: string;
-  exitCode: number;
+  exitCode: number | undefined;
 }
 
 /** An inventory as rig writes it (ansibleInventory): YAML-inventory-shaped JSON. */
@@ -29,8 +35,12 @@ export type Inventory = ReturnType<typeof ansibleInventory>;
 
 /** ansible-playbook started ahead of need: it loads, then waits for its inventory and hosts. */
 export interface StartedPlaybook {
-  /** Hand it the inventory and the hosts to run against (once); resolves when it ends. */
-  run(inventory: Inventory, hosts: string[], timeoutMs: number): Promise<PlaybookRun>;
+  /**
+   * Hand it the inventory and the hosts to run against (once); resolves when it ends or, with `untilRecap`, as soon
+   * as its PLAY RECAP has a line for every host: their verdicts are known then, and Ansible's own ending (its
+   * workers, Python's exit: 0.1-0.4 s here) is left off the nodes' way. It then ends on its own (or by `running`).
+   */
+  run(inventory: Inventory, hosts: string[], timeoutMs: number, options?: { untilRecap?: boolean }): Promise<PlaybookRun>;
   /** It ended (or never started) before being handed its inventory: a run must start another. */
   readonly gone: boolean;
 }
@@ -59,7 +69,7 @@ const INVENTORY_GATE = fileURLToPath(new URL('../../bin/rig-inventory-gate', imp
  * "go" on its standard input (the pipe ansible-playbook hands on to it) and then prints the inventory rig wrote in
  * `dir`; its hosts are a `--limit @file` in `dir`, read after the inventory. So nothing of the rig and nothing of the
  * playbook is read, and nothing of the play runs, before `run`; if rig goes, the pipe's end fails the script and the
- * run. `running` holds a way to end it (its whole process group), waiting or running.
+ * run. `running` holds a way to end it (its whole process group), waiting or running, until its recap is in.
  */
 export function startPlaybook(playbook: string, dir: string, running: Set<() => void>): StartedPlaybook {
   const n = ++started;
@@ -77,28 +87,17 @@ export function startPlaybook(playbook: string, dir: string, running: Set<() => 
     detached: true, // a process group of its own: its forks and connections end with it, and a terminal's Ctrl-C is rig's to handle
     env: { ...process.env, ...ANSIBLE_ENV, RIG_INVENTORY: inventoryFile },
   });
+  let recap: { hosts: string[]; in: () => void } | undefined; // what a run `untilRecap` waits for
   const take = (chunk: Buffer) => {
     output += chunk.toString();
     if (output.length > 2 * OUTPUT_KEPT) output = output.slice(-OUTPUT_KEPT);
+    if (recap && recapNames(output, recap.hosts)) atRecap(recap.in);
   };
   child.stdout.on('data', take);
   child.stderr.on('data', take);
   child.stdin.on('error', () => {}); // it went before reading: its exit says why
-  // The whole group: ansible-playbook's workers and the processes of their connections (nsenter, lxc-attach).
-  const signalGroup = (signal: NodeJS.Signals, evenClosed = false) => {
-    try {
-      if ((evenClosed || !gone) && child.pid) process.kill(-child.pid, signal);
-    } catch {
-      // the group is gone already: nothing is left to end
-    }
-  };
-  const end = () => {
-    signalGroup('SIGTERM');
-    setTimeout(() => signalGroup('SIGKILL', true), KILL_AFTER_MS).unref(); // what outlived ansible-playbook too
-  };
-  // rig leaving at once (a second Ctrl-C) leaves no playbook behind.
-  const onExit = () => signalGroup('SIGKILL');
-  process.once('exit', onExit);
+  const { end, kill: onExit } = groupEnding(child, () => gone);
+  process.once('exit', onExit); // rig leaving at once (a second Ctrl-C) leaves no playbook behind
   running.add(end);
   const done = (code: number | null, err?: Error) => {
     if (gone) return;
@@ -109,13 +108,23 @@ export function startPlaybook(playbook: string, dir: string, running: Set<() => 
     process.off('exit', onExit);
     closed();
   };
+  // Its verdicts are known: what is left is Ansible's own ending, left to it (rig's own end or exit ends it no more),
+  // so that it cleans up after itself; only if it outlives its recap by FINISH_MS while rig runs is it ended.
+  const atRecap = (resolve: () => void) => {
+    recap = undefined;
+    running.delete(end);
+    process.off('exit', onExit);
+    setTimeout(() => gone || end(), FINISH_MS).unref();
+    resolve();
+  };
   child.on('error', (err) => done(null, err));
   child.on('close', (code) => done(code));
   return {
     get gone() {
       return gone;
     },
-    async run(inventory, hosts, timeoutMs) {
+    async run(inventory, hosts, timeoutMs, { untilRecap = false } = {}) {
+      const recapIn = untilRecap ? new Promise<void>((resolve) => (recap = { hosts, in: resolve })) : undefined;
       try {
         if (!gone) {
           writeFileSync(inventoryFile, JSON.stringify(scriptInventory(inventory)));
@@ -130,19 +139,43 @@ export function startPlaybook(playbook: string, dir: string, running: Set<() => 
         output += `\nrig: ansible-playbook ran out of its ${timeoutMs / 1000} s and was ended\n`;
         end();
       }, timeoutMs);
-      await ended;
-      clearTimeout(timer);
-      for (const file of [inventoryFile, limitFile]) rmSync(file, { force: true });
-      if (error) output += `\nrig: cannot run ansible-playbook: ${error.message} (install Debian's ansible: scripts/setup)\n`;
-      return { output: output.slice(-OUTPUT_KEPT), exitCode };
+      const finished = ended.then(() => {
+        clearTimeout(timer);
+        // (force: a file already gone, with the directory PlaybooksAhead.stop removes, is no failure)
+        for (const file of [inventoryFile, limitFile]) rmSync(file, { force: true });
+        if (error) output += `\nrig: cannot run ansible-playbook: ${error.message} (install Debian's ansible: scripts/setup)\n`;
+      });
+      await (recapIn ? Promise.race([finished, recapIn]) : finished);
+      return { output: output.slice(-OUTPUT_KEPT), exitCode: gone ? exitCode : undefined };
     },
+  };
+}
+
+/**
+ * How a run is ended: its whole process group (ansible-playbook's workers and the processes of their connections:
+ * nsenter, lxc-attach), TERM then KILL (`end`), or KILL at once (`kill`).
+ */
+function groupEnding(child: ChildProcess, gone: () => boolean): { end: () => void; kill: () => void } {
+  const signalGroup = (signal: NodeJS.Signals, evenClosed = false) => {
+    try {
+      if ((evenClosed || !gone()) && child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone already: nothing is left to end
+    }
+  };
+  return {
+    end: () => {
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL', true), KILL_AFTER_MS).unref(); // what outlived ansible-playbook too
+    },
+    kill: () => signalGroup('SIGKILL'),
   };
 }
 
 /**
  * ansible-playbook runs started ahead of need (see startPlaybook): one a playbook, waiting, for as long as runs of it
  * are to come. `take` hands on the one that waits and starts the next behind it; `stop` ends them all, waiting or
- * running, and removes their files.
+ * running (but those whose recap is in: they end on their own), and removes their files.
  */
 export class PlaybooksAhead {
   private readonly ready = new Map<string, StartedPlaybook>();
@@ -203,13 +236,21 @@ export function scriptInventory(inventory: Inventory) {
   };
 }
 
-/** The verdict from ansible-playbook's own output (its default callback, no colour) and exit code. */
-export function verdictOf(output: string, exitCode: number, host: string, pass: 1 | 2): PlaybookVerdict {
+/** A host's line of the PLAY RECAP (Ansible prints it once, when every play has run): its unreachable and failed counts. */
+const recapLine = (host: string, whole = '') =>
+  new RegExp(`^${host.replaceAll('.', '\\.')}\\s+: ok=\\d+\\s+changed=\\d+\\s+unreachable=(\\d+)\\s+failed=(\\d+)${whole}`, 'm');
+
+/** The output has its PLAY RECAP, with a whole line (its newline came) for each of `hosts`. */
+export function recapNames(output: string, hosts: string[]): boolean {
+  const at = output.search(/^PLAY RECAP \*/m);
+  return at >= 0 && hosts.every((host) => recapLine(host, '.*\\n').test(output.slice(at)));
+}
+
+/** The verdict from ansible-playbook's own output (its default callback, no colour) and exit code (if it ended). */
+export function verdictOf(output: string, exitCode: number | undefined, host: string, pass: 1 | 2): PlaybookVerdict {
   const { changed, failed } = tasksOf(output, host);
   // A run for several hosts fails if one does; a host whose recap shows no failure passed.
-  const recap = new RegExp(`^${host.replaceAll('.', '\\.')}\\s+: ok=\\d+\\s+changed=\\d+\\s+unreachable=(\\d+)\\s+failed=(\\d+)`, 'm').exec(
-    output,
-  );
+  const recap = recapLine(host).exec(output);
   const passed = recap ? recap[1] === '0' && recap[2] === '0' : exitCode === 0;
   if (!passed) {
     const why = failed.length

@@ -97,7 +97,8 @@ export async function serveHostSteps(
     try {
       const inventory = ansibleInventory(await inventoryHosts(engine, facts, rig, allSpecs));
       const hosts = batch.map((b) => b.node);
-      const { output, exitCode } = await playbooks.take(playbook).run(inventory, hosts, HOST_STEP_TIMEOUT_S * 1000);
+      // the nodes are answered once its recap is in: Ansible's own ending is off their way
+      const { output, exitCode } = await playbooks.take(playbook).run(inventory, hosts, HOST_STEP_TIMEOUT_S * 1000, { untilRecap: true });
       await Promise.all(batch.map((b) => answer(b.node, b.nonce, verdictOf(output, exitCode, b.node, pass))));
     } catch (err) {
       const why = `failed: the host could not run it: ${(err as Error).message}`;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ansibleInventory } from '../../src/ansible/inventory.js';
-import { tasksOf, verdictOf } from '../../src/ansible/playbook.js';
+import { recapNames, tasksOf, verdictOf } from '../../src/ansible/playbook.js';
 import { agentEnv } from '../../src/engine/agent-env.js';
 import { RigFileError } from '../../src/errors.js';
 import { planRig } from '../../src/plan/plan.js';
@@ -55,6 +55,17 @@ describe('ansible-playbook output', () => {
       code: 1,
       why: 'ansible-playbook exited 1: ERROR! the playbook: site.yml could not be found',
     });
+  });
+
+  it('knows when the recap names every host of a run: a whole line each, after PLAY RECAP', () => {
+    const mill = 'mill.village.test          : ok=1    changed=0    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0';
+    expect(recapNames(RUN, ['barn.village.test'])).toBe(true);
+    expect(recapNames(RUN, ['barn.village.test', 'mill.village.test'])).toBe(false);
+    expect(recapNames(`${RUN}${mill}`, ['barn.village.test', 'mill.village.test'])).toBe(false); // its line not ended yet
+    expect(recapNames(`${RUN}${mill}\n`, ['barn.village.test', 'mill.village.test'])).toBe(true);
+    expect(recapNames(RUN.slice(0, RUN.indexOf('PLAY RECAP')), [])).toBe(false);
+    // a task's output that looks like a recap line does not count before the recap
+    expect(recapNames(`${mill}\n${RUN}`, ['mill.village.test'])).toBe(false);
   });
 });
 

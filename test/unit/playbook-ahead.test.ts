@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PlaybooksAhead, scriptInventory, startPlaybook } from '../../src/ansible/playbook.js';
+import { PlaybooksAhead, recapNames, scriptInventory, startPlaybook, verdictOf } from '../../src/ansible/playbook.js';
 import { ansibleInventory } from '../../src/ansible/inventory.js';
 
 // Debian's ansible-playbook itself (scripts/setup installs it), on this machine only: a local connection per host.
@@ -76,6 +76,37 @@ describe('ansible-playbook started ahead of need', { timeout: 120_000 }, () => {
     expect(ran()).toEqual(['a.v.test']);
     expect(readdirSync(dir).filter((f) => f.startsWith('rig-ansible-'))).toEqual([]);
     expect(() => ahead.take(file)).toThrow(/ending/);
+  });
+
+  it('with untilRecap, answers once its recap names the hosts, and leaves Ansible its own ending', async () => {
+    const file = playbook('{{ inventory_hostname }}');
+    // A callback run after the default one has printed the recap, which holds Ansible there until told.
+    mkdirSync(join(dir, 'callback_plugins'));
+    writeFileSync(
+      join(dir, 'callback_plugins', 'hold.py'),
+      [
+        'import os, time',
+        'from ansible.plugins.callback import CallbackBase',
+        'class CallbackModule(CallbackBase):',
+        "    CALLBACK_VERSION, CALLBACK_TYPE, CALLBACK_NAME, CALLBACK_NEEDS_ENABLED = 2.0, 'aggregate', 'hold', False",
+        '    def v2_playbook_on_stats(self, stats):',
+        `        open(${JSON.stringify(join(dir, 'held'))}, 'w').close()`,
+        `        while not os.path.exists(${JSON.stringify(join(dir, 'release'))}): time.sleep(0.05)`,
+        '',
+      ].join('\n'),
+    );
+    const running = new Set<() => void>();
+    const started = startPlaybook(file, dir, running);
+    const run = await started.run(inventory(), ['a.v.test', 'b.v.test'], 60_000, { untilRecap: true });
+    expect(run.exitCode).toBeUndefined(); // still held: it has not ended
+    expect(started.gone).toBe(false);
+    expect(recapNames(run.output, ['a.v.test', 'b.v.test'])).toBe(true);
+    expect(verdictOf(run.output, run.exitCode, 'b.v.test', 1)).toMatchObject({ code: 0 });
+    expect(running.size).toBe(0); // rig's stop no longer ends it
+    writeFileSync(join(dir, 'release'), '');
+    await vi.waitFor(() => expect(started.gone).toBe(true), { timeout: 30_000, interval: 100 });
+    expect(existsSync(join(dir, 'held'))).toBe(true); // it was held there, so it could not have ended before
+    expect(ran()).toEqual(['a.v.test', 'b.v.test']);
   });
 
   it('says so when ansible-playbook cannot start', async () => {
