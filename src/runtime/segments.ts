@@ -39,8 +39,11 @@ export interface SegmentParts {
   lxdBridge: (bridge: string) => boolean;
 }
 
-/** Docker's container ids are 64 hex digits; LXD's are instance names (rig-..., never all hex). */
-const onDocker = (id: string) => /^[0-9a-f]{64}$/.test(id);
+/**
+ * Docker's containers are named by their ids (hex) or by rig's names for them (`rig-<rig>.<node>`, dotted); LXD's
+ * instances by names that are never all hex and never dotted (plan.ts: undottedName).
+ */
+const onDocker = (id: string) => /^[0-9a-f]{12,64}$/.test(id) || id.includes('.');
 
 /** Docker not there at all (exit 3 at its first call), as opposed to a Docker that fails a call. */
 const noDocker = (err: unknown) => err instanceof EngineAbsent;

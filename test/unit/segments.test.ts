@@ -90,6 +90,13 @@ describe('the runtime over both segments (segments.ts)', () => {
     expect(calls.filter((c) => c.startsWith('docker.'))).toEqual([]);
   });
 
+  it("asks Docker about a Docker container by id or by rig's dotted name, and LXD about an instance, while an LXD daemon is here", async () => {
+    const { s, calls } = segments();
+    const wiring = s.wiring({} as never);
+    for (const id of ['a'.repeat(64), 'rig-old.mill', 'rig-old.sidecar', 'rig-lab-mill-1234abcd']) await wiring.containerState(id);
+    expect(calls).toEqual(['docker.containerState', 'docker.containerState', 'docker.containerState', 'lxd.containerState']);
+  });
+
   it('asks Docker about a rig LXD does not have', async () => {
     const { registry, calls } = segments();
     expect(await registry.networks('old')).toHaveLength(1);
