@@ -1,25 +1,21 @@
-import { afterAll, beforeAll } from 'vitest';
+import { beforeAll } from 'vitest';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { execa } from 'execa';
 
 /**
  * This host's own LXD daemon (in the host's network namespace) for a test file with `backend: lxd` nodes: started by
- * scripts/lxd-host if none answers, and stopped after the file only if the file started it.
+ * scripts/lxd-host if none answers (one daemon for files side by side: the script takes a lock). It is stopped after
+ * the whole run by global-setup.ts, if the run started it: a file that stopped it would pull it from under another.
  */
 const lxdHost = resolve(import.meta.dirname, '../../scripts/lxd-host');
 const installed = ['/usr/bin/lxd', '/usr/sbin/lxd'].some((p) => existsSync(p));
 
 export function useLxdHost(): void {
-  let started = false;
   beforeAll(async () => {
     if (!installed) throw new Error('lxd is not installed here: scripts/setup installs it (apt-get install lxd)');
-    started = (await execa(lxdHost, ['status'], { reject: false })).exitCode !== 0;
-    await execa(lxdHost, ['up'], { timeout: 120_000 });
-  }, 130_000);
-  afterAll(async () => {
-    if (started) await execa(lxdHost, ['down'], { reject: false });
-  });
+    await execa(lxdHost, ['up'], { timeout: 240_000 });
+  }, 250_000);
 }
 
 export interface LxdInstance {

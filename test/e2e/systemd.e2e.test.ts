@@ -43,7 +43,7 @@ nodes:
       const state = await rig(['exec', node, '--name', r.name, '--', 'systemctl', 'is-system-running']);
       expect(state.stdout.trim(), `${node}: ${state.all}`).toMatch(/^(running|degraded)$/);
       const agent = await rig(['exec', node, '--name', r.name, '--', 'systemctl', 'is-active', 'rig-agent']);
-      expect(agent.stdout.trim(), node).toBe('active');
+      expect(agent.stdout.trim(), `${node}: ${agent.all}`).toBe('active');
     }
   });
 
