@@ -20,7 +20,8 @@ import {
 } from './reconcile.js';
 import { listNodes } from './nodes.js';
 import type { Plan } from '../plan/plan.js';
-import type { RigContainer } from '../runtime/runtime.js';
+import type { RigContainer, RigNetwork } from '../runtime/runtime.js';
+import type { NodeInstance } from '../runtime/backend.js';
 import { Label } from '../labels.js';
 import { ExitCode, NodeNotReady, RigError } from '../errors.js';
 
@@ -70,10 +71,28 @@ export async function findRig(engine: Engine, plan: Plan, named: string): Promis
   if (!network) return undefined;
   if (ownerAlive(network.labels)) throw alreadyUp(plan.name); // an up or a run of it is still at work
   checkSameFile(plan, network.labels[Label.rigFile], named);
+  // a sidecar that is down: --recreate, or the reconcile's own check, says so
+  const { diff, nodes } = await diffRunning(engine, plan, network, { sidecarMayBeDown: true });
+  return { diff, running: { network, nodes } };
+}
+
+/**
+ * How the plan differs from its rig's network and nodes as they run, with each node's stage from the rig's facts
+ * (unknown where the sidecar is down and `sidecarMayBeDown`; else that is an error).
+ */
+export async function diffRunning(
+  engine: Engine,
+  plan: Plan,
+  network: RigNetwork,
+  { sidecarMayBeDown }: { sidecarMayBeDown: boolean },
+): Promise<{ diff: RigDiff; nodes: NodeInstance[] }> {
   const nodes = await listNodes(engine, plan.name);
   const stages = await factAccess(engine, plan.name)
     .then((access) => withFacts(access, async (f) => new Map([...(await f.rigState(plan.name))].map(([n, s]) => [n, s.stage ?? '']))))
-    .catch(() => undefined); // a sidecar that is down: --recreate, or the reconcile's own check, says so
+    .catch((err: unknown) => {
+      if (sidecarMayBeDown) return undefined;
+      throw err;
+    });
   const diff = diffRig(plan, {
     settings: network.labels[Label.spec],
     rigSettings: network.labels[Label.settings],
@@ -81,7 +100,7 @@ export async function findRig(engine: Engine, plan: Plan, named: string): Promis
     stages,
     segment: network.segment ?? 'docker',
   });
-  return { diff, running: { network, nodes } };
+  return { diff, nodes };
 }
 
 /** A rig that is up from `madeFrom` (its network's io.rig.file) may be changed by up of that file only. */

@@ -1,14 +1,13 @@
 import type { Engine } from './context.js';
 import { recordDrill } from './drills.js';
-import { listNodes } from './nodes.js';
-import { describeDiff, diffRig, type RigDiff } from './reconcile.js';
-import { factAccess, rigStatus, sidecarDown, withFacts } from './status.js';
+import { describeDiff, type RigDiff } from './reconcile.js';
+import { rigStatus, sidecarDown } from './status.js';
 import { ExitCode, RigError } from '../errors.js';
 import { Label } from '../labels.js';
 import { planRig } from '../plan/plan.js';
 import type { NodeInstance } from '../runtime/backend.js';
 import { loadRigFile } from '../rigfile/load.js';
-import { reconcile } from './apply.js';
+import { diffRunning, reconcile } from './apply.js';
 import type { Reporter } from './reporter.js';
 
 /**
@@ -35,18 +34,7 @@ export async function replaceNode(
   const plan = planRig(loadRigFile(file, { name: rig }));
   // As `up` of an edited rig file finds it (findRig), but also while the process that made the rig still runs: a
   // test suite (the API's up) or a `rig run` replaces its own rig's nodes.
-  const nodes = await listNodes(engine, rig);
-  const stages = await withFacts(
-    await factAccess(engine, rig),
-    async (f) => new Map([...(await f.rigState(rig))].map(([n, s]) => [n, s.stage ?? ''])),
-  );
-  const diff = diffRig(plan, {
-    settings: network.labels[Label.spec],
-    rigSettings: network.labels[Label.settings],
-    nodes,
-    stages,
-    segment: network.segment ?? 'docker',
-  });
+  const { diff, nodes } = await diffRunning(engine, plan, network, { sidecarMayBeDown: false });
   const running = { network, nodes };
   if (diff.rigChanged || diff.added.length || diff.removed.length || diff.changed.length)
     throw new RigError(

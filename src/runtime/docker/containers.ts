@@ -5,6 +5,7 @@ import { LineSplitter, LOG_FILE_MB, type LineSink } from '../backend.js';
 import { isConflict, isNotFound } from './connect.js';
 import { pacedRemoval, type PaceOptions } from '../pacing.js';
 import type { RigContainer } from '../runtime.js';
+import { waitForLines } from '../log-wait.js';
 
 /**
  * Resolve once the container has printed lines matching every one of `patterns` (the logs are followed, not
@@ -22,9 +23,6 @@ export async function waitForLog(
   )();
 }
 
-/** How many of its last lines a log shows when a wait on it fails. */
-const TAIL_LINES = 8;
-
 /**
  * Follow a container's log (from now on if `newOnly`) and test each line as it comes against the patterns not yet
  * seen, as waitForLog does; only the last few lines are kept, for an error. Resolves once the log is followed, to
@@ -37,32 +35,25 @@ export async function watchLog(
   timeoutMs: number,
   { newOnly = false, since }: { newOnly?: boolean; since?: number } = {},
 ): Promise<() => Promise<void>> {
+  if (!patterns.length) return () => Promise.resolve();
   const stop = new AbortController();
   const raw = (await openLog(docker, id, { follow: true, timestamps: false, ...(newOnly ? { tail: 0 } : {}), since }, stop.signal))!;
-  const last: string[] = [];
   const unseen = new Set(patterns);
-  const matched = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${last.join('\n')}`)),
-      timeoutMs,
-    );
-    const onLine = (line: string) => {
-      if (last.push(line) > TAIL_LINES) last.shift();
+  const matched = waitForLines(
+    (onLine) => readFrames(raw, new LineSplitter(onLine)),
+    (line) => {
       for (const pattern of unseen) if (pattern.test(line)) unseen.delete(pattern);
-      if (!unseen.size) resolve();
-    };
-    if (!unseen.size) resolve();
-    readFrames(raw, new LineSplitter(onLine))
-      .then(
-        () => reject(new Error(`exited before it was ready; its log ends:\n${last.join('\n')}`)),
-        (err: Error) => reject(err),
-      )
-      .finally(() => clearTimeout(timer));
-  }).finally(() => {
-    stop.abort(); // matched, failed or timed out: the log is no longer followed
-    raw.destroy();
-  });
-  matched.catch(() => {}); // whoever waits for it handles the failure
+      return !unseen.size;
+    },
+    {
+      timeoutMs,
+      ended: 'exited',
+      release: () => {
+        stop.abort(); // matched, failed or timed out: the log is no longer followed
+        raw.destroy();
+      },
+    },
+  );
   return () => matched;
 }
 

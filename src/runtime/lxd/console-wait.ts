@@ -1,8 +1,6 @@
 import { join } from 'node:path';
 import { streamConsoleLog } from '../lxc/console-log.js';
-
-/** How many of its last lines a console log shows when a wait on it fails. */
-const TAIL_LINES = 8;
+import { waitForLines } from '../log-wait.js';
 
 /** Where rig has LXC write an LXD instance's console (its init's output): rig's cache, on this host. */
 export const consoleDir = (cacheDir: string, instance: string) => join(cacheDir, 'lxd-console', instance);
@@ -26,24 +24,13 @@ export async function watchConsole(
     await streamConsoleLog(dir, { follow: false, timestamps: false }, count, new AbortController().signal);
   }
   const stop = new AbortController();
-  const last: string[] = [];
-  const matched = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`not ready after ${timeoutMs / 1000} s; its log ends:\n${last.join('\n')}`)),
-      timeoutMs,
-    );
-    const onLine = (line: string) => {
-      if (last.push(line) > TAIL_LINES) last.shift();
+  const matched = waitForLines(
+    (onLine) => streamConsoleLog(dir, { follow: true, timestamps: false }, onLine, stop.signal),
+    (line) => {
       for (const [pattern, left] of seen) if (pattern.test(line)) seen.set(pattern, left - 1);
-      if ([...seen.values()].every((left) => left < 0)) resolve();
-    };
-    streamConsoleLog(dir, { follow: true, timestamps: false }, onLine, stop.signal)
-      .then(
-        () => reject(new Error(`stopped before it was ready; its log ends:\n${last.join('\n')}`)),
-        (err: Error) => reject(err),
-      )
-      .finally(() => clearTimeout(timer));
-  }).finally(() => stop.abort());
-  matched.catch(() => {}); // whoever waits for it handles the failure
+      return [...seen.values()].every((left) => left < 0);
+    },
+    { timeoutMs, ended: 'stopped', release: () => stop.abort() },
+  );
   return () => matched;
 }
