@@ -5,7 +5,8 @@ export default defineConfig({
     // The e2e files bring their own rigs up against the one real engine; two at a time fits two cores.
     maxWorkers: 2,
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // A unit test that starts a process (the etcd proxy, ansible) may take seconds on a loaded machine.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
       {
         test: {
           name: 'e2e',

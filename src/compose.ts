@@ -51,7 +51,7 @@ export type Tell = (message: string, fields: Record<string, unknown>) => void;
  * to on its first call only, and the local LXD daemon's, if one is here. With `tell`, every engine call and host
  * command is told as it ends.
  */
-export async function composeEngine(s: Settings = settings(), tell?: Tell): Promise<Engine> {
+export async function composeEngine(s: Settings = settings(), tell?: Tell, warn?: (message: string) => void): Promise<Engine> {
   const docker = await dockerOnFirstCall();
   if (tell) {
     observeDocker(docker, tell);
@@ -73,6 +73,7 @@ export async function composeEngine(s: Settings = settings(), tell?: Tell): Prom
     lxdNetwork: async (id) => !!(await networkNamed(lxd()!.client, id)),
     lxdBridge: isLxdBridge,
     dockerMayBeHere: () => dockerMayBeHere(process.env),
+    warn,
   });
   return {
     rigs: segments.registry(),

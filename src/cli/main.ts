@@ -37,9 +37,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return ExitCode.badInput;
     }
-    // dockerd went away under a command: its failure, not a bug of rig's.
-    const err: unknown =
-      caught instanceof RigError ? caught : ((await import('../runtime/docker/connect.js')).engineStopped(caught) ?? caught);
+    // dockerd or LXD's daemon went away under a command: its failure, not a bug of rig's.
+    const err: unknown = caught instanceof RigError ? caught : ((await engineGoneError(caught)) ?? caught);
     const chalk = (await import('chalk')).chalkStderr;
     const { outputSettings } = await import('./output.js');
     if (outputSettings().json) {
@@ -98,6 +97,16 @@ for (const stream of [process.stdout, process.stderr]) {
     if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
     else process.exit(READER_GONE);
   });
+}
+
+/** The error to tell when the Docker engine or this host's LXD daemon went away under a command (loaded only then). */
+async function engineGoneError(err: unknown): Promise<RigError | undefined> {
+  const [{ engineStopped }, { lxdStopped }, { settings }] = await Promise.all([
+    import('../runtime/docker/connect.js'),
+    import('../runtime/lxd/registry.js'),
+    import('../compose.js'),
+  ]);
+  return engineStopped(err) ?? lxdStopped(err, settings().lxdSocket);
 }
 
 const code = await main(process.argv);

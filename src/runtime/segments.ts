@@ -37,13 +37,16 @@ export interface SegmentParts {
   dockerMayBeHere: () => boolean;
   /** Whether a bridge is an LXD rig bridge (LXD wires its own NICs on it). */
   lxdBridge: (bridge: string) => boolean;
+  /** A warning for the user (a listing that leaves out what it could not see). */
+  warn?: (message: string) => void;
 }
 
 /**
  * Docker's containers are named by their ids (hex) or by rig's names for them (`rig-<rig>.<node>`, dotted); LXD's
  * instances by names that are never all hex and never dotted (plan.ts: undottedName).
  */
-const onDocker = (id: string) => /^[0-9a-f]{12,64}$/.test(id) || id.includes('.');
+const isHexId = (id: string) => /^[0-9a-f]{12,64}$/.test(id);
+const onDocker = (id: string) => isHexId(id) || id.includes('.');
 
 /** Docker not there at all (exit 3 at its first call), as opposed to a Docker that fails a call. */
 const noDocker = (err: unknown) => err instanceof EngineAbsent;
@@ -92,8 +95,7 @@ export class Segments {
   async of(rig: string): Promise<Segment> {
     const known = this.known.get(rig);
     if (known) return known;
-    const lxd = this.parts.lxd();
-    const onLxd = lxd && ((await lxd.rigs.networks(rig)).length > 0 || (await lxd.rigs.containers(rig)).length > 0);
+    const onLxd = await this.onLxd(rig);
     let segment: Segment = onLxd ? 'lxd' : (this.placed.get(rig) ?? 'docker');
     if (!onLxd && segment === 'lxd' && this.parts.dockerMayBeHere()) {
       const onDocker = await this.dockerUnlessAbsent(() => this.parts.docker.rigs.networks(rig));
@@ -101,6 +103,27 @@ export class Segments {
     }
     this.known.set(rig, segment);
     return segment;
+  }
+
+  /**
+   * Whether LXD has the rig's network or sidecar. An LXD daemon whose socket is here but that does not answer (it
+   * stopped uncleanly, or is stopping) has none of a rig about to be made on Docker or up there; of any other rig,
+   * that it does not answer is the error.
+   */
+  private async onLxd(rig: string): Promise<boolean> {
+    const lxd = this.parts.lxd();
+    if (!lxd) return false;
+    try {
+      return (await lxd.rigs.networks(rig)).length > 0 || (await lxd.rigs.containers(rig)).length > 0;
+    } catch (err) {
+      const silent = lxd.rigs.engineStopped(err, rig);
+      if (!silent) throw err;
+      if (this.placed.get(rig) === 'docker') return false;
+      if (this.placed.get(rig) === 'lxd')
+        throw new RigError(silent.message, 'start it (scripts/lxd-host up); nothing of the rig is made', ExitCode.badInput, { cause: err });
+      if (this.parts.dockerMayBeHere() && (await this.dockerUnlessAbsent(() => this.parts.docker.rigs.networks(rig))).length) return false;
+      throw silent;
+    }
   }
 
   private roles(segment: Segment): SegmentRoles {
@@ -116,15 +139,30 @@ export class Segments {
   }
 
   private async byNetwork(id: string): Promise<SegmentRoles> {
-    const segment = this.networkSegments.get(id) ?? (this.parts.lxd() && (await this.parts.lxdNetwork(id)) ? 'lxd' : 'docker');
+    // Docker's network ids are hex; LXD's rig bridges are named rl<hex> (lxd/rig-networks.ts)
+    const segment =
+      this.networkSegments.get(id) ?? (!isHexId(id) && this.parts.lxd() && (await this.parts.lxdNetwork(id)) ? 'lxd' : 'docker');
     return this.roles(segment);
   }
 
   /** Both segments' answers (Docker's none where it is not there and an LXD daemon is). */
   async both<T>(ask: (roles: SegmentRoles) => Promise<T[]>): Promise<T[]> {
     const lxd = this.parts.lxd();
-    const [fromLxd, fromDocker] = await Promise.all([lxd ? ask(lxd) : [], this.dockerUnlessAbsent(() => ask(this.parts.docker))]);
+    const [fromLxd, fromDocker] = await Promise.all([
+      lxd ? this.unlessSilent(lxd, ask) : [],
+      this.dockerUnlessAbsent(() => ask(this.parts.docker)),
+    ]);
     return [...fromLxd, ...fromDocker];
+  }
+
+  /** What LXD answers; nothing, with a warning, where its daemon does not answer (Docker's rigs are still listed). */
+  private async unlessSilent<T>(lxd: SegmentRoles, ask: (roles: SegmentRoles) => Promise<T[]>): Promise<T[]> {
+    return ask(lxd).catch((err: unknown) => {
+      const silent = lxd.rigs.engineStopped(err);
+      if (!silent) throw err;
+      this.parts.warn?.(`${silent.message} Its rigs are not listed.`);
+      return [];
+    });
   }
 
   /** What Docker answers; nothing where it is not there at all and an LXD daemon is. */
@@ -159,7 +197,7 @@ export class Segments {
         return [...a, ...b];
       },
       watchStarts: async (rig, networkId, onStart, onEnd) => (await this.forRig(rig)).rigs.watchStarts(rig, networkId, onStart, onEnd),
-      engineStopped: (err, rig) => this.parts.docker.rigs.engineStopped(err, rig) ?? this.parts.lxd()?.rigs.engineStopped(err, rig),
+      engineStopped: (err, rig) => this.parts.lxd()?.rigs.engineStopped(err, rig) ?? this.parts.docker.rigs.engineStopped(err, rig),
       place: (rig, segment) => this.place(rig, segment),
     };
   }

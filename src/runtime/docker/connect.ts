@@ -72,6 +72,7 @@ function engineError(err: unknown, where: string): RigError {
 function engineGone(err: unknown): string | undefined {
   for (let e = err, depth = 0; e && depth < 5; e = (e as Error).cause, depth++) {
     if ((e as Error).name === 'EtcdUnanswered') return undefined; // the rig's etcd (its socket reset), not the engine
+    if ((e as Error).name === 'LxdError') return undefined; // LXD's daemon, not Docker's (lxd/registry.ts says so)
     const code = (e as NodeJS.ErrnoException).code;
     const message = (e as Error).message ?? '';
     if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(code ?? '')) return code;

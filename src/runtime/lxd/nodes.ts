@@ -27,7 +27,7 @@ import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { checkPlace, DEFAULT_PROJECT, placeKey, type LxdPlace } from './places.js';
 import { resolveRemote, type LxdRemote } from './remotes.js';
 import { LxdSites, type Site } from './sites.js';
-import { LxdError } from './transport.js';
+import { LxdError, noAnswer } from './transport.js';
 
 export interface LxdOptions {
   socket: string; // the local daemon's Unix socket
@@ -213,10 +213,13 @@ export class LxdNodes implements NodeBackend {
     const sites = (rig === undefined ? this.sites.known() : [this.sites.of(rig)]).filter((s) => !this.sites.absent(s));
     const lists = await Promise.all(
       sites.map(async (site) => {
-        // Every rig's nodes: a recorded remote that does not answer (its cluster gone) hides its rigs' nodes, not all
-        // rigs'; that rig's own commands (list(rig)) say why.
-        if (rig === undefined && site.place.remote !== undefined) return this.nodesAt(site, rig).catch(() => []);
-        return this.nodesAt(site, rig);
+        // Every rig's nodes: a recorded remote that does not answer (its cluster gone), or this host's daemon not
+        // answering, hides its rigs' nodes, not all rigs'; that rig's own commands (list(rig)) say why.
+        // A rig this host never made an LXD node of has none (up records a node's place before it is made): this
+        // host's daemon not answering is no error for it.
+        const hidden = (err: unknown) =>
+          rig === undefined ? site.place.remote !== undefined || noAnswer(err) : noAnswer(err) && !this.sites.book.get(rig);
+        return this.nodesAt(site, rig).catch((err: unknown) => (hidden(err) ? [] : Promise.reject(err)));
       }),
     );
     return lists.flat();
@@ -357,7 +360,7 @@ export class LxdNodes implements NodeBackend {
     const site = this.sites.of(rig);
     if (this.sites.absent(site)) return () => {}; // no LXD daemon here: no LXD node can die
     const { client } = site;
-    const stream = await followEvents(client, ['lifecycle'], (event) => {
+    const follow = followEvents(client, ['lifecycle'], (event) => {
       // stopped at once (a kill, or its init ended) or shut down (asked to stop): a death either way
       const action = event.metadata.action;
       const name = action === 'instance-stopped' || action === 'instance-shutdown' ? instanceOf(event) : undefined;
@@ -370,7 +373,9 @@ export class LxdNodes implements NodeBackend {
         })
         .catch(() => {}); // deleted meanwhile (rig down): not a death to tell
     });
-    return () => stream.stop();
+    // a rig this host never made an LXD node of has none to die: this host's daemon not answering is no error for it
+    const stream = await follow.catch((err: unknown) => (noAnswer(err) && !this.sites.book.get(rig) ? undefined : Promise.reject(err)));
+    return () => stream?.stop();
   }
 
   /**

@@ -68,12 +68,18 @@ export function lxdRigRegistry(
   };
 }
 
-/** LXD went away under a call (its daemon stopped): said as the Docker engine's going is. */
-function lxdStopped(err: unknown, socket: string, rig?: string): RigError | undefined {
-  if (!(err instanceof LxdError) || err.status !== 0 || existsSync(socket)) return undefined;
+/**
+ * This host's LXD daemon went away under a call (it stopped), or does not answer on its socket at all (stopped
+ * uncleanly, or starting, or stopping): said as the Docker engine's going is. Undefined for any other error.
+ */
+export function lxdStopped(err: unknown, socket: string, rig?: string): RigError | undefined {
+  if (!(err instanceof LxdError) || err.status !== 0 || !err.lxdMessage.includes(socket)) return undefined;
+  const gone = !existsSync(socket);
   return new RigError(
-    `The LXD daemon stopped answering (its socket ${socket} is gone).`,
-    `start it again (scripts/lxd-host up); then remove what is left with: rig down --name ${rig ?? 'NAME'}`,
+    gone
+      ? `The LXD daemon stopped answering (its socket ${socket} is gone).`
+      : `The LXD daemon does not answer on ${socket} (${err.lxdMessage.replace(/ \(LXD at .*\)$/, '')}).`,
+    `start it again (scripts/lxd-host up, or lxd waitready to see it answer); then remove what is left with: rig down --name ${rig ?? 'NAME'}`,
     ExitCode.failed,
     { cause: err },
   );

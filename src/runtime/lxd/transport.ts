@@ -30,6 +30,9 @@ export class LxdError extends Error {
 
 export const isNotFound = (err: unknown) => err instanceof LxdError && err.status === 404;
 
+/** LXD did not answer at all (no daemon on the socket, a network error, a deadline). */
+export const noAnswer = (err: unknown) => err instanceof LxdError && err.status === 0;
+
 /** LXD's envelope around every answer that is not a raw file. */
 export interface LxdResponse<T = unknown> {
   type: 'sync' | 'async' | 'error';
