@@ -292,8 +292,14 @@ export class LxdNodes implements NodeBackend {
     const found = await client.instance(name);
     if (!found || found.status === 'Stopped') return;
     if (found.status === 'Frozen') await client.setState(name, 'unfreeze');
-    // A stop that times out (the agent did not end) is made at once below.
-    await client.setState(name, 'stop', false, HALT_MS).catch(() => client.setState(name, 'stop', true));
+    // A stop that times out (the agent did not end) is made at once below; one that ended meanwhile is as asked.
+    const stopped = async () => (await client.instance(name))?.status === 'Stopped';
+    await client
+      .setState(name, 'stop', false, HALT_MS)
+      .catch(() => client.setState(name, 'stop', true))
+      .catch(async (err: unknown) => {
+        if (!(await stopped())) throw err;
+      });
   }
 
   async power(instance: NodeInstance, action: PowerAction): Promise<void> {
