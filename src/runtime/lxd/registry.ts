@@ -36,7 +36,10 @@ export function lxdRigRegistry(
     },
     removeContainer: async (id) => {
       // Its init ends its daemons on SIGTERM (lxc.signal.halt): a stop that does not end in 2 s is made at once.
-      await client.setState(id, 'stop', false, 2_000).catch(() => undefined); // not running, or gone: the delete says
+      await client
+        .setState(id, 'stop', false, 2_000)
+        .catch(() => client.setState(id, 'stop', true))
+        .catch(() => undefined); // not running, or gone: the delete says
       await client.deleteInstance(id);
       sidecars.removed(id);
     },
