@@ -174,7 +174,7 @@ describe('crash-safe cleanup', () => {
     }
   });
 
-  it('rig gc removes a rig whose owner died, and leaves a rig that up finished', async () => {
+  it('rig gc leaves a rig that up finished (gc.e2e: it removes one whose up and reaper died)', async () => {
     const kept = uniqueName('gckeep');
     const fixture = fixtureDir(rigFile());
     try {
