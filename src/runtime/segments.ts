@@ -79,6 +79,7 @@ export class Segments {
   private readonly known = new Map<string, Segment>();
   private readonly placed = new Map<string, Segment>();
   private readonly networkSegments = new Map<string, Segment>();
+  private warnedSilent = false; // once per command: every listing of a command asks LXD
 
   constructor(private readonly parts: SegmentParts) {}
 
@@ -160,7 +161,8 @@ export class Segments {
     return ask(lxd).catch((err: unknown) => {
       const silent = lxd.rigs.engineStopped(err);
       if (!silent) throw err;
-      this.parts.warn?.(`${silent.message} Its rigs are not listed.`);
+      if (!this.warnedSilent) this.parts.warn?.(`${silent.message} Its rigs are not listed.`);
+      this.warnedSilent = true;
       return [];
     });
   }

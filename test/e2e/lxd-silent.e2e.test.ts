@@ -49,6 +49,7 @@ nodes:
     expect(ls.exitCode, ls.all).toBe(0);
     expect(ls.stdout).toContain(name);
     expect(ls.stderr).toContain(`rig: warning: The LXD daemon does not answer on ${env.RIG_LXD_SOCKET}`);
+    expect(ls.stderr.split('The LXD daemon does not answer').length, 'the warning once').toBe(2);
     const down = await rig(['down', '--name', name], { env });
     expect(down.exitCode, down.all).toBe(0);
     expect(await leftovers(name)).toEqual([]);

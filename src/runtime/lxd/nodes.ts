@@ -215,10 +215,7 @@ export class LxdNodes implements NodeBackend {
       sites.map(async (site) => {
         // Every rig's nodes: a recorded remote that does not answer (its cluster gone), or this host's daemon not
         // answering, hides its rigs' nodes, not all rigs'; that rig's own commands (list(rig)) say why.
-        // A rig this host never made an LXD node of has none (up records a node's place before it is made): this
-        // host's daemon not answering is no error for it.
-        const hidden = (err: unknown) =>
-          rig === undefined ? site.place.remote !== undefined || noAnswer(err) : noAnswer(err) && !this.sites.book.get(rig);
+        const hidden = (err: unknown) => (rig === undefined ? site.place.remote !== undefined || noAnswer(err) : this.noneMade(rig, err));
         return this.nodesAt(site, rig).catch((err: unknown) => (hidden(err) ? [] : Promise.reject(err)));
       }),
     );
@@ -302,6 +299,14 @@ export class LxdNodes implements NodeBackend {
       });
   }
 
+  /**
+   * Whether `err` is LXD not answering about a rig this host never made an LXD node of (up records a node's place
+   * before it is made): it has none, and that the daemon does not answer is no error for it.
+   */
+  private noneMade(rig: string, err: unknown): boolean {
+    return noAnswer(err) && !this.sites.book.get(rig);
+  }
+
   async power(instance: NodeInstance, action: PowerAction): Promise<void> {
     const { name, node } = instance;
     const { client } = this.sites.of(instance.rig);
@@ -379,8 +384,7 @@ export class LxdNodes implements NodeBackend {
         })
         .catch(() => {}); // deleted meanwhile (rig down): not a death to tell
     });
-    // a rig this host never made an LXD node of has none to die: this host's daemon not answering is no error for it
-    const stream = await follow.catch((err: unknown) => (noAnswer(err) && !this.sites.book.get(rig) ? undefined : Promise.reject(err)));
+    const stream = await follow.catch((err: unknown) => (this.noneMade(rig, err) ? undefined : Promise.reject(err)));
     return () => stream?.stop();
   }
 
