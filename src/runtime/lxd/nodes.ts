@@ -36,6 +36,8 @@ export interface LxdOptions {
   toolsImage: string;
   baseImage: string;
   baseRootfs: string;
+  /** The members of a remote see this host's files at the same paths (RIG_LXD_SHARED_FILES=1: members on this host). */
+  sharedFiles?: boolean;
 }
 
 /** How long a node's agent has to release its lease when it is stopped, before LXD stops it at once. */
@@ -56,8 +58,9 @@ export class LxdNodes implements NodeBackend {
   constructor(
     private readonly files: ImageFiles,
     private readonly options: LxdOptions,
+    sites?: LxdSites, // shared with LXD's other roles (place-roles.ts), so a rig's network and sidecar go to its place
   ) {
-    this.sites = new LxdSites(files, options);
+    this.sites = sites ?? new LxdSites(files, options);
   }
 
   /**
@@ -100,24 +103,40 @@ export class LxdNodes implements NodeBackend {
   }
 
   /**
-   * Where a node could not join the rig's network yet (made on this host: Docker's, or this daemon's in its default
-   * project; a bridge across members is not in up yet): up refuses; `up --dry-run` still shows where nodes would go.
+   * What up cannot make yet (`up --dry-run` still shows where nodes would go). On a remote, the rig's network and
+   * sidecar are made there too, and the sidecar's state (etcd's socket for this host, its leases), rig's tools, the
+   * repository and the console logs are disks of this host's files: a remote whose members do not see them (members
+   * on other hosts) would need etcd through LXD's exec and the tools in the image (docs/multi-host.md), not built.
    */
   private refuseUnwired(plan: Plan, remote: LxdRemote, project: string): void {
     const { spec } = plan;
     const lines = { ...spec.lxd?.lines };
-    const later = 'a rig across LXD members is the next piece of issue 24 (docs/multi-host.md)';
-    if (remote.where !== this.options.socket)
-      throw new RigError(
-        `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote: rig cannot bring LXD nodes up on ${remote.where} (remote ${remote.name}) yet: the rig's network and sidecar are made on this host, and a node there would have no way onto them.`,
-        `leave lxd.remote out to use this host's LXD daemon; rig up --dry-run shows where the nodes would go. ${later}`,
-        ExitCode.badInput,
-      );
+    const at = `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote`;
+    const later = 'docs/multi-host.md says what is left of issue 24';
+    const refuse = (what: string, how: string, line = at) => new RigError(`${line}: ${what}`, `${how} (${later})`, ExitCode.badInput);
+    if (remote.where !== this.options.socket) {
+      const where = `${remote.where} (remote ${remote.name})`;
+      if (plan.segment !== 'lxd')
+        throw refuse(
+          `rig cannot bring LXD nodes up on ${where} in a rig with nodes of other backends: their network is on this host, and a node there would have no way onto it.`,
+          "give every node backend: lxd, or leave lxd.remote out to use this host's LXD daemon",
+        );
+      if (!this.options.sharedFiles)
+        throw refuse(
+          `rig can bring a rig up on ${where} only where its members see this host's files at the same paths (the sidecar's state and etcd's socket, rig's tools, the repository, the console logs are disks of them), and nothing says they do.`,
+          'for members on this host (scripts/lxd-test-cluster), set RIG_LXD_SHARED_FILES=1; members on other hosts are not served yet. rig up --dry-run shows where the nodes would go',
+        );
+      if (!spec.network.internal)
+        throw refuse(
+          `a rig on ${where} must be internal for now: its bridge spans the members and none of them routes it out.`,
+          'set network: { internal: true } in the rig file',
+        );
+    }
     if (plan.segment === 'lxd' && project !== DEFAULT_PROJECT)
-      throw new RigError(
-        `${spec.file}:${lines.project ?? lines.lxd ?? 1}: lxd.project: a rig of LXD nodes only is made in LXD's default project for now (its bridge and sidecar are), not in ${project}.`,
-        `leave lxd.project out, or give the rig a Docker node (its network is then Docker's): ${later}`,
-        ExitCode.badInput,
+      throw refuse(
+        `a rig of LXD nodes only is made in LXD's default project for now (its bridge and sidecar are), not in ${project}.`,
+        "leave lxd.project out, or give the rig a Docker node (its network is then Docker's)",
+        `${spec.file}:${lines.project ?? lines.lxd ?? 1}: lxd.project`,
       );
   }
 
@@ -289,8 +308,15 @@ export class LxdNodes implements NodeBackend {
     const found = await client.instance(name);
     if (!found || found.status === 'Stopped') return;
     if (found.status === 'Frozen') await client.setState(name, 'unfreeze');
-    // A stop that times out (the agent did not end) is made at once below.
-    await client.setState(name, 'stop', false, HALT_MS).catch(() => client.setState(name, 'stop', true));
+    // A stop that times out (the agent did not end) is made at once; one that ended meanwhile is done (on a cluster
+    // the member may finish the stop after the wait for it gave up, and then refuses the forced one).
+    const stopped = async () => (await client.instance(name))?.status === 'Stopped';
+    await client.setState(name, 'stop', false, HALT_MS).catch(async () => {
+      if (!(await stopped()))
+        await client.setState(name, 'stop', true).catch(async (err: unknown) => {
+          if (!(await stopped())) throw err;
+        });
+    });
   }
 
   async power(instance: NodeInstance, action: PowerAction): Promise<void> {

@@ -23,7 +23,7 @@ function containerOf(i: Instance): RigContainer {
 
 export function lxdRigRegistry(
   client: LxdClient,
-  socket: string,
+  socket: string | undefined, // this host's daemon's; undefined: a remote
   sidecars: { settled(): Promise<void>; removed(id: string): void },
 ): RigRegistry {
   return {
@@ -69,8 +69,8 @@ export function lxdRigRegistry(
 }
 
 /** LXD went away under a call (its daemon stopped): said as the Docker engine's going is. */
-function lxdStopped(err: unknown, socket: string, rig?: string): RigError | undefined {
-  if (!(err instanceof LxdError) || err.status !== 0 || existsSync(socket)) return undefined;
+function lxdStopped(err: unknown, socket: string | undefined, rig?: string): RigError | undefined {
+  if (socket === undefined || !(err instanceof LxdError) || err.status !== 0 || existsSync(socket)) return undefined;
   return new RigError(
     `The LXD daemon stopped answering (its socket ${socket} is gone).`,
     `start it again (scripts/lxd-host up); then remove what is left with: rig down --name ${rig ?? 'NAME'}`,
