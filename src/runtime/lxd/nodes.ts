@@ -25,7 +25,8 @@ import { pushFile } from './files.js';
 import type { Instance } from './api.js';
 import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { checkPlace, DEFAULT_PROJECT, placeKey, type LxdPlace } from './places.js';
-import { resolveRemote, type LxdRemote } from './remotes.js';
+import { resolveRemote } from './remotes.js';
+import { refuseUnwired } from './unwired.js';
 import { LxdSites, type Site } from './sites.js';
 import { LxdError } from './transport.js';
 
@@ -42,6 +43,8 @@ export interface LxdOptions {
 
 /** How long a node's agent has to release its lease when it is stopped, before LXD stops it at once. */
 const HALT_MS = 2_000;
+/** How long a node LXD failed to shut down may still take to stop by itself, before it is stopped at once. */
+const STOPPING_MS = 5_000;
 
 /**
  * Nodes as containers of the LXD daemon on this host, over its REST API (no `lxc` client): each one from rig's node
@@ -97,47 +100,9 @@ export class LxdNodes implements NodeBackend {
     const placed = await checkPlace(remote, site.project, plan, lines);
     const pools = (await site.client.transport.json<string[]>('GET', '/1.0/storage-pools')).metadata;
     if (!pools.length) throw new RigError(`The LXD at ${remote.where} has no storage pool for nodes.`, how, ExitCode.badInput);
-    if (!options?.dryRun) this.refuseUnwired(plan, remote, project);
+    if (!options?.dryRun) refuseUnwired(plan, remote, project, this.options);
     this.sites.choose(plan.name, place);
     this.placements.set(plan.name, placed);
-  }
-
-  /**
-   * What up cannot make yet (`up --dry-run` still shows where nodes would go). On a remote, the rig's network and
-   * sidecar are made there too, and the sidecar's state (etcd's socket for this host, its leases), rig's tools, the
-   * repository and the console logs are disks of this host's files: a remote whose members do not see them (members
-   * on other hosts) would need etcd through LXD's exec and the tools in the image (docs/multi-host.md), not built.
-   */
-  private refuseUnwired(plan: Plan, remote: LxdRemote, project: string): void {
-    const { spec } = plan;
-    const lines = { ...spec.lxd?.lines };
-    const at = `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote`;
-    const later = 'docs/multi-host.md says what is left of issue 24';
-    const refuse = (what: string, how: string, line = at) => new RigError(`${line}: ${what}`, `${how} (${later})`, ExitCode.badInput);
-    if (remote.where !== this.options.socket) {
-      const where = `${remote.where} (remote ${remote.name})`;
-      if (plan.segment !== 'lxd')
-        throw refuse(
-          `rig cannot bring LXD nodes up on ${where} in a rig with nodes of other backends: their network is on this host, and a node there would have no way onto it.`,
-          "give every node backend: lxd, or leave lxd.remote out to use this host's LXD daemon",
-        );
-      if (!this.options.sharedFiles)
-        throw refuse(
-          `rig can bring a rig up on ${where} only where its members see this host's files at the same paths (the sidecar's state and etcd's socket, rig's tools, the repository, the console logs are disks of them), and nothing says they do.`,
-          'for members on this host (scripts/lxd-test-cluster), set RIG_LXD_SHARED_FILES=1; members on other hosts are not served yet. rig up --dry-run shows where the nodes would go',
-        );
-      if (!spec.network.internal)
-        throw refuse(
-          `a rig on ${where} must be internal for now: its bridge spans the members and none of them routes it out.`,
-          'set network: { internal: true } in the rig file',
-        );
-    }
-    if (plan.segment === 'lxd' && project !== DEFAULT_PROJECT)
-      throw refuse(
-        `a rig of LXD nodes only is made in LXD's default project for now (its bridge and sidecar are), not in ${project}.`,
-        "leave lxd.project out, or give the rig a Docker node (its network is then Docker's)",
-        `${spec.file}:${lines.project ?? lines.lxd ?? 1}: lxd.project`,
-      );
   }
 
   placement(rig: string): ReadonlyMap<string, string> {
@@ -304,18 +269,21 @@ export class LxdNodes implements NodeBackend {
 
   /** A stop as `down` makes it: SIGTERM (lxc.signal.halt), then at once if it is not stopped in HALT_MS. */
   private async halt({ rig, name }: NodeInstance): Promise<void> {
-    const { client } = this.sites.of(rig);
+    const site = this.sites.of(rig);
+    const { client } = site;
     const found = await client.instance(name);
     if (!found || found.status === 'Stopped') return;
     if (found.status === 'Frozen') await client.setState(name, 'unfreeze');
-    // A stop that times out (the agent did not end) is made at once; one that ended meanwhile is done (on a cluster
-    // the member may finish the stop after the wait for it gave up, and then refuses the forced one).
+    // A stop that fails (the agent did not end in time) is made at once. On a remote's member LXD may say the shutdown
+    // failed while the container still stops: it is given STOPPING_MS to get there first (a forced stop meanwhile,
+    // or the delete, would be refused as the instance being busy).
     const stopped = async () => (await client.instance(name))?.status === 'Stopped';
     await client.setState(name, 'stop', false, HALT_MS).catch(async () => {
-      if (!(await stopped()))
-        await client.setState(name, 'stop', true).catch(async (err: unknown) => {
-          if (!(await stopped())) throw err;
-        });
+      const grace = this.sites.isLocal(site) ? 0 : STOPPING_MS;
+      for (const end = Date.now() + grace; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) if (await stopped()) return;
+      await client.setState(name, 'stop', true).catch(async (err: unknown) => {
+        if (!(await stopped())) throw err;
+      });
     });
   }
 
