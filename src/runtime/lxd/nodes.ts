@@ -102,6 +102,9 @@ export class LxdNodes implements NodeBackend {
     if (!pools.length) throw new RigError(`The LXD at ${remote.where} has no storage pool for nodes.`, how, ExitCode.badInput);
     if (!options?.dryRun) refuseUnwired(plan, remote, project, this.options);
     this.sites.choose(plan.name, place);
+    // A rig on a remote has its network and sidecar there too: recorded before they are made, so that the reaper and
+    // down, after an up that died before its first node, look for them there (and not on this host's daemon).
+    if (!options?.dryRun && place.remote !== undefined) this.sites.book.record(plan.name, place);
     this.placements.set(plan.name, placed);
   }
 

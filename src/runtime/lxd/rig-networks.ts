@@ -88,7 +88,7 @@ async function makeBridge(client: LxdClient, name: string, rig: string, config: 
   } catch (err) {
     // a network pending on some members is not one LXD lists as rig's: removed here, unless it was another's (409)
     if (!(err instanceof LxdError && (err.status === 409 || /already exists/i.test(err.lxdMessage))))
-      await deleteNetwork(client, name).catch(() => {});
+      await deleteNetwork(client, name).catch(() => {}); // the first error is the one to tell
     throw err;
   }
 }
