@@ -23,6 +23,7 @@ import { execStreamed } from './exec-stream.js';
 import { followEvents, instanceOf } from './events.js';
 import { pushFile } from './files.js';
 import type { Instance } from './api.js';
+import { deleteWhenFree, haltInstance, STOPPING_MS } from './stopping.js';
 import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { checkPlace, DEFAULT_PROJECT, placeKey, type LxdPlace } from './places.js';
 import { resolveRemote } from './remotes.js';
@@ -40,11 +41,6 @@ export interface LxdOptions {
   /** The members of a remote see this host's files at the same paths (RIG_LXD_SHARED_FILES=1: members on this host). */
   sharedFiles?: boolean;
 }
-
-/** How long a node's agent has to release its lease when it is stopped, before LXD stops it at once. */
-const HALT_MS = 2_000;
-/** How long a node LXD failed to shut down may still take to stop by itself, before it is stopped at once. */
-const STOPPING_MS = 5_000;
 
 /**
  * Nodes as containers of the LXD daemon on this host, over its REST API (no `lxc` client): each one from rig's node
@@ -260,34 +256,20 @@ export class LxdNodes implements NodeBackend {
     );
   }
 
-  /** Stop the node (its agent releases its lease; LXD stops it at once after HALT_MS) and delete it, paced as Docker's removes. */
+  /** Stop the node (its agent releases its lease; LXD stops it at once after stopping.ts's HALT_MS) and delete it, paced as Docker's removes. */
   async remove(instance: NodeInstance): Promise<void> {
     await pacedRemoval(async () => {
       await this.halt(instance);
-      await this.sites.of(instance.rig).client.deleteInstance(instance.name);
+      await deleteWhenFree(this.sites.of(instance.rig).client, instance.name);
     });
     this.sites.book.drop(instance.rig, instance.name);
     rmSync(this.consoleDir(instance.name), { recursive: true, force: true });
   }
 
-  /** A stop as `down` makes it: SIGTERM (lxc.signal.halt), then at once if it is not stopped in HALT_MS. */
+  /** A stop as `down` makes it (stopping.ts). */
   private async halt({ rig, name }: NodeInstance): Promise<void> {
     const site = this.sites.of(rig);
-    const { client } = site;
-    const found = await client.instance(name);
-    if (!found || found.status === 'Stopped') return;
-    if (found.status === 'Frozen') await client.setState(name, 'unfreeze');
-    // A stop that fails (the agent did not end in time) is made at once. On a remote's member LXD may say the shutdown
-    // failed while the container still stops: it is given STOPPING_MS to get there first (a forced stop meanwhile,
-    // or the delete, would be refused as the instance being busy).
-    const stopped = async () => (await client.instance(name))?.status === 'Stopped';
-    await client.setState(name, 'stop', false, HALT_MS).catch(async () => {
-      const grace = this.sites.isLocal(site) ? 0 : STOPPING_MS;
-      for (const end = Date.now() + grace; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) if (await stopped()) return;
-      await client.setState(name, 'stop', true).catch(async (err: unknown) => {
-        if (!(await stopped())) throw err;
-      });
-    });
+    await haltInstance(site.client, name, this.sites.isLocal(site) ? 0 : STOPPING_MS);
   }
 
   async power(instance: NodeInstance, action: PowerAction): Promise<void> {
