@@ -16,11 +16,10 @@ import { localSocket } from './runtime/lxd/transport.js';
 import type { NodeBackend } from './runtime/backend.js';
 import { BACKEND_KINDS, declarationOf, type BackendKind } from './runtime/kinds.js';
 import { Segments, type SegmentRoles } from './runtime/segments.js';
-import { LxdClient } from './runtime/lxd/api.js';
-import { NodeImages } from './runtime/lxd/node-images.js';
-import { LxdSidecars } from './runtime/lxd/sidecar.js';
-import { instanceState, lxdRigRegistry } from './runtime/lxd/registry.js';
-import { isLxdBridge, lxdNetworks, networkNamed } from './runtime/lxd/rig-networks.js';
+import type { NodeImages } from './runtime/lxd/node-images.js';
+import { LxdPlaceRoles } from './runtime/lxd/place-roles.js';
+import { LxdSites } from './runtime/lxd/sites.js';
+import { isLxdBridge } from './runtime/lxd/rig-networks.js';
 import type { ImageName, Images } from './runtime/images.js';
 import type Docker from 'dockerode';
 
@@ -37,6 +36,8 @@ export function settings(env: NodeJS.ProcessEnv = process.env) {
     lxcCommonConfig: '/usr/share/lxc/config/common.conf',
     lxdSocket: env.RIG_LXD_SOCKET ?? localSocket(), // the local LXD daemon's (backend: lxd)
     lxcConf: env.LXD_CONF ?? join(homedir(), '.config', 'lxc'), // the lxc client's config: the remotes lxd.remote names
+    // the members of the remotes lxd.remote names see this host's files at the same paths (members on this host)
+    lxdSharedFiles: env.RIG_LXD_SHARED_FILES === '1',
     rigName: env.RIG_NAME, // set by rig run for its command: the rig a command in it means
   };
 }
@@ -69,8 +70,8 @@ export async function composeEngine(s: Settings = settings(), tell?: Tell, warn?
       sidecars: dockerSidecars(docker, images.ref('sidecar')),
       containerState: (id) => dockerWiring.containerState(id),
     },
-    lxd: () => lxd()?.roles,
-    lxdNetwork: async (id) => !!(await networkNamed(lxd()!.client, id)),
+    lxd: () => lxd.roles(),
+    lxdNetwork: (id) => lxd.hasNetwork(id),
     lxdBridge: isLxdBridge,
     dockerMayBeHere: () => dockerMayBeHere(process.env),
     warn,
@@ -82,30 +83,31 @@ export async function composeEngine(s: Settings = settings(), tell?: Tell, warn?
     wiring: segments.wiring(dockerWiring),
     facts: (access) => FactStore.connect(access),
     images: imagesOnLxd(images, s, lxd),
-    backends: lazyBackends({ docker, images, settings: s, segments }),
+    backends: lazyBackends({ docker, images, settings: s, segments, lxdSites: lxd.sites }),
   };
 }
 
-/** The local LXD daemon's roles, built on first use and only if its socket is there (undefined: no daemon here). */
+/**
+ * LXD's roles for rigs in every LXD place (place-roles.ts: each rig's calls go to its place, this host's daemon or
+ * the remote its rig file names), built on first use, and only if there is an LXD to use: this host's daemon's socket
+ * is here, or a rig on a remote is chosen or recorded (undefined: none, and no rig is on LXD).
+ */
 function lxdParts(s: Settings, docker: Docker, images: ImageBuilder) {
-  let built: { client: LxdClient; roles: SegmentRoles; images: NodeImages } | undefined;
-  return () => {
-    if (built || !existsSync(s.lxdSocket)) return built;
-    const client = LxdClient.connect({ socket: s.lxdSocket });
-    const nodeImages = new NodeImages(client, dockerImageFiles(docker), {
-      cacheDir: s.cacheDir,
-      baseImage: images.ref('base'),
-      baseRootfs: images.rootfsDir(),
-    });
-    const sidecars = new LxdSidecars(client, nodeImages, { cacheDir: s.cacheDir, image: images.ref('sidecar') });
-    const roles: SegmentRoles = {
-      rigs: lxdRigRegistry(client, s.lxdSocket, sidecars),
-      network: lxdNetworks(client),
-      sidecars,
-      containerState: (id) => instanceState(client, id),
-    };
-    built = { client, roles, images: nodeImages };
-    return built;
+  const sites = new LxdSites(dockerImageFiles(docker), {
+    socket: s.lxdSocket,
+    lxcConf: s.lxcConf,
+    cacheDir: s.cacheDir,
+    baseImage: images.ref('base'),
+    baseRootfs: images.rootfsDir(),
+  });
+  const places = new LxdPlaceRoles(sites, { cacheDir: s.cacheDir, sidecarImage: images.ref('sidecar') });
+  let roles: SegmentRoles | undefined;
+  const here = () => existsSync(s.lxdSocket);
+  return {
+    sites,
+    roles: () => (roles ??= here() || sites.anyRemote() ? places.roles() : undefined),
+    hasNetwork: (id: string) => places.hasNetwork(id),
+    localImages: (): NodeImages | undefined => (here() ? sites.at({}).images : undefined),
   };
 }
 
@@ -118,7 +120,7 @@ function imagesOnLxd(images: ImageBuilder, s: Settings, lxd: ReturnType<typeof l
     name === 'tools' ? existsSync(join(s.cacheDir, 'tools', images.ref('tools').split(':')[1])) : store.has(images.ref(name));
   const wrapped = Object.create(images) as Images;
   wrapped.missing = async (names, force, segment) => {
-    const store = lxd()?.images;
+    const store = lxd.localImages();
     if (segment === 'lxd' && store && !force && (await Promise.all(names.map((n) => inLxd(n, store)))).every(Boolean)) return [];
     return images.missing(names, force);
   };
@@ -131,6 +133,7 @@ interface Parts {
   images: ImageBuilder;
   settings: Settings;
   segments: Segments;
+  lxdSites: LxdSites;
 }
 
 /** How each backend of the registry (runtime/kinds.ts) is built: one entry a kind. */
@@ -146,15 +149,20 @@ const FACTORIES: Record<BackendKind, (parts: Parts) => NodeBackend> = {
       commonConfig: settings.lxcCommonConfig,
       isRoot: process.getuid?.() === 0,
     }),
-  lxd: ({ docker, images, settings }) =>
-    new LxdNodes(dockerImageFiles(docker), {
-      socket: settings.lxdSocket,
-      lxcConf: settings.lxcConf,
-      cacheDir: settings.cacheDir,
-      toolsImage: images.ref('tools'),
-      baseImage: images.ref('base'),
-      baseRootfs: images.rootfsDir(),
-    }),
+  lxd: ({ docker, images, settings, lxdSites }) =>
+    new LxdNodes(
+      dockerImageFiles(docker),
+      {
+        socket: settings.lxdSocket,
+        lxcConf: settings.lxcConf,
+        cacheDir: settings.cacheDir,
+        toolsImage: images.ref('tools'),
+        baseImage: images.ref('base'),
+        baseRootfs: images.rootfsDir(),
+        sharedFiles: settings.lxdSharedFiles,
+      },
+      lxdSites,
+    ),
 };
 
 /** Every backend, each built when it is first used: a rig of Docker nodes builds no LXC backend. */

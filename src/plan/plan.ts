@@ -58,7 +58,8 @@ export const segmentOf = (spec: RigSpec): Segment =>
   spec.nodes.length > 0 && spec.nodes.every((n) => declarationOf(n.backend).segment === 'lxd') ? 'lxd' : 'docker';
 
 /** An LXD rig bridge's name: LXD allows 15 characters, so `rl` and a digest of the rig's name (one per rig name). */
-export const lxdNetworkName = (rig: string) => `rl${createHash('sha256').update(rig).digest('hex').slice(0, 12)}`;
+// 12 characters: LXD names a VXLAN tunnel's interface <network>-<tunnel> (tunnel `v`), 15 at most
+export const lxdNetworkName = (rig: string) => `rl${createHash('sha256').update(rig).digest('hex').slice(0, 10)}`;
 
 /** The sidecar's name: a Docker container's `rig-<rig>.sidecar`, or an LXD instance's (no dot: undottedName). */
 export const sidecarName = (rig: string, segment: Segment) =>

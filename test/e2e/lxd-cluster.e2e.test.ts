@@ -107,8 +107,8 @@ describe('LXD REST API client, against a three-member LXD cluster in network nam
     expect(made?.config).toMatchObject({
       'ipv4.address': 'none',
       'ipv4.dhcp': 'false',
-      'tunnel.vx.id': String(id),
-      'tunnel.vx.protocol': 'vxlan',
+      'tunnel.v.id': String(id),
+      'tunnel.v.protocol': 'vxlan',
     });
     expect((await rigNetworks(client, rig)).map((n) => n.name)).toEqual([bridge]);
   });

@@ -224,10 +224,13 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
     expect(up.all).toContain('rig.yaml:5: lxd.remote: no LXD answers at https://100.64.77.199:8443 (remote gone): ');
   });
 
-  it('refuses, for now, to bring nodes up on a cluster reached as a remote (no network spans its members yet), with nothing made', async () => {
+  it("refuses, for now, to bring nodes up on a cluster reached as a remote when nothing says its members see this host's files, with nothing made", async () => {
     const up = await upFromMember(uniqueName('cluup'), ['lxd:', '  remote: clu']);
     expect(up.exitCode, up.all).toBe(2);
-    expect(up.all).toContain('rig.yaml:5: lxd.remote: rig cannot bring LXD nodes up on https://100.64.77.101:8443 (remote clu) yet');
+    expect(up.all).toContain(
+      "rig.yaml:5: lxd.remote: rig can bring a rig up on https://100.64.77.101:8443 (remote clu) only where its members see this host's files",
+    );
+    expect(up.all).toContain('set RIG_LXD_SHARED_FILES=1');
     expect(up.all).toContain('rig up --dry-run shows where the nodes would go');
   });
 

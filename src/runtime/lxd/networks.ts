@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isNotFound } from './transport.js';
 import type { LxdClient } from './api.js';
 import { isRigs } from './marks.js';
@@ -28,10 +29,13 @@ export const RIG_BRIDGE_CONFIG: Readonly<Record<string, string>> = {
   'dns.mode': 'none',
 };
 
+/** The tunnel's name: LXD names its interface <network>-<name>, and Linux allows 15 characters (a rig network has 12). */
+export const TUNNEL = 'v';
+
 /** The cluster-wide tunnel of a rig's bridge: multicast VXLAN on each member's `device`, with the rig's own id. */
 export interface VxlanTunnel {
   id: number; // 1..16777215; one per rig (two rigs with one id would share a segment)
-  device: string; // the members' interface that carries it (the same name on every member)
+  device?: string; // the members' interface that carries it (the same name on every member); none: LXD's default route's
   group?: string; // the multicast group (LXD's default: 239.0.0.1)
 }
 
@@ -65,16 +69,18 @@ export async function createBridge(
 }
 
 /**
- * A bridge on every one of `members`, joined by a VXLAN tunnel. LXD's way for a cluster network: defined on each
- * member first (pending, `?target=`), then created cluster-wide with the config every member shares. A failure
- * after the first step leaves a pending network: the caller deletes it (deleteNetwork removes it from every member).
+ * A bridge on every one of `members`, joined by a VXLAN tunnel (none: one member). LXD's way for a cluster network:
+ * defined on each member first (pending, `?target=`), then created cluster-wide with the config every member shares.
+ * A failure after the first step leaves a pending network: the caller deletes it (deleteNetwork removes it from
+ * every member).
  */
 export async function createClusterBridge(
   client: LxdClient,
   name: string,
   members: string[],
-  tunnel: VxlanTunnel,
+  tunnel: VxlanTunnel | undefined,
   marks: Record<string, string>,
+  extra: Record<string, string> = {},
 ): Promise<void> {
   for (const member of members) {
     await client.transport.json('POST', `/1.0/networks?target=${encodeURIComponent(member)}`, { body: { name, type: 'bridge' } });
@@ -82,10 +88,13 @@ export async function createClusterBridge(
   const config = {
     ...RIG_BRIDGE_CONFIG,
     ...marks,
-    'tunnel.vx.protocol': 'vxlan',
-    'tunnel.vx.id': String(tunnel.id),
-    'tunnel.vx.interface': tunnel.device,
-    ...(tunnel.group ? { 'tunnel.vx.group': tunnel.group } : {}),
+    ...extra,
+    ...(tunnel && {
+      [`tunnel.${TUNNEL}.protocol`]: 'vxlan',
+      [`tunnel.${TUNNEL}.id`]: String(tunnel.id),
+      ...(tunnel.device ? { [`tunnel.${TUNNEL}.interface`]: tunnel.device } : {}),
+      ...(tunnel.group ? { [`tunnel.${TUNNEL}.group`]: tunnel.group } : {}),
+    }),
   };
   await client.transport.json('POST', '/1.0/networks', { body: { name, type: 'bridge', description: 'rig', config } });
 }
@@ -97,4 +106,22 @@ export async function deleteNetwork(client: LxdClient, name: string): Promise<vo
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
+}
+
+/** The VXLAN ids the networks LXD lists already use (any tunnel of any network, rig's or not). */
+export async function tunnelIds(client: LxdClient): Promise<Set<number>> {
+  const ids = (await networks(client)).flatMap((n) =>
+    Object.entries(n.config ?? {})
+      .filter(([key]) => /^tunnel\.[^.]+\.id$/.test(key))
+      .map(([, value]) => Number(value)),
+  );
+  return new Set(ids);
+}
+
+/** A rig's VXLAN id: 24 bits of its name's hash, the next free one on a clash (two rigs with one id would share a segment). */
+export function vxlanIdFor(rig: string, taken: ReadonlySet<number>): number {
+  const MAX = 0xffffff;
+  let id = (parseInt(createHash('sha256').update(`rig-vxlan:${rig}`).digest('hex').slice(0, 6), 16) % MAX) + 1;
+  while (taken.has(id)) id = (id % MAX) + 1;
+  return id;
 }

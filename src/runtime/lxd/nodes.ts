@@ -23,9 +23,11 @@ import { execStreamed } from './exec-stream.js';
 import { followEvents, instanceOf } from './events.js';
 import { pushFile } from './files.js';
 import type { Instance } from './api.js';
+import { deleteWhenFree, haltInstance, STOPPING_MS } from './stopping.js';
 import { nodeConfig, nodeMarks, nodeOf } from './node-config.js';
 import { checkPlace, DEFAULT_PROJECT, placeKey, type LxdPlace } from './places.js';
-import { resolveRemote, type LxdRemote } from './remotes.js';
+import { resolveRemote } from './remotes.js';
+import { refuseUnwired } from './unwired.js';
 import { LxdSites, type Site } from './sites.js';
 import { LxdError, noAnswer } from './transport.js';
 
@@ -36,10 +38,9 @@ export interface LxdOptions {
   toolsImage: string;
   baseImage: string;
   baseRootfs: string;
+  /** The members of a remote see this host's files at the same paths (RIG_LXD_SHARED_FILES=1: members on this host). */
+  sharedFiles?: boolean;
 }
-
-/** How long a node's agent has to release its lease when it is stopped, before LXD stops it at once. */
-const HALT_MS = 2_000;
 
 /**
  * Nodes as containers of the LXD daemon on this host, over its REST API (no `lxc` client): each one from rig's node
@@ -56,8 +57,9 @@ export class LxdNodes implements NodeBackend {
   constructor(
     private readonly files: ImageFiles,
     private readonly options: LxdOptions,
+    sites?: LxdSites, // shared with LXD's other roles (place-roles.ts), so a rig's network and sidecar go to its place
   ) {
-    this.sites = new LxdSites(files, options);
+    this.sites = sites ?? new LxdSites(files, options);
   }
 
   /**
@@ -94,31 +96,12 @@ export class LxdNodes implements NodeBackend {
     const placed = await checkPlace(remote, site.project, plan, lines);
     const pools = (await site.client.transport.json<string[]>('GET', '/1.0/storage-pools')).metadata;
     if (!pools.length) throw new RigError(`The LXD at ${remote.where} has no storage pool for nodes.`, how, ExitCode.badInput);
-    if (!options?.dryRun) this.refuseUnwired(plan, remote, project);
+    if (!options?.dryRun) refuseUnwired(plan, remote, project, this.options);
     this.sites.choose(plan.name, place);
+    // A rig on a remote has its network and sidecar there too: recorded before they are made, so that the reaper and
+    // down, after an up that died before its first node, look for them there (and not on this host's daemon).
+    if (!options?.dryRun && place.remote !== undefined) this.sites.book.record(plan.name, place);
     this.placements.set(plan.name, placed);
-  }
-
-  /**
-   * Where a node could not join the rig's network yet (made on this host: Docker's, or this daemon's in its default
-   * project; a bridge across members is not in up yet): up refuses; `up --dry-run` still shows where nodes would go.
-   */
-  private refuseUnwired(plan: Plan, remote: LxdRemote, project: string): void {
-    const { spec } = plan;
-    const lines = { ...spec.lxd?.lines };
-    const later = 'a rig across LXD members is the next piece of issue 24 (docs/multi-host.md)';
-    if (remote.where !== this.options.socket)
-      throw new RigError(
-        `${spec.file}:${lines.remote ?? lines.lxd ?? 1}: lxd.remote: rig cannot bring LXD nodes up on ${remote.where} (remote ${remote.name}) yet: the rig's network and sidecar are made on this host, and a node there would have no way onto them.`,
-        `leave lxd.remote out to use this host's LXD daemon; rig up --dry-run shows where the nodes would go. ${later}`,
-        ExitCode.badInput,
-      );
-    if (plan.segment === 'lxd' && project !== DEFAULT_PROJECT)
-      throw new RigError(
-        `${spec.file}:${lines.project ?? lines.lxd ?? 1}: lxd.project: a rig of LXD nodes only is made in LXD's default project for now (its bridge and sidecar are), not in ${project}.`,
-        `leave lxd.project out, or give the rig a Docker node (its network is then Docker's): ${later}`,
-        ExitCode.badInput,
-      );
   }
 
   placement(rig: string): ReadonlyMap<string, string> {
@@ -273,30 +256,20 @@ export class LxdNodes implements NodeBackend {
     );
   }
 
-  /** Stop the node (its agent releases its lease; LXD stops it at once after HALT_MS) and delete it, paced as Docker's removes. */
+  /** Stop the node (its agent releases its lease; LXD stops it at once after stopping.ts's HALT_MS) and delete it, paced as Docker's removes. */
   async remove(instance: NodeInstance): Promise<void> {
     await pacedRemoval(async () => {
       await this.halt(instance);
-      await this.sites.of(instance.rig).client.deleteInstance(instance.name);
+      await deleteWhenFree(this.sites.of(instance.rig).client, instance.name);
     });
     this.sites.book.drop(instance.rig, instance.name);
     rmSync(this.consoleDir(instance.name), { recursive: true, force: true });
   }
 
-  /** A stop as `down` makes it: SIGTERM (lxc.signal.halt), then at once if it is not stopped in HALT_MS. */
+  /** A stop as `down` makes it (stopping.ts). */
   private async halt({ rig, name }: NodeInstance): Promise<void> {
-    const { client } = this.sites.of(rig);
-    const found = await client.instance(name);
-    if (!found || found.status === 'Stopped') return;
-    if (found.status === 'Frozen') await client.setState(name, 'unfreeze');
-    // A stop that times out (the agent did not end) is made at once below; one that ended meanwhile is as asked.
-    const stopped = async () => (await client.instance(name))?.status === 'Stopped';
-    await client
-      .setState(name, 'stop', false, HALT_MS)
-      .catch(() => client.setState(name, 'stop', true))
-      .catch(async (err: unknown) => {
-        if (!(await stopped())) throw err;
-      });
+    const site = this.sites.of(rig);
+    await haltInstance(site.client, name, this.sites.isLocal(site) ? 0 : STOPPING_MS);
   }
 
   /**

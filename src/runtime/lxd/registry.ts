@@ -6,6 +6,7 @@ import type { LxdClient, Instance } from './api.js';
 import { followEvents, instanceOf } from './events.js';
 import { labelsOf } from './marks.js';
 import { lxdRigNetworks, networkNamed } from './rig-networks.js';
+import { deleteWhenFree } from './stopping.js';
 import { LxdError } from './transport.js';
 
 /**
@@ -23,7 +24,7 @@ function containerOf(i: Instance): RigContainer {
 
 export function lxdRigRegistry(
   client: LxdClient,
-  socket: string,
+  socket: string | undefined, // this host's daemon's; undefined: a remote
   sidecars: { settled(): Promise<void>; removed(id: string): void },
 ): RigRegistry {
   return {
@@ -40,7 +41,7 @@ export function lxdRigRegistry(
         .setState(id, 'stop', false, 2_000)
         .catch(() => client.setState(id, 'stop', true))
         .catch(() => undefined); // not running, or gone: the delete says
-      await client.deleteInstance(id);
+      await deleteWhenFree(client, id);
       sidecars.removed(id);
     },
     containersNamed: async (names) => {
@@ -73,10 +74,11 @@ export function lxdRigRegistry(
 
 /**
  * This host's LXD daemon went away under a call (it stopped), or does not answer on its socket at all (stopped
- * uncleanly, or starting, or stopping): said as the Docker engine's going is. Undefined for any other error.
+ * uncleanly, or starting, or stopping): said as the Docker engine's going is. Undefined for any other error, and
+ * for a remote's (no socket).
  */
-export function lxdStopped(err: unknown, socket: string, rig?: string): RigError | undefined {
-  if (!(err instanceof LxdError) || err.status !== 0 || !err.lxdMessage.includes(socket)) return undefined;
+export function lxdStopped(err: unknown, socket: string | undefined, rig?: string): RigError | undefined {
+  if (socket === undefined || !(err instanceof LxdError) || err.status !== 0 || !err.lxdMessage.includes(socket)) return undefined;
   const gone = !existsSync(socket);
   return new RigError(
     gone

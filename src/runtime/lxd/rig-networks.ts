@@ -9,18 +9,28 @@ import { guardPorts, removePortGuard } from '../port-guard.js';
 import type { NetworkRequest, RigNetwork, RigNetworks } from '../runtime.js';
 import type { LxdClient } from './api.js';
 import { labelsOf, marksOf } from './marks.js';
-import { createBridge, deleteNetwork, rigNetworks, type LxdNetwork } from './networks.js';
+import { createBridge, createClusterBridge, deleteNetwork, rigNetworks, tunnelIds, vxlanIdFor, type LxdNetwork } from './networks.js';
 import { LxdError } from './transport.js';
 
 /**
  * A rig's L2 segment made by LXD: a managed bridge (networks.ts: no address, no DHCP, no DNS of LXD's; the rig's
- * sidecar serves it), marked as the rig's, in this host's network namespace (the local daemon), so rig's port guard
- * and firewall rule go on it as on a Docker bridge. A rig that may reach out gets the gateway address on it and
- * LXD's NAT; an internal one gives the host no address on it at all.
+ * sidecar serves it), marked as the rig's. On this host's daemon it is in this host's network namespace, so rig's
+ * port guard and firewall rule go on it as on a Docker bridge; a rig that may reach out gets the gateway address on
+ * it and LXD's NAT, an internal one gives the host no address on it at all. On a cluster it is on every online
+ * member, joined by VXLAN (one id per rig); on a remote, rig writes no firewall of this host's for it (none of its
+ * members is this host: docs/multi-host.md, port security).
  */
 
+/** Where a rig network is made: this host's daemon or not, and a cluster's online members (undefined: no cluster). */
+export interface NetworkPlace {
+  local: boolean;
+  members(): Promise<string[] | undefined>;
+}
+
+export const LOCAL_NETWORK_PLACE: NetworkPlace = { local: true, members: async () => undefined };
+
 /** Whether a bridge is an LXD rig bridge (LXD puts the NICs on it: nothing for this host to wire). */
-export const isLxdBridge = (bridge: string) => /^rl[0-9a-f]{12}$/.test(bridge);
+export const isLxdBridge = (bridge: string) => /^rl[0-9a-f]{10}(?:[0-9a-f]{2})?$/.test(bridge); // 12 hex: rigs made before the tunnel's name was counted
 
 /** A rig network's id, as the engine names it: hex, like Docker's (the port guard's table is named by its start). */
 export const lxdNetworkId = (name: string) => createHash('sha256').update(`lxd-network:${name}`).digest('hex');
@@ -68,7 +78,26 @@ async function pickLxdSubnet(client: LxdClient, req: NetworkRequest): Promise<st
   return subnet;
 }
 
-export async function createLxdNetwork(client: LxdClient, req: NetworkRequest): Promise<{ network: RigNetwork; firewall: Promise<void> }> {
+/** The bridge, plain on one daemon, the cluster form on a cluster (VXLAN with the rig's own id across members). */
+async function makeBridge(client: LxdClient, name: string, rig: string, config: Record<string, string>, where: NetworkPlace) {
+  const members = await where.members();
+  if (!members) return createBridge(client, name, {}, config);
+  const tunnel = members.length > 1 ? { id: vxlanIdFor(rig, await tunnelIds(client)) } : undefined;
+  try {
+    await createClusterBridge(client, name, members, tunnel, {}, config);
+  } catch (err) {
+    // a network pending on some members is not one LXD lists as rig's: removed here, unless it was another's (409)
+    if (!(err instanceof LxdError && (err.status === 409 || /already exists/i.test(err.lxdMessage))))
+      await deleteNetwork(client, name).catch(() => {}); // the first error is the one to tell
+    throw err;
+  }
+}
+
+export async function createLxdNetwork(
+  client: LxdClient,
+  req: NetworkRequest,
+  where: NetworkPlace = LOCAL_NETWORK_PLACE,
+): Promise<{ network: RigNetwork; firewall: Promise<void> }> {
   const rig = req.labels[Label.rig];
   const name = lxdNetworkName(rig); // the plan's network name for a rig on LXD (req.name)
   const subnet = await pickLxdSubnet(client, req);
@@ -79,7 +108,7 @@ export async function createLxdNetwork(client: LxdClient, req: NetworkRequest): 
     ? {}
     : { 'ipv4.address': `${addresses.gateway}/${parseCidr(subnet).prefix}`, 'ipv4.nat': 'true' };
   try {
-    await createBridge(client, name, marksOf(labels), { ...NO_LXD_FIREWALL, ...way });
+    await makeBridge(client, name, rig, { ...marksOf(labels), ...NO_LXD_FIREWALL, ...way }, where);
   } catch (err) {
     if (err instanceof LxdError && (err.status === 409 || /already exists/i.test(err.lxdMessage))) {
       throw new RigError(
@@ -91,13 +120,13 @@ export async function createLxdNetwork(client: LxdClient, req: NetworkRequest): 
     throw err;
   }
   const network: RigNetwork = { ...rigNetworkOf({ name, type: 'bridge', managed: true, status: 'Created', config: marksOf(labels) }) };
-  const firewall = allowLxdBridge(name, rig, req.internal);
+  const firewall = where.local ? allowLxdBridge(name, rig, req.internal) : Promise.resolve();
   firewall.catch(() => {}); // the caller awaits it
   return { network, firewall };
 }
 
-/** A rig network made by LXD: its bridge, this host's rules and the port guard on it. */
-export function lxdNetworks(client: LxdClient): RigNetworks {
+/** A rig network made by LXD: its bridge, and on this host's daemon this host's rules and the port guard on it. */
+export function lxdNetworks(client: LxdClient, where: NetworkPlace = LOCAL_NETWORK_PLACE): RigNetworks {
   const remove = async (id: string): Promise<string[]> => {
     const name = await networkNamed(client, id);
     if (!name) return [];
@@ -115,13 +144,13 @@ export function lxdNetworks(client: LxdClient): RigNetworks {
     return [];
   };
   return {
-    createNetwork: (request) => createLxdNetwork(client, request),
+    createNetwork: (request) => createLxdNetwork(client, request, where),
     removeNetwork: remove,
     removeOwnNetwork: async (id, rig) => {
       await remove(id);
-      await Promise.all([removeBridgeRules(rig), removePortGuard(rig, id)]);
+      if (where.local) await Promise.all([removeBridgeRules(rig), removePortGuard(rig, id)]);
     },
     checkSubnetFree,
-    guardPorts,
+    guardPorts: async (rig, networkId, ports) => (where.local ? guardPorts(rig, networkId, ports) : undefined),
   };
 }

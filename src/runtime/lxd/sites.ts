@@ -17,6 +17,8 @@ export interface Site {
   memberOf(instance: Instance): Promise<string>;
   /** The cluster's members that are not online now, with their status (offline, evacuated...); none outside a cluster. */
   lostMembers(): Promise<Map<string, string>>;
+  /** The cluster's members by name, whatever their status; undefined outside a cluster. */
+  members(): Promise<string[] | undefined>;
 }
 
 export interface SiteOptions extends NodeImageOptions {
@@ -65,8 +67,21 @@ export class LxdSites {
     return undefined;
   }
 
+  /** The rig's place, kept for the rest of this process once asked (down forgets the record before the network goes). */
   of(rig: string): Site {
-    return this.at(this.placeOf(rig));
+    const place = this.placeOf(rig);
+    if (!this.chosen.has(rig)) this.chosen.set(rig, place);
+    return this.at(place);
+  }
+
+  /** Whether this process may meet a rig on LXD elsewhere than this host's daemon: a remote chosen or recorded. */
+  anyRemote(): boolean {
+    return [...this.chosen.values(), ...this.book.all().map((r) => r.place)].some((p) => p.remote !== undefined);
+  }
+
+  /** Whether a place's members are this host's daemon: its firewall and files are this host's. */
+  isLocal(site: Site): boolean {
+    return 'socket' in site.remote.endpoint;
   }
 
   /** Every place with rig's nodes that this host knows of: this host's daemon (if it runs one) and those recorded. */
@@ -106,6 +121,7 @@ export class LxdSites {
         images: new NodeImages(client, this.files, this.options),
         memberOf: async (instance) =>
           instance.location && instance.location !== 'none' ? instance.location : (await info()).environment.server_name,
+        members: async () => ((await info()).environment.server_clustered ? (await server.members()).map((m) => m.server_name) : undefined),
         lostMembers: async () => {
           if (!(await info()).environment.server_clustered) return new Map();
           const members = await server.members();

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { fixtureDir, rigBin, uniqueName } from './helpers.js';
+import { LxdClient } from '../../src/runtime/lxd/api.js';
+import { localSocket } from '../../src/runtime/lxd/transport.js';
+import { deleteNetwork, network } from '../../src/runtime/lxd/networks.js';
+import { lxdNetworkName } from '../../src/plan/plan.js';
+
+// A rig of LXD nodes only across the members of an LXD cluster, through the real CLI: the rig file names the cluster
+// as a remote of the lxc client (lxd: { remote: clu }); its bridge spans the members (VXLAN), its sidecar is an
+// instance on one of them, its nodes are placed over all three, and each gets its lease and name from the sidecar.
+// The cluster is three members in network namespaces of this machine (scripts/lxd-test-cluster), reached over HTTPS
+// from inside member m2's namespace (from the host's own, outbound TLS is intercepted here). Its members see this
+// host's files, which a rig on a remote needs for now (RIG_LXD_SHARED_FILES=1: docs/multi-host.md).
+const root = resolve(import.meta.dirname, '../..');
+const CACHE = '/var/cache/rig';
+const script = join(root, 'scripts', 'lxd-test-cluster');
+const tag = 'racr'; // this file's own test cluster: files may run side by side
+const lxdRoot = `/tmp/rig-lxd-${tag}`;
+const clusterEnv = { RIG_LXD_TAG: tag };
+const holderOf = (member: string) => readFileSync(join(lxdRoot, member, 'holder.pid'), 'utf8').trim();
+const NODES = ['n1', 'n2', 'n3', 'n4'];
+
+interface Status {
+  subnet: string;
+  sidecar: string;
+  nodes: Array<{ fqdn: string; ip: string; stage: string; backend: string; member?: string }>;
+}
+
+describe('a rig of LXD nodes only across the members of a three-member cluster', () => {
+  const name = uniqueName('lxdacr');
+  let client: LxdClient;
+  let conf: string;
+  let trusted: string | undefined;
+  let status: Status;
+  let up: { exitCode?: number; all?: string };
+  const fixture = fixtureDir(
+    [
+      `name: ${name}`,
+      'domain: lab.test',
+      'backend: lxd',
+      'lxd: { remote: clu }',
+      'network: { internal: true }',
+      'nodes:',
+      ...NODES.map((n) => `  ${n}.lab.test: {}`),
+      '',
+    ].join('\n'),
+  );
+
+  /** The real CLI, run from inside member m2's network namespace with the lxc config that has the cluster as clu. */
+  const fromMember = async (args: string[], timeout = 300_000) => {
+    const run = await execa('nsenter', ['-n', '-t', holderOf('m2'), process.execPath, rigBin, ...args], {
+      cwd: fixture.dir,
+      env: { CI: 'true', LXD_CONF: conf, RIG_LXD_SHARED_FILES: '1' },
+      reject: false,
+      all: true,
+      timeout,
+    });
+    return { exitCode: run.exitCode, all: String(run.all), stdout: String(run.stdout) };
+  };
+  const inNode = (node: string, sh: string) =>
+    fromMember(['exec', node, '--name', name, '--', '/.rig/bin/sh', '-c', `PATH=$PATH:/.rig/bin; ${sh}`]);
+  const rigInstances = async () => client.rigInstances(name);
+
+  beforeAll(async () => {
+    await execa(script, ['up', '3'], { timeout: 180_000, env: clusterEnv });
+    client = LxdClient.connect({ socket: localSocket(join(lxdRoot, 'm1', 'lxd')) });
+    conf = mkdtempSync(join(tmpdir(), 'rig-lxc-conf-'));
+    await execa('openssl', [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=rig-e2e', '-days', '1'],
+      ...['-keyout', join(conf, 'client.key'), '-out', join(conf, 'client.crt')],
+    ]);
+    trusted = await client.trust(readFileSync(join(conf, 'client.crt'), 'utf8'), `rig-e2e-${tag}`);
+    mkdirSync(join(conf, 'servercerts'));
+    writeFileSync(join(conf, 'servercerts', 'clu.crt'), readFileSync(join(lxdRoot, 'm1', 'lxd', 'cluster.crt')));
+    writeFileSync(
+      join(conf, 'config.yml'),
+      [
+        'default-remote: local',
+        'remotes:',
+        '  clu: { addr: "https://100.64.77.101:8443", auth_type: tls, protocol: lxd, public: false }',
+        '',
+      ].join('\n'),
+    );
+    up = await fromMember(['up', fixture.file]);
+    if (up.exitCode !== 0) return; // the first test says why
+    const listed = await fromMember(['status', '--name', name, '--json']);
+    expect(listed.exitCode, listed.all).toBe(0);
+    [status] = JSON.parse(listed.stdout) as [Status];
+  }, 600_000);
+
+  afterAll(async () => {
+    const steps = [
+      () => client && fromMember(['down', '--name', name]),
+      // what a failed down left: the rig's instances and network on any member, its state and records on this host
+      async () => client && Promise.all((await rigInstances()).map((i) => client.setState(i.name, 'stop', true).catch(() => {}))),
+      async () => client && Promise.all((await rigInstances()).map((i) => client.deleteInstance(i.name))),
+      () => client && deleteNetwork(client, lxdNetworkName(name)),
+      () => client && trusted && client.untrust(trusted),
+      () => execa(script, ['down'], { timeout: 180_000, env: clusterEnv }),
+    ];
+    for (const step of steps) await Promise.resolve(step()).catch((err: unknown) => console.error('lxd-across.e2e cleanup:', err));
+    rmSync(join(CACHE, 'lxd-places', `${name}.json`), { force: true });
+    for (const dir of existsSync('/dev/shm/rig') ? readdirSync('/dev/shm/rig') : [])
+      if (dir.startsWith(`${name}.`)) rmSync(join('/dev/shm/rig', dir), { recursive: true, force: true });
+    if (conf) rmSync(conf, { recursive: true, force: true });
+    fixture.cleanup();
+    expect(existsSync(lxdRoot)).toBe(false);
+  }, 400_000);
+
+  it('comes up with its nodes ready on all three members, each leased an address of its subnet', () => {
+    expect(up.exitCode, up.all).toBe(0);
+    expect(status.sidecar).toBe('running');
+    expect(status.nodes.map((n) => [n.fqdn, n.backend, n.stage])).toEqual(NODES.map((n) => [`${n}.lab.test`, 'lxd', 'ready']));
+    expect(new Set(status.nodes.map((n) => n.member))).toEqual(new Set(['m1', 'm2', 'm3']));
+    const prefix = status.subnet.split('.').slice(0, 3).join('.');
+    for (const n of status.nodes) expect(n.ip.startsWith(`${prefix}.`), n.ip).toBe(true);
+  });
+
+  it("has one bridge across the members (VXLAN, the rig's own id), the sidecar and nodes on it where LXD says", async () => {
+    const net = await network(client, lxdNetworkName(name));
+    expect(net?.status).toBe('Created');
+    expect(net?.config).toMatchObject({ 'ipv4.address': 'none', 'ipv4.dhcp': 'false', 'tunnel.v.protocol': 'vxlan', 'user.rig.rig': name });
+    expect(Number(net?.config['tunnel.v.id'])).toBeGreaterThan(0);
+    const instances = await rigInstances();
+    const sidecar = instances.find((i) => i.config?.['user.rig.role'] === 'sidecar');
+    expect(sidecar?.status).toBe('Running');
+    const where = Object.fromEntries(instances.map((i) => [i.config?.['user.rig.node'], i.location]));
+    for (const n of status.nodes) expect(where[n.fqdn], n.fqdn).toBe(n.member);
+    // the sidecar's leases (its state on this host's tmpfs, a disk of the sidecar) name every node at its address
+    const leases = readFileSync(join(sidecar!.config!['user.rig.state'], 'misc', 'dnsmasq.leases'), 'utf8');
+    for (const n of status.nodes) expect(leases).toMatch(new RegExp(`\\s${n.ip.replaceAll('.', '\\.')} ${n.fqdn.split('.')[0]}\\s`));
+  });
+
+  it('names resolve and nodes on different members reach each other by name; facts are published', async () => {
+    const byMember = new Map(status.nodes.map((n) => [n.member, n]));
+    const [first, ...others] = [...byMember.values()];
+    for (const other of others) {
+      const short = other.fqdn.split('.')[0];
+      const reached = await inNode(first.fqdn.split('.')[0], `getent hosts ${other.fqdn} && ping -c 1 -W 3 ${short}.lab.test`);
+      expect(reached.exitCode, `${first.member} -> ${other.member}: ${reached.all}`).toBe(0);
+      expect(reached.stdout).toContain(`${other.ip} `);
+    }
+    for (const n of status.nodes) {
+      const fact = await fromMember(['facts', n.fqdn.split('.')[0], 'ipaddress', '--name', name]);
+      expect(fact.stdout.trim(), fact.all).toBe(n.ip);
+    }
+  });
+
+  it('rig down leaves nothing of the rig on any member, nor its state on this host', async () => {
+    const sidecar = (await rigInstances()).find((i) => i.config?.['user.rig.role'] === 'sidecar');
+    const state = sidecar?.config?.['user.rig.state'];
+    const down = await fromMember(['down', '--name', name]);
+    expect(down.exitCode, down.all).toBe(0);
+    expect(await rigInstances()).toEqual([]);
+    expect(await network(client, lxdNetworkName(name))).toBeUndefined();
+    expect(state && existsSync(state)).toBe(false);
+    expect(existsSync(join(CACHE, 'lxd-places', `${name}.json`))).toBe(false);
+    const all = await fromMember(['status', '--json']);
+    expect(all.exitCode, all.all).toBe(0);
+    expect((JSON.parse(all.stdout) as Array<{ name: string }>).map((r) => r.name)).not.toContain(name);
+  });
+});
