@@ -159,8 +159,8 @@ describe('a rig of LXD nodes only across the members of a three-member cluster',
     expect(await network(client, lxdNetworkName(name))).toBeUndefined();
     expect(state && existsSync(state)).toBe(false);
     expect(existsSync(join(CACHE, 'lxd-places', `${name}.json`))).toBe(false);
+    // every rig on this host: another test's rig may be mid-way (status exits 1 for it), so only the list counts
     const all = await fromMember(['status', '--json']);
-    expect(all.exitCode, all.all).toBe(0);
     expect((JSON.parse(all.stdout) as Array<{ name: string }>).map((r) => r.name)).not.toContain(name);
   });
 });
