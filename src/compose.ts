@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Engine } from './engine/context.js';
 import { FactStore } from './facts/store.js';
 import { observeCommands } from './runtime/command.js';
+import { packagePath } from './package-root.js';
 import { ImageBuilder } from './runtime/docker/images.js';
 import { dockerMayBeHere, dockerOnFirstCall, observeDocker } from './runtime/docker/connect.js';
 import { dockerHostWiring, dockerImageFiles, dockerNetworks, dockerRigRegistry } from './runtime/docker/runtime.js';
@@ -29,7 +29,7 @@ import type Docker from 'dockerode';
  */
 export function settings(env: NodeJS.ProcessEnv = process.env) {
   return {
-    imagesDir: env.RIG_IMAGES_DIR ?? fileURLToPath(new URL('../images', import.meta.url)),
+    imagesDir: env.RIG_IMAGES_DIR ?? packagePath('images'),
     cacheDir: env.RIG_CACHE_DIR ?? (process.getuid?.() === 0 ? '/var/cache/rig' : join(homedir(), '.cache', 'rig')),
     mirror: env.RIG_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian',
     lxcPath: '/var/lib/lxc', // LXC's own default for root, so lxc-ls shows rig's nodes too

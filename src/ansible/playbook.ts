@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import type { ansibleInventory } from './inventory.js';
 
 /** What a node is told of its ansible step: its exit code for rig-steps and, unless 0, why. */
@@ -59,7 +59,7 @@ const ANSIBLE_ENV = {
 };
 
 /** rig's inventory script (a file of the package: a temporary directory may be mounted noexec). */
-const INVENTORY_GATE = fileURLToPath(new URL('../../bin/rig-inventory-gate', import.meta.url));
+const INVENTORY_GATE = packagePath('bin', 'rig-inventory-gate');
 
 /**
  * ansible-playbook of `playbook`, from the playbook's directory (its ansible.cfg, roles/, group_vars/ and host_vars/

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive } from './owner.js';
-import { fileURLToPath } from 'node:url';
+import { ownScript } from '../package-root.js';
 import { Label } from '../labels.js';
 import { RigError } from '../errors.js';
 import { nodeWiring, sidecarWiring } from '../runtime/veth.js';
@@ -36,7 +36,7 @@ export interface KeeperLaunch {
 export const preloadKeeper = (rig: string): KeeperLaunch => spawnKeeper(rig, true);
 
 function spawnKeeper(rig: string, onGo: boolean): KeeperLaunch {
-  const script = fileURLToPath(new URL('../cli/keeper.js', import.meta.url));
+  const script = ownScript('keeper');
   // The rig's name stays the last argument: that is how a person (and a test) finds a rig's keeper in ps.
   const args = onGo ? [script, KEEPER_ON_GO, rig] : [script, rig];
   const child = spawn(process.execPath, args, { detached: true, stdio: [onGo ? 'pipe' : 'ignore', 'pipe', 'ignore'] });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { ownScript } from '../package-root.js';
 
 /**
  * A watchdog for a rig while `up` or `run` works on it: a detached process that holds a pipe from this one.
@@ -39,7 +39,7 @@ fi
 `;
 
 export function armReaper(rig: string, logFile = '/dev/null'): Reaper {
-  const script = fileURLToPath(new URL('../cli/reaper.js', import.meta.url));
+  const script = ownScript('reaper');
   const log = openSync(logFile, 'a');
   const child = spawn('/bin/sh', ['-c', WAIT, process.execPath, script, rig], { detached: true, stdio: ['pipe', log, log] });
   child.unref();

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { ErrorObject, Options, ValidateFunction } from 'ajv';
 import { closest, describe, isMap, type Checker } from './checker.js';
 import type { Says } from './json-schema.js';
 import type { PathSeg } from './positions.js';
 import { plainSchema, RIG_FILE_SCHEMA } from './schema.js';
+import { packagePath } from '../package-root.js';
 
 /**
  * The schema pass: validates a parsed rig file against schema.ts (ajv, every error at once), reports each problem
@@ -31,7 +31,7 @@ export function checkSchema(c: Checker, doc: unknown): unknown {
 }
 
 const AJV_OPTIONS: Options = { allErrors: true, verbose: true, strictTypes: false };
-/** The validator `npm run build` precompiles (scripts/validator.mjs), beside this module in dist/. */
+/** The validator `npm run build` precompiles (scripts/validator.mjs), in dist/rigfile/. */
 export const VALIDATOR_FILE = 'validate-rigfile.cjs';
 
 let validator: ValidateFunction | undefined;
@@ -39,10 +39,10 @@ const require = createRequire(import.meta.url);
 
 /**
  * The precompiled validator, if it was made from this schema: loading ajv and compiling the schema would take
- * longer than the rest of the CLI's start. Else (the tests, which run from src/) compile it here.
+ * longer than the rest of the CLI's start. Else (not built, or built from another schema) compile it here.
  */
 function loadValidator(): ValidateFunction {
-  const file = fileURLToPath(new URL(VALIDATOR_FILE, import.meta.url));
+  const file = packagePath('dist', 'rigfile', VALIDATOR_FILE);
   if (fs.existsSync(file)) {
     const precompiled = require(file) as ValidateFunction & { schemaText?: string };
     if (precompiled.schemaText === JSON.stringify(plainSchema())) return precompiled;

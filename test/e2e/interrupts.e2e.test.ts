@@ -70,7 +70,7 @@ async function expectWhole(name: string, nodes: string[]) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Once every reaper armed for rig `name` has ended (a reaper is a detached `sh`, then `node dist/cli/reaper.js`, for
+ * Once every reaper armed for rig `name` has ended (a reaper is a detached `sh`, then `node dist/bundle/reaper.js`, for
  * the rig; a disarmed one ends as it reads "disarm"). A reaper armed by mistake removes the rig before it ends.
  */
 const noReaperLeft = async (name: string) => {

@@ -33,8 +33,9 @@ describe('a rig whose node or sidecar restarts', () => {
     expect(await leftovers(name)).toEqual([]);
   });
 
-  it('has a keeper for the rig once it is up', async () => {
+  it('has a keeper for the rig once it is up, run from the bundle as the CLI is', async () => {
     expect(await eventually(async () => (await keepers(name)).length === 1, 10_000)).toBe(true);
+    expect((await keepers(name))[0]).toContain('/dist/bundle/keeper.js');
   });
 
   it('wires a restarted node again: ready with the same address, its facts, its DNS name; not provisioned again', async () => {

@@ -14,6 +14,7 @@ const LAYER: Record<string, number> = {
   printable: 0,
   ipv4: 0,
   duration: 0,
+  'package-root': 0, // where the package's own files are (package.json, images/, bin/, dist/)
   kinds: 0, // what each backend declares of itself (runtime/kinds.ts, runtime/kind.ts, runtime/<kind>/kind.ts): data the rig file reads
   rigfile: 1,
   plan: 2,
