@@ -1,27 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execa } from 'execa';
-import { fixtureDir, rigBin, uniqueName } from './helpers.js';
-import { LxdClient } from '../../src/runtime/lxd/api.js';
-import { localSocket } from '../../src/runtime/lxd/transport.js';
-import { deleteNetwork, network } from '../../src/runtime/lxd/networks.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixtureDir, uniqueName } from './helpers.js';
+import { CACHE, useTestCluster } from './lxd-test-cluster.js';
+import { network } from '../../src/runtime/lxd/networks.js';
 import { lxdNetworkName } from '../../src/plan/plan.js';
 
 // A rig of LXD nodes only across the members of an LXD cluster, through the real CLI: the rig file names the cluster
 // as a remote of the lxc client (lxd: { remote: clu }); its bridge spans the members (VXLAN), its sidecar is an
 // instance on one of them, its nodes are placed over all three, and each gets its lease and name from the sidecar.
-// The cluster is three members in network namespaces of this machine (scripts/lxd-test-cluster), reached over HTTPS
-// from inside member m2's namespace (from the host's own, outbound TLS is intercepted here). Its members see this
-// host's files, which a rig on a remote needs for now (RIG_LXD_SHARED_FILES=1: docs/multi-host.md).
-const root = resolve(import.meta.dirname, '../..');
-const CACHE = '/var/cache/rig';
-const script = join(root, 'scripts', 'lxd-test-cluster');
-const tag = 'racr'; // this file's own test cluster: files may run side by side
-const lxdRoot = `/tmp/rig-lxd-${tag}`;
-const clusterEnv = { RIG_LXD_TAG: tag };
-const holderOf = (member: string) => readFileSync(join(lxdRoot, member, 'holder.pid'), 'utf8').trim();
+// The cluster: lxd-test-cluster.ts.
 const NODES = ['n1', 'n2', 'n3', 'n4'];
 
 interface Status {
@@ -32,9 +20,6 @@ interface Status {
 
 describe('a rig of LXD nodes only across the members of a three-member cluster', () => {
   const name = uniqueName('lxdacr');
-  let client: LxdClient;
-  let conf: string;
-  let trusted: string | undefined;
   let status: Status;
   let up: { exitCode?: number; all?: string };
   const fixture = fixtureDir(
@@ -49,67 +34,19 @@ describe('a rig of LXD nodes only across the members of a three-member cluster',
       '',
     ].join('\n'),
   );
-
-  /** The real CLI, run from inside member m2's network namespace with the lxc config that has the cluster as clu. */
-  const fromMember = async (args: string[], timeout = 300_000) => {
-    const run = await execa('nsenter', ['-n', '-t', holderOf('m2'), process.execPath, rigBin, ...args], {
-      cwd: fixture.dir,
-      env: { CI: 'true', LXD_CONF: conf, RIG_LXD_SHARED_FILES: '1' },
-      reject: false,
-      all: true,
-      timeout,
-    });
-    return { exitCode: run.exitCode, all: String(run.all), stdout: String(run.stdout) };
-  };
+  const cluster = useTestCluster('racr', name, fixture.dir);
+  const { fromMember, rigInstances } = cluster;
   const inNode = (node: string, sh: string) =>
     fromMember(['exec', node, '--name', name, '--', '/.rig/bin/sh', '-c', `PATH=$PATH:/.rig/bin; ${sh}`]);
-  const rigInstances = async () => client.rigInstances(name);
 
   beforeAll(async () => {
-    await execa(script, ['up', '3'], { timeout: 180_000, env: clusterEnv });
-    client = LxdClient.connect({ socket: localSocket(join(lxdRoot, 'm1', 'lxd')) });
-    conf = mkdtempSync(join(tmpdir(), 'rig-lxc-conf-'));
-    await execa('openssl', [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=rig-e2e', '-days', '1'],
-      ...['-keyout', join(conf, 'client.key'), '-out', join(conf, 'client.crt')],
-    ]);
-    trusted = await client.trust(readFileSync(join(conf, 'client.crt'), 'utf8'), `rig-e2e-${tag}`);
-    mkdirSync(join(conf, 'servercerts'));
-    writeFileSync(join(conf, 'servercerts', 'clu.crt'), readFileSync(join(lxdRoot, 'm1', 'lxd', 'cluster.crt')));
-    writeFileSync(
-      join(conf, 'config.yml'),
-      [
-        'default-remote: local',
-        'remotes:',
-        '  clu: { addr: "https://100.64.77.101:8443", auth_type: tls, protocol: lxd, public: false }',
-        '',
-      ].join('\n'),
-    );
     up = await fromMember(['up', fixture.file]);
     if (up.exitCode !== 0) return; // the first test says why
     const listed = await fromMember(['status', '--name', name, '--json']);
     expect(listed.exitCode, listed.all).toBe(0);
     [status] = JSON.parse(listed.stdout) as [Status];
   }, 600_000);
-
-  afterAll(async () => {
-    const steps = [
-      () => client && fromMember(['down', '--name', name]),
-      // what a failed down left: the rig's instances and network on any member, its state and records on this host
-      async () => client && Promise.all((await rigInstances()).map((i) => client.setState(i.name, 'stop', true).catch(() => {}))),
-      async () => client && Promise.all((await rigInstances()).map((i) => client.deleteInstance(i.name))),
-      () => client && deleteNetwork(client, lxdNetworkName(name)),
-      () => client && trusted && client.untrust(trusted),
-      () => execa(script, ['down'], { timeout: 180_000, env: clusterEnv }),
-    ];
-    for (const step of steps) await Promise.resolve(step()).catch((err: unknown) => console.error('lxd-across.e2e cleanup:', err));
-    rmSync(join(CACHE, 'lxd-places', `${name}.json`), { force: true });
-    for (const dir of existsSync('/dev/shm/rig') ? readdirSync('/dev/shm/rig') : [])
-      if (dir.startsWith(`${name}.`)) rmSync(join('/dev/shm/rig', dir), { recursive: true, force: true });
-    if (conf) rmSync(conf, { recursive: true, force: true });
-    fixture.cleanup();
-    expect(existsSync(lxdRoot)).toBe(false);
-  }, 400_000);
+  afterAll(() => fixture.cleanup());
 
   it('comes up with its nodes ready on all three members, each leased an address of its subnet', () => {
     expect(up.exitCode, up.all).toBe(0);
@@ -121,7 +58,7 @@ describe('a rig of LXD nodes only across the members of a three-member cluster',
   });
 
   it("has one bridge across the members (VXLAN, the rig's own id), the sidecar and nodes on it where LXD says", async () => {
-    const net = await network(client, lxdNetworkName(name));
+    const net = await network(cluster.client(), lxdNetworkName(name));
     expect(net?.status).toBe('Created');
     expect(net?.config).toMatchObject({ 'ipv4.address': 'none', 'ipv4.dhcp': 'false', 'tunnel.v.protocol': 'vxlan', 'user.rig.rig': name });
     expect(Number(net?.config['tunnel.v.id'])).toBeGreaterThan(0);
@@ -156,7 +93,7 @@ describe('a rig of LXD nodes only across the members of a three-member cluster',
     const down = await fromMember(['down', '--name', name]);
     expect(down.exitCode, down.all).toBe(0);
     expect(await rigInstances()).toEqual([]);
-    expect(await network(client, lxdNetworkName(name))).toBeUndefined();
+    expect(await network(cluster.client(), lxdNetworkName(name))).toBeUndefined();
     expect(state && existsSync(state)).toBe(false);
     expect(existsSync(join(CACHE, 'lxd-places', `${name}.json`))).toBe(false);
     // every rig on this host: another test's rig may be mid-way (status exits 1 for it), so only the list counts

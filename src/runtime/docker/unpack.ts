@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { dirname, join } from 'node:path';
 import { removeContainer } from './containers.js';
@@ -65,7 +65,12 @@ async function untarInto(container: Docker.Container, partial: string, dir: stri
   await untar;
   // getArchive puts the tree under its own base name; export adds Docker's marker file.
   const from = path ? `${partial}/${path.split('/').filter(Boolean).pop()}` : partial;
-  if (!path) rmSync(`${partial}/.dockerenv`, { force: true });
+  if (!path) {
+    rmSync(`${partial}/.dockerenv`, { force: true });
+    // a root filesystem's root is 0755: mkdtemp made it 0700, and Docker's export has no entry for it (a node's
+    // services that run as a user, redis's, could not reach their own directories)
+    chmodSync(partial, 0o755);
+  }
   try {
     renameSync(from, dir);
   } catch (err) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Label } from '../../labels.js';
 import type { ImageFiles } from '../runtime.js';
@@ -89,6 +89,7 @@ export class NodeImages {
     if (!own) {
       rootfs = join(cacheDir, 'lxc-rootfs', id!.replace(/^sha256:/, '').slice(0, 12)); // the LXC backend's unpacked trees
       await this.files.unpack(image, rootfs);
+      chmodSync(rootfs, 0o755); // a tree unpacked before the unpack made its root 0755 (docker/unpack.ts)
     }
     const work = join(cacheDir, 'lxd-import', `${alias}.${process.pid}`);
     mkdirSync(work, { recursive: true });
