@@ -40,9 +40,20 @@ export function agentEnv(
     RIG_PROVISION: node.spec.provision.map(step).join('\n'),
     RIG_REACTIONS: reactionsEnv(node.spec.reactions, step),
     RIG_WAIT_TIMEOUT: String(waitSeconds),
+    RIG_ETCD_CALL_TIMEOUT: String(etcdCallSeconds(plan.nodes.length)),
+    RIG_DHCP_TRIES: String(dhcpTries(plan.nodes.length)),
     RIG_INIT: node.spec.init,
   };
 }
+
+/**
+ * How long a node's one call to etcd may take (rig-fact's default is 10 s): a big rig's nodes all publish as they
+ * boot, and on a small machine the rig's one etcd answers them slower (a 200-node rig saw a write cut at 10 s).
+ */
+export const etcdCallSeconds = (nodes: number) => 10 + Math.floor(nodes / 20);
+
+/** How many DHCP requests a node makes, a second apart, before it fails (dnsmasq answers a big rig's boot slower). */
+export const dhcpTries = (nodes: number) => 10 + Math.floor(nodes / 10);
 
 /**
  * A node's reactions as lines for its agent: "react I change FQDN FACT LABEL" or "react I stage FQDN - LABEL", then
