@@ -63,8 +63,11 @@ export function prefixEnd(prefix: string): string {
 /** A key, or every key under a prefix, as etcd's requests name them. */
 export const keyRange = (key: string, prefix = false) => ({ key: encode(key), ...(prefix ? { range_end: prefixEnd(key) } : {}) });
 
-/** A rig's etcd is one container on this machine: a call it cannot answer in seconds will not be answered. */
-const CALL_TIMEOUT_MS = 5_000;
+/**
+ * A rig's etcd is one container on this machine: a call it cannot answer in seconds will not be answered. Seconds
+ * under load: while the engine starts a 200-node rig beside other work on two cores, a call took more than 5 s.
+ */
+const CALL_TIMEOUT_MS = 15_000;
 /** A watch cut off (etcd restarted with its sidecar) is taken up again after this, from where it was. */
 const REWATCH_DELAY_MS = 250;
 /** How long a watch keeps trying to take up again a cut connection (etcd restarting) before it gives up and says so. */

@@ -18,7 +18,7 @@ const nodePrefix = (rig: string, node: string) => `/rig/${rig}/nodes/${node}/`;
 const rigPrefix = (rig: string) => `/rig/${rig}/nodes/`;
 
 /** Nodes whose etcd users are made at once (addNodes): at most 5 calls each, within the client's 16 sockets. */
-const NODES_AT_ONCE = 3;
+const NODES_AT_ONCE = 5;
 
 export interface NodeState {
   stage?: string;

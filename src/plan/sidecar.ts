@@ -19,6 +19,9 @@ export function dnsmasqCommand(plan: Plan, net: SidecarNetwork): string[] {
     'dnsmasq',
     '--keep-in-foreground',
     '--log-facility=-',
+    // Its log is a pipe that the engine drains when it can: a write that waits would hold up every lease behind it
+    // (a 200-node rig's acks came seconds late, after the nodes had given up). Lines queue, and a full queue drops.
+    '--log-async=100',
     `--conf-file=${NODES_CONF_IN_SIDECAR}`, // and no /etc/dnsmasq.conf
     '--user=root',
     '--no-hosts',
@@ -36,7 +39,6 @@ export function dnsmasqCommand(plan: Plan, net: SidecarNetwork): string[] {
     '--dhcp-authoritative',
     '--no-ping', // the pool is ours alone; the ICMP probe only slows every lease down
     '--dhcp-leasefile=/var/lib/misc/dnsmasq.leases',
-    '--log-dhcp',
     // An internal rig forwards no query out of the machine; otherwise use the resolvers Docker gave the container.
     ...(net.internal ? ['--no-resolv'] : []),
   ];
@@ -172,7 +174,7 @@ export const NODE_ETCD_LIMITS = {
   opCost: 128, // what each operation (a put, a delete, a compare, a transaction, a login) costs on top
   maxConns: 32, // open connections per node
   maxWatches: 16, // open watches per node
-  leaseMinTtl: 2, // the one lease a node may hold (its agent's, for its alive key: TTL 9 s)...
+  leaseMinTtl: 2, // the one lease a node may hold (its agent's, for its alive key: TTL 9 s, up to 60 in a big rig)...
   leaseMaxTtl: 60, // ...of this TTL, in seconds...
   keepalives: 5, // ...kept alive at most this many times a second (each charged as an operation)
 } as const;
