@@ -11,6 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import type { Ctx } from './context.js';
 import { ansibleCost } from './ansible.js';
 import { lxdCost } from './lxd.js';
+import { clusterSpread } from './lxd-cluster.js';
 import { BARE_IN_FLIGHT } from './contenders.js';
 import { editToVerdict } from './edit.js';
 import { factLatency } from './facts.js';
@@ -77,6 +78,12 @@ async function micro(options: Options, ctx: Ctx, report: Report): Promise<void> 
   m.ansible = await ansibleCost(options, ctx);
   log(`bench ${runId}: a rig of ${options.lxdNodes} LXD nodes: rig up vs as many lxc launch at once, ${options.lxdRuns} runs + 1 warm-up`);
   m.lxd = await lxdCost(options, ctx);
+  // Not in the smoke run: a test cluster and the import of rig's images into it take minutes of the CI's time.
+  if (options.smoke) return log(`bench ${runId}: the LXD cluster spread is left out of the smoke run`);
+  log(
+    `bench ${runId}: a rig of ${options.clusterNodes} LXD nodes over the three members of a test cluster vs on one, ${options.clusterRuns} runs + 1 warm-up each`,
+  );
+  m.cluster = await clusterSpread(options, ctx);
 }
 
 async function measure(options: Options, ctx: Ctx, report: Report): Promise<void> {

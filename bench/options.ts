@@ -40,6 +40,9 @@ export interface Options {
   /** rig up of LXD nodes against lxc launch of as many */
   lxdNodes: number;
   lxdRuns: number;
+  /** nodes of the rig spread over the test cluster's members, and on one (bench/lxd-cluster.ts) */
+  clusterNodes: number;
+  clusterRuns: number;
 }
 
 function usageError(message: string): never {
@@ -101,5 +104,7 @@ export function parseOptions(argv: string[]): Options {
     ansibleRuns: smoke ? 1 : 3,
     lxdNodes: smoke ? 2 : 12,
     lxdRuns: smoke ? 1 : 3,
+    clusterNodes: 40,
+    clusterRuns: 2, // not in the smoke run (bench/main.ts)
   };
 }

@@ -56,6 +56,8 @@ export interface RunOptions {
   timeout?: number;
   /** false: return a failed result instead of throwing */
   reject?: boolean;
+  /** more environment, over the bench's own */
+  env?: Record<string, string>;
 }
 
 export type RunResult = Result<{ reject: false }>;
@@ -69,6 +71,7 @@ export async function run(file: string, args: string[], options: RunOptions = {}
     forceKillAfterDelay: 60_000, // an interrupted `rig up` removes its rig before it exits
     timeout: options.timeout ?? 600_000,
     cwd: options.cwd,
+    env: options.env,
     stdin: 'ignore', // nothing measured reads it, and `lxc launch` waits on an open pipe for a config
     reject: false,
   });
@@ -81,8 +84,8 @@ export async function run(file: string, args: string[], options: RunOptions = {}
 }
 
 /** Run a teardown command: never cancelled, never throws. */
-export function quiet(file: string, args: string[]): Promise<RunResult> {
-  return execa(file, args, { detached: true, stdin: 'ignore', reject: false, timeout: 300_000 });
+export function quiet(file: string, args: string[], { env }: { env?: Record<string, string> } = {}): Promise<RunResult> {
+  return execa(file, args, { detached: true, stdin: 'ignore', reject: false, timeout: 300_000, env });
 }
 
 /** `rig down --name NAME` as a teardown. */

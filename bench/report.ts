@@ -1,6 +1,7 @@
 // The tables the bench prints on stdout.
 import type { AnsibleCost } from './ansible.js';
 import type { LxdCost } from './lxd.js';
+import type { ClusterSpread } from './lxd-cluster.js';
 import type { EditToVerdict } from './edit.js';
 import type { FactLatency } from './facts.js';
 import type { Fidelity } from './fidelity.js';
@@ -20,6 +21,7 @@ export interface Micro {
   reactions?: Reactions;
   ansible?: AnsibleCost;
   lxd?: LxdCost;
+  cluster?: ClusterSpread;
 }
 
 function printUpDown(summary: Summary, options: Options): void {
@@ -142,6 +144,7 @@ function microRows(micro: Micro): string[][] {
   rows.push(...reactionRows(micro.reactions));
   rows.push(...ansibleRows(micro.ansible));
   rows.push(...lxdRows(micro.lxd));
+  rows.push(...clusterRows(micro.cluster));
   return rows;
 }
 
@@ -168,6 +171,15 @@ function lxdRows(l: LxdCost | undefined): string[][] {
   return [
     [`lxc launch of ${l.nodes} instances at once, by hand`, `${msf(l.byHand.median)} ms`, range(l.byHand), `${l.byHand.n} runs, no NIC`],
     [`rig up, ${l.nodes} LXD nodes`, `${msf(l.rig.median)} ms`, range(l.rig), `ratio ${times(l.ratio)}`],
+  ];
+}
+
+function clusterRows(c: ClusterSpread | undefined): string[][] {
+  if (!c) return [];
+  const range = (s: Stats) => `${msf(s.min)}–${msf(s.max)} ms`;
+  return [
+    [`rig up, ${c.nodes} LXD nodes on one member of 3`, `${msf(c.oneMember.median)} ms`, range(c.oneMember), `${c.oneMember.n} runs`],
+    [`rig up, the same over 3 members`, `${msf(c.spread.median)} ms`, range(c.spread), `ratio ${times(c.ratio)} (members share 2 cores)`],
   ];
 }
 

@@ -1,12 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { eventually, fixtureDir, leftovers, rig, rigBin, uniqueName } from './helpers.js';
+import { eventually, fixtureDir, leftovers, rig, uniqueName } from './helpers.js';
 import { rigInstances, useLxdHost } from './lxd-host.js';
-import { LxdClient } from '../../src/runtime/lxd/api.js';
-import { localSocket } from '../../src/runtime/lxd/transport.js';
+import { CACHE, useTestCluster } from './lxd-test-cluster.js';
 import { nodeMarks } from '../../src/runtime/lxd/node-config.js';
 
 // Where a rig's LXD nodes go (lxd: remote, project, target), through the real CLI: what `up` refuses, with exit 2
@@ -14,7 +13,6 @@ import { nodeMarks } from '../../src/runtime/lxd/node-config.js';
 // three-member LXD cluster in network namespaces (scripts/lxd-test-cluster), reached over HTTPS as an lxc client's
 // remote from inside a member's namespace (from the host's own, outbound TLS is intercepted on this machine).
 const root = resolve(import.meta.dirname, '../..');
-const CACHE = '/var/cache/rig'; // rig's cache as root: where up records a rig's LXD place (lxd-places/<rig>.json)
 
 /** Nothing of the rig anywhere: no container, network or rule of Docker's, no LXD instance, no place recorded. */
 async function nothingMade(name: string, instances: () => Promise<unknown[]>): Promise<void> {
@@ -128,60 +126,11 @@ nodes:
 });
 
 describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc client', () => {
-  const script = join(root, 'scripts', 'lxd-test-cluster');
-  const tag = 'rplc'; // this file's own test cluster: files may run side by side
-  const lxdRoot = `/tmp/rig-lxd-${tag}`;
-  const clusterEnv = { RIG_LXD_TAG: tag };
-  const holderOf = (member: string) => readFileSync(join(lxdRoot, member, 'holder.pid'), 'utf8').trim();
-  let client: LxdClient;
-  let conf: string;
-  let trusted: string | undefined;
-
-  beforeAll(async () => {
-    await execa(script, ['up', '3'], { timeout: 180_000, env: clusterEnv });
-    client = LxdClient.connect({ socket: localSocket(join(lxdRoot, 'm1', 'lxd')) });
-    // an lxc client's config as `lxc remote add` leaves it: the remote's address, the client's certificate and key,
-    // and the server's certificate pinned; the cluster trusts the client's certificate
-    conf = mkdtempSync(join(tmpdir(), 'rig-lxc-conf-'));
-    await execa('openssl', [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=rig-e2e', '-days', '1'],
-      ...['-keyout', join(conf, 'client.key'), '-out', join(conf, 'client.crt')],
-    ]);
-    trusted = await client.trust(readFileSync(join(conf, 'client.crt'), 'utf8'), `rig-e2e-${tag}`);
-    mkdirSync(join(conf, 'servercerts'));
-    writeFileSync(join(conf, 'servercerts', 'clu.crt'), readFileSync(join(lxdRoot, 'm1', 'lxd', 'cluster.crt')));
-    writeFileSync(join(conf, 'servercerts', 'gone.crt'), readFileSync(join(lxdRoot, 'm1', 'lxd', 'cluster.crt')));
-    writeFileSync(
-      join(conf, 'config.yml'),
-      [
-        'default-remote: local',
-        'remotes:',
-        '  clu: { addr: "https://100.64.77.101:8443", auth_type: tls, protocol: lxd, public: false }',
-        '  gone: { addr: "https://100.64.77.199:8443", auth_type: tls, protocol: lxd, public: false }', // no member there
-        '',
-      ].join('\n'),
-    );
-  }, 200_000);
-
-  afterAll(async () => {
-    const steps = [
-      () => client && trusted && client.untrust(trusted),
-      () => execa(script, ['down'], { timeout: 180_000, env: clusterEnv }),
-    ];
-    for (const step of steps) await Promise.resolve(step()).catch((err: unknown) => console.error('lxd-placement.e2e cleanup:', err));
-    if (conf) rmSync(conf, { recursive: true, force: true });
-    expect(existsSync(lxdRoot)).toBe(false);
-  });
-
-  /** The real CLI run from inside member m2's network namespace (the cluster's network), with this lxc config. */
-  const fromMember = (args: string[], cwd = root) =>
-    execa('nsenter', ['-n', '-t', holderOf('m2'), process.execPath, rigBin, ...args], {
-      cwd,
-      env: { CI: 'true', LXD_CONF: conf },
-      reject: false,
-      all: true,
-      timeout: 120_000,
-    });
+  // this file's own test cluster (files may run side by side); the CLI is not told the members see this host's
+  // files; remote gone has no member at its address
+  const cluster = useTestCluster('rplc', undefined, root, { sharedFiles: false, remotes: { gone: 'https://100.64.77.199:8443' } });
+  const { fromMember, lxdRoot } = cluster;
+  const client = () => cluster.client();
 
   /** `rig up` of a rig file from inside member m2's network namespace (the cluster's network), with this lxc config. */
   const upFromMember = async (name: string, lxd: string[], node: string[] = []) => {
@@ -189,16 +138,16 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
       [`name: ${name}`, 'domain: lab.test', 'backend: lxd', ...lxd, 'nodes:', '  a.lab.test:', ...node, '  b.lab.test: {}', ''].join('\n'),
     );
     try {
-      const run = await fromMember(['up', fixture.file], fixture.dir);
-      await nothingMade(name, () => client.rigInstances(name));
-      return { exitCode: run.exitCode, all: String(run.all).replaceAll(fixture.file, 'rig.yaml') };
+      const run = await fromMember(['up', fixture.file], { cwd: fixture.dir, timeout: 120_000 });
+      await nothingMade(name, () => cluster.rigInstances(name));
+      return { exitCode: run.exitCode, all: run.all.replaceAll(fixture.file, 'rig.yaml') };
     } finally {
       fixture.cleanup();
     }
   };
 
   it('has three members online, each answering over HTTPS', async () => {
-    expect((await client.members()).map((m) => [m.server_name, m.status])).toEqual(['m1', 'm2', 'm3'].map((m) => [m, 'Online']));
+    expect((await client().members()).map((m) => [m.server_name, m.status])).toEqual(['m1', 'm2', 'm3'].map((m) => [m, 'Online']));
   });
 
   it('refuses a target that is not a member, naming the members, with nothing made on any member', async () => {
@@ -261,7 +210,7 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
           links: [],
           systemd: false,
         });
-        await client.operate('POST', '/1.0/instances?target=m1', `create ${other}`, {
+        await client().operate('POST', '/1.0/instances?target=m1', `create ${other}`, {
           name: other,
           type: 'container',
           source: { type: 'none' },
@@ -269,9 +218,9 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
         });
       }
       const members = async () => {
-        const dry = await fromMember(['up', '--dry-run', '--json', fixture.file], fixture.dir);
-        expect(dry.exitCode, String(dry.all)).toBe(0);
-        const nodes = (JSON.parse(String(dry.stdout)) as { nodes: Array<{ fqdn: string; member?: string }> }).nodes;
+        const dry = await fromMember(['up', '--dry-run', '--json', fixture.file], { cwd: fixture.dir });
+        expect(dry.exitCode, dry.all).toBe(0);
+        const nodes = (JSON.parse(dry.stdout) as { nodes: Array<{ fqdn: string; member?: string }> }).nodes;
         return Object.fromEntries(nodes.map((n) => [n.fqdn, n.member]));
       };
       const placed = await members();
@@ -279,11 +228,11 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
       const count = (m: string) => Object.values(placed).filter((p) => p === m).length;
       expect([count('m1'), count('m2'), count('m3')]).toEqual([1, 3, 3]); // m1 had 2 and the pinned one: the rest elsewhere
       expect(await members()).toEqual(placed);
-      const text = await fromMember(['up', '--dry-run', fixture.file], fixture.dir);
-      expect(String(text.all)).toContain('lxd on member m1, image');
-      await nothingMade(name, () => client.rigInstances(name));
+      const text = await fromMember(['up', '--dry-run', fixture.file], { cwd: fixture.dir });
+      expect(text.all).toContain('lxd on member m1, image');
+      await nothingMade(name, () => cluster.rigInstances(name));
     } finally {
-      for (const other of others) await client.deleteInstance(other);
+      for (const other of others) await client().deleteInstance(other);
       fixture.cleanup();
     }
   });
@@ -298,26 +247,26 @@ describe('lxd: on a three-member LXD cluster, over HTTPS as a remote of the lxc 
       for (const member of ['m1', 'm2', 'm3']) {
         const marks = nodeMarks({ rig: name, node: `n${member}.lab.test`, roles: [], validate: [], update: [], links: [], systemd: false });
         const body = { name: `rig-${name}-${member}`, type: 'container', source: { type: 'none' }, config: marks };
-        await client.operate('POST', `/1.0/instances?target=${member}`, `create on ${member}`, body);
+        await client().operate('POST', `/1.0/instances?target=${member}`, `create on ${member}`, body);
       }
       mkdirSync(join(CACHE, 'lxd-places'), { recursive: true });
       const nodes = Object.fromEntries(['m1', 'm2', 'm3'].map((m) => [`rig-${name}-${m}`, `n${m}.lab.test`]));
-      writeFileSync(place, JSON.stringify({ remote: 'clu', lxcConf: conf, nodes }));
+      writeFileSync(place, JSON.stringify({ remote: 'clu', lxcConf: cluster.lxcConf(), nodes }));
       const daemon = readFileSync(join(lxdRoot, 'm3', 'lxd.pid'), 'utf8').trim();
       expect(readFileSync(`/proc/${daemon}/comm`, 'utf8').trim()).toBe('lxd'); // the daemon the script started for m3
       process.kill(Number(daemon), 'SIGKILL');
-      expect(await eventually(async () => (await client.members()).find((m) => m.server_name === 'm3')?.status === 'Offline', 90_000)).toBe(
-        true,
-      );
+      expect(
+        await eventually(async () => (await client().members()).find((m) => m.server_name === 'm3')?.status === 'Offline', 90_000),
+      ).toBe(true);
 
-      const down = await fromMember(['down', '--name', name]);
+      const down = await fromMember(['down', '--name', name], { timeout: 120_000 });
       expect(down.exitCode, down.all).toBe(1);
       expect(down.all).toContain(
         `rig could not remove 1 LXD node of rig ${name}: nm3.lab.test (instance rig-${name}-m3 on m3: its member m3 is offline); the rest is removed.`,
       );
       expect(down.all).toContain(`run rig down --name ${name} again once m3 is back`);
       // LXD lists the one left with no config (so no marks) while its member is offline
-      const left = (await client.instances()).filter((i) => i.name.startsWith(`rig-${name}-`));
+      const left = (await client().instances()).filter((i) => i.name.startsWith(`rig-${name}-`));
       expect(left.map((i) => [i.name, i.location, i.status])).toEqual([[`rig-${name}-m3`, 'm3', 'Error']]);
       expect(existsSync(place)).toBe(true); // so that down, once m3 is back, finds it
     } finally {

@@ -29,7 +29,7 @@ describe('the village rig across the members of an LXD cluster', () => {
   let up: { exitCode?: number; all: string } = { all: '' };
 
   beforeAll(async () => {
-    up = await fromMember(['up', 'rig.yaml', '--name', name], 900_000);
+    up = await fromMember(['up', 'rig.yaml', '--name', name], { timeout: 900_000 });
   }, 920_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
