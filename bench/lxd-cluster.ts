@@ -67,7 +67,7 @@ export async function clusterSpread(options: Options, ctx: Ctx): Promise<Cluster
         const file = join(ctx.tmp, `${name}.yaml`);
         const lxd = variant === 'spread' ? 'lxd: { remote: clu }' : 'lxd: { remote: clu, target: m1 }';
         writeFileSync(file, lxdRigFile(name, n).replace('backend: lxd\n', `backend: lxd\n${lxd}\n`));
-        live.set(name, () => quiet('nsenter', ['-n', '-t', holder, NODE, RIG, 'down', '--name', name]));
+        live.set(name, () => quiet('nsenter', ['-n', '-t', holder, NODE, RIG, 'down', '--name', name], inMember));
         const up = await timed(() => rigCli(['up', file]));
         await rigCli(['down', '--name', name]);
         live.delete(name);
